@@ -1,0 +1,6 @@
+//! The returns hub's domain, pure: no Tauri, no SQLite, no network, no clock. Time and
+//! randomness are passed in by the caller so every decision is reproducible in a test.
+
+pub mod money;
+
+pub use money::{Currency, Money, MoneyError};
