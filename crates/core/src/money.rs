@@ -105,9 +105,12 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// An amount in a currency's minor units (cents, yen, fils).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub struct Money {
+    /// JSON numbers are exact up to 2^53 minor units, far beyond any parcel's value.
+    #[ts(type = "number")]
     pub minor: i64,
+    #[ts(type = "string")]
     pub currency: Currency,
 }
 
