@@ -1,0 +1,163 @@
+//! The hub's domain events: every state change is one of these, appended to the event log with
+//! its effects in one transaction. Payloads are versioned by their `type` tag; add variants,
+//! never change the meaning of an existing one (old events are replayed by newer code).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ReturnOption, ReturnStatus, TriggerStage};
+use crate::money::Money;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DomainEvent {
+    /// A hub (site) this device may see returns for.
+    HubRegistered { id: String, name: String },
+    /// A retailer's configuration, whole (replaces the previous one).
+    RetailerConfigured(RetailerRecord),
+    /// An order became known to the hub (imported from Shopify, synced, or demo data).
+    OrderImported(OrderRecord),
+    /// A return the hub should expect, with its connotes and items.
+    ReturnExpected(ReturnRecord),
+    /// A connote was scanned at the bench. Recorded for every scan, known or not: nothing
+    /// scanned is ever dropped.
+    ConnoteScanned {
+        raw: String,
+        connote: String,
+        return_id: Option<String>,
+        station: String,
+    },
+    /// The return's status changed.
+    ReturnStatusChanged {
+        return_id: String,
+        from: ReturnStatus,
+        to: ReturnStatus,
+    },
+}
+
+impl DomainEvent {
+    /// The stable text stored in the event log's `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DomainEvent::HubRegistered { .. } => "hub_registered",
+            DomainEvent::RetailerConfigured(_) => "retailer_configured",
+            DomainEvent::OrderImported(_) => "order_imported",
+            DomainEvent::ReturnExpected(_) => "return_expected",
+            DomainEvent::ConnoteScanned { .. } => "connote_scanned",
+            DomainEvent::ReturnStatusChanged { .. } => "return_status_changed",
+        }
+    }
+
+    /// The id of the order or return the event is about.
+    pub fn aggregate_id(&self) -> Option<&str> {
+        match self {
+            DomainEvent::HubRegistered { id, .. } => Some(id),
+            DomainEvent::RetailerConfigured(r) => Some(&r.id),
+            DomainEvent::OrderImported(o) => Some(&o.id),
+            DomainEvent::ReturnExpected(r) => Some(&r.id),
+            DomainEvent::ConnoteScanned { return_id, .. } => return_id.as_deref(),
+            DomainEvent::ReturnStatusChanged { return_id, .. } => Some(return_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub id: String,
+    pub retailer_id: String,
+    pub order_number: String,
+    pub customer_name: String,
+    pub email: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub tags: Vec<String>,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub total: Money,
+    pub lines: Vec<OrderLineRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineRecord {
+    pub id: String,
+    pub sku: String,
+    pub ean: Option<String>,
+    pub title: String,
+    pub image: Option<String>,
+    pub quantity: u32,
+    pub unit_price: Money,
+    /// This line's own discount for the whole quantity.
+    pub discount: Money,
+    pub product_tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRecord {
+    pub id: String,
+    pub retailer_id: String,
+    pub hub_id: String,
+    pub order_id: String,
+    /// portal, partner_upload, manual, loop, returns_prime, increff …
+    pub source: String,
+    pub status: ReturnStatus,
+    pub created_at: String,
+    pub connotes: Vec<String>,
+    pub items: Vec<ReturnItemRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnItemRecord {
+    pub id: String,
+    pub order_line_id: String,
+    pub quantity: u32,
+    pub reason_code: String,
+    pub sub_reason_code: Option<String>,
+    pub comment: Option<String>,
+    pub chosen_option: Option<ReturnOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetailerRecord {
+    pub id: String,
+    pub name: String,
+    pub currency: crate::money::Currency,
+    pub trigger: TriggerStage,
+    /// Customers choose their option per item (otherwise the rules choose).
+    pub customer_choice: bool,
+    pub exchange_enabled: bool,
+    /// A matching rule may override what the customer chose.
+    pub rules_override_choice: bool,
+    pub default_option: ReturnOption,
+    /// None: credit notes never expire.
+    pub credit_note_expiry_days: Option<u32>,
+    /// What happens to an item that fails QC: no_action, hold, rules.
+    pub qc_fail_policy: String,
+    /// The retailer's rule set, as the rules engine stores it.
+    pub rules: serde_json::Value,
+    pub reasons: Vec<ReasonRecord>,
+    /// QC failure reasons added to the standard list.
+    pub qc_reasons: Vec<QcReasonRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonRecord {
+    pub code: String,
+    pub label: String,
+    /// The customer (or the operator) must supply a photo.
+    pub requires_evidence: bool,
+    pub sub_reasons: Vec<SubReasonRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubReasonRecord {
+    pub code: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QcReasonRecord {
+    pub code: String,
+    pub label: String,
+    pub requires_photo: bool,
+}

@@ -1,0 +1,252 @@
+//! The hub's application service: the one place the bench, the supervisor screens, the Tauri
+//! commands and the tests all go through. It owns the store and the clock; it turns a request
+//! into domain events, appends them through the store's one write path, and answers only once
+//! they are durable.
+
+mod demo;
+mod options;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use returnhub_core::event::DomainEvent;
+use returnhub_core::model::{ReturnStatus, ScanResult, ScanVerdict, Transition};
+use returnhub_core::time::UnixMillis;
+use returnhub_store::{EventInput, Store, StoreError};
+use serde::Serialize;
+use ts_rs::TS;
+
+pub use demo::{seed_demo, DEMO_HUB_ID};
+pub use options::{HubOptions, OptionsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = HubError> = std::result::Result<T, E>;
+
+/// What the window shows in its header and the settings screen.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AppInfo {
+    pub version: String,
+    pub hub_id: String,
+    pub hub_name: String,
+    pub station: String,
+    pub device_id: String,
+    pub data_dir: String,
+    pub schema_version: u32,
+    pub demo: bool,
+    #[ts(type = "number")]
+    pub returns: u64,
+    #[ts(type = "number")]
+    pub orders: u64,
+}
+
+/// A connote to try on the demo hub, with what scanning it will show.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DemoConnote {
+    pub connote: String,
+    pub verdict: ScanVerdict,
+    pub retailer: String,
+    pub items: u32,
+}
+
+/// A wall clock in Unix milliseconds; tests pass a fixed or stepping one.
+pub type Clock = Box<dyn Fn() -> UnixMillis + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Box::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as UnixMillis)
+            .unwrap_or(0)
+    })
+}
+
+pub struct Hub {
+    store: Mutex<Store>,
+    options: HubOptions,
+    clock: Clock,
+}
+
+impl Hub {
+    /// Opens the hub's store under the data dir; seeds the demo hub when asked to and the
+    /// store is empty.
+    pub fn open(options: HubOptions) -> Result<Hub> {
+        Self::open_with_clock(options, system_clock())
+    }
+
+    pub fn open_with_clock(options: HubOptions, clock: Clock) -> Result<Hub> {
+        std::fs::create_dir_all(&options.data_dir).map_err(|source| HubError::DataDir {
+            path: options.data_dir.clone(),
+            source,
+        })?;
+        let mut store = Store::open(&options.store_path())?;
+        if options.demo && store.counts()?.retailers == 0 {
+            let now = clock();
+            seed_demo(&mut store, now)?;
+            tracing::info!("seeded the demo hub");
+        }
+        Ok(Hub {
+            store: Mutex::new(store),
+            options,
+            clock,
+        })
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-written (the transaction
+        // rolls back on drop), so a poisoned lock is safe to take over.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn options(&self) -> &HubOptions {
+        &self.options
+    }
+
+    pub fn app_info(&self) -> Result<AppInfo> {
+        let store = self.store();
+        let counts = store.counts()?;
+        Ok(AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            hub_id: self.options.hub_id.clone(),
+            hub_name: self.options.hub_name.clone(),
+            station: self.options.station.clone(),
+            device_id: store.device_id().to_string(),
+            data_dir: self.options.data_dir.display().to_string(),
+            schema_version: store.schema_version()?,
+            demo: self.options.demo,
+            returns: counts.returns,
+            orders: counts.orders,
+        })
+    }
+
+    /// A connote scanned (or typed) at the bench. The scan is recorded whatever it matches,
+    /// and an expected parcel is marked received, before the answer is returned.
+    pub fn scan(&self, raw: &str) -> Result<ScanResult> {
+        let connote = normalise_connote(raw);
+        let mut store = self.store();
+        let found = if connote.is_empty() {
+            None
+        } else {
+            store.return_by_connote(&connote)?
+        };
+        let verdict = match (&found, connote.is_empty()) {
+            (_, true) => ScanVerdict::Misread,
+            (None, false) => ScanVerdict::Unknown,
+            (Some(ret), false) => {
+                ScanVerdict::for_known(ret.status, &ret.hub_id, &self.options.hub_id)
+            }
+        };
+        let actor = "bench".to_string();
+        let station = Some(self.options.station.clone());
+        let now = (self.clock)();
+        let mut found = found;
+        store.write(now, |tx| {
+            tx.append(EventInput {
+                event: DomainEvent::ConnoteScanned {
+                    raw: raw.to_string(),
+                    connote: connote.clone(),
+                    return_id: found.as_ref().map(|r| r.id.clone()),
+                    station: self.options.station.clone(),
+                },
+                actor: actor.clone(),
+                station: station.clone(),
+            })?;
+            if let (ScanVerdict::Expected, Some(ret)) = (verdict, found.as_mut()) {
+                if ret
+                    .status
+                    .can_move(ReturnStatus::Received, Transition::HubScan)
+                {
+                    tx.append(EventInput {
+                        event: DomainEvent::ReturnStatusChanged {
+                            return_id: ret.id.clone(),
+                            from: ret.status,
+                            to: ReturnStatus::Received,
+                        },
+                        actor: actor.clone(),
+                        station: station.clone(),
+                    })?;
+                    ret.status = ReturnStatus::Received;
+                }
+            }
+            Ok(())
+        })?;
+        let message = verdict_message(verdict, &connote, found.as_ref().map(|r| r.hub_id.as_str()));
+        Ok(ScanResult {
+            verdict,
+            connote,
+            raw: raw.to_string(),
+            message,
+            ret: found,
+        })
+    }
+
+    /// A few connotes per kind of signal, for the demo's "try these" list.
+    pub fn demo_connotes(&self) -> Result<Vec<DemoConnote>> {
+        let samples = self.store().sample_connotes(3)?;
+        Ok(samples
+            .into_iter()
+            .map(|s| DemoConnote {
+                verdict: ScanVerdict::for_known(s.status, &s.hub_id, &self.options.hub_id),
+                connote: s.connote,
+                retailer: s.retailer,
+                items: s.items,
+            })
+            .collect())
+    }
+
+    /// Runs `f` with the store; for reports and tests that read what the hub wrote.
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.store())
+    }
+}
+
+/// What a connote looks like once scanner noise is gone: no surrounding or inner whitespace,
+/// no control characters (CR/LF/Tab suffixes, GS separators), upper case.
+pub fn normalise_connote(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+fn verdict_message(verdict: ScanVerdict, connote: &str, other_hub: Option<&str>) -> String {
+    match verdict {
+        ScanVerdict::Expected => format!("{connote}: expected return. Inspect the items."),
+        ScanVerdict::AlreadyProcessed => {
+            format!("{connote} was already processed here. Put it aside for the supervisor.")
+        }
+        ScanVerdict::Closed => format!("{connote} belongs to a closed return."),
+        ScanVerdict::Cancelled => format!("{connote} belongs to a cancelled return."),
+        ScanVerdict::OtherHub => format!(
+            "{connote} belongs to hub {}, not this one.",
+            other_hub.unwrap_or("?")
+        ),
+        ScanVerdict::Unknown => {
+            format!("Unknown connote {connote}: open an orphan intake.")
+        }
+        ScanVerdict::Misread => "Nothing readable was scanned. Scan again.".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_scanner_noise() {
+        assert_eq!(normalise_connote("  lz123 456 789nz\r\n"), "LZ123456789NZ");
+        assert_eq!(normalise_connote("\u{1d}0012345\t"), "0012345");
+        assert_eq!(normalise_connote(" \r\n"), "");
+    }
+}

@@ -1,0 +1,172 @@
+//! Where the hub keeps its data and who it is. The data dir comes from `RETURNHUB_DATA_DIR`
+//! (tests and second instances set it so nothing is shared) or the platform's data dir. An
+//! optional `hub.toml` in it names the hub and station; without one the demo hub opens.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::demo::{DEMO_HUB_ID, DEMO_HUB_NAME};
+
+pub const DATA_DIR_ENV: &str = "RETURNHUB_DATA_DIR";
+pub const CONFIG_FILE: &str = "hub.toml";
+const STORE_FILE: &str = "returnhub.db";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubOptions {
+    pub data_dir: PathBuf,
+    pub hub_id: String,
+    pub hub_name: String,
+    pub station: String,
+    /// Seed the demo hub into an empty store.
+    pub demo: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    #[error("no data directory: set {DATA_DIR_ENV} or HOME")]
+    NoDataDir,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The `hub.toml` file. Unknown keys are refused so a typo is not silently ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    hub: HubSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HubSection {
+    id: String,
+    name: String,
+    #[serde(default = "default_station")]
+    station: String,
+    #[serde(default)]
+    demo: bool,
+}
+
+fn default_station() -> String {
+    "bench-1".to_string()
+}
+
+impl HubOptions {
+    /// The options for the data dir named by the environment.
+    pub fn from_env() -> Result<HubOptions, OptionsError> {
+        let data_dir = match std::env::var_os(DATA_DIR_ENV) {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => default_data_dir().ok_or(OptionsError::NoDataDir)?,
+        };
+        HubOptions::in_dir(&data_dir)
+    }
+
+    /// The options for `data_dir`: its `hub.toml` if there is one, else the demo hub.
+    pub fn in_dir(data_dir: &Path) -> Result<HubOptions, OptionsError> {
+        let path = data_dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(HubOptions::demo(data_dir));
+            }
+            Err(source) => return Err(OptionsError::Read { path, source }),
+        };
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| OptionsError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let h = file.hub;
+        for (key, value) in [("id", &h.id), ("name", &h.name), ("station", &h.station)] {
+            if value.trim().is_empty() {
+                return Err(OptionsError::Invalid {
+                    path,
+                    message: format!("[hub] {key} is empty"),
+                });
+            }
+        }
+        Ok(HubOptions {
+            data_dir: data_dir.to_path_buf(),
+            hub_id: h.id,
+            hub_name: h.name,
+            station: h.station,
+            demo: h.demo,
+        })
+    }
+
+    pub fn demo(data_dir: &Path) -> HubOptions {
+        HubOptions {
+            data_dir: data_dir.to_path_buf(),
+            hub_id: DEMO_HUB_ID.to_string(),
+            hub_name: DEMO_HUB_NAME.to_string(),
+            station: default_station(),
+            demo: true,
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join(STORE_FILE)
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    dirs::data_dir().map(|d| d.join("returnhub"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_config_file_means_the_demo_hub() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = HubOptions::in_dir(dir.path()).unwrap();
+        assert!(o.demo);
+        assert_eq!(o.hub_id, DEMO_HUB_ID);
+        assert_eq!(o.store_path(), dir.path().join("returnhub.db"));
+    }
+
+    #[test]
+    fn reads_a_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[hub]\nid = \"CHC\"\nname = \"Christchurch\"\nstation = \"bench-4\"\n",
+        )
+        .unwrap();
+        let o = HubOptions::in_dir(dir.path()).unwrap();
+        assert_eq!(
+            (o.hub_id.as_str(), o.station.as_str(), o.demo),
+            ("CHC", "bench-4", false)
+        );
+    }
+
+    #[test]
+    fn a_bad_config_file_is_a_clear_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        for (text, expect) in [
+            ("[hub]\nid = \"CHC\"\n", "missing field `name`"),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\nstaton = \"typo\"\n",
+                "unknown field `staton`",
+            ),
+            ("[hub\n", "hub.toml"),
+            ("[hub]\nid = \" \"\nname = \"x\"\n", "[hub] id is empty"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = HubOptions::in_dir(dir.path()).unwrap_err().to_string();
+            assert!(err.contains("hub.toml"), "{err}");
+            assert!(err.contains(expect), "{err} should mention {expect}");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The webview's TypeScript types are generated from the Rust types with ts-rs and committed
+//! under ui/src/bindings. This test fails when they are stale; run it with
+//! `RETURNHUB_BLESS=1 cargo test -p returnhub-hub --test bindings` to regenerate them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use returnhub_core::model::ScanResult;
+use returnhub_hub::{AppInfo, DemoConnote};
+use ts_rs::TS;
+
+fn committed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings")
+}
+
+fn read_dir(dir: &Path) -> BTreeMap<String, String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeMap::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ts"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn typescript_bindings_are_current() {
+    let fresh = tempfile::tempdir().unwrap();
+    let config = ts_rs::Config::new().with_out_dir(fresh.path());
+    ScanResult::export_all(&config).unwrap();
+    AppInfo::export_all(&config).unwrap();
+    DemoConnote::export_all(&config).unwrap();
+    let generated = read_dir(fresh.path());
+    assert!(generated.contains_key("ScanResult.ts") && generated.contains_key("Money.ts"));
+
+    let dir = committed_dir();
+    if std::env::var_os("RETURNHUB_BLESS").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in &generated {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        return;
+    }
+    let committed = read_dir(&dir);
+    assert_eq!(
+        committed.keys().collect::<Vec<_>>(),
+        generated.keys().collect::<Vec<_>>(),
+        "ui/src/bindings has other files than the Rust types produce; regenerate with RETURNHUB_BLESS=1"
+    );
+    for (name, text) in &generated {
+        assert_eq!(
+            committed.get(name),
+            Some(text),
+            "ui/src/bindings/{name} is stale; regenerate with RETURNHUB_BLESS=1"
+        );
+    }
+}

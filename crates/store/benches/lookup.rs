@@ -1,0 +1,198 @@
+//! Benchmark: open a hub store holding 1,000,000 returns (5,000,000 items) and look connotes
+//! up, beside a bare indexed `SELECT` on the same file in the same run.
+//!
+//!     cargo bench -p returnhub-store --bench lookup [-- --returns N --lookups N]
+//!
+//! The store file is generated once (bulk SQL, same schema via `Store::open`) under
+//! $RETURNHUB_BENCH_DIR (default: the system temp dir) and reused by later runs.
+//! Prints medians and the ratio; asserts nothing about time.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use returnhub_store::Store;
+use rusqlite::{params, Connection};
+
+const ITEMS_PER_RETURN: u64 = 5;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn connote(n: u64) -> String {
+    format!("LZ{n:09}NZ")
+}
+
+/// Deterministic pseudo-random sequence (xorshift) so every run looks up the same connotes.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn generate(path: &Path, returns: u64) {
+    let started = Instant::now();
+    drop(Store::open(path).expect("create the store"));
+    let mut conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;",
+    )
+    .unwrap();
+    conn.execute_batch(
+        "INSERT INTO retailers (id, name, currency, trigger_stage, customer_choice, exchange_enabled, default_option)
+         VALUES ('r1', 'Bench Retailer', 'NZD', 'processing', 1, 1, 'refund');
+         INSERT INTO return_reasons (retailer_id, code, label) VALUES ('r1', 'FIT', 'Isn''t the right fit');",
+    )
+    .unwrap();
+    let batch = 50_000;
+    let mut n = 0;
+    while n < returns {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut order = tx
+                .prepare(
+                    "INSERT INTO orders (id, retailer_id, order_number, customer_name, email, created_at,
+                       country, currency, subtotal_minor, total_minor)
+                     VALUES (?1, 'r1', ?2, 'Bench Customer', 'bench@example.com',
+                       '2026-11-01T00:00:00.000Z', 'NZ', 'NZD', 25000, 25000)",
+                )
+                .unwrap();
+            let mut line = tx
+                .prepare(
+                    "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity, unit_price_minor)
+                     VALUES (?1, ?2, ?3, NULL, 'Bench item', 'demo/tee.svg', 1, 5000)",
+                )
+                .unwrap();
+            let mut ret = tx
+                .prepare(
+                    "INSERT INTO returns (id, retailer_id, hub_id, order_id, source, status, created_at, updated_at)
+                     VALUES (?1, 'r1', 'AKL', ?2, 'portal', 'expected', '2026-11-02T00:00:00.000Z', '2026-11-02T00:00:00.000Z')",
+                )
+                .unwrap();
+            let mut item = tx
+                .prepare(
+                    "INSERT INTO return_items (id, return_id, order_line_id, quantity, reason_code, chosen_option)
+                     VALUES (?1, ?2, ?3, 1, 'FIT', 'refund')",
+                )
+                .unwrap();
+            let mut con = tx
+                .prepare("INSERT INTO connotes (connote, return_id) VALUES (?1, ?2)")
+                .unwrap();
+            for i in n..(n + batch).min(returns) {
+                let order_id = format!("o{i}");
+                let return_id = format!("ret{i}");
+                order.execute(params![order_id, format!("#{i}")]).unwrap();
+                ret.execute(params![return_id, order_id]).unwrap();
+                for k in 0..ITEMS_PER_RETURN {
+                    let line_id = format!("o{i}-l{k}");
+                    line.execute(params![line_id, order_id, format!("SKU-{k}")])
+                        .unwrap();
+                    item.execute(params![format!("ret{i}-i{k}"), return_id, line_id])
+                        .unwrap();
+                }
+                con.execute(params![connote(i), return_id]).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        n += batch;
+        if n % 200_000 == 0 {
+            eprintln!("  generated {n} returns ({:.0?})", started.elapsed());
+        }
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")
+        .unwrap();
+    eprintln!("generated {returns} returns in {:.1?}", started.elapsed());
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
+    xs.sort();
+    xs[((xs.len() as f64 - 1.0) * p) as usize]
+}
+
+fn main() {
+    let returns = arg("--returns", 1_000_000);
+    let lookups = arg("--lookups", 20_000);
+    let dir: PathBuf = std::env::var_os("RETURNHUB_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("returnhub-bench"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("lookup-{returns}.db"));
+    if !path.exists() {
+        eprintln!("generating {} (once)…", path.display());
+        let tmp = path.with_extension("partial");
+        let _ = std::fs::remove_file(&tmp);
+        generate(&tmp, returns);
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
+    // Opening: migrations check, pragmas, device id, clock resume.
+    let opens: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(Store::open(&path).unwrap());
+            t.elapsed()
+        })
+        .collect();
+
+    let store = Store::open(&path).unwrap();
+    let bare = Connection::open(&path).unwrap();
+    bare.execute_batch("PRAGMA synchronous = FULL;").unwrap();
+    let mut bare_stmt = bare
+        .prepare("SELECT return_id FROM connotes WHERE connote = ?1")
+        .unwrap();
+
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let keys: Vec<String> = (0..lookups)
+        .map(|_| connote(next(&mut seed) % returns))
+        .collect();
+    // Warm both paths the same way (page cache, statement cache).
+    for k in keys.iter().take(1000) {
+        black_box(store.return_by_connote(k).unwrap());
+        black_box(bare_stmt.query_row([k], |r| r.get::<_, String>(0)).unwrap());
+    }
+    let mut ours = Vec::with_capacity(keys.len());
+    let mut baseline = Vec::with_capacity(keys.len());
+    for k in &keys {
+        let t = Instant::now();
+        let view = black_box(store.return_by_connote(k).unwrap().unwrap());
+        ours.push(t.elapsed());
+        assert_eq!(view.items.len() as u64, ITEMS_PER_RETURN);
+        let t = Instant::now();
+        black_box(bare_stmt.query_row([k], |r| r.get::<_, String>(0)).unwrap());
+        baseline.push(t.elapsed());
+    }
+    let (ours_med, base_med) = (median(ours.clone()), median(baseline.clone()));
+    println!(
+        "store: {returns} returns, {} items, {}",
+        returns * ITEMS_PER_RETURN,
+        path.display()
+    );
+    println!(
+        "open store (migrate check + pragmas): median {:?}",
+        median(opens)
+    );
+    println!(
+        "connote lookup, full return view ({ITEMS_PER_RETURN} items): median {ours_med:?}, p99 {:?}",
+        percentile(ours, 0.99)
+    );
+    println!(
+        "baseline bare indexed SELECT return_id:           median {base_med:?}, p99 {:?}",
+        percentile(baseline, 0.99)
+    );
+    println!(
+        "ratio (ours / bare): {:.1}x",
+        ours_med.as_secs_f64() / base_med.as_secs_f64()
+    );
+}

@@ -1,0 +1,207 @@
+//! The hub's local store: one SQLite file per hub device.
+//!
+//! Invariants this crate protects:
+//! - The file is ours (`application_id`) and its schema is one this binary knows: an older one
+//!   is upgraded in place, a newer one is refused untouched.
+//! - WAL with `synchronous=FULL`: a write that returned is on disk, so the operator is told
+//!   only what survives a power cut.
+//! - One write path ([`Store::write`]): events are appended and their effects (read models,
+//!   outbox rows) applied in the same IMMEDIATE transaction, all or nothing.
+
+mod migrate;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use returnhub_core::hlc::{HlcClock, HlcStamp};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
+pub use read::{DemoConnote, StoreCounts};
+pub use write::{AppendedEvent, EventInput, WriteTx};
+
+/// "RHUB" in ASCII: marks the SQLite file as a Returnhub hub store.
+pub const APPLICATION_ID: i32 = 0x5248_5542;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path} is not a Returnhub store (application_id {found:#x}); refusing to touch it")]
+    NotOurs { path: PathBuf, found: i32 },
+    #[error(
+        "{path} has schema version {found}, newer than this Returnhub understands ({supported}); \
+         install a newer Returnhub. The file was not changed."
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("migration {name} failed: {source}")]
+    Migration {
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("a write changed the store without recording an event; it was rolled back")]
+    NoEvent,
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("store: bad JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    device_id: String,
+    clock: HlcClock,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = Self::open_checked(path)?;
+        migrate::apply(&mut conn, SCHEMA_VERSION)?;
+        Self::with_connection(conn, path)
+    }
+
+    /// Creates or upgrades the file at `path` only up to schema `version`, and closes it. The
+    /// tests use it to build every earlier schema and upgrade it.
+    pub fn migrate_file_to(path: &Path, version: u32) -> Result<()> {
+        let mut conn = Self::open_checked(path)?;
+        migrate::apply(&mut conn, version.min(SCHEMA_VERSION))
+    }
+
+    /// Opens the file and refuses it if it is not ours or is newer than we understand; then
+    /// sets the pragmas every connection needs.
+    fn open_checked(path: &Path) -> Result<Connection> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        // Fails here, not later, when the file is not a database at all.
+        let app_id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(open_err)?;
+        let found_version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        let has_tables: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(open_err)?;
+        if app_id != APPLICATION_ID && (app_id != 0 || has_tables) {
+            return Err(StoreError::NotOurs {
+                path: path.to_path_buf(),
+                found: app_id,
+            });
+        }
+        if found_version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found: found_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(open_err)?;
+        if app_id == 0 {
+            conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+                .map_err(open_err)?;
+        }
+        Ok(conn)
+    }
+
+    fn with_connection(conn: Connection, path: &Path) -> Result<Store> {
+        let device_id = match conn
+            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+        {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::now_v7().simple().to_string();
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+                    [&id],
+                )?;
+                id
+            }
+        };
+        let last: Option<String> = conn
+            .query_row(
+                "SELECT hlc FROM events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [&device_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let last = last.and_then(|s| s.parse::<HlcStamp>().ok());
+        let clock = HlcClock::resume(device_id.clone(), last.as_ref());
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            device_id,
+            clock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This device's stable id, minted when the store was created.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// `PRAGMA integrity_check` is "ok".
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(verdict == "ok")
+    }
+
+    /// Direct read access for reports and tests. Writes must go through [`Store::write`].
+    pub fn reader(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+}

@@ -1,0 +1,32 @@
+//! Schema migrations: SQL files under `migrations/hub/`, embedded in the binary, applied in
+//! order at open. The version lives in `PRAGMA user_version`; each migration and its version
+//! bump commit together, so a crash mid-upgrade leaves the previous version intact.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{Result, StoreError};
+
+/// Every migration, in order. Never edit a shipped one: add the next.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../../../migrations/hub/0001_init.sql"),
+)];
+
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+pub(crate) fn apply(conn: &mut Connection, target: u32) -> Result<()> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate() {
+        let version = index as u32 + 1;
+        if version <= current || version > target {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)
+            .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
+            .map_err(|source| StoreError::Migration { name, source })?;
+        tx.commit()?;
+        tracing::info!(migration = name, version, "applied store migration");
+    }
+    Ok(())
+}

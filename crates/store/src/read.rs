@@ -1,0 +1,183 @@
+//! Read models the bench asks for. Every query here is a point lookup on an index: the bench
+//! must answer a scan in well under a millisecond on a store of a million returns.
+
+use returnhub_core::model::{
+    RetailerSummary, ReturnItemView, ReturnOption, ReturnStatus, ReturnView, TriggerStage,
+};
+use returnhub_core::money::{Currency, Money};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use crate::{Result, Store, StoreError};
+
+/// A connote from the store with the return's status and hub, to show newcomers what to scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DemoConnote {
+    pub connote: String,
+    pub status: ReturnStatus,
+    pub hub_id: String,
+    pub retailer: String,
+    pub items: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct StoreCounts {
+    pub retailers: u64,
+    pub orders: u64,
+    pub returns: u64,
+    pub events: u64,
+}
+
+fn bad(what: &str, value: &str) -> StoreError {
+    StoreError::Invalid(format!("stored {what} '{value}' is not valid"))
+}
+
+impl Store {
+    /// The return a normalised connote belongs to, with everything the bench shows.
+    pub fn return_by_connote(&self, connote: &str) -> Result<Option<ReturnView>> {
+        let head = self
+            .conn
+            .prepare_cached(
+                "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage, o.order_number,
+                        o.customer_name, o.email, o.currency
+                 FROM connotes c
+                 JOIN returns r ON r.id = c.return_id
+                 JOIN retailers t ON t.id = r.retailer_id
+                 JOIN orders o ON o.id = r.order_id
+                 WHERE c.connote = ?1",
+            )?
+            .query_row([connote], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
+                    row.get::<_, String>(9)?,
+                ))
+            })
+            .optional()?;
+        let Some((
+            id,
+            hub_id,
+            status,
+            retailer_id,
+            retailer_name,
+            trigger,
+            order_number,
+            customer_name,
+            email,
+            currency,
+        )) = head
+        else {
+            return Ok(None);
+        };
+        let status = ReturnStatus::parse(&status).ok_or_else(|| bad("status", &status))?;
+        let trigger = TriggerStage::parse(&trigger).ok_or_else(|| bad("trigger", &trigger))?;
+        let currency: Currency = currency.parse().map_err(|_| bad("currency", &currency))?;
+
+        let connotes = self
+            .conn
+            .prepare_cached("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY connote")?
+            .query_map([&id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+
+        let mut items_stmt = self.conn.prepare_cached(
+            "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity, l.unit_price_minor,
+                    COALESCE(rr.label, i.reason_code), sr.label, i.comment, i.chosen_option
+             FROM return_items i
+             JOIN order_lines l ON l.id = i.order_line_id
+             LEFT JOIN return_reasons rr ON rr.retailer_id = ?2 AND rr.code = i.reason_code
+             LEFT JOIN return_sub_reasons sr ON sr.retailer_id = ?2
+                  AND sr.reason_code = i.reason_code AND sr.code = i.sub_reason_code
+             WHERE i.return_id = ?1
+             ORDER BY i.id",
+        )?;
+        let items = items_stmt
+            .query_map(params![id, retailer_id], |r| {
+                let chosen: Option<String> = r.get(10)?;
+                Ok(ReturnItemView {
+                    id: r.get(0)?,
+                    sku: r.get(1)?,
+                    ean: r.get(2)?,
+                    title: r.get(3)?,
+                    image: r.get(4)?,
+                    quantity: r.get(5)?,
+                    unit_price: Money::new(r.get(6)?, currency),
+                    reason: r.get(7)?,
+                    sub_reason: r.get(8)?,
+                    comment: r.get(9)?,
+                    chosen_option: chosen.as_deref().and_then(ReturnOption::parse),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+
+        Ok(Some(ReturnView {
+            id,
+            retailer: RetailerSummary {
+                id: retailer_id,
+                name: retailer_name,
+                trigger,
+            },
+            hub_id,
+            order_number,
+            customer_name,
+            customer_email: email,
+            status,
+            connotes,
+            items,
+        }))
+    }
+
+    /// Up to `per_status` connotes for each status, in a stable order.
+    pub fn sample_connotes(&self, per_status: u32) -> Result<Vec<DemoConnote>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT connote, status, hub_id, retailer, items FROM (
+                 SELECT c.connote, r.status, r.hub_id, t.name AS retailer,
+                        (SELECT count(*) FROM return_items i WHERE i.return_id = r.id) AS items,
+                        row_number() OVER (PARTITION BY r.status, r.hub_id ORDER BY c.connote) AS n
+                 FROM connotes c JOIN returns r ON r.id = c.return_id
+                 JOIN retailers t ON t.id = r.retailer_id)
+             WHERE n <= ?1 ORDER BY status, hub_id, connote",
+        )?;
+        let rows = stmt.query_map([per_status], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, u32>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (connote, status, hub_id, retailer, items) = row?;
+            out.push(DemoConnote {
+                connote,
+                status: ReturnStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+                hub_id,
+                retailer,
+                items,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn counts(&self) -> Result<StoreCounts> {
+        let count = |table: &str| -> Result<u64> {
+            Ok(self
+                .conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+        };
+        Ok(StoreCounts {
+            retailers: count("retailers")?,
+            orders: count("orders")?,
+            returns: count("returns")?,
+            events: count("events")?,
+        })
+    }
+}

@@ -1,0 +1,336 @@
+//! The one write path. [`Store::write`] opens an IMMEDIATE transaction; inside it the caller
+//! can only append events, and each append applies that event's effects (read-model rows and
+//! the outbox row that syncs it) before the transaction commits. A write with no event is
+//! refused, so no state change can bypass the log.
+
+use returnhub_core::event::{DomainEvent, OrderRecord, RetailerRecord, ReturnRecord};
+use returnhub_core::hlc::{HlcClock, HlcStamp};
+use returnhub_core::time::{rfc3339, UnixMillis};
+use rusqlite::{params, Transaction, TransactionBehavior};
+
+use crate::{Result, Store, StoreError};
+
+/// An event to append, with who caused it.
+#[derive(Debug, Clone)]
+pub struct EventInput {
+    pub event: DomainEvent,
+    /// A user id, or a system actor such as "system:demo" or "sync".
+    pub actor: String,
+    pub station: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedEvent {
+    pub id: String,
+    pub seq: i64,
+    pub hlc: HlcStamp,
+}
+
+pub struct WriteTx<'a> {
+    tx: Transaction<'a>,
+    clock: &'a mut HlcClock,
+    device_id: &'a str,
+    now: UnixMillis,
+    appended: Vec<AppendedEvent>,
+}
+
+impl Store {
+    /// Runs `f` in one IMMEDIATE transaction and commits only if it returns Ok and appended at
+    /// least one event. Durable (WAL, synchronous=FULL) when this returns Ok.
+    pub fn write<T>(
+        &mut self,
+        now: UnixMillis,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>,
+    ) -> Result<(T, Vec<AppendedEvent>)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = WriteTx {
+            tx,
+            clock: &mut self.clock,
+            device_id: &self.device_id,
+            now,
+            appended: Vec::new(),
+        };
+        let value = f(&mut w)?;
+        if w.appended.is_empty() {
+            return Err(StoreError::NoEvent);
+        }
+        let WriteTx { tx, appended, .. } = w;
+        tx.commit()?;
+        Ok((value, appended))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Appends `input` to the event log and applies its effects.
+    pub fn append(&mut self, input: EventInput) -> Result<AppendedEvent> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let hlc = self.clock.tick(self.now.max(0) as u64);
+        let payload = serde_json::to_string(&input.event)?;
+        let recorded_at = rfc3339(self.now);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                id,
+                self.device_id,
+                hlc.encode(),
+                input.actor,
+                input.station,
+                input.event.kind(),
+                input.event.aggregate_id(),
+                payload,
+                recorded_at,
+            ])?;
+        let seq = self.tx.last_insert_rowid();
+        failpoint("after_event_row");
+        self.project(&input.event)?;
+        failpoint("after_projection");
+        self.tx
+            .prepare_cached(
+                "INSERT INTO outbox (topic, dedupe_key, event_id, payload, created_at, updated_at)
+                 VALUES ('sync', ?1, ?1, '{}', ?2, ?2)",
+            )?
+            .execute(params![id, recorded_at])?;
+        let appended = AppendedEvent { id, seq, hlc };
+        self.appended.push(appended.clone());
+        Ok(appended)
+    }
+
+    pub fn now(&self) -> UnixMillis {
+        self.now
+    }
+
+    /// The effects of one event on the read models.
+    fn project(&self, event: &DomainEvent) -> Result<()> {
+        match event {
+            DomainEvent::HubRegistered { id, name } => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO hubs (id, name) VALUES (?1, ?2)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                    )?
+                    .execute(params![id, name])?;
+                Ok(())
+            }
+            DomainEvent::RetailerConfigured(retailer) => self.project_retailer(retailer),
+            DomainEvent::OrderImported(order) => self.project_order(order),
+            DomainEvent::ReturnExpected(ret) => self.project_return(ret),
+            // A scan changes no read model by itself; the log is its record.
+            DomainEvent::ConnoteScanned { .. } => Ok(()),
+            DomainEvent::ReturnStatusChanged {
+                return_id,
+                from,
+                to,
+            } => {
+                let changed = self
+                    .tx
+                    .prepare_cached(
+                        "UPDATE returns SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2",
+                    )?
+                    .execute(params![
+                        return_id,
+                        from.as_str(),
+                        to.as_str(),
+                        rfc3339(self.now)
+                    ])?;
+                if changed != 1 {
+                    return Err(StoreError::Invalid(format!(
+                        "return {return_id} is not {} any more; status change to {} refused",
+                        from.as_str(),
+                        to.as_str()
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn project_order(&self, o: &OrderRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO orders (id, retailer_id, order_number, customer_name, email, created_at,
+                   country, currency, tags_json, subtotal_minor, discount_minor, total_minor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                o.id,
+                o.retailer_id,
+                o.order_number,
+                o.customer_name,
+                o.email,
+                o.created_at,
+                o.country,
+                o.total.currency.code(),
+                serde_json::to_string(&o.tags)?,
+                o.subtotal.minor,
+                o.discount.minor,
+                o.total.minor,
+            ])?;
+        let mut line_stmt = self.tx.prepare_cached(
+            "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity,
+               unit_price_minor, discount_minor, product_tags_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for l in &o.lines {
+            if l.unit_price.currency != o.total.currency {
+                return Err(StoreError::Invalid(format!(
+                    "order {}: line {} is in {}, the order in {}",
+                    o.order_number, l.sku, l.unit_price.currency, o.total.currency
+                )));
+            }
+            line_stmt.execute(params![
+                l.id,
+                o.id,
+                l.sku,
+                l.ean,
+                l.title,
+                l.image,
+                l.quantity,
+                l.unit_price.minor,
+                l.discount.minor,
+                serde_json::to_string(&l.product_tags)?,
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn project_return(&self, r: &ReturnRecord) -> Result<()> {
+        let at = &r.created_at;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO returns (id, retailer_id, hub_id, order_id, source, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![
+                r.id,
+                r.retailer_id,
+                r.hub_id,
+                r.order_id,
+                r.source,
+                r.status.as_str(),
+                at
+            ])?;
+        let mut item_stmt = self.tx.prepare_cached(
+            "INSERT INTO return_items (id, return_id, order_line_id, quantity, reason_code,
+               sub_reason_code, comment, chosen_option)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for i in &r.items {
+            item_stmt.execute(params![
+                i.id,
+                r.id,
+                i.order_line_id,
+                i.quantity,
+                i.reason_code,
+                i.sub_reason_code,
+                i.comment,
+                i.chosen_option.map(|o| o.as_str()),
+            ])?;
+        }
+        let mut connote_stmt = self
+            .tx
+            .prepare_cached("INSERT INTO connotes (connote, return_id) VALUES (?1, ?2)")?;
+        for c in &r.connotes {
+            connote_stmt
+                .execute(params![c, r.id])
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        StoreError::Invalid(format!(
+                            "connote {c} already belongs to another return"
+                        ))
+                    }
+                    other => other.into(),
+                })?;
+        }
+        Ok(())
+    }
+
+    fn project_retailer(&self, r: &RetailerRecord) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO retailers (id, name, currency, trigger_stage, customer_choice,
+                   exchange_enabled, rules_override_choice, default_option,
+                   credit_note_expiry_days, qc_fail_policy, rules_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO UPDATE SET
+                   name = excluded.name, currency = excluded.currency,
+                   trigger_stage = excluded.trigger_stage,
+                   customer_choice = excluded.customer_choice,
+                   exchange_enabled = excluded.exchange_enabled,
+                   rules_override_choice = excluded.rules_override_choice,
+                   default_option = excluded.default_option,
+                   credit_note_expiry_days = excluded.credit_note_expiry_days,
+                   qc_fail_policy = excluded.qc_fail_policy,
+                   rules_json = excluded.rules_json",
+            )?
+            .execute(params![
+                r.id,
+                r.name,
+                r.currency.code(),
+                r.trigger.as_str(),
+                r.customer_choice,
+                r.exchange_enabled,
+                r.rules_override_choice,
+                r.default_option.as_str(),
+                r.credit_note_expiry_days,
+                r.qc_fail_policy,
+                serde_json::to_string(&r.rules)?,
+            ])?;
+        // The configuration is whole: reasons not in it are gone. Sub-reasons first (they
+        // reference their reason).
+        self.tx.execute(
+            "DELETE FROM return_sub_reasons WHERE retailer_id = ?1",
+            [&r.id],
+        )?;
+        self.tx
+            .execute("DELETE FROM return_reasons WHERE retailer_id = ?1", [&r.id])?;
+        self.tx
+            .execute("DELETE FROM qc_reasons WHERE retailer_id = ?1", [&r.id])?;
+        for reason in &r.reasons {
+            self.tx.execute(
+                "INSERT INTO return_reasons (retailer_id, code, label, requires_evidence)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![r.id, reason.code, reason.label, reason.requires_evidence],
+            )?;
+            for sub in &reason.sub_reasons {
+                self.tx.execute(
+                    "INSERT INTO return_sub_reasons (retailer_id, reason_code, code, label)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![r.id, reason.code, sub.code, sub.label],
+                )?;
+            }
+        }
+        for qc in &r.qc_reasons {
+            self.tx.execute(
+                "INSERT INTO qc_reasons (retailer_id, code, label, requires_photo)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![r.id, qc.code, qc.label, qc.requires_photo],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Crash points for the child-process durability tests. Compiled in only with the
+/// `failpoints` feature; set `RETURNHUB_FAILPOINT` to a name to abort the process there.
+#[cfg(feature = "failpoints")]
+fn failpoint(name: &str) {
+    static TARGET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if TARGET
+        .get_or_init(|| std::env::var("RETURNHUB_FAILPOINT").ok())
+        .as_deref()
+        == Some(name)
+    {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+fn failpoint(_name: &str) {}

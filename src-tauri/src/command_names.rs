@@ -1,0 +1,8 @@
+//! The one list of commands the webview may call. build.rs turns it into the app's ACL manifest
+//! (an allow-/deny- permission per command); lib.rs registers the same handlers. A command
+//! missing here is refused at runtime, so the two cannot drift silently.
+
+// Read by build.rs (which includes this file) and by the tests; the app itself registers the
+// handlers by name in lib.rs.
+#[cfg_attr(not(test), allow(dead_code))]
+pub const ALL: &[&str] = &["app_info", "lookup_connote", "demo_connotes"];

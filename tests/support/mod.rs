@@ -1,0 +1,235 @@
+//! Test support: a minimal W3C WebDriver client and a harness that starts tauri-driver (in
+//! front of WebKitWebDriver) on a free port, launches the real app binary with its own data
+//! dir, and tears both down when dropped.
+
+#![allow(dead_code)]
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The W3C name for the element reference key.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Driver {
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    tauri_driver: Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn find_tauri_driver() -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("tauri-driver"))
+            .find(|p| p.is_file())
+    }) {
+        return path;
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cached = Path::new(&home).join(".cache/returnhub/tools/bin/tauri-driver");
+    assert!(
+        cached.is_file(),
+        "tauri-driver is not installed: run scripts/test (it installs it and starts Xvfb)"
+    );
+    cached
+}
+
+impl Driver {
+    /// Starts tauri-driver and opens a session on the app binary with `data_dir`.
+    pub fn launch(app: &Path, data_dir: &Path) -> Driver {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no DISPLAY: run the end-to-end tests through scripts/test, which starts Xvfb"
+        );
+        let port = free_port();
+        let native_port = free_port();
+        let tauri_driver = Command::new(find_tauri_driver())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+                "--native-driver",
+                "/usr/bin/WebKitWebDriver",
+            ])
+            .env("RETURNHUB_DATA_DIR", data_dir)
+            .env("NO_AT_BRIDGE", "1")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tauri-driver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        // No browserName: WebKitWebDriver would refuse it for a Tauri app.
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": app.to_string_lossy()}
+        }}});
+        let mut driver = Driver {
+            base,
+            session: String::new(),
+            agent,
+            tauri_driver,
+        };
+        let created = driver.raw("POST", "/session", Some(caps));
+        driver.session = created["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_string();
+        driver
+    }
+
+    fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{}", self.base, path);
+        let response = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            (_, body) => self
+                .agent
+                .post(&url)
+                .send_json(body.unwrap_or_else(|| json!({}))),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status();
+        let value: Value = response.into_body().read_json().unwrap();
+        let value = value.get("value").cloned().unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "{method} {path} failed ({status}): {value}"
+        );
+        value
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.raw(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    pub fn title(&self) -> String {
+        self.cmd("GET", "/title", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The first element matching a CSS selector, if any.
+    pub fn find(&self, css: &str) -> Option<String> {
+        let found = self.cmd(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        found.as_array()?.first()?[ELEMENT_KEY]
+            .as_str()
+            .map(String::from)
+    }
+
+    pub fn text(&self, element: &str) -> String {
+        self.cmd("GET", &format!("/element/{element}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn attribute(&self, element: &str, name: &str) -> Option<String> {
+        self.cmd("GET", &format!("/element/{element}/attribute/{name}"), None)
+            .as_str()
+            .map(String::from)
+    }
+
+    /// Types into an element as key events (a keyboard-wedge scanner types the same way).
+    pub fn type_into(&self, element: &str, text: &str) {
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    pub fn execute(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Waits until `probe` returns Some, or panics with `what` after `secs`.
+    pub fn wait_for<T>(
+        &self,
+        secs: u64,
+        what: &str,
+        mut probe: impl FnMut(&Driver) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = probe(self) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn screenshot_png(&self) -> Vec<u8> {
+        let b64 = self.cmd("GET", "/screenshot", None);
+        decode_base64(b64.as_str().unwrap_or_default())
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let url = format!("{}/session/{}", self.base, self.session);
+            let _ = self.agent.delete(&url).call();
+        }
+        let _ = self.tauri_driver.kill();
+        let _ = self.tauri_driver.wait();
+    }
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => continue,
+        };
+        buf = (buf << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}

@@ -1,0 +1,26 @@
+// Builds ui/dist: bundles src/main.ts, copies the page, the styles and the demo images from
+// ../assets/demo. Type checking is `tsc --noEmit` (run first by `npm run build`).
+import { build } from "esbuild";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, "dist");
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+await build({
+  entryPoints: [join(here, "src", "main.ts")],
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  sourcemap: false,
+  outfile: join(dist, "app.js"),
+  logLevel: "warning",
+});
+cpSync(join(here, "index.html"), join(dist, "index.html"));
+cpSync(join(here, "styles.css"), join(dist, "styles.css"));
+cpSync(join(here, "..", "assets", "demo"), join(dist, "demo"), { recursive: true });
+console.log("ui/dist built");
