@@ -11,6 +11,8 @@ use rusqlite::{Connection, OpenFlags};
 use support::Driver;
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
+/// The W3C WebDriver code for the Enter key: what a keyboard-wedge scanner sends as suffix.
+const ENTER: char = '\u{E007}';
 
 fn open_read_only(data_dir: &Path) -> Connection {
     Connection::open_with_flags(
@@ -45,10 +47,9 @@ fn the_window_shows_the_bench_and_a_scanned_demo_return() {
         d.title().contains("Returnhub — Bench — AKL").then_some(())
     });
     // The demo list is filled from the store through a typed command.
-    let listed = driver.wait_for(10, "the demo connotes", |d| {
+    driver.wait_for(10, "the demo connotes", |d| {
         d.find("#demo-connotes tbody tr").map(|_| ())
     });
-    let _ = listed;
 
     // Scan: keystrokes into the focused box, ending in Enter like a keyboard-wedge scanner.
     let input = driver.find("#scan-input").expect("scan box");
@@ -58,7 +59,7 @@ fn the_window_shows_the_bench_and_a_scanned_demo_return() {
         Some("scan-input"),
         "the scan box has the focus at start"
     );
-    driver.type_into(&input, &format!("{}\n", connote.to_lowercase()));
+    driver.type_into(&input, &format!("{}{ENTER}", connote.to_lowercase()));
     let verdict = driver.wait_for(10, "the verdict", |d| {
         let banner = d.find("#verdict")?;
         d.attribute(&banner, "data-verdict").filter(|v| v != "idle")
@@ -77,14 +78,14 @@ fn the_window_shows_the_bench_and_a_scanned_demo_return() {
     );
 
     // An unknown connote gets its own signal.
-    driver.type_into(&input, "NOTAPARCEL123\n");
+    driver.type_into(&input, &format!("NOTAPARCEL123{ENTER}"));
     driver.wait_for(10, "the unknown verdict", |d| {
         let banner = d.find("#verdict")?;
         (d.attribute(&banner, "data-verdict")? == "unknown").then_some(())
     });
 
     if let Ok(path) = std::env::var("RETURNHUB_SCREENSHOT") {
-        driver.type_into(&input, &format!("{connote}\n"));
+        driver.type_into(&input, &format!("{connote}{ENTER}"));
         std::thread::sleep(std::time::Duration::from_millis(500));
         std::fs::write(path, driver.screenshot_png()).unwrap();
     }

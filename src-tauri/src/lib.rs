@@ -71,7 +71,8 @@ pub fn run() -> ExitCode {
         "starting the bench window"
     );
 
-    let result = builder::<tauri::Wry>(AppState { hub }).run(tauri::generate_context!());
+    let result =
+        with_commands(tauri::Builder::default(), AppState { hub }).run(tauri::generate_context!());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -82,14 +83,95 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// The app with its state and commands, independent of the runtime so the mock runtime can
-/// test the same wiring.
-pub fn builder<R: tauri::Runtime>(state: AppState) -> tauri::Builder<R> {
-    tauri::Builder::<R>::new()
+/// Adds the state and the commands to a builder; the tests pass Tauri's mock builder so they
+/// exercise the same wiring as the window.
+pub fn with_commands<R: tauri::Runtime>(
+    builder: tauri::Builder<R>,
+    state: AppState,
+) -> tauri::Builder<R> {
+    builder
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::lookup_connote,
             commands::demo_connotes,
         ])
+}
+
+#[cfg(test)]
+mod tests {
+    //! The command wiring and the ACL, on Tauri's mock runtime with the real generated context
+    //! (the same capabilities the window gets).
+
+    use super::*;
+    use returnhub_hub::{Hub, HubOptions};
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+    use tauri::webview::InvokeRequest;
+    use tauri::WebviewWindowBuilder;
+
+    fn request(cmd: &str, body: serde_json::Value) -> InvokeRequest {
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_listed_command_is_granted_and_nothing_else() {
+        let data = tempfile::tempdir().unwrap();
+        let hub = Arc::new(Hub::open(HubOptions::demo(data.path())).unwrap());
+        let app = with_commands(mock_builder(), AppState { hub })
+            .build(tauri::generate_context!())
+            .unwrap();
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+
+        for cmd in command_names::ALL {
+            let body = match *cmd {
+                "lookup_connote" => serde_json::json!({"raw": "LZ482131160NZ"}),
+                _ => serde_json::json!({}),
+            };
+            let response = get_ipc_response(&window, request(cmd, body));
+            assert!(response.is_ok(), "{cmd} must be callable: {response:?}");
+        }
+        let scanned = get_ipc_response(
+            &window,
+            request(
+                "lookup_connote",
+                serde_json::json!({"raw": "LZ482131160NZ"}),
+            ),
+        )
+        .unwrap()
+        .deserialize::<serde_json::Value>()
+        .unwrap();
+        assert_eq!(scanned["verdict"], "expected");
+
+        // Input is validated before it reaches the hub.
+        let too_long = "9".repeat(300);
+        let refused = get_ipc_response(
+            &window,
+            request("lookup_connote", serde_json::json!({"raw": too_long})),
+        );
+        assert!(
+            format!("{refused:?}").contains("at most 256"),
+            "{refused:?}"
+        );
+
+        // Core plugin commands are not granted to the bench window.
+        for cmd in [
+            "plugin:window|close",
+            "plugin:event|listen",
+            "plugin:webview|print",
+        ] {
+            let response = get_ipc_response(&window, request(cmd, serde_json::json!({})));
+            assert!(response.is_err(), "{cmd} must be refused");
+        }
+    }
 }

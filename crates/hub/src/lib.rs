@@ -193,7 +193,7 @@ impl Hub {
 
     /// A few connotes per kind of signal, for the demo's "try these" list.
     pub fn demo_connotes(&self) -> Result<Vec<DemoConnote>> {
-        let samples = self.store().sample_connotes(3)?;
+        let samples = self.store().sample_connotes(2)?;
         Ok(samples
             .into_iter()
             .map(|s| DemoConnote {
@@ -222,7 +222,7 @@ pub fn normalise_connote(raw: &str) -> String {
 
 fn verdict_message(verdict: ScanVerdict, connote: &str, other_hub: Option<&str>) -> String {
     match verdict {
-        ScanVerdict::Expected => format!("{connote}: expected return. Inspect the items."),
+        ScanVerdict::Expected => format!("{connote}: inspect the items."),
         ScanVerdict::AlreadyProcessed => {
             format!("{connote} was already processed here. Put it aside for the supervisor.")
         }
