@@ -1,6 +1,9 @@
 //! The returns hub's domain, pure: no Tauri, no SQLite, no network, no clock. Time and
 //! randomness are passed in by the caller so every decision is reproducible in a test.
 
+pub mod decision;
 pub mod money;
+pub mod rules;
+pub mod trigger;
 
 pub use money::{Currency, Money, MoneyError};

@@ -1,0 +1,417 @@
+//! The evaluation form of a validated rule set: literals pre-normalised (lower-cased text,
+//! country codes as bytes, QC status and grade as bit masks, money as minor units), so
+//! testing an item allocates nothing for ASCII text.
+//!
+//! `eval` is the hot path; `explain` computes the same truth value and also says why, for
+//! the supervisor. Both walk the same tree with the same leaf tests, so they cannot disagree.
+
+use std::fmt::Write;
+
+use crate::money::{Currency, Money};
+use crate::rules::analysis::TCond;
+use crate::rules::facts::{CountryCode, Grade, ItemFacts, QcStatus};
+use crate::rules::model::Field;
+use crate::rules::typed::{Cmp, SingleTest, TagTest, Typed};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    All(Box<[Node]>),
+    Any(Box<[Node]>),
+    Not(Box<Node>),
+    Test(Box<Test>),
+}
+
+/// A leaf test and how it reads in an explanation.
+#[derive(Debug, Clone)]
+pub(crate) struct Test {
+    check: Check,
+    label: Box<str>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TextField {
+    ReturnReason,
+    SubReason,
+    Sku,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TagField {
+    Product,
+    Order,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum MoneyField {
+    OrderDiscountAmount,
+    OrderValue,
+    ItemPrice,
+}
+
+#[derive(Debug, Clone)]
+enum Check {
+    TextEq(TextField, Box<str>),
+    TextNe(TextField, Box<str>),
+    TextContains(TextField, Box<str>),
+    TextIn(TextField, Box<[Box<str>]>),
+    /// Country in the list (`eq` is a list of one); `negate` for `ne`.
+    Country {
+        codes: Box<[CountryCode]>,
+        negate: bool,
+    },
+    /// Bit `1 << index` set for each allowed QC status / grade.
+    Qc(u8),
+    Grade(u8),
+    TagHas(TagField, Box<str>),
+    TagLacks(TagField, Box<str>),
+    TagAny(TagField, Box<[Box<str>]>),
+    Percent(Cmp, i64),
+    Money(MoneyField, Cmp, i64, Currency),
+    Days(Cmp, i64),
+    /// Stands for predicates validation refuses (e.g. `contains` on a country), so a rule
+    /// set that skipped validation fails closed instead of panicking.
+    Never,
+}
+
+pub(crate) fn compile(cond: &TCond) -> Node {
+    match cond {
+        TCond::All(cs) => Node::All(cs.iter().map(compile).collect()),
+        TCond::Any(cs) => Node::Any(cs.iter().map(compile).collect()),
+        TCond::Not(c) => Node::Not(Box::new(compile(c))),
+        TCond::Pred(p) => Node::Test(Box::new(Test {
+            check: compile_check(p),
+            label: label(p).into_boxed_str(),
+        })),
+    }
+}
+
+fn boxed(values: &[String]) -> Box<[Box<str>]> {
+    values.iter().map(|v| Box::from(v.as_str())).collect()
+}
+
+fn mask<T: Copy + PartialEq>(
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+    values: &[&String],
+) -> u8 {
+    let mut bits = 0u8;
+    for (i, candidate) in all.iter().enumerate() {
+        if values.iter().any(|v| v.as_str() == name(*candidate)) {
+            bits |= 1 << i;
+        }
+    }
+    bits
+}
+
+fn compile_check(p: &Typed) -> Check {
+    match p {
+        Typed::Single { field, test } => match field {
+            Field::OrderCountry => {
+                let (values, negate): (Vec<&String>, bool) = match test {
+                    SingleTest::Eq(v) => (vec![v], false),
+                    SingleTest::Ne(v) => (vec![v], true),
+                    SingleTest::In(vs) => (vs.iter().collect(), false),
+                    SingleTest::Contains(_) => return Check::Never,
+                };
+                Check::Country {
+                    codes: values.iter().filter_map(|v| v.parse().ok()).collect(),
+                    negate,
+                }
+            }
+            Field::QcStatus | Field::QcGrade => {
+                let (values, negate): (Vec<&String>, bool) = match test {
+                    SingleTest::Eq(v) => (vec![v], false),
+                    SingleTest::Ne(v) => (vec![v], true),
+                    SingleTest::In(vs) => (vs.iter().collect(), false),
+                    SingleTest::Contains(_) => return Check::Never,
+                };
+                if *field == Field::QcStatus {
+                    let bits = mask(&QcStatus::ALL, QcStatus::name, &values);
+                    Check::Qc(if negate { !bits & 0b11 } else { bits })
+                } else {
+                    let bits = mask(&Grade::ALL, Grade::name, &values);
+                    Check::Grade(if negate { !bits & 0b1111 } else { bits })
+                }
+            }
+            _ => {
+                let tf = match field {
+                    Field::ReturnReason => TextField::ReturnReason,
+                    Field::SubReason => TextField::SubReason,
+                    _ => TextField::Sku,
+                };
+                match test {
+                    SingleTest::Eq(v) => Check::TextEq(tf, v.as_str().into()),
+                    SingleTest::Ne(v) => Check::TextNe(tf, v.as_str().into()),
+                    SingleTest::Contains(v) => Check::TextContains(tf, v.as_str().into()),
+                    SingleTest::In(vs) => Check::TextIn(tf, boxed(vs)),
+                }
+            }
+        },
+        Typed::Tags { field, test } => {
+            let tf = if *field == Field::ProductTags {
+                TagField::Product
+            } else {
+                TagField::Order
+            };
+            match test {
+                TagTest::Has(t) => Check::TagHas(tf, t.as_str().into()),
+                TagTest::Lacks(t) => Check::TagLacks(tf, t.as_str().into()),
+                TagTest::HasAny(ts) => Check::TagAny(tf, boxed(ts)),
+            }
+        }
+        Typed::Ordered {
+            field,
+            cmp,
+            value,
+            currency,
+        } => match (field, currency) {
+            (Field::OrderDiscountPercent, _) => Check::Percent(*cmp, *value),
+            (Field::DaysSinceOrder, _) => Check::Days(*cmp, *value),
+            (_, Some(currency)) => {
+                let mf = match field {
+                    Field::OrderDiscountAmount => MoneyField::OrderDiscountAmount,
+                    Field::OrderValue => MoneyField::OrderValue,
+                    _ => MoneyField::ItemPrice,
+                };
+                Check::Money(mf, *cmp, *value, *currency)
+            }
+            // Type checking gives every money literal a currency.
+            (_, None) => Check::Never,
+        },
+    }
+}
+
+fn label(p: &Typed) -> String {
+    let field = p.field();
+    let quoted = |vs: &[String]| {
+        vs.iter()
+            .map(|v| format!("'{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match p {
+        Typed::Single { test, .. } => match test {
+            SingleTest::Eq(v) => format!("{field} = '{v}'"),
+            SingleTest::Ne(v) => format!("{field} ≠ '{v}'"),
+            SingleTest::Contains(v) => format!("{field} contains '{v}'"),
+            SingleTest::In(vs) => format!("{field} in [{}]", quoted(vs)),
+        },
+        Typed::Tags { test, .. } => match test {
+            TagTest::Has(t) => format!("{field} has '{t}'"),
+            TagTest::Lacks(t) => format!("{field} lacks '{t}'"),
+            TagTest::HasAny(ts) => format!("{field} has any of [{}]", quoted(ts)),
+        },
+        Typed::Ordered {
+            cmp,
+            value,
+            currency,
+            ..
+        } => {
+            let symbol = match cmp {
+                Cmp::Eq => "=",
+                Cmp::Ne => "≠",
+                Cmp::Gt => ">",
+                Cmp::Gte => "≥",
+                Cmp::Lt => "<",
+                Cmp::Lte => "≤",
+            };
+            let shown = match (field, currency) {
+                (Field::OrderDiscountPercent, _) => format!("{}.{:02}%", value / 100, value % 100),
+                (_, Some(c)) => Money::new(*value, *c).to_string(),
+                _ => value.to_string(),
+            };
+            format!("{field} {symbol} {shown}")
+        }
+    }
+}
+
+fn text_of(facts: &ItemFacts, field: TextField) -> Option<&str> {
+    match field {
+        TextField::ReturnReason => Some(&facts.return_reason),
+        TextField::SubReason => facts.sub_reason.as_deref(),
+        TextField::Sku => Some(&facts.sku),
+    }
+}
+
+fn tags_of(facts: &ItemFacts, field: TagField) -> &[String] {
+    match field {
+        TagField::Product => &facts.product_tags,
+        TagField::Order => &facts.order_tags,
+    }
+}
+
+fn money_of(facts: &ItemFacts, field: MoneyField) -> Money {
+    match field {
+        MoneyField::OrderDiscountAmount => facts.order_discount_amount,
+        MoneyField::OrderValue => facts.order_value,
+        MoneyField::ItemPrice => facts.item_price,
+    }
+}
+
+/// Case-insensitive equality of an item's text with an already lower-cased literal.
+/// ASCII text takes the byte-wise path; other text folds char by char, still allocation-free.
+fn text_eq(text: &str, folded: &str) -> bool {
+    if text.is_ascii() {
+        text.eq_ignore_ascii_case(folded)
+    } else {
+        text.chars().flat_map(char::to_lowercase).eq(folded.chars())
+    }
+}
+
+/// Case-insensitive substring test against an already lower-cased needle.
+fn text_contains(text: &str, folded_needle: &str) -> bool {
+    if text.is_ascii() {
+        let (hay, needle) = (text.as_bytes(), folded_needle.as_bytes());
+        needle.is_empty()
+            || hay
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle))
+    } else {
+        // Rare (non-ASCII item text): fold into a fresh string.
+        text.to_lowercase().contains(folded_needle)
+    }
+}
+
+fn has_tag(tags: &[String], folded: &str) -> bool {
+    tags.iter().any(|t| text_eq(t, folded))
+}
+
+impl Check {
+    #[inline]
+    fn eval(&self, facts: &ItemFacts) -> bool {
+        match self {
+            Check::TextEq(f, v) => text_of(facts, *f).is_some_and(|t| text_eq(t, v)),
+            Check::TextNe(f, v) => text_of(facts, *f).is_some_and(|t| !text_eq(t, v)),
+            Check::TextContains(f, v) => text_of(facts, *f).is_some_and(|t| text_contains(t, v)),
+            Check::TextIn(f, vs) => {
+                text_of(facts, *f).is_some_and(|t| vs.iter().any(|v| text_eq(t, v)))
+            }
+            Check::Country { codes, negate } => codes.contains(&facts.order_country) != *negate,
+            Check::Qc(bits) => facts.qc_status.is_some_and(|s| bits & (1 << s as u8) != 0),
+            Check::Grade(bits) => facts.qc_grade.is_some_and(|g| bits & (1 << g as u8) != 0),
+            Check::TagHas(f, t) => has_tag(tags_of(facts, *f), t),
+            Check::TagLacks(f, t) => !has_tag(tags_of(facts, *f), t),
+            Check::TagAny(f, ts) => {
+                let tags = tags_of(facts, *f);
+                ts.iter().any(|t| has_tag(tags, t))
+            }
+            Check::Percent(cmp, bp) => cmp.holds(facts.order_discount.cmp_basis_points(*bp)),
+            Check::Money(f, cmp, minor, currency) => {
+                let m = money_of(facts, *f);
+                m.currency == *currency && cmp.holds(m.minor.cmp(minor))
+            }
+            Check::Days(cmp, n) => cmp.holds(i64::from(facts.days_since_order).cmp(n)),
+            Check::Never => false,
+        }
+    }
+
+    /// The item's value for this test, as an explanation shows it.
+    fn actual(&self, facts: &ItemFacts) -> String {
+        let quote_all = |tags: &[String]| {
+            if tags.is_empty() {
+                "no tags".to_owned()
+            } else {
+                tags.iter()
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        match self {
+            Check::TextEq(f, _)
+            | Check::TextNe(f, _)
+            | Check::TextContains(f, _)
+            | Check::TextIn(f, _) => match text_of(facts, *f) {
+                Some(t) => format!("'{t}'"),
+                None => "none".to_owned(),
+            },
+            Check::Country { .. } => facts.order_country.to_string(),
+            Check::Qc(_) => facts
+                .qc_status
+                .map_or("not inspected".to_owned(), |s| s.name().to_owned()),
+            Check::Grade(_) => facts
+                .qc_grade
+                .map_or("no grade".to_owned(), |g| g.name().to_owned()),
+            Check::TagHas(f, _) | Check::TagLacks(f, _) | Check::TagAny(f, _) => {
+                quote_all(tags_of(facts, *f))
+            }
+            Check::Percent(..) => {
+                let r = facts.order_discount;
+                // Two decimals, rounded down, for display only.
+                let hundredths = i128::from(r.numerator()) * 10_000 / i128::from(r.denominator());
+                format!("{}.{:02}%", hundredths / 100, hundredths % 100)
+            }
+            Check::Money(f, ..) => money_of(facts, *f).to_string(),
+            Check::Days(..) => facts.days_since_order.to_string(),
+            Check::Never => "not applicable".to_owned(),
+        }
+    }
+}
+
+impl Node {
+    /// Whether the item satisfies this condition. Allocation-free.
+    #[inline]
+    pub(crate) fn eval(&self, facts: &ItemFacts) -> bool {
+        match self {
+            Node::All(children) => children.iter().all(|c| c.eval(facts)),
+            Node::Any(children) => children.iter().any(|c| c.eval(facts)),
+            Node::Not(inner) => !inner.eval(facts),
+            Node::Test(test) => test.check.eval(facts),
+        }
+    }
+
+    /// The same truth value as [`Node::eval`], writing why into `why`: for a true `all`
+    /// every part, for a false one the first part that failed; for `any` the first part that
+    /// held, or every part when none did.
+    pub(crate) fn explain(&self, facts: &ItemFacts, why: &mut String) -> bool {
+        match self {
+            Node::All(children) if children.is_empty() => {
+                why.push_str("always (no conditions)");
+                true
+            }
+            Node::All(children) => {
+                let mut parts = Vec::new();
+                for child in children.iter() {
+                    let mut part = String::new();
+                    if !child.explain(facts, &mut part) {
+                        why.push_str(&part);
+                        return false;
+                    }
+                    parts.push(part);
+                }
+                why.push_str(&parts.join(" and "));
+                true
+            }
+            Node::Any(children) => {
+                let mut parts = Vec::new();
+                for child in children.iter() {
+                    let mut part = String::new();
+                    if child.explain(facts, &mut part) {
+                        why.push_str(&part);
+                        return true;
+                    }
+                    parts.push(part);
+                }
+                let _ = write!(why, "none of: {}", parts.join("; "));
+                false
+            }
+            Node::Not(inner) => {
+                let mut part = String::new();
+                let inner_holds = inner.explain(facts, &mut part);
+                let _ = write!(why, "not ({part})");
+                !inner_holds
+            }
+            Node::Test(test) => {
+                let holds = test.check.eval(facts);
+                let verdict = if holds { "holds" } else { "does not hold" };
+                let _ = write!(
+                    why,
+                    "{} {verdict} (item: {})",
+                    test.label,
+                    test.check.actual(facts)
+                );
+                holds
+            }
+        }
+    }
+}
