@@ -221,6 +221,8 @@ pub(crate) fn check(rule_set: &RuleSet, policy: &RetailerPolicy) -> Checked {
         conditions.push(checked);
     }
     issues.extend(reachability_issues(rule_set, policy, &conditions));
+    // Rule by rule, in the order the admin sees them (stable: per-rule order kept).
+    issues.sort_by_key(|i| i.rule_index);
     Checked { issues, conditions }
 }
 
