@@ -3,6 +3,7 @@
 
 pub mod decision;
 pub mod money;
+pub mod refund;
 pub mod rules;
 pub mod trigger;
 
