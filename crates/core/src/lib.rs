@@ -2,6 +2,7 @@
 //! randomness are passed in by the caller so every decision is reproducible in a test.
 
 pub mod decision;
+pub mod dryrun;
 pub mod money;
 pub mod refund;
 pub mod rules;
