@@ -23,9 +23,17 @@ fn nzd(minor: i64) -> Money {
     Money::new(minor, Currency::NZD)
 }
 
-fn country(code: &str) -> CountryCode {
-    code.parse().expect("valid country code")
+const fn country(code: [u8; 2]) -> CountryCode {
+    match CountryCode::new(code) {
+        Some(c) => c,
+        None => panic!("not a country code"),
+    }
 }
+
+const AU: CountryCode = country(*b"AU");
+const CA: CountryCode = country(*b"CA");
+const GB: CountryCode = country(*b"GB");
+const US: CountryCode = country(*b"US");
 
 fn text(field: Field, op: Op, value: &str) -> Condition {
     Condition::test(field, op, Literal::Text(value.into()))
@@ -1051,9 +1059,7 @@ fn hundred_rules() -> RuleSet {
 #[inline(never)]
 fn hand_written(f: &ItemFacts) -> Outcome {
     match () {
-        _ if f.order_country == country("US") && has_tag(&f.product_tags, "tag-001") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == US && has_tag(&f.product_tags, "tag-001") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(700).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 200
@@ -1079,9 +1085,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-005") => Outcome::Refund,
-        _ if f.order_country == country("AU") && has_tag(&f.product_tags, "tag-006") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == AU && has_tag(&f.product_tags, "tag-006") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(600).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 700
@@ -1107,9 +1111,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-010") => Outcome::Refund,
-        _ if f.order_country == country("GB") && has_tag(&f.product_tags, "tag-011") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == GB && has_tag(&f.product_tags, "tag-011") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(500).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 1200
@@ -1135,9 +1137,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-015") => Outcome::Refund,
-        _ if f.order_country == country("CA") && has_tag(&f.product_tags, "tag-016") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == CA && has_tag(&f.product_tags, "tag-016") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(700).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 1700
@@ -1163,9 +1163,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-020") => Outcome::Refund,
-        _ if f.order_country == country("US") && has_tag(&f.product_tags, "tag-021") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == US && has_tag(&f.product_tags, "tag-021") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(600).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 2200
@@ -1191,9 +1189,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-025") => Outcome::Refund,
-        _ if f.order_country == country("AU") && has_tag(&f.product_tags, "tag-026") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == AU && has_tag(&f.product_tags, "tag-026") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(500).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 2700
@@ -1219,9 +1215,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-030") => Outcome::Refund,
-        _ if f.order_country == country("GB") && has_tag(&f.product_tags, "tag-031") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == GB && has_tag(&f.product_tags, "tag-031") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(700).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 3200
@@ -1247,9 +1241,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-035") => Outcome::Refund,
-        _ if f.order_country == country("CA") && has_tag(&f.product_tags, "tag-036") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == CA && has_tag(&f.product_tags, "tag-036") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(600).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 3700
@@ -1275,9 +1267,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-040") => Outcome::Refund,
-        _ if f.order_country == country("US") && has_tag(&f.product_tags, "tag-041") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == US && has_tag(&f.product_tags, "tag-041") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(500).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 4200
@@ -1303,9 +1293,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-045") => Outcome::Refund,
-        _ if f.order_country == country("AU") && has_tag(&f.product_tags, "tag-046") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == AU && has_tag(&f.product_tags, "tag-046") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(700).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 4700
@@ -1331,9 +1319,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-050") => Outcome::Refund,
-        _ if f.order_country == country("GB") && has_tag(&f.product_tags, "tag-051") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == GB && has_tag(&f.product_tags, "tag-051") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(600).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 5200
@@ -1359,9 +1345,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-055") => Outcome::Refund,
-        _ if f.order_country == country("CA") && has_tag(&f.product_tags, "tag-056") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == CA && has_tag(&f.product_tags, "tag-056") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(500).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 5700
@@ -1387,9 +1371,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-060") => Outcome::Refund,
-        _ if f.order_country == country("US") && has_tag(&f.product_tags, "tag-061") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == US && has_tag(&f.product_tags, "tag-061") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(700).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 6200
@@ -1415,9 +1397,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-065") => Outcome::Refund,
-        _ if f.order_country == country("AU") && has_tag(&f.product_tags, "tag-066") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == AU && has_tag(&f.product_tags, "tag-066") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(600).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 6700
@@ -1443,9 +1423,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-070") => Outcome::Refund,
-        _ if f.order_country == country("GB") && has_tag(&f.product_tags, "tag-071") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == GB && has_tag(&f.product_tags, "tag-071") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(500).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 7200
@@ -1471,9 +1449,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-075") => Outcome::Refund,
-        _ if f.order_country == country("CA") && has_tag(&f.product_tags, "tag-076") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == CA && has_tag(&f.product_tags, "tag-076") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(700).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 7700
@@ -1499,9 +1475,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-080") => Outcome::Refund,
-        _ if f.order_country == country("US") && has_tag(&f.product_tags, "tag-081") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == US && has_tag(&f.product_tags, "tag-081") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(600).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 8200
@@ -1527,9 +1501,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-085") => Outcome::Refund,
-        _ if f.order_country == country("AU") && has_tag(&f.product_tags, "tag-086") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == AU && has_tag(&f.product_tags, "tag-086") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(500).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 8700
@@ -1555,9 +1527,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-090") => Outcome::Refund,
-        _ if f.order_country == country("GB") && has_tag(&f.product_tags, "tag-091") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == GB && has_tag(&f.product_tags, "tag-091") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(700).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 9200
@@ -1583,9 +1553,7 @@ fn hand_written(f: &ItemFacts) -> Outcome {
             Outcome::HoldForReview
         }
         _ if text_eq(&f.return_reason, "reason-095") => Outcome::Refund,
-        _ if f.order_country == country("CA") && has_tag(&f.product_tags, "tag-096") => {
-            Outcome::NoAction
-        }
+        _ if f.order_country == CA && has_tag(&f.product_tags, "tag-096") => Outcome::NoAction,
         _ if f.order_discount.cmp_basis_points(600).is_gt()
             && f.order_value.currency == Currency::NZD
             && f.order_value.minor >= 9700
@@ -1624,7 +1592,7 @@ fn unmatched_item() -> ItemFacts {
         order_discount: Ratio::new(1, 10).expect("10%"),
         order_discount_amount: nzd(1200),
         order_value: nzd(12_000),
-        order_country: country("NZ"),
+        order_country: country(*b"NZ"),
         product_tags: vec!["basic".into(), "summer".into()],
         order_tags: vec!["vip".into()],
         qc_status: None,
@@ -1681,7 +1649,7 @@ fn main() {
     let decider = Decider::new(&hundred_rules(), &policy()).expect("the 100 rules validate");
     assert_eq!(decider.rules().len(), 100);
     for (label, item, expected) in [
-        ("no rule matches (all 100 tried)", unmatched_item(), DEFAULT),
+        ("no rule matches", unmatched_item(), DEFAULT),
         (
             "rule 52 matches",
             midway_item(),
@@ -1714,7 +1682,7 @@ fn main() {
     }
     let item = unmatched_item();
     let start = Instant::now();
-    let explained_runs = 20_000u32;
+    let explained_runs = 2_000u32;
     for _ in 0..explained_runs {
         black_box(decider.decide_explained(black_box(&item), None));
     }

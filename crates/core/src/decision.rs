@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::money::Currency;
+use crate::rules::analysis::TCond;
 use crate::rules::compiled::{self, Node};
+use crate::rules::index::{first_candidate, RuleIndex};
 use crate::rules::validate::{self, outcome_problem, IssueCode, RuleIssue, Severity};
 use crate::rules::{ItemFacts, Outcome, QcStatus, RuleSet};
 use crate::trigger::Trigger;
@@ -149,6 +151,8 @@ pub struct CompiledRule {
 #[derive(Debug, Clone)]
 pub struct Decider {
     rules: Vec<CompiledRule>,
+    /// `None` for rule sets too large to index: they are scanned in order.
+    index: Option<RuleIndex>,
     policy: RetailerPolicy,
     warnings: Vec<RuleIssue>,
 }
@@ -178,26 +182,31 @@ impl Decider {
         if issues.iter().any(|i| i.severity == Severity::Error) {
             return Err(issues);
         }
-        let mut rules: Vec<CompiledRule> = rule_set
+        let mut enabled: Vec<(&crate::rules::Rule, TCond)> = rule_set
             .rules
             .iter()
             .zip(checked.conditions)
             .filter(|(rule, _)| rule.enabled)
-            .filter_map(|(rule, cond)| {
-                // Without errors every condition type-checked.
-                cond.map(|cond| CompiledRule {
-                    id: rule.id.clone(),
-                    name: rule.name.clone(),
-                    priority: rule.priority,
-                    outcome: rule.outcome,
-                    condition: compiled::compile(&cond),
-                })
-            })
+            // Without errors every condition type-checked.
+            .filter_map(|(rule, cond)| cond.map(|cond| (rule, cond)))
             .collect();
         // Priorities are unique after validation, so this order is total.
-        rules.sort_by_key(|r| r.priority);
+        enabled.sort_by_key(|(rule, _)| rule.priority);
+        let conditions: Vec<&TCond> = enabled.iter().map(|(_, cond)| cond).collect();
+        let index = RuleIndex::build(&conditions);
+        let rules = enabled
+            .iter()
+            .map(|(rule, cond)| CompiledRule {
+                id: rule.id.clone(),
+                name: rule.name.clone(),
+                priority: rule.priority,
+                outcome: rule.outcome,
+                condition: compiled::compile(cond),
+            })
+            .collect();
         Ok(Decider {
             rules,
+            index,
             policy: policy.clone(),
             warnings: issues,
         })
@@ -272,7 +281,12 @@ impl Decider {
                 source: VerdictSource::QcFailPolicy,
             };
         }
-        let matched = self.rules.iter().position(|r| r.condition.eval(facts));
+        let matched = match &self.index {
+            Some(index) => first_candidate(&index.candidates(facts), |i| {
+                self.rules[i].condition.eval(facts)
+            }),
+            None => self.rules.iter().position(|r| r.condition.eval(facts)),
+        };
         self.resolve(matched, choice).0
     }
 

@@ -14,7 +14,14 @@ use returnhub_core::rules::{
 };
 use returnhub_core::{Currency, Money};
 
-const REASONS: &[&str] = &["Faulty", "faulty", "Changed mind", "Too small"];
+const REASONS: &[&str] = &[
+    "Faulty",
+    "faulty",
+    "Changed mind",
+    "Too small",
+    "Défaut",
+    "DÉFAUT",
+];
 const COUNTRIES: &[&str] = &["CA", "NZ", "US"];
 const TAGS: &[&str] = &["Sale Item", "New", "sale item"];
 const SKUS: &[&str] = &["TEE-BLK-M", "TEE-WHT-S", "CAP-01"];

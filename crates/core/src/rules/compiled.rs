@@ -11,14 +11,18 @@ use crate::money::{Currency, Money};
 use crate::rules::analysis::TCond;
 use crate::rules::facts::{CountryCode, Grade, ItemFacts, QcStatus};
 use crate::rules::model::Field;
-use crate::rules::typed::{Cmp, SingleTest, TagTest, Typed};
+use crate::rules::typed::{fold_chars, Cmp, SingleTest, TagTest, Typed};
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
+    /// An `all` whose parts are all leaf tests (the common shape), evaluated in a flat loop,
+    /// most selective and cheapest first (tests are pure, so the order cannot change the
+    /// result, only how soon a failing rule is given up).
+    AllTests(Box<[Test]>),
     All(Box<[Node]>),
     Any(Box<[Node]>),
     Not(Box<Node>),
-    Test(Box<Test>),
+    Test(Test),
 }
 
 /// A leaf test and how it reads in an explanation.
@@ -26,6 +30,8 @@ pub(crate) enum Node {
 pub(crate) struct Test {
     check: Check,
     label: Box<str>,
+    /// Position among its siblings as the admin wrote them (explanations keep that order).
+    written_at: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,13 +81,30 @@ enum Check {
 
 pub(crate) fn compile(cond: &TCond) -> Node {
     match cond {
+        TCond::All(cs) if !cs.is_empty() && cs.iter().all(|c| matches!(c, TCond::Pred(_))) => {
+            let mut tests: Vec<Test> = cs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match c {
+                    TCond::Pred(p) => Some(leaf(p, i)),
+                    _ => None,
+                })
+                .collect();
+            tests.sort_by_key(|t| (t.check.rank(), t.written_at));
+            Node::AllTests(tests.into_boxed_slice())
+        }
         TCond::All(cs) => Node::All(cs.iter().map(compile).collect()),
         TCond::Any(cs) => Node::Any(cs.iter().map(compile).collect()),
         TCond::Not(c) => Node::Not(Box::new(compile(c))),
-        TCond::Pred(p) => Node::Test(Box::new(Test {
-            check: compile_check(p),
-            label: label(p).into_boxed_str(),
-        })),
+        TCond::Pred(p) => Node::Test(leaf(p, 0)),
+    }
+}
+
+fn leaf(p: &Typed, written_at: usize) -> Test {
+    Test {
+        check: compile_check(p),
+        label: label(p).into_boxed_str(),
+        written_at,
     }
 }
 
@@ -254,7 +277,7 @@ fn text_eq(text: &str, folded: &str) -> bool {
     if text.is_ascii() {
         text.eq_ignore_ascii_case(folded)
     } else {
-        text.chars().flat_map(char::to_lowercase).eq(folded.chars())
+        fold_chars(text).eq(folded.chars())
     }
 }
 
@@ -262,13 +285,20 @@ fn text_eq(text: &str, folded: &str) -> bool {
 fn text_contains(text: &str, folded_needle: &str) -> bool {
     if text.is_ascii() {
         let (hay, needle) = (text.as_bytes(), folded_needle.as_bytes());
-        needle.is_empty()
-            || hay
-                .windows(needle.len())
-                .any(|w| w.eq_ignore_ascii_case(needle))
+        let Some((&first, rest)) = needle.split_first() else {
+            return true;
+        };
+        if hay.len() < needle.len() {
+            return false;
+        }
+        // Check the first byte before comparing the rest: most positions fail there.
+        (0..=hay.len() - needle.len()).any(|start| {
+            hay[start].to_ascii_lowercase() == first
+                && hay[start + 1..start + needle.len()].eq_ignore_ascii_case(rest)
+        })
     } else {
         // Rare (non-ASCII item text): fold into a fresh string.
-        text.to_lowercase().contains(folded_needle)
+        fold_chars(text).collect::<String>().contains(folded_needle)
     }
 }
 
@@ -277,6 +307,20 @@ fn has_tag(tags: &[String], folded: &str) -> bool {
 }
 
 impl Check {
+    /// Evaluation order inside an `all`: tests that usually fail (equality on text,
+    /// countries, tags) and are cheap come first; ranges, which most items pass, and
+    /// negations come last.
+    fn rank(&self) -> u8 {
+        match self {
+            Check::Never => 0,
+            Check::TextEq(..) | Check::TextIn(..) | Check::Country { negate: false, .. } => 1,
+            Check::TagHas(..) | Check::TagAny(..) | Check::Qc(_) | Check::Grade(_) => 2,
+            Check::TextContains(..) => 3,
+            Check::Percent(..) | Check::Money(..) | Check::Days(..) => 4,
+            Check::TextNe(..) | Check::TagLacks(..) | Check::Country { negate: true, .. } => 5,
+        }
+    }
+
     #[inline]
     fn eval(&self, facts: &ItemFacts) -> bool {
         match self {
@@ -353,6 +397,7 @@ impl Node {
     #[inline]
     pub(crate) fn eval(&self, facts: &ItemFacts) -> bool {
         match self {
+            Node::AllTests(tests) => tests.iter().all(|t| t.check.eval(facts)),
             Node::All(children) => children.iter().all(|c| c.eval(facts)),
             Node::Any(children) => children.iter().any(|c| c.eval(facts)),
             Node::Not(inner) => !inner.eval(facts),
@@ -365,6 +410,21 @@ impl Node {
     /// held, or every part when none did.
     pub(crate) fn explain(&self, facts: &ItemFacts, why: &mut String) -> bool {
         match self {
+            Node::AllTests(tests) => {
+                let mut as_written: Vec<&Test> = tests.iter().collect();
+                as_written.sort_by_key(|t| t.written_at);
+                let mut parts = Vec::new();
+                for test in as_written {
+                    let mut part = String::new();
+                    if !test.explain(facts, &mut part) {
+                        why.push_str(&part);
+                        return false;
+                    }
+                    parts.push(part);
+                }
+                why.push_str(&parts.join(" and "));
+                true
+            }
             Node::All(children) if children.is_empty() => {
                 why.push_str("always (no conditions)");
                 true
@@ -401,17 +461,21 @@ impl Node {
                 let _ = write!(why, "not ({part})");
                 !inner_holds
             }
-            Node::Test(test) => {
-                let holds = test.check.eval(facts);
-                let verdict = if holds { "holds" } else { "does not hold" };
-                let _ = write!(
-                    why,
-                    "{} {verdict} (item: {})",
-                    test.label,
-                    test.check.actual(facts)
-                );
-                holds
-            }
+            Node::Test(test) => test.explain(facts, why),
         }
+    }
+}
+
+impl Test {
+    fn explain(&self, facts: &ItemFacts, why: &mut String) -> bool {
+        let holds = self.check.eval(facts);
+        let verdict = if holds { "holds" } else { "does not hold" };
+        let _ = write!(
+            why,
+            "{} {verdict} (item: {})",
+            self.label,
+            self.check.actual(facts)
+        );
+        holds
     }
 }

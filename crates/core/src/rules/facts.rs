@@ -109,6 +109,18 @@ impl Eq for Ratio {}
 pub struct CountryCode([u8; 2]);
 
 impl CountryCode {
+    /// A code from two ASCII letters, usable in constants: `CountryCode::new(*b"CA")`.
+    pub const fn new(code: [u8; 2]) -> Option<CountryCode> {
+        if code[0].is_ascii_alphabetic() && code[1].is_ascii_alphabetic() {
+            Some(CountryCode([
+                code[0].to_ascii_uppercase(),
+                code[1].to_ascii_uppercase(),
+            ]))
+        } else {
+            None
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("country code is ASCII")
     }

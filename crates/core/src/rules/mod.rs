@@ -5,6 +5,7 @@
 pub(crate) mod analysis;
 pub(crate) mod compiled;
 pub mod facts;
+pub(crate) mod index;
 pub mod model;
 pub(crate) mod typed;
 pub mod validate;

@@ -137,9 +137,16 @@ fn bad_value(message: String) -> PredicateError {
     }
 }
 
-/// Case-folds text the way the compiled form compares it.
+/// Case-folds text the way the compiled form compares it: char by char (not
+/// `str::to_lowercase`, whose word-final sigma rule an item's text, folded char by char at
+/// decision time, would not follow).
 pub(crate) fn fold_text(s: &str) -> String {
-    s.trim().to_lowercase()
+    fold_chars(s.trim()).collect()
+}
+
+/// The char-by-char lower case of `s`.
+pub(crate) fn fold_chars(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().flat_map(char::to_lowercase)
 }
 
 fn literal_kind(value: &Literal) -> &'static str {
