@@ -34,6 +34,7 @@ pub struct ItemFacts {
 /// An exact non-negative fraction `numerator / denominator` (denominator > 0), so percent
 /// comparisons never go through floats: 1/3 is not 33.33%.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ts_rs::TS)]
+#[serde(try_from = "RatioParts")]
 pub struct Ratio {
     #[ts(type = "number")]
     numerator: i64,
@@ -92,6 +93,25 @@ impl Ratio {
     /// Exact comparison with a percentage given in basis points.
     pub fn cmp_basis_points(self, bp: i64) -> Ordering {
         (i128::from(self.numerator) * 10_000).cmp(&(i128::from(bp) * i128::from(self.denominator)))
+    }
+}
+
+/// A ratio as it arrives in JSON, checked before it becomes a [`Ratio`].
+#[derive(Deserialize)]
+struct RatioParts {
+    numerator: i64,
+    denominator: i64,
+}
+
+impl TryFrom<RatioParts> for Ratio {
+    type Error = String;
+    fn try_from(parts: RatioParts) -> Result<Self, Self::Error> {
+        Ratio::new(parts.numerator, parts.denominator).ok_or_else(|| {
+            format!(
+                "{}/{} is not a ratio (the denominator must be positive, the numerator not negative)",
+                parts.numerator, parts.denominator
+            )
+        })
     }
 }
 

@@ -246,3 +246,59 @@ pub(crate) fn first_candidate(mask: &Mask, mut visit: impl FnMut(usize) -> bool)
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eq(field: Field, value: &str) -> TCond {
+        TCond::Pred(Typed::Single {
+            field,
+            test: SingleTest::Eq(value.into()),
+        })
+    }
+
+    fn ne(field: Field, value: &str) -> TCond {
+        TCond::Pred(Typed::Single {
+            field,
+            test: SingleTest::Ne(value.into()),
+        })
+    }
+
+    #[test]
+    fn guards_come_only_from_tests_every_match_must_pass() {
+        let reason = eq(Field::ReturnReason, "faulty");
+        assert_eq!(
+            guard(&TCond::All(vec![ne(Field::Sku, "x"), reason.clone()])),
+            Some(vec![(KeyField::ReturnReason, "faulty".into())])
+        );
+        // A negation or an unguarded branch of an `any` leaves the rule always a candidate.
+        assert_eq!(guard(&TCond::Not(Box::new(reason.clone()))), None);
+        assert_eq!(
+            guard(&TCond::Any(vec![reason.clone(), ne(Field::Sku, "x")])),
+            None
+        );
+        assert_eq!(
+            guard(&TCond::Any(vec![reason, eq(Field::OrderCountry, "CA")])),
+            Some(vec![
+                (KeyField::ReturnReason, "faulty".into()),
+                (KeyField::Country, "CA".into())
+            ])
+        );
+        assert_eq!(guard(&TCond::All(vec![])), None);
+    }
+
+    #[test]
+    fn lookups_fold_case_and_too_many_rules_are_not_indexed() {
+        let conditions = [eq(Field::ReturnReason, "défaut"), ne(Field::Sku, "x")];
+        let refs: Vec<&TCond> = conditions.iter().collect();
+        let index = RuleIndex::build(&refs).unwrap();
+        let mut mask = [0; WORDS];
+        index.return_reason.add_to("DÉFAUT", &mut mask);
+        assert_eq!(mask[0], 0b01);
+        assert_eq!(index.always[0], 0b10);
+        let many: Vec<&TCond> =
+            std::iter::repeat_n(&conditions[0], MAX_INDEXED_RULES + 1).collect();
+        assert!(RuleIndex::build(&many).is_none());
+    }
+}
