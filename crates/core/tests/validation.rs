@@ -423,3 +423,19 @@ fn a_qc_fail_rule_is_unreachable_when_qc_failures_bypass_the_rules() {
     );
     assert!(issues[0].message.contains("QC fail policy"));
 }
+
+#[test]
+fn unknown_keys_in_an_outcome_and_bad_ratios_are_refused() {
+    let json = r#"{"rules":[{"id":"a","name":"A","priority":1,"condition":{"all":[]},
+        "outcome":{"kind":"credit_note","expiry":30}}]}"#;
+    let issues = parse_rule_set(json).unwrap_err();
+    assert_eq!(issues[0].path, "outcome");
+    assert!(
+        issues[0].message.contains("expiry"),
+        "{}",
+        issues[0].message
+    );
+    let bad: Result<returnhub_core::rules::Ratio, _> =
+        serde_json::from_str(r#"{"numerator":1,"denominator":0}"#);
+    assert!(bad.is_err());
+}

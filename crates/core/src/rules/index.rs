@@ -4,11 +4,9 @@
 //! it matches must have — taken from an `eq`/`in` on a one-valued text field or the
 //! country, or a "has tag" test, inside its condition's top-level `all` (or every branch of
 //! an `any`). Rules without a guard are always candidates. Deciding looks the item's
-//! values up (binary search over case-folded keys, no allocation), ORs the rule bitsets,
+//! values up (a hash of the case-folded text, no allocation), ORs the rule bitsets,
 //! and evaluates only the candidates, in priority order. A guard is a necessary condition,
 //! so the first candidate that matches is the first rule that matches.
-
-use std::cmp::Ordering;
 
 use crate::rules::analysis::TCond;
 use crate::rules::facts::{CountryCode, ItemFacts};
@@ -79,23 +77,36 @@ fn guard(cond: &TCond) -> Option<Guard> {
 /// Longest text folded on the stack for a lookup.
 const FOLD_BUFFER: usize = 64;
 
-/// Sorted case-folded keys of one field, each with the rules it makes candidates.
+/// Case-folded keys of one field, each with the rules it makes candidates, sorted, plus an
+/// open-addressing hash table over them for the common lookup.
 #[derive(Debug, Clone, Default)]
 struct Keyed {
     keys: Vec<Box<str>>,
     masks: Vec<Mask>,
+    /// `0` for an empty slot, else the key's index + 1. Length is a power of two, at least
+    /// twice the number of keys, so probing always reaches an empty slot.
+    slots: Box<[u32]>,
 }
 
-/// Compares an item's raw text, folded on the fly, with an already folded key, in the
-/// order `str` sorts folded keys (UTF-8 byte order is code point order).
-fn cmp_folded(text: &str, key: &str) -> Ordering {
-    if text.is_ascii() {
-        text.bytes()
-            .map(|b| b.to_ascii_lowercase())
-            .cmp(key.bytes())
-    } else {
-        fold_chars(text).cmp(key.chars())
+/// A fixed multiplicative hash (FxHash's constant) over 8-byte chunks: the same on every
+/// platform and run, and cheap for the short texts rules compare.
+fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
     }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K)
+}
+
+/// Whether an item's raw text, folded char by char, equals an already folded key.
+fn eq_folded(text: &str, key: &str) -> bool {
+    fold_chars(text).eq(key.chars())
 }
 
 impl Keyed {
@@ -111,26 +122,52 @@ impl Keyed {
         self.masks[at][rule / 64] |= 1 << (rule % 64);
     }
 
+    /// Builds the hash table once every key is in.
+    fn seal(&mut self) {
+        let size = (self.keys.len() * 2).next_power_of_two().max(2);
+        let mut slots = vec![0u32; size];
+        for (i, key) in self.keys.iter().enumerate() {
+            let mut at = hash(key.as_bytes()) as usize & (size - 1);
+            while slots[at] != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            slots[at] = i as u32 + 1;
+        }
+        self.slots = slots.into_boxed_slice();
+    }
+
+    fn find(&self, text: &str) -> Option<usize> {
+        if text.len() <= FOLD_BUFFER && text.is_ascii() {
+            // Short ASCII text (nearly all of it) is folded once on the stack and hashed.
+            let mut buffer = [0u8; FOLD_BUFFER];
+            let folded = &mut buffer[..text.len()];
+            for (out, b) in folded.iter_mut().zip(text.bytes()) {
+                *out = b.to_ascii_lowercase();
+            }
+            let mask = self.slots.len() - 1;
+            let mut at = hash(folded) as usize & mask;
+            loop {
+                let slot = self.slots[at] as usize;
+                if slot == 0 {
+                    return None;
+                }
+                if self.keys[slot - 1].as_bytes() == &*folded {
+                    return Some(slot - 1);
+                }
+                at = (at + 1) & mask;
+            }
+        } else {
+            // Rare: fold while comparing, key by key.
+            self.keys.iter().position(|k| eq_folded(text, k))
+        }
+    }
+
     #[inline]
     fn add_to(&self, text: &str, candidates: &mut Mask) {
         if self.keys.is_empty() {
             return;
         }
-        // Short ASCII text (nearly all of it) is folded once into a stack buffer so the
-        // binary search compares plain bytes; anything else folds during each comparison.
-        let mut buffer = [0u8; FOLD_BUFFER];
-        let found = if text.len() <= FOLD_BUFFER && text.is_ascii() {
-            let folded = &mut buffer[..text.len()];
-            for (out, b) in folded.iter_mut().zip(text.bytes()) {
-                *out = b.to_ascii_lowercase();
-            }
-            let folded = &*folded;
-            self.keys.binary_search_by(|k| k.as_bytes().cmp(folded))
-        } else {
-            self.keys
-                .binary_search_by(|k| cmp_folded(text, k).reverse())
-        };
-        if let Ok(at) = found {
+        if let Some(at) = self.find(text) {
             or_into(candidates, &self.masks[at]);
         }
     }
@@ -200,6 +237,15 @@ impl RuleIndex {
                 };
                 keyed.insert(&value, rule);
             }
+        }
+        for keyed in [
+            &mut index.return_reason,
+            &mut index.sub_reason,
+            &mut index.sku,
+            &mut index.product_tag,
+            &mut index.order_tag,
+        ] {
+            keyed.seal();
         }
         Some(index)
     }

@@ -3,6 +3,20 @@
 //!
 //! Nothing here evaluates anything; `validate` checks a rule set and `compiled` turns it into
 //! the form that decides quickly.
+//!
+//! The JSON of the seeds' "Sale items" rule (`No Action if Tag = Sale Item`, priority 1):
+//!
+//! ```json
+//! {"rules": [{
+//!   "id": "sale-items", "name": "Sale items", "priority": 1, "enabled": true,
+//!   "condition": {"predicate": {"field": "product_tags", "op": "eq", "value": {"text": "Sale Item"}}},
+//!   "outcome": {"kind": "no_action"}
+//! }]}
+//! ```
+//!
+//! Conditions nest as `{"all": [..]}`, `{"any": [..]}`, `{"not": ..}`; literals are tagged
+//! `{"text": ..}`, `{"list": [..]}`, `{"percent": "50"}`, `{"money": {"minor": 5000,
+//! "currency": "NZD"}}`, `{"number": 30}`.
 
 use std::fmt;
 use std::str::FromStr;
