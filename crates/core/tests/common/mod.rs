@@ -47,6 +47,15 @@ pub fn text(field: Field, op: Op, value: &str) -> Condition {
     Condition::test(field, op, Literal::Text(value.into()))
 }
 
+/// `field in [items]`.
+pub fn one_of(field: Field, items: &[&str]) -> Condition {
+    Condition::test(
+        field,
+        Op::In,
+        Literal::List(items.iter().map(|s| s.to_string()).collect()),
+    )
+}
+
 pub fn rule(id: &str, priority: u32, condition: Condition, outcome: Outcome) -> Rule {
     Rule {
         id: id.into(),
