@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use returnhub_core::decision::{Decider, ReturnOption, VerdictSource};
+use returnhub_core::decision::{
+    Decider, QcFailPolicy, RetailerPolicy, ReturnOption, VerdictSource,
+};
 use returnhub_core::rules::{
     validate, Condition, Field, IssueCode, ItemFacts, Literal, Op, Outcome, Predicate, QcStatus,
     Ratio, Rule, RuleSet,
@@ -326,13 +328,13 @@ fn reference_first_match<'a>(set: &'a RuleSet, f: &ItemFacts) -> Option<&'a Rule
 }
 
 /// The rules validation calls unreachable, and the set without them (which then builds).
-fn split_unreachable(set: &RuleSet) -> (Vec<String>, RuleSet) {
+fn split_unreachable(set: &RuleSet, policy: &RetailerPolicy) -> (Vec<String>, RuleSet) {
     let mut kept = set.clone();
     let mut dropped = Vec::new();
     // Dropping a rule can only remove issues, but a rule shadowed only by a dropped one is
     // reported once that one is gone: repeat until clean.
     for _ in 0..=set.rules.len() {
-        let flagged: Vec<String> = validate(&kept, &policy())
+        let flagged: Vec<String> = validate(&kept, policy)
             .into_iter()
             .filter(|i| matches!(i.code, IssueCode::NeverMatches | IssueCode::Shadowed))
             .filter_map(|i| i.rule_id)
@@ -353,10 +355,17 @@ proptest! {
     fn first_match_by_priority_agrees_with_the_reference_and_unreachable_rules_never_win(
         set in rule_set_strategy(),
         items in prop::collection::vec(facts_strategy(), 1..8),
+        qc_fail in prop::sample::select(vec![QcFailPolicy::RuleDriven, QcFailPolicy::NoAction, QcFailPolicy::HoldForReview]),
     ) {
-        let (unreachable, kept) = split_unreachable(&set);
-        let decider = Decider::new(&kept, &policy()).expect("only reachability issues were possible");
+        let mut p = policy();
+        p.qc_fail = qc_fail;
+        let (unreachable, kept) = split_unreachable(&set, &p);
+        let decider = Decider::new(&kept, &p).expect("only reachability issues were possible");
         for f in &items {
+            if f.qc_status == Some(QcStatus::Fail) && qc_fail != QcFailPolicy::RuleDriven {
+                prop_assert_eq!(decider.decide(f, None).source, VerdictSource::QcFailPolicy);
+                continue;
+            }
             let expected = reference_first_match(&set, f);
             if let Some(winner) = expected {
                 prop_assert!(!unreachable.contains(&winner.id),
@@ -383,7 +392,7 @@ proptest! {
         overrides in any::<bool>(),
         exchange_enabled in any::<bool>(),
     ) {
-        let (_, mut kept) = split_unreachable(&set);
+        let (_, mut kept) = split_unreachable(&set, &policy());
         let mut p = policy();
         p.customers_choose = customers_choose;
         p.rules_override_customer_choice = overrides;
