@@ -147,7 +147,8 @@ pub struct CompiledRule {
     condition: Node,
 }
 
-/// A validated rule set compiled together with the retailer's policy; cheap to share.
+/// A validated rule set compiled together with the retailer's policy. Build it once per
+/// saved rule-set version and share it (it is immutable; wrap it in an `Arc` across threads).
 #[derive(Debug, Clone)]
 pub struct Decider {
     rules: Vec<CompiledRule>,

@@ -139,6 +139,9 @@ pub fn line_net_amounts(order: &Order) -> Result<Vec<Money>, RefundError> {
         return Ok(after_line_discount);
     }
     let weights: Vec<u64> = after_line_discount.iter().map(|m| m.minor as u64).collect();
+    ensure(weights.iter().any(|&w| w > 0), || {
+        "an order discount on an order whose lines are all free".to_owned()
+    })?;
     let shares = order.order_discount.allocate(&weights)?;
     after_line_discount
         .iter()
