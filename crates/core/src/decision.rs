@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::Currency;
 use crate::rules::analysis::TCond;
-use crate::rules::compiled::{self, Node};
+use crate::rules::compiled::{self, Node, Program};
 use crate::rules::index::{first_candidate, RuleIndex};
 use crate::rules::validate::{self, outcome_problem, IssueCode, RuleIssue, Severity};
 use crate::rules::{ItemFacts, Outcome, QcStatus, RuleSet};
@@ -144,6 +144,9 @@ pub struct CompiledRule {
     pub name: String,
     pub priority: u32,
     pub outcome: Outcome,
+    /// For deciding.
+    program: Program,
+    /// For explaining; the same condition.
     condition: Node,
 }
 
@@ -202,6 +205,7 @@ impl Decider {
                 name: rule.name.clone(),
                 priority: rule.priority,
                 outcome: rule.outcome,
+                program: Program::new(cond),
                 condition: compiled::compile(cond),
             })
             .collect();
@@ -284,9 +288,9 @@ impl Decider {
         }
         let matched = match &self.index {
             Some(index) => first_candidate(&index.candidates(facts), |i| {
-                self.rules[i].condition.eval(facts)
+                self.rules[i].program.eval(facts)
             }),
-            None => self.rules.iter().position(|r| r.condition.eval(facts)),
+            None => self.rules.iter().position(|r| r.program.eval(facts)),
         };
         self.resolve(matched, choice).0
     }

@@ -2,8 +2,12 @@
 //! country codes as bytes, QC status and grade as bit masks, money as minor units), so
 //! testing an item allocates nothing for ASCII text.
 //!
-//! `eval` is the hot path; `explain` computes the same truth value and also says why, for
-//! the supervisor. Both walk the same tree with the same leaf tests, so they cannot disagree.
+//! Two forms of each condition share the same leaf tests:
+//! - a [`Program`] for the hot path: the condition compiled into a flat list of tests, each
+//!   with where to jump when it holds and when it does not (`not` just swaps the two, `all`
+//!   and `any` chain them), run in a loop with no recursion;
+//! - a [`Node`] tree for [`Node::explain`], which computes the same truth value and says
+//!   why, for the supervisor. The property tests check the two agree.
 
 use std::fmt::Write;
 
@@ -15,10 +19,6 @@ use crate::rules::typed::{fold_chars, Cmp, SingleTest, TagTest, Typed};
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
-    /// An `all` whose parts are all leaf tests (the common shape), evaluated in a flat loop,
-    /// most selective and cheapest first (tests are pure, so the order cannot change the
-    /// result, only how soon a failing rule is given up).
-    AllTests(Box<[Test]>),
     All(Box<[Node]>),
     Any(Box<[Node]>),
     Not(Box<Node>),
@@ -30,8 +30,6 @@ pub(crate) enum Node {
 pub(crate) struct Test {
     check: Check,
     label: Box<str>,
-    /// Position among its siblings as the admin wrote them (explanations keep that order).
-    written_at: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,30 +79,100 @@ enum Check {
 
 pub(crate) fn compile(cond: &TCond) -> Node {
     match cond {
-        TCond::All(cs) if !cs.is_empty() && cs.iter().all(|c| matches!(c, TCond::Pred(_))) => {
-            let mut tests: Vec<Test> = cs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| match c {
-                    TCond::Pred(p) => Some(leaf(p, i)),
-                    _ => None,
-                })
-                .collect();
-            tests.sort_by_key(|t| (t.check.rank(), t.written_at));
-            Node::AllTests(tests.into_boxed_slice())
-        }
         TCond::All(cs) => Node::All(cs.iter().map(compile).collect()),
         TCond::Any(cs) => Node::Any(cs.iter().map(compile).collect()),
         TCond::Not(c) => Node::Not(Box::new(compile(c))),
-        TCond::Pred(p) => Node::Test(leaf(p, 0)),
+        TCond::Pred(p) => Node::Test(Test {
+            check: compile_check(p),
+            label: label(p).into_boxed_str(),
+        }),
     }
 }
 
-fn leaf(p: &Typed, written_at: usize) -> Test {
-    Test {
-        check: compile_check(p),
-        label: label(p).into_boxed_str(),
-        written_at,
+/// Where a test jumps next: an instruction index, or one of the two verdicts.
+const ACCEPT: u32 = u32::MAX;
+const REJECT: u32 = u32::MAX - 1;
+
+#[derive(Debug, Clone)]
+struct Instr {
+    check: Check,
+    if_true: u32,
+    if_false: u32,
+}
+
+/// A condition as branching code: start at `entry`, run the test there, jump to `if_true`
+/// or `if_false`, until a verdict. Every predicate appears once, so the size is linear.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    code: Box<[Instr]>,
+    entry: u32,
+}
+
+/// Compiles `cond` so that it continues at `on_true` / `on_false`; returns its entry point.
+/// Built back to front: each part's targets exist before the part is emitted.
+fn emit(cond: &TCond, on_true: u32, on_false: u32, code: &mut Vec<Instr>) -> u32 {
+    match cond {
+        TCond::Pred(p) => {
+            code.push(Instr {
+                check: compile_check(p),
+                if_true: on_true,
+                if_false: on_false,
+            });
+            (code.len() - 1) as u32
+        }
+        TCond::Not(inner) => emit(inner, on_false, on_true, code),
+        TCond::All(parts) => {
+            // Tests are pure, so the order of an `all` cannot change its value: run the
+            // cheap, usually failing tests first so a non-matching rule is dropped sooner.
+            let mut ordered: Vec<&TCond> = parts.iter().collect();
+            ordered.sort_by_key(|part| match part {
+                TCond::Pred(p) => compile_check(p).rank(),
+                _ => 6,
+            });
+            let mut next = on_true;
+            for part in ordered.iter().rev() {
+                next = emit(part, next, on_false, code);
+            }
+            next
+        }
+        TCond::Any(parts) => {
+            let mut next = on_false;
+            for part in parts.iter().rev() {
+                next = emit(part, on_true, next, code);
+            }
+            next
+        }
+    }
+}
+
+impl Program {
+    pub(crate) fn new(cond: &TCond) -> Program {
+        let mut code = Vec::new();
+        let entry = emit(cond, ACCEPT, REJECT, &mut code);
+        Program {
+            code: code.into_boxed_slice(),
+            entry,
+        }
+    }
+
+    /// Whether the item satisfies the condition. Allocation-free for ASCII text.
+    #[inline]
+    pub(crate) fn eval(&self, facts: &ItemFacts) -> bool {
+        let mut at = self.entry;
+        loop {
+            match at {
+                ACCEPT => return true,
+                REJECT => return false,
+                _ => {
+                    let instr = &self.code[at as usize];
+                    at = if instr.check.eval(facts) {
+                        instr.if_true
+                    } else {
+                        instr.if_false
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -393,38 +461,11 @@ impl Check {
 }
 
 impl Node {
-    /// Whether the item satisfies this condition. Allocation-free.
-    #[inline]
-    pub(crate) fn eval(&self, facts: &ItemFacts) -> bool {
-        match self {
-            Node::AllTests(tests) => tests.iter().all(|t| t.check.eval(facts)),
-            Node::All(children) => children.iter().all(|c| c.eval(facts)),
-            Node::Any(children) => children.iter().any(|c| c.eval(facts)),
-            Node::Not(inner) => !inner.eval(facts),
-            Node::Test(test) => test.check.eval(facts),
-        }
-    }
-
-    /// The same truth value as [`Node::eval`], writing why into `why`: for a true `all`
+    /// The same truth value as [`Program::eval`], writing why into `why`: for a true `all`
     /// every part, for a false one the first part that failed; for `any` the first part that
     /// held, or every part when none did.
     pub(crate) fn explain(&self, facts: &ItemFacts, why: &mut String) -> bool {
         match self {
-            Node::AllTests(tests) => {
-                let mut as_written: Vec<&Test> = tests.iter().collect();
-                as_written.sort_by_key(|t| t.written_at);
-                let mut parts = Vec::new();
-                for test in as_written {
-                    let mut part = String::new();
-                    if !test.explain(facts, &mut part) {
-                        why.push_str(&part);
-                        return false;
-                    }
-                    parts.push(part);
-                }
-                why.push_str(&parts.join(" and "));
-                true
-            }
             Node::All(children) if children.is_empty() => {
                 why.push_str("always (no conditions)");
                 true
