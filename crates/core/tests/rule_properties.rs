@@ -418,6 +418,8 @@ proptest! {
         prop_assert_eq!(&listed, &sorted);
         if let VerdictSource::Rule(i) = fast.source {
             prop_assert_eq!(listed.len(), i);
+            let matched = explained.explanation.matched.as_ref().map(|t| t.rule_id.as_str());
+            prop_assert_eq!(matched, Some(decider.rules()[i].id.as_str()));
         }
     }
 }
