@@ -16,20 +16,17 @@ CREATE TABLE hubs (
 );
 
 CREATE TABLE retailers (
-    id                      TEXT PRIMARY KEY,
-    name                    TEXT NOT NULL UNIQUE,
-    currency                TEXT NOT NULL CHECK (length(currency) = 3 AND currency = upper(currency)),
-    trigger_stage           TEXT NOT NULL CHECK (trigger_stage IN ('first_scan', 'processing', 'manual')),
-    -- Customers pick their option per item; otherwise the rules pick it.
-    customer_choice         INTEGER NOT NULL CHECK (customer_choice IN (0, 1)),
-    exchange_enabled        INTEGER NOT NULL CHECK (exchange_enabled IN (0, 1)),
-    rules_override_choice   INTEGER NOT NULL DEFAULT 0 CHECK (rules_override_choice IN (0, 1)),
-    default_option          TEXT NOT NULL CHECK (default_option IN ('refund', 'credit_note', 'exchange', 'no_action')),
-    -- NULL: credit notes do not expire.
-    credit_note_expiry_days INTEGER CHECK (credit_note_expiry_days IS NULL OR credit_note_expiry_days > 0),
-    qc_fail_policy          TEXT NOT NULL DEFAULT 'hold' CHECK (qc_fail_policy IN ('no_action', 'hold', 'rules')),
-    -- The rule set as JSON (validated by the domain before it is stored).
-    rules_json              TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(rules_json))
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    currency    TEXT NOT NULL CHECK (length(currency) = 3 AND currency = upper(currency)),
+    -- The decision policy (trigger, customer choice, exchange, default outcome, QC-fail policy,
+    -- credit-note expiry) as the domain's RetailerPolicy JSON; validated before it is stored.
+    policy_json TEXT NOT NULL CHECK (json_valid(policy_json)),
+    -- Derived from the policy, so it cannot disagree with it; indexed queries use it.
+    trigger_stage TEXT GENERATED ALWAYS AS (json_extract(policy_json, '$.trigger')) VIRTUAL
+                  CHECK (trigger_stage IN ('first_scan', 'processing', 'manual')),
+    -- The rule set as the rules engine's RuleSet JSON.
+    rules_json  TEXT NOT NULL DEFAULT '{"rules":[]}' CHECK (json_valid(rules_json))
 );
 
 CREATE TABLE return_reasons (
@@ -122,7 +119,7 @@ CREATE TABLE return_items (
     reason_code     TEXT NOT NULL,
     sub_reason_code TEXT,
     comment         TEXT,
-    chosen_option   TEXT CHECK (chosen_option IS NULL OR chosen_option IN ('refund', 'credit_note', 'exchange', 'no_action'))
+    chosen_option   TEXT CHECK (chosen_option IS NULL OR chosen_option IN ('refund', 'credit_note', 'exchange'))
 );
 CREATE INDEX return_items_by_return ON return_items (return_id);
 

@@ -9,7 +9,7 @@ import type { Money } from "./bindings/Money";
 import type { ReturnOption } from "./bindings/ReturnOption";
 import type { ScanResult } from "./bindings/ScanResult";
 import type { ScanVerdict } from "./bindings/ScanVerdict";
-import type { TriggerStage } from "./bindings/TriggerStage";
+import type { Trigger } from "./bindings/Trigger";
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -38,7 +38,7 @@ const VERDICT_TONES: Record<ScanVerdict, number[]> = {
   misread: [180],
 };
 
-const TRIGGER_LABEL: Record<TriggerStage, string> = {
+const TRIGGER_LABEL: Record<Trigger, string> = {
   first_scan: "First scan (carrier in-transit event)",
   processing: "Processing at this hub",
   manual: "Manual close by a supervisor",
@@ -48,7 +48,6 @@ const OPTION_LABEL: Record<ReturnOption, string> = {
   refund: "Refund",
   credit_note: "Credit note",
   exchange: "Exchange",
-  no_action: "No action",
 };
 
 let audio: AudioContext | null = null;

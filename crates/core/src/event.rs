@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ReturnOption, ReturnStatus, TriggerStage};
+use crate::decision::{RetailerPolicy, ReturnOption};
+use crate::model::ReturnStatus;
 use crate::money::Money;
+use crate::rules::RuleSet;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -122,19 +124,10 @@ pub struct RetailerRecord {
     pub id: String,
     pub name: String,
     pub currency: crate::money::Currency,
-    pub trigger: TriggerStage,
-    /// Customers choose their option per item (otherwise the rules choose).
-    pub customer_choice: bool,
-    pub exchange_enabled: bool,
-    /// A matching rule may override what the customer chose.
-    pub rules_override_choice: bool,
-    pub default_option: ReturnOption,
-    /// None: credit notes never expire.
-    pub credit_note_expiry_days: Option<u32>,
-    /// What happens to an item that fails QC: no_action, hold, rules.
-    pub qc_fail_policy: String,
-    /// The retailer's rule set, as the rules engine stores it.
-    pub rules: serde_json::Value,
+    /// Trigger, customer choice, exchange, default outcome, QC-fail policy, credit expiry.
+    pub policy: RetailerPolicy,
+    /// The automated return rules (validated by the rules engine before they are stored).
+    pub rules: RuleSet,
     pub reasons: Vec<ReasonRecord>,
     /// QC failure reasons added to the standard list.
     pub qc_reasons: Vec<QcReasonRecord>,

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::decision::ReturnOption;
 use crate::money::Money;
+use crate::trigger::Trigger;
 
 /// Where a return is in its journey. Stored as the snake_case text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -78,67 +80,6 @@ pub enum Transition {
     Cancel,
 }
 
-/// What the customer gets back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ReturnOption {
-    Refund,
-    CreditNote,
-    Exchange,
-    NoAction,
-}
-
-impl ReturnOption {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReturnOption::Refund => "refund",
-            ReturnOption::CreditNote => "credit_note",
-            ReturnOption::Exchange => "exchange",
-            ReturnOption::NoAction => "no_action",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ReturnOption> {
-        [
-            ReturnOption::Refund,
-            ReturnOption::CreditNote,
-            ReturnOption::Exchange,
-            ReturnOption::NoAction,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-    }
-}
-
-/// When a retailer's return action fires. Exactly one per retailer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum TriggerStage {
-    FirstScan,
-    Processing,
-    Manual,
-}
-
-impl TriggerStage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TriggerStage::FirstScan => "first_scan",
-            TriggerStage::Processing => "processing",
-            TriggerStage::Manual => "manual",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TriggerStage> {
-        [
-            TriggerStage::FirstScan,
-            TriggerStage::Processing,
-            TriggerStage::Manual,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
-    }
-}
-
 /// The signal the bench gives for a scanned connote. Each has its own colour and sound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -178,7 +119,7 @@ impl ScanVerdict {
 pub struct RetailerSummary {
     pub id: String,
     pub name: String,
-    pub trigger: TriggerStage,
+    pub trigger: Trigger,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -270,8 +211,19 @@ mod tests {
             ReturnOption::parse("credit_note"),
             Some(ReturnOption::CreditNote)
         );
-        assert_eq!(TriggerStage::parse("manual"), Some(TriggerStage::Manual));
-        assert_eq!(TriggerStage::parse("Manual"), None);
+        assert_eq!(
+            ReturnOption::parse("no_action"),
+            None,
+            "customers cannot choose it"
+        );
+        assert_eq!(Trigger::parse("manual"), Some(Trigger::Manual));
+        assert_eq!(Trigger::parse("Manual"), None);
+        for t in [Trigger::FirstScan, Trigger::Processing, Trigger::Manual] {
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.as_str())
+            );
+        }
     }
 
     #[test]

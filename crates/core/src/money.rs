@@ -62,6 +62,8 @@ pub enum MoneyError {
     CurrencyMismatch(String, String),
     #[error("amount overflows")]
     Overflow,
+    #[error("cannot split an amount over weights that are all zero or negative")]
+    NoWeights,
 }
 
 impl FromStr for Currency {
@@ -208,6 +210,51 @@ impl Money {
         let minor = self.minor.checked_mul(n).ok_or(MoneyError::Overflow)?;
         Ok(Money::new(minor, self.currency))
     }
+
+    /// Splits this amount pro rata over `weights` so that the parts add up to the whole
+    /// exactly, in whole minor units (whole yen for JPY).
+    ///
+    /// Each part first gets the floor of its exact share; the minor units left over go one
+    /// each to the parts with the largest fractional remainders, ties to the lower index.
+    /// The result depends only on the inputs, so every hub splits a discount the same way.
+    /// A zero weight always gets zero. A negative amount is split as its absolute value and
+    /// negated, so `split(-x) == -split(x)` part by part.
+    pub fn allocate(self, weights: &[u64]) -> Result<Vec<Money>, MoneyError> {
+        let total_weight: u128 = weights.iter().map(|&w| u128::from(w)).sum();
+        if total_weight == 0 {
+            return Err(MoneyError::NoWeights);
+        }
+        let amount = u128::from(self.minor.unsigned_abs());
+        let mut parts: Vec<u128> = Vec::with_capacity(weights.len());
+        let mut remainders: Vec<(u128, usize)> = Vec::with_capacity(weights.len());
+        for (index, &weight) in weights.iter().enumerate() {
+            // amount < 2^64 and weight < 2^64, so the product fits in u128.
+            let exact = amount * u128::from(weight);
+            parts.push(exact / total_weight);
+            remainders.push((exact % total_weight, index));
+        }
+        let allocated: u128 = parts.iter().sum();
+        let left_over = (amount - allocated) as usize;
+        // Largest remainder first; equal remainders go to the earlier part.
+        remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, index) in remainders.iter().take(left_over) {
+            parts[index] += 1;
+        }
+        let negative = self.minor < 0;
+        parts
+            .into_iter()
+            .map(|part| {
+                // Every part is at most |self.minor|, which came from an i64.
+                let magnitude = i64::try_from(part).map_err(|_| MoneyError::Overflow)?;
+                let minor = if negative {
+                    magnitude.checked_neg().ok_or(MoneyError::Overflow)?
+                } else {
+                    magnitude
+                };
+                Ok(Money::new(minor, self.currency))
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for Money {
@@ -274,7 +321,63 @@ mod tests {
         assert!(serde_json::from_str::<Currency>(r#""XXXX""#).is_err());
     }
 
+    #[test]
+    fn allocate_gives_left_over_units_to_largest_remainders_then_lowest_index() {
+        let parts = Money::new(100, Currency::NZD).allocate(&[1, 1, 1]).unwrap();
+        assert_eq!(
+            parts.iter().map(|m| m.minor).collect::<Vec<_>>(),
+            [34, 33, 33]
+        );
+        // 1000 yen over 1:2 → 333.33 and 666.66: the second has the larger remainder.
+        let parts = Money::new(1000, Currency::JPY).allocate(&[1, 2]).unwrap();
+        assert_eq!(
+            parts.iter().map(|m| m.minor).collect::<Vec<_>>(),
+            [333, 667]
+        );
+        let parts = Money::new(-100, Currency::NZD)
+            .allocate(&[1, 1, 1])
+            .unwrap();
+        assert_eq!(
+            parts.iter().map(|m| m.minor).collect::<Vec<_>>(),
+            [-34, -33, -33]
+        );
+        assert_eq!(
+            Money::new(5, Currency::NZD).allocate(&[0, 0]),
+            Err(MoneyError::NoWeights)
+        );
+        assert_eq!(
+            Money::new(5, Currency::NZD).allocate(&[]),
+            Err(MoneyError::NoWeights)
+        );
+    }
+
     proptest! {
+        #[test]
+        fn allocated_parts_sum_to_the_whole_and_stay_within_one_unit_of_the_exact_share(
+            minor in -1_000_000_000_000i64..1_000_000_000_000i64,
+            weights in prop::collection::vec(0u64..1_000_000, 1..20),
+            code in prop::sample::select(vec!["NZD", "JPY", "KWD"]),
+        ) {
+            prop_assume!(weights.iter().any(|&w| w > 0));
+            let currency: Currency = code.parse().unwrap();
+            let whole = Money::new(minor, currency);
+            let parts = whole.allocate(&weights).unwrap();
+            prop_assert_eq!(parts.len(), weights.len());
+            prop_assert_eq!(parts.iter().map(|p| p.minor).sum::<i64>(), minor);
+            let total_weight: i128 = weights.iter().map(|&w| i128::from(w)).sum();
+            for (part, &weight) in parts.iter().zip(&weights) {
+                prop_assert_eq!(part.currency, currency);
+                let exact_times_weight = i128::from(minor) * i128::from(weight);
+                let deviation = (i128::from(part.minor) * total_weight - exact_times_weight).abs();
+                prop_assert!(deviation < total_weight, "part {} strays a unit or more", part.minor);
+                if weight == 0 {
+                    prop_assert_eq!(part.minor, 0);
+                }
+            }
+            // Same inputs, same split.
+            prop_assert_eq!(whole.allocate(&weights).unwrap(), parts);
+        }
+
         #[test]
         fn decimal_round_trip(minor in -1_000_000_000_000i64..1_000_000_000_000i64,
                               code in prop::sample::select(vec!["NZD", "JPY", "KWD", "USD"])) {

@@ -3,13 +3,16 @@
 //! the same connotes (the README lists some). Dates are relative to the first start so the
 //! orders are always "recent". Written through the store's one write path like any import.
 
+use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
 use returnhub_core::event::{
     DomainEvent, OrderLineRecord, OrderRecord, QcReasonRecord, ReasonRecord, RetailerRecord,
     ReturnItemRecord, ReturnRecord, SubReasonRecord,
 };
-use returnhub_core::model::{ReturnOption, ReturnStatus, TriggerStage};
+use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::rules::{parse_rule_set, Outcome, RuleSet};
 use returnhub_core::time::{rfc3339, UnixMillis, MS_PER_DAY};
+use returnhub_core::trigger::Trigger;
 use returnhub_store::{EventInput, Result, Store};
 
 pub const DEMO_HUB_ID: &str = "AKL";
@@ -178,6 +181,36 @@ fn standard_reasons() -> Vec<ReasonRecord> {
     ]
 }
 
+// The seeds' own examples, spread over the three retailers.
+const KOWHAI_RULES: &str = r#"{"rules": [
+  {"id": "sale-items", "name": "Sale items", "priority": 1,
+   "condition": {"predicate": {"field": "product_tags", "op": "eq", "value": {"text": "Sale Item"}}},
+   "outcome": {"kind": "no_action"}},
+  {"id": "faulty", "name": "Faulty goods are refunded", "priority": 2,
+   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "FAULTY"}}},
+   "outcome": {"kind": "refund"}}
+]}"#;
+const BONDI_RULES: &str = r#"{"rules": [
+  {"id": "faulty", "name": "Faulty goods are refunded", "priority": 1,
+   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "FAULTY"}}},
+   "outcome": {"kind": "refund"}},
+  {"id": "canada", "name": "No returns from Canada", "priority": 2,
+   "condition": {"predicate": {"field": "order_country", "op": "eq", "value": {"text": "CA"}}},
+   "outcome": {"kind": "no_action"}},
+  {"id": "deep-discount", "name": "Deep discounts get store credit", "priority": 3,
+   "condition": {"predicate": {"field": "order_discount_percent", "op": "gt", "value": {"percent": "50"}}},
+   "outcome": {"kind": "credit_note", "expiry_days": 90}}
+]}"#;
+const MAPLE_RULES: &str = r#"{"rules": [
+  {"id": "big-orders", "name": "Big orders are reviewed", "priority": 1,
+   "condition": {"predicate": {"field": "order_value", "op": "gt", "value": {"money": {"minor": 40000, "currency": "CAD"}}}},
+   "outcome": {"kind": "hold_for_review"}}
+]}"#;
+
+fn rules(json: &str) -> RuleSet {
+    parse_rule_set(json).expect("the demo rule sets are valid")
+}
+
 fn plans() -> Vec<RetailerPlan> {
     vec![
         RetailerPlan {
@@ -185,14 +218,17 @@ fn plans() -> Vec<RetailerPlan> {
                 id: "kowhai".into(),
                 name: "Kōwhai Apparel".into(),
                 currency: Currency::NZD,
-                trigger: TriggerStage::Processing,
-                customer_choice: true,
-                exchange_enabled: true,
-                rules_override_choice: true,
-                default_option: ReturnOption::Refund,
-                credit_note_expiry_days: Some(365),
-                qc_fail_policy: "hold".into(),
-                rules: serde_json::json!([]),
+                policy: RetailerPolicy {
+                    trigger: Trigger::Processing,
+                    customers_choose: true,
+                    exchange_enabled: true,
+                    rules_override_customer_choice: true,
+                    default_outcome: Outcome::Refund,
+                    qc_fail: QcFailPolicy::HoldForReview,
+                    credit_note_expiry_days: Some(365),
+                    currency: Some(Currency::NZD),
+                },
+                rules: rules(KOWHAI_RULES),
                 reasons: standard_reasons(),
                 qc_reasons: vec![QcReasonRecord {
                     code: "PILLING".into(),
@@ -213,20 +249,25 @@ fn plans() -> Vec<RetailerPlan> {
                 id: "bondi".into(),
                 name: "Bondi Surf Co".into(),
                 currency: Currency::AUD,
-                trigger: TriggerStage::FirstScan,
-                customer_choice: false,
-                exchange_enabled: false,
-                rules_override_choice: false,
-                default_option: ReturnOption::CreditNote,
-                credit_note_expiry_days: Some(180),
-                qc_fail_policy: "rules".into(),
-                rules: serde_json::json!([]),
+                policy: RetailerPolicy {
+                    trigger: Trigger::FirstScan,
+                    customers_choose: false,
+                    exchange_enabled: false,
+                    rules_override_customer_choice: false,
+                    default_outcome: Outcome::CreditNote {
+                        expiry_days: Some(180),
+                    },
+                    qc_fail: QcFailPolicy::RuleDriven,
+                    credit_note_expiry_days: Some(180),
+                    currency: Some(Currency::AUD),
+                },
+                rules: rules(BONDI_RULES),
                 reasons: standard_reasons(),
                 qc_reasons: vec![],
             },
             sku_prefix: "BS",
             home_country: "AU",
-            other_countries: &["NZ", "US"],
+            other_countries: &["NZ", "US", "CA"],
             orders: 100,
             returns: 24,
             connote_prefix: "CQ",
@@ -237,14 +278,17 @@ fn plans() -> Vec<RetailerPlan> {
                 id: "maple".into(),
                 name: "Maple & Pine".into(),
                 currency: Currency::CAD,
-                trigger: TriggerStage::Manual,
-                customer_choice: true,
-                exchange_enabled: false,
-                rules_override_choice: true,
-                default_option: ReturnOption::Refund,
-                credit_note_expiry_days: None,
-                qc_fail_policy: "no_action".into(),
-                rules: serde_json::json!([]),
+                policy: RetailerPolicy {
+                    trigger: Trigger::Manual,
+                    customers_choose: true,
+                    exchange_enabled: false,
+                    rules_override_customer_choice: true,
+                    default_outcome: Outcome::Refund,
+                    qc_fail: QcFailPolicy::NoAction,
+                    credit_note_expiry_days: None,
+                    currency: Some(Currency::CAD),
+                },
+                rules: rules(MAPLE_RULES),
                 reasons: standard_reasons(),
                 qc_reasons: vec![],
             },
@@ -425,13 +469,10 @@ pub fn seed_demo(store: &mut Store, now: UnixMillis) -> Result<()> {
                         let reason = rng.pick(reasons);
                         let sub = (!reason.sub_reasons.is_empty() && rng.chance(70))
                             .then(|| rng.pick(&reason.sub_reasons).code.clone());
-                        let chosen = retailer.customer_choice.then(|| {
-                            let mut options = vec![ReturnOption::Refund, ReturnOption::CreditNote];
-                            if retailer.exchange_enabled {
-                                options.push(ReturnOption::Exchange);
-                            }
-                            *rng.pick(&options)
-                        });
+                        let chosen = retailer
+                            .policy
+                            .customers_choose
+                            .then(|| *rng.pick(&retailer.policy.offered_options()));
                         ReturnItemRecord {
                             id: format!("{}-r{r:03}-i{}", retailer.id, i + 1),
                             order_line_id: line.id.clone(),

@@ -216,3 +216,30 @@ fn a_configured_hub_does_not_seed_the_demo() {
         ScanVerdict::Unknown
     );
 }
+
+#[test]
+fn the_demo_retailers_rules_pass_validation_and_decide() {
+    use returnhub_core::decision::{Decider, RetailerPolicy};
+    use returnhub_core::rules::RuleSet;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), NOW);
+    let rows: Vec<(String, String, String)> = hub.with_store(|s| {
+        let mut stmt = s
+            .reader()
+            .prepare("SELECT id, policy_json, rules_json FROM retailers ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    });
+    assert_eq!(rows.len(), 3);
+    for (id, policy, rules) in rows {
+        let policy: RetailerPolicy = serde_json::from_str(&policy).unwrap();
+        let rules: RuleSet = serde_json::from_str(&rules).unwrap();
+        assert!(!rules.rules.is_empty(), "{id} has rules");
+        if let Err(issues) = Decider::new(&rules, &policy) {
+            panic!("{id}'s demo rules are invalid: {issues:?}");
+        }
+    }
+}

@@ -46,8 +46,8 @@ fn generate(path: &Path, returns: u64) {
     )
     .unwrap();
     conn.execute_batch(
-        "INSERT INTO retailers (id, name, currency, trigger_stage, customer_choice, exchange_enabled, default_option)
-         VALUES ('r1', 'Bench Retailer', 'NZD', 'processing', 1, 1, 'refund');
+        "INSERT INTO retailers (id, name, currency, policy_json)
+         VALUES ('r1', 'Bench Retailer', 'NZD', '{\"trigger\":\"processing\"}');
          INSERT INTO return_reasons (retailer_id, code, label) VALUES ('r1', 'FIT', 'Isn''t the right fit');",
     )
     .unwrap();

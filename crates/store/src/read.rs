@@ -1,10 +1,10 @@
 //! Read models the bench asks for. Every query here is a point lookup on an index: the bench
 //! must answer a scan in well under a millisecond on a store of a million returns.
 
-use returnhub_core::model::{
-    RetailerSummary, ReturnItemView, ReturnOption, ReturnStatus, ReturnView, TriggerStage,
-};
+use returnhub_core::decision::ReturnOption;
+use returnhub_core::model::{RetailerSummary, ReturnItemView, ReturnStatus, ReturnView};
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::trigger::Trigger;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
@@ -77,7 +77,7 @@ impl Store {
             return Ok(None);
         };
         let status = ReturnStatus::parse(&status).ok_or_else(|| bad("status", &status))?;
-        let trigger = TriggerStage::parse(&trigger).ok_or_else(|| bad("trigger", &trigger))?;
+        let trigger = Trigger::parse(&trigger).ok_or_else(|| bad("trigger", &trigger))?;
         let currency: Currency = currency.parse().map_err(|_| bad("currency", &currency))?;
 
         let connotes = self

@@ -254,32 +254,17 @@ impl WriteTx<'_> {
     fn project_retailer(&self, r: &RetailerRecord) -> Result<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO retailers (id, name, currency, trigger_stage, customer_choice,
-                   exchange_enabled, rules_override_choice, default_option,
-                   credit_note_expiry_days, qc_fail_policy, rules_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO retailers (id, name, currency, policy_json, rules_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO UPDATE SET
                    name = excluded.name, currency = excluded.currency,
-                   trigger_stage = excluded.trigger_stage,
-                   customer_choice = excluded.customer_choice,
-                   exchange_enabled = excluded.exchange_enabled,
-                   rules_override_choice = excluded.rules_override_choice,
-                   default_option = excluded.default_option,
-                   credit_note_expiry_days = excluded.credit_note_expiry_days,
-                   qc_fail_policy = excluded.qc_fail_policy,
-                   rules_json = excluded.rules_json",
+                   policy_json = excluded.policy_json, rules_json = excluded.rules_json",
             )?
             .execute(params![
                 r.id,
                 r.name,
                 r.currency.code(),
-                r.trigger.as_str(),
-                r.customer_choice,
-                r.exchange_enabled,
-                r.rules_override_choice,
-                r.default_option.as_str(),
-                r.credit_note_expiry_days,
-                r.qc_fail_policy,
+                serde_json::to_string(&r.policy)?,
                 serde_json::to_string(&r.rules)?,
             ])?;
         // The configuration is whole: reasons not in it are gone. Sub-reasons first (they

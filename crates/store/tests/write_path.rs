@@ -7,11 +7,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
 use returnhub_core::event::{
     DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
 };
-use returnhub_core::model::{ReturnOption, ReturnStatus, TriggerStage};
+use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::rules::{Outcome, RuleSet};
+use returnhub_core::trigger::Trigger;
 use returnhub_store::{EventInput, Store, StoreError};
 
 const CHILD_ENV: &str = "RETURNHUB_TEST_CHILD_DB";
@@ -29,14 +32,17 @@ fn retailer() -> RetailerRecord {
         id: "r1".into(),
         name: "Retailer One".into(),
         currency: Currency::NZD,
-        trigger: TriggerStage::Processing,
-        customer_choice: true,
-        exchange_enabled: false,
-        rules_override_choice: false,
-        default_option: ReturnOption::Refund,
-        credit_note_expiry_days: None,
-        qc_fail_policy: "hold".into(),
-        rules: serde_json::json!([]),
+        policy: RetailerPolicy {
+            trigger: Trigger::Processing,
+            customers_choose: true,
+            exchange_enabled: false,
+            rules_override_customer_choice: false,
+            default_outcome: Outcome::Refund,
+            qc_fail: QcFailPolicy::HoldForReview,
+            credit_note_expiry_days: None,
+            currency: Some(Currency::NZD),
+        },
+        rules: RuleSet { rules: vec![] },
         reasons: vec![],
         qc_reasons: vec![],
     }

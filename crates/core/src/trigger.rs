@@ -1,0 +1,403 @@
+//! When a decision turns into an action that must fire exactly once: the retailer's trigger,
+//! the events that fire it, and the stable idempotency key of each action.
+//!
+//! Firing is pure and repeatable: the same return, items and outcomes give the same keys
+//! however often the trigger event arrives (a repeated carrier event, a re-scan, a re-close),
+//! so the store's unique key on `ActionDue::key` turns every repeat into a no-op.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::money::Money;
+use crate::rules::Outcome;
+
+/// The one stage per retailer at which return actions are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The carrier's "return in transit" event: the customer dropped the parcel off.
+    FirstScan,
+    /// The hub processed (received and inspected) the return.
+    Processing,
+    /// A supervisor set the return's status to CLOSED.
+    Manual,
+}
+
+impl Trigger {
+    /// The stored text, the same as the serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::FirstScan => "first_scan",
+            Trigger::Processing => "processing",
+            Trigger::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Trigger> {
+        [Trigger::FirstScan, Trigger::Processing, Trigger::Manual]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+
+    /// Whether QC results exist when this trigger fires (they do not at first scan).
+    pub fn sees_inspection(self) -> bool {
+        matches!(self, Trigger::Processing | Trigger::Manual)
+    }
+
+    /// Whether `event` is the one that fires this trigger.
+    pub fn fires_on(self, event: ReturnEvent) -> bool {
+        matches!(
+            (self, event),
+            (Trigger::FirstScan, ReturnEvent::CarrierInTransit)
+                | (Trigger::Processing, ReturnEvent::Processed)
+                | (Trigger::Manual, ReturnEvent::Closed)
+        )
+    }
+}
+
+/// The milestones of a return that can fire a trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnEvent {
+    CarrierInTransit,
+    Processed,
+    Closed,
+}
+
+/// An action sent to Shopify or a partner. No Action and Hold for review send nothing.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Refund,
+    CreditNote,
+    Exchange,
+}
+
+impl ActionKind {
+    pub fn for_outcome(outcome: Outcome) -> Option<ActionKind> {
+        match outcome {
+            Outcome::Refund => Some(ActionKind::Refund),
+            Outcome::CreditNote { .. } => Some(ActionKind::CreditNote),
+            Outcome::Exchange => Some(ActionKind::Exchange),
+            Outcome::NoAction | Outcome::HoldForReview => None,
+        }
+    }
+
+    /// The name that goes into the idempotency key. Never change these strings: that would
+    /// change every key and let repeated events fire again.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Refund => "refund",
+            ActionKind::CreditNote => "credit_note",
+            ActionKind::Exchange => "exchange",
+        }
+    }
+}
+
+/// `rh1-` followed by 64 lower-case hex digits. See [`IdempotencyKey::derive`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Version prefix of the key format; a new encoding must get a new prefix.
+    pub const PREFIX: &'static str = "rh1-";
+
+    /// The key of the action of `kind` for `item_ids` of `return_id` at `retailer_id`.
+    ///
+    /// Version 1 is `rh1-` + hex(SHA-256(encoding)) where the encoding is the bytes
+    /// `"returnhub-action-key\0v1\0"` followed by, each as a big-endian u64 byte length and
+    /// then its UTF-8 bytes: the retailer id, the return id, then the number of distinct item
+    /// ids as a big-endian u64 and each item id (sorted bytewise, duplicates dropped), then
+    /// the action kind's name. Length prefixes keep ("ab","c") and ("a","bc") apart; sorting
+    /// makes the order in which items were listed irrelevant. Nothing here depends on the
+    /// platform, the run or the clock.
+    pub fn derive(
+        retailer_id: &str,
+        return_id: &str,
+        item_ids: &[&str],
+        kind: ActionKind,
+    ) -> IdempotencyKey {
+        let mut items: Vec<&str> = item_ids.to_vec();
+        items.sort_unstable();
+        items.dedup();
+        let mut hasher = Sha256::new();
+        hasher.update(b"returnhub-action-key\0v1\0");
+        put_field(&mut hasher, retailer_id.as_bytes());
+        put_field(&mut hasher, return_id.as_bytes());
+        hasher.update((items.len() as u64).to_be_bytes());
+        for item in &items {
+            put_field(&mut hasher, item.as_bytes());
+        }
+        put_field(&mut hasher, kind.name().as_bytes());
+        let digest = hasher.finalize();
+        let mut key = String::with_capacity(Self::PREFIX.len() + 64);
+        key.push_str(Self::PREFIX);
+        for byte in digest {
+            key.push_str(&format!("{byte:02x}"));
+        }
+        IdempotencyKey(key)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A length-prefixed field of the key encoding.
+fn put_field(hasher: &mut Sha256, bytes: &[u8]) {
+    hasher.update((bytes.len() as u64).to_be_bytes());
+    hasher.update(bytes);
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One item's final decision, as the hub hands it to [`actions_due`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemOutcome {
+    pub item_id: String,
+    pub outcome: Outcome,
+    /// What a refund or credit note is worth (see `refund`); `None` for an exchange.
+    pub amount: Option<Money>,
+}
+
+/// An action that must be sent exactly once. The store records it under `key` (unique)
+/// before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ActionDue {
+    pub key: IdempotencyKey,
+    pub retailer_id: String,
+    pub return_id: String,
+    pub item_ids: Vec<String>,
+    pub kind: ActionKind,
+    pub amount: Option<Money>,
+    /// For a credit note: days until it expires, if it does.
+    pub credit_note_expiry_days: Option<u32>,
+}
+
+/// The actions that `event` makes due under `trigger`: one per item whose outcome sends
+/// something, each keyed by (retailer, return, that item, action kind). An event that does
+/// not fire the trigger makes nothing due.
+///
+/// One action per item (rather than one per return and kind) keeps keys stable when items
+/// of a return are decided at different times: a later item never produces a key that
+/// covers an item already paid.
+pub fn actions_due(
+    trigger: Trigger,
+    event: ReturnEvent,
+    retailer_id: &str,
+    return_id: &str,
+    items: &[ItemOutcome],
+) -> Vec<ActionDue> {
+    if !trigger.fires_on(event) {
+        return Vec::new();
+    }
+    let mut due: Vec<ActionDue> = Vec::new();
+    for item in items {
+        let Some(kind) = ActionKind::for_outcome(item.outcome) else {
+            continue;
+        };
+        let key = IdempotencyKey::derive(retailer_id, return_id, &[&item.item_id], kind);
+        if due.iter().any(|d| d.key == key) {
+            // The same item listed twice is one action, not two.
+            continue;
+        }
+        let credit_note_expiry_days = match item.outcome {
+            Outcome::CreditNote { expiry_days } => expiry_days,
+            _ => None,
+        };
+        due.push(ActionDue {
+            key,
+            retailer_id: retailer_id.to_owned(),
+            return_id: return_id.to_owned(),
+            item_ids: vec![item.item_id.clone()],
+            kind,
+            amount: item.amount,
+            credit_note_expiry_days,
+        });
+    }
+    due
+}
+
+/// Drops the actions whose key is already recorded, so a repeated trigger adds nothing.
+/// (The store's unique key enforces the same; this lets the caller tell the operator.)
+pub fn not_yet_recorded(
+    due: Vec<ActionDue>,
+    is_recorded: impl Fn(&IdempotencyKey) -> bool,
+) -> Vec<ActionDue> {
+    due.into_iter().filter(|d| !is_recorded(&d.key)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn key_format_is_pinned_across_runs_and_platforms() {
+        // If this changes, every stored key changes and repeated events would fire again.
+        let key =
+            IdempotencyKey::derive("acme", "R-1001", &["item-2", "item-1"], ActionKind::Refund);
+        assert_eq!(key.as_str(), PINNED_KEY);
+        assert!(key.as_str().starts_with("rh1-"));
+        assert_eq!(key.as_str().len(), 4 + 64);
+    }
+
+    // Computed independently from the documented encoding (Python hashlib).
+    const PINNED_KEY: &str = "rh1-eeb942cc60f7b5249a41544ad790d07e6a99e2e4d006852c1a9b46f3984db5ea";
+
+    #[test]
+    fn key_separates_fields_and_kinds() {
+        let base = IdempotencyKey::derive("ab", "c", &["i"], ActionKind::Refund);
+        assert_ne!(
+            base,
+            IdempotencyKey::derive("a", "bc", &["i"], ActionKind::Refund)
+        );
+        assert_ne!(
+            base,
+            IdempotencyKey::derive("ab", "c", &["i"], ActionKind::CreditNote)
+        );
+        assert_ne!(
+            base,
+            IdempotencyKey::derive("ab", "c", &["i", "j"], ActionKind::Refund)
+        );
+        assert_ne!(
+            base,
+            IdempotencyKey::derive("ab", "c", &[], ActionKind::Refund)
+        );
+        assert_eq!(
+            base,
+            IdempotencyKey::derive("ab", "c", &["i", "i"], ActionKind::Refund)
+        );
+    }
+
+    #[test]
+    fn each_trigger_fires_on_its_own_event_only() {
+        use ReturnEvent::*;
+        for (trigger, fires) in [
+            (Trigger::FirstScan, CarrierInTransit),
+            (Trigger::Processing, Processed),
+            (Trigger::Manual, Closed),
+        ] {
+            for event in [CarrierInTransit, Processed, Closed] {
+                assert_eq!(
+                    trigger.fires_on(event),
+                    event == fires,
+                    "{trigger:?} {event:?}"
+                );
+            }
+        }
+        let items = [item("i1", Outcome::Refund)];
+        assert!(actions_due(Trigger::Manual, Processed, "acme", "R1", &items).is_empty());
+        assert_eq!(
+            actions_due(Trigger::Manual, Closed, "acme", "R1", &items).len(),
+            1
+        );
+    }
+
+    fn item(id: &str, outcome: Outcome) -> ItemOutcome {
+        ItemOutcome {
+            item_id: id.to_owned(),
+            outcome,
+            amount: Some(Money::new(1000, Currency::NZD)),
+        }
+    }
+
+    #[test]
+    fn only_outcomes_that_send_something_become_due() {
+        let items = [
+            item("a", Outcome::Refund),
+            item("b", Outcome::NoAction),
+            item("c", Outcome::HoldForReview),
+            item(
+                "d",
+                Outcome::CreditNote {
+                    expiry_days: Some(90),
+                },
+            ),
+            item("e", Outcome::Exchange),
+            item("a", Outcome::Refund),
+        ];
+        let due = actions_due(
+            Trigger::Processing,
+            ReturnEvent::Processed,
+            "acme",
+            "R1",
+            &items,
+        );
+        let kinds: Vec<(&str, ActionKind)> = due
+            .iter()
+            .map(|d| (d.item_ids[0].as_str(), d.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("a", ActionKind::Refund),
+                ("d", ActionKind::CreditNote),
+                ("e", ActionKind::Exchange)
+            ]
+        );
+        assert_eq!(due[1].credit_note_expiry_days, Some(90));
+        assert_eq!(due[0].amount, Some(Money::new(1000, Currency::NZD)));
+    }
+
+    fn outcome_strategy() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::Refund),
+            Just(Outcome::Exchange),
+            Just(Outcome::NoAction),
+            Just(Outcome::HoldForReview),
+            proptest::option::of(1u32..400)
+                .prop_map(|expiry_days| Outcome::CreditNote { expiry_days }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn replaying_the_trigger_yields_the_same_keys_and_no_second_action(
+            outcomes in prop::collection::vec(outcome_strategy(), 1..8),
+            replays in 1usize..5,
+            shuffle_seed in any::<u64>(),
+        ) {
+            let items: Vec<ItemOutcome> = outcomes
+                .iter()
+                .enumerate()
+                .map(|(i, &o)| item(&format!("item-{i}"), o))
+                .collect();
+            let first = actions_due(Trigger::Processing, ReturnEvent::Processed, "acme", "R-7", &items);
+            let mut recorded: HashSet<IdempotencyKey> = first.iter().map(|d| d.key.clone()).collect();
+            prop_assert_eq!(recorded.len(), first.len(), "keys of distinct items collide");
+            for replay in 0..replays {
+                // A replay may list the items in another order.
+                let mut again = items.clone();
+                let rotate = (shuffle_seed as usize + replay) % again.len();
+                again.rotate_left(rotate);
+                let due = actions_due(Trigger::Processing, ReturnEvent::Processed, "acme", "R-7", &again);
+                let keys: HashSet<IdempotencyKey> = due.iter().map(|d| d.key.clone()).collect();
+                prop_assert_eq!(&keys, &recorded);
+                let fresh = not_yet_recorded(due, |k| recorded.contains(k));
+                prop_assert!(fresh.is_empty());
+                recorded.extend(keys);
+            }
+        }
+
+        #[test]
+        fn key_ignores_item_order(mut ids in prop::collection::vec("[a-z0-9-]{1,12}", 1..6)) {
+            let forward: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let key = IdempotencyKey::derive("r", "ret", &forward, ActionKind::CreditNote);
+            ids.reverse();
+            let backward: Vec<&str> = ids.iter().map(String::as_str).collect();
+            prop_assert_eq!(key, IdempotencyKey::derive("r", "ret", &backward, ActionKind::CreditNote));
+        }
+    }
+}
