@@ -60,6 +60,9 @@ pub struct DemoConnote {
     pub items: u32,
 }
 
+/// Who scans at the bench until sign-in exists (issue "The bench"): the station is recorded too.
+const BENCH_ACTOR: &str = "bench";
+
 /// A wall clock in Unix milliseconds; tests pass a fixed or stepping one.
 pub type Clock = Box<dyn Fn() -> UnixMillis + Send + Sync>;
 
@@ -135,52 +138,48 @@ impl Hub {
     pub fn scan(&self, raw: &str) -> Result<ScanResult> {
         let connote = normalise_connote(raw);
         let mut store = self.store();
-        let found = if connote.is_empty() {
-            None
-        } else {
-            store.return_by_connote(&connote)?
+        let mut found = match connote.is_empty() {
+            true => None,
+            false => store.return_by_connote(&connote)?,
         };
-        let verdict = match (&found, connote.is_empty()) {
-            (_, true) => ScanVerdict::Misread,
-            (None, false) => ScanVerdict::Unknown,
-            (Some(ret), false) => {
-                ScanVerdict::for_known(ret.status, &ret.hub_id, &self.options.hub_id)
-            }
+        let verdict = match &found {
+            _ if connote.is_empty() => ScanVerdict::Misread,
+            None => ScanVerdict::Unknown,
+            Some(ret) => ScanVerdict::for_known(ret.status, &ret.hub_id, &self.options.hub_id),
         };
-        let actor = "bench".to_string();
-        let station = Some(self.options.station.clone());
-        let now = (self.clock)();
-        let mut found = found;
-        store.write(now, |tx| {
-            tx.append(EventInput {
-                event: DomainEvent::ConnoteScanned {
-                    raw: raw.to_string(),
-                    connote: connote.clone(),
-                    return_id: found.as_ref().map(|r| r.id.clone()),
-                    station: self.options.station.clone(),
-                },
-                actor: actor.clone(),
-                station: station.clone(),
-            })?;
-            if let (ScanVerdict::Expected, Some(ret)) = (verdict, found.as_mut()) {
-                if ret
+        let receive = found.as_ref().filter(|ret| {
+            verdict == ScanVerdict::Expected
+                && ret
                     .status
                     .can_move(ReturnStatus::Received, Transition::HubScan)
-                {
-                    tx.append(EventInput {
-                        event: DomainEvent::ReturnStatusChanged {
-                            return_id: ret.id.clone(),
-                            from: ret.status,
-                            to: ReturnStatus::Received,
-                        },
-                        actor: actor.clone(),
-                        station: station.clone(),
-                    })?;
-                    ret.status = ReturnStatus::Received;
-                }
+        });
+        let mut events = vec![DomainEvent::ConnoteScanned {
+            raw: raw.to_string(),
+            connote: connote.clone(),
+            return_id: found.as_ref().map(|r| r.id.clone()),
+            station: self.options.station.clone(),
+        }];
+        if let Some(ret) = receive {
+            events.push(DomainEvent::ReturnStatusChanged {
+                return_id: ret.id.clone(),
+                from: ret.status,
+                to: ReturnStatus::Received,
+            });
+        }
+        let received = events.len() == 2;
+        store.write((self.clock)(), |tx| {
+            for event in events {
+                tx.append(EventInput {
+                    event,
+                    actor: BENCH_ACTOR.to_string(),
+                    station: Some(self.options.station.clone()),
+                })?;
             }
             Ok(())
         })?;
+        if let (true, Some(ret)) = (received, found.as_mut()) {
+            ret.status = ReturnStatus::Received;
+        }
         let message = verdict_message(verdict, &connote, found.as_ref().map(|r| r.hub_id.as_str()));
         Ok(ScanResult {
             verdict,
