@@ -34,6 +34,8 @@ CREATE TABLE return_reasons (
     code              TEXT NOT NULL,
     label             TEXT NOT NULL,
     requires_evidence INTEGER NOT NULL DEFAULT 0 CHECK (requires_evidence IN (0, 1)),
+    -- The admin's order, as the operator sees the list.
+    position          INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (retailer_id, code)
 ) WITHOUT ROWID;
 
@@ -42,6 +44,7 @@ CREATE TABLE return_sub_reasons (
     reason_code TEXT NOT NULL,
     code        TEXT NOT NULL,
     label       TEXT NOT NULL,
+    position    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (retailer_id, reason_code, code),
     FOREIGN KEY (retailer_id, reason_code) REFERENCES return_reasons (retailer_id, code)
 ) WITHOUT ROWID;
@@ -52,6 +55,7 @@ CREATE TABLE qc_reasons (
     code           TEXT NOT NULL,
     label          TEXT NOT NULL,
     requires_photo INTEGER NOT NULL DEFAULT 0 CHECK (requires_photo IN (0, 1)),
+    position       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (retailer_id, code)
 ) WITHOUT ROWID;
 
@@ -218,10 +222,10 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (topic, state, next_attempt_at);
 
 -- The standard QC failure reasons every retailer starts with (codes as Increff names them).
-INSERT INTO qc_reasons (retailer_id, code, label, requires_photo) VALUES
-    ('', 'STAIN_DAMAGE', 'Stain / damage', 1),
-    ('', 'TAG_MISSING', 'Tag missing', 0),
-    ('', 'USED_WORN', 'Used / worn', 1),
-    ('', 'WRONG_ITEM', 'Wrong item', 1),
-    ('', 'MISSING', 'Missing from parcel', 0),
-    ('', 'NEEDS_IRONING', 'Needs ironing', 0);
+INSERT INTO qc_reasons (retailer_id, code, label, requires_photo, position) VALUES
+    ('', 'STAIN_DAMAGE', 'Stain / damage', 1, 1),
+    ('', 'TAG_MISSING', 'Tag missing', 0, 2),
+    ('', 'USED_WORN', 'Used / worn', 1, 3),
+    ('', 'WRONG_ITEM', 'Wrong item', 1, 4),
+    ('', 'MISSING', 'Missing from parcel', 0, 5),
+    ('', 'NEEDS_IRONING', 'Needs ironing', 0, 6);

@@ -5,6 +5,7 @@
 
 mod demo;
 mod options;
+mod rules_admin;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -18,6 +19,7 @@ use ts_rs::TS;
 
 pub use demo::{seed_demo, DEMO_HUB_ID};
 pub use options::{HubOptions, OptionsError};
+pub use rules_admin::RulesCheck;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -25,6 +27,12 @@ pub enum HubError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Options(#[from] OptionsError),
+    #[error("no retailer '{0}' on this hub")]
+    UnknownRetailer(String),
+    #[error("the rules have problems: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
+    Rules(Vec<returnhub_core::rules::RuleIssue>),
+    #[error("the store holds something this build cannot read: {0}")]
+    Corrupt(String),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
         path: PathBuf,

@@ -8,6 +8,7 @@
 //! - One write path ([`Store::write`]): events are appended and their effects (read models,
 //!   outbox rows) applied in the same IMMEDIATE transaction, all or nothing.
 
+mod config;
 mod migrate;
 mod read;
 mod write;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use returnhub_core::hlc::{HlcClock, HlcStamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub use config::{HistoryRow, OrderLineRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use read::{DemoConnote, StoreCounts};
 pub use write::{AppendedEvent, EventInput, WriteTx};

@@ -277,25 +277,31 @@ impl WriteTx<'_> {
             .execute("DELETE FROM return_reasons WHERE retailer_id = ?1", [&r.id])?;
         self.tx
             .execute("DELETE FROM qc_reasons WHERE retailer_id = ?1", [&r.id])?;
-        for reason in &r.reasons {
+        for (position, reason) in r.reasons.iter().enumerate() {
             self.tx.execute(
-                "INSERT INTO return_reasons (retailer_id, code, label, requires_evidence)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![r.id, reason.code, reason.label, reason.requires_evidence],
+                "INSERT INTO return_reasons (retailer_id, code, label, requires_evidence, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    r.id,
+                    reason.code,
+                    reason.label,
+                    reason.requires_evidence,
+                    position
+                ],
             )?;
-            for sub in &reason.sub_reasons {
+            for (sub_position, sub) in reason.sub_reasons.iter().enumerate() {
                 self.tx.execute(
-                    "INSERT INTO return_sub_reasons (retailer_id, reason_code, code, label)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![r.id, reason.code, sub.code, sub.label],
+                    "INSERT INTO return_sub_reasons (retailer_id, reason_code, code, label, position)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![r.id, reason.code, sub.code, sub.label, sub_position],
                 )?;
             }
         }
-        for qc in &r.qc_reasons {
+        for (position, qc) in r.qc_reasons.iter().enumerate() {
             self.tx.execute(
-                "INSERT INTO qc_reasons (retailer_id, code, label, requires_photo)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![r.id, qc.code, qc.label, qc.requires_photo],
+                "INSERT INTO qc_reasons (retailer_id, code, label, requires_photo, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.id, qc.code, qc.label, qc.requires_photo, position],
             )?;
         }
         Ok(())

@@ -358,3 +358,49 @@ fn hlc_stamps_increase_across_reopen_even_if_the_clock_goes_back() {
     assert!(second[0].hlc > first[0].hlc);
     assert!(second[0].seq > first[0].seq);
 }
+
+#[test]
+fn a_retailer_configuration_reads_back_whole_and_in_order() {
+    use returnhub_core::event::{QcReasonRecord, ReasonRecord, SubReasonRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.db")).unwrap();
+    let mut r = retailer();
+    let sub = |c: &str| SubReasonRecord {
+        code: c.into(),
+        label: c.to_lowercase(),
+    };
+    r.reasons = vec![
+        ReasonRecord {
+            code: "ZED".into(),
+            label: "Last alphabetically, first in the list".into(),
+            requires_evidence: true,
+            sub_reasons: vec![sub("Z2"), sub("A1")],
+        },
+        ReasonRecord {
+            code: "ALPHA".into(),
+            label: "Second".into(),
+            requires_evidence: false,
+            sub_reasons: vec![],
+        },
+    ];
+    r.qc_reasons = vec![QcReasonRecord {
+        code: "PILLING".into(),
+        label: "Pilling".into(),
+        requires_photo: true,
+    }];
+    store
+        .write(1, |tx| {
+            tx.append(input(DomainEvent::RetailerConfigured(r.clone())))
+        })
+        .unwrap();
+    assert_eq!(store.retailer_record("r1").unwrap(), Some(r.clone()));
+    // Configured again without a reason: it is gone (the configuration is whole).
+    r.reasons.pop();
+    store
+        .write(2, |tx| {
+            tx.append(input(DomainEvent::RetailerConfigured(r.clone())))
+        })
+        .unwrap();
+    assert_eq!(store.retailer_record("r1").unwrap(), Some(r));
+    assert_eq!(store.retailer_record("nobody").unwrap(), None);
+}

@@ -1,0 +1,244 @@
+//! Reads of retailer configuration and of the recent returns a rule-set dry run replays.
+//! The rows are plain: the hub maps them into the domain's facts.
+
+use returnhub_core::decision::RetailerPolicy;
+use returnhub_core::event::{QcReasonRecord, ReasonRecord, RetailerRecord, SubReasonRecord};
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::rules::RuleSet;
+use rusqlite::{params, OptionalExtension};
+
+use crate::{Result, Store, StoreError};
+
+/// One order line, for refund arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLineRow {
+    pub id: String,
+    pub unit_price: Money,
+    pub quantity: u32,
+    pub discount: Money,
+}
+
+/// One returned item of a recent return, with its order's facts and its latest inspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub return_id: String,
+    pub item_id: String,
+    pub return_created_at: String,
+    pub reason_code: String,
+    pub sub_reason_code: Option<String>,
+    pub chosen_option: Option<String>,
+    pub quantity: u32,
+    pub order_id: String,
+    pub order_created_at: String,
+    pub country: String,
+    pub order_tags: Vec<String>,
+    pub order_discount: Money,
+    pub order_total: Money,
+    pub line_id: String,
+    pub sku: String,
+    pub unit_price: Money,
+    pub product_tags: Vec<String>,
+    pub qc: Option<String>,
+    pub grade: Option<String>,
+}
+
+impl Store {
+    /// The retailer's whole configuration as last recorded.
+    pub fn retailer_record(&self, id: &str) -> Result<Option<RetailerRecord>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT name, currency, policy_json, rules_json FROM retailers WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((name, currency, policy, rules)) = row else {
+            return Ok(None);
+        };
+        let currency: Currency = currency
+            .parse()
+            .map_err(|_| StoreError::Invalid(format!("retailer {id}: bad currency {currency}")))?;
+        let policy: RetailerPolicy = serde_json::from_str(&policy)?;
+        let rules: RuleSet = serde_json::from_str(&rules)?;
+
+        let mut reasons: Vec<ReasonRecord> = self
+            .conn
+            .prepare(
+                "SELECT code, label, requires_evidence FROM return_reasons
+                 WHERE retailer_id = ?1 ORDER BY position, code",
+            )?
+            .query_map([id], |r| {
+                Ok(ReasonRecord {
+                    code: r.get(0)?,
+                    label: r.get(1)?,
+                    requires_evidence: r.get(2)?,
+                    sub_reasons: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut subs = self.conn.prepare(
+            "SELECT code, label FROM return_sub_reasons
+             WHERE retailer_id = ?1 AND reason_code = ?2 ORDER BY position, code",
+        )?;
+        for reason in &mut reasons {
+            reason.sub_reasons = subs
+                .query_map(params![id, reason.code], |r| {
+                    Ok(SubReasonRecord {
+                        code: r.get(0)?,
+                        label: r.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        let qc_reasons = self
+            .conn
+            .prepare(
+                "SELECT code, label, requires_photo FROM qc_reasons
+                 WHERE retailer_id = ?1 ORDER BY position, code",
+            )?
+            .query_map([id], |r| {
+                Ok(QcReasonRecord {
+                    code: r.get(0)?,
+                    label: r.get(1)?,
+                    requires_photo: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(RetailerRecord {
+            id: id.to_string(),
+            name,
+            currency,
+            policy,
+            rules,
+            reasons,
+            qc_reasons,
+        }))
+    }
+
+    /// Every item of the retailer's returns created at or after `since` (RFC 3339).
+    pub fn history_rows(&self, retailer_id: &str, since: &str) -> Result<Vec<HistoryRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, i.id, r.created_at, i.reason_code, i.sub_reason_code, i.chosen_option,
+                    i.quantity, o.id, o.created_at, o.country, o.currency, o.tags_json,
+                    o.discount_minor, o.total_minor, l.id, l.sku, l.unit_price_minor,
+                    l.product_tags_json,
+                    (SELECT qc FROM inspections n WHERE n.return_item_id = i.id
+                     ORDER BY n.inspected_at DESC, n.rowid DESC LIMIT 1),
+                    (SELECT grade FROM inspections n WHERE n.return_item_id = i.id
+                     ORDER BY n.inspected_at DESC, n.rowid DESC LIMIT 1)
+             FROM returns r
+             JOIN return_items i ON i.return_id = r.id
+             JOIN orders o ON o.id = r.order_id
+             JOIN order_lines l ON l.id = i.order_line_id
+             WHERE r.retailer_id = ?1 AND r.created_at >= ?2
+             ORDER BY r.created_at, r.id, i.id",
+        )?;
+        let rows = stmt.query_map(params![retailer_id, since], |r| {
+            Ok((
+                (
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, u32>(6)?,
+                ),
+                (
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, String>(9)?,
+                    r.get::<_, String>(10)?,
+                    r.get::<_, String>(11)?,
+                    r.get::<_, i64>(12)?,
+                    r.get::<_, i64>(13)?,
+                ),
+                (
+                    r.get::<_, String>(14)?,
+                    r.get::<_, String>(15)?,
+                    r.get::<_, i64>(16)?,
+                    r.get::<_, String>(17)?,
+                    r.get::<_, Option<String>>(18)?,
+                    r.get::<_, Option<String>>(19)?,
+                ),
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (
+                (
+                    return_id,
+                    item_id,
+                    return_created_at,
+                    reason_code,
+                    sub_reason_code,
+                    chosen_option,
+                    quantity,
+                ),
+                (order_id, order_created_at, country, currency, tags, discount, total),
+                (line_id, sku, unit_price, product_tags, qc, grade),
+            ) = row?;
+            let currency: Currency = currency
+                .parse()
+                .map_err(|_| StoreError::Invalid(format!("order {order_id}: bad currency")))?;
+            out.push(HistoryRow {
+                return_id,
+                item_id,
+                return_created_at,
+                reason_code,
+                sub_reason_code,
+                chosen_option,
+                quantity,
+                order_id,
+                order_created_at,
+                country,
+                order_tags: serde_json::from_str(&tags)?,
+                order_discount: Money::new(discount, currency),
+                order_total: Money::new(total, currency),
+                line_id,
+                sku,
+                unit_price: Money::new(unit_price, currency),
+                product_tags: serde_json::from_str(&product_tags)?,
+                qc,
+                grade,
+            });
+        }
+        Ok(out)
+    }
+
+    /// All lines of an order, in a stable order.
+    pub fn order_lines(&self, order_id: &str) -> Result<Vec<OrderLineRow>> {
+        let currency: String = self.conn.query_row(
+            "SELECT currency FROM orders WHERE id = ?1",
+            [order_id],
+            |r| r.get(0),
+        )?;
+        let currency: Currency = currency
+            .parse()
+            .map_err(|_| StoreError::Invalid(format!("order {order_id}: bad currency")))?;
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT id, unit_price_minor, quantity, discount_minor FROM order_lines
+                 WHERE order_id = ?1 ORDER BY id",
+            )?
+            .query_map([order_id], |r| {
+                Ok(OrderLineRow {
+                    id: r.get(0)?,
+                    unit_price: Money::new(r.get(1)?, currency),
+                    quantity: r.get(2)?,
+                    discount: Money::new(r.get(3)?, currency),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
