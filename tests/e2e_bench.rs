@@ -51,6 +51,25 @@ fn the_window_shows_the_bench_and_a_scanned_demo_return() {
         d.find("#demo-connotes tbody tr").map(|_| ())
     });
 
+    // Nobody is signed in: the sign-in screen is up with the badge box focused.
+    driver.wait_for(10, "the sign-in screen", |d| {
+        let overlay = d.find("#sign-in")?;
+        d.attribute(&overlay, "hidden").is_none().then_some(())
+    });
+    let badge = driver.find("#badge-input").unwrap();
+    let pin = driver.find("#pin-input").unwrap();
+    driver.type_into(&badge, &format!("OP-1001{ENTER}"));
+    driver.type_into(&pin, &format!("9999{ENTER}"));
+    let error = driver.wait_for(10, "the refusal", |d| {
+        Some(d.text(&d.find("#sign-in-error")?)).filter(|t| !t.is_empty())
+    });
+    assert!(error.contains("not recognised"), "{error}");
+    driver.type_into(&pin, &format!("1111{ENTER}"));
+    let user = driver.wait_for(10, "the signed-in operator", |d| {
+        Some(d.text(&d.find("#user-name")?)).filter(|t| !t.is_empty())
+    });
+    assert_eq!(user, "Aroha Ngata (operator)");
+
     // Scan: keystrokes into the focused box, ending in Enter like a keyboard-wedge scanner.
     let input = driver.find("#scan-input").expect("scan box");
     let focused = driver.execute("return document.activeElement && document.activeElement.id");
@@ -102,6 +121,17 @@ fn the_window_shows_the_bench_and_a_scanned_demo_return() {
         )
         .unwrap();
     assert!(scans >= 2, "both scans are in the event log");
+    let actors: String = db
+        .query_row(
+            "SELECT group_concat(DISTINCT actor) FROM events WHERE kind = 'connote_scanned'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        actors, "u-aroha",
+        "scans are recorded as the signed-in operator"
+    );
     let status: String = db
         .query_row(
             "SELECT r.status FROM returns r JOIN connotes c ON c.return_id = r.id WHERE c.connote = ?1",

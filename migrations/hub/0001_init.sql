@@ -62,8 +62,9 @@ CREATE TABLE qc_reasons (
 CREATE TABLE users (
     id       TEXT PRIMARY KEY,
     name     TEXT NOT NULL,
-    badge    TEXT UNIQUE,
-    pin_hash TEXT,
+    badge    TEXT NOT NULL UNIQUE,
+    -- Argon2id PHC string of the PIN; never the PIN.
+    pin_hash TEXT NOT NULL,
     role     TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'admin')),
     active   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
 );

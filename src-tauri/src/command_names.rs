@@ -5,4 +5,11 @@
 // Read by build.rs (which includes this file) and by the tests; the app itself registers the
 // handlers by name in lib.rs.
 #[cfg_attr(not(test), allow(dead_code))]
-pub const ALL: &[&str] = &["app_info", "lookup_connote", "demo_connotes"];
+pub const ALL: &[&str] = &[
+    "app_info",
+    "lookup_connote",
+    "demo_connotes",
+    "sign_in",
+    "sign_out",
+    "session",
+];

@@ -1,41 +1,71 @@
 //! Typed commands for the webview. Each one validates what it is given and delegates to the
-//! hub; errors reach the UI as one clear sentence. Every name here is also in
-//! `command_names.rs` (the ACL manifest) and granted in `capabilities/`.
+//! hub, which checks the signed-in user's role; errors reach the UI as a code it can act on
+//! and one clear sentence. Every name here is also in `command_names.rs` (the ACL manifest)
+//! and granted in `capabilities/`.
 
 use std::sync::Arc;
 
 use returnhub_core::model::ScanResult;
-use returnhub_hub::{AppInfo, DemoConnote, Hub};
+use returnhub_hub::{AppInfo, DemoConnote, ErrorView, Hub, SessionView};
 use tauri::State;
 
 pub struct AppState {
     pub hub: Arc<Hub>,
 }
 
+type Reply<T> = Result<T, ErrorView>;
+
 /// The longest input we accept as a scan: real connotes are under 40 characters, GS1 strings
 /// under 100. Anything longer is a stuck key or a paste, not a parcel.
 const MAX_SCAN_LEN: usize = 256;
+const MAX_BADGE_LEN: usize = 64;
+const MAX_PIN_LEN: usize = 32;
 
 #[tauri::command]
 #[tracing::instrument(skip(state))]
-pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, String> {
-    state.hub.app_info().map_err(|e| e.to_string())
+pub fn app_info(state: State<'_, AppState>) -> Reply<AppInfo> {
+    Ok(state.hub.app_info()?)
 }
 
 #[tauri::command]
 #[tracing::instrument(skip(state))]
-pub fn lookup_connote(state: State<'_, AppState>, raw: String) -> Result<ScanResult, String> {
+pub fn lookup_connote(state: State<'_, AppState>, raw: String) -> Reply<ScanResult> {
     if raw.len() > MAX_SCAN_LEN {
-        return Err(format!(
+        return Err(ErrorView::invalid(format!(
             "That scan is {} characters long; a connote is at most {MAX_SCAN_LEN}. Scan again.",
             raw.len()
-        ));
+        )));
     }
-    state.hub.scan(&raw).map_err(|e| e.to_string())
+    Ok(state.hub.scan(&raw)?)
 }
 
 #[tauri::command]
 #[tracing::instrument(skip(state))]
-pub fn demo_connotes(state: State<'_, AppState>) -> Result<Vec<DemoConnote>, String> {
-    state.hub.demo_connotes().map_err(|e| e.to_string())
+pub fn demo_connotes(state: State<'_, AppState>) -> Reply<Vec<DemoConnote>> {
+    Ok(state.hub.demo_connotes()?)
+}
+
+/// The PIN is skipped by `instrument`: it must never reach a log.
+#[tauri::command]
+#[tracing::instrument(skip(state, pin))]
+pub fn sign_in(state: State<'_, AppState>, badge: String, pin: String) -> Reply<SessionView> {
+    if badge.trim().is_empty() || badge.len() > MAX_BADGE_LEN {
+        return Err(ErrorView::invalid("Scan your badge (or type its code)."));
+    }
+    if pin.is_empty() || pin.len() > MAX_PIN_LEN {
+        return Err(ErrorView::invalid("Type your PIN."));
+    }
+    Ok(state.hub.sign_in(&badge, &pin)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
+    Ok(state.hub.sign_out()?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn session(state: State<'_, AppState>) -> Reply<Option<SessionView>> {
+    Ok(state.hub.session()?)
 }

@@ -95,6 +95,9 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::app_info,
             commands::lookup_connote,
             commands::demo_connotes,
+            commands::sign_in,
+            commands::sign_out,
+            commands::session,
         ])
 }
 
@@ -133,14 +136,44 @@ mod tests {
             .build()
             .unwrap();
 
+        // Every listed command passes the ACL. Some answer with an error of their own (nobody
+        // signed in yet), which is not the ACL's "not allowed".
         for cmd in command_names::ALL {
             let body = match *cmd {
                 "lookup_connote" => serde_json::json!({"raw": "LZ482131160NZ"}),
+                "sign_in" => serde_json::json!({"badge": "OP-1001", "pin": "0000"}),
                 _ => serde_json::json!({}),
             };
             let response = get_ipc_response(&window, request(cmd, body));
-            assert!(response.is_ok(), "{cmd} must be callable: {response:?}");
+            if let Err(e) = &response {
+                assert!(
+                    !e.to_string().contains("not allowed"),
+                    "{cmd} must be granted: {e}"
+                );
+            }
         }
+        let refused = get_ipc_response(
+            &window,
+            request(
+                "lookup_connote",
+                serde_json::json!({"raw": "LZ482131160NZ"}),
+            ),
+        );
+        assert!(
+            format!("{refused:?}").contains("not_signed_in"),
+            "{refused:?}"
+        );
+        let session = get_ipc_response(
+            &window,
+            request(
+                "sign_in",
+                serde_json::json!({"badge": "OP-1001", "pin": "1111"}),
+            ),
+        )
+        .unwrap()
+        .deserialize::<serde_json::Value>()
+        .unwrap();
+        assert_eq!(session["role"], "operator");
         let scanned = get_ipc_response(
             &window,
             request(

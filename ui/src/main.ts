@@ -5,10 +5,12 @@
 import { invoke } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { DemoConnote } from "./bindings/DemoConnote";
+import type { ErrorView } from "./bindings/ErrorView";
 import type { Money } from "./bindings/Money";
 import type { ReturnOption } from "./bindings/ReturnOption";
 import type { ScanResult } from "./bindings/ScanResult";
 import type { ScanVerdict } from "./bindings/ScanVerdict";
+import type { SessionView } from "./bindings/SessionView";
 import type { Trigger } from "./bindings/Trigger";
 
 function el<T extends HTMLElement>(id: string): T {
@@ -51,6 +53,42 @@ const OPTION_LABEL: Record<ReturnOption, string> = {
 };
 
 let audio: AudioContext | null = null;
+
+function isErrorView(e: unknown): e is ErrorView {
+  return typeof e === "object" && e !== null && "code" in e && "message" in e;
+}
+
+/// Calls a Rust command. A "not signed in" answer (the station locked, or nobody signed in)
+/// brings up the sign-in screen; every error is rethrown as one readable sentence.
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    if (isErrorView(e)) {
+      if (e.code === "not_signed_in") showSignIn();
+      throw new Error(e.message);
+    }
+    throw new Error(String(e));
+  }
+}
+
+function showSignIn(message = ""): void {
+  el("sign-in").hidden = false;
+  el("user-name").textContent = "";
+  el("sign-out").hidden = true;
+  el("sign-in-error").textContent = message;
+  const badge = el<HTMLInputElement>("badge-input");
+  badge.value = "";
+  el<HTMLInputElement>("pin-input").value = "";
+  badge.focus();
+}
+
+function showSession(session: SessionView): void {
+  el("sign-in").hidden = true;
+  el("user-name").textContent = `${session.name} (${session.role})`;
+  el("sign-out").hidden = false;
+  el<HTMLInputElement>("scan-input").focus();
+}
 
 function beep(verdict: ScanVerdict): void {
   try {
@@ -142,12 +180,12 @@ function renderResult(result: ScanResult): void {
 async function submitScan(raw: string): Promise<void> {
   const started = performance.now();
   try {
-    const result = await invoke<ScanResult>("lookup_connote", { raw });
+    const result = await call<ScanResult>("lookup_connote", { raw });
     renderResult(result);
     beep(result.verdict);
   } catch (e) {
     el<HTMLElement>("return-panel").hidden = true;
-    showVerdict("error", String(e));
+    showVerdict("error", e instanceof Error ? e.message : String(e));
     beep("misread");
   }
   // Time from submit to painted, read by the benchmark through WebDriver.
@@ -157,15 +195,16 @@ async function submitScan(raw: string): Promise<void> {
 }
 
 async function loadHeader(): Promise<void> {
-  const info = await invoke<AppInfo>("app_info");
+  const info = await call<AppInfo>("app_info");
   el("hub-name").textContent = info.hub_name;
   el("station").textContent = `station ${info.station}`;
   el("demo-badge").hidden = !info.demo;
+  el("demo-users").hidden = !info.demo;
   document.title = `Returnhub — Bench — ${info.hub_id}`;
 }
 
 async function loadDemoConnotes(): Promise<void> {
-  const rows = await invoke<DemoConnote[]>("demo_connotes");
+  const rows = await call<DemoConnote[]>("demo_connotes");
   el<HTMLTableElement>("demo-connotes").tBodies[0]?.replaceChildren(
     ...rows.map((row) => {
       const tr = document.createElement("tr");
@@ -175,7 +214,62 @@ async function loadDemoConnotes(): Promise<void> {
   );
 }
 
+function setUpSignIn(): void {
+  const badge = el<HTMLInputElement>("badge-input");
+  const pin = el<HTMLInputElement>("pin-input");
+  // A badge scan ends with Enter: move on to the PIN.
+  badge.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      if (badge.value.trim()) pin.focus();
+    }
+  });
+  const form = el<HTMLFormElement>("sign-in-form");
+  pin.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const args = { badge: badge.value, pin: pin.value };
+    pin.value = "";
+    call<SessionView>("sign_in", args)
+      .then(showSession)
+      .catch((e: unknown) => {
+        el("sign-in-error").textContent = e instanceof Error ? e.message : String(e);
+        beep("misread");
+        pin.focus();
+      });
+  });
+  const signOut = (): void => {
+    call<null>("sign_out")
+      .catch(() => undefined)
+      .finally(() => showSignIn());
+  };
+  el("sign-out").addEventListener("click", signOut);
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey && event.shiftKey && event.key.toLowerCase() === "l") signOut();
+  });
+  // The hub locks an idle station; look now and then so the screen locks too.
+  const check = (): void => {
+    call<SessionView | null>("session")
+      .then((session) => (session ? showSession(session) : showSignIn()))
+      .catch(() => showSignIn());
+  };
+  check();
+  window.setInterval(() => {
+    if (el("sign-in").hidden) {
+      call<SessionView | null>("session").then((s) => {
+        if (!s) showSignIn("The station locked after a while without use.");
+      }, () => undefined);
+    }
+  }, 30_000);
+}
+
 function main(): void {
+  setUpSignIn();
   const form = el<HTMLFormElement>("scan-form");
   const input = el<HTMLInputElement>("scan-input");
   form.addEventListener("submit", (event) => {
@@ -186,11 +280,11 @@ function main(): void {
   });
   // The scan box keeps the focus: a scanner's keystrokes must never land elsewhere.
   document.addEventListener("keydown", (event) => {
+    if (!el("sign-in").hidden) return;
     if (document.activeElement !== input && event.key.length === 1 && !event.ctrlKey && !event.altKey) {
       input.focus();
     }
   });
-  input.focus();
   loadHeader().catch((e: unknown) => showVerdict("error", `Cannot reach the hub: ${String(e)}`));
   loadDemoConnotes().catch((e: unknown) => showVerdict("error", `Cannot list demo connotes: ${String(e)}`));
 }

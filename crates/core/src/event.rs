@@ -14,6 +14,22 @@ use crate::rules::RuleSet;
 pub enum DomainEvent {
     /// A hub (site) this device may see returns for.
     HubRegistered { id: String, name: String },
+    /// A user who may sign in at this hub's stations (replaces an earlier record of the id).
+    UserEnrolled(UserRecord),
+    /// A user signed in at a station.
+    SignedIn { user_id: String, station: String },
+    /// A user signed out, or the station locked after inactivity.
+    SignedOut {
+        user_id: String,
+        station: String,
+        reason: SignOutReason,
+    },
+    /// A sign-in was refused. The badge is kept for the audit; the PIN never is.
+    SignInRefused {
+        badge: String,
+        station: String,
+        reason: String,
+    },
     /// A retailer's configuration, whole (replaces the previous one).
     RetailerConfigured(RetailerRecord),
     /// An order became known to the hub (imported from Shopify, synced, or demo data).
@@ -41,6 +57,10 @@ impl DomainEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             DomainEvent::HubRegistered { .. } => "hub_registered",
+            DomainEvent::UserEnrolled(_) => "user_enrolled",
+            DomainEvent::SignedIn { .. } => "signed_in",
+            DomainEvent::SignedOut { .. } => "signed_out",
+            DomainEvent::SignInRefused { .. } => "sign_in_refused",
             DomainEvent::RetailerConfigured(_) => "retailer_configured",
             DomainEvent::OrderImported(_) => "order_imported",
             DomainEvent::ReturnExpected(_) => "return_expected",
@@ -53,6 +73,11 @@ impl DomainEvent {
     pub fn aggregate_id(&self) -> Option<&str> {
         match self {
             DomainEvent::HubRegistered { id, .. } => Some(id),
+            DomainEvent::UserEnrolled(u) => Some(&u.id),
+            DomainEvent::SignedIn { user_id, .. } | DomainEvent::SignedOut { user_id, .. } => {
+                Some(user_id)
+            }
+            DomainEvent::SignInRefused { .. } => None,
             DomainEvent::RetailerConfigured(r) => Some(&r.id),
             DomainEvent::OrderImported(o) => Some(&o.id),
             DomainEvent::ReturnExpected(r) => Some(&r.id),
@@ -153,4 +178,23 @@ pub struct QcReasonRecord {
     pub code: String,
     pub label: String,
     pub requires_photo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    pub name: String,
+    /// What the user's badge scans as; unique.
+    pub badge: String,
+    /// An Argon2id PHC string; the PIN itself is never stored or logged.
+    pub pin_hash: String,
+    pub role: crate::auth::Role,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignOutReason {
+    Manual,
+    Inactivity,
 }

@@ -42,6 +42,7 @@
 //! assert!(not_yet_recorded(again, |key| due.iter().any(|d| &d.key == key)).is_empty());
 //! ```
 
+pub mod auth;
 pub mod decision;
 pub mod dryrun;
 pub mod event;

@@ -3,10 +3,11 @@
 //! the same connotes (the README lists some). Dates are relative to the first start so the
 //! orders are always "recent". Written through the store's one write path like any import.
 
+use returnhub_core::auth::Role;
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
 use returnhub_core::event::{
     DomainEvent, OrderLineRecord, OrderRecord, QcReasonRecord, ReasonRecord, RetailerRecord,
-    ReturnItemRecord, ReturnRecord, SubReasonRecord,
+    ReturnItemRecord, ReturnRecord, SubReasonRecord, UserRecord,
 };
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
@@ -16,6 +17,15 @@ use returnhub_core::trigger::Trigger;
 use returnhub_store::{EventInput, Result, Store};
 
 pub const DEMO_HUB_ID: &str = "AKL";
+
+/// The demo's people: (id, name, badge, PIN, role). The README lists them; the PINs exist
+/// only here and in the README, the store keeps Argon2id hashes.
+pub const DEMO_USERS: &[(&str, &str, &str, &str, Role)] = &[
+    ("u-aroha", "Aroha Ngata", "OP-1001", "1111", Role::Operator),
+    ("u-liam", "Liam Parata", "OP-1002", "1212", Role::Operator),
+    ("u-sam", "Sam Walker", "SV-2001", "2222", Role::Supervisor),
+    ("u-ada", "Ada Clarke", "AD-3001", "3333", Role::Admin),
+];
 pub const DEMO_HUB_NAME: &str = "Auckland returns hub (demo)";
 const OTHER_HUB_ID: &str = "SYD";
 const ACTOR: &str = "system:demo";
@@ -351,6 +361,16 @@ pub fn seed_demo(store: &mut Store, now: UnixMillis) -> Result<()> {
                 id: id.into(),
                 name: name.into(),
             }))?;
+        }
+        for (id, name, badge, pin, role) in DEMO_USERS {
+            tx.append(input(DomainEvent::UserEnrolled(UserRecord {
+                id: (*id).into(),
+                name: (*name).into(),
+                badge: (*badge).into(),
+                pin_hash: crate::auth::hash_pin(pin),
+                role: *role,
+                active: true,
+            })))?;
         }
         let mut order_seq: u32 = 1000;
         let mut connote_serial = 48_213_000;

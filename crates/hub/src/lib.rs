@@ -3,6 +3,7 @@
 //! into domain events, appends them through the store's one write path, and answers only once
 //! they are durable.
 
+mod auth;
 mod demo;
 mod options;
 mod rules_admin;
@@ -10,6 +11,7 @@ mod rules_admin;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use returnhub_core::auth::Role;
 use returnhub_core::event::DomainEvent;
 use returnhub_core::model::{ReturnStatus, ScanResult, ScanVerdict, Transition};
 use returnhub_core::time::UnixMillis;
@@ -17,7 +19,8 @@ use returnhub_store::{EventInput, Store, StoreError};
 use serde::Serialize;
 use ts_rs::TS;
 
-pub use demo::{seed_demo, DEMO_HUB_ID};
+pub use auth::{hash_pin, Actor, SessionView};
+pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{HubOptions, OptionsError};
 pub use rules_admin::RulesCheck;
 
@@ -27,6 +30,15 @@ pub enum HubError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Options(#[from] OptionsError),
+    #[error("nobody is signed in at this station: scan your badge")]
+    NotSignedIn,
+    #[error("this needs a {} (you are signed in as {})", .needed.as_str(), .have.as_str())]
+    Forbidden {
+        needed: returnhub_core::auth::Role,
+        have: returnhub_core::auth::Role,
+    },
+    #[error("{0}")]
+    SignIn(String),
     #[error("no retailer '{0}' on this hub")]
     UnknownRetailer(String),
     #[error("the rules have problems: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
@@ -41,6 +53,60 @@ pub enum HubError {
 }
 
 pub type Result<T, E = HubError> = std::result::Result<T, E>;
+
+/// What the window can do about an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Show the sign-in screen.
+    NotSignedIn,
+    /// The signed-in role may not do this.
+    Forbidden,
+    /// Sign-in refused: badge, PIN or lockout.
+    SignIn,
+    /// The input was wrong; the message says how.
+    Invalid,
+    /// Something failed on this machine (store, disk): tell a supervisor.
+    Failed,
+}
+
+/// An error as the window receives it: a code to act on and one sentence to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ErrorView {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl From<HubError> for ErrorView {
+    fn from(e: HubError) -> Self {
+        let code = match &e {
+            HubError::NotSignedIn => ErrorCode::NotSignedIn,
+            HubError::Forbidden { .. } => ErrorCode::Forbidden,
+            HubError::SignIn(_) => ErrorCode::SignIn,
+            HubError::UnknownRetailer(_) | HubError::Rules(_) => ErrorCode::Invalid,
+            HubError::Store(_)
+            | HubError::Options(_)
+            | HubError::DataDir { .. }
+            | HubError::Corrupt(_) => ErrorCode::Failed,
+        };
+        if code == ErrorCode::Failed {
+            tracing::error!(error = %e, "command failed");
+        }
+        ErrorView {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl ErrorView {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ErrorView {
+            code: ErrorCode::Invalid,
+            message: message.into(),
+        }
+    }
+}
 
 /// What the window shows in its header and the settings screen.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -68,9 +134,6 @@ pub struct DemoConnote {
     pub items: u32,
 }
 
-/// Who scans at the bench until sign-in exists (issue "The bench"): the station is recorded too.
-const BENCH_ACTOR: &str = "bench";
-
 /// A wall clock in Unix milliseconds; tests pass a fixed or stepping one.
 pub type Clock = Box<dyn Fn() -> UnixMillis + Send + Sync>;
 
@@ -85,6 +148,7 @@ pub fn system_clock() -> Clock {
 
 pub struct Hub {
     store: Mutex<Store>,
+    sessions: Mutex<auth::Sessions>,
     options: HubOptions,
     clock: Clock,
 }
@@ -109,6 +173,7 @@ impl Hub {
         }
         Ok(Hub {
             store: Mutex::new(store),
+            sessions: Mutex::new(auth::Sessions::default()),
             options,
             clock,
         })
@@ -118,6 +183,10 @@ impl Hub {
         // A panic while holding the lock cannot leave the store half-written (the transaction
         // rolls back on drop), so a poisoned lock is safe to take over.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, auth::Sessions> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn options(&self) -> &HubOptions {
@@ -144,6 +213,7 @@ impl Hub {
     /// A connote scanned (or typed) at the bench. The scan is recorded whatever it matches,
     /// and an expected parcel is marked received, before the answer is returned.
     pub fn scan(&self, raw: &str) -> Result<ScanResult> {
+        let actor = self.authorize(Role::Operator)?;
         let connote = normalise_connote(raw);
         let mut store = self.store();
         let mut found = match connote.is_empty() {
@@ -179,7 +249,7 @@ impl Hub {
             for event in events {
                 tx.append(EventInput {
                     event,
-                    actor: BENCH_ACTOR.to_string(),
+                    actor: actor.user_id.clone(),
                     station: Some(self.options.station.clone()),
                 })?;
             }

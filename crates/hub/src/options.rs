@@ -20,6 +20,8 @@ pub struct HubOptions {
     pub station: String,
     /// Seed the demo hub into an empty store.
     pub demo: bool,
+    /// Minutes without a command before the station locks.
+    pub lock_after_minutes: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,12 @@ struct HubSection {
     station: String,
     #[serde(default)]
     demo: bool,
+    #[serde(default = "default_lock_after_minutes")]
+    lock_after_minutes: u32,
+}
+
+fn default_lock_after_minutes() -> u32 {
+    10
 }
 
 fn default_station() -> String {
@@ -82,6 +90,12 @@ impl HubOptions {
             message: e.to_string(),
         })?;
         let h = file.hub;
+        if h.lock_after_minutes == 0 || h.lock_after_minutes > 24 * 60 {
+            return Err(OptionsError::Invalid {
+                path,
+                message: "[hub] lock_after_minutes must be between 1 and 1440".into(),
+            });
+        }
         for (key, value) in [("id", &h.id), ("name", &h.name), ("station", &h.station)] {
             if value.trim().is_empty() {
                 return Err(OptionsError::Invalid {
@@ -96,6 +110,7 @@ impl HubOptions {
             hub_name: h.name,
             station: h.station,
             demo: h.demo,
+            lock_after_minutes: h.lock_after_minutes,
         })
     }
 
@@ -106,6 +121,7 @@ impl HubOptions {
             hub_name: DEMO_HUB_NAME.to_string(),
             station: default_station(),
             demo: true,
+            lock_after_minutes: default_lock_after_minutes(),
         }
     }
 

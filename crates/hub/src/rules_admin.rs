@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use returnhub_core::auth::Role;
 use returnhub_core::decision::{Decider, ReturnOption};
 use returnhub_core::dryrun::{dry_run, DryRunReport, HistoricalItem, DEFAULT_WINDOW_DAYS};
 use returnhub_core::event::DomainEvent;
@@ -28,12 +29,14 @@ pub struct RulesCheck {
 impl Hub {
     /// The retailer's current rule set.
     pub fn retailer_rules(&self, retailer_id: &str) -> Result<RuleSet> {
+        self.authorize(Role::Admin)?;
         let store = self.store();
         Ok(retailer(&store, retailer_id)?.rules)
     }
 
     /// Parses and validates `draft_json` against the retailer's policy.
     pub fn check_rules(&self, retailer_id: &str, draft_json: &str) -> Result<Vec<RuleIssue>> {
+        self.authorize(Role::Admin)?;
         let store = self.store();
         let record = retailer(&store, retailer_id)?;
         Ok(match parse_rule_set(draft_json) {
@@ -46,12 +49,8 @@ impl Hub {
     }
 
     /// Saves `draft_json` as the retailer's rules if it has no errors. Warnings do not block.
-    pub fn save_rules(
-        &self,
-        retailer_id: &str,
-        draft_json: &str,
-        actor: &str,
-    ) -> Result<RulesCheck> {
+    pub fn save_rules(&self, retailer_id: &str, draft_json: &str) -> Result<RulesCheck> {
+        let actor = self.authorize(Role::Admin)?;
         let issues = self.check_rules(retailer_id, draft_json)?;
         if issues.iter().any(|i| i.severity == Severity::Error) {
             return Ok(RulesCheck {
@@ -66,11 +65,11 @@ impl Hub {
         store.write((self.clock)(), |tx| {
             tx.append(EventInput {
                 event: DomainEvent::RetailerConfigured(record),
-                actor: actor.to_string(),
+                actor: actor.user_id.clone(),
                 station: Some(self.options.station.clone()),
             })
         })?;
-        tracing::info!(retailer = retailer_id, actor, "saved the retailer's rules");
+        tracing::info!(retailer = retailer_id, actor = %actor.user_id, "saved the retailer's rules");
         Ok(RulesCheck {
             saved: true,
             issues,
@@ -80,6 +79,7 @@ impl Hub {
     /// What `draft_json` would decide for the retailer's returns of the last 30 days,
     /// beside what the current rules decide.
     pub fn dry_run_rules(&self, retailer_id: &str, draft_json: &str) -> Result<DryRunReport> {
+        self.authorize(Role::Admin)?;
         let store = self.store();
         let record = retailer(&store, retailer_id)?;
         let draft = parse_rule_set(draft_json).map_err(HubError::Rules)?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use returnhub_core::model::ScanResult;
-use returnhub_hub::{AppInfo, DemoConnote};
+use returnhub_hub::{AppInfo, DemoConnote, ErrorView, SessionView};
 use ts_rs::TS;
 
 fn committed_dir() -> PathBuf {
@@ -34,6 +34,8 @@ fn typescript_bindings_are_current() {
     ScanResult::export_all(&config).unwrap();
     AppInfo::export_all(&config).unwrap();
     DemoConnote::export_all(&config).unwrap();
+    SessionView::export_all(&config).unwrap();
+    ErrorView::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());
     assert!(generated.contains_key("ScanResult.ts") && generated.contains_key("Money.ts"));
 

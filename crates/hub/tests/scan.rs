@@ -8,8 +8,11 @@ use returnhub_hub::{Hub, HubOptions, DEMO_HUB_ID};
 
 const NOW: i64 = 1_795_461_900_000; // 2026-11-23T19:25:00Z
 
+/// The demo hub with an operator signed in.
 fn demo_hub(dir: &Path, now: i64) -> Hub {
-    Hub::open_with_clock(HubOptions::demo(dir), Box::new(move || now)).unwrap()
+    let hub = Hub::open_with_clock(HubOptions::demo(dir), Box::new(move || now)).unwrap();
+    hub.sign_in("OP-1001", "1111").unwrap();
+    hub
 }
 
 fn query<T: rusqlite::types::FromSql>(hub: &Hub, sql: &str) -> T {
@@ -159,8 +162,13 @@ fn scans_are_recorded_with_distinct_verdicts() {
     let misread = hub.scan(" \r\n").unwrap();
     assert_eq!(misread.verdict, ScanVerdict::Misread);
 
-    // Every scan is in the log, known or not: 8 scans + 1 status change.
+    // Every scan is in the log, known or not, as the signed-in operator: 8 scans + 1 change.
     let events_after: i64 = query(&hub, "SELECT count(*) FROM events");
+    let actors: String = query(
+        &hub,
+        "SELECT group_concat(DISTINCT actor) FROM events WHERE kind = 'connote_scanned'",
+    );
+    assert_eq!(actors, "u-aroha");
     assert_eq!(events_after - events_before, 9);
     let orphan: i64 = query(
         &hub,
@@ -211,10 +219,12 @@ fn a_configured_hub_does_not_seed_the_demo() {
     let info = hub.app_info().unwrap();
     assert!(!info.demo);
     assert_eq!((info.hub_id.as_str(), info.returns), ("CHC", 0));
-    assert_eq!(
-        hub.scan("LZ482131160NZ").unwrap().verdict,
-        ScanVerdict::Unknown
-    );
+    // No demo users either: nobody can sign in until users are enrolled.
+    assert!(hub.sign_in("OP-1001", "1111").is_err());
+    assert!(matches!(
+        hub.scan("LZ482131160NZ"),
+        Err(returnhub_hub::HubError::NotSignedIn)
+    ));
 }
 
 #[test]

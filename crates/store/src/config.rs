@@ -242,3 +242,47 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// A user as the sign-in check needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub pin_hash: String,
+    pub role: returnhub_core::auth::Role,
+    pub active: bool,
+}
+
+impl Store {
+    /// The user whose badge (or id) is `badge`.
+    pub fn user_by_badge(&self, badge: &str) -> Result<Option<UserRow>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT id, name, pin_hash, role, active FROM users WHERE badge = ?1 OR id = ?1
+                 ORDER BY badge = ?1 DESC LIMIT 1",
+            )?
+            .query_row([badge], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(id, name, pin_hash, role, active)| {
+            let role = returnhub_core::auth::Role::parse(&role)
+                .ok_or_else(|| StoreError::Invalid(format!("user {id}: bad role {role}")))?;
+            Ok(UserRow {
+                id,
+                name,
+                pin_hash,
+                role,
+                active,
+            })
+        })
+        .transpose()
+    }
+}

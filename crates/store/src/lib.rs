@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use returnhub_core::hlc::{HlcClock, HlcStamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub use config::{HistoryRow, OrderLineRow};
+pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use read::{DemoConnote, StoreCounts};
 pub use write::{AppendedEvent, EventInput, WriteTx};

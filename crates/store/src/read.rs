@@ -142,7 +142,10 @@ impl Store {
                         row_number() OVER (PARTITION BY r.status, r.hub_id ORDER BY c.connote) AS n
                  FROM connotes c JOIN returns r ON r.id = c.return_id
                  JOIN retailers t ON t.id = r.retailer_id)
-             WHERE n <= ?1 ORDER BY status, hub_id, connote",
+             WHERE n <= ?1
+             ORDER BY CASE status WHEN 'expected' THEN 0 WHEN 'in_transit' THEN 1
+                        WHEN 'processed' THEN 2 WHEN 'closed' THEN 3 ELSE 4 END,
+                      hub_id, connote",
         )?;
         let rows = stmt.query_map([per_status], |r| {
             Ok((

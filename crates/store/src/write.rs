@@ -116,6 +116,29 @@ impl WriteTx<'_> {
                     .execute(params![id, name])?;
                 Ok(())
             }
+            DomainEvent::UserEnrolled(u) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO users (id, name, badge, pin_hash, role, active)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                           badge = excluded.badge, pin_hash = excluded.pin_hash,
+                           role = excluded.role, active = excluded.active",
+                    )?
+                    .execute(params![
+                        u.id,
+                        u.name,
+                        u.badge,
+                        u.pin_hash,
+                        u.role.as_str(),
+                        u.active
+                    ])?;
+                Ok(())
+            }
+            // The log is the audit trail of sessions; no read model needed.
+            DomainEvent::SignedIn { .. }
+            | DomainEvent::SignedOut { .. }
+            | DomainEvent::SignInRefused { .. } => Ok(()),
             DomainEvent::RetailerConfigured(retailer) => self.project_retailer(retailer),
             DomainEvent::OrderImported(order) => self.project_order(order),
             DomainEvent::ReturnExpected(ret) => self.project_return(ret),

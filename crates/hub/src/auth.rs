@@ -1,0 +1,235 @@
+//! Sign-in at a station and the role check every command goes through.
+//!
+//! One station, one signed-in user (the bench is a shared machine). Operators sign in by
+//! scanning their badge and typing a PIN; the PIN is checked against an Argon2id hash and never
+//! stored, logged or put in an event. The session locks after a configurable time without a
+//! command, and repeated wrong PINs lock the badge out for a while. Every sign-in, sign-out,
+//! lock and refusal is an event: the audit trail says who was at which station when.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use returnhub_core::auth::Role;
+use returnhub_core::event::{DomainEvent, SignOutReason};
+use returnhub_core::time::UnixMillis;
+use returnhub_store::EventInput;
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::{Hub, HubError, Result};
+
+/// Wrong PINs for one badge within the window before it is locked out.
+const MAX_FAILURES: usize = 5;
+const FAILURE_WINDOW_MS: i64 = 5 * 60_000;
+const LOCKOUT_MS: i64 = 60_000;
+
+/// Who is signed in, as the window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SessionView {
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// The signed-in user a command acts as; recorded as the actor of its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    current: Option<(SessionView, UnixMillis)>,
+    /// Recent wrong-PIN times per badge.
+    failures: Vec<(String, UnixMillis)>,
+}
+
+/// Hashes a PIN for storage (Argon2id, random salt).
+pub fn hash_pin(pin: &str) -> String {
+    Argon2::default()
+        .hash_password(pin.as_bytes(), &SaltString::generate(&mut OsRng))
+        .expect("Argon2 with default parameters hashes any input")
+        .to_string()
+}
+
+fn pin_matches(pin: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(pin.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+impl Hub {
+    /// Signs `badge` in with `pin`, replacing whoever was signed in at this station.
+    pub fn sign_in(&self, badge: &str, pin: &str) -> Result<SessionView> {
+        let badge = badge.trim();
+        let now = (self.clock)();
+        {
+            let mut sessions = self.sessions();
+            sessions
+                .failures
+                .retain(|(_, at)| now - at < FAILURE_WINDOW_MS);
+            let recent: Vec<UnixMillis> = sessions
+                .failures
+                .iter()
+                .filter(|(b, _)| b == badge)
+                .map(|(_, at)| *at)
+                .collect();
+            if recent.len() >= MAX_FAILURES && now - recent[recent.len() - 1] < LOCKOUT_MS {
+                return Err(HubError::SignIn(
+                    "too many wrong PINs for this badge: wait a minute, or ask a supervisor".into(),
+                ));
+            }
+        }
+        let user = self.store().user_by_badge(badge)?;
+        let refusal = match &user {
+            None => Some("unknown badge"),
+            Some(u) if !u.active => Some("user is not active"),
+            Some(u) if !pin_matches(pin, &u.pin_hash) => Some("wrong PIN"),
+            Some(_) => None,
+        };
+        if let Some(reason) = refusal {
+            self.record(
+                now,
+                "system:sign-in",
+                DomainEvent::SignInRefused {
+                    badge: badge.to_string(),
+                    station: self.options.station.clone(),
+                    reason: reason.to_string(),
+                },
+            )?;
+            self.sessions().failures.push((badge.to_string(), now));
+            tracing::warn!(badge, reason, "sign-in refused");
+            // One message for both, so a badge cannot be probed for existence.
+            return Err(HubError::SignIn("badge or PIN not recognised".into()));
+        }
+        let user = user.expect("refusal covers a missing user");
+        let view = SessionView {
+            user_id: user.id.clone(),
+            name: user.name,
+            role: user.role,
+        };
+        let previous = self.sessions().current.take();
+        if let Some((prev, _)) = previous {
+            self.record(
+                now,
+                &prev.user_id,
+                self.signed_out(&prev, SignOutReason::Manual),
+            )?;
+        }
+        self.record(
+            now,
+            &user.id,
+            DomainEvent::SignedIn {
+                user_id: user.id.clone(),
+                station: self.options.station.clone(),
+            },
+        )?;
+        let mut sessions = self.sessions();
+        sessions.failures.retain(|(b, _)| b != badge);
+        sessions.current = Some((view.clone(), now));
+        tracing::info!(user = %view.user_id, role = view.role.as_str(), "signed in");
+        Ok(view)
+    }
+
+    pub fn sign_out(&self) -> Result<()> {
+        let now = (self.clock)();
+        let previous = self.sessions().current.take();
+        if let Some((prev, _)) = previous {
+            self.record(
+                now,
+                &prev.user_id,
+                self.signed_out(&prev, SignOutReason::Manual),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Who is signed in now; locks the station first if it sat idle too long.
+    pub fn session(&self) -> Result<Option<SessionView>> {
+        self.expire_if_idle((self.clock)())?;
+        Ok(self.sessions().current.as_ref().map(|(v, _)| v.clone()))
+    }
+
+    /// The signed-in user if their role covers `required`; marks the session active.
+    pub fn authorize(&self, required: Role) -> Result<Actor> {
+        let now = (self.clock)();
+        self.expire_if_idle(now)?;
+        let mut sessions = self.sessions();
+        let Some((view, last)) = sessions.current.as_mut() else {
+            return Err(HubError::NotSignedIn);
+        };
+        if !view.role.covers(required) {
+            tracing::warn!(user = %view.user_id, needed = required.as_str(), "forbidden");
+            return Err(HubError::Forbidden {
+                needed: required,
+                have: view.role,
+            });
+        }
+        *last = now;
+        Ok(Actor {
+            user_id: view.user_id.clone(),
+            role: view.role,
+        })
+    }
+
+    fn expire_if_idle(&self, now: UnixMillis) -> Result<()> {
+        let limit = i64::from(self.options.lock_after_minutes) * 60_000;
+        let expired = {
+            let mut sessions = self.sessions();
+            match &sessions.current {
+                Some((_, last)) if now - last >= limit => sessions.current.take(),
+                _ => None,
+            }
+        };
+        if let Some((view, _)) = expired {
+            self.record(
+                now,
+                &view.user_id,
+                self.signed_out(&view, SignOutReason::Inactivity),
+            )?;
+            tracing::info!(user = %view.user_id, "station locked after inactivity");
+        }
+        Ok(())
+    }
+
+    fn signed_out(&self, view: &SessionView, reason: SignOutReason) -> DomainEvent {
+        DomainEvent::SignedOut {
+            user_id: view.user_id.clone(),
+            station: self.options.station.clone(),
+            reason,
+        }
+    }
+
+    /// Appends one event as `actor`.
+    fn record(&self, now: UnixMillis, actor: &str, event: DomainEvent) -> Result<()> {
+        self.store().write(now, |tx| {
+            tx.append(EventInput {
+                event,
+                actor: actor.to_string(),
+                station: Some(self.options.station.clone()),
+            })
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_hash_with_salt_and_verify() {
+        let a = hash_pin("2468");
+        let b = hash_pin("2468");
+        assert_ne!(a, b, "salted");
+        assert!(a.starts_with("$argon2id$"));
+        assert!(pin_matches("2468", &a) && pin_matches("2468", &b));
+        assert!(!pin_matches("2469", &a));
+        assert!(!pin_matches("2468", "not a hash"));
+    }
+}
