@@ -113,14 +113,8 @@ impl Hub {
             name: user.name,
             role: user.role,
         };
-        let previous = self.sessions().current.take();
-        if let Some((prev, _)) = previous {
-            self.record(
-                now,
-                &prev.user_id,
-                self.signed_out(&prev, SignOutReason::Manual),
-            )?;
-        }
+        // Whoever was signed in at this station hands over.
+        self.sign_out()?;
         self.record(
             now,
             &user.id,
