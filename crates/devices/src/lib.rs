@@ -7,3 +7,4 @@
 pub mod checkdigit;
 pub mod classify;
 pub mod scan;
+pub mod serial;
