@@ -6,5 +6,7 @@
 //!   digit is [`classify::Classification::Misread`], not a lookup miss.
 pub mod checkdigit;
 pub mod classify;
+pub mod hidpos;
 pub mod scan;
 pub mod serial;
+pub mod usb;
