@@ -6,7 +6,12 @@
 //!   digit is [`classify::Classification::Misread`], not a lookup miss.
 pub mod checkdigit;
 pub mod classify;
+pub mod code128;
 pub mod hidpos;
+pub mod label;
+pub mod pdf;
+pub mod printer;
 pub mod scan;
 pub mod serial;
 pub mod usb;
+pub mod zpl;
