@@ -3,6 +3,7 @@
 //! query and its parser; and a typed [`PrintError`] so that the app's job queue can tell "off
 //! or unreachable" from "out of paper" from "head open" and keep the job for a retry.
 
+use crate::serial::ExclusivePort;
 use crate::usb::{BulkPipe, RusbInterface, UsbError, CLASS_PRINTER};
 use serde::{Deserialize, Serialize};
 use std::io::{ErrorKind, Read, Write};
@@ -280,12 +281,13 @@ impl PrinterTransport for TcpPrinter {
     }
 }
 
-/// A printer on a serial port (or USB-CDC).
-#[derive(Debug, Clone)]
+/// A printer on a serial port (or USB-CDC). The port is kept open between jobs and reopened
+/// after an error.
 pub struct SerialPrinter {
     pub path: String,
     pub baud: u32,
     pub timeout: Duration,
+    port: Option<ExclusivePort>,
 }
 
 impl SerialPrinter {
@@ -294,17 +296,38 @@ impl SerialPrinter {
             path: path.into(),
             baud,
             timeout: Duration::from_secs(10),
+            port: None,
         }
     }
 
-    fn open(&self) -> Result<serialport::TTYPort, PrintError> {
-        serialport::new(&self.path, self.baud)
-            .timeout(Duration::from_millis(100))
-            .open_native()
-            .map_err(|e| PrintError::Unreachable {
-                target: self.describe(),
-                reason: e.to_string(),
-            })
+    fn port(&mut self) -> Result<&mut serialport::TTYPort, PrintError> {
+        if self.port.is_none() {
+            let p = serialport::new(&self.path, self.baud)
+                .timeout(Duration::from_millis(100))
+                .open_native()
+                .map_err(|e| PrintError::Unreachable {
+                    target: self.describe(),
+                    reason: e.to_string(),
+                })?;
+            self.port = Some(ExclusivePort(p));
+        }
+        match self.port.as_mut() {
+            Some(p) => Ok(&mut p.0),
+            None => Err(PrintError::Io("serial port not open".into())),
+        }
+    }
+
+    /// Runs `f` on the open port; an error closes it so the next call reopens.
+    fn with_port<T>(
+        &mut self,
+        f: impl FnOnce(&mut serialport::TTYPort, &str) -> Result<T, PrintError>,
+    ) -> Result<T, PrintError> {
+        let target = self.describe();
+        let r = f(self.port()?, &target);
+        if r.is_err() {
+            self.port = None;
+        }
+        r
     }
 }
 
@@ -314,24 +337,28 @@ impl PrinterTransport for SerialPrinter {
     }
 
     fn send(&mut self, job: &[u8]) -> Result<(), PrintError> {
-        let mut p = self.open()?;
         let deadline = Instant::now() + self.timeout;
-        let mut sent = 0;
-        while sent < job.len() {
-            match p.write(&job[sent..]) {
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == ErrorKind::TimedOut && Instant::now() < deadline => {}
-                Err(e) => return Err(write_err(e, self.describe())),
+        self.with_port(|p, target| {
+            let mut sent = 0;
+            while sent < job.len() {
+                match p.write(&job[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == ErrorKind::TimedOut && Instant::now() < deadline => {}
+                    Err(e) => return Err(write_err(e, target.to_string())),
+                }
             }
-        }
-        p.flush().map_err(|e| write_err(e, self.describe()))
+            p.flush().map_err(|e| write_err(e, target.to_string()))
+        })
     }
 
     fn query_status_raw(&mut self, timeout: Duration) -> Result<Vec<u8>, PrintError> {
-        let mut p = self.open()?;
-        p.write_all(b"~HS")
-            .map_err(|e| write_err(e, self.describe()))?;
-        read_status(&mut p, Instant::now() + timeout, &self.describe())
+        self.with_port(|p, target| {
+            // Drop a stale answer a previous timed-out query may have left behind.
+            let _ = serialport::SerialPort::clear(p, serialport::ClearBuffer::Input);
+            p.write_all(b"~HS")
+                .map_err(|e| write_err(e, target.to_string()))?;
+            read_status(p, Instant::now() + timeout, target)
+        })
     }
 }
 

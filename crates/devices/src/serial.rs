@@ -240,7 +240,18 @@ impl Drop for SerialScanner {
 
 const READ_TIMEOUT: Duration = Duration::from_millis(50);
 
-fn open(cfg: &SerialScannerConfig) -> serialport::Result<serialport::TTYPort> {
+/// An open port that gives up its exclusive lock when dropped. serialport sets TIOCEXCL on
+/// open but only closes on drop; the flag lives on the tty, so a device that stays plugged in
+/// (or a pty whose master lives on) could not be reopened by the next open.
+pub(crate) struct ExclusivePort(pub(crate) serialport::TTYPort);
+
+impl Drop for ExclusivePort {
+    fn drop(&mut self) {
+        let _ = self.0.set_exclusive(false);
+    }
+}
+
+fn open(cfg: &SerialScannerConfig) -> serialport::Result<ExclusivePort> {
     use serialport::{DataBits, FlowControl, StopBits};
     serialport::new(&cfg.path, cfg.baud)
         .parity(match cfg.parity {
@@ -261,6 +272,7 @@ fn open(cfg: &SerialScannerConfig) -> serialport::Result<serialport::TTYPort> {
         .flow_control(FlowControl::None)
         .timeout(READ_TIMEOUT)
         .open_native()
+        .map(ExclusivePort)
 }
 
 /// Sleeps `d` in small steps so that a stop request is honoured promptly.
@@ -314,7 +326,7 @@ fn run(cfg: SerialScannerConfig, stop: &AtomicBool, sink: &dyn Fn(ScannerEvent))
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            match port.read(&mut buf) {
+            match port.0.read(&mut buf) {
                 // A hung-up tty reads 0 bytes forever: the device is gone.
                 Ok(0) => break "end of stream".to_string(),
                 Ok(n) => {

@@ -195,7 +195,7 @@ mod tests {
             ))
             .unwrap();
         let z = l.to_zpl();
-        assert!(z.contains("^BCN,240,N,N,N^FD>;>800000123450000000027^FS"));
+        assert!(z.contains("^BCN,220,N,N,N^FD>;>800000123450000000027^FS"));
         assert_eq!(
             barcodes_in(&z),
             vec![ZplBarcode::Code128 {

@@ -187,3 +187,20 @@ fn unplug_and_replug_resumes_without_restart() {
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn scanner_restarted_on_a_port_that_stayed_plugged_in_reconnects() {
+    let _g = lock();
+    // serialport locks the tty exclusively; the lock must be given back on stop, or a
+    // settings change (stop + start) on a device that stays plugged in could not reopen it.
+    let (mut master, path) = pty();
+    let (s, _rx) = start(SerialScannerConfig::new(&path));
+    s.stop();
+    let (s2, rx2) = start(SerialScannerConfig::new(&path));
+    master.write_all(b"AGAIN42\r").unwrap();
+    assert_eq!(
+        scan_text(&next(&rx2, "scan", |e| scan_text(e).is_some())),
+        Some("AGAIN42")
+    );
+    s2.stop();
+}
