@@ -7,6 +7,7 @@
 pub mod checkdigit;
 pub mod classify;
 pub mod code128;
+pub mod devices;
 pub mod hidpos;
 pub mod label;
 pub mod pdf;
