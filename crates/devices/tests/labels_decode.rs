@@ -1,8 +1,10 @@
 //! Every label kind rendered to PDF, rasterised with `pdftoppm` (poppler-utils) and decoded
 //! with `zbarimg` (zbar-tools): the decoded values must equal the connote / SSCC / QR payload
 //! with the right symbology, and the SSCC must carry the GS1 (FNC1-first, `]C1`) modifier.
-//! The ZPL of the same labels is checked structurally: its `^BC`/`^BQ` field data decodes to
-//! the same values (both renderings come from one Code 128 plan, see `code128.rs`).
+//! The ZPL of the same labels is always checked structurally (its `^BC`/`^BQ` field data
+//! decodes to the same values; both renderings come from one Code 128 plan, see `code128.rs`)
+//! and, with `--features zpl-render`, rendered offline by the `labelize` crate and decoded by
+//! zbarimg like the PDF.
 //!
 //! These tests need `pdftoppm`, `pdfinfo` and `zbarimg` on PATH and fail (not skip) without
 //! them: `apt-get install poppler-utils zbar-tools`.
@@ -40,13 +42,18 @@ fn decode_pdf(pdf: &[u8], dir: &Path) -> Vec<(String, bool, String)> {
         .args(["-r", "300", "-gray", "-png"])
         .arg(&f)
         .arg(dir.join("page")));
+    decode_pngs(dir)
+}
+
+/// Decodes every PNG in `dir` with zbarimg.
+fn decode_pngs(dir: &Path) -> Vec<(String, bool, String)> {
     let mut pages: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "png"))
         .collect();
     pages.sort();
-    assert!(!pages.is_empty(), "pdftoppm made no pages");
+    assert!(!pages.is_empty(), "no rendered pages");
     let xml = run(Command::new("zbarimg")
         .args(["--xml", "--nodbus", "-q"])
         .args(&pages));
@@ -267,4 +274,45 @@ fn zpl_field_data_matches_what_the_pdf_decodes() {
         z.contains("^FD>;>800000123450000000027^FS"),
         "GS1-128: start C, FNC1, AI 00 + SSCC"
     );
+}
+
+#[cfg(feature = "zpl-render")]
+#[test]
+fn zpl_rendered_offline_decodes_like_the_pdf() {
+    for (name, label, want) in [
+        (
+            "item",
+            item(),
+            vec![
+                s("CODE-128", false, "1Z5R89390357567127"),
+                s("QR-Code", false, "https://hub.example/r/R-1001/1"),
+            ],
+        ),
+        (
+            "carton",
+            carton(),
+            vec![s("CODE-128", true, "00000123450000000027")],
+        ),
+        (
+            "reprint",
+            item().as_reprint("2026-11-23 11:00"),
+            vec![
+                s("CODE-128", false, "1Z5R89390357567127"),
+                s("QR-Code", false, "https://hub.example/r/R-1001/1"),
+            ],
+        ),
+    ] {
+        let dir = tmpdir(&format!("zpl-{name}"));
+        let opts = labelize::RenderOptions {
+            width_mm: Some(101.6),
+            height_mm: Some(152.4),
+            dpmm: 8,
+            ..Default::default()
+        };
+        let png = labelize::render_png(label.to_zpl().as_bytes(), opts)
+            .expect("labelize renders our ZPL");
+        std::fs::write(dir.join("zpl.png"), png.bytes).unwrap();
+        assert_eq!(decode_pngs(&dir), want, "{name}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
