@@ -399,6 +399,16 @@ mod tests {
         assert_eq!(s.source, ScanSource::KeyboardWedge);
     }
 
+    #[test]
+    fn typescript_declarations_use_number_for_u64() {
+        use ts_rs::TS;
+        let cfg = ts_rs::Config::new();
+        let d = Scan::decl(&cfg);
+        assert!(d.contains("received_unix_ms: number"), "{d}");
+        let e = crate::serial::ScannerEvent::decl(&cfg);
+        assert!(e.contains("bytes: number"), "{e}");
+    }
+
     proptest! {
         #[test]
         fn normalised_text_is_clean(raw in proptest::collection::vec(any::<u8>(), 0..80)) {
