@@ -158,9 +158,10 @@ fn tcp_listener_not_there_is_unreachable() {
 
 #[test]
 fn serial_printer_over_pty_gets_job_and_answers_status() {
-    let (mut master, slave) = TTYPort::pair().unwrap();
-    let path = slave.name().unwrap();
-    drop(slave);
+    // Keep the pair's own slave fd open: with no slave open, reads on the master fail at once
+    // (EIO) and the fake printer would give up before the printer under test opens the port.
+    let (mut master, _slave) = TTYPort::pair().unwrap();
+    let path = _slave.name().unwrap();
     master.set_timeout(Duration::from_millis(100)).unwrap();
     let zpl = label_zpl();
     let want = zpl.len() + 3;
@@ -169,9 +170,13 @@ fn serial_printer_over_pty_gets_job_and_answers_status() {
         let mut got = Vec::new();
         let mut buf = [0u8; 1024];
         let mut answered = false;
-        for _ in 0..100 {
-            if let Ok(n) = master.read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
+        // Time-bounded (not count-bounded): a loaded machine may open the port late.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            match master.read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
             if !answered && got.starts_with(b"~HS") {
                 master.write_all(&hs(false, false, false)).unwrap();
@@ -181,11 +186,13 @@ fn serial_printer_over_pty_gets_job_and_answers_status() {
                 break;
             }
         }
-        got
+        // Hand the master back instead of dropping it here: a real printer does not hang up
+        // the line, and a hung-up pty fails the sender's final drain (tcdrain → EIO).
+        (got, master)
     });
     let mut p = SerialPrinter::new(&path, 9600);
     print_zpl(&mut p, &zpl, Duration::from_secs(2)).unwrap();
-    let got = h.join().unwrap();
+    let (got, _master) = h.join().unwrap();
     assert_eq!(&got[..3], b"~HS");
     assert_eq!(&got[3..], &zpl[..]);
     let mut gone = SerialPrinter::new("/dev/does-not-exist-rh", 9600);
