@@ -185,3 +185,55 @@ fn reader_reconnects_after_unplug() {
     assert_eq!(scans, vec!["FIRST01".to_string(), "SECOND02".to_string()]);
     assert_eq!(connects, 3);
 }
+
+/// Yields its reports, then times out forever (the device stays plugged in but goes quiet).
+struct QuietHid {
+    reports: VecDeque<Vec<u8>>,
+}
+
+impl HidReportSource for QuietHid {
+    fn read_report(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, UsbError> {
+        match self.reports.pop_front() {
+            Some(r) => {
+                buf[..r.len()].copy_from_slice(&r);
+                Ok(r.len())
+            }
+            None => {
+                std::thread::sleep(timeout.min(Duration::from_millis(20)));
+                Err(UsbError::Timeout)
+            }
+        }
+    }
+}
+
+#[test]
+fn incomplete_multi_report_code_is_dropped_after_a_pause() {
+    let mut once = Some(vec![report(b"]Q1", &[b'X'; 56], true, true)]);
+    let (tx, rx) = channel();
+    let scanner = HidPosScanner::spawn_with(
+        "quiet".into(),
+        src(),
+        move || match once.take() {
+            Some(r) => Ok(QuietHid { reports: r.into() }),
+            None => Err(UsbError::Disconnected),
+        },
+        move |e| {
+            let _ = tx.send(e);
+        },
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut discarded = false;
+    while !discarded && Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(ScannerEvent::Discarded { reason, .. }) => {
+                assert!(reason.contains("incomplete"));
+                discarded = true;
+            }
+            Ok(ScannerEvent::Scan { scan }) => panic!("half a code became a scan: {scan:?}"),
+            _ => {}
+        }
+    }
+    scanner.stop();
+    assert!(discarded);
+}
