@@ -313,24 +313,12 @@ fn plans() -> Vec<RetailerPlan> {
     ]
 }
 
-/// UPU S10 check digit (weights 8,6,4,2,3,5,9,7; mod 11), so demo connotes are well-formed.
-pub(crate) fn s10_check_digit(serial: u32) -> u32 {
-    const WEIGHTS: [u32; 8] = [8, 6, 4, 2, 3, 5, 9, 7];
-    let digits = format!("{serial:08}");
-    let sum: u32 = digits
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    match 11 - sum % 11 {
-        10 => 0,
-        11 => 5,
-        d => d,
-    }
-}
-
+/// A well-formed UPU S10 connote (the devices crate's check digit), so demo connotes scan as
+/// connotes, not misreads.
 fn s10(prefix: &str, serial: u32, country: &str) -> String {
-    format!("{prefix}{serial:08}{}{country}", s10_check_digit(serial))
+    let digits = format!("{serial:08}");
+    let check = returnhub_devices::checkdigit::s10(&digits).expect("eight digits");
+    format!("{prefix}{digits}{check}{country}")
 }
 
 /// EAN-13 from a 12-digit body, with its check digit.
@@ -547,9 +535,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn s10_check_digits_match_published_examples() {
+    fn s10_connotes_carry_the_standard_check_digit() {
         // The UPU S10 standard's own example: RR 47312482 9 GB.
-        assert_eq!(s10_check_digit(47_312_482), 9);
         assert_eq!(s10("RR", 47_312_482, "GB"), "RR473124829GB");
     }
 

@@ -15,6 +15,8 @@ use returnhub_core::auth::Role;
 use returnhub_core::event::DomainEvent;
 use returnhub_core::model::{ReturnStatus, ScanResult, ScanVerdict, Transition};
 use returnhub_core::time::UnixMillis;
+use returnhub_devices::classify::{Classification, ConnoteRules};
+use returnhub_devices::scan::normalise_wedge;
 use returnhub_store::{EventInput, Store, StoreError};
 use serde::Serialize;
 use ts_rs::TS;
@@ -148,6 +150,8 @@ pub fn system_clock() -> Clock {
 
 pub struct Hub {
     store: Mutex<Store>,
+    /// Which scans are connotes, and which are misreads (check digits); retailer patterns later.
+    connote_rules: ConnoteRules,
     sessions: Mutex<auth::Sessions>,
     options: HubOptions,
     clock: Clock,
@@ -173,6 +177,7 @@ impl Hub {
         }
         Ok(Hub {
             store: Mutex::new(store),
+            connote_rules: ConnoteRules::new(Vec::new()).expect("no patterns, nothing to compile"),
             sessions: Mutex::new(auth::Sessions::default()),
             options,
             clock,
@@ -214,14 +219,20 @@ impl Hub {
     /// and an expected parcel is marked received, before the answer is returned.
     pub fn scan(&self, raw: &str) -> Result<ScanResult> {
         let actor = self.authorize(Role::Operator)?;
-        let connote = normalise_connote(raw);
+        let classified = self.connote_rules.classify_scan(&normalise_wedge(raw));
+        let connote = match &classified {
+            Classification::Misread { text, .. } | Classification::NotAConnote { text } => {
+                text.clone()
+            }
+            other => other.lookup_key().unwrap_or_default().to_string(),
+        };
         let mut store = self.store();
-        let mut found = match connote.is_empty() {
-            true => None,
-            false => store.return_by_connote(&connote)?,
+        let mut found = match classified.lookup_key() {
+            Some(key) => store.return_by_connote(key)?,
+            None => None,
         };
         let verdict = match &found {
-            _ if connote.is_empty() => ScanVerdict::Misread,
+            _ if classified.lookup_key().is_none() => ScanVerdict::Misread,
             None => ScanVerdict::Unknown,
             Some(ret) => ScanVerdict::for_known(ret.status, &ret.hub_id, &self.options.hub_id),
         };
@@ -258,7 +269,12 @@ impl Hub {
         if let (true, Some(ret)) = (received, found.as_mut()) {
             ret.status = ReturnStatus::Received;
         }
-        let message = verdict_message(verdict, &connote, found.as_ref().map(|r| r.hub_id.as_str()));
+        let message = match &classified {
+            Classification::Misread { format, .. } => {
+                format!("Misread: {connote} fails the {format} check digit. Scan again.")
+            }
+            _ => verdict_message(verdict, &connote, found.as_ref().map(|r| r.hub_id.as_str())),
+        };
         Ok(ScanResult {
             verdict,
             connote,
@@ -288,15 +304,6 @@ impl Hub {
     }
 }
 
-/// What a connote looks like once scanner noise is gone: no surrounding or inner whitespace,
-/// no control characters (CR/LF/Tab suffixes, GS separators), upper case.
-pub fn normalise_connote(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control())
-        .flat_map(char::to_uppercase)
-        .collect()
-}
-
 fn verdict_message(verdict: ScanVerdict, connote: &str, other_hub: Option<&str>) -> String {
     match verdict {
         ScanVerdict::Expected => format!("{connote}: inspect the items."),
@@ -313,17 +320,5 @@ fn verdict_message(verdict: ScanVerdict, connote: &str, other_hub: Option<&str>)
             format!("Unknown connote {connote}: open an orphan intake.")
         }
         ScanVerdict::Misread => "Nothing readable was scanned. Scan again.".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalises_scanner_noise() {
-        assert_eq!(normalise_connote("  lz123 456 789nz\r\n"), "LZ123456789NZ");
-        assert_eq!(normalise_connote("\u{1d}0012345\t"), "0012345");
-        assert_eq!(normalise_connote(" \r\n"), "");
     }
 }

@@ -61,13 +61,17 @@ fn the_demo_is_deterministic_and_recent() {
     assert_eq!(query::<i64>(&again, "SELECT count(*) FROM returns"), 72);
 }
 
-/// The README's demo table: `| \`CONNOTE\` | verdict | …`. Keeps the README true.
+/// The README's demo connotes table, `| \`CONNOTE\` | verdict | …` under "### Demo connotes".
+/// Keeps the README true.
 fn readme_connotes() -> Vec<(String, String)> {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
             .unwrap();
     readme
         .lines()
+        .skip_while(|line| *line != "### Demo connotes")
+        .skip(1)
+        .take_while(|line| !line.starts_with('#'))
         .filter_map(|line| {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();
             let connote = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
@@ -155,25 +159,34 @@ fn scans_are_recorded_with_distinct_verdicts() {
         assert!(result.ret.is_some());
         assert!(!result.message.is_empty());
     }
-    let unknown = hub.scan("ZZ999999999NZ").unwrap();
+    let unknown = hub.scan("ZZ999999995NZ").unwrap();
     assert_eq!(unknown.verdict, ScanVerdict::Unknown);
     assert!(unknown.ret.is_none());
     assert!(unknown.message.contains("orphan"));
     let misread = hub.scan(" \r\n").unwrap();
     assert_eq!(misread.verdict, ScanVerdict::Misread);
+    // A connote-shaped scan whose check digit fails is a misread, not an unknown parcel.
+    let bad_check = hub.scan("ZZ999999999NZ").unwrap();
+    assert_eq!(bad_check.verdict, ScanVerdict::Misread);
+    assert!(bad_check.ret.is_none());
+    assert!(
+        bad_check.message.contains("check digit"),
+        "{}",
+        bad_check.message
+    );
 
-    // Every scan is in the log, known or not, as the signed-in operator: 8 scans + 1 change.
+    // Every scan is in the log, known or not, as the signed-in operator: 9 scans + 1 change.
     let events_after: i64 = query(&hub, "SELECT count(*) FROM events");
     let actors: String = query(
         &hub,
         "SELECT group_concat(DISTINCT actor) FROM events WHERE kind = 'connote_scanned'",
     );
     assert_eq!(actors, "u-aroha");
-    assert_eq!(events_after - events_before, 9);
+    assert_eq!(events_after - events_before, 10);
     let orphan: i64 = query(
         &hub,
         "SELECT count(*) FROM events WHERE kind = 'connote_scanned'
-         AND json_extract(payload, '$.connote') = 'ZZ999999999NZ'
+         AND json_extract(payload, '$.connote') = 'ZZ999999995NZ'
          AND json_extract(payload, '$.return_id') IS NULL",
     );
     assert_eq!(orphan, 1, "an unknown parcel's scan is kept");
