@@ -22,8 +22,28 @@ fn open_read_only(data_dir: &Path) -> Connection {
     .unwrap()
 }
 
+/// Signs in through the sign-in screen by typing, as a badge scanner and a person would.
+fn sign_in(driver: &Driver, badge: &str, pin: &str) -> String {
+    driver.wait_for(30, "the sign-in screen", |d| {
+        let overlay = d.find("#sign-in")?;
+        d.attribute(&overlay, "hidden").is_none().then_some(())
+    });
+    let badge_box = driver.find("#badge-input").unwrap();
+    driver.type_into(&badge_box, &format!("{badge}{ENTER}"));
+    driver.type_into(
+        &driver.find("#pin-input").unwrap(),
+        &format!("{pin}{ENTER}"),
+    );
+    driver.wait_for(10, "the signed-in user", |d| {
+        Some(d.text(&d.find("#user-name")?)).filter(|t| !t.is_empty())
+    })
+}
+
 #[test]
 fn the_window_shows_the_bench_and_a_scanned_demo_return() {
+    let _one = support::ONE_WINDOW
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     let data = tempfile::tempdir().unwrap();
     // Seed the demo hub exactly as the app would on first start, to pick a connote from it.
     drop(Hub::open(HubOptions::demo(data.path())).unwrap());
@@ -140,4 +160,106 @@ fn the_window_shows_the_bench_and_a_scanned_demo_return() {
         )
         .unwrap();
     assert_eq!(status, "received");
+}
+
+const CHANGED_MIND_CREDIT: &str = r#"{"rules": [
+  {"id": "sale-items", "name": "Sale items", "priority": 1,
+   "condition": {"predicate": {"field": "product_tags", "op": "eq", "value": {"text": "Sale Item"}}},
+   "outcome": {"kind": "no_action"}},
+  {"id": "faulty", "name": "Faulty goods are refunded", "priority": 2,
+   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "FAULTY"}}},
+   "outcome": {"kind": "refund"}},
+  {"id": "changed-mind", "name": "Change of mind gets credit", "priority": 3,
+   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "CHANGED_MIND"}}},
+   "outcome": {"kind": "credit_note", "expiry_days": 365}}
+]}"#;
+
+#[test]
+fn an_admin_checks_dry_runs_and_saves_rules_an_operator_cannot_reach() {
+    let _one = support::ONE_WINDOW
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::launch(Path::new(APP), data.path());
+
+    // An operator has no rules screen.
+    assert_eq!(
+        sign_in(&driver, "OP-1002", "1212"),
+        "Liam Parata (operator)"
+    );
+    let nav = driver.find("#nav").unwrap();
+    assert!(
+        driver.attribute(&nav, "hidden").is_some(),
+        "no navigation for operators"
+    );
+    driver.click(&driver.find("#sign-out").unwrap());
+
+    assert_eq!(sign_in(&driver, "AD-3001", "3333"), "Ada Clarke (admin)");
+    driver.click(&driver.find("#nav-rules").unwrap());
+    driver.wait_for(10, "the rules screen", |d| {
+        (d.text(&d.find("#screen-title")?) == "Rules").then_some(())
+    });
+    driver.wait_for(10, "the retailers", |d| {
+        d.find("#rules-retailer option").map(|_| ())
+    });
+    driver.execute(
+        "const s = document.getElementById('rules-retailer'); s.value = 'kowhai'; \
+         s.dispatchEvent(new Event('change'));",
+    );
+    driver.wait_for(10, "Kōwhai's rules in the editor", |d| {
+        let text = d.execute("return document.getElementById('rules-text').value");
+        text.as_str()?.contains("sale-items").then_some(())
+    });
+
+    // A draft with an unknown field: the error names the rule; nothing is dry-run.
+    let set_draft = |draft: &str| {
+        driver.execute(&format!(
+            "document.getElementById('rules-text').value = {};",
+            serde_json::to_string(draft).unwrap()
+        ));
+    };
+    set_draft(&CHANGED_MIND_CREDIT.replace(
+        "\"return_reason\", \"op\": \"eq\", \"value\": {\"text\": \"CHANGED_MIND\"}",
+        "\"colour\", \"op\": \"eq\", \"value\": {\"text\": \"red\"}",
+    ));
+    driver.click(&driver.find("#rules-check").unwrap());
+    let issue = driver.wait_for(10, "the rule error", |d| {
+        Some(d.text(&d.find("#rules-issues li.error")?)).filter(|t| !t.is_empty())
+    });
+    assert!(
+        issue.contains("Change of mind gets credit") && issue.contains("colour"),
+        "{issue}"
+    );
+
+    // The good draft: the dry run lists the change-of-mind items, then it is saved.
+    set_draft(CHANGED_MIND_CREDIT);
+    driver.click(&driver.find("#rules-check").unwrap());
+    let changed = driver.wait_for(10, "the dry run", |d| {
+        let rows = d.execute("return document.querySelectorAll('#dryrun-changes tbody tr').length");
+        rows.as_u64().filter(|n| *n > 0)
+    });
+    let summary = driver.text(&driver.find("#dryrun-summary").unwrap());
+    assert!(
+        summary.contains(&format!("{changed} would get a different outcome")),
+        "{summary}"
+    );
+    driver.click(&driver.find("#rules-save").unwrap());
+    driver.wait_for(10, "the saved status", |d| {
+        d.text(&d.find("#rules-status")?)
+            .starts_with("Saved")
+            .then_some(())
+    });
+    drop(driver);
+
+    let db = open_read_only(data.path());
+    let (actor, rules): (String, String) = db
+        .query_row(
+            "SELECT e.actor, r.rules_json FROM events e JOIN retailers r ON r.id = 'kowhai'
+             WHERE e.kind = 'retailer_configured' ORDER BY e.seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(actor, "u-ada");
+    assert!(rules.contains("changed-mind"));
 }

@@ -12,4 +12,9 @@ pub const ALL: &[&str] = &[
     "sign_in",
     "sign_out",
     "session",
+    "list_retailers",
+    "retailer_rules",
+    "check_rules",
+    "dry_run_rules",
+    "save_rules",
 ];

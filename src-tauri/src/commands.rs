@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use returnhub_core::model::ScanResult;
-use returnhub_hub::{AppInfo, DemoConnote, ErrorView, Hub, SessionView};
+use returnhub_core::dryrun::DryRunReport;
+use returnhub_core::model::{RetailerSummary, ScanResult};
+use returnhub_core::rules::{RuleIssue, RuleSet};
+use returnhub_hub::{AppInfo, DemoConnote, ErrorView, Hub, RulesCheck, SessionView};
 use tauri::State;
 
 pub struct AppState {
@@ -20,6 +22,8 @@ type Reply<T> = Result<T, ErrorView>;
 const MAX_SCAN_LEN: usize = 256;
 const MAX_BADGE_LEN: usize = 64;
 const MAX_PIN_LEN: usize = 32;
+/// A rule set is a few kilobytes; a megabyte is a paste gone wrong.
+const MAX_RULES_LEN: usize = 1 << 20;
 
 #[tauri::command]
 #[tracing::instrument(skip(state))]
@@ -68,4 +72,59 @@ pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
 #[tracing::instrument(skip(state))]
 pub fn session(state: State<'_, AppState>) -> Reply<Option<SessionView>> {
     Ok(state.hub.session()?)
+}
+
+fn rules_input(draft: &str) -> Reply<()> {
+    if draft.len() > MAX_RULES_LEN {
+        return Err(ErrorView::invalid(format!(
+            "The rule set is {} bytes; the most accepted is {MAX_RULES_LEN}.",
+            draft.len()
+        )));
+    }
+    Ok(())
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn list_retailers(state: State<'_, AppState>) -> Reply<Vec<RetailerSummary>> {
+    Ok(state.hub.retailers()?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn retailer_rules(state: State<'_, AppState>, retailer_id: String) -> Reply<RuleSet> {
+    Ok(state.hub.retailer_rules(&retailer_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state, draft))]
+pub fn check_rules(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    draft: String,
+) -> Reply<Vec<RuleIssue>> {
+    rules_input(&draft)?;
+    Ok(state.hub.check_rules(&retailer_id, &draft)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state, draft))]
+pub fn dry_run_rules(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    draft: String,
+) -> Reply<DryRunReport> {
+    rules_input(&draft)?;
+    Ok(state.hub.dry_run_rules(&retailer_id, &draft)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state, draft))]
+pub fn save_rules(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    draft: String,
+) -> Reply<RulesCheck> {
+    rules_input(&draft)?;
+    Ok(state.hub.save_rules(&retailer_id, &draft)?)
 }

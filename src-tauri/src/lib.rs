@@ -98,6 +98,11 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::sign_in,
             commands::sign_out,
             commands::session,
+            commands::list_retailers,
+            commands::retailer_rules,
+            commands::check_rules,
+            commands::dry_run_rules,
+            commands::save_rules,
         ])
 }
 
@@ -142,6 +147,10 @@ mod tests {
             let body = match *cmd {
                 "lookup_connote" => serde_json::json!({"raw": "LZ482131160NZ"}),
                 "sign_in" => serde_json::json!({"badge": "OP-1001", "pin": "0000"}),
+                "retailer_rules" => serde_json::json!({"retailerId": "kowhai"}),
+                "check_rules" | "dry_run_rules" | "save_rules" => {
+                    serde_json::json!({"retailerId": "kowhai", "draft": "{}"})
+                }
                 _ => serde_json::json!({}),
             };
             let response = get_ipc_response(&window, request(cmd, body));
@@ -185,6 +194,18 @@ mod tests {
         .deserialize::<serde_json::Value>()
         .unwrap();
         assert_eq!(scanned["verdict"], "expected");
+        // An operator asking for an admin command is refused by the hub, whatever the UI shows.
+        let forbidden = get_ipc_response(
+            &window,
+            request(
+                "save_rules",
+                serde_json::json!({"retailerId": "kowhai", "draft": "{\"rules\": []}"}),
+            ),
+        );
+        assert!(
+            format!("{forbidden:?}").contains("forbidden"),
+            "{forbidden:?}"
+        );
 
         // Input is validated before it reaches the hub.
         let too_long = "9".repeat(300);

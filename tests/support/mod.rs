@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 /// The W3C name for the element reference key.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// One window at a time: the tests share one X display and one D-Bus session.
+pub static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub struct Driver {
     base: String,
     session: String,
@@ -166,6 +169,14 @@ impl Driver {
             "POST",
             &format!("/element/{element}/value"),
             Some(json!({"text": text})),
+        );
+    }
+
+    pub fn click(&self, element: &str) {
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/click"),
+            Some(json!({})),
         );
     }
 

@@ -12,6 +12,7 @@ import type { ScanResult } from "./bindings/ScanResult";
 import type { ScanVerdict } from "./bindings/ScanVerdict";
 import type { SessionView } from "./bindings/SessionView";
 import type { Trigger } from "./bindings/Trigger";
+import { setUpRulesScreen } from "./rules";
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -73,6 +74,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 }
 
 function showSignIn(message = ""): void {
+  role = null;
+  el("nav").hidden = true;
   el("sign-in").hidden = false;
   el("user-name").textContent = "";
   el("sign-out").hidden = true;
@@ -83,11 +86,35 @@ function showSignIn(message = ""): void {
   badge.focus();
 }
 
+let role: SessionView["role"] | null = null;
+let openRules: (() => Promise<void>) | null = null;
+
+type Screen = "bench" | "rules";
+
+function showScreen(screen: Screen): void {
+  // Only admins see the rules screen; the hub refuses its commands to anyone else anyway.
+  const target: Screen = screen === "rules" && role === "admin" ? "rules" : "bench";
+  el("bench-screen").hidden = target !== "bench";
+  el("rules-screen").hidden = target !== "rules";
+  el("screen-title").textContent = target === "bench" ? "Bench" : "Rules";
+  el("nav-bench").setAttribute("aria-current", target === "bench" ? "page" : "false");
+  el("nav-rules").setAttribute("aria-current", target === "rules" ? "page" : "false");
+  if (target === "bench") {
+    el<HTMLInputElement>("scan-input").focus();
+  } else {
+    openRules?.().catch((e: unknown) => {
+      el("rules-status").textContent = e instanceof Error ? e.message : String(e);
+    });
+  }
+}
+
 function showSession(session: SessionView): void {
+  role = session.role;
   el("sign-in").hidden = true;
   el("user-name").textContent = `${session.name} (${session.role})`;
   el("sign-out").hidden = false;
-  el<HTMLInputElement>("scan-input").focus();
+  el("nav").hidden = session.role !== "admin";
+  showScreen("bench");
 }
 
 function beep(verdict: ScanVerdict): void {
@@ -270,6 +297,19 @@ function setUpSignIn(): void {
 
 function main(): void {
   setUpSignIn();
+  openRules = setUpRulesScreen(call, formatMoney);
+  el("nav-bench").addEventListener("click", () => showScreen("bench"));
+  el("nav-rules").addEventListener("click", () => showScreen("rules"));
+  document.addEventListener("keydown", (event) => {
+    if (!el("sign-in").hidden) return;
+    if (event.key === "F1") {
+      event.preventDefault();
+      showScreen("bench");
+    } else if (event.key === "F2") {
+      event.preventDefault();
+      showScreen("rules");
+    }
+  });
   const form = el<HTMLFormElement>("scan-form");
   const input = el<HTMLInputElement>("scan-input");
   form.addEventListener("submit", (event) => {
@@ -280,7 +320,7 @@ function main(): void {
   });
   // The scan box keeps the focus: a scanner's keystrokes must never land elsewhere.
   document.addEventListener("keydown", (event) => {
-    if (!el("sign-in").hidden) return;
+    if (!el("sign-in").hidden || el("bench-screen").hidden) return;
     if (document.activeElement !== input && event.key.length === 1 && !event.ctrlKey && !event.altKey) {
       input.focus();
     }

@@ -27,6 +27,12 @@ pub struct RulesCheck {
 }
 
 impl Hub {
+    /// The retailers whose rules the admin can edit.
+    pub fn retailers(&self) -> Result<Vec<returnhub_core::model::RetailerSummary>> {
+        self.authorize(Role::Admin)?;
+        Ok(self.store().retailer_summaries()?)
+    }
+
     /// The retailer's current rule set.
     pub fn retailer_rules(&self, retailer_id: &str) -> Result<RuleSet> {
         self.authorize(Role::Admin)?;

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use returnhub_core::model::ScanResult;
-use returnhub_hub::{AppInfo, DemoConnote, ErrorView, SessionView};
+use returnhub_core::dryrun::DryRunReport;
+use returnhub_core::model::{RetailerSummary, ScanResult};
+use returnhub_core::rules::RuleSet;
+use returnhub_hub::{AppInfo, DemoConnote, ErrorView, RulesCheck, SessionView};
 use ts_rs::TS;
 
 fn committed_dir() -> PathBuf {
@@ -36,6 +38,10 @@ fn typescript_bindings_are_current() {
     DemoConnote::export_all(&config).unwrap();
     SessionView::export_all(&config).unwrap();
     ErrorView::export_all(&config).unwrap();
+    RulesCheck::export_all(&config).unwrap();
+    RuleSet::export_all(&config).unwrap();
+    DryRunReport::export_all(&config).unwrap();
+    RetailerSummary::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());
     assert!(generated.contains_key("ScanResult.ts") && generated.contains_key("Money.ts"));
 

@@ -184,3 +184,29 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Every retailer on this hub, by name.
+    pub fn retailer_summaries(&self) -> Result<Vec<RetailerSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name, trigger_stage FROM retailers ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, trigger) = row?;
+            out.push(RetailerSummary {
+                id,
+                name,
+                trigger: Trigger::parse(&trigger).ok_or_else(|| bad("trigger", &trigger))?,
+            });
+        }
+        Ok(out)
+    }
+}

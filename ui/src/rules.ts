@@ -1,0 +1,172 @@
+// The admin's rules screen: pick a retailer, edit its rule set, check it and dry-run it against
+// the last 30 days beside the current rules, save it. Every check runs in the hub (which also
+// refuses anyone who is not an admin); this screen only shows what it says.
+
+import type { DryRunReport } from "./bindings/DryRunReport";
+import type { Outcome } from "./bindings/Outcome";
+import type { OutcomeKind } from "./bindings/OutcomeKind";
+import type { OutcomeTotal } from "./bindings/OutcomeTotal";
+import type { RetailerSummary } from "./bindings/RetailerSummary";
+import type { RuleIssue } from "./bindings/RuleIssue";
+import type { RuleSet } from "./bindings/RuleSet";
+import type { RulesCheck } from "./bindings/RulesCheck";
+import type { Money } from "./bindings/Money";
+
+export type Call = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
+
+const OUTCOME_LABEL: Record<OutcomeKind, string> = {
+  refund: "Refund",
+  credit_note: "Credit note",
+  exchange: "Exchange",
+  no_action: "No action",
+  hold_for_review: "Hold for review",
+};
+
+function el<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
+function cell(text: string): HTMLTableCellElement {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
+}
+
+function outcomeText(o: Outcome): string {
+  if (o.kind === "credit_note" && o.expiry_days !== null) {
+    return `Credit note (${o.expiry_days} days)`;
+  }
+  return OUTCOME_LABEL[o.kind];
+}
+
+function totalsText(totals: OutcomeTotal[], kind: OutcomeKind, format: (m: Money) => string): string {
+  const t = totals.find((x) => x.outcome === kind);
+  if (!t) return "0";
+  return `${t.items} (${t.amounts.map(format).join(" + ") || "no amount"})`;
+}
+
+function status(text: string, ok: boolean): void {
+  const s = el("rules-status");
+  s.textContent = text;
+  s.className = ok ? "ok" : "bad";
+}
+
+function showIssues(issues: RuleIssue[]): void {
+  el<HTMLUListElement>("rules-issues").replaceChildren(
+    ...issues.map((issue) => {
+      const li = document.createElement("li");
+      li.className = issue.severity;
+      const where = issue.rule_name ?? issue.rule_id ?? (issue.rule_index !== null ? `rule #${issue.rule_index + 1}` : "rule set");
+      li.textContent = `${issue.severity === "error" ? "Error" : "Warning"} — ${where}${issue.path ? ` at ${issue.path}` : ""}: ${issue.message}`;
+      return li;
+    }),
+  );
+}
+
+function showDryRun(report: DryRunReport, format: (m: Money) => string): void {
+  el("dryrun-summary").textContent =
+    `${report.items} returned items in the window; ${report.changes.length} would get a different outcome.`;
+  const kinds = Object.keys(OUTCOME_LABEL) as OutcomeKind[];
+  el<HTMLTableElement>("dryrun-totals").tBodies[0]?.replaceChildren(
+    ...kinds.map((kind) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(OUTCOME_LABEL[kind]), cell(totalsText(report.current, kind, format)), cell(totalsText(report.draft, kind, format)));
+      return tr;
+    }),
+  );
+  el<HTMLTableElement>("dryrun-changes").tBodies[0]?.replaceChildren(
+    ...report.changes.map((c) => {
+      const tr = document.createElement("tr");
+      tr.dataset["item"] = c.item_id;
+      tr.append(
+        cell(c.item_id),
+        cell(`${outcomeText(c.current)}${c.current_rule ? ` — ${c.current_rule}` : ""}`),
+        cell(`${outcomeText(c.draft)}${c.draft_rule ? ` — ${c.draft_rule}` : ""}`),
+        cell(format(c.amount)),
+      );
+      return tr;
+    }),
+  );
+}
+
+export function setUpRulesScreen(call: Call, format: (m: Money) => string): () => Promise<void> {
+  const select = el<HTMLSelectElement>("rules-retailer");
+  const text = el<HTMLTextAreaElement>("rules-text");
+  let retailers: RetailerSummary[] = [];
+
+  const loadRules = async (): Promise<void> => {
+    const retailer = retailers.find((r) => r.id === select.value);
+    el("rules-trigger").textContent = retailer ? `trigger: ${retailer.trigger.replace("_", " ")}` : "";
+    const rules = await call<RuleSet>("retailer_rules", { retailerId: select.value });
+    text.value = JSON.stringify(rules, null, 2);
+    showIssues([]);
+    status("", true);
+  };
+
+  const check = async (): Promise<void> => {
+    const args = { retailerId: select.value, draft: text.value };
+    try {
+      const issues = await call<RuleIssue[]>("check_rules", args);
+      showIssues(issues);
+      if (issues.some((i) => i.severity === "error")) {
+        status("The draft has errors; the dry run needs a valid draft.", false);
+        return;
+      }
+      showDryRun(await call<DryRunReport>("dry_run_rules", args), format);
+      status(issues.length ? "Valid, with warnings." : "Valid.", true);
+    } catch (e) {
+      status(e instanceof Error ? e.message : String(e), false);
+    }
+  };
+
+  const save = async (): Promise<void> => {
+    try {
+      const result = await call<RulesCheck>("save_rules", { retailerId: select.value, draft: text.value });
+      showIssues(result.issues);
+      status(result.saved ? "Saved. Every return decided from now on uses these rules." : "Not saved: fix the errors first.", result.saved);
+    } catch (e) {
+      status(e instanceof Error ? e.message : String(e), false);
+    }
+  };
+
+  select.addEventListener("change", () => void loadRules().catch((e: unknown) => status(String(e), false)));
+  el("rules-check").addEventListener("click", () => void check());
+  el("rules-save").addEventListener("click", () => void save());
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Tab" && !event.shiftKey) {
+      // Indent in place: this is an editor. Esc leaves it for the buttons.
+      event.preventDefault();
+      text.setRangeText("  ", text.selectionStart, text.selectionEnd, "end");
+    } else if (event.key === "Escape") {
+      el("rules-check").focus();
+    }
+  });
+  el("rules-screen").addEventListener("keydown", (event) => {
+    if (event.ctrlKey && event.key === "Enter") {
+      event.preventDefault();
+      void check();
+    } else if (event.ctrlKey && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      void save();
+    }
+  });
+
+  // Called when the screen opens: fresh retailers and rules every time.
+  return async () => {
+    retailers = await call<RetailerSummary[]>("list_retailers");
+    const keep = select.value;
+    select.replaceChildren(
+      ...retailers.map((r) => {
+        const option = document.createElement("option");
+        option.value = r.id;
+        option.textContent = r.name;
+        return option;
+      }),
+    );
+    if (retailers.some((r) => r.id === keep)) select.value = keep;
+    await loadRules();
+    text.focus();
+  };
+}
