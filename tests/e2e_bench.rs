@@ -162,17 +162,8 @@ fn the_window_shows_the_bench_and_a_scanned_demo_return() {
     assert_eq!(status, "received");
 }
 
-const CHANGED_MIND_CREDIT: &str = r#"{"rules": [
-  {"id": "sale-items", "name": "Sale items", "priority": 1,
-   "condition": {"predicate": {"field": "product_tags", "op": "eq", "value": {"text": "Sale Item"}}},
-   "outcome": {"kind": "no_action"}},
-  {"id": "faulty", "name": "Faulty goods are refunded", "priority": 2,
-   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "FAULTY"}}},
-   "outcome": {"kind": "refund"}},
-  {"id": "changed-mind", "name": "Change of mind gets credit", "priority": 3,
-   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "CHANGED_MIND"}}},
-   "outcome": {"kind": "credit_note", "expiry_days": 365}}
-]}"#;
+/// Kōwhai's demo rules plus "change of mind gets credit" (shared with the hub's tests).
+const CHANGED_MIND_CREDIT: &str = include_str!("fixtures/rules_changed_mind_credit.json");
 
 #[test]
 fn an_admin_checks_dry_runs_and_saves_rules_an_operator_cannot_reach() {

@@ -30,8 +30,6 @@ pub use rules_admin::RulesCheck;
 pub enum HubError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Options(#[from] OptionsError),
     #[error("nobody is signed in at this station: scan your badge")]
     NotSignedIn,
     #[error("this needs a {} (you are signed in as {})", .needed.as_str(), .have.as_str())]
@@ -86,10 +84,9 @@ impl From<HubError> for ErrorView {
             HubError::Forbidden { .. } => ErrorCode::Forbidden,
             HubError::SignIn(_) => ErrorCode::SignIn,
             HubError::UnknownRetailer(_) | HubError::Rules(_) => ErrorCode::Invalid,
-            HubError::Store(_)
-            | HubError::Options(_)
-            | HubError::DataDir { .. }
-            | HubError::Corrupt(_) => ErrorCode::Failed,
+            HubError::Store(_) | HubError::DataDir { .. } | HubError::Corrupt(_) => {
+                ErrorCode::Failed
+            }
         };
         if code == ErrorCode::Failed {
             tracing::error!(error = %e, "command failed");

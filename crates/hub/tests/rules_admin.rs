@@ -22,17 +22,9 @@ fn events(hub: &Hub) -> i64 {
     })
 }
 
-const CHANGED_MIND_CREDIT: &str = r#"{"rules": [
-  {"id": "sale-items", "name": "Sale items", "priority": 1,
-   "condition": {"predicate": {"field": "product_tags", "op": "eq", "value": {"text": "Sale Item"}}},
-   "outcome": {"kind": "no_action"}},
-  {"id": "faulty", "name": "Faulty goods are refunded", "priority": 2,
-   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "FAULTY"}}},
-   "outcome": {"kind": "refund"}},
-  {"id": "changed-mind", "name": "Change of mind gets credit", "priority": 3,
-   "condition": {"predicate": {"field": "return_reason", "op": "eq", "value": {"text": "CHANGED_MIND"}}},
-   "outcome": {"kind": "credit_note", "expiry_days": 365}}
-]}"#;
+/// Kōwhai's demo rules plus "change of mind gets credit" (shared with the window test).
+const CHANGED_MIND_CREDIT: &str =
+    include_str!("../../../tests/fixtures/rules_changed_mind_credit.json");
 
 #[test]
 fn a_draft_with_errors_is_refused_and_changes_nothing() {

@@ -63,7 +63,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 pub struct Store {
     conn: Connection,
-    path: PathBuf,
     device_id: String,
     clock: HlcClock,
 }
@@ -73,7 +72,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let mut conn = Self::open_checked(path)?;
         migrate::apply(&mut conn, SCHEMA_VERSION)?;
-        Self::with_connection(conn, path)
+        Self::with_connection(conn)
     }
 
     /// Creates or upgrades the file at `path` only up to schema `version`, and closes it. The
@@ -138,7 +137,7 @@ impl Store {
         Ok(conn)
     }
 
-    fn with_connection(conn: Connection, path: &Path) -> Result<Store> {
+    fn with_connection(conn: Connection) -> Result<Store> {
         let device_id = match conn
             .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
                 r.get::<_, String>(0)
@@ -166,14 +165,9 @@ impl Store {
         let clock = HlcClock::resume(device_id.clone(), last.as_ref());
         Ok(Store {
             conn,
-            path: path.to_path_buf(),
             device_id,
             clock,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// This device's stable id, minted when the store was created.

@@ -100,10 +100,6 @@ impl WriteTx<'_> {
         Ok(appended)
     }
 
-    pub fn now(&self) -> UnixMillis {
-        self.now
-    }
-
     /// The effects of one event on the read models.
     fn project(&self, event: &DomainEvent) -> Result<()> {
         match event {
