@@ -240,6 +240,9 @@ fn an_admin_checks_dry_runs_and_saves_rules_an_operator_cannot_reach() {
             .starts_with("Saved")
             .then_some(())
     });
+    if let Ok(path) = std::env::var("RETURNHUB_SCREENSHOT_RULES") {
+        std::fs::write(path, driver.screenshot_png()).unwrap();
+    }
     drop(driver);
 
     let db = open_read_only(data.path());

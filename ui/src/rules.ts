@@ -125,7 +125,7 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
     try {
       const result = await call<RulesCheck>("save_rules", { retailerId: select.value, draft: text.value });
       showIssues(result.issues);
-      status(result.saved ? "Saved. Every return decided from now on uses these rules." : "Not saved: fix the errors first.", result.saved);
+      status(result.saved ? "Saved as the retailer's rules." : "Not saved: fix the errors first.", result.saved);
     } catch (e) {
       status(e instanceof Error ? e.message : String(e), false);
     }
