@@ -246,6 +246,16 @@ fn gs1() -> CheckScheme {
     CheckScheme::Gs1Mod10
 }
 
+/// FedEx's 34-digit and Ground GSN barcodes: weights 1,7,3 over the 13-digit serial, mod 11
+/// then mod 10.
+fn fedex_34() -> CheckScheme {
+    CheckScheme::SumProductMod {
+        weights: vec![1, 7, 3, 1, 7, 3, 1, 7, 3, 1, 7, 3, 1],
+        m1: 11,
+        m2: 10,
+    }
+}
+
 /// The carrier formats, most specific first.
 const FORMATS: &[FormatDef] = &[
     FormatDef {
@@ -284,11 +294,7 @@ const FORMATS: &[FormatDef] = &[
         carrier: Carrier::Fedex,
         name: "FedEx Express 34",
         regex: r"^100[0-9]{17}(?P<serial>[0-9]{13})(?P<check>[0-9])$",
-        scheme: || CheckScheme::SumProductMod {
-            weights: vec![1, 7, 3, 1, 7, 3, 1, 7, 3, 1, 7, 3, 1],
-            m1: 11,
-            m2: 10,
-        },
+        scheme: fedex_34,
         check_prefix: "",
         strong: true,
     },
@@ -296,11 +302,7 @@ const FORMATS: &[FormatDef] = &[
         carrier: Carrier::Fedex,
         name: "FedEx Ground GSN",
         regex: r"^96[0-9]{18}(?P<serial>[0-9]{13})(?P<check>[0-9])$",
-        scheme: || CheckScheme::SumProductMod {
-            weights: vec![1, 7, 3, 1, 7, 3, 1, 7, 3, 1, 7, 3, 1],
-            m1: 11,
-            m2: 10,
-        },
+        scheme: fedex_34,
         check_prefix: "",
         strong: true,
     },
