@@ -232,6 +232,7 @@ async function loadHeader(): Promise<void> {
 
 async function loadDemoConnotes(): Promise<void> {
   const rows = await call<DemoConnote[]>("demo_connotes");
+  el("demo-help").hidden = rows.length === 0;
   el<HTMLTableElement>("demo-connotes").tBodies[0]?.replaceChildren(
     ...rows.map((row) => {
       const tr = document.createElement("tr");

@@ -20,14 +20,6 @@ pub struct DemoConnote {
     pub items: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-pub struct StoreCounts {
-    pub retailers: u64,
-    pub orders: u64,
-    pub returns: u64,
-    pub events: u64,
-}
-
 fn bad(what: &str, value: &str) -> StoreError {
     StoreError::Invalid(format!("stored {what} '{value}' is not valid"))
 }
@@ -170,18 +162,12 @@ impl Store {
         Ok(out)
     }
 
-    pub fn counts(&self) -> Result<StoreCounts> {
-        let count = |table: &str| -> Result<u64> {
-            Ok(self
-                .conn
-                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
-        };
-        Ok(StoreCounts {
-            retailers: count("retailers")?,
-            orders: count("orders")?,
-            returns: count("returns")?,
-            events: count("events")?,
-        })
+    /// Whether any retailer is configured; an index probe, not a count, so start-up stays
+    /// fast on a store of millions of returns.
+    pub fn has_retailers(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM retailers)", [], |r| r.get(0))?)
     }
 }
 

@@ -3,4 +3,4 @@
 /**
  * What the window shows in its header and the settings screen.
  */
-export type AppInfo = { version: string, hub_id: string, hub_name: string, station: string, device_id: string, data_dir: string, schema_version: number, demo: boolean, returns: number, orders: number, };
+export type AppInfo = { version: string, hub_id: string, hub_name: string, station: string, device_id: string, data_dir: string, schema_version: number, demo: boolean, };
