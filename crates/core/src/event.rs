@@ -8,6 +8,7 @@ use crate::decision::{RetailerPolicy, ReturnOption};
 use crate::model::ReturnStatus;
 use crate::money::Money;
 use crate::rules::RuleSet;
+use crate::trigger::ActionDue;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -50,6 +51,10 @@ pub enum DomainEvent {
         from: ReturnStatus,
         to: ReturnStatus,
     },
+    /// A return action became due when the retailer's trigger fired. Its idempotency key is
+    /// fixed here, before anything is sent; the store keeps one `action` outbox row per key,
+    /// so a repeated trigger cannot queue a second one.
+    ActionDue(ActionDue),
 }
 
 impl DomainEvent {
@@ -66,6 +71,7 @@ impl DomainEvent {
             DomainEvent::ReturnExpected(_) => "return_expected",
             DomainEvent::ConnoteScanned { .. } => "connote_scanned",
             DomainEvent::ReturnStatusChanged { .. } => "return_status_changed",
+            DomainEvent::ActionDue(_) => "action_due",
         }
     }
 
@@ -83,6 +89,7 @@ impl DomainEvent {
             DomainEvent::ReturnExpected(r) => Some(&r.id),
             DomainEvent::ConnoteScanned { return_id, .. } => return_id.as_deref(),
             DomainEvent::ReturnStatusChanged { return_id, .. } => Some(return_id),
+            DomainEvent::ActionDue(a) => Some(&a.return_id),
         }
     }
 }

@@ -87,7 +87,7 @@ impl WriteTx<'_> {
             ])?;
         let seq = self.tx.last_insert_rowid();
         failpoint("after_event_row");
-        self.project(&input.event)?;
+        self.project(&input.event, &id, &recorded_at)?;
         failpoint("after_projection");
         self.tx
             .prepare_cached(
@@ -101,7 +101,7 @@ impl WriteTx<'_> {
     }
 
     /// The effects of one event on the read models.
-    fn project(&self, event: &DomainEvent) -> Result<()> {
+    fn project(&self, event: &DomainEvent, event_id: &str, recorded_at: &str) -> Result<()> {
         match event {
             DomainEvent::HubRegistered { id, name } => {
                 self.tx
@@ -163,6 +163,22 @@ impl WriteTx<'_> {
                         to.as_str()
                     )));
                 }
+                Ok(())
+            }
+            DomainEvent::ActionDue(action) => {
+                // OR IGNORE: the key was fixed when the action first became due; a repeat of
+                // the trigger finds it and queues nothing (the event still records the repeat).
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO outbox (topic, dedupe_key, event_id, payload, created_at, updated_at)
+                         VALUES ('action', ?1, ?2, ?3, ?4, ?4)",
+                    )?
+                    .execute(params![
+                        action.key.as_str(),
+                        event_id,
+                        serde_json::to_string(action)?,
+                        recorded_at
+                    ])?;
                 Ok(())
             }
         }

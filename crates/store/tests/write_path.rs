@@ -404,3 +404,52 @@ fn a_retailer_configuration_reads_back_whole_and_in_order() {
     assert_eq!(store.retailer_record("r1").unwrap(), Some(r));
     assert_eq!(store.retailer_record("nobody").unwrap(), None);
 }
+
+#[test]
+fn an_action_due_queues_one_outbox_row_per_idempotency_key() {
+    use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = seeded_store(&dir.path().join("hub.db"));
+    let items = [ItemOutcome {
+        item_id: "i1".into(),
+        outcome: Outcome::Refund,
+        amount: Some(Money::new(4500, Currency::NZD)),
+    }];
+    let fire = |store: &mut Store| {
+        let due = actions_due(Trigger::Processing, ReturnEvent::Processed, "r1", "R1", &items);
+        assert_eq!(due.len(), 1);
+        store
+            .write(1_000, |tx| {
+                for action in &due {
+                    tx.append(input(DomainEvent::ActionDue(action.clone())))?;
+                }
+                Ok(due[0].key.clone())
+            })
+            .unwrap()
+            .0
+    };
+    let first = fire(&mut store);
+    let second = fire(&mut store);
+    assert_eq!(first, second, "the key is fixed by what is due, not by when");
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM outbox WHERE topic = 'action'"),
+        1,
+        "a repeated trigger queues nothing new"
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM events WHERE kind = 'action_due'"),
+        2,
+        "but the repeat is in the log"
+    );
+    let payload: String = store
+        .reader()
+        .query_row(
+            "SELECT payload FROM outbox WHERE topic = 'action' AND dedupe_key = ?1",
+            [first.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let action: returnhub_core::trigger::ActionDue = serde_json::from_str(&payload).unwrap();
+    assert_eq!(action.amount, Some(Money::new(4500, Currency::NZD)));
+    assert_consistent(&store);
+}
