@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bench::{
+    ExceptionRecord, ExtraItemRecord, InspectionRecord, ItemDecisionRecord, LabelJob,
+};
 use crate::decision::{RetailerPolicy, ReturnOption};
 use crate::model::ReturnStatus;
 use crate::money::Money;
@@ -55,6 +58,35 @@ pub enum DomainEvent {
     /// fixed here, before anything is sent; the store keeps one `action` outbox row per key,
     /// so a repeated trigger cannot queue a second one.
     ActionDue(ActionDue),
+    /// An item inspected (or re-inspected) at the bench: the item's whole inspection state.
+    ItemInspected(InspectionRecord),
+    /// Something in the parcel the return did not list.
+    ExtraItemRecorded(ExtraItemRecord),
+    /// The operator undid an earlier inspection step. The step stays in the log; this marks
+    /// it undone.
+    StepUndone {
+        return_id: String,
+        undone_event_id: String,
+    },
+    /// Items' outcomes: by the rules engine when the return is processed, or a supervisor's
+    /// override.
+    ItemsDecided {
+        return_id: String,
+        decisions: Vec<ItemDecisionRecord>,
+    },
+    /// A parcel or return put in front of the supervisor.
+    ExceptionRaised(ExceptionRecord),
+    /// The supervisor dealt with an exception.
+    ExceptionResolved {
+        id: String,
+        resolution: String,
+    },
+    /// A label to print at a station; printed from the `label` outbox.
+    LabelQueued(LabelJob),
+    /// An orphan parcel's connote attached to a return found by its order.
+    ConnoteAttached { return_id: String, connote: String },
+    /// A station's scanner, printer and keyboard-wedge settings, whole.
+    StationConfigured(crate::station::StationConfig),
 }
 
 impl DomainEvent {
@@ -72,6 +104,15 @@ impl DomainEvent {
             DomainEvent::ConnoteScanned { .. } => "connote_scanned",
             DomainEvent::ReturnStatusChanged { .. } => "return_status_changed",
             DomainEvent::ActionDue(_) => "action_due",
+            DomainEvent::ItemInspected(_) => "item_inspected",
+            DomainEvent::ExtraItemRecorded(_) => "extra_item_recorded",
+            DomainEvent::StepUndone { .. } => "step_undone",
+            DomainEvent::ItemsDecided { .. } => "items_decided",
+            DomainEvent::ExceptionRaised(_) => "exception_raised",
+            DomainEvent::ExceptionResolved { .. } => "exception_resolved",
+            DomainEvent::LabelQueued(_) => "label_queued",
+            DomainEvent::ConnoteAttached { .. } => "connote_attached",
+            DomainEvent::StationConfigured(_) => "station_configured",
         }
     }
 
@@ -90,6 +131,16 @@ impl DomainEvent {
             DomainEvent::ConnoteScanned { return_id, .. } => return_id.as_deref(),
             DomainEvent::ReturnStatusChanged { return_id, .. } => Some(return_id),
             DomainEvent::ActionDue(a) => Some(&a.return_id),
+            DomainEvent::ItemInspected(i) => Some(&i.return_id),
+            DomainEvent::ExtraItemRecorded(x) => Some(&x.return_id),
+            DomainEvent::StepUndone { return_id, .. }
+            | DomainEvent::ItemsDecided { return_id, .. }
+            | DomainEvent::ConnoteAttached { return_id, .. } => Some(return_id),
+            // An exception about a return is part of that return's history.
+            DomainEvent::ExceptionRaised(x) => x.return_id.as_deref().or(Some(&x.id)),
+            DomainEvent::ExceptionResolved { id, .. } => Some(id),
+            DomainEvent::LabelQueued(j) => Some(&j.return_id),
+            DomainEvent::StationConfigured(s) => Some(&s.station),
         }
     }
 }

@@ -43,6 +43,7 @@
 //! ```
 
 pub mod auth;
+pub mod bench;
 pub mod decision;
 pub mod dryrun;
 pub mod event;
@@ -51,6 +52,7 @@ pub mod model;
 pub mod money;
 pub mod refund;
 pub mod rules;
+pub mod station;
 pub mod time;
 pub mod trigger;
 

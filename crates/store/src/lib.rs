@@ -8,6 +8,7 @@
 //! - One write path ([`Store::write`]): events are appended and their effects (read models,
 //!   outbox rows) applied in the same IMMEDIATE transaction, all or nothing.
 
+mod bench;
 mod config;
 mod migrate;
 mod read;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use returnhub_core::hlc::{HlcClock, HlcStamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use read::DemoConnote;

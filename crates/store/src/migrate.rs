@@ -7,10 +7,16 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::{Result, StoreError};
 
 /// Every migration, in order. Never edit a shipped one: add the next.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../migrations/hub/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../migrations/hub/0001_init.sql"),
+    ),
+    (
+        "0002_bench",
+        include_str!("../../../migrations/hub/0002_bench.sql"),
+    ),
+];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 

@@ -27,10 +27,12 @@ pub struct AppendedEvent {
 }
 
 pub struct WriteTx<'a> {
-    tx: Transaction<'a>,
+    pub(crate) tx: Transaction<'a>,
     clock: &'a mut HlcClock,
     device_id: &'a str,
-    now: UnixMillis,
+    pub(crate) now: UnixMillis,
+    pub(crate) actor: String,
+    pub(crate) station: Option<String>,
     appended: Vec<AppendedEvent>,
 }
 
@@ -50,6 +52,8 @@ impl Store {
             clock: &mut self.clock,
             device_id: &self.device_id,
             now,
+            actor: String::new(),
+            station: None,
             appended: Vec::new(),
         };
         let value = f(&mut w)?;
@@ -87,6 +91,8 @@ impl WriteTx<'_> {
             ])?;
         let seq = self.tx.last_insert_rowid();
         failpoint("after_event_row");
+        self.actor.clone_from(&input.actor);
+        self.station.clone_from(&input.station);
         self.project(&input.event, &id, &recorded_at)?;
         failpoint("after_projection");
         self.tx
@@ -165,6 +171,15 @@ impl WriteTx<'_> {
                 }
                 Ok(())
             }
+            DomainEvent::ItemInspected(_)
+            | DomainEvent::ExtraItemRecorded(_)
+            | DomainEvent::StepUndone { .. }
+            | DomainEvent::ItemsDecided { .. }
+            | DomainEvent::ExceptionRaised(_)
+            | DomainEvent::ExceptionResolved { .. }
+            | DomainEvent::LabelQueued(_)
+            | DomainEvent::ConnoteAttached { .. }
+            | DomainEvent::StationConfigured(_) => self.project_bench(event, event_id),
             DomainEvent::ActionDue(action) => {
                 // OR IGNORE: the key was fixed when the action first became due; a repeat of
                 // the trigger finds it and queues nothing (the event still records the repeat).

@@ -1,0 +1,230 @@
+//! What the bench records about a parcel after the scan: each item's inspection, items found
+//! that the return did not list, decisions (the rules' and a supervisor's), exceptions for the
+//! supervisor, and label jobs. These are the payloads of the bench's domain events and the
+//! view types the window renders.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::decision::Decision;
+use crate::money::Money;
+use crate::rules::{Grade, Outcome, QcStatus};
+
+/// Whether an item listed on the return was in the parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Found,
+    Missing,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Found => "found",
+            Presence::Missing => "missing",
+        }
+    }
+}
+
+/// Where an inspected item goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    BackToStock,
+    ResaleHold,
+    Refurbish,
+    Recycle,
+    Donate,
+    Destroy,
+    ReturnToVendor,
+}
+
+impl Disposition {
+    pub const ALL: [Disposition; 7] = [
+        Disposition::BackToStock,
+        Disposition::ResaleHold,
+        Disposition::Refurbish,
+        Disposition::Recycle,
+        Disposition::Donate,
+        Disposition::Destroy,
+        Disposition::ReturnToVendor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::BackToStock => "back_to_stock",
+            Disposition::ResaleHold => "resale_hold",
+            Disposition::Refurbish => "refurbish",
+            Disposition::Recycle => "recycle",
+            Disposition::Donate => "donate",
+            Disposition::Destroy => "destroy",
+            Disposition::ReturnToVendor => "return_to_vendor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Disposition> {
+        Disposition::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    /// What the label says, in capitals so it reads across the bench.
+    pub fn label_text(self) -> &'static str {
+        match self {
+            Disposition::BackToStock => "BACK TO STOCK",
+            Disposition::ResaleHold => "RESALE HOLD",
+            Disposition::Refurbish => "REFURBISH",
+            Disposition::Recycle => "RECYCLE",
+            Disposition::Donate => "DONATE",
+            Disposition::Destroy => "DESTROY",
+            Disposition::ReturnToVendor => "RETURN TO VENDOR",
+        }
+    }
+
+    /// The default for a QC verdict, so a pass needs no extra key press.
+    pub fn default_for(qc: QcStatus) -> Disposition {
+        match qc {
+            QcStatus::Pass => Disposition::BackToStock,
+            QcStatus::Fail => Disposition::ResaleHold,
+        }
+    }
+}
+
+/// One item's inspection as the operator left it. Each change records the whole state, so
+/// the latest record (not undone) is the item's inspection and the earlier ones are history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct InspectionRecord {
+    pub id: String,
+    pub return_id: String,
+    pub item_id: String,
+    pub presence: Presence,
+    pub qc: Option<QcStatus>,
+    /// A code from the retailer's QC reasons; required when `qc` is Fail.
+    pub qc_reason: Option<String>,
+    pub grade: Option<Grade>,
+    pub disposition: Option<Disposition>,
+    pub note: Option<String>,
+    /// Content hashes of stored photos (see the hub's photo store).
+    pub photos: Vec<String>,
+}
+
+/// Something in the parcel that the return did not list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ExtraItemRecord {
+    pub id: String,
+    pub return_id: String,
+    /// What was scanned or typed (an EAN, a SKU).
+    pub code: String,
+    /// The order line it matches, when it is from the same order.
+    pub order_line_id: Option<String>,
+    pub note: Option<String>,
+    pub photos: Vec<String>,
+}
+
+/// Who decided an item's outcome: the rules engine (with its explanation) or a supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum DecidedBy {
+    Engine { decision: Decision },
+    Supervisor { reason: String, previous: Option<Outcome> },
+}
+
+/// One item's decision when its return was processed, or a supervisor's override.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ItemDecisionRecord {
+    pub id: String,
+    pub return_id: String,
+    pub item_id: String,
+    pub outcome: Outcome,
+    /// What a refund or credit note is worth: the received quantity's share of what was paid.
+    pub amount: Option<Money>,
+    pub decided_by: DecidedBy,
+}
+
+/// What the supervisor's queue holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionKind {
+    /// A parcel whose connote matched nothing, parked by the operator.
+    UnknownParcel,
+    /// Items missing from the parcel, or items in it that the return did not list.
+    Mismatch,
+    /// A QC fail the retailer's policy or a rule holds for review.
+    QcHold,
+    /// A parcel scanned again after it was processed.
+    DuplicateProcessing,
+}
+
+impl ExceptionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionKind::UnknownParcel => "unknown_parcel",
+            ExceptionKind::Mismatch => "mismatch",
+            ExceptionKind::QcHold => "qc_hold",
+            ExceptionKind::DuplicateProcessing => "duplicate_processing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExceptionKind> {
+        [
+            ExceptionKind::UnknownParcel,
+            ExceptionKind::Mismatch,
+            ExceptionKind::QcHold,
+            ExceptionKind::DuplicateProcessing,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ExceptionRecord {
+    pub id: String,
+    pub kind: ExceptionKind,
+    pub return_id: Option<String>,
+    pub connote: Option<String>,
+    /// What the operator (or the hub) says is wrong.
+    pub note: String,
+    pub photos: Vec<String>,
+}
+
+/// A label to print at a station: the filled template's fields, kept so a reprint prints the
+/// same label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LabelJob {
+    pub id: String,
+    pub return_id: String,
+    pub station: String,
+    /// The template's name, e.g. "hub_item".
+    pub template: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// When set, the label is a reprint of the job with this id.
+    pub reprint_of: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for d in Disposition::ALL {
+            assert_eq!(Disposition::parse(d.as_str()), Some(d));
+            assert_eq!(
+                serde_json::to_value(d).unwrap(),
+                serde_json::Value::String(d.as_str().into())
+            );
+        }
+        for k in [
+            ExceptionKind::UnknownParcel,
+            ExceptionKind::Mismatch,
+            ExceptionKind::QcHold,
+            ExceptionKind::DuplicateProcessing,
+        ] {
+            assert_eq!(ExceptionKind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_value(k).unwrap(),
+                serde_json::Value::String(k.as_str().into())
+            );
+        }
+    }
+}
