@@ -124,8 +124,15 @@ pub struct ExtraItemRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum DecidedBy {
-    Engine { decision: Decision },
-    Supervisor { reason: String, previous: Option<Outcome> },
+    Engine {
+        decision: Decision,
+    },
+    Supervisor {
+        reason: String,
+        previous: Option<Outcome>,
+    },
+    /// The item was not in the parcel: nothing was received, so nothing is owed for it.
+    NotReceived,
 }
 
 /// One item's decision when its return was processed, or a supervisor's override.
@@ -199,6 +206,54 @@ pub struct LabelJob {
     pub fields: std::collections::BTreeMap<String, String>,
     /// When set, the label is a reprint of the job with this id.
     pub reprint_of: Option<String>,
+}
+
+/// An item the return lists, with how far the bench has got with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ItemState {
+    pub item_id: String,
+    pub inspection: Option<InspectionRecord>,
+    pub decision: Option<ItemDecisionRecord>,
+    /// The return reason or the QC fail reason demands a photo.
+    pub evidence_required: bool,
+}
+
+/// A QC failure reason the operator can pick for this retailer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct QcReasonOption {
+    pub code: String,
+    pub label: String,
+    pub requires_photo: bool,
+}
+
+/// A label job as the bench shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LabelState {
+    pub id: String,
+    /// pending, confirmed (printed) …
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub reprint: bool,
+}
+
+/// Everything the bench shows about a return after the scan: each item's inspection and
+/// decision, extras, what still blocks processing, and its labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BenchState {
+    pub return_id: String,
+    pub status: crate::model::ReturnStatus,
+    pub trigger: crate::trigger::Trigger,
+    pub items: Vec<ItemState>,
+    pub extras: Vec<ExtraItemRecord>,
+    pub qc_reasons: Vec<QcReasonOption>,
+    /// Why the Process key would be refused now; empty when the return can be processed.
+    pub blockers: Vec<String>,
+    /// Whether this operator has a step on this return to undo.
+    pub can_undo: bool,
+    pub labels: Vec<LabelState>,
+    /// Open exceptions about this return, as one line each.
+    pub open_exceptions: Vec<String>,
 }
 
 #[cfg(test)]

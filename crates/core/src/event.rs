@@ -77,10 +77,7 @@ pub enum DomainEvent {
     /// A parcel or return put in front of the supervisor.
     ExceptionRaised(ExceptionRecord),
     /// The supervisor dealt with an exception.
-    ExceptionResolved {
-        id: String,
-        resolution: String,
-    },
+    ExceptionResolved { id: String, resolution: String },
     /// A label to print at a station; printed from the `label` outbox.
     LabelQueued(LabelJob),
     /// An orphan parcel's connote attached to a return found by its order.

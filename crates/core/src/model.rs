@@ -162,6 +162,8 @@ pub struct ScanResult {
     /// One line for the operator, e.g. "Unknown connote: open an orphan intake".
     pub message: String,
     pub ret: Option<ReturnView>,
+    /// The bench's state for a return of this hub (inspections so far, what blocks processing).
+    pub bench: Option<crate::bench::BenchState>,
 }
 
 #[cfg(test)]

@@ -4,9 +4,14 @@
 //! they are durable.
 
 mod auth;
+mod bench;
 mod demo;
 mod options;
+mod orphan;
+mod photos;
 mod rules_admin;
+mod station;
+mod supervisor;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -22,9 +27,14 @@ use serde::Serialize;
 use ts_rs::TS;
 
 pub use auth::{hash_pin, Actor, SessionView};
+pub use bench::{InspectRequest, ItemScan, ProcessResult};
 pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{HubOptions, OptionsError};
+pub use orphan::{OrderMatch, OrderMatchLine};
+pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};
 pub use rules_admin::RulesCheck;
+pub use station::{render as render_label, PrintRound, PrinterQueueView, ScannerSink, StationView};
+pub use supervisor::{AuditEntry, ExceptionView, SupervisorResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -39,6 +49,9 @@ pub enum HubError {
     },
     #[error("{0}")]
     SignIn(String),
+    /// The request cannot be done as asked; the sentence says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
     #[error("no retailer '{0}' on this hub")]
     UnknownRetailer(String),
     #[error("the rules have problems: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
@@ -83,7 +96,9 @@ impl From<HubError> for ErrorView {
             HubError::NotSignedIn => ErrorCode::NotSignedIn,
             HubError::Forbidden { .. } => ErrorCode::Forbidden,
             HubError::SignIn(_) => ErrorCode::SignIn,
-            HubError::UnknownRetailer(_) | HubError::Rules(_) => ErrorCode::Invalid,
+            HubError::UnknownRetailer(_) | HubError::Rules(_) | HubError::Invalid(_) => {
+                ErrorCode::Invalid
+            }
             HubError::Store(_) | HubError::DataDir { .. } | HubError::Corrupt(_) => {
                 ErrorCode::Failed
             }
@@ -148,6 +163,11 @@ pub struct Hub {
     sessions: Mutex<auth::Sessions>,
     options: HubOptions,
     clock: Clock,
+    /// This station's undoable inspection steps, newest last.
+    undo: Mutex<Vec<bench::UndoStep>>,
+    photos: PhotoStore,
+    print_signal: station::PrintSignal,
+    serial: Mutex<station::SerialState>,
 }
 
 impl Hub {
@@ -172,8 +192,12 @@ impl Hub {
             store: Mutex::new(store),
             connote_rules: ConnoteRules::new(Vec::new()).expect("no patterns, nothing to compile"),
             sessions: Mutex::new(auth::Sessions::default()),
+            photos: PhotoStore::new(options.data_dir.join("photos")),
             options,
             clock,
+            undo: Mutex::new(Vec::new()),
+            print_signal: station::PrintSignal::default(),
+            serial: Mutex::new(station::SerialState::default()),
         })
     }
 
@@ -246,6 +270,25 @@ impl Hub {
             });
         }
         let received = events.len() == 2;
+        if let Some(ret) = found
+            .as_ref()
+            .filter(|_| verdict == ScanVerdict::AlreadyProcessed)
+        {
+            // One open duplicate per return (the store ignores a second while one is open).
+            events.push(DomainEvent::ExceptionRaised(
+                returnhub_core::bench::ExceptionRecord {
+                    id: bench::new_id(),
+                    kind: returnhub_core::bench::ExceptionKind::DuplicateProcessing,
+                    return_id: Some(ret.id.clone()),
+                    connote: Some(connote.clone()),
+                    note: format!(
+                        "scanned again at station {} after it was processed",
+                        self.options.station
+                    ),
+                    photos: Vec::new(),
+                },
+            ));
+        }
         store.write((self.clock)(), |tx| {
             for event in events {
                 tx.append(EventInput {
@@ -265,12 +308,19 @@ impl Hub {
             }
             _ => verdict_message(verdict, &connote, found.as_ref().map(|r| r.hub_id.as_str())),
         };
+        let bench = match &found {
+            Some(ret) if ret.hub_id == self.options.hub_id => {
+                Some(self.state_of(&store, &ret.id, &actor)?)
+            }
+            _ => None,
+        };
         Ok(ScanResult {
             verdict,
             connote,
             raw: raw.to_string(),
             message,
             ret: found,
+            bench,
         })
     }
 
@@ -291,6 +341,18 @@ impl Hub {
                 items: s.items,
             })
             .collect())
+    }
+
+    /// Stores a bench photo (JPEG or PNG, downscaled, metadata dropped); see [`PhotoStore`].
+    pub fn add_photo(&self, bytes: &[u8]) -> Result<PhotoRef> {
+        self.authorize(Role::Operator)?;
+        self.photos.store(bytes)
+    }
+
+    /// A stored photo as a `data:` URL for the window.
+    pub fn photo_data_url(&self, hash: &str) -> Result<String> {
+        self.authorize(Role::Operator)?;
+        self.photos.data_url(hash)
     }
 
     /// Runs `f` with the store; for reports and tests that read what the hub wrote.

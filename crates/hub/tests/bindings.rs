@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
 use returnhub_core::rules::RuleSet;
-use returnhub_hub::{AppInfo, DemoConnote, ErrorView, RulesCheck, SessionView};
+use returnhub_core::rules::Outcome;
+use returnhub_core::station::StationConfig;
+use returnhub_devices::serial::ScannerEvent;
+use returnhub_hub::{
+    AppInfo, AuditEntry, DemoConnote, ErrorView, ExceptionView, InspectRequest, ItemScan,
+    OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, StationView, SupervisorResult,
+};
 use ts_rs::TS;
 
 fn committed_dir() -> PathBuf {
@@ -42,6 +48,18 @@ fn typescript_bindings_are_current() {
     RuleSet::export_all(&config).unwrap();
     DryRunReport::export_all(&config).unwrap();
     RetailerSummary::export_all(&config).unwrap();
+    InspectRequest::export_all(&config).unwrap();
+    ItemScan::export_all(&config).unwrap();
+    ProcessResult::export_all(&config).unwrap();
+    OrderMatch::export_all(&config).unwrap();
+    PhotoRef::export_all(&config).unwrap();
+    StationView::export_all(&config).unwrap();
+    StationConfig::export_all(&config).unwrap();
+    ExceptionView::export_all(&config).unwrap();
+    AuditEntry::export_all(&config).unwrap();
+    SupervisorResult::export_all(&config).unwrap();
+    Outcome::export_all(&config).unwrap();
+    ScannerEvent::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());
     assert!(generated.contains_key("ScanResult.ts") && generated.contains_key("Money.ts"));
 

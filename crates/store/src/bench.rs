@@ -122,6 +122,7 @@ impl WriteTx<'_> {
                             }
                         },
                         DecidedBy::Supervisor { .. } => ("supervisor", None),
+                        DecidedBy::NotReceived => ("not_received", None),
                     };
                     stmt.execute(params![
                         d.id,
@@ -280,8 +281,20 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (event_id, id, item_id, presence, qc, qc_reason, grade, disposition, note, photos, by, at) =
-                row?;
+            let (
+                event_id,
+                id,
+                item_id,
+                presence,
+                qc,
+                qc_reason,
+                grade,
+                disposition,
+                note,
+                photos,
+                by,
+                at,
+            ) = row?;
             let text = |v: Option<String>| v.map(serde_json::Value::String);
             out.push(InspectionRow {
                 event_id,
@@ -305,7 +318,10 @@ impl Store {
     }
 
     /// Extra items recorded for a return and not undone, oldest first.
-    pub fn extra_items(&self, return_id: &str) -> Result<Vec<(String, returnhub_core::bench::ExtraItemRecord)>> {
+    pub fn extra_items(
+        &self,
+        return_id: &str,
+    ) -> Result<Vec<(String, returnhub_core::bench::ExtraItemRecord)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT event_id, id, code, order_line_id, note, photos_json FROM extra_items
              WHERE return_id = ?1 AND undone_by IS NULL ORDER BY rowid",
@@ -408,8 +424,18 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, kind, return_id, connote, note, photos, state, raised_by, raised_at, resolution) =
-                row?;
+            let (
+                id,
+                kind,
+                return_id,
+                connote,
+                note,
+                photos,
+                state,
+                raised_by,
+                raised_at,
+                resolution,
+            ) = row?;
             out.push(ExceptionRow {
                 kind: ExceptionKind::parse(&kind)
                     .ok_or_else(|| StoreError::Invalid(format!("exception {id}: kind {kind}")))?,
@@ -549,6 +575,93 @@ impl Store {
         Ok(ids)
     }
 
+    /// A user's display name.
+    pub fn user_name(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT name FROM users WHERE id = ?1")?
+            .query_row([user_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// An order's head and lines for the orphan intake: (order row, lines).
+    pub fn order_summary(&self, order_id: &str) -> Result<Option<OrderSummaryRow>> {
+        let head = self
+            .conn
+            .prepare_cached(
+                "SELECT o.id, o.retailer_id, t.name, o.order_number, o.customer_name, o.email,
+                        o.created_at
+                 FROM orders o JOIN retailers t ON t.id = o.retailer_id WHERE o.id = ?1",
+            )?
+            .query_row([order_id], |r| {
+                Ok(OrderSummaryRow {
+                    id: r.get(0)?,
+                    retailer_id: r.get(1)?,
+                    retailer: r.get(2)?,
+                    order_number: r.get(3)?,
+                    customer_name: r.get(4)?,
+                    email: r.get(5)?,
+                    created_at: r.get(6)?,
+                    lines: Vec::new(),
+                    returns: Vec::new(),
+                })
+            })
+            .optional()?;
+        let Some(mut head) = head else {
+            return Ok(None);
+        };
+        let mut lines = self.conn.prepare_cached(
+            "SELECT id, sku, ean, title, quantity FROM order_lines WHERE order_id = ?1 ORDER BY id",
+        )?;
+        head.lines = lines
+            .query_map([order_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut returns = self.conn.prepare_cached(
+            "SELECT id, hub_id, status FROM returns WHERE order_id = ?1 ORDER BY created_at",
+        )?;
+        head.returns = returns
+            .query_map([order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(head))
+    }
+
+    /// Whether the outbox holds `key` under `topic` (in any state).
+    pub fn outbox_has(&self, topic: &str, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE topic = ?1 AND dedupe_key = ?2)",
+            )?
+            .query_row(params![topic, key], |r| r.get(0))?)
+    }
+
+    /// The standard QC failure reasons every retailer starts with, in order.
+    pub fn standard_qc_reasons(&self) -> Result<Vec<returnhub_core::event::QcReasonRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT code, label, requires_photo FROM qc_reasons WHERE retailer_id = '' ORDER BY position",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(returnhub_core::event::QcReasonRecord {
+                code: r.get(0)?,
+                label: r.get(1)?,
+                requires_photo: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The action outbox rows of a return: (idempotency key, state, payload).
+    pub fn actions_of(&self, return_id: &str) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT dedupe_key, state, payload FROM outbox
+             WHERE topic = 'action' AND json_extract(payload, '$.return_id') = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([return_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The events about one return (or exception), oldest first: the audit trail.
     pub fn events_for(&self, aggregate_id: &str) -> Result<Vec<AuditRow>> {
         let mut stmt = self.conn.prepare_cached(
@@ -567,6 +680,22 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
+}
+
+/// An order as the orphan intake lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummaryRow {
+    pub id: String,
+    pub retailer_id: String,
+    pub retailer: String,
+    pub order_number: String,
+    pub customer_name: String,
+    pub email: String,
+    pub created_at: String,
+    /// (line id, sku, ean, title, quantity)
+    pub lines: Vec<(String, String, Option<String>, String, u32)>,
+    /// (return id, hub id, status)
+    pub returns: Vec<(String, String, String)>,
 }
 
 /// One event of an audit trail, with its JSON payload.

@@ -125,23 +125,35 @@ impl Store {
 
     /// Every item of the retailer's returns created at or after `since` (RFC 3339).
     pub fn history_rows(&self, retailer_id: &str, since: &str) -> Result<Vec<HistoryRow>> {
-        let mut stmt = self.conn.prepare(
+        self.item_rows(
+            "WHERE r.retailer_id = ?1 AND r.created_at >= ?2",
+            params![retailer_id, since],
+        )
+    }
+
+    /// Every item of one return, with its order's facts and its latest inspection.
+    pub fn return_item_rows(&self, return_id: &str) -> Result<Vec<HistoryRow>> {
+        self.item_rows("WHERE r.id = ?1", params![return_id])
+    }
+
+    fn item_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<HistoryRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT r.id, i.id, r.created_at, i.reason_code, i.sub_reason_code, i.chosen_option,
                     i.quantity, o.id, o.created_at, o.country, o.currency, o.tags_json,
                     o.discount_minor, o.total_minor, l.id, l.sku, l.unit_price_minor,
                     l.product_tags_json,
                     (SELECT qc FROM inspections n WHERE n.return_item_id = i.id
-                     ORDER BY n.inspected_at DESC, n.rowid DESC LIMIT 1),
+                       AND n.undone_by IS NULL ORDER BY n.rowid DESC LIMIT 1),
                     (SELECT grade FROM inspections n WHERE n.return_item_id = i.id
-                     ORDER BY n.inspected_at DESC, n.rowid DESC LIMIT 1)
+                       AND n.undone_by IS NULL ORDER BY n.rowid DESC LIMIT 1)
              FROM returns r
              JOIN return_items i ON i.return_id = r.id
              JOIN orders o ON o.id = r.order_id
              JOIN order_lines l ON l.id = i.order_line_id
-             WHERE r.retailer_id = ?1 AND r.created_at >= ?2
-             ORDER BY r.created_at, r.id, i.id",
-        )?;
-        let rows = stmt.query_map(params![retailer_id, since], |r| {
+             {filter}
+             ORDER BY r.created_at, r.id, i.id"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
             Ok((
                 (
                     r.get::<_, String>(0)?,
@@ -215,6 +227,31 @@ impl Store {
     }
 
     /// All lines of an order, in a stable order.
+    /// What earlier returns of an order already refunded or credited per order line
+    /// (amount in minor units, quantity), from those returns' current decisions.
+    pub fn already_refunded(
+        &self,
+        order_id: &str,
+        except_return: &str,
+    ) -> Result<std::collections::HashMap<String, (i64, u32)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.order_line_id, sum(d.amount_minor), sum(i.quantity)
+             FROM decisions d
+             JOIN return_items i ON i.id = d.return_item_id
+             JOIN returns r ON r.id = i.return_id
+             WHERE r.order_id = ?1 AND r.id <> ?2 AND d.amount_minor IS NOT NULL
+               AND d.rowid = (SELECT max(e.rowid) FROM decisions e WHERE e.return_item_id = d.return_item_id)
+             GROUP BY i.order_line_id",
+        )?;
+        let rows = stmt.query_map(params![order_id, except_return], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (r.get::<_, i64>(1)?, r.get::<_, u32>(2)?),
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn order_lines(&self, order_id: &str) -> Result<Vec<OrderLineRow>> {
         let currency: String = self.conn.query_row(
             "SELECT currency FROM orders WHERE id = ?1",

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use returnhub_core::hlc::{HlcClock, HlcStamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow};
+pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use read::DemoConnote;

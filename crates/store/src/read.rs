@@ -27,18 +27,33 @@ fn bad(what: &str, value: &str) -> StoreError {
 impl Store {
     /// The return a normalised connote belongs to, with everything the bench shows.
     pub fn return_by_connote(&self, connote: &str) -> Result<Option<ReturnView>> {
+        self.return_view(
+            "FROM connotes c JOIN returns r ON r.id = c.return_id
+             JOIN retailers t ON t.id = r.retailer_id
+             JOIN orders o ON o.id = r.order_id
+             WHERE c.connote = ?1",
+            connote,
+        )
+    }
+
+    /// The return with this id, as [`Store::return_by_connote`] shows it.
+    pub fn return_by_id(&self, return_id: &str) -> Result<Option<ReturnView>> {
+        self.return_view(
+            "FROM returns r JOIN retailers t ON t.id = r.retailer_id
+             JOIN orders o ON o.id = r.order_id
+             WHERE r.id = ?1",
+            return_id,
+        )
+    }
+
+    fn return_view(&self, from_where: &str, key: &str) -> Result<Option<ReturnView>> {
         let head = self
             .conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage, o.order_number,
-                        o.customer_name, o.email, o.currency
-                 FROM connotes c
-                 JOIN returns r ON r.id = c.return_id
-                 JOIN retailers t ON t.id = r.retailer_id
-                 JOIN orders o ON o.id = r.order_id
-                 WHERE c.connote = ?1",
-            )?
-            .query_row([connote], |row| {
+                        o.customer_name, o.email, o.currency {from_where}"
+            ))?
+            .query_row([key], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,

@@ -1,0 +1,208 @@
+//! The orphan intake: a parcel whose connote matched nothing. The operator finds its order by
+//! order number, email, or an item's SKU / EAN (scanned off the item), and attaches the
+//! parcel to the order's open return, or opens a return for it; or parks the parcel as an
+//! exception with photos and a note. The unknown scan itself is already in the log.
+
+use returnhub_core::auth::Role;
+use returnhub_core::bench::{ExceptionKind, ExceptionRecord};
+use returnhub_core::event::{DomainEvent, ReturnItemRecord, ReturnRecord};
+use returnhub_core::model::{ReturnStatus, ScanResult, ScanVerdict};
+use returnhub_core::time::rfc3339;
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::bench::new_id;
+use crate::{Hub, HubError, Result};
+
+/// An order the intake found, with its lines and any returns it already has.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OrderMatch {
+    pub order_id: String,
+    pub retailer: String,
+    pub order_number: String,
+    pub customer_name: String,
+    pub email: String,
+    pub created_at: String,
+    pub lines: Vec<OrderMatchLine>,
+    /// An open return (expected, in transit or received) of this order at this hub: linking
+    /// attaches the parcel to it instead of opening a new one.
+    pub open_return: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OrderMatchLine {
+    pub sku: String,
+    pub ean: Option<String>,
+    pub title: String,
+    pub quantity: u32,
+}
+
+impl Hub {
+    /// Orders matching an order number ("1042" or "#1042"), an email, or a SKU / EAN.
+    pub fn find_orders(&self, query: &str) -> Result<Vec<OrderMatch>> {
+        self.authorize(Role::Operator)?;
+        let query = returnhub_devices::scan::normalise_wedge(query).text;
+        let query = query.trim();
+        if query.chars().count() < 3 {
+            return Err(HubError::Invalid(
+                "type at least 3 characters: an order number, an email, a SKU or scan an item"
+                    .into(),
+            ));
+        }
+        let store = self.store();
+        let mut out = Vec::new();
+        for id in store.find_orders(query, 20)? {
+            let Some(o) = store.order_summary(&id)? else {
+                continue;
+            };
+            let open_return = o
+                .returns
+                .iter()
+                .find(|(_, hub, status)| {
+                    hub == &self.options.hub_id
+                        && matches!(status.as_str(), "expected" | "in_transit" | "received")
+                })
+                .map(|(id, _, _)| id.clone());
+            out.push(OrderMatch {
+                order_id: o.id,
+                retailer: o.retailer,
+                order_number: o.order_number,
+                customer_name: o.customer_name,
+                email: o.email,
+                created_at: o.created_at,
+                lines: o
+                    .lines
+                    .into_iter()
+                    .map(|(_, sku, ean, title, quantity)| OrderMatchLine {
+                        sku,
+                        ean,
+                        title,
+                        quantity,
+                    })
+                    .collect(),
+                open_return,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Attaches an unknown parcel to an order: to the order's open return at this hub (which
+    /// is received now), or to a new return listing every line of the order (the operator
+    /// marks what is missing during inspection). Answers as if the connote had been scanned.
+    pub fn link_orphan(&self, connote: &str, order_id: &str) -> Result<ScanResult> {
+        let actor = self.authorize(Role::Operator)?;
+        let connote = returnhub_devices::scan::normalise_wedge(connote).text;
+        let connote = connote.trim().to_string();
+        if connote.is_empty() {
+            return Err(HubError::Invalid("no connote to attach".into()));
+        }
+        let mut store = self.store();
+        if store.return_by_connote(&connote)?.is_some() {
+            return Err(HubError::Invalid(format!(
+                "{connote} already belongs to a return: scan it again"
+            )));
+        }
+        let order = store
+            .order_summary(order_id)?
+            .ok_or_else(|| HubError::Invalid(format!("no order {order_id}")))?;
+        let open = order.returns.iter().find(|(_, hub, status)| {
+            hub == &self.options.hub_id
+                && matches!(status.as_str(), "expected" | "in_transit" | "received")
+        });
+        let now = (self.clock)();
+        let mut events = Vec::new();
+        let return_id = match open {
+            Some((return_id, _, status)) => {
+                events.push(DomainEvent::ConnoteAttached {
+                    return_id: return_id.clone(),
+                    connote: connote.clone(),
+                });
+                let from = ReturnStatus::parse(status)
+                    .ok_or_else(|| HubError::Corrupt(format!("return {return_id}: {status}")))?;
+                if from != ReturnStatus::Received {
+                    events.push(DomainEvent::ReturnStatusChanged {
+                        return_id: return_id.clone(),
+                        from,
+                        to: ReturnStatus::Received,
+                    });
+                }
+                return_id.clone()
+            }
+            None => {
+                let return_id = format!("ret-{}", new_id());
+                events.push(DomainEvent::ReturnExpected(ReturnRecord {
+                    id: return_id.clone(),
+                    retailer_id: order.retailer_id.clone(),
+                    hub_id: self.options.hub_id.clone(),
+                    order_id: order.id.clone(),
+                    source: "orphan_intake".into(),
+                    status: ReturnStatus::Received,
+                    created_at: rfc3339(now),
+                    connotes: vec![connote.clone()],
+                    items: order
+                        .lines
+                        .iter()
+                        .map(|(line_id, _, _, _, quantity)| ReturnItemRecord {
+                            id: format!("itm-{}", new_id()),
+                            order_line_id: line_id.clone(),
+                            quantity: *quantity,
+                            reason_code: "NOT_GIVEN".into(),
+                            sub_reason_code: None,
+                            comment: Some("Opened at the hub for a parcel with no return".into()),
+                            chosen_option: None,
+                        })
+                        .collect(),
+                }));
+                return_id
+            }
+        };
+        store.write(now, |tx| {
+            for event in events {
+                tx.append(self.input(&actor, event))?;
+            }
+            Ok(())
+        })?;
+        let ret = store.return_by_id(&return_id)?;
+        let bench = Some(self.state_of(&store, &return_id, &actor)?);
+        Ok(ScanResult {
+            verdict: ScanVerdict::Expected,
+            connote: connote.clone(),
+            raw: connote.clone(),
+            message: format!(
+                "{connote} attached to order {}: inspect the items.",
+                order.order_number
+            ),
+            ret,
+            bench,
+        })
+    }
+
+    /// Parks an unknown parcel for the supervisor, with a note and photos.
+    pub fn park_orphan(&self, connote: &str, note: &str, photos: Vec<String>) -> Result<String> {
+        let actor = self.authorize(Role::Operator)?;
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(HubError::Invalid(
+                "say what is in the parcel, so the supervisor can match it".into(),
+            ));
+        }
+        for hash in &photos {
+            self.photos.check_stored(hash)?;
+        }
+        let id = new_id();
+        self.store().write((self.clock)(), |tx| {
+            tx.append(self.input(
+                &actor,
+                DomainEvent::ExceptionRaised(ExceptionRecord {
+                    id: id.clone(),
+                    kind: ExceptionKind::UnknownParcel,
+                    return_id: None,
+                    connote: Some(connote.trim().to_string()),
+                    note: note.to_string(),
+                    photos,
+                }),
+            ))
+        })?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,450 @@
+//! What a supervisor does with what went wrong: the exception queue, overriding an item's
+//! decision (with a reason), reprinting labels, closing a return by hand (which fires the
+//! actions of retailers whose trigger is Manual), and reading a return's audit trail.
+//! Every command here checks for the supervisor role in the core, whatever the window shows.
+
+use returnhub_core::auth::Role;
+use returnhub_core::bench::{BenchState, DecidedBy, ExceptionKind, ItemDecisionRecord, LabelJob};
+use returnhub_core::event::DomainEvent;
+use returnhub_core::model::{ReturnStatus, Transition};
+use returnhub_core::rules::Outcome;
+use returnhub_core::time::rfc3339;
+use returnhub_core::trigger::{ReturnEvent, Trigger};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::bench::{due_actions, new_id, outcome_text, retailer_of, worth_of};
+use crate::{Hub, HubError, Result};
+
+/// One exception in the supervisor's queue.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ExceptionView {
+    pub id: String,
+    pub kind: ExceptionKind,
+    pub return_id: Option<String>,
+    pub connote: Option<String>,
+    pub note: String,
+    pub photos: Vec<String>,
+    pub open: bool,
+    pub raised_by: String,
+    pub raised_at: String,
+    pub resolution: Option<String>,
+}
+
+/// One line of a return's audit trail: who did what, when, where.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AuditEntry {
+    pub at: String,
+    pub who: String,
+    pub station: Option<String>,
+    pub what: String,
+}
+
+/// The answer to a supervisor's change to a return.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SupervisorResult {
+    pub message: String,
+    pub actions_queued: u32,
+    pub state: BenchState,
+}
+
+impl Hub {
+    /// Open exceptions first, newest first (resolved ones too when asked).
+    pub fn exceptions(&self, include_resolved: bool) -> Result<Vec<ExceptionView>> {
+        self.authorize(Role::Supervisor)?;
+        Ok(self
+            .store()
+            .exceptions(include_resolved, 500)?
+            .into_iter()
+            .map(|x| ExceptionView {
+                id: x.id,
+                kind: x.kind,
+                return_id: x.return_id,
+                connote: x.connote,
+                note: x.note,
+                photos: x.photos,
+                open: x.open,
+                raised_by: x.raised_by,
+                raised_at: x.raised_at,
+                resolution: x.resolution,
+            })
+            .collect())
+    }
+
+    pub fn resolve_exception(&self, id: &str, resolution: &str) -> Result<Vec<ExceptionView>> {
+        let actor = self.authorize(Role::Supervisor)?;
+        let resolution = resolution.trim();
+        if resolution.is_empty() {
+            return Err(HubError::Invalid(
+                "say how the exception was resolved".into(),
+            ));
+        }
+        self.store().write((self.clock)(), |tx| {
+            tx.append(self.input(
+                &actor,
+                DomainEvent::ExceptionResolved {
+                    id: id.to_string(),
+                    resolution: resolution.to_string(),
+                },
+            ))
+        })?;
+        self.exceptions(false)
+    }
+
+    /// Replaces an item's decision with the supervisor's, with the reason. If the retailer's
+    /// trigger has already fired for this return, the new outcome's action is queued now.
+    /// Refused when an action for the item is already queued: what was queued may already be
+    /// on its way to the retailer, and is settled there, not by a second decision.
+    pub fn override_decision(
+        &self,
+        return_id: &str,
+        item_id: &str,
+        outcome: Outcome,
+        reason: &str,
+    ) -> Result<SupervisorResult> {
+        let actor = self.authorize(Role::Supervisor)?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(HubError::Invalid("an override needs a reason".into()));
+        }
+        let mut store = self.store();
+        let ret = store
+            .return_by_id(return_id)?
+            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+        let current = store
+            .current_decisions(return_id)?
+            .into_iter()
+            .find(|d| d.item_id == item_id)
+            .ok_or_else(|| {
+                HubError::Invalid("this item has no decision yet: process the return first".into())
+            })?;
+        if current.decided_by == DecidedBy::NotReceived {
+            return Err(HubError::Invalid(
+                "this item was not in the parcel: there is nothing to decide".into(),
+            ));
+        }
+        let queued = store
+            .actions_of(return_id)?
+            .into_iter()
+            .any(|(_, _, payload)| {
+                serde_json::from_str::<returnhub_core::trigger::ActionDue>(&payload)
+                    .is_ok_and(|a| a.item_ids.iter().any(|i| i == item_id))
+            });
+        if queued {
+            return Err(HubError::Invalid(
+                "an action for this item is already queued; settle it with the retailer".into(),
+            ));
+        }
+        let retailer = retailer_of(&store, &ret.retailer.id)?;
+        let now = (self.clock)();
+        let state = self.state_of(&store, return_id, &actor)?;
+        // The amount is what the item is worth, whoever picks the outcome.
+        let amount = match outcome {
+            Outcome::Refund | Outcome::CreditNote { .. } => worth_of(&store, return_id, item_id)?,
+            _ => None,
+        };
+        if matches!(outcome, Outcome::Refund | Outcome::CreditNote { .. }) && amount.is_none() {
+            return Err(HubError::Invalid(
+                "nothing is refundable on this item any more".into(),
+            ));
+        }
+        let decision = ItemDecisionRecord {
+            id: new_id(),
+            return_id: return_id.to_string(),
+            item_id: item_id.to_string(),
+            outcome,
+            amount,
+            decided_by: DecidedBy::Supervisor {
+                reason: reason.to_string(),
+                previous: Some(current.outcome),
+            },
+        };
+        let fired = match retailer.policy.trigger {
+            Trigger::Processing => {
+                matches!(ret.status, ReturnStatus::Processed | ReturnStatus::Closed)
+                    .then_some(ReturnEvent::Processed)
+            }
+            Trigger::Manual => (ret.status == ReturnStatus::Closed).then_some(ReturnEvent::Closed),
+            // The carrier's event already fired; an override after it is sent now.
+            Trigger::FirstScan => Some(ReturnEvent::CarrierInTransit),
+        };
+        let due = match fired {
+            Some(event) => due_actions(
+                &store,
+                &retailer,
+                event,
+                return_id,
+                std::slice::from_ref(&decision),
+            )?,
+            None => Vec::new(),
+        };
+        let actions_queued = due.len() as u32;
+        let mut events = vec![DomainEvent::ItemsDecided {
+            return_id: return_id.to_string(),
+            decisions: vec![decision.clone()],
+        }];
+        events.extend(due.into_iter().map(DomainEvent::ActionDue));
+        // The hold is settled when no item of the return is held any more.
+        let still_held = state.items.iter().any(|i| {
+            i.item_id != item_id
+                && i.decision.as_ref().map(|d| d.outcome) == Some(Outcome::HoldForReview)
+        });
+        if outcome != Outcome::HoldForReview && !still_held {
+            if let Some(id) = store.open_exception(ExceptionKind::QcHold, return_id)? {
+                events.push(DomainEvent::ExceptionResolved {
+                    id,
+                    resolution: format!("decided by supervisor: {reason}"),
+                });
+            }
+        }
+        store.write(now, |tx| {
+            for event in events {
+                tx.append(self.input(&actor, event))?;
+            }
+            Ok(())
+        })?;
+        Ok(SupervisorResult {
+            message: format!(
+                "Item decided: {} ({actions_queued} action(s) queued).",
+                outcome_text(&decision.outcome, decision.amount)
+            ),
+            actions_queued,
+            state: self.state_of(&store, return_id, &actor)?,
+        })
+    }
+
+    /// Closes a return by hand. For a retailer whose trigger is Manual this is what fires the
+    /// return's actions (from the decisions made when it was processed); closing again finds
+    /// them queued and adds nothing.
+    pub fn close_return(&self, return_id: &str, note: &str) -> Result<SupervisorResult> {
+        let actor = self.authorize(Role::Supervisor)?;
+        let mut store = self.store();
+        let ret = store
+            .return_by_id(return_id)?
+            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+        if !ret
+            .status
+            .can_move(ReturnStatus::Closed, Transition::SupervisorClose)
+        {
+            return Err(HubError::Invalid(format!(
+                "a {} return cannot be closed",
+                ret.status.as_str()
+            )));
+        }
+        let retailer = retailer_of(&store, &ret.retailer.id)?;
+        let decisions = store.current_decisions(return_id)?;
+        let due = due_actions(
+            &store,
+            &retailer,
+            ReturnEvent::Closed,
+            return_id,
+            &decisions,
+        )?;
+        let actions_queued = due.len() as u32;
+        let mut events = vec![DomainEvent::ReturnStatusChanged {
+            return_id: return_id.to_string(),
+            from: ret.status,
+            to: ReturnStatus::Closed,
+        }];
+        events.extend(due.into_iter().map(DomainEvent::ActionDue));
+        let note = note.trim();
+        for x in store.exceptions(false, 500)? {
+            if x.return_id.as_deref() == Some(return_id) {
+                events.push(DomainEvent::ExceptionResolved {
+                    id: x.id,
+                    resolution: if note.is_empty() {
+                        "return closed by supervisor".into()
+                    } else {
+                        format!("return closed by supervisor: {note}")
+                    },
+                });
+            }
+        }
+        store.write((self.clock)(), |tx| {
+            for event in events {
+                tx.append(self.input(&actor, event))?;
+            }
+            Ok(())
+        })?;
+        let message = match (retailer.policy.trigger, decisions.is_empty()) {
+            (Trigger::Manual, true) => {
+                "Closed. It was never processed, so no action fires.".to_string()
+            }
+            (Trigger::Manual, false) => format!("Closed: {actions_queued} action(s) queued."),
+            _ => "Closed. (This retailer's actions do not fire on close.)".to_string(),
+        };
+        Ok(SupervisorResult {
+            message,
+            actions_queued,
+            state: self.state_of(&store, return_id, &actor)?,
+        })
+    }
+
+    /// Prints the return's labels again, each marked as a reprint.
+    pub fn reprint_labels(&self, return_id: &str) -> Result<BenchState> {
+        let actor = self.authorize(Role::Supervisor)?;
+        let mut store = self.store();
+        let originals: Vec<LabelJob> = store
+            .label_jobs(return_id)?
+            .into_iter()
+            .map(|l| l.job)
+            .filter(|j| j.reprint_of.is_none())
+            .collect();
+        if originals.is_empty() {
+            return Err(HubError::Invalid(
+                "this return has no label yet: it prints when the return is processed".into(),
+            ));
+        }
+        let when = rfc3339((self.clock)())[..16].replace('T', " ");
+        store.write((self.clock)(), |tx| {
+            for original in &originals {
+                let mut fields = original.fields.clone();
+                fields.insert("reprinted_at".into(), when.clone());
+                tx.append(self.input(
+                    &actor,
+                    DomainEvent::LabelQueued(LabelJob {
+                        id: new_id(),
+                        return_id: return_id.to_string(),
+                        station: self.options.station.clone(),
+                        template: original.template.clone(),
+                        fields,
+                        reprint_of: Some(original.id.clone()),
+                    }),
+                ))?;
+            }
+            Ok(())
+        })?;
+        self.print_wakeup();
+        self.state_of(&store, return_id, &actor)
+    }
+
+    /// Everything that happened to a return, oldest first.
+    pub fn audit_trail(&self, return_id: &str) -> Result<Vec<AuditEntry>> {
+        self.authorize(Role::Supervisor)?;
+        let store = self.store();
+        let rows = store.events_for(return_id)?;
+        let mut names = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let who = match names.get(&row.actor) {
+                Some(name) => name,
+                None => {
+                    let name = store
+                        .user_name(&row.actor)?
+                        .unwrap_or_else(|| row.actor.clone());
+                    names.entry(row.actor.clone()).or_insert(name)
+                }
+            }
+            .clone();
+            let event: DomainEvent = serde_json::from_str(&row.payload).map_err(|e| {
+                HubError::Corrupt(format!("event {} cannot be read: {e}", row.event_id))
+            })?;
+            out.push(AuditEntry {
+                at: row.recorded_at,
+                who,
+                station: row.station,
+                what: describe(&event),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One sentence per event, before → after where there is one.
+fn describe(event: &DomainEvent) -> String {
+    match event {
+        DomainEvent::ReturnExpected(r) => format!("Return expected ({})", r.source),
+        DomainEvent::ConnoteScanned { connote, .. } => format!("Scanned {connote}"),
+        DomainEvent::ReturnStatusChanged { from, to, .. } => {
+            format!("Status {} → {}", from.as_str(), to.as_str())
+        }
+        DomainEvent::ItemInspected(n) => {
+            let mut parts = vec![format!(
+                "Item {}: {}",
+                short(&n.item_id),
+                n.presence.as_str()
+            )];
+            if let Some(qc) = n.qc {
+                parts.push(format!("QC {}", qc.name()));
+            }
+            if let Some(r) = &n.qc_reason {
+                parts.push(r.clone());
+            }
+            if let Some(g) = n.grade {
+                parts.push(format!("grade {}", g.name()));
+            }
+            if let Some(d) = n.disposition {
+                parts.push(d.as_str().replace('_', " "));
+            }
+            if !n.photos.is_empty() {
+                parts.push(format!("{} photo(s)", n.photos.len()));
+            }
+            parts.join(", ")
+        }
+        DomainEvent::ExtraItemRecorded(x) => format!("Extra item {}", x.code),
+        DomainEvent::StepUndone {
+            undone_event_id, ..
+        } => {
+            format!("Undid step {}", short(undone_event_id))
+        }
+        DomainEvent::ItemsDecided { decisions, .. } => decisions
+            .iter()
+            .map(|d| {
+                let by = match &d.decided_by {
+                    DecidedBy::Engine { decision } => match &decision.source {
+                        returnhub_core::decision::DecisionSource::Rule { rule_name, .. } => {
+                            format!("rule “{rule_name}”")
+                        }
+                        returnhub_core::decision::DecisionSource::CustomerChoice => {
+                            "customer's choice".into()
+                        }
+                        returnhub_core::decision::DecisionSource::RetailerDefault => {
+                            "retailer default".into()
+                        }
+                        returnhub_core::decision::DecisionSource::QcFailPolicy => {
+                            "QC-fail policy".into()
+                        }
+                    },
+                    DecidedBy::Supervisor { reason, previous } => format!(
+                        "supervisor override of {} ({reason})",
+                        previous
+                            .map(|p| outcome_text(&p, None))
+                            .unwrap_or_else(|| "nothing".into())
+                    ),
+                    DecidedBy::NotReceived => "not in the parcel".into(),
+                };
+                format!(
+                    "Item {}: {} by {by}",
+                    short(&d.item_id),
+                    outcome_text(&d.outcome, d.amount)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        DomainEvent::ActionDue(a) => format!(
+            "{} due{} (key {}…)",
+            a.kind.name().replace('_', " "),
+            a.amount.map(|m| format!(" {m}")).unwrap_or_default(),
+            &a.key.as_str()[..12]
+        ),
+        DomainEvent::ExceptionRaised(x) => {
+            format!(
+                "Exception: {} — {}",
+                x.kind.as_str().replace('_', " "),
+                x.note
+            )
+        }
+        DomainEvent::ExceptionResolved { resolution, .. } => format!("Resolved: {resolution}"),
+        DomainEvent::LabelQueued(j) => match &j.reprint_of {
+            Some(_) => format!("Label reprinted at {}", j.station),
+            None => format!("Label queued at {}", j.station),
+        },
+        DomainEvent::ConnoteAttached { connote, .. } => format!("Connote {connote} attached"),
+        other => other.kind().replace('_', " "),
+    }
+}
+
+fn short(id: &str) -> &str {
+    let start = id.len().saturating_sub(6);
+    id.get(start..).unwrap_or(id)
+}

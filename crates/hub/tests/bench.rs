@@ -1,0 +1,560 @@
+//! The bench after the scan, on a real store: inspection, undo, processing (decisions,
+//! actions, labels, exceptions in one write), the orphan intake, the supervisor's queue,
+//! overrides and manual close, the audit trail, and the print queue on a real TCP socket and
+//! a real PDF folder. Each test checks what the hub answered and what the store holds.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use returnhub_core::bench::{Disposition, ExceptionKind, Presence};
+use returnhub_core::model::{ReturnStatus, ScanVerdict};
+use returnhub_core::rules::{Grade, Outcome, QcStatus};
+use returnhub_core::station::{PrinterSettings, StationConfig};
+use returnhub_hub::{ErrorCode, ErrorView, Hub, HubOptions, InspectRequest};
+
+const NOW: i64 = 1_795_461_900_000; // 2026-11-23T19:25:00Z
+
+fn demo_hub(dir: &Path) -> Arc<Hub> {
+    let hub = Hub::open_with_clock(HubOptions::demo(dir), Box::new(|| NOW)).unwrap();
+    hub.sign_in("OP-1001", "1111").unwrap();
+    Arc::new(hub)
+}
+
+fn count(hub: &Hub, sql: &str) -> i64 {
+    hub.with_store(|s| s.reader().query_row(sql, [], |r| r.get(0)).unwrap())
+}
+
+/// An expected connote at this hub of `retailer` whose return has `items` items.
+fn connote_with(hub: &Hub, retailer: &str, items: i64) -> String {
+    hub.with_store(|s| {
+        s.reader()
+            .query_row(
+                "SELECT min(c.connote) FROM connotes c JOIN returns r ON r.id = c.return_id
+                 WHERE r.retailer_id = ?1 AND r.hub_id = 'AKL' AND r.status = 'expected'
+                   AND (SELECT count(*) FROM return_items i WHERE i.return_id = r.id) = ?2",
+                rusqlite::params![retailer, items],
+                |r| r.get(0),
+            )
+            .unwrap()
+    })
+}
+
+fn pass(return_id: &str, item_id: &str) -> InspectRequest {
+    InspectRequest {
+        return_id: return_id.into(),
+        item_id: item_id.into(),
+        presence: Presence::Found,
+        qc: Some(QcStatus::Pass),
+        qc_reason: None,
+        grade: Some(Grade::A),
+        disposition: None,
+        note: None,
+        photos: vec![],
+    }
+}
+
+fn png() -> Vec<u8> {
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        64,
+        48,
+        image::Rgb([200, 30, 30]),
+    ))
+    .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+    .unwrap();
+    out
+}
+
+fn invalid(e: returnhub_hub::HubError) -> String {
+    let view = ErrorView::from(e);
+    assert_eq!(view.code, ErrorCode::Invalid, "{}", view.message);
+    view.message
+}
+
+#[test]
+fn a_happy_one_item_return_is_scan_pass_process_and_its_label_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "kowhai", 1);
+
+    // 1. Scan.
+    let scan = hub.scan(&format!("{connote}\r")).unwrap();
+    assert_eq!(scan.verdict, ScanVerdict::Expected);
+    let ret = scan.ret.unwrap();
+    let state = scan.bench.unwrap();
+    assert_eq!(state.status, ReturnStatus::Received);
+    assert_eq!(state.blockers, vec!["Item 1 is not inspected."]);
+    let item = ret.items[0].id.clone();
+    let refused = invalid(hub.process_return(&ret.id).unwrap_err());
+    assert!(refused.contains("not inspected"), "{refused}");
+
+    // 2. QC verdict.
+    let state = hub.inspect_item(pass(&ret.id, &item)).unwrap();
+    assert!(state.blockers.is_empty(), "{:?}", state.blockers);
+    let inspection = state.items[0].inspection.as_ref().unwrap();
+    assert_eq!(
+        inspection.disposition,
+        Some(Disposition::BackToStock),
+        "a pass defaults to stock"
+    );
+
+    // 3. Process.
+    let done = hub.process_return(&ret.id).unwrap();
+    assert_eq!(done.state.status, ReturnStatus::Processed);
+    let decision = done.state.items[0].decision.as_ref().unwrap();
+    let sends = matches!(
+        decision.outcome,
+        Outcome::Refund | Outcome::CreditNote { .. } | Outcome::Exchange
+    );
+    assert_eq!(
+        done.actions_queued,
+        u32::from(sends),
+        "Processing trigger: due now"
+    );
+    assert_eq!(done.labels_queued, 1);
+    assert_eq!(
+        count(
+            &hub,
+            &format!(
+                "SELECT count(*) FROM outbox WHERE topic = 'action' AND payload LIKE '%{}%'",
+                ret.id
+            )
+        ),
+        i64::from(done.actions_queued)
+    );
+    assert_eq!(
+        count(&hub, &format!("SELECT count(*) FROM decisions WHERE return_id = '{}' AND explanation_json LIKE '%notes%'", ret.id)),
+        1,
+        "the decision is stored with its explanation"
+    );
+    assert_eq!(
+        count(
+            &hub,
+            &format!(
+                "SELECT count(*) FROM returns WHERE id = '{}' AND status = 'processed'",
+                ret.id
+            )
+        ),
+        1
+    );
+
+    // The label goes to the station's printer: here a PDF folder.
+    let pdfs = dir.path().join("labels");
+    let mut config = StationConfig::default_for(&hub.options().station);
+    config.printer = PrinterSettings::PdfFolder {
+        dir: pdfs.display().to_string(),
+    };
+    hub.sign_in("AD-3001", "3333").unwrap();
+    hub.save_station(config).unwrap();
+    let round = hub.print_due_labels().unwrap();
+    assert_eq!((round.printed, round.failed), (1, 0));
+    let printed: Vec<_> = std::fs::read_dir(&pdfs).unwrap().collect();
+    assert_eq!(printed.len(), 1);
+    let pdf = std::fs::read(printed[0].as_ref().unwrap().path()).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(
+        count(
+            &hub,
+            "SELECT count(*) FROM outbox WHERE topic = 'label' AND state = 'confirmed'"
+        ),
+        1
+    );
+    assert_eq!(hub.print_due_labels().unwrap().printed, 0, "printed once");
+}
+
+#[test]
+fn a_two_item_return_with_a_qc_fail_needs_a_reason_and_a_photo_and_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "kowhai", 2);
+    let scan = hub.scan(&connote).unwrap();
+    let ret = scan.ret.unwrap();
+    let (first, second) = (ret.items[0].id.clone(), ret.items[1].id.clone());
+    hub.inspect_item(pass(&ret.id, &first)).unwrap();
+
+    let mut fail = pass(&ret.id, &second);
+    fail.qc = Some(QcStatus::Fail);
+    fail.grade = Some(Grade::D);
+    let msg = invalid(hub.inspect_item(fail.clone()).unwrap_err());
+    assert!(msg.contains("needs a reason"), "{msg}");
+    fail.qc_reason = Some("NOT_A_REASON".into());
+    let msg = invalid(hub.inspect_item(fail.clone()).unwrap_err());
+    assert!(
+        msg.contains("not one of this retailer's QC reasons"),
+        "{msg}"
+    );
+
+    // Kōwhai's own reason, which demands a photo.
+    fail.qc_reason = Some("PILLING".into());
+    let state = hub.inspect_item(fail.clone()).unwrap();
+    assert_eq!(state.blockers, vec!["Item 2 needs a photo as evidence."]);
+    let photo = hub.add_photo(&png()).unwrap();
+    fail.photos = vec![photo.hash.clone()];
+    let state = hub.inspect_item(fail).unwrap();
+    assert!(state.blockers.is_empty(), "{:?}", state.blockers);
+    assert_eq!(
+        state.items[1].inspection.as_ref().unwrap().disposition,
+        Some(Disposition::ResaleHold)
+    );
+
+    let done = hub.process_return(&ret.id).unwrap();
+    let held = done.state.items[1].decision.as_ref().unwrap();
+    assert_eq!(
+        held.outcome,
+        Outcome::HoldForReview,
+        "Kōwhai holds QC fails for review"
+    );
+    assert_eq!(done.exceptions_raised, 1);
+    assert_eq!(
+        count(&hub, &format!("SELECT count(*) FROM exceptions WHERE kind = 'qc_hold' AND state = 'open' AND return_id = '{}'", ret.id)),
+        1
+    );
+    assert_eq!(done.labels_queued, 2);
+
+    // The supervisor decides the held item; the hold is settled and the refund is queued
+    // (Kōwhai's trigger, Processing, has fired already).
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let queue = hub.exceptions(false).unwrap();
+    assert!(queue
+        .iter()
+        .any(|x| x.kind == ExceptionKind::QcHold && x.return_id.as_deref() == Some(&ret.id)));
+    let msg = invalid(
+        hub.override_decision(&ret.id, &second, Outcome::Refund, " ")
+            .unwrap_err(),
+    );
+    assert!(msg.contains("reason"), "{msg}");
+    let before = count(&hub, "SELECT count(*) FROM outbox WHERE topic = 'action'");
+    let result = hub
+        .override_decision(
+            &ret.id,
+            &second,
+            Outcome::Refund,
+            "pilling is within tolerance",
+        )
+        .unwrap();
+    assert_eq!(result.actions_queued, 1);
+    let decided = result.state.items[1].decision.as_ref().unwrap();
+    assert_eq!(decided.outcome, Outcome::Refund);
+    assert!(decided.amount.unwrap().minor > 0);
+    assert_eq!(
+        count(&hub, "SELECT count(*) FROM outbox WHERE topic = 'action'"),
+        before + 1
+    );
+    assert_eq!(
+        count(&hub, &format!("SELECT count(*) FROM exceptions WHERE kind = 'qc_hold' AND state = 'open' AND return_id = '{}'", ret.id)),
+        0,
+        "nothing is held any more"
+    );
+    let msg = invalid(
+        hub.override_decision(&ret.id, &second, Outcome::NoAction, "changed my mind")
+            .unwrap_err(),
+    );
+    assert!(msg.contains("already queued"), "{msg}");
+    // The trail says who did what, with before and after.
+    let trail = hub.audit_trail(&ret.id).unwrap();
+    let text: Vec<String> = trail
+        .iter()
+        .map(|e| format!("{} {}", e.who, e.what))
+        .collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("Aroha") && t.contains("Status received → processed")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("Sam") && t.contains("supervisor override of Hold for review")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.contains("QC fail, PILLING, grade D")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn item_scans_tick_items_record_extras_and_undo_is_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "kowhai", 1);
+    let ret = hub.scan(&connote).unwrap().ret.unwrap();
+    let item = &ret.items[0];
+    let ean = item.ean.clone().expect("demo items have EANs");
+
+    let first = hub.scan_item(&ret.id, &format!("{ean}\r")).unwrap();
+    assert_eq!(first.matched_item.as_deref(), Some(item.id.as_str()));
+    assert_eq!(
+        first.state.items[0].inspection.as_ref().unwrap().presence,
+        Presence::Found
+    );
+    assert_eq!(
+        first.state.blockers,
+        vec!["Item 1 needs a QC pass or fail."]
+    );
+    let second = hub.scan_item(&ret.id, &ean).unwrap();
+    assert!(second.extra, "a second unit of a one-unit line is extra");
+    let stranger = hub.scan_item(&ret.id, "9400000000001").unwrap();
+    assert!(stranger.extra);
+    assert_eq!(stranger.state.extras.len(), 2);
+
+    let state = hub.undo_last(&ret.id).unwrap();
+    assert_eq!(state.extras.len(), 1, "the last step is undone");
+    assert_eq!(
+        count(&hub, "SELECT count(*) FROM extra_items"),
+        2,
+        "kept, marked undone"
+    );
+    assert_eq!(
+        count(
+            &hub,
+            "SELECT count(*) FROM events WHERE kind = 'step_undone'"
+        ),
+        1
+    );
+
+    // Another operator cannot undo Aroha's steps.
+    hub.sign_in("OP-1002", "1212").unwrap();
+    let msg = invalid(hub.undo_last(&ret.id).unwrap_err());
+    assert!(msg.contains("nothing of yours"), "{msg}");
+
+    // Processing with an extra item raises a mismatch for the supervisor.
+    hub.inspect_item(pass(&ret.id, &item.id)).unwrap();
+    let done = hub.process_return(&ret.id).unwrap();
+    assert_eq!(done.exceptions_raised, 1);
+    assert_eq!(
+        count(
+            &hub,
+            "SELECT count(*) FROM exceptions WHERE kind = 'mismatch'"
+        ),
+        1
+    );
+    let msg = invalid(hub.inspect_item(pass(&ret.id, &item.id)).unwrap_err());
+    assert!(msg.contains("can no longer change"), "{msg}");
+}
+
+#[test]
+fn an_unknown_parcel_is_matched_by_order_number_or_parked() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let unknown = "LZ999999995NZ";
+    let scan = hub.scan(unknown).unwrap();
+    assert_eq!(scan.verdict, ScanVerdict::Unknown);
+
+    // An order with no return yet.
+    let (order_id, number): (String, String) = hub.with_store(|s| {
+        s.reader()
+            .query_row(
+                "SELECT id, order_number FROM orders o WHERE retailer_id = 'kowhai'
+                   AND NOT EXISTS (SELECT 1 FROM returns r WHERE r.order_id = o.id)
+                 ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    });
+    let matches = hub.find_orders(number.trim_start_matches('#')).unwrap();
+    assert_eq!(matches.len(), 1);
+    assert_eq!(matches[0].order_id, order_id);
+    assert!(matches[0].open_return.is_none());
+    let msg = invalid(hub.find_orders("ab").unwrap_err());
+    assert!(msg.contains("at least 3"), "{msg}");
+
+    let linked = hub.link_orphan(unknown, &order_id).unwrap();
+    assert_eq!(linked.verdict, ScanVerdict::Expected);
+    let ret = linked.ret.unwrap();
+    assert_eq!(ret.status, ReturnStatus::Received);
+    assert_eq!(linked.bench.unwrap().items.len(), ret.items.len());
+    // The connote now finds the return; the parcel is on the bench.
+    assert_eq!(hub.scan(unknown).unwrap().verdict, ScanVerdict::Expected);
+    let msg = invalid(hub.link_orphan(unknown, &order_id).unwrap_err());
+    assert!(msg.contains("already belongs"), "{msg}");
+
+    // A parcel nobody can match goes to the supervisor with a photo.
+    let photo = hub.add_photo(&png()).unwrap();
+    let msg = invalid(hub.park_orphan("XX1", " ", vec![]).unwrap_err());
+    assert!(msg.contains("say what is in the parcel"), "{msg}");
+    hub.park_orphan(
+        "LZ999999981NZ",
+        "blue hoodie, no paperwork",
+        vec![photo.hash],
+    )
+    .unwrap();
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let queue = hub.exceptions(false).unwrap();
+    let parked = queue
+        .iter()
+        .find(|x| x.kind == ExceptionKind::UnknownParcel)
+        .unwrap();
+    assert_eq!(parked.photos.len(), 1);
+    hub.resolve_exception(&parked.id, "matched to order by email")
+        .unwrap();
+    assert!(hub
+        .exceptions(false)
+        .unwrap()
+        .iter()
+        .all(|x| x.id != parked.id));
+}
+
+#[test]
+fn a_duplicate_scan_is_one_exception_and_processing_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "kowhai", 1);
+    let ret = hub.scan(&connote).unwrap().ret.unwrap();
+    hub.inspect_item(pass(&ret.id, &ret.items[0].id)).unwrap();
+    hub.process_return(&ret.id).unwrap();
+    let actions = count(&hub, "SELECT count(*) FROM outbox WHERE topic = 'action'");
+
+    for _ in 0..3 {
+        let again = hub.scan(&connote).unwrap();
+        assert_eq!(again.verdict, ScanVerdict::AlreadyProcessed);
+    }
+    let msg = invalid(hub.process_return(&ret.id).unwrap_err());
+    assert!(msg.contains("already processed"), "{msg}");
+    assert_eq!(
+        count(&hub, "SELECT count(*) FROM exceptions WHERE kind = 'duplicate_processing' AND state = 'open'"),
+        1,
+        "one duplicate for the supervisor, however often it is scanned"
+    );
+    assert_eq!(
+        count(
+            &hub,
+            "SELECT count(*) FROM events WHERE kind = 'connote_scanned'"
+        ),
+        4
+    );
+    assert_eq!(
+        count(&hub, "SELECT count(*) FROM outbox WHERE topic = 'action'"),
+        actions,
+        "nothing fires twice"
+    );
+}
+
+#[test]
+fn a_supervisor_close_fires_a_manual_retailers_actions_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "maple", 1);
+    let ret = hub.scan(&connote).unwrap().ret.unwrap();
+    hub.inspect_item(pass(&ret.id, &ret.items[0].id)).unwrap();
+    let done = hub.process_return(&ret.id).unwrap();
+    assert_eq!(
+        done.actions_queued, 0,
+        "Manual trigger: nothing fires at processing"
+    );
+    assert!(
+        done.message.contains("supervisor closes"),
+        "{}",
+        done.message
+    );
+
+    // An operator may not close.
+    let err = ErrorView::from(hub.close_return(&ret.id, "").unwrap_err());
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    assert_eq!(
+        ErrorView::from(hub.exceptions(false).unwrap_err()).code,
+        ErrorCode::Forbidden
+    );
+    assert_eq!(count(&hub, "SELECT count(*) FROM events WHERE kind = 'return_status_changed' AND payload LIKE '%closed%'"), 0);
+
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let decision = done.state.items[0].decision.clone().unwrap();
+    let sends = matches!(
+        decision.outcome,
+        Outcome::Refund | Outcome::CreditNote { .. } | Outcome::Exchange
+    );
+    let closed = hub.close_return(&ret.id, "checked").unwrap();
+    assert_eq!(closed.state.status, ReturnStatus::Closed);
+    assert_eq!(closed.actions_queued, u32::from(sends));
+    assert_eq!(
+        count(
+            &hub,
+            &format!(
+                "SELECT count(*) FROM outbox WHERE topic = 'action' AND payload LIKE '%{}%'",
+                ret.id
+            )
+        ),
+        i64::from(sends)
+    );
+    let msg = invalid(hub.close_return(&ret.id, "").unwrap_err());
+    assert!(msg.contains("cannot be closed"), "{msg}");
+
+    // Reprint: the label again, marked as a reprint.
+    let state = hub.reprint_labels(&ret.id).unwrap();
+    assert_eq!(state.labels.len(), 2);
+    assert!(state.labels[1].reprint);
+    let job: returnhub_core::bench::LabelJob =
+        hub.with_store(|s| s.label_jobs(&ret.id).unwrap().pop().unwrap().job);
+    let zpl = returnhub_hub::render_label(&job).unwrap().to_zpl();
+    assert!(zpl.contains("REPRINT"));
+}
+
+#[test]
+fn a_printer_that_is_off_keeps_the_label_until_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    // A port nothing listens on: bind, note it, close.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    hub.sign_in("AD-3001", "3333").unwrap();
+    let mut config = StationConfig::default_for(&hub.options().station);
+    config.printer = PrinterSettings::Tcp {
+        addr: format!("127.0.0.1:{port}"),
+    };
+    hub.save_station(config.clone()).unwrap();
+    let mut bad = config.clone();
+    bad.printer = PrinterSettings::Tcp {
+        addr: "printer".into(),
+    };
+    let msg = invalid(hub.save_station(bad).unwrap_err());
+    assert!(msg.contains("host:port"), "{msg}");
+
+    hub.sign_in("OP-1001", "1111").unwrap();
+    let connote = connote_with(&hub, "kowhai", 1);
+    let ret = hub.scan(&connote).unwrap().ret.unwrap();
+    hub.inspect_item(pass(&ret.id, &ret.items[0].id)).unwrap();
+    hub.process_return(&ret.id).unwrap();
+
+    let round = hub.print_due_labels().unwrap();
+    assert_eq!((round.printed, round.failed), (0, 1));
+    let queue = hub.printer_queue().unwrap();
+    assert_eq!(queue.waiting, 1);
+    assert!(queue.last_error.unwrap().contains("unreachable"));
+
+    // The printer comes on (same port) and the retry time has come: the job prints.
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let reader = std::thread::spawn(move || {
+        // A ready Zebra: answers the status request, then takes the job.
+        let (mut status, _) = listener.accept().unwrap();
+        let mut ask = [0u8; 3];
+        status.read_exact(&mut ask).unwrap();
+        assert_eq!(&ask, b"~HS");
+        status
+            .write_all(
+                b"\x02030,0,0,1218,000,0,0,0,000,0,0,0\x03\r\n\x02001,0,0,0,1,2,4,0,00000000,1,000\x03\r\n\x021234,0\x03\r\n",
+            )
+            .unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).unwrap();
+        String::from_utf8(got).unwrap()
+    });
+    hub.with_store(|s| {
+        s.reader()
+            .execute(
+                "UPDATE outbox SET next_attempt_at = NULL WHERE topic = 'label'",
+                [],
+            )
+            .unwrap()
+    });
+    let round = hub.print_due_labels().unwrap();
+    assert_eq!((round.printed, round.failed), (1, 0));
+    let zpl = reader.join().unwrap();
+    assert!(zpl.starts_with("^XA") && zpl.contains(&connote), "{zpl}");
+    assert_eq!(hub.printer_queue().unwrap().waiting, 0);
+}
