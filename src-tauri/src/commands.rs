@@ -5,10 +5,16 @@
 
 use std::sync::Arc;
 
+use returnhub_core::bench::BenchState;
 use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
-use returnhub_core::rules::{RuleIssue, RuleSet};
-use returnhub_hub::{AppInfo, DemoConnote, ErrorView, Hub, RulesCheck, SessionView};
+use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
+use returnhub_core::station::StationConfig;
+use returnhub_hub::{
+    AppInfo, AuditEntry, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest, ItemScan,
+    OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView, StationView,
+    SupervisorResult,
+};
 use tauri::State;
 
 pub struct AppState {
@@ -127,4 +133,177 @@ pub fn save_rules(
 ) -> Reply<RulesCheck> {
     rules_input(&draft)?;
     Ok(state.hub.save_rules(&retailer_id, &draft)?)
+}
+
+// --- The bench after the scan ------------------------------------------------------------
+
+/// Ids, codes and notes are short; anything longer is a paste gone wrong.
+const MAX_ID_LEN: usize = 128;
+const MAX_NOTE_LEN: usize = 2000;
+
+fn short_input(what: &str, value: &str, max: usize) -> Reply<()> {
+    if value.len() > max {
+        return Err(ErrorView::invalid(format!(
+            "The {what} is {} characters long; the most accepted is {max}.",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn bench_state(state: State<'_, AppState>, return_id: String) -> Reply<BenchState> {
+    short_input("return id", &return_id, MAX_ID_LEN)?;
+    Ok(state.hub.bench_state(&return_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn inspect_item(state: State<'_, AppState>, request: InspectRequest) -> Reply<BenchState> {
+    short_input("note", request.note.as_deref().unwrap_or(""), MAX_NOTE_LEN)?;
+    Ok(state.hub.inspect_item(request)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn scan_item(state: State<'_, AppState>, return_id: String, raw: String) -> Reply<ItemScan> {
+    short_input("scan", &raw, MAX_SCAN_LEN)?;
+    Ok(state.hub.scan_item(&return_id, &raw)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn undo_last(state: State<'_, AppState>, return_id: String) -> Reply<BenchState> {
+    Ok(state.hub.undo_last(&return_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn process_return(state: State<'_, AppState>, return_id: String) -> Reply<ProcessResult> {
+    Ok(state.hub.process_return(&return_id)?)
+}
+
+/// The photo's bytes arrive as the raw request body (no JSON number arrays for megabytes).
+#[tauri::command]
+#[tracing::instrument(skip(state, request))]
+pub fn add_photo(state: State<'_, AppState>, request: tauri::ipc::Request<'_>) -> Reply<PhotoRef> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(ErrorView::invalid("Send the photo's bytes, not JSON."));
+    };
+    Ok(state.hub.add_photo(bytes)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn photo_data_url(state: State<'_, AppState>, hash: String) -> Reply<String> {
+    short_input("photo id", &hash, 64)?;
+    Ok(state.hub.photo_data_url(&hash)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn find_orders(state: State<'_, AppState>, query: String) -> Reply<Vec<OrderMatch>> {
+    short_input("search", &query, MAX_SCAN_LEN)?;
+    Ok(state.hub.find_orders(&query)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn link_orphan(
+    state: State<'_, AppState>,
+    connote: String,
+    order_id: String,
+) -> Reply<ScanResult> {
+    short_input("connote", &connote, MAX_SCAN_LEN)?;
+    Ok(state.hub.link_orphan(&connote, &order_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn park_orphan(
+    state: State<'_, AppState>,
+    connote: String,
+    note: String,
+    photos: Vec<String>,
+) -> Reply<String> {
+    short_input("connote", &connote, MAX_SCAN_LEN)?;
+    short_input("note", &note, MAX_NOTE_LEN)?;
+    Ok(state.hub.park_orphan(&connote, &note, photos)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn list_exceptions(
+    state: State<'_, AppState>,
+    include_resolved: bool,
+) -> Reply<Vec<ExceptionView>> {
+    Ok(state.hub.exceptions(include_resolved)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn resolve_exception(
+    state: State<'_, AppState>,
+    id: String,
+    resolution: String,
+) -> Reply<Vec<ExceptionView>> {
+    short_input("resolution", &resolution, MAX_NOTE_LEN)?;
+    Ok(state.hub.resolve_exception(&id, &resolution)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn override_decision(
+    state: State<'_, AppState>,
+    return_id: String,
+    item_id: String,
+    outcome: Outcome,
+    reason: String,
+) -> Reply<SupervisorResult> {
+    short_input("reason", &reason, MAX_NOTE_LEN)?;
+    Ok(state
+        .hub
+        .override_decision(&return_id, &item_id, outcome, &reason)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn close_return(
+    state: State<'_, AppState>,
+    return_id: String,
+    note: String,
+) -> Reply<SupervisorResult> {
+    short_input("note", &note, MAX_NOTE_LEN)?;
+    Ok(state.hub.close_return(&return_id, &note)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn reprint_labels(state: State<'_, AppState>, return_id: String) -> Reply<BenchState> {
+    Ok(state.hub.reprint_labels(&return_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn audit_trail(state: State<'_, AppState>, return_id: String) -> Reply<Vec<AuditEntry>> {
+    Ok(state.hub.audit_trail(&return_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn station_view(state: State<'_, AppState>) -> Reply<StationView> {
+    Ok(state.hub.station_view()?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn save_station(state: State<'_, AppState>, config: StationConfig) -> Reply<StationView> {
+    Ok(state.hub.save_station(config)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn printer_queue(state: State<'_, AppState>) -> Reply<PrinterQueueView> {
+    Ok(state.hub.printer_queue()?)
 }

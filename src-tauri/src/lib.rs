@@ -71,8 +71,13 @@ pub fn run() -> ExitCode {
         "starting the bench window"
     );
 
-    let result =
-        with_commands(tauri::Builder::default(), AppState { hub }).run(tauri::generate_context!());
+    let workers = hub.clone();
+    let result = with_commands(tauri::Builder::default(), AppState { hub })
+        .setup(move |app| {
+            start_workers(&workers, app.handle().clone());
+            Ok(())
+        })
+        .run(tauri::generate_context!());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -80,6 +85,23 @@ pub fn run() -> ExitCode {
             eprintln!("returnhub: the window failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The background work of a running bench: the print queue, and the station's serial
+/// scanner, whose scans go to the window as `scanner` events (the window treats them like a
+/// keyboard-wedge scan). A scanner that cannot start is logged and shown on the settings
+/// screen; the bench works without it.
+fn start_workers(hub: &Arc<Hub>, app: tauri::AppHandle) {
+    use tauri::Emitter;
+    Hub::start_print_worker(hub.clone());
+    let sink: returnhub_hub::ScannerSink = Arc::new(move |event| {
+        if let Err(e) = app.emit_to("main", "scanner", &event) {
+            tracing::warn!(error = %e, "cannot pass a scanner event to the window");
+        }
+    });
+    if let Err(e) = hub.start_serial_scanner(sink) {
+        tracing::error!(error = %e, "serial scanner not started");
     }
 }
 
@@ -103,6 +125,25 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::check_rules,
             commands::dry_run_rules,
             commands::save_rules,
+            commands::bench_state,
+            commands::inspect_item,
+            commands::scan_item,
+            commands::undo_last,
+            commands::process_return,
+            commands::add_photo,
+            commands::photo_data_url,
+            commands::find_orders,
+            commands::link_orphan,
+            commands::park_orphan,
+            commands::list_exceptions,
+            commands::resolve_exception,
+            commands::override_decision,
+            commands::close_return,
+            commands::reprint_labels,
+            commands::audit_trail,
+            commands::station_view,
+            commands::save_station,
+            commands::printer_queue,
         ])
 }
 
@@ -151,6 +192,25 @@ mod tests {
                 "check_rules" | "dry_run_rules" | "save_rules" => {
                     serde_json::json!({"retailerId": "kowhai", "draft": "{}"})
                 }
+                "bench_state" | "undo_last" | "process_return" | "reprint_labels"
+                | "audit_trail" => serde_json::json!({"returnId": "r"}),
+                "scan_item" => serde_json::json!({"returnId": "r", "raw": "x"}),
+                "inspect_item" => serde_json::json!({"request": {
+                    "return_id": "r", "item_id": "i", "presence": "found", "qc": null,
+                    "qc_reason": null, "grade": null, "disposition": null, "note": null,
+                    "photos": []}}),
+                "photo_data_url" => serde_json::json!({"hash": "0"}),
+                "find_orders" => serde_json::json!({"query": "1001"}),
+                "link_orphan" => serde_json::json!({"connote": "c", "orderId": "o"}),
+                "park_orphan" => serde_json::json!({"connote": "c", "note": "n", "photos": []}),
+                "list_exceptions" => serde_json::json!({"includeResolved": false}),
+                "resolve_exception" => serde_json::json!({"id": "x", "resolution": "r"}),
+                "override_decision" => serde_json::json!({"returnId": "r", "itemId": "i",
+                    "outcome": {"kind": "refund"}, "reason": "r"}),
+                "close_return" => serde_json::json!({"returnId": "r", "note": ""}),
+                "save_station" => serde_json::json!({"config": {"station": "s",
+                    "wedge": {"max_gap_ms": 35, "min_length": 6, "suffix": "enter"},
+                    "serial_scanner": null, "printer": {"kind": "none"}}}),
                 _ => serde_json::json!({}),
             };
             let response = get_ipc_response(&window, request(cmd, body));
@@ -218,11 +278,13 @@ mod tests {
             "{refused:?}"
         );
 
-        // Core plugin commands are not granted to the bench window.
+        // Core plugin commands are not granted to the bench window (listening to the
+        // scanner's events is the one exception).
         for cmd in [
             "plugin:window|close",
-            "plugin:event|listen",
+            "plugin:event|emit",
             "plugin:webview|print",
+            "plugin:fs|read_file",
         ] {
             let response = get_ipc_response(&window, request(cmd, serde_json::json!({})));
             assert!(response.is_err(), "{cmd} must be refused");
