@@ -17,6 +17,7 @@ pub const ALL: &[&str] = &[
     "check_rules",
     "dry_run_rules",
     "save_rules",
+    "bench_scan",
     "bench_state",
     "inspect_item",
     "scan_item",

@@ -11,9 +11,9 @@ use returnhub_core::model::{RetailerSummary, ScanResult};
 use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
 use returnhub_hub::{
-    AppInfo, AuditEntry, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest, ItemScan,
-    OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView, StationView,
-    SupervisorResult,
+    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
+    ItemScan, OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView,
+    StationView, SupervisorResult,
 };
 use tauri::State;
 
@@ -149,6 +149,18 @@ fn short_input(what: &str, value: &str, max: usize) -> Reply<()> {
         )));
     }
     Ok(())
+}
+
+/// A scan at the bench with a return open or not; see `Hub::bench_scan`.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn bench_scan(
+    state: State<'_, AppState>,
+    raw: String,
+    open_return: Option<String>,
+) -> Reply<BenchScan> {
+    short_input("scan", &raw, MAX_SCAN_LEN)?;
+    Ok(state.hub.bench_scan(&raw, open_return.as_deref())?)
 }
 
 #[tauri::command]

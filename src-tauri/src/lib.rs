@@ -125,6 +125,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::check_rules,
             commands::dry_run_rules,
             commands::save_rules,
+            commands::bench_scan,
             commands::bench_state,
             commands::inspect_item,
             commands::scan_item,
@@ -195,6 +196,7 @@ mod tests {
                 "bench_state" | "undo_last" | "process_return" | "reprint_labels"
                 | "audit_trail" => serde_json::json!({"returnId": "r"}),
                 "scan_item" => serde_json::json!({"returnId": "r", "raw": "x"}),
+                "bench_scan" => serde_json::json!({"raw": "x", "openReturn": null}),
                 "inspect_item" => serde_json::json!({"request": {
                     "return_id": "r", "item_id": "i", "presence": "found", "qc": null,
                     "qc_reason": null, "grade": null, "disposition": null, "note": null,

@@ -15,7 +15,7 @@ use returnhub_core::bench::{
 };
 use returnhub_core::decision::{Decider, ReturnOption};
 use returnhub_core::event::{DomainEvent, RetailerRecord};
-use returnhub_core::model::{ReturnStatus, Transition};
+use returnhub_core::model::{ReturnStatus, ScanResult, Transition};
 use returnhub_core::money::Money;
 use returnhub_core::refund::{
     refund_for_return, Order, OrderLine, ReceivedLine, RefundPolicy, RestockingFee,
@@ -62,6 +62,15 @@ pub struct ProcessResult {
     pub labels_queued: u32,
     pub exceptions_raised: u32,
     pub state: BenchState,
+}
+
+/// A scan at the bench, routed by what it is: a parcel's connote, or an item of the return
+/// being inspected.
+#[derive(Debug, Clone, serde::Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BenchScan {
+    Parcel { result: ScanResult },
+    Item { result: ItemScan },
 }
 
 /// An inspection step this station may undo: the event that recorded it.
@@ -269,6 +278,65 @@ impl Hub {
             message,
             state: self.state_of(&store, return_id, &actor)?,
         })
+    }
+
+    /// Every scan at the bench comes here, from the keyboard wedge or a serial scanner. With
+    /// a return open for inspection, a code that is one of its items ticks the item; a code
+    /// shaped like a connote (a carrier format, an SSCC, a retailer pattern) or one that finds
+    /// a return is the next parcel; anything else is an extra item in this parcel. With no
+    /// return open, every scan is a parcel.
+    pub fn bench_scan(&self, raw: &str, open_return: Option<&str>) -> Result<BenchScan> {
+        let Some(return_id) = open_return else {
+            return Ok(BenchScan::Parcel {
+                result: self.scan(raw)?,
+            });
+        };
+        let code = returnhub_devices::scan::normalise_wedge(raw).text;
+        let code = code.trim();
+        let (inspecting, is_item) = {
+            let store = self.store();
+            match store.return_by_id(return_id)? {
+                Some(ret)
+                    if ret.status == ReturnStatus::Received
+                        && ret.hub_id == self.options.hub_id =>
+                {
+                    let is_item = ret
+                        .items
+                        .iter()
+                        .any(|i| i.sku == code || i.ean.as_deref() == Some(code));
+                    (true, is_item)
+                }
+                _ => (false, false),
+            }
+        };
+        if !inspecting || code.is_empty() {
+            return Ok(BenchScan::Parcel {
+                result: self.scan(raw)?,
+            });
+        }
+        if is_item {
+            return Ok(BenchScan::Item {
+                result: self.scan_item(return_id, raw)?,
+            });
+        }
+        let classified = self
+            .connote_rules
+            .classify_scan(&returnhub_devices::scan::normalise_wedge(raw));
+        let parcel = match &classified {
+            returnhub_devices::classify::Classification::Unrecognised { connote } => {
+                self.store().return_by_connote(connote)?.is_some()
+            }
+            _ => true,
+        };
+        if parcel {
+            Ok(BenchScan::Parcel {
+                result: self.scan(raw)?,
+            })
+        } else {
+            Ok(BenchScan::Item {
+                result: self.scan_item(return_id, raw)?,
+            })
+        }
     }
 
     /// Undoes this operator's last inspection step on the return, as its own event.

@@ -27,7 +27,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 pub use auth::{hash_pin, Actor, SessionView};
-pub use bench::{InspectRequest, ItemScan, ProcessResult};
+pub use bench::{BenchScan, InspectRequest, ItemScan, ProcessResult};
 pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};

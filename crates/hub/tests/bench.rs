@@ -558,3 +558,32 @@ fn a_printer_that_is_off_keeps_the_label_until_it_answers() {
     assert!(zpl.starts_with("^XA") && zpl.contains(&connote), "{zpl}");
     assert_eq!(hub.printer_queue().unwrap().waiting, 0);
 }
+
+#[test]
+fn a_bench_scan_is_an_item_an_extra_or_the_next_parcel() {
+    use returnhub_hub::BenchScan;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "kowhai", 1);
+    let BenchScan::Parcel { result } = hub.bench_scan(&connote, None).unwrap() else {
+        panic!("nothing open: a parcel")
+    };
+    let ret = result.ret.unwrap();
+    let ean = ret.items[0].ean.clone().unwrap();
+    let BenchScan::Item { result } = hub.bench_scan(&ean, Some(&ret.id)).unwrap() else {
+        panic!("an item of the open return")
+    };
+    assert_eq!(
+        result.matched_item.as_deref(),
+        Some(ret.items[0].id.as_str())
+    );
+    let BenchScan::Item { result } = hub.bench_scan("ZZTOP-42", Some(&ret.id)).unwrap() else {
+        panic!("an unshaped unknown code is an extra item")
+    };
+    assert!(result.extra);
+    let next = connote_with(&hub, "maple", 1);
+    let BenchScan::Parcel { result } = hub.bench_scan(&next, Some(&ret.id)).unwrap() else {
+        panic!("a carrier connote is the next parcel")
+    };
+    assert_eq!(result.verdict, ScanVerdict::Expected);
+}

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 
 use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
-use returnhub_core::rules::RuleSet;
 use returnhub_core::rules::Outcome;
+use returnhub_core::rules::RuleSet;
 use returnhub_core::station::StationConfig;
 use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
-    AppInfo, AuditEntry, DemoConnote, ErrorView, ExceptionView, InspectRequest, ItemScan,
-    OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, StationView, SupervisorResult,
+    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
+    ItemScan, OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, StationView,
+    SupervisorResult,
 };
 use ts_rs::TS;
 
@@ -49,6 +50,7 @@ fn typescript_bindings_are_current() {
     DryRunReport::export_all(&config).unwrap();
     RetailerSummary::export_all(&config).unwrap();
     InspectRequest::export_all(&config).unwrap();
+    BenchScan::export_all(&config).unwrap();
     ItemScan::export_all(&config).unwrap();
     ProcessResult::export_all(&config).unwrap();
     OrderMatch::export_all(&config).unwrap();
