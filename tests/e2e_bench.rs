@@ -178,11 +178,13 @@ fn an_admin_checks_dry_runs_and_saves_rules_an_operator_cannot_reach() {
         sign_in(&driver, "OP-1002", "1212"),
         "Liam Parata (operator)"
     );
-    let nav = driver.find("#nav").unwrap();
-    assert!(
-        driver.attribute(&nav, "hidden").is_some(),
-        "no navigation for operators"
-    );
+    for screen in ["#nav-rules", "#nav-exceptions"] {
+        let button = driver.find(screen).unwrap();
+        assert!(
+            driver.attribute(&button, "hidden").is_some(),
+            "no {screen} for operators"
+        );
+    }
     driver.click(&driver.find("#sign-out").unwrap());
 
     assert_eq!(sign_in(&driver, "AD-3001", "3333"), "Ada Clarke (admin)");

@@ -19,6 +19,7 @@ pub const ALL: &[&str] = &[
     "save_rules",
     "bench_scan",
     "bench_state",
+    "open_return",
     "inspect_item",
     "scan_item",
     "undo_last",

@@ -165,6 +165,13 @@ pub fn bench_scan(
 
 #[tauri::command]
 #[tracing::instrument(skip(state))]
+pub fn open_return(state: State<'_, AppState>, return_id: String) -> Reply<ScanResult> {
+    short_input("return id", &return_id, MAX_ID_LEN)?;
+    Ok(state.hub.open_return(&return_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
 pub fn bench_state(state: State<'_, AppState>, return_id: String) -> Reply<BenchState> {
     short_input("return id", &return_id, MAX_ID_LEN)?;
     Ok(state.hub.bench_state(&return_id)?)

@@ -127,6 +127,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::save_rules,
             commands::bench_scan,
             commands::bench_state,
+            commands::open_return,
             commands::inspect_item,
             commands::scan_item,
             commands::undo_last,
@@ -193,8 +194,8 @@ mod tests {
                 "check_rules" | "dry_run_rules" | "save_rules" => {
                     serde_json::json!({"retailerId": "kowhai", "draft": "{}"})
                 }
-                "bench_state" | "undo_last" | "process_return" | "reprint_labels"
-                | "audit_trail" => serde_json::json!({"returnId": "r"}),
+                "bench_state" | "open_return" | "undo_last" | "process_return"
+                | "reprint_labels" | "audit_trail" => serde_json::json!({"returnId": "r"}),
                 "scan_item" => serde_json::json!({"returnId": "r", "raw": "x"}),
                 "bench_scan" => serde_json::json!({"raw": "x", "openReturn": null}),
                 "inspect_item" => serde_json::json!({"request": {

@@ -172,6 +172,42 @@ impl Driver {
         );
     }
 
+    /// Presses keys wherever the focus is (W3C actions), `gap_ms` apart: 0 is a keyboard-wedge
+    /// scanner's burst, 150 a person typing.
+    pub fn keys(&self, text: &str, gap_ms: u64) {
+        let mut actions = Vec::new();
+        for ch in text.chars() {
+            if gap_ms > 0 && !actions.is_empty() {
+                actions.push(json!({"type": "pause", "duration": gap_ms}));
+            }
+            actions.push(json!({"type": "keyDown", "value": ch.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": ch.to_string()}));
+        }
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    /// Presses `keys` together (a chord such as Ctrl+Shift+L) and lets them go.
+    pub fn chord(&self, keys: &[char]) {
+        let mut actions: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"type": "keyDown", "value": k.to_string()}))
+            .collect();
+        actions.extend(
+            keys.iter()
+                .rev()
+                .map(|k| json!({"type": "keyUp", "value": k.to_string()})),
+        );
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
     pub fn click(&self, element: &str) {
         self.cmd(
             "POST",

@@ -1,59 +1,29 @@
-// The bench screen: one scan box that always has the focus, a verdict banner with its own
-// colour and sound for each kind of parcel, and the return's details. All data comes from
-// typed Rust commands; the types are generated from Rust (./bindings), never written here.
+// The window: sign-in, the screens (bench F1, rules F2, exceptions F3, station F4), and the
+// one keyboard path. Every key goes through the wedge detector first: a scanner's burst is a
+// scan wherever the focus is (a text field gets its characters taken back out), anything
+// else is an ordinary key for the screen. Serial scanners arrive as `scanner` events and
+// take the same path. All data comes from typed Rust commands; the types are generated from
+// Rust (./bindings), never written here.
 
-import { invoke } from "@tauri-apps/api/core";
+import { invoke, type InvokeArgs } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { DemoConnote } from "./bindings/DemoConnote";
 import type { ErrorView } from "./bindings/ErrorView";
-import type { Money } from "./bindings/Money";
-import type { ReturnOption } from "./bindings/ReturnOption";
+import type { PrinterQueueView } from "./bindings/PrinterQueueView";
 import type { ScanResult } from "./bindings/ScanResult";
-import type { ScanVerdict } from "./bindings/ScanVerdict";
+import type { ScannerEvent } from "./bindings/ScannerEvent";
 import type { SessionView } from "./bindings/SessionView";
-import type { Trigger } from "./bindings/Trigger";
+import type { StationConfig } from "./bindings/StationConfig";
+import type { StationView } from "./bindings/StationView";
+import { Bench, VERDICT_LABEL, beep, message, showVerdict } from "./bench";
+import { Exceptions } from "./exceptions";
 import { setUpRulesScreen } from "./rules";
+import { Settings } from "./settings";
+import { el, formatMoney, text, typingInField } from "./util";
+import { WedgeDetector } from "./wedge";
 
-function el<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no #${id}`);
-  return found as T;
-}
-
-const VERDICT_LABEL: Record<ScanVerdict, string> = {
-  expected: "Expected return",
-  already_processed: "Duplicate: already processed",
-  closed: "Closed return",
-  cancelled: "Cancelled return",
-  other_hub: "Belongs to another hub",
-  unknown: "Unknown connote",
-  misread: "Misread",
-};
-
-// A distinct tone pattern per verdict, so the operator hears the outcome without looking.
-const VERDICT_TONES: Record<ScanVerdict, number[]> = {
-  expected: [880],
-  already_processed: [440, 440],
-  closed: [330, 330],
-  cancelled: [330, 330],
-  other_hub: [523, 392],
-  unknown: [220, 220, 220],
-  misread: [180],
-};
-
-const TRIGGER_LABEL: Record<Trigger, string> = {
-  first_scan: "First scan (carrier in-transit event)",
-  processing: "Processing at this hub",
-  manual: "Manual close by a supervisor",
-};
-
-const OPTION_LABEL: Record<ReturnOption, string> = {
-  refund: "Refund",
-  credit_note: "Credit note",
-  exchange: "Exchange",
-};
-
-let audio: AudioContext | null = null;
+export { formatMoney };
 
 function isErrorView(e: unknown): e is ErrorView {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -61,7 +31,7 @@ function isErrorView(e: unknown): e is ErrorView {
 
 /// Calls a Rust command. A "not signed in" answer (the station locked, or nobody signed in)
 /// brings up the sign-in screen; every error is rethrown as one readable sentence.
-async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+async function call<T>(cmd: string, args?: InvokeArgs): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
@@ -73,9 +43,18 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+let role: SessionView["role"] | null = null;
+let openRules: (() => Promise<void>) | null = null;
+const bench = new Bench(call, () => role);
+const exceptions = new Exceptions(call, (returnId) => void openOnBench(returnId));
+const wedge = new WedgeDetector({ max_gap_ms: 35, min_length: 6, suffix: "enter" });
+const settings = new Settings(call, (config: StationConfig) => wedge.configure(config.wedge));
+
+type Screen = "bench" | "rules" | "exceptions" | "settings";
+let screen: Screen = "bench";
+
 function showSignIn(message = ""): void {
   role = null;
-  el("nav").hidden = true;
   el("sign-in").hidden = false;
   el("user-name").textContent = "";
   el("sign-out").hidden = true;
@@ -86,25 +65,37 @@ function showSignIn(message = ""): void {
   badge.focus();
 }
 
-let role: SessionView["role"] | null = null;
-let openRules: (() => Promise<void>) | null = null;
-
-type Screen = "bench" | "rules";
-
-function showScreen(screen: Screen): void {
-  // Only admins see the rules screen; the hub refuses its commands to anyone else anyway.
-  const target: Screen = screen === "rules" && role === "admin" ? "rules" : "bench";
-  el("bench-screen").hidden = target !== "bench";
-  el("rules-screen").hidden = target !== "rules";
-  el("screen-title").textContent = target === "bench" ? "Bench" : "Rules";
-  el("nav-bench").setAttribute("aria-current", target === "bench" ? "page" : "false");
-  el("nav-rules").setAttribute("aria-current", target === "rules" ? "page" : "false");
-  if (target === "bench") {
-    el<HTMLInputElement>("scan-input").focus();
-  } else {
+function showScreen(wanted: Screen): void {
+  // Screens a role may not use are not shown; the hub refuses their commands anyway.
+  const allowed =
+    (wanted === "rules" && role === "admin") ||
+    (wanted === "exceptions" && (role === "supervisor" || role === "admin")) ||
+    wanted === "bench" ||
+    wanted === "settings";
+  screen = allowed ? wanted : "bench";
+  const screens: Record<Screen, string> = {
+    bench: "bench-screen",
+    rules: "rules-screen",
+    exceptions: "exceptions-screen",
+    settings: "settings-screen",
+  };
+  const titles: Record<Screen, string> = { bench: "Bench", rules: "Rules", exceptions: "Exceptions", settings: "Station" };
+  for (const [name, id] of Object.entries(screens)) el(id).hidden = name !== screen;
+  el("screen-title").textContent = titles[screen];
+  for (const name of Object.keys(screens)) {
+    el(`nav-${name}`).setAttribute("aria-current", name === screen ? "page" : "false");
+  }
+  if (screen === "bench") {
+    if (bench.ret) el("return-panel").focus();
+    else el<HTMLInputElement>("scan-input").focus();
+  } else if (screen === "rules") {
     openRules?.().catch((e: unknown) => {
-      el("rules-status").textContent = e instanceof Error ? e.message : String(e);
+      el("rules-status").textContent = message(e);
     });
+  } else if (screen === "exceptions") {
+    void exceptions.load();
+  } else {
+    void settings.load();
   }
 }
 
@@ -113,113 +104,126 @@ function showSession(session: SessionView): void {
   el("sign-in").hidden = true;
   el("user-name").textContent = `${session.name} (${session.role})`;
   el("sign-out").hidden = false;
-  el("nav").hidden = session.role !== "admin";
+  const supervisor = session.role === "supervisor" || session.role === "admin";
+  el("nav-rules").hidden = session.role !== "admin";
+  el("nav-exceptions").hidden = !supervisor;
+  el("supervisor-keys").hidden = !supervisor;
   showScreen("bench");
 }
 
-function beep(verdict: ScanVerdict): void {
+async function openOnBench(returnId: string): Promise<void> {
   try {
-    audio ??= new AudioContext();
-    const ctx = audio;
-    VERDICT_TONES[verdict].forEach((hz, i) => {
-      const osc = ctx.createOscillator();
-      const gain = ctx.createGain();
-      osc.frequency.value = hz;
-      gain.gain.value = 0.15;
-      osc.connect(gain).connect(ctx.destination);
-      const start = ctx.currentTime + i * 0.16;
-      osc.start(start);
-      osc.stop(start + 0.12);
-    });
-  } catch {
-    // No audio device (e.g. a headless test): the colour and the text still tell.
+    const result = await call<ScanResult>("open_return", { returnId });
+    showScreen("bench");
+    bench.showResult(result);
+  } catch (e) {
+    showVerdict("error", message(e));
   }
 }
 
-export function formatMoney(m: Money): string {
-  const exponent = ["JPY", "KRW", "VND", "CLP", "ISK"].includes(m.currency)
-    ? 0
-    : ["KWD", "BHD", "OMR", "JOD", "TND", "IQD", "LYD"].includes(m.currency)
-      ? 3
-      : 2;
-  const negative = m.minor < 0;
-  const abs = Math.abs(m.minor);
-  const scale = 10 ** exponent;
-  const units = Math.trunc(abs / scale);
-  const frac = exponent === 0 ? "" : "." + String(abs % scale).padStart(exponent, "0");
-  return `${negative ? "-" : ""}${units}${frac} ${m.currency}`;
-}
+// --- The keyboard path -------------------------------------------------------------------
 
-function text(tag: string, content: string, className?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.textContent = content;
-  if (className) node.className = className;
-  return node;
-}
-
-function showVerdict(kind: ScanVerdict | "error" | "idle", message: string): void {
-  const banner = el<HTMLDivElement>("verdict");
-  banner.className = `verdict ${kind}`;
-  banner.dataset["verdict"] = kind;
-  banner.textContent = kind === "idle" || kind === "error" ? message : `${VERDICT_LABEL[kind]} — ${message}`;
-}
-
-function renderResult(result: ScanResult): void {
-  showVerdict(result.verdict, result.message);
-  const panel = el<HTMLElement>("return-panel");
-  const ret = result.ret;
-  if (!ret) {
-    panel.hidden = true;
+/// A scan from the wedge or a serial scanner, wherever the focus was.
+function routeScan(code: string, startedAt: number, parcel = false): void {
+  if (!el("sign-in").hidden) return;
+  if (screen !== "bench") showScreen("bench");
+  if (bench.orphanOpen && !bench.ret) {
+    // An item scanned off the unknown parcel: look its order up by SKU / EAN.
+    void bench.orphanScan(code);
     return;
   }
-  panel.hidden = false;
-  el("ret-retailer").textContent = ret.retailer.name;
-  el("ret-order").textContent = ret.order_number;
-  el("ret-customer").textContent = `${ret.customer_name} <${ret.customer_email}>`;
-  el("ret-status").textContent = ret.status.replace("_", " ");
-  el("ret-connotes").textContent = ret.connotes.join(", ");
-  el("ret-trigger").textContent = TRIGGER_LABEL[ret.retailer.trigger];
-  const list = el<HTMLUListElement>("ret-items");
-  list.replaceChildren(
-    ...ret.items.map((item) => {
-      const li = document.createElement("li");
-      li.className = "item";
-      li.dataset["sku"] = item.sku;
-      const img = document.createElement("img");
-      img.alt = item.title;
-      if (item.image) img.src = item.image;
-      const body = document.createElement("div");
-      body.append(
-        text("h3", item.title),
-        text("div", `SKU ${item.sku}${item.ean ? ` · EAN ${item.ean}` : ""} · qty ${item.quantity} · ${formatMoney(item.unit_price)} each`, "meta"),
-        text("div", `Reason: ${item.reason}${item.sub_reason ? ` — ${item.sub_reason}` : ""}`, "reason"),
-      );
-      if (item.comment) body.append(text("div", `“${item.comment}”`, "meta"));
-      body.append(
-        text("div", item.chosen_option ? `Customer chose: ${OPTION_LABEL[item.chosen_option]}` : "Option decided by the retailer's rules", "choice"),
-      );
-      li.append(img, body);
-      return li;
-    }),
+  bench.scan(code, startedAt, parcel);
+}
+
+/// An ordinary key (not part of a scan) on the current screen.
+function hotkey(key: string, ctrl: boolean): boolean {
+  if (key === "F1" || key === "F2" || key === "F3" || key === "F4") {
+    showScreen(({ F1: "bench", F2: "rules", F3: "exceptions", F4: "settings" } as const)[key]);
+    return true;
+  }
+  if (screen === "settings" && ctrl && key.toLowerCase() === "s") {
+    void settings.save();
+    return true;
+  }
+  if (typingInField()) return false;
+  if (screen === "exceptions") return exceptions.key(key);
+  if (screen !== "bench") return false;
+  if (key === "/") {
+    el<HTMLInputElement>("scan-input").focus();
+    return true;
+  }
+  if (bench.orphanOpen && !bench.ret) return bench.orphanKey(key);
+  return bench.key(key, ctrl);
+}
+
+let idleTimer: number | undefined;
+
+function setUpKeyboard(): void {
+  const input = el<HTMLInputElement>("scan-input");
+  const form = el<HTMLFormElement>("scan-form");
+  let enterAt = 0;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const raw = input.value;
+    input.value = "";
+    if (raw.trim()) routeScan(raw, enterAt || performance.now(), true);
+  });
+
+  document.addEventListener(
+    "keydown",
+    (event) => {
+      if (!el("sign-in").hidden) return;
+      const ctrl = event.ctrlKey || event.metaKey;
+      // The scan box: typed or scanned, Enter submits; the form handles it.
+      if (document.activeElement === input) {
+        if (event.key === "Enter") enterAt = event.timeStamp;
+        if (event.key.startsWith("F") && event.key.length <= 3 && hotkey(event.key, ctrl)) event.preventDefault();
+        return;
+      }
+      const field = typingInField();
+      const printable = event.key.length === 1 && !ctrl && !event.altKey;
+      if (printable) {
+        for (const key of wedge.push(event.key, event.timeStamp)) hotkey(key, false);
+        // Outside a text field the key waits until it is known not to start a scan.
+        if (!field) event.preventDefault();
+        window.clearTimeout(idleTimer);
+        idleTimer = window.setTimeout(() => {
+          const out = wedge.idle(performance.now());
+          if (out?.kind === "keys" && !typingInField()) for (const key of out.keys) hotkey(key, false);
+          if (out?.kind === "scan") routeScan(takeBack(out.code), out.lastKeyAt);
+        }, wedge.maxGapMs + 5);
+        return;
+      }
+      if (wedge.isSuffix(event.key) && !ctrl) {
+        window.clearTimeout(idleTimer);
+        for (const out of wedge.suffix(event.timeStamp)) {
+          if (out.kind === "scan") {
+            event.preventDefault();
+            routeScan(field ? takeBack(out.code) : out.code, out.lastKeyAt);
+          } else if (out.kind === "keys") {
+            if (!field) for (const key of out.keys) hotkey(key, false);
+          } else if (hotkey(event.key, false)) {
+            event.preventDefault();
+          }
+        }
+        return;
+      }
+      if (hotkey(event.key, ctrl)) event.preventDefault();
+    },
+    { capture: true },
   );
 }
 
-async function submitScan(raw: string): Promise<void> {
-  const started = performance.now();
-  try {
-    const result = await call<ScanResult>("lookup_connote", { raw });
-    renderResult(result);
-    beep(result.verdict);
-  } catch (e) {
-    el<HTMLElement>("return-panel").hidden = true;
-    showVerdict("error", e instanceof Error ? e.message : String(e));
-    beep("misread");
+/// A scan that went into a text field: take its characters back out of the field.
+function takeBack(code: string): string {
+  const active = document.activeElement;
+  if ((active instanceof HTMLInputElement || active instanceof HTMLTextAreaElement) && active.value.endsWith(code)) {
+    active.value = active.value.slice(0, active.value.length - code.length);
   }
-  // Time from submit to painted, read by the benchmark through WebDriver.
-  requestAnimationFrame(() => {
-    document.body.dataset["lastScanMs"] = (performance.now() - started).toFixed(2);
-  });
+  return code;
 }
+
+// --- Start-up ----------------------------------------------------------------------------
 
 async function loadHeader(): Promise<void> {
   const info = await call<AppInfo>("app_info");
@@ -240,6 +244,23 @@ async function loadDemoConnotes(): Promise<void> {
       return tr;
     }),
   );
+}
+
+/// The station's wedge timing, and the printer line in the header, kept current.
+async function watchStation(): Promise<void> {
+  const view = await call<StationView>("station_view");
+  wedge.configure(view.config.wedge);
+  const paint = (q: PrinterQueueView): void => {
+    const node = el("printer-status");
+    node.textContent = `Printer: ${q.printer} · ${q.waiting} waiting${q.last_error ? ` · ${q.last_error}` : ""}`;
+    node.className = q.last_error ? "bad" : "muted";
+  };
+  paint(view.printer);
+  window.setInterval(() => {
+    if (!el("sign-in").hidden) return;
+    call<PrinterQueueView>("printer_queue").then(paint, () => undefined);
+    if (screen === "settings") settings.refresh().catch(() => undefined);
+  }, 3_000);
 }
 
 function setUpSignIn(): void {
@@ -264,9 +285,12 @@ function setUpSignIn(): void {
     const args = { badge: badge.value, pin: pin.value };
     pin.value = "";
     call<SessionView>("sign_in", args)
-      .then(showSession)
+      .then((session) => {
+        showSession(session);
+        watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
+      })
       .catch((e: unknown) => {
-        el("sign-in-error").textContent = e instanceof Error ? e.message : String(e);
+        el("sign-in-error").textContent = message(e);
         beep("misread");
         pin.focus();
       });
@@ -274,19 +298,23 @@ function setUpSignIn(): void {
   const signOut = (): void => {
     call<null>("sign_out")
       .catch(() => undefined)
-      .finally(() => showSignIn());
+      .finally(() => {
+        bench.leave();
+        showSignIn();
+      });
   };
   el("sign-out").addEventListener("click", signOut);
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey && event.shiftKey && event.key.toLowerCase() === "l") signOut();
   });
+  call<SessionView | null>("session")
+    .then((session) => {
+      if (!session) return showSignIn();
+      showSession(session);
+      watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
+    })
+    .catch(() => showSignIn());
   // The hub locks an idle station; look now and then so the screen locks too.
-  const check = (): void => {
-    call<SessionView | null>("session")
-      .then((session) => (session ? showSession(session) : showSignIn()))
-      .catch(() => showSignIn());
-  };
-  check();
   window.setInterval(() => {
     if (el("sign-in").hidden) {
       call<SessionView | null>("session").then((s) => {
@@ -299,33 +327,14 @@ function setUpSignIn(): void {
 function main(): void {
   setUpSignIn();
   openRules = setUpRulesScreen(call, formatMoney);
-  el("nav-bench").addEventListener("click", () => showScreen("bench"));
-  el("nav-rules").addEventListener("click", () => showScreen("rules"));
-  document.addEventListener("keydown", (event) => {
-    if (!el("sign-in").hidden) return;
-    if (event.key === "F1") {
-      event.preventDefault();
-      showScreen("bench");
-    } else if (event.key === "F2") {
-      event.preventDefault();
-      showScreen("rules");
-    }
-  });
-  const form = el<HTMLFormElement>("scan-form");
-  const input = el<HTMLInputElement>("scan-input");
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const raw = input.value;
-    input.value = "";
-    void submitScan(raw);
-  });
-  // The scan box keeps the focus: a scanner's keystrokes must never land elsewhere.
-  document.addEventListener("keydown", (event) => {
-    if (!el("sign-in").hidden || el("bench-screen").hidden) return;
-    if (document.activeElement !== input && event.key.length === 1 && !event.ctrlKey && !event.altKey) {
-      input.focus();
-    }
-  });
+  for (const name of ["bench", "rules", "exceptions", "settings"] as const) {
+    el(`nav-${name}`).addEventListener("click", () => showScreen(name));
+  }
+  setUpKeyboard();
+  // A serial scanner's codes take the same path as the wedge's.
+  listen<ScannerEvent>("scanner", (event) => {
+    if (event.payload.kind === "scan") routeScan(event.payload.scan.text, performance.now());
+  }).catch((e: unknown) => showVerdict("error", `Serial scanner events: ${message(e)}`));
   loadHeader().catch((e: unknown) => showVerdict("error", `Cannot reach the hub: ${String(e)}`));
   loadDemoConnotes().catch((e: unknown) => showVerdict("error", `Cannot list demo connotes: ${String(e)}`));
 }

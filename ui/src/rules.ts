@@ -11,8 +11,8 @@ import type { RuleIssue } from "./bindings/RuleIssue";
 import type { RuleSet } from "./bindings/RuleSet";
 import type { RulesCheck } from "./bindings/RulesCheck";
 import type { Money } from "./bindings/Money";
+import type { Call } from "./util";
 
-export type Call = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 
 const OUTCOME_LABEL: Record<OutcomeKind, string> = {
   refund: "Refund",

@@ -280,6 +280,36 @@ impl Hub {
         })
     }
 
+    /// A return opened from the supervisor's queue (or reopened on the bench): what a scan
+    /// of its connote would show, without recording a scan.
+    pub fn open_return(&self, return_id: &str) -> Result<ScanResult> {
+        let actor = self.authorize(Role::Operator)?;
+        let store = self.store();
+        let ret = store
+            .return_by_id(return_id)?
+            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+        let verdict = returnhub_core::model::ScanVerdict::for_known(
+            ret.status,
+            &ret.hub_id,
+            &self.options.hub_id,
+        );
+        let bench = (ret.hub_id == self.options.hub_id)
+            .then(|| self.state_of(&store, return_id, &actor))
+            .transpose()?;
+        Ok(ScanResult {
+            verdict,
+            connote: ret.connotes.first().cloned().unwrap_or_default(),
+            raw: String::new(),
+            message: format!(
+                "Return for order {} ({}).",
+                ret.order_number,
+                ret.status.as_str()
+            ),
+            ret: Some(ret),
+            bench,
+        })
+    }
+
     /// Every scan at the bench comes here, from the keyboard wedge or a serial scanner. With
     /// a return open for inspection, a code that is one of its items ticks the item; a code
     /// shaped like a connote (a carrier format, an SSCC, a retailer pattern) or one that finds

@@ -1,0 +1,129 @@
+// The supervisor's exception queue (F3): unknown parcels, mismatches, QC holds and duplicate
+// processing attempts. ↑/↓ pick one, Enter opens its return on the bench (where V, X, R, T
+// override, close, reprint and show the trail), R resolves it with a note. The hub refuses
+// all of it to anyone below supervisor.
+
+import type { ExceptionView } from "./bindings/ExceptionView";
+import { el, text, type Call } from "./util";
+
+const KIND_LABEL: Record<ExceptionView["kind"], string> = {
+  unknown_parcel: "Unknown parcel",
+  mismatch: "Missing / extra items",
+  qc_hold: "QC hold",
+  duplicate_processing: "Duplicate processing",
+};
+
+export class Exceptions {
+  private rows: ExceptionView[] = [];
+  private selected = 0;
+  private resolving = false;
+
+  constructor(
+    private readonly call: Call,
+    private readonly openReturn: (returnId: string) => void,
+  ) {
+    el<HTMLInputElement>("exceptions-resolved").addEventListener("change", () => void this.load());
+    el("resolve-note").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        void this.resolve();
+      } else if (e.key === "Escape") {
+        e.preventDefault();
+        this.closeResolve();
+      }
+    });
+  }
+
+  async load(): Promise<void> {
+    const status = el("exceptions-status");
+    try {
+      this.rows = await this.call<ExceptionView[]>("list_exceptions", {
+        includeResolved: el<HTMLInputElement>("exceptions-resolved").checked,
+      });
+      status.textContent = `${this.rows.filter((r) => r.open).length} open`;
+      this.selected = Math.min(this.selected, Math.max(this.rows.length - 1, 0));
+      this.paint();
+      el("exceptions-screen").focus();
+    } catch (e) {
+      status.textContent = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  private paint(): void {
+    el<HTMLTableElement>("exceptions-table").tBodies[0]?.replaceChildren(
+      ...this.rows.map((x, i) => {
+        const tr = document.createElement("tr");
+        tr.dataset["kind"] = x.kind;
+        tr.dataset["returnId"] = x.return_id ?? "";
+        if (i === this.selected) tr.className = "selected";
+        tr.append(
+          text("td", KIND_LABEL[x.kind]),
+          text("td", [x.return_id, x.connote].filter(Boolean).join(" / ")),
+          text("td", x.note + (x.photos.length ? ` (${x.photos.length} photo(s))` : "")),
+          text("td", `${x.raised_at.slice(0, 16).replace("T", " ")} by ${x.raised_by}`),
+          text("td", x.open ? "open" : `resolved: ${x.resolution ?? ""}`),
+        );
+        return tr;
+      }),
+    );
+  }
+
+  /// Keys on the exceptions screen. True if used.
+  key(key: string): boolean {
+    if (this.resolving) return false;
+    switch (key) {
+      case "ArrowDown":
+        this.selected = Math.min(this.selected + 1, this.rows.length - 1);
+        this.paint();
+        return true;
+      case "ArrowUp":
+        this.selected = Math.max(this.selected - 1, 0);
+        this.paint();
+        return true;
+      case "Enter": {
+        const id = this.rows[this.selected]?.return_id;
+        if (id) this.openReturn(id);
+        return true;
+      }
+    }
+    switch (key.toLowerCase()) {
+      case "r":
+        if (this.rows[this.selected]?.open) {
+          this.resolving = true;
+          el("resolve-dialog").hidden = false;
+          const input = el<HTMLInputElement>("resolve-note");
+          input.value = "";
+          input.focus();
+        }
+        return true;
+      case "i": {
+        const box = el<HTMLInputElement>("exceptions-resolved");
+        box.checked = !box.checked;
+        void this.load();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private closeResolve(): void {
+    this.resolving = false;
+    el("resolve-dialog").hidden = true;
+    el("exceptions-screen").focus();
+  }
+
+  private async resolve(): Promise<void> {
+    const row = this.rows[this.selected];
+    if (!row) return;
+    try {
+      await this.call<ExceptionView[]>("resolve_exception", {
+        id: row.id,
+        resolution: el<HTMLInputElement>("resolve-note").value,
+      });
+      this.closeResolve();
+      await this.load();
+    } catch (e) {
+      el("exceptions-status").textContent = e instanceof Error ? e.message : String(e);
+    }
+  }
+}

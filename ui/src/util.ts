@@ -1,0 +1,43 @@
+// Small helpers every screen uses.
+
+import type { InvokeArgs } from "@tauri-apps/api/core";
+import type { Money } from "./bindings/Money";
+
+/// Calls a Rust command; errors come back as one readable sentence (see main.ts).
+export type Call = <T>(cmd: string, args?: InvokeArgs) => Promise<T>;
+
+export function el<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
+export function text(tag: string, content: string, className?: string): HTMLElement {
+  const node = document.createElement(tag);
+  node.textContent = content;
+  if (className) node.className = className;
+  return node;
+}
+
+/// Minor units to text, by the currency's exponent (JPY has none, KWD three).
+export function formatMoney(m: Money): string {
+  const exponent = ["JPY", "KRW", "VND", "CLP", "ISK"].includes(m.currency)
+    ? 0
+    : ["KWD", "BHD", "OMR", "JOD", "TND", "IQD", "LYD"].includes(m.currency)
+      ? 3
+      : 2;
+  const negative = m.minor < 0;
+  const abs = Math.abs(m.minor);
+  const scale = 10 ** exponent;
+  const units = Math.trunc(abs / scale);
+  const frac = exponent === 0 ? "" : "." + String(abs % scale).padStart(exponent, "0");
+  return `${negative ? "-" : ""}${units}${frac} ${m.currency}`;
+}
+
+/// Whether keys typed now go into a text field (then they are text, not hotkeys).
+export function typingInField(): boolean {
+  const active = document.activeElement;
+  if (!active) return false;
+  if (active instanceof HTMLTextAreaElement || active instanceof HTMLSelectElement) return true;
+  return active instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit", "file"].includes(active.type);
+}

@@ -1,0 +1,15 @@
+// Bundles the pure front-end modules for node's test runner (ui/dist-test, not shipped).
+import { build } from "esbuild";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ui = join(dirname(fileURLToPath(import.meta.url)), "..");
+await build({
+  entryPoints: [join(ui, "src", "wedge.ts")],
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "es2022",
+  outfile: join(ui, "dist-test", "wedge.mjs"),
+  logLevel: "warning",
+});
