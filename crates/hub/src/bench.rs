@@ -69,8 +69,8 @@ pub struct ProcessResult {
 #[derive(Debug, Clone, serde::Serialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BenchScan {
-    Parcel { result: ScanResult },
-    Item { result: ItemScan },
+    Parcel { result: Box<ScanResult> },
+    Item { result: Box<ItemScan> },
 }
 
 /// An inspection step this station may undo: the event that recorded it.
@@ -318,7 +318,7 @@ impl Hub {
     pub fn bench_scan(&self, raw: &str, open_return: Option<&str>) -> Result<BenchScan> {
         let Some(return_id) = open_return else {
             return Ok(BenchScan::Parcel {
-                result: self.scan(raw)?,
+                result: Box::new(self.scan(raw)?),
             });
         };
         let code = returnhub_devices::scan::normalise_wedge(raw).text;
@@ -341,12 +341,12 @@ impl Hub {
         };
         if !inspecting || code.is_empty() {
             return Ok(BenchScan::Parcel {
-                result: self.scan(raw)?,
+                result: Box::new(self.scan(raw)?),
             });
         }
         if is_item {
             return Ok(BenchScan::Item {
-                result: self.scan_item(return_id, raw)?,
+                result: Box::new(self.scan_item(return_id, raw)?),
             });
         }
         let classified = self
@@ -360,11 +360,11 @@ impl Hub {
         };
         if parcel {
             Ok(BenchScan::Parcel {
-                result: self.scan(raw)?,
+                result: Box::new(self.scan(raw)?),
             })
         } else {
             Ok(BenchScan::Item {
-                result: self.scan_item(return_id, raw)?,
+                result: Box::new(self.scan_item(return_id, raw)?),
             })
         }
     }
