@@ -49,6 +49,11 @@ CREATE INDEX exceptions_open ON exceptions (state, raised_at);
 CREATE UNIQUE INDEX exceptions_open_once ON exceptions (kind, return_id)
     WHERE state = 'open' AND return_id IS NOT NULL;
 
+CREATE INDEX exceptions_by_return ON exceptions (return_id, state);
+
+-- The bench reads a return's labels and actions from the outbox by return id.
+CREATE INDEX outbox_by_return ON outbox (topic, json_extract(payload, '$.return_id'));
+
 CREATE TABLE stations (
     id          TEXT PRIMARY KEY,
     config_json TEXT NOT NULL CHECK (json_valid(config_json)),

@@ -145,9 +145,8 @@ impl Hub {
             })
             .collect();
         let open_exceptions = store
-            .exceptions(false, 500)?
+            .open_exceptions_for(return_id)?
             .into_iter()
-            .filter(|x| x.return_id.as_deref() == Some(return_id))
             .map(|x| format!("{}: {}", x.kind.as_str().replace('_', " "), x.note))
             .collect();
         let can_undo = ret.status == ReturnStatus::Received

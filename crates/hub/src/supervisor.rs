@@ -248,17 +248,15 @@ impl Hub {
         }];
         events.extend(due.into_iter().map(DomainEvent::ActionDue));
         let note = note.trim();
-        for x in store.exceptions(false, 500)? {
-            if x.return_id.as_deref() == Some(return_id) {
-                events.push(DomainEvent::ExceptionResolved {
-                    id: x.id,
-                    resolution: if note.is_empty() {
-                        "return closed by supervisor".into()
-                    } else {
-                        format!("return closed by supervisor: {note}")
-                    },
-                });
-            }
+        for x in store.open_exceptions_for(return_id)? {
+            events.push(DomainEvent::ExceptionResolved {
+                id: x.id,
+                resolution: if note.is_empty() {
+                    "return closed by supervisor".into()
+                } else {
+                    format!("return closed by supervisor: {note}")
+                },
+            });
         }
         store.write((self.clock)(), |tx| {
             for event in events {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use returnhub_store::Store;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
 const ITEMS_PER_RETURN: u64 = 5;
 
@@ -38,77 +38,16 @@ fn next(state: &mut u64) -> u64 {
 }
 
 fn generate(path: &Path, returns: u64) {
-    let started = Instant::now();
-    drop(Store::open(path).expect("create the store"));
-    let mut conn = Connection::open(path).unwrap();
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;",
-    )
-    .unwrap();
-    conn.execute_batch(
-        "INSERT INTO retailers (id, name, currency, policy_json)
-         VALUES ('r1', 'Bench Retailer', 'NZD', '{\"trigger\":\"processing\"}');
-         INSERT INTO return_reasons (retailer_id, code, label) VALUES ('r1', 'FIT', 'Isn''t the right fit');",
-    )
-    .unwrap();
-    let batch = 50_000;
-    let mut n = 0;
-    while n < returns {
-        let tx = conn.transaction().unwrap();
-        {
-            let mut order = tx
-                .prepare(
-                    "INSERT INTO orders (id, retailer_id, order_number, customer_name, email, created_at,
-                       country, currency, subtotal_minor, total_minor)
-                     VALUES (?1, 'r1', ?2, 'Bench Customer', 'bench@example.com',
-                       '2026-11-01T00:00:00.000Z', 'NZ', 'NZD', 25000, 25000)",
-                )
-                .unwrap();
-            let mut line = tx
-                .prepare(
-                    "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity, unit_price_minor)
-                     VALUES (?1, ?2, ?3, NULL, 'Bench item', 'demo/tee.svg', 1, 5000)",
-                )
-                .unwrap();
-            let mut ret = tx
-                .prepare(
-                    "INSERT INTO returns (id, retailer_id, hub_id, order_id, source, status, created_at, updated_at)
-                     VALUES (?1, 'r1', 'AKL', ?2, 'portal', 'expected', '2026-11-02T00:00:00.000Z', '2026-11-02T00:00:00.000Z')",
-                )
-                .unwrap();
-            let mut item = tx
-                .prepare(
-                    "INSERT INTO return_items (id, return_id, order_line_id, quantity, reason_code, chosen_option)
-                     VALUES (?1, ?2, ?3, 1, 'FIT', 'refund')",
-                )
-                .unwrap();
-            let mut con = tx
-                .prepare("INSERT INTO connotes (connote, return_id) VALUES (?1, ?2)")
-                .unwrap();
-            for i in n..(n + batch).min(returns) {
-                let order_id = format!("o{i}");
-                let return_id = format!("ret{i}");
-                order.execute(params![order_id, format!("#{i}")]).unwrap();
-                ret.execute(params![return_id, order_id]).unwrap();
-                for k in 0..ITEMS_PER_RETURN {
-                    let line_id = format!("o{i}-l{k}");
-                    line.execute(params![line_id, order_id, format!("SKU-{k}")])
-                        .unwrap();
-                    item.execute(params![format!("ret{i}-i{k}"), return_id, line_id])
-                        .unwrap();
-                }
-                con.execute(params![connote(i), return_id]).unwrap();
-            }
-        }
-        tx.commit().unwrap();
-        n += batch;
-        if n % 200_000 == 0 {
-            eprintln!("  generated {n} returns ({:.0?})", started.elapsed());
-        }
-    }
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")
-        .unwrap();
-    eprintln!("generated {returns} returns in {:.1?}", started.elapsed());
+    returnhub_store::bulk::generate(
+        path,
+        &returnhub_store::bulk::BulkReturns {
+            returns,
+            items_per_return: ITEMS_PER_RETURN,
+            retailer_id: "r1",
+            hub_id: "AKL",
+            connote: &connote,
+        },
+    );
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {

@@ -402,13 +402,28 @@ impl Store {
 
     /// Exceptions, open ones first, newest first; at most `limit`.
     pub fn exceptions(&self, include_resolved: bool, limit: u32) -> Result<Vec<ExceptionRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        self.exception_rows(
+            "WHERE state = 'open' OR ?1
+             ORDER BY state = 'open' DESC, raised_at DESC, rowid DESC LIMIT ?2",
+            params![include_resolved, limit],
+        )
+    }
+
+    /// The open exceptions about one return, oldest first.
+    pub fn open_exceptions_for(&self, return_id: &str) -> Result<Vec<ExceptionRow>> {
+        self.exception_rows(
+            "WHERE return_id = ?1 AND state = 'open' ORDER BY rowid",
+            params![return_id],
+        )
+    }
+
+    fn exception_rows(&self, tail: &str, args: impl rusqlite::Params) -> Result<Vec<ExceptionRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id, kind, return_id, connote, note, photos_json, state, raised_by, raised_at,
                     resolution
-             FROM exceptions WHERE state = 'open' OR ?1
-             ORDER BY state = 'open' DESC, raised_at DESC, rowid DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![include_resolved, limit], |r| {
+             FROM exceptions {tail}"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

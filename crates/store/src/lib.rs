@@ -9,6 +9,8 @@
 //!   outbox rows) applied in the same IMMEDIATE transaction, all or nothing.
 
 mod bench;
+#[cfg(feature = "bench-data")]
+pub mod bulk;
 mod config;
 mod migrate;
 mod read;

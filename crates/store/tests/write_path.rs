@@ -465,3 +465,38 @@ fn an_action_due_queues_one_outbox_row_per_idempotency_key() {
     assert_eq!(action.amount, Some(Money::new(4500, Currency::NZD)));
     assert_consistent(&store);
 }
+
+#[test]
+fn the_benchs_reads_of_one_return_use_indexes_not_scans() {
+    // A scan must stay fast on a hub with a million returns and their outbox rows: every
+    // per-return query of the bench is an index search. (A plan check, not a timing.)
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded_store(&dir.path().join("hub.db"));
+    let plans = [
+        "SELECT id FROM outbox WHERE topic = 'label' AND json_extract(payload, '$.return_id') = 'R1' ORDER BY id",
+        "SELECT dedupe_key FROM outbox WHERE topic = 'action' AND json_extract(payload, '$.return_id') = 'R1' ORDER BY id",
+        "SELECT id FROM exceptions WHERE return_id = 'R1' AND state = 'open' ORDER BY rowid",
+        "SELECT id FROM inspections WHERE return_id = 'R1'",
+        "SELECT id FROM decisions WHERE return_id = 'R1'",
+        "SELECT id FROM extra_items WHERE return_id = 'R1'",
+    ];
+    for sql in plans {
+        let plan: Vec<String> = store
+            .reader()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING INDEX") || step.contains("USING COVERING INDEX")),
+            "{sql}: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN")),
+            "{sql}: {plan:?}"
+        );
+    }
+}
