@@ -82,6 +82,8 @@ pub enum DomainEvent {
     LabelQueued(LabelJob),
     /// An orphan parcel's connote attached to a return found by its order.
     ConnoteAttached { return_id: String, connote: String },
+    /// A supervisor's note on a return (for example why it was closed by hand).
+    ReturnNoted { return_id: String, note: String },
     /// A station's scanner, printer and keyboard-wedge settings, whole.
     StationConfigured(crate::station::StationConfig),
 }
@@ -110,6 +112,7 @@ impl DomainEvent {
             DomainEvent::LabelQueued(_) => "label_queued",
             DomainEvent::ConnoteAttached { .. } => "connote_attached",
             DomainEvent::StationConfigured(_) => "station_configured",
+            DomainEvent::ReturnNoted { .. } => "return_noted",
         }
     }
 
@@ -132,7 +135,8 @@ impl DomainEvent {
             DomainEvent::ExtraItemRecorded(x) => Some(&x.return_id),
             DomainEvent::StepUndone { return_id, .. }
             | DomainEvent::ItemsDecided { return_id, .. }
-            | DomainEvent::ConnoteAttached { return_id, .. } => Some(return_id),
+            | DomainEvent::ConnoteAttached { return_id, .. }
+            | DomainEvent::ReturnNoted { return_id, .. } => Some(return_id),
             // An exception about a return is part of that return's history.
             DomainEvent::ExceptionRaised(x) => x.return_id.as_deref().or(Some(&x.id)),
             DomainEvent::ExceptionResolved { id, .. } => Some(id),

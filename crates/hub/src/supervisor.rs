@@ -139,6 +139,13 @@ impl Hub {
         let now = (self.clock)();
         let state = self.state_of(&store, return_id, &actor)?;
         // The amount is what the item is worth, whoever picks the outcome.
+        // A credit note picked without an expiry gets the retailer's usual one.
+        let outcome = match outcome {
+            Outcome::CreditNote { expiry_days: None } => Outcome::CreditNote {
+                expiry_days: retailer.policy.credit_note_expiry_days,
+            },
+            other => other,
+        };
         let amount = match outcome {
             Outcome::Refund | Outcome::CreditNote { .. } => worth_of(&store, return_id, item_id)?,
             _ => None,
@@ -248,6 +255,12 @@ impl Hub {
         }];
         events.extend(due.into_iter().map(DomainEvent::ActionDue));
         let note = note.trim();
+        if !note.is_empty() {
+            events.push(DomainEvent::ReturnNoted {
+                return_id: return_id.to_string(),
+                note: note.to_string(),
+            });
+        }
         for x in store.open_exceptions_for(return_id)? {
             events.push(DomainEvent::ExceptionResolved {
                 id: x.id,
@@ -438,6 +451,7 @@ fn describe(event: &DomainEvent) -> String {
             None => format!("Label queued at {}", j.station),
         },
         DomainEvent::ConnoteAttached { connote, .. } => format!("Connote {connote} attached"),
+        DomainEvent::ReturnNoted { note, .. } => format!("Note: {note}"),
         other => other.kind().replace('_', " "),
     }
 }

@@ -480,6 +480,13 @@ fn a_supervisor_close_fires_a_manual_retailers_actions_once() {
     );
     let msg = invalid(hub.close_return(&ret.id, "").unwrap_err());
     assert!(msg.contains("cannot be closed"), "{msg}");
+    let trail = hub.audit_trail(&ret.id).unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.who == "Sam Walker" && e.what == "Note: checked"),
+        "the close note is in the trail: {trail:#?}"
+    );
 
     // Reprint: the label again, marked as a reprint.
     let state = hub.reprint_labels(&ret.id).unwrap();

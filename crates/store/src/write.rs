@@ -144,8 +144,8 @@ impl WriteTx<'_> {
             DomainEvent::RetailerConfigured(retailer) => self.project_retailer(retailer),
             DomainEvent::OrderImported(order) => self.project_order(order),
             DomainEvent::ReturnExpected(ret) => self.project_return(ret),
-            // A scan changes no read model by itself; the log is its record.
-            DomainEvent::ConnoteScanned { .. } => Ok(()),
+            // A scan or a note changes no read model by itself; the log is its record.
+            DomainEvent::ConnoteScanned { .. } | DomainEvent::ReturnNoted { .. } => Ok(()),
             DomainEvent::ReturnStatusChanged {
                 return_id,
                 from,
