@@ -75,8 +75,17 @@ const DISPOSITIONS: Disposition[] = [
 export { VERDICT_LABEL };
 
 let audio: AudioContext | null = null;
+let audioFailedAt = -Infinity;
 
+/// Plays the signal's tones after the next frame has painted, so sound never delays what the
+/// operator sees. A station without an audio device (opening one can take a long time to
+/// fail) is asked again at most once a minute.
 export function beep(kind: keyof typeof TONES): void {
+  requestAnimationFrame(() => window.setTimeout(() => play(kind), 0));
+}
+
+function play(kind: keyof typeof TONES): void {
+  if (!audio && performance.now() - audioFailedAt < 60_000) return;
   try {
     audio ??= new AudioContext();
     const ctx = audio;
@@ -92,6 +101,8 @@ export function beep(kind: keyof typeof TONES): void {
     });
   } catch {
     // No audio device (e.g. a headless test): the colour and the text still tell.
+    audio = null;
+    audioFailedAt = performance.now();
   }
 }
 
