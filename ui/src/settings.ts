@@ -50,10 +50,12 @@ export class Settings {
     el<HTMLSelectElement>("serial-parity").value = s?.parity ?? "none";
     el<HTMLInputElement>("serial-suffix").value = s?.suffix ?? "\\r";
     el<HTMLInputElement>("serial-prefix").value = s?.prefix ?? "";
+    const hid = c.hid_pos_scanner;
+    el<HTMLInputElement>("hid-usb").value = hid ? `${hex4(hid.vid)}:${hex4(hid.pid)}` : "";
     const p = c.printer;
     el<HTMLSelectElement>("printer-kind").value = p.kind;
     el<HTMLInputElement>("printer-target").value =
-      p.kind === "tcp" ? p.addr : p.kind === "serial" ? p.path : p.kind === "cups" ? p.queue : p.kind === "pdf_folder" ? p.dir : p.kind === "usb" ? `${p.vid.toString(16)}:${p.pid.toString(16)}` : "";
+      p.kind === "tcp" ? p.addr : p.kind === "serial" ? p.path : p.kind === "cups" ? p.queue : p.kind === "pdf_folder" ? p.dir : p.kind === "usb" ? `${hex4(p.vid)}:${hex4(p.pid)}` : "";
     el<HTMLInputElement>("printer-baud").value = String(p.kind === "serial" ? p.baud : 9600);
     el<HTMLInputElement>("printer-raw").checked = p.kind === "cups" && p.raw;
     el("last-serial-scan").textContent = view.last_serial_scan ?? "—";
@@ -86,6 +88,9 @@ export class Settings {
     const path = el<HTMLInputElement>("serial-path").value.trim();
     const target = el<HTMLInputElement>("printer-target").value.trim();
     const kind = el<HTMLSelectElement>("printer-kind").value as PrinterSettings["kind"];
+    const hidText = el<HTMLInputElement>("hid-usb").value.trim();
+    const hid = hidText ? usbId(hidText) : null;
+    if (hidText && !hid) return "A HID POS scanner is vid:pid in hex, e.g. 05e0:1200.";
     let printer: PrinterSettings;
     switch (kind) {
       case "none":
@@ -104,11 +109,9 @@ export class Settings {
         printer = { kind, dir: target };
         break;
       case "usb": {
-        const [vid, pid] = target.split(":").map((h) => Number.parseInt(h, 16));
-        if (vid === undefined || pid === undefined || Number.isNaN(vid) || Number.isNaN(pid)) {
-          return "A USB printer is vid:pid in hex, e.g. 0a5f:0164.";
-        }
-        printer = { kind, vid, pid };
+        const id = usbId(target);
+        if (!id) return "A USB printer is vid:pid in hex, e.g. 0a5f:0164.";
+        printer = { kind, ...id };
         break;
       }
     }
@@ -124,6 +127,7 @@ export class Settings {
             prefix: el<HTMLInputElement>("serial-prefix").value,
           }
         : null,
+      hid_pos_scanner: hid,
       printer,
     };
   }
@@ -147,4 +151,15 @@ export class Settings {
     node.textContent = message;
     node.className = ok ? "ok" : "bad";
   }
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, "0");
+}
+
+/// "05e0:1200" → ids; null unless both halves are 1–4 hex digits.
+function usbId(text: string): { vid: number; pid: number } | null {
+  const m = /^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})$/.exec(text.trim());
+  if (!m || m[1] === undefined || m[2] === undefined) return null;
+  return { vid: Number.parseInt(m[1], 16), pid: Number.parseInt(m[2], 16) };
 }

@@ -11,7 +11,17 @@ pub struct StationConfig {
     pub wedge: WedgeSettings,
     /// A serial / USB-CDC scanner, if the station has one (besides any keyboard wedge).
     pub serial_scanner: Option<SerialScannerSettings>,
+    /// A USB HID POS scanner (usage page 0x8C), by vendor and product id.
+    #[serde(default)]
+    pub hid_pos_scanner: Option<UsbId>,
     pub printer: PrinterSettings,
+}
+
+/// A USB device's vendor and product id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct UsbId {
+    pub vid: u16,
+    pub pid: u16,
 }
 
 /// Keystrokes closer together than `max_gap_ms`, at least `min_length` of them, ended by the
@@ -74,6 +84,7 @@ impl StationConfig {
                 suffix: WedgeSuffix::Enter,
             },
             serial_scanner: None,
+            hid_pos_scanner: None,
             printer: PrinterSettings::None,
         }
     }

@@ -277,15 +277,17 @@ pub type ScannerSink = Arc<dyn Fn(returnhub_devices::serial::ScannerEvent) + Sen
 #[derive(Default)]
 pub(crate) struct SerialState {
     running: Option<returnhub_devices::serial::SerialScanner>,
+    hid: Option<returnhub_devices::hidpos::HidPosScanner>,
     sink: Option<ScannerSink>,
     last_scan: Option<String>,
 }
 
 impl Hub {
-    /// Starts (or restarts, after the settings changed) the station's serial scanner, if it
-    /// has one. Its scans go to `sink` — in the app, to the window, which puts them through
-    /// the same path as a keyboard-wedge scan — and the last one is kept for the settings
-    /// screen. The scanner thread reopens the port by itself after an unplug.
+    /// Starts (or restarts, after the settings changed) the station's serial and HID POS
+    /// scanners, if it has them. Their scans go to `sink` — in the app, to the window, which
+    /// puts them through the same path as a keyboard-wedge scan — and the last one is kept
+    /// for the settings screen. Both reader threads reopen their device by themselves after
+    /// an unplug, so a scanner plugged back in resumes without a restart.
     pub fn start_serial_scanner(self: &Arc<Self>, sink: ScannerSink) -> Result<()> {
         self.serial().sink = Some(sink);
         self.restart_serial_scanner()
@@ -297,7 +299,31 @@ impl Hub {
         if let Some(old) = serial.running.take() {
             old.stop();
         }
-        let (Some(settings), Some(sink)) = (config.serial_scanner, serial.sink.clone()) else {
+        if let Some(old) = serial.hid.take() {
+            old.stop();
+        }
+        let Some(sink) = serial.sink.clone() else {
+            return Ok(());
+        };
+        let hub = Arc::downgrade(self);
+        let forward = move |event: returnhub_devices::serial::ScannerEvent| {
+            if let (Some(hub), returnhub_devices::serial::ScannerEvent::Scan { scan }) =
+                (hub.upgrade(), &event)
+            {
+                hub.serial().last_scan = Some(scan.text.clone());
+            }
+            sink(event);
+        };
+        if let Some(usb) = config.hid_pos_scanner {
+            let forward = forward.clone();
+            serial.hid = Some(
+                returnhub_devices::hidpos::HidPosScanner::spawn_usb(usb.vid, usb.pid, forward)
+                    .map_err(|e| {
+                        HubError::Invalid(format!("cannot start the HID POS scanner: {e}"))
+                    })?,
+            );
+        }
+        let Some(settings) = config.serial_scanner else {
             return Ok(());
         };
         let mut cfg = returnhub_devices::serial::SerialScannerConfig::new(settings.path.clone());
@@ -309,16 +335,8 @@ impl Hub {
         };
         cfg.suffix = unescape(&settings.suffix).unwrap_or_else(|| b"\r".to_vec());
         cfg.prefix = unescape(&settings.prefix).unwrap_or_default();
-        let hub = Arc::downgrade(self);
-        let scanner = returnhub_devices::serial::SerialScanner::spawn(cfg, move |event| {
-            if let (Some(hub), returnhub_devices::serial::ScannerEvent::Scan { scan }) =
-                (hub.upgrade(), &event)
-            {
-                hub.serial().last_scan = Some(scan.text.clone());
-            }
-            sink(event);
-        })
-        .map_err(|e| HubError::Invalid(format!("cannot start the serial scanner: {e}")))?;
+        let scanner = returnhub_devices::serial::SerialScanner::spawn(cfg, forward)
+            .map_err(|e| HubError::Invalid(format!("cannot start the serial scanner: {e}")))?;
         serial.running = Some(scanner);
         Ok(())
     }

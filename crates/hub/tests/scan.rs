@@ -175,14 +175,20 @@ fn scans_are_recorded_with_distinct_verdicts() {
         bad_check.message
     );
 
-    // Every scan is in the log, known or not, as the signed-in operator: 9 scans + 1 change.
+    // Every scan is in the log, known or not, as the signed-in operator: 9 scans, 1 status
+    // change, and the duplicate scan of a processed parcel raised for the supervisor.
     let events_after: i64 = query(&hub, "SELECT count(*) FROM events");
     let actors: String = query(
         &hub,
         "SELECT group_concat(DISTINCT actor) FROM events WHERE kind = 'connote_scanned'",
     );
     assert_eq!(actors, "u-aroha");
-    assert_eq!(events_after - events_before, 10);
+    assert_eq!(events_after - events_before, 11);
+    let duplicates: i64 = query(
+        &hub,
+        "SELECT count(*) FROM exceptions WHERE kind = 'duplicate_processing'",
+    );
+    assert_eq!(duplicates, 1);
     let orphan: i64 = query(
         &hub,
         "SELECT count(*) FROM events WHERE kind = 'connote_scanned'
