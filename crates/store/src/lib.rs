@@ -11,6 +11,7 @@
 mod config;
 mod migrate;
 mod read;
+mod sync;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use read::DemoConnote;
+pub use sync::{ApplyOutcome, PendingSync, RemoteEvent, SyncCursor};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 
 /// "RHUB" in ASCII: marks the SQLite file as a Returnhub hub store.

@@ -27,11 +27,11 @@ pub struct AppendedEvent {
 }
 
 pub struct WriteTx<'a> {
-    tx: Transaction<'a>,
-    clock: &'a mut HlcClock,
-    device_id: &'a str,
-    now: UnixMillis,
-    appended: Vec<AppendedEvent>,
+    pub(crate) tx: Transaction<'a>,
+    pub(crate) clock: &'a mut HlcClock,
+    pub(crate) device_id: &'a str,
+    pub(crate) now: UnixMillis,
+    pub(crate) appended: Vec<AppendedEvent>,
 }
 
 impl Store {
@@ -101,7 +101,7 @@ impl WriteTx<'_> {
     }
 
     /// The effects of one event on the read models.
-    fn project(&self, event: &DomainEvent, event_id: &str, recorded_at: &str) -> Result<()> {
+    pub(crate) fn project(&self, event: &DomainEvent, event_id: &str, recorded_at: &str) -> Result<()> {
         match event {
             DomainEvent::HubRegistered { id, name } => {
                 self.tx
