@@ -66,8 +66,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError(CentralError::BadRequest(format!("malformed JSON body: {e}"))))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(CentralError::BadRequest(format!(
+            "malformed JSON body: {e}"
+        )))
+    })
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

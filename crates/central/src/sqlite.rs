@@ -134,9 +134,10 @@ impl Tx<'_> {
             DomainEvent::ReturnStatusChanged { return_id, .. } => {
                 Some(self.hub_of(return_id)?.unwrap_or_else(|| device_hub.into()))
             }
-            DomainEvent::ActionDue(a) => {
-                Some(self.hub_of(&a.return_id)?.unwrap_or_else(|| device_hub.into()))
-            }
+            DomainEvent::ActionDue(a) => Some(
+                self.hub_of(&a.return_id)?
+                    .unwrap_or_else(|| device_hub.into()),
+            ),
             _ => Some(device_hub.to_string()),
         })
     }
@@ -566,10 +567,9 @@ impl CentralStorage for SqliteStorage {
         // Parse everything before taking the lock: a bad batch is refused whole.
         let mut parsed = Vec::with_capacity(events.len());
         for ev in events {
-            let stamp: HlcStamp = ev
-                .hlc
-                .parse()
-                .map_err(|e: returnhub_core::hlc::BadStamp| CentralError::BadRequest(e.to_string()))?;
+            let stamp: HlcStamp = ev.hlc.parse().map_err(|e: returnhub_core::hlc::BadStamp| {
+                CentralError::BadRequest(e.to_string())
+            })?;
             let event: DomainEvent = serde_json::from_str(&ev.payload).map_err(|e| {
                 CentralError::BadRequest(format!("event {}: payload is not an event: {e}", ev.id))
             })?;
@@ -836,9 +836,8 @@ impl CentralStorage for SqliteStorage {
                 continue;
             }
             // The order: known (a second return from it) or new, made from these rows.
-            let known: Option<String> = w
-                .tx
-                .query_row(
+            let known: Option<String> =
+                w.tx.query_row(
                     "SELECT record FROM orders WHERE retailer_id = ?1 AND order_number = ?2",
                     params![retailer.id, first.order_number],
                     |r| r.get(0),
@@ -946,9 +945,8 @@ impl CentralStorage for SqliteStorage {
                     continue;
                 }
             };
-            let found: Option<(String, String, String)> = w
-                .tx
-                .query_row(
+            let found: Option<(String, String, String)> =
+                w.tx.query_row(
                     "SELECT r.id, r.hub_id, r.retailer_id FROM connotes c
                      JOIN returns r ON r.id = c.return_id WHERE c.connote = ?1",
                     [&connote],

@@ -175,7 +175,11 @@ impl FaultyTransport {
             }
             Fate::Delay => {
                 if let Some(p) = stash(body) {
-                    self.faults.lock().unwrap().stash.push((self.token.clone(), p));
+                    self.faults
+                        .lock()
+                        .unwrap()
+                        .stash
+                        .push((self.token.clone(), p));
                 }
                 lost()
             }
@@ -359,9 +363,21 @@ async fn run(seed: u64, steps: usize, verbose: bool) -> Summary {
             let c = format!("{}{:04}", r.id.to_uppercase(), n);
             let hub = ["h1", "h2"][n % 2];
             let action = ["REFUND", "CREDIT NOTE"][n % 2];
-            rows.push(upload_row(&c, &format!("#{}{n}", r.id), "SKU-1", hub, action));
+            rows.push(upload_row(
+                &c,
+                &format!("#{}{n}", r.id),
+                "SKU-1",
+                hub,
+                action,
+            ));
             if n % 3 == 0 {
-                rows.push(upload_row(&c, &format!("#{}{n}", r.id), "SKU-2", hub, action));
+                rows.push(upload_row(
+                    &c,
+                    &format!("#{}{n}", r.id),
+                    "SKU-2",
+                    hub,
+                    action,
+                ));
             }
             connotes.push((p, c));
         }
@@ -545,7 +561,11 @@ async fn run(seed: u64, steps: usize, verbose: bool) -> Summary {
     assert_eq!(sent.len(), keys.len(), "every claim dispatched");
     assert!(sent.values().all(|n| *n == 1), "a claim was sent twice");
     for state in [ClaimState::Claimed, ClaimState::Sent, ClaimState::Unknown] {
-        assert!(central.storage.claims_in_state(state, 10).unwrap().is_empty());
+        assert!(central
+            .storage
+            .claims_in_state(state, 10)
+            .unwrap()
+            .is_empty());
     }
 
     let summary = Summary {
@@ -627,7 +647,10 @@ async fn seeded_fault_runs_converge_with_nothing_lost_or_doubled() {
         "request duplicated",
         "hub killed mid-push and restarted",
     ] {
-        assert!(total.get(must).copied().unwrap_or(0) > 0, "no '{must}' injected");
+        assert!(
+            total.get(must).copied().unwrap_or(0) > 0,
+            "no '{must}' injected"
+        );
     }
 }
 

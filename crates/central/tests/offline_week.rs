@@ -48,7 +48,15 @@ async fn a_hub_offline_for_a_week_with_50000_events_converges() {
     for chunk in (0..returns).collect::<Vec<_>>().chunks(2_500) {
         let rows: Vec<_> = chunk
             .iter()
-            .map(|n| upload_row(&format!("C{n:06}"), &format!("#{n}"), "SKU-1", "h1", "REFUND"))
+            .map(|n| {
+                upload_row(
+                    &format!("C{n:06}"),
+                    &format!("#{n}"),
+                    "SKU-1",
+                    "h1",
+                    "REFUND",
+                )
+            })
             .collect();
         assert_eq!(partner.upload(&rows).await.rejected_rows, 0);
     }

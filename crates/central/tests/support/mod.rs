@@ -297,7 +297,12 @@ pub fn assert_all_pushed_exactly_once(store: &Store, central: &SqliteStorage) ->
     let mut b = at_central;
     a.sort();
     b.sort();
-    assert_eq!(a.len(), b.len(), "event count differs for {}", store.device_id());
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "event count differs for {}",
+        store.device_id()
+    );
     assert!(a == b, "events differ for device {}", store.device_id());
     let unconfirmed: i64 = store
         .reader()
