@@ -43,17 +43,18 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn remote(clock: &mut HlcClock, device: &str, now: i64, event: &DomainEvent) -> RemoteEvent {
-    RemoteEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        device_id: device.into(),
-        hlc: clock.tick(now as u64).encode(),
-        actor: "u-bench".into(),
-        station: Some("bench-1".into()),
-        kind: event.kind().into(),
-        aggregate_id: event.aggregate_id().map(str::to_string),
-        payload: serde_json::to_string(event).unwrap(),
-        recorded_at: rfc3339(now),
-    }
+    let hlc = clock.tick(now as u64);
+    let id = uuid::Uuid::now_v7().to_string();
+    RemoteEvent::new(
+        event,
+        id,
+        device,
+        &hlc,
+        "u-bench",
+        Some("bench-1"),
+        rfc3339(now),
+    )
+    .unwrap()
 }
 
 /// One hub device's events: bench scans, as a hub produces most.
@@ -75,6 +76,25 @@ fn hub_events(hub: usize, n: usize) -> (String, Vec<RemoteEvent>) {
     (device, events)
 }
 
+type Server = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Serves `storage` on a loopback port: (base url, stop switch, server task).
+async fn start_server(
+    storage: Arc<SqliteStorage>,
+) -> (String, tokio::sync::oneshot::Sender<()>, Server) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState {
+        storage,
+        clock: Arc::new(unix_now_ms),
+    };
+    let server = tokio::spawn(returnhub_central::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    (url, stop, server)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -86,27 +106,13 @@ async fn push_run(per_hub: usize, data: &[(String, Vec<RemoteEvent>)]) -> f64 {
     let tokens: Vec<String> = (0..HUBS)
         .map(|h| storage.create_device(&format!("h{h}"), "bench", 0).unwrap())
         .collect();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState {
-        storage: storage.clone(),
-        clock: Arc::new(unix_now_ms),
-    };
-    let server = tokio::spawn(returnhub_central::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let (url, stop, server) = start_server(storage.clone()).await;
     let bodies: Vec<Vec<Vec<u8>>> = data
         .iter()
         .map(|(_, events)| {
             events
                 .chunks(BATCH)
-                .map(|c| {
-                    serde_json::to_vec(&PushRequest {
-                        events: c.to_vec(),
-                    })
-                    .unwrap()
-                })
+                .map(|c| serde_json::to_vec(&PushRequest { events: c.to_vec() }).unwrap())
                 .collect()
         })
         .collect();
@@ -204,7 +210,10 @@ async fn pull_run(n: usize) -> (Duration, usize) {
     let tmp = tempfile::tempdir().unwrap();
     let storage = Arc::new(SqliteStorage::open(&tmp.path().join("central")).unwrap());
     let importer_token = storage.create_device("fresh", "importer", 0).unwrap();
-    let importer = storage.authenticate_device(&importer_token).unwrap().unwrap();
+    let importer = storage
+        .authenticate_device(&importer_token)
+        .unwrap()
+        .unwrap();
     let device = "f".repeat(32);
     let mut clock = HlcClock::new(device.clone());
     let now = unix_now_ms();
@@ -239,6 +248,8 @@ async fn pull_run(n: usize) -> (Duration, usize) {
         ..importer
     };
     for i in 0..n {
+        // Never more than 1,000 stamps in one millisecond (the HLC counter has 6 digits).
+        let now = now + (i / 500) as i64;
         let price = Money::new(4995, aud);
         let order = OrderRecord {
             id: format!("o{i}"),
@@ -283,12 +294,20 @@ async fn pull_run(n: usize) -> (Duration, usize) {
                 chosen_option: None,
             }],
         };
-        batch.push(remote(&mut clock, &device, now, &DomainEvent::OrderImported(order)));
-        batch.push(remote(&mut clock, &device, now, &DomainEvent::ReturnExpected(ret)));
+        batch.push(remote(
+            &mut clock,
+            &device,
+            now,
+            &DomainEvent::OrderImported(order),
+        ));
+        batch.push(remote(
+            &mut clock,
+            &device,
+            now,
+            &DomainEvent::ReturnExpected(ret),
+        ));
         if batch.len() >= 5_000 || i + 1 == n {
-            storage
-                .push(&ident, &batch, now, Failpoint::None)
-                .unwrap();
+            storage.push(&ident, &batch, now, Failpoint::None).unwrap();
             ident.bound_device_id = Some(device.clone());
             batch.clear();
         }
@@ -297,16 +316,7 @@ async fn pull_run(n: usize) -> (Duration, usize) {
         "  (seeded {n} expected returns at the central store in {:.1?})",
         seed_started.elapsed()
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState {
-        storage: storage.clone(),
-        clock: Arc::new(unix_now_ms),
-    };
-    let server = tokio::spawn(returnhub_central::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let (url, stop, server) = start_server(storage.clone()).await;
     let token = storage.create_device("fresh", "new bench", 0).unwrap();
     let store = Store::open(&tmp.path().join("hub.sqlite3")).unwrap();
     let transport = HttpTransport::new(&url, &token, Duration::from_secs(120)).unwrap();
@@ -345,7 +355,7 @@ fn main() {
     );
     let mut central = Vec::new();
     let mut bare = Vec::new();
-    for run in 0..runs {
+    for run in 0..runs.max(1) {
         let c = runtime.block_on(push_run(per_hub, &data));
         let b = baseline_run(&data);
         println!("  run {run}: central {c:>10.0} events/s   bare SQLite {b:>10.0} events/s");

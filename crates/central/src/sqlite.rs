@@ -178,17 +178,16 @@ impl Tx<'_> {
     /// Appends an event written by the central store itself, and projects it.
     fn append_own(&mut self, event: DomainEvent, hub: Option<&str>) -> Result<RemoteEvent> {
         let stamp = self.clock.tick(self.now.max(0) as u64);
-        let ev = RemoteEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            device_id: CENTRAL_DEVICE.into(),
-            hlc: stamp.encode(),
-            actor: "system:central".into(),
-            station: None,
-            kind: event.kind().into(),
-            aggregate_id: event.aggregate_id().map(str::to_string),
-            payload: serde_json::to_string(&event)?,
-            recorded_at: rfc3339(self.now),
-        };
+        let ev = RemoteEvent::new(
+            &event,
+            uuid::Uuid::now_v7().to_string(),
+            CENTRAL_DEVICE,
+            &stamp,
+            "system:central",
+            None,
+            rfc3339(self.now),
+        )
+        .map_err(|e| CentralError::Storage(e.to_string()))?;
         self.insert_event(&ev, hub)?;
         self.project(&event, &ev, hub)?;
         Ok(ev)
@@ -653,27 +652,22 @@ impl CentralStorage for SqliteStorage {
         let me = device.bound_device_id.as_deref().unwrap_or("");
         let mut cursor = req.cursor;
         let mut stmt = inner.conn.prepare_cached(
-            "SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at
-             FROM events
-             WHERE seq > ?1 AND (hub_id = ?2 OR hub_id IS NULL) AND device_id != ?3
+            // Two ordered index ranges merged (an OR would sort everything after the
+            // cursor on every page).
+            "SELECT * FROM (
+               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at
+               FROM events WHERE hub_id = ?2 AND seq > ?1 AND device_id != ?3
+               ORDER BY seq LIMIT ?4)
+             UNION ALL
+             SELECT * FROM (
+               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at
+               FROM events WHERE hub_id IS NULL AND seq > ?1 AND device_id != ?3
+               ORDER BY seq LIMIT ?4)
              ORDER BY seq LIMIT ?4",
         )?;
         let mut events = Vec::new();
         let rows = stmt.query_map(params![req.cursor.events, device.hub_id, me, limit], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                RemoteEvent {
-                    id: r.get(1)?,
-                    device_id: r.get(2)?,
-                    hlc: r.get(3)?,
-                    actor: r.get(4)?,
-                    station: r.get(5)?,
-                    kind: r.get(6)?,
-                    aggregate_id: r.get(7)?,
-                    payload: r.get(8)?,
-                    recorded_at: r.get(9)?,
-                },
-            ))
+            Ok((r.get::<_, i64>(0)?, RemoteEvent::from_row(r, 1)?))
         })?;
         for row in rows {
             let (seq, ev) = row?;

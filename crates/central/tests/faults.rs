@@ -420,16 +420,8 @@ async fn run(seed: u64, steps: usize, verbose: bool) -> Summary {
                 count("server restarted between requests");
             }
             82..88 => {
-                let mut stash = std::mem::take(&mut faults.lock().unwrap().stash);
-                // Out of order: newest first.
-                stash.reverse();
-                for (token, req) in stash {
-                    let _ = client
-                        .post(format!("{}{}", central.url(), wire::PUSH_PATH))
-                        .bearer_auth(token)
-                        .json(&req)
-                        .send()
-                        .await;
+                let stash = std::mem::take(&mut faults.lock().unwrap().stash);
+                for _ in 0..deliver_late(&client, &central, stash).await {
                     count("delayed push delivered late");
                 }
             }
@@ -458,14 +450,7 @@ async fn run(seed: u64, steps: usize, verbose: bool) -> Summary {
         f.enabled = false;
         std::mem::take(&mut f.stash)
     };
-    for (token, req) in stash {
-        let _ = client
-            .post(format!("{}{}", central.url(), wire::PUSH_PATH))
-            .bearer_auth(token)
-            .json(&req)
-            .send()
-            .await;
-    }
+    deliver_late(&client, &central, stash).await;
     central.restart().await;
     for _round in 0..2 {
         for d in devices.iter_mut() {
@@ -586,6 +571,25 @@ async fn run(seed: u64, steps: usize, verbose: bool) -> Summary {
     }
     central.stop().await;
     summary
+}
+
+/// Delivers delayed pushes newest first (out of order); their answers go nowhere.
+async fn deliver_late(
+    client: &reqwest::Client,
+    central: &Central,
+    mut stash: Vec<(String, PushRequest)>,
+) -> usize {
+    stash.reverse();
+    let n = stash.len();
+    for (token, req) in stash {
+        let _ = client
+            .post(format!("{}{}", central.url(), wire::PUSH_PATH))
+            .bearer_auth(token)
+            .json(&req)
+            .send()
+            .await;
+    }
+    n
 }
 
 /// Sends each claim once; every third send times out after leaving (Unknown), and the

@@ -38,6 +38,48 @@ pub struct RemoteEvent {
     pub recorded_at: String,
 }
 
+impl RemoteEvent {
+    /// An event of `device_id` ready to travel (its payload serialised once, here).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event: &DomainEvent,
+        id: String,
+        device_id: &str,
+        hlc: &HlcStamp,
+        actor: &str,
+        station: Option<&str>,
+        recorded_at: String,
+    ) -> Result<RemoteEvent> {
+        Ok(RemoteEvent {
+            id,
+            device_id: device_id.to_string(),
+            hlc: hlc.encode(),
+            actor: actor.to_string(),
+            station: station.map(str::to_string),
+            kind: event.kind().to_string(),
+            aggregate_id: event.aggregate_id().map(str::to_string),
+            payload: serde_json::to_string(event)?,
+            recorded_at,
+        })
+    }
+
+    /// Reads the nine columns `id, device_id, hlc, actor, station, kind, aggregate_id,
+    /// payload, recorded_at` of an event-log row, starting at column `first`.
+    pub fn from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<RemoteEvent> {
+        Ok(RemoteEvent {
+            id: r.get(first)?,
+            device_id: r.get(first + 1)?,
+            hlc: r.get(first + 2)?,
+            actor: r.get(first + 3)?,
+            station: r.get(first + 4)?,
+            kind: r.get(first + 5)?,
+            aggregate_id: r.get(first + 6)?,
+            payload: r.get(first + 7)?,
+            recorded_at: r.get(first + 8)?,
+        })
+    }
+}
+
 /// Where this device's pulls resume: the last central event sequence and tracking sequence
 /// it applied. Kept in `meta` and moved in the same transaction as the events it covers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,17 +118,7 @@ impl Store {
         let rows = stmt.query_map([limit], |r| {
             Ok(PendingSync {
                 outbox_id: r.get(0)?,
-                event: RemoteEvent {
-                    id: r.get(1)?,
-                    device_id: r.get(2)?,
-                    hlc: r.get(3)?,
-                    actor: r.get(4)?,
-                    station: r.get(5)?,
-                    kind: r.get(6)?,
-                    aggregate_id: r.get(7)?,
-                    payload: r.get(8)?,
-                    recorded_at: r.get(9)?,
-                },
+                event: RemoteEvent::from_row(r, 1)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -101,7 +101,12 @@ impl WriteTx<'_> {
     }
 
     /// The effects of one event on the read models.
-    pub(crate) fn project(&self, event: &DomainEvent, event_id: &str, recorded_at: &str) -> Result<()> {
+    pub(crate) fn project(
+        &self,
+        event: &DomainEvent,
+        event_id: &str,
+        recorded_at: &str,
+    ) -> Result<()> {
         match event {
             DomainEvent::HubRegistered { id, name } => {
                 self.tx

@@ -416,7 +416,13 @@ fn an_action_due_queues_one_outbox_row_per_idempotency_key() {
         amount: Some(Money::new(4500, Currency::NZD)),
     }];
     let fire = |store: &mut Store| {
-        let due = actions_due(Trigger::Processing, ReturnEvent::Processed, "r1", "R1", &items);
+        let due = actions_due(
+            Trigger::Processing,
+            ReturnEvent::Processed,
+            "r1",
+            "R1",
+            &items,
+        );
         assert_eq!(due.len(), 1);
         store
             .write(1_000, |tx| {
@@ -430,14 +436,20 @@ fn an_action_due_queues_one_outbox_row_per_idempotency_key() {
     };
     let first = fire(&mut store);
     let second = fire(&mut store);
-    assert_eq!(first, second, "the key is fixed by what is due, not by when");
+    assert_eq!(
+        first, second,
+        "the key is fixed by what is due, not by when"
+    );
     assert_eq!(
         count(&store, "SELECT count(*) FROM outbox WHERE topic = 'action'"),
         1,
         "a repeated trigger queues nothing new"
     );
     assert_eq!(
-        count(&store, "SELECT count(*) FROM events WHERE kind = 'action_due'"),
+        count(
+            &store,
+            "SELECT count(*) FROM events WHERE kind = 'action_due'"
+        ),
         2,
         "but the repeat is in the log"
     );

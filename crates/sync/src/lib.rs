@@ -323,8 +323,11 @@ impl SyncWorker {
     /// and shows in [`SyncWorker::status`].
     pub fn start(store_path: &Path, config: SyncConfig) -> Result<SyncWorker, SyncError> {
         let store = Store::open(store_path)?;
-        let transport =
-            HttpTransport::new(&config.central_url, &config.device_token, config.request_timeout)?;
+        let transport = HttpTransport::new(
+            &config.central_url,
+            &config.device_token,
+            config.request_timeout,
+        )?;
         let status = Arc::new(Mutex::new(SyncStatus {
             queue_depth: store.sync_queue_depth()?,
             ..SyncStatus::default()
