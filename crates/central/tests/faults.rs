@@ -542,7 +542,7 @@ async fn run(seed: u64, steps: usize, verbose: bool) -> Summary {
     for _ in 0..20 {
         dispatch_due(central.storage.as_ref(), &dispatcher, now, 7).unwrap();
     }
-    let sent = dispatcher.sent.lock().unwrap();
+    let sent = dispatcher.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), keys.len(), "every claim dispatched");
     assert!(sent.values().all(|n| *n == 1), "a claim was sent twice");
     for state in [ClaimState::Claimed, ClaimState::Sent, ClaimState::Unknown] {
@@ -603,7 +603,7 @@ impl ActionDispatcher for CountingDispatcher {
     fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome {
         let mut sent = self.sent.lock().unwrap();
         *sent.entry(claim.key.clone()).or_default() += 1;
-        if sent.len() % 3 == 0 {
+        if sent.len().is_multiple_of(3) {
             DispatchOutcome::Unknown("timeout after send".into())
         } else {
             DispatchOutcome::Confirmed
