@@ -11,11 +11,13 @@
 //!   highest stamp the device has seen (the clock observes every pulled stamp), so local
 //!   appends keep their `from` check and every replica converges to the same status whatever
 //!   order the events arrived in. The central store applies the same rule.
+//!   A local append by another connection to the same file (the bench's, while the worker
+//!   pulls through its own) first observes the highest pulled stamp, kept in `meta`.
 //! - a pulled `ActionDue` queues no `action` outbox row: with a central store configured, the
 //!   central store claims and dispatches every action (architecture invariant 3).
 
 use returnhub_core::event::DomainEvent;
-use returnhub_core::hlc::HlcStamp;
+use returnhub_core::hlc::{HlcClock, HlcStamp};
 use returnhub_core::time::{rfc3339, UnixMillis};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -104,6 +106,26 @@ pub struct ApplyOutcome {
 }
 
 const CURSOR_KEY: &str = "sync_cursor";
+/// The highest HLC stamp pulled into this file, by whichever connection pulled it.
+const SEEN_KEY: &str = "hlc_seen";
+
+/// Moves `clock` past every stamp pulled into this file. [`Store::write`] calls it inside its
+/// IMMEDIATE transaction, so a local append sorts after everything pulled before it even when
+/// the sync worker pulled it through its own connection (a point lookup in `meta`).
+pub(crate) fn observe_pulled(
+    tx: &rusqlite::Transaction<'_>,
+    clock: &mut HlcClock,
+    now: UnixMillis,
+) -> Result<()> {
+    let seen: Option<String> = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([SEEN_KEY], |r| r.get(0))
+        .optional()?;
+    if let Some(stamp) = seen.and_then(|s| s.parse::<HlcStamp>().ok()) {
+        clock.observe(&stamp, now.max(0) as u64);
+    }
+    Ok(())
+}
 
 impl Store {
     /// Up to `limit` pending `sync` rows, oldest first, with their events.
@@ -191,11 +213,24 @@ impl Store {
                 outcome.skipped += 1;
             }
         }
+        let set_meta = "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                        ON CONFLICT (key) DO UPDATE SET value = excluded.value";
         w.tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            set_meta,
             params![CURSOR_KEY, serde_json::to_string(&cursor)?],
         )?;
+        let pulled_max = w.appended.iter().map(|a| &a.hlc).max();
+        if let Some(high) = pulled_max {
+            let seen: Option<HlcStamp> =
+                w.tx.query_row("SELECT value FROM meta WHERE key = ?1", [SEEN_KEY], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+                .and_then(|s| s.parse().ok());
+            if seen.as_ref() < Some(high) {
+                w.tx.execute(set_meta, params![SEEN_KEY, high.encode()])?;
+            }
+        }
         w.tx.commit()?;
         Ok(outcome)
     }

@@ -45,6 +45,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        crate::sync::observe_pulled(&tx, &mut self.clock, now)?;
         let mut w = WriteTx {
             tx,
             clock: &mut self.clock,

@@ -240,3 +240,57 @@ fn a_pulled_event_with_a_lying_kind_is_refused_whole() {
     assert_eq!(store.sync_cursor().unwrap(), SyncCursor::default());
     assert_eq!(count(&store, "SELECT count(*) FROM events"), 0);
 }
+
+#[test]
+fn the_bench_connection_sorts_after_what_the_worker_connection_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.sqlite3");
+    let mut bench = Store::open(&path).unwrap();
+    let mut worker = Store::open(&path).unwrap();
+    // Another device whose clock runs an hour ahead.
+    let mut other = HlcClock::new("other-device");
+    let ahead = NOW + 3_600_000;
+    let mut events: Vec<RemoteEvent> = seed()
+        .iter()
+        .map(|e| remote(&mut other, ahead, e))
+        .collect();
+    events.push(remote(
+        &mut other,
+        ahead,
+        &change(ReturnStatus::Expected, ReturnStatus::Received),
+    ));
+    worker
+        .apply_remote_batch(NOW, &events, SyncCursor::default())
+        .unwrap();
+    assert_eq!(status(&bench), "received");
+    let (_, appended) = bench
+        .write(NOW, |w| {
+            w.append(EventInput {
+                event: change(ReturnStatus::Received, ReturnStatus::Processed),
+                actor: "u-1".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    assert!(appended[0].hlc.encode() > events[3].hlc);
+    // So a third replica applying both, in either order, agrees with this one.
+    let mine = RemoteEvent::new(
+        &change(ReturnStatus::Received, ReturnStatus::Processed),
+        appended[0].id.clone(),
+        bench.device_id(),
+        &appended[0].hlc,
+        "u-1",
+        None,
+        rfc3339(NOW),
+    )
+    .unwrap();
+    let third_dir = tempfile::tempdir().unwrap();
+    let mut third = Store::open(&third_dir.path().join("hub.sqlite3")).unwrap();
+    let mut all = events.clone();
+    all.insert(3, mine);
+    third
+        .apply_remote_batch(NOW, &all, SyncCursor::default())
+        .unwrap();
+    assert_eq!(status(&third), "processed");
+    assert_eq!(status(&bench), "processed");
+}
