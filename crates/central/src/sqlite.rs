@@ -371,7 +371,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn retailer_by_name(&self, name: &str) -> Result<Option<RetailerRecord>> {
+    /// The configuration of the retailer a partner's key is for; refused until a hub pushed it.
+    fn retailer_by_name(&self, name: &str) -> Result<RetailerRecord> {
         let record: Option<String> = self
             .tx
             .query_row(
@@ -380,10 +381,12 @@ impl Tx<'_> {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(match record {
-            Some(r) => Some(serde_json::from_str(&r)?),
-            None => None,
-        })
+        let record = record.ok_or_else(|| {
+            CentralError::Invalid(format!(
+                "retailer '{name}' is not configured at the central store yet"
+            ))
+        })?;
+        Ok(serde_json::from_str(&record)?)
     }
 
     /// First scan: the return moves to in transit; for a First-scan retailer its actions
@@ -727,12 +730,7 @@ impl CentralStorage for SqliteStorage {
     ) -> Result<UploadResponse> {
         let mut inner = self.lock()?;
         let mut w = inner.write(now)?;
-        let retailer = w.retailer_by_name(&partner.retailer_name)?.ok_or_else(|| {
-            CentralError::Invalid(format!(
-                "retailer '{}' is not configured at the central store yet",
-                partner.retailer_name
-            ))
-        })?;
+        let retailer = w.retailer_by_name(&partner.retailer_name)?;
         let reasons: Vec<String> = retailer.reasons.iter().map(|r| r.code.clone()).collect();
         let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
         // Validate every row, then group the valid ones by consignment (first-seen order).
@@ -919,12 +917,7 @@ impl CentralStorage for SqliteStorage {
     ) -> Result<TrackingResponse> {
         let mut inner = self.lock()?;
         let mut w = inner.write(now)?;
-        let retailer = w.retailer_by_name(&partner.retailer_name)?.ok_or_else(|| {
-            CentralError::Invalid(format!(
-                "retailer '{}' is not configured at the central store yet",
-                partner.retailer_name
-            ))
-        })?;
+        let retailer = w.retailer_by_name(&partner.retailer_name)?;
         let mut answer = TrackingResponse {
             recorded: 0,
             duplicates: 0,
