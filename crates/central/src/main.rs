@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 fn run(args: Vec<String>) -> Result<(), String> {
     let (command, rest) = match args.first().map(String::as_str) {
         Some("serve" | "add-device" | "add-api-key") => (args[0].clone(), &args[1..]),
-        Some("--help" | "-h") | None if args.len() <= 1 && !args.is_empty() => {
+        Some("--help" | "-h") => {
             println!("{USAGE}");
             return Ok(());
         }
