@@ -207,7 +207,15 @@ impl Store {
         };
         let mut outcome = ApplyOutcome::default();
         for event in events {
-            if w.apply_remote(event)? {
+            // Name the event: a pull that cannot be applied stops the worker's rounds, and
+            // the sentence is what the UI shows as the last error.
+            let applied = w.apply_remote(event).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "pulled event {} ({}) from device {} could not be applied: {e}",
+                    event.id, event.kind, event.device_id
+                ))
+            })?;
+            if applied {
                 outcome.applied += 1;
             } else {
                 outcome.skipped += 1;
