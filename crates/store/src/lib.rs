@@ -14,6 +14,7 @@ pub mod bulk;
 mod config;
 mod migrate;
 mod read;
+mod sync;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use read::DemoConnote;
+pub use sync::{ApplyOutcome, PendingSync, RemoteEvent, SyncCursor};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 
 /// "RHUB" in ASCII: marks the SQLite file as a Returnhub hub store.

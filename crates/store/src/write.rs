@@ -28,12 +28,13 @@ pub struct AppendedEvent {
 
 pub struct WriteTx<'a> {
     pub(crate) tx: Transaction<'a>,
-    clock: &'a mut HlcClock,
-    device_id: &'a str,
+    pub(crate) clock: &'a mut HlcClock,
+    pub(crate) device_id: &'a str,
     pub(crate) now: UnixMillis,
+    /// Who and where the event being projected came from (bench read models record them).
     pub(crate) actor: String,
     pub(crate) station: Option<String>,
-    appended: Vec<AppendedEvent>,
+    pub(crate) appended: Vec<AppendedEvent>,
 }
 
 impl Store {
@@ -47,6 +48,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        crate::sync::observe_pulled(&tx, &mut self.clock, now)?;
         let mut w = WriteTx {
             tx,
             clock: &mut self.clock,
@@ -107,7 +109,12 @@ impl WriteTx<'_> {
     }
 
     /// The effects of one event on the read models.
-    fn project(&self, event: &DomainEvent, event_id: &str, recorded_at: &str) -> Result<()> {
+    pub(crate) fn project(
+        &self,
+        event: &DomainEvent,
+        event_id: &str,
+        recorded_at: &str,
+    ) -> Result<()> {
         match event {
             DomainEvent::HubRegistered { id, name } => {
                 self.tx

@@ -1,0 +1,224 @@
+//! The HTTP layer: axum routes over [`CentralStorage`]. Handlers authenticate, hand the
+//! work to the storage on the blocking pool, and answer JSON; every error is an
+//! [`ErrorBody`] with a status that says what the caller can do. Secrets are never logged.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use returnhub_core::time::UnixMillis;
+use returnhub_sync::wire::{self, ErrorBody, PullRequest, PushRequest, TrackingIn, UploadRow};
+use serde::de::DeserializeOwned;
+
+use crate::auth;
+use crate::storage::{CentralError, CentralStorage, DeviceIdentity, Failpoint, PartnerIdentity};
+
+pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn CentralStorage>,
+    /// Wall time in Unix ms; the tests pass a simulated one.
+    pub clock: Clock,
+}
+
+pub struct ApiError(pub CentralError);
+
+impl From<CentralError> for ApiError {
+    fn from(e: CentralError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self.0 {
+            CentralError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            CentralError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            CentralError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            CentralError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            CentralError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "request failed");
+        }
+        let body = ErrorBody {
+            code: code.into(),
+            error: self.0.to_string(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CentralError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError(CentralError::Storage(format!("worker panicked: {e}"))))?
+        .map_err(ApiError)
+}
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(CentralError::BadRequest(format!(
+            "malformed JSON body: {e}"
+        )))
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn device(state: &AppState, headers: &HeaderMap) -> Result<DeviceIdentity, ApiError> {
+    let token = header(headers, "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            CentralError::Unauthorized("missing 'Authorization: Bearer <device token>'".into())
+        })?
+        .trim()
+        .to_string();
+    let storage = state.storage.clone();
+    blocking(move || storage.authenticate_device(&token))
+        .await?
+        .ok_or_else(|| ApiError(CentralError::Unauthorized("unknown device token".into())))
+}
+
+/// The API key must be valid AND belong to the retailer named in `X-Retailer-Name`, exactly.
+async fn partner(state: &AppState, headers: &HeaderMap) -> Result<PartnerIdentity, ApiError> {
+    let key = header(headers, wire::API_KEY_HEADER)
+        .ok_or_else(|| CentralError::Unauthorized("missing X-Api-Key header".into()))?
+        .trim()
+        .to_string();
+    let name = header(headers, wire::RETAILER_HEADER)
+        .ok_or_else(|| CentralError::Unauthorized("missing X-Retailer-Name header".into()))?
+        .to_string();
+    let storage = state.storage.clone();
+    let identity = blocking(move || storage.authenticate_partner(&key))
+        .await?
+        .ok_or_else(|| ApiError(CentralError::Unauthorized("unknown API key".into())))?;
+    if !auth::same_text(&identity.retailer_name, &name) {
+        return Err(ApiError(CentralError::Forbidden(format!(
+            "this API key is not for retailer '{name}' (the name must match exactly)"
+        ))));
+    }
+    Ok(identity)
+}
+
+#[cfg(feature = "failpoints")]
+fn failpoint(headers: &HeaderMap) -> Failpoint {
+    match header(headers, "x-returnhub-failpoint") {
+        Some("before_commit") => Failpoint::BeforeCommit,
+        Some("after_commit") => Failpoint::AfterCommit,
+        _ => Failpoint::None,
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn failpoint(_headers: &HeaderMap) -> Failpoint {
+    Failpoint::None
+}
+
+async fn push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<wire::PushResponse> {
+    let device = device(&state, &headers).await?;
+    let req: PushRequest = parse(&body)?;
+    let fp = failpoint(&headers);
+    let now = (state.clock)();
+    let storage = state.storage.clone();
+    Ok(Json(
+        blocking(move || storage.push(&device, &req.events, now, fp)).await?,
+    ))
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<wire::PullResponse> {
+    let device = device(&state, &headers).await?;
+    let req: PullRequest = parse(&body)?;
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.pull(&device, &req)).await?))
+}
+
+async fn conflicts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Vec<wire::Conflict>> {
+    let device = device(&state, &headers).await?;
+    let storage = state.storage.clone();
+    Ok(Json(
+        blocking(move || storage.conflicts(Some(&device.hub_id))).await?,
+    ))
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let partner = partner(&state, &headers).await?;
+    let rows: Vec<UploadRow> = parse(&body)?;
+    if rows.is_empty() {
+        return Err(ApiError(CentralError::BadRequest(
+            "the upload has no rows".into(),
+        )));
+    }
+    let now = (state.clock)();
+    let storage = state.storage.clone();
+    let answer = blocking(move || storage.upload_returns(&partner, &rows, now)).await?;
+    let status = if answer.accepted_rows == 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+async fn tracking(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<wire::TrackingResponse> {
+    let partner = partner(&state, &headers).await?;
+    let events: Vec<TrackingIn> = parse(&body)?;
+    let now = (state.clock)();
+    let storage = state.storage.clone();
+    Ok(Json(
+        blocking(move || storage.record_tracking(&partner, &events, now)).await?,
+    ))
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(|| async { "ok" }))
+        .route(wire::PUSH_PATH, post(push))
+        .route(wire::PULL_PATH, post(pull))
+        .route(wire::CONFLICTS_PATH, get(conflicts))
+        .route(wire::UPLOAD_PATH, post(upload))
+        .route(wire::TRACKING_PATH, post(tracking))
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

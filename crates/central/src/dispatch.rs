@@ -1,0 +1,84 @@
+//! The seam to the action dispatcher. The central store claims every action (one row per
+//! idempotency key); whatever sends it to Shopify or a partner (the `Target`s in
+//! `crates/connectors`) implements [`ActionDispatcher`], and [`dispatch_due`] drives it:
+//!
+//! 1. `claimed` → `sent` is stored *before* the send, so a crash after the send never
+//!    re-sends blindly;
+//! 2. the send's outcome moves the claim to `confirmed`, `failed` or `unknown`;
+//! 3. a claim found in `sent` or `unknown` (a crash or a timeout after the send) is
+//!    reconciled against the target (`reconcile`, e.g. read the order's refunds) before
+//!    anything is sent again.
+
+use returnhub_core::time::UnixMillis;
+use returnhub_sync::wire::ClaimState;
+
+use crate::storage::{ActionClaim, CentralStorage, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DispatchOutcome {
+    Confirmed,
+    /// The target refused it for good (shown to the supervisor).
+    Failed(String),
+    /// No answer after the request left: reconcile before any retry.
+    Unknown(String),
+    /// Reconciliation found it was never applied: send it again.
+    NotApplied,
+}
+
+pub trait ActionDispatcher {
+    /// Sends the action once, under `claim.key` as the idempotency key.
+    fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome;
+    /// Asks the target whether the action under `claim.key` was applied.
+    fn reconcile(&self, claim: &ActionClaim) -> DispatchOutcome;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub sent: usize,
+    pub reconciled: usize,
+}
+
+fn settle(
+    storage: &dyn CentralStorage,
+    claim: &ActionClaim,
+    from: ClaimState,
+    outcome: DispatchOutcome,
+    now: UnixMillis,
+) -> Result<()> {
+    let (to, error) = match &outcome {
+        DispatchOutcome::Confirmed => (ClaimState::Confirmed, None),
+        DispatchOutcome::Failed(e) => (ClaimState::Failed, Some(e.as_str())),
+        DispatchOutcome::Unknown(e) => (ClaimState::Unknown, Some(e.as_str())),
+        DispatchOutcome::NotApplied => (ClaimState::Claimed, None),
+    };
+    storage.set_claim_state(&claim.key, from, to, error, now)?;
+    Ok(())
+}
+
+/// One pass: reconciles claims left `sent`/`unknown`, then sends up to `limit` claimed ones.
+/// Run it in one task only (the state changes are compare-and-set, so a second runner can
+/// never send a claim the first already moved to `sent`).
+pub fn dispatch_due(
+    storage: &dyn CentralStorage,
+    dispatcher: &dyn ActionDispatcher,
+    now: UnixMillis,
+    limit: u32,
+) -> Result<DispatchReport> {
+    let mut report = DispatchReport::default();
+    for state in [ClaimState::Sent, ClaimState::Unknown] {
+        for claim in storage.claims_in_state(state, limit)? {
+            let outcome = dispatcher.reconcile(&claim);
+            settle(storage, &claim, state, outcome, now)?;
+            report.reconciled += 1;
+        }
+    }
+    for claim in storage.claims_in_state(ClaimState::Claimed, limit)? {
+        if !storage.set_claim_state(&claim.key, ClaimState::Claimed, ClaimState::Sent, None, now)? {
+            continue;
+        }
+        let outcome = dispatcher.dispatch(&claim);
+        settle(storage, &claim, ClaimState::Sent, outcome, now)?;
+        report.sent += 1;
+    }
+    Ok(report)
+}

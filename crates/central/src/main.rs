@@ -1,0 +1,115 @@
+//! `returnhub-central`: the central return store.
+//!
+//! ```text
+//! returnhub-central --data-dir DIR --listen 127.0.0.1:8787      serve (same as `serve ...`)
+//! returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]   print a device token
+//! returnhub-central add-api-key --data-dir DIR --retailer NAME          print a partner key
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use returnhub_central::{AppState, CentralStorage, SqliteStorage};
+
+const USAGE: &str = "usage:
+  returnhub-central [serve] --data-dir DIR [--listen ADDR]   (ADDR defaults to 127.0.0.1:8787)
+  returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]
+  returnhub-central add-api-key --data-dir DIR --retailer NAME";
+
+fn now_ms() -> i64 {
+    returnhub_sync::unix_now_ms()
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RETURNHUB_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("returnhub-central: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<(), String> {
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some("serve" | "add-device" | "add-api-key") => (args[0].clone(), &args[1..]),
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        _ => ("serve".to_string(), &args[..]),
+    };
+    let mut opts = std::collections::HashMap::new();
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let name = flag
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument '{flag}'\n{USAGE}"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| format!("--{name} needs a value\n{USAGE}"))?;
+        opts.insert(name.to_string(), value.clone());
+    }
+    let need = |k: &str| {
+        opts.get(k)
+            .cloned()
+            .ok_or_else(|| format!("--{k} is required\n{USAGE}"))
+    };
+    let data_dir = PathBuf::from(need("data-dir")?);
+    let storage = SqliteStorage::open(&data_dir).map_err(|e| e.to_string())?;
+    match command.as_str() {
+        "add-device" => {
+            let hub = need("hub")?;
+            let name = opts.get("name").cloned().unwrap_or_else(|| hub.clone());
+            let token = storage
+                .create_device(&hub, &name, now_ms())
+                .map_err(|e| e.to_string())?;
+            println!("{token}");
+            eprintln!("device '{name}' of hub '{hub}' registered; give the token above to that device only (it is not shown again)");
+            Ok(())
+        }
+        "add-api-key" => {
+            let retailer = need("retailer")?;
+            let key = storage
+                .create_api_key(&retailer, now_ms())
+                .map_err(|e| e.to_string())?;
+            println!("{key}");
+            eprintln!("API key for retailer '{retailer}' created (it is not shown again)");
+            Ok(())
+        }
+        _ => {
+            let listen = opts
+                .get("listen")
+                .cloned()
+                .unwrap_or_else(|| "127.0.0.1:8787".into());
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+                tracing::info!(listen = %listen, data = %storage.path().display(), "central store serving");
+                let state = AppState {
+                    storage: Arc::new(storage),
+                    clock: Arc::new(now_ms),
+                };
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                returnhub_central::serve(listener, state, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }
+    }
+}

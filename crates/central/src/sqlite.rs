@@ -1,0 +1,1133 @@
+//! The embedded SQLite backend of [`CentralStorage`]: one file, WAL + `synchronous=FULL`,
+//! every request one IMMEDIATE transaction (so an answer is sent only for what is on disk).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use returnhub_core::decision::Decider;
+use returnhub_core::event::{
+    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
+use returnhub_core::hlc::{HlcClock, HlcStamp};
+use returnhub_core::model::ReturnStatus;
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::rules::{CountryCode, ItemFacts, Ratio};
+use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
+use returnhub_core::trigger::{actions_due, ActionDue, ItemOutcome, ReturnEvent, Trigger};
+use returnhub_store::RemoteEvent;
+use returnhub_sync::wire::{
+    ClaimOutcome, ClaimState, Conflict, FieldError, PullRequest, PullResponse, PushResponse,
+    RowResult, SyncCursor, TrackingIn, TrackingRecord, TrackingResponse, UploadResponse, UploadRow,
+};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::auth;
+use crate::storage::{
+    ActionClaim, CentralError, CentralStorage, DeviceIdentity, Failpoint, PartnerIdentity, Result,
+};
+use crate::upload::{validate_row, validate_tracking, ValidRow};
+
+/// The device id the central store writes its own events under.
+pub const CENTRAL_DEVICE: &str = "central";
+
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../../../migrations/central/0001_init.sql"),
+)];
+
+pub struct SqliteStorage {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    conn: Connection,
+    clock: HlcClock,
+}
+
+impl SqliteStorage {
+    /// Opens (creating) `<data_dir>/central.sqlite3` and applies the migrations.
+    pub fn open(data_dir: &Path) -> Result<SqliteStorage> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            CentralError::Storage(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let path = data_dir.join("central.sqlite3");
+        let mut conn = Connection::open(&path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 5000;",
+        )?;
+        let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current as usize > MIGRATIONS.len() {
+            return Err(CentralError::Storage(format!(
+                "{} has schema version {current}, newer than this binary knows",
+                path.display()
+            )));
+        }
+        for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+            tx.commit()?;
+            tracing::info!(migration = name, "applied central migration");
+        }
+        let last: Option<String> = conn
+            .query_row(
+                "SELECT hlc FROM events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [CENTRAL_DEVICE],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let last = last.and_then(|s| s.parse::<HlcStamp>().ok());
+        let mut clock = HlcClock::resume(CENTRAL_DEVICE, last.as_ref());
+        // Past every stamp it stored, so its own events order after what it has seen.
+        let max: Option<String> = conn
+            .query_row("SELECT max(hlc) FROM events", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(max) = max.and_then(|s| s.parse::<HlcStamp>().ok()) {
+            clock.observe(&max, 0);
+        }
+        Ok(SqliteStorage {
+            path,
+            inner: Mutex::new(Inner { conn, clock }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| CentralError::Storage("storage lock poisoned".into()))
+    }
+
+    /// Direct read access for tests and reports.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let inner = self.lock()?;
+        Ok(f(&inner.conn)?)
+    }
+}
+
+/// One write transaction with the central clock.
+struct Tx<'a> {
+    tx: Transaction<'a>,
+    clock: &'a mut HlcClock,
+    now: UnixMillis,
+}
+
+fn state_of(text: &str) -> ClaimState {
+    ClaimState::parse(text).unwrap_or(ClaimState::Unknown)
+}
+
+impl Tx<'_> {
+    /// The hub that should see `event` pushed by a device of `device_hub`: retailer
+    /// configuration goes to every hub; what is about a return goes to the return's hub.
+    fn scope(&self, event: &DomainEvent, device_hub: &str) -> Result<Option<String>> {
+        Ok(match event {
+            DomainEvent::RetailerConfigured(_) => None,
+            DomainEvent::ReturnExpected(r) => Some(r.hub_id.clone()),
+            DomainEvent::ReturnStatusChanged { return_id, .. } => {
+                Some(self.hub_of(return_id)?.unwrap_or_else(|| device_hub.into()))
+            }
+            DomainEvent::ActionDue(a) => Some(
+                self.hub_of(&a.return_id)?
+                    .unwrap_or_else(|| device_hub.into()),
+            ),
+            _ => Some(device_hub.to_string()),
+        })
+    }
+
+    fn hub_of(&self, return_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT hub_id FROM returns WHERE id = ?1")?
+            .query_row([return_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Inserts an event as it is; false if its id is already stored.
+    fn insert_event(&mut self, ev: &RemoteEvent, hub: Option<&str>) -> Result<bool> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO events (id, device_id, hlc, actor, station, kind,
+                   aggregate_id, payload, recorded_at, hub_id, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                ev.id,
+                ev.device_id,
+                ev.hlc,
+                ev.actor,
+                ev.station,
+                ev.kind,
+                ev.aggregate_id,
+                ev.payload,
+                ev.recorded_at,
+                hub,
+                rfc3339(self.now)
+            ])?;
+        Ok(n == 1)
+    }
+
+    /// Appends an event written by the central store itself, and projects it.
+    fn append_own(&mut self, event: DomainEvent, hub: Option<&str>) -> Result<RemoteEvent> {
+        let stamp = self.clock.tick(self.now.max(0) as u64);
+        let ev = RemoteEvent::new(
+            &event,
+            uuid::Uuid::now_v7().to_string(),
+            CENTRAL_DEVICE,
+            &stamp,
+            "system:central",
+            None,
+            rfc3339(self.now),
+        )
+        .map_err(|e| CentralError::Storage(e.to_string()))?;
+        self.insert_event(&ev, hub)?;
+        self.project(&event, &ev, hub)?;
+        Ok(ev)
+    }
+
+    /// The read-model effects of a newly stored event (the same rules as a hub's store).
+    fn project(&mut self, event: &DomainEvent, ev: &RemoteEvent, hub: Option<&str>) -> Result<()> {
+        match event {
+            DomainEvent::RetailerConfigured(r) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO retailers (id, name, record) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name, record = excluded.record",
+                    )?
+                    .execute(params![r.id, r.name, serde_json::to_string(r)?])?;
+            }
+            DomainEvent::OrderImported(o) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO orders (id, retailer_id, order_number, hub_id, record)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        o.id,
+                        o.retailer_id,
+                        o.order_number,
+                        hub,
+                        serde_json::to_string(o)?
+                    ])?;
+            }
+            DomainEvent::ReturnExpected(r) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO returns (id, retailer_id, hub_id, order_id, status, record)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        r.id,
+                        r.retailer_id,
+                        r.hub_id,
+                        r.order_id,
+                        r.status.as_str(),
+                        serde_json::to_string(r)?
+                    ])?;
+                for c in &r.connotes {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO connotes (connote, return_id) VALUES (?1, ?2)",
+                        )?
+                        .execute(params![c, r.id])?;
+                }
+                self.settle_status(&r.id)?;
+            }
+            DomainEvent::ReturnStatusChanged { return_id, to, .. } => {
+                if matches!(to, ReturnStatus::Processed | ReturnStatus::Closed) {
+                    let earlier: Option<String> = self
+                        .tx
+                        .prepare_cached(
+                            "SELECT device_id FROM events
+                             WHERE aggregate_id = ?1 AND kind = 'return_status_changed'
+                               AND device_id != ?2 AND id != ?3
+                               AND json_extract(payload, '$.to') = ?4
+                             ORDER BY seq LIMIT 1",
+                        )?
+                        .query_row(params![return_id, ev.device_id, ev.id, to.as_str()], |r| {
+                            r.get(0)
+                        })
+                        .optional()?;
+                    if let Some(first) = earlier {
+                        self.flag("double_processing", return_id, "", &first, ev, hub)?;
+                    }
+                }
+                self.settle_status(return_id)?;
+            }
+            DomainEvent::ActionDue(action) => self.claim(action, ev, hub)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn flag(
+        &self,
+        kind: &str,
+        return_id: &str,
+        key: &str,
+        first: &str,
+        ev: &RemoteEvent,
+        hub: Option<&str>,
+    ) -> Result<()> {
+        tracing::warn!(kind, return_id, first, second = %ev.device_id, "conflict flagged");
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO conflicts (kind, return_id, hub_id, action_key, first_device,
+                   second_device, event_id, detected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                kind,
+                return_id,
+                hub,
+                key,
+                first,
+                ev.device_id,
+                ev.id,
+                rfc3339(self.now)
+            ])?;
+        Ok(())
+    }
+
+    /// Claims the action's key for this event, unless someone claimed it first.
+    fn claim(&self, action: &ActionDue, ev: &RemoteEvent, hub: Option<&str>) -> Result<()> {
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO action_claims (key, return_id, retailer_id, hub_id, event_id,
+                   device_id, action, claimed_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            )?
+            .execute(params![
+                action.key.as_str(),
+                action.return_id,
+                action.retailer_id,
+                hub,
+                ev.id,
+                ev.device_id,
+                serde_json::to_string(action)?,
+                rfc3339(self.now)
+            ])?;
+        if inserted == 0 {
+            let first: String = self.tx.query_row(
+                "SELECT device_id FROM action_claims WHERE key = ?1",
+                [action.key.as_str()],
+                |r| r.get(0),
+            )?;
+            if first != ev.device_id {
+                self.flag(
+                    "duplicate_action",
+                    &action.return_id,
+                    action.key.as_str(),
+                    &first,
+                    ev,
+                    hub,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn claim_outcome(&self, key: &str, device: &str, event_id: &str) -> Result<ClaimOutcome> {
+        let (owner, state, claimer_event): (String, String, String) = self.tx.query_row(
+            "SELECT device_id, state, event_id FROM action_claims WHERE key = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(ClaimOutcome {
+            key: key.to_string(),
+            first: owner == device && claimer_event == event_id,
+            owner_device: owner,
+            state: state_of(&state),
+        })
+    }
+
+    /// Last writer wins by HLC, exactly as on the hubs (see `returnhub_store`'s sync module).
+    fn settle_status(&self, return_id: &str) -> Result<()> {
+        let latest: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT payload FROM events
+                 WHERE aggregate_id = ?1 AND kind = 'return_status_changed'
+                 ORDER BY hlc DESC LIMIT 1",
+            )?
+            .query_row([return_id], |r| r.get(0))
+            .optional()?;
+        if let Some(payload) = latest {
+            if let DomainEvent::ReturnStatusChanged { to, .. } = serde_json::from_str(&payload)? {
+                self.tx
+                    .prepare_cached("UPDATE returns SET status = ?2 WHERE id = ?1")?
+                    .execute(params![return_id, to.as_str()])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration of the retailer a partner's key is for; refused until a hub pushed it.
+    fn retailer_by_name(&self, name: &str) -> Result<RetailerRecord> {
+        let record: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT record FROM retailers WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let record = record.ok_or_else(|| {
+            CentralError::Invalid(format!(
+                "retailer '{name}' is not configured at the central store yet"
+            ))
+        })?;
+        Ok(serde_json::from_str(&record)?)
+    }
+
+    /// First scan: the return moves to in transit; for a First-scan retailer its actions
+    /// become due (decided by the customer's choice and the rules) and are claimed here.
+    fn first_scan(&mut self, return_id: &str, retailer: &RetailerRecord) -> Result<usize> {
+        let (hub, status, record): (String, String, String) = self.tx.query_row(
+            "SELECT hub_id, status, record FROM returns WHERE id = ?1",
+            [return_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if status != ReturnStatus::Expected.as_str() {
+            return Ok(0);
+        }
+        self.append_own(
+            DomainEvent::ReturnStatusChanged {
+                return_id: return_id.into(),
+                from: ReturnStatus::Expected,
+                to: ReturnStatus::InTransit,
+            },
+            Some(&hub),
+        )?;
+        if retailer.policy.trigger != Trigger::FirstScan {
+            return Ok(0);
+        }
+        let ret: ReturnRecord = serde_json::from_str(&record)?;
+        let order: OrderRecord = serde_json::from_str(&self.tx.query_row(
+            "SELECT record FROM orders WHERE id = ?1",
+            [&ret.order_id],
+            |r| r.get::<_, String>(0),
+        )?)?;
+        let decider = Decider::new(&retailer.rules, &retailer.policy).map_err(|issues| {
+            CentralError::Invalid(format!(
+                "retailer {}'s rules do not compile ({} issues); first-scan actions not made due",
+                retailer.name,
+                issues.len()
+            ))
+        })?;
+        let mut outcomes = Vec::new();
+        for item in &ret.items {
+            let Some(line) = order.lines.iter().find(|l| l.id == item.order_line_id) else {
+                continue;
+            };
+            let facts = ItemFacts {
+                return_reason: item.reason_code.clone(),
+                sub_reason: item.sub_reason_code.clone(),
+                order_discount: Ratio::of(order.discount, order.subtotal).unwrap_or(Ratio::ZERO),
+                order_discount_amount: order.discount,
+                order_value: order.total,
+                order_country: order
+                    .country
+                    .parse()
+                    .ok()
+                    .or(CountryCode::new(*b"ZZ"))
+                    .ok_or_else(|| CentralError::Storage("country code".into()))?,
+                product_tags: line.product_tags.clone(),
+                order_tags: order.tags.clone(),
+                qc_status: None,
+                qc_grade: None,
+                days_since_order: parse_rfc3339(&order.created_at)
+                    .map(|t| ((self.now - t).max(0) / MS_PER_DAY) as u32)
+                    .unwrap_or(0),
+                item_price: line.unit_price,
+                sku: line.sku.clone(),
+            };
+            let verdict = decider.decide(&facts, item.chosen_option);
+            outcomes.push(ItemOutcome {
+                item_id: item.id.clone(),
+                outcome: verdict.outcome,
+                amount: line.unit_price.checked_mul(i64::from(item.quantity)).ok(),
+            });
+        }
+        let due = actions_due(
+            Trigger::FirstScan,
+            ReturnEvent::CarrierInTransit,
+            &ret.retailer_id,
+            &ret.id,
+            &outcomes,
+        );
+        let n = due.len();
+        for action in due {
+            self.append_own(DomainEvent::ActionDue(action), Some(&hub))?;
+        }
+        Ok(n)
+    }
+}
+
+fn row_errors(row: usize, consignment: &str, errors: Vec<FieldError>) -> RowResult {
+    RowResult {
+        row,
+        consignment_no: consignment.to_string(),
+        return_id: None,
+        errors,
+    }
+}
+
+fn field(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Inner {
+    fn write(&mut self, now: UnixMillis) -> Result<Tx<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(Tx {
+            tx,
+            clock: &mut self.clock,
+            now,
+        })
+    }
+}
+
+impl CentralStorage for SqliteStorage {
+    fn create_device(&self, hub_id: &str, name: &str, now: UnixMillis) -> Result<String> {
+        let (id, secret, token) = auth::mint("rhd")?;
+        self.lock()?.conn.execute(
+            "INSERT INTO devices (id, hub_id, name, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, hub_id, name, auth::digest(&secret).to_vec(), rfc3339(now)],
+        )?;
+        Ok(token)
+    }
+
+    fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String> {
+        let (id, secret, token) = auth::mint("rhk")?;
+        self.lock()?.conn.execute(
+            "INSERT INTO api_keys (id, retailer_name, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, retailer_name, auth::digest(&secret).to_vec(), rfc3339(now)],
+        )?;
+        Ok(token)
+    }
+
+    fn authenticate_device(&self, token: &str) -> Result<Option<DeviceIdentity>> {
+        let inner = self.lock()?;
+        let (id, secret) = auth::split("rhd", token);
+        let row: Option<(String, Vec<u8>, Option<String>)> = inner
+            .conn
+            .prepare_cached(
+                "SELECT hub_id, secret_sha256, bound_device_id FROM devices WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let stored = row.as_ref().map(|r| r.1.as_slice());
+        if !auth::verify(secret, stored) {
+            return Ok(None);
+        }
+        Ok(row.map(|(hub_id, _, bound)| DeviceIdentity {
+            token_id: id.to_string(),
+            hub_id,
+            bound_device_id: bound,
+        }))
+    }
+
+    fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>> {
+        let inner = self.lock()?;
+        let (id, secret) = auth::split("rhk", key);
+        let row: Option<(String, Vec<u8>)> = inner
+            .conn
+            .prepare_cached("SELECT retailer_name, secret_sha256 FROM api_keys WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if !auth::verify(secret, row.as_ref().map(|r| r.1.as_slice())) {
+            return Ok(None);
+        }
+        Ok(row.map(|(retailer_name, _)| PartnerIdentity {
+            key_id: id.to_string(),
+            retailer_name,
+        }))
+    }
+
+    fn push(
+        &self,
+        device: &DeviceIdentity,
+        events: &[RemoteEvent],
+        now: UnixMillis,
+        failpoint: Failpoint,
+    ) -> Result<PushResponse> {
+        // Parse everything before taking the lock: a bad batch is refused whole.
+        let mut parsed = Vec::with_capacity(events.len());
+        for ev in events {
+            let stamp: HlcStamp = ev.hlc.parse().map_err(|e: returnhub_core::hlc::BadStamp| {
+                CentralError::BadRequest(e.to_string())
+            })?;
+            let event: DomainEvent = serde_json::from_str(&ev.payload).map_err(|e| {
+                CentralError::BadRequest(format!("event {}: payload is not an event: {e}", ev.id))
+            })?;
+            if event.kind() != ev.kind || uuid::Uuid::parse_str(&ev.id).is_err() {
+                return Err(CentralError::BadRequest(format!(
+                    "event {}: bad id or kind {} for a {} payload",
+                    ev.id,
+                    ev.kind,
+                    event.kind()
+                )));
+            }
+            parsed.push((stamp, event));
+        }
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
+        let bound: Option<String> = w.tx.query_row(
+            "SELECT bound_device_id FROM devices WHERE id = ?1",
+            [&device.token_id],
+            |r| r.get(0),
+        )?;
+        let origin = match (&bound, events.first()) {
+            (Some(b), _) => b.clone(),
+            (None, Some(first)) => {
+                w.tx.execute(
+                    "UPDATE devices SET bound_device_id = ?2 WHERE id = ?1",
+                    params![device.token_id, first.device_id],
+                )
+                .map_err(|_| {
+                    CentralError::Forbidden(format!(
+                        "device {} is already registered under another token",
+                        first.device_id
+                    ))
+                })?;
+                first.device_id.clone()
+            }
+            (None, None) => String::new(),
+        };
+        let mut answer = PushResponse {
+            acknowledged: Vec::with_capacity(events.len()),
+            new: 0,
+            duplicates: 0,
+            claims: Vec::new(),
+        };
+        for (ev, (stamp, event)) in events.iter().zip(&parsed) {
+            if ev.device_id != origin {
+                return Err(CentralError::Forbidden(format!(
+                    "event {} was recorded by device {}, not by this token's device",
+                    ev.id, ev.device_id
+                )));
+            }
+            w.clock.observe(stamp, now.max(0) as u64);
+            let hub = w.scope(event, &device.hub_id)?;
+            if w.insert_event(ev, hub.as_deref())? {
+                w.project(event, ev, hub.as_deref())?;
+                answer.new += 1;
+            } else {
+                answer.duplicates += 1;
+            }
+            if let DomainEvent::ActionDue(a) = event {
+                answer
+                    .claims
+                    .push(w.claim_outcome(a.key.as_str(), &ev.device_id, &ev.id)?);
+            }
+            answer.acknowledged.push(ev.id.clone());
+        }
+        if failpoint == Failpoint::BeforeCommit {
+            return Err(CentralError::Storage(
+                "failpoint: died before commit".into(),
+            ));
+        }
+        w.tx.commit()?;
+        if failpoint == Failpoint::AfterCommit {
+            return Err(CentralError::Storage("failpoint: died after commit".into()));
+        }
+        Ok(answer)
+    }
+
+    fn pull(&self, device: &DeviceIdentity, req: &PullRequest) -> Result<PullResponse> {
+        let inner = self.lock()?;
+        let limit = req.limit.clamp(1, 10_000);
+        let me = device.bound_device_id.as_deref().unwrap_or("");
+        let mut cursor = req.cursor;
+        let mut stmt = inner.conn.prepare_cached(
+            // Two ordered index ranges merged (an OR would sort everything after the
+            // cursor on every page).
+            "SELECT * FROM (
+               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at
+               FROM events WHERE hub_id = ?2 AND seq > ?1 AND device_id != ?3
+               ORDER BY seq LIMIT ?4)
+             UNION ALL
+             SELECT * FROM (
+               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at
+               FROM events WHERE hub_id IS NULL AND seq > ?1 AND device_id != ?3
+               ORDER BY seq LIMIT ?4)
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let mut events = Vec::new();
+        let rows = stmt.query_map(params![req.cursor.events, device.hub_id, me, limit], |r| {
+            Ok((r.get::<_, i64>(0)?, RemoteEvent::from_row(r, 1)?))
+        })?;
+        for row in rows {
+            let (seq, ev) = row?;
+            cursor.events = seq;
+            events.push(ev);
+        }
+        let more_events = events.len() as u32 == limit;
+        if !more_events {
+            // Nothing of ours beyond this point: skip the rest of the log next time.
+            let max: Option<i64> =
+                inner
+                    .conn
+                    .query_row("SELECT max(seq) FROM events", [], |r| r.get(0))?;
+            cursor.events = cursor.events.max(max.unwrap_or(0));
+        }
+        let mut tstmt = inner.conn.prepare_cached(
+            "SELECT tseq, id, return_id, connote, code, status, event_at, source
+             FROM tracking_events WHERE tseq > ?1 AND hub_id = ?2 ORDER BY tseq LIMIT ?3",
+        )?;
+        let mut tracking = Vec::new();
+        let rows = tstmt.query_map(params![req.cursor.tracking, device.hub_id, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                TrackingRecord {
+                    id: r.get(1)?,
+                    return_id: r.get(2)?,
+                    connote: r.get(3)?,
+                    code: r.get(4)?,
+                    status: r.get(5)?,
+                    event_at: r.get(6)?,
+                    source: r.get(7)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (tseq, t) = row?;
+            cursor.tracking = tseq;
+            tracking.push(t);
+        }
+        let more = more_events || tracking.len() as u32 == limit;
+        Ok(PullResponse {
+            events,
+            tracking,
+            cursor: SyncCursor {
+                events: cursor.events,
+                tracking: cursor.tracking,
+            },
+            more,
+        })
+    }
+
+    fn upload_returns(
+        &self,
+        partner: &PartnerIdentity,
+        rows: &[UploadRow],
+        now: UnixMillis,
+    ) -> Result<UploadResponse> {
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
+        let retailer = w.retailer_by_name(&partner.retailer_name)?;
+        let reasons: Vec<String> = retailer.reasons.iter().map(|r| r.code.clone()).collect();
+        let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
+        // Validate every row, then group the valid ones by consignment (first-seen order).
+        let mut groups: Vec<(String, Vec<(usize, ValidRow)>)> = Vec::new();
+        let mut bad_consignments: HashMap<String, usize> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            match validate_row(row, retailer.currency, &reasons) {
+                Ok(v) => match groups.iter_mut().find(|g| g.0 == v.consignment) {
+                    Some(g) => g.1.push((i, v)),
+                    None => groups.push((v.consignment.clone(), vec![(i, v)])),
+                },
+                Err(errors) => {
+                    bad_consignments
+                        .entry(row.consignment_no.trim().to_uppercase())
+                        .or_insert(i);
+                    results.push(row_errors(i, &row.consignment_no, errors));
+                }
+            }
+        }
+        let mut created = 0;
+        for (consignment, lines) in groups {
+            let fail_all = |results: &mut Vec<RowResult>, f: FieldError| {
+                for (i, v) in &lines {
+                    results.push(row_errors(*i, &v.consignment, vec![f.clone()]));
+                }
+            };
+            if let Some(bad) = bad_consignments.get(&consignment) {
+                fail_all(
+                    &mut results,
+                    field(
+                        "ConsignmentNo",
+                        format!("not created: row {bad} of this consignment has errors"),
+                    ),
+                );
+                continue;
+            }
+            let first = &lines[0].1;
+            if lines
+                .iter()
+                .any(|(_, v)| v.order_number != first.order_number || v.hub_id != first.hub_id)
+            {
+                fail_all(
+                    &mut results,
+                    field(
+                        "OrderNumber",
+                        "rows of one consignment must name the same order and hub",
+                    ),
+                );
+                continue;
+            }
+            let hub_known: bool = w.tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM devices WHERE hub_id = ?1)",
+                [&first.hub_id],
+                |r| r.get(0),
+            )?;
+            if !hub_known {
+                fail_all(
+                    &mut results,
+                    field(
+                        "HubId",
+                        format!("hub '{}' has no registered device", first.hub_id),
+                    ),
+                );
+                continue;
+            }
+            let existing: Option<(String, String)> = w
+                .tx
+                .query_row(
+                    "SELECT r.id, o.order_number FROM connotes c JOIN returns r ON r.id = c.return_id
+                     JOIN orders o ON o.id = r.order_id WHERE c.connote = ?1",
+                    [&consignment],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((return_id, order_number)) = existing {
+                if order_number == first.order_number {
+                    // A resent upload: the same return, nothing new.
+                    for (i, v) in &lines {
+                        results.push(RowResult {
+                            row: *i,
+                            consignment_no: v.consignment.clone(),
+                            return_id: Some(return_id.clone()),
+                            errors: vec![],
+                        });
+                    }
+                } else {
+                    fail_all(
+                        &mut results,
+                        field(
+                            "ConsignmentNo",
+                            format!("already belongs to return {return_id} of another order"),
+                        ),
+                    );
+                }
+                continue;
+            }
+            // The order: known (a second return from it) or new, made from these rows.
+            let known: Option<String> =
+                w.tx.query_row(
+                    "SELECT record FROM orders WHERE retailer_id = ?1 AND order_number = ?2",
+                    params![retailer.id, first.order_number],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let order: OrderRecord = match known {
+                Some(record) => serde_json::from_str(&record)?,
+                None => {
+                    let order = new_order(&retailer.id, retailer.currency, &lines, now)?;
+                    w.append_own(
+                        DomainEvent::OrderImported(order.clone()),
+                        Some(&first.hub_id),
+                    )?;
+                    order
+                }
+            };
+            let mut items = Vec::new();
+            let mut missing = Vec::new();
+            for (i, v) in &lines {
+                match order.lines.iter().find(|l| l.sku == v.sku) {
+                    Some(line) => items.push(ReturnItemRecord {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        order_line_id: line.id.clone(),
+                        quantity: v.quantity,
+                        reason_code: v.reason.clone(),
+                        sub_reason_code: v.sub_reason.clone(),
+                        comment: v.description.clone(),
+                        chosen_option: Some(v.option),
+                    }),
+                    None => missing.push(*i),
+                }
+            }
+            if !missing.is_empty() {
+                fail_all(
+                    &mut results,
+                    field(
+                        "Sku",
+                        format!(
+                            "order {} has no line with the SKU of row(s) {missing:?}",
+                            first.order_number
+                        ),
+                    ),
+                );
+                continue;
+            }
+            let ret = ReturnRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                retailer_id: retailer.id.clone(),
+                hub_id: first.hub_id.clone(),
+                order_id: order.id.clone(),
+                source: "partner_upload".into(),
+                status: ReturnStatus::Expected,
+                created_at: rfc3339(now),
+                connotes: vec![consignment.clone()],
+                items,
+            };
+            let return_id = ret.id.clone();
+            w.append_own(DomainEvent::ReturnExpected(ret), Some(&first.hub_id))?;
+            created += 1;
+            for (i, v) in &lines {
+                results.push(RowResult {
+                    row: *i,
+                    consignment_no: v.consignment.clone(),
+                    return_id: Some(return_id.clone()),
+                    errors: vec![],
+                });
+            }
+        }
+        w.tx.commit()?;
+        results.sort_by_key(|r| r.row);
+        let rejected = results.iter().filter(|r| !r.errors.is_empty()).count();
+        Ok(UploadResponse {
+            accepted_rows: results.len() - rejected,
+            rejected_rows: rejected,
+            returns_created: created,
+            rows: results,
+        })
+    }
+
+    fn record_tracking(
+        &self,
+        partner: &PartnerIdentity,
+        events: &[TrackingIn],
+        now: UnixMillis,
+    ) -> Result<TrackingResponse> {
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
+        let retailer = w.retailer_by_name(&partner.retailer_name)?;
+        let mut answer = TrackingResponse {
+            recorded: 0,
+            duplicates: 0,
+            actions_due: 0,
+            rows: Vec::new(),
+        };
+        for (i, t) in events.iter().enumerate() {
+            let (connote, at) = match validate_tracking(t) {
+                Ok(v) => v,
+                Err(errors) => {
+                    answer.rows.push(row_errors(i, &t.consignment_no, errors));
+                    continue;
+                }
+            };
+            let found: Option<(String, String, String)> =
+                w.tx.query_row(
+                    "SELECT r.id, r.hub_id, r.retailer_id FROM connotes c
+                     JOIN returns r ON r.id = c.return_id WHERE c.connote = ?1",
+                    [&connote],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            if let Some((_, _, retailer_id)) = &found {
+                if *retailer_id != retailer.id {
+                    answer.rows.push(row_errors(
+                        i,
+                        &connote,
+                        vec![field(
+                            "ConsignmentNo",
+                            format!("is not a return of {}", retailer.name),
+                        )],
+                    ));
+                    continue;
+                }
+            }
+            let code = t.code.trim().to_ascii_uppercase();
+            let id = auth::hex(&auth::digest(&format!(
+                "{connote}\0{code}\0{at}\0{}",
+                t.item_no.as_deref().unwrap_or("")
+            )))[..32]
+                .to_string();
+            let source = t.carrier.clone().unwrap_or_else(|| partner.key_id.clone());
+            let inserted = w.tx.execute(
+                "INSERT OR IGNORE INTO tracking_events (id, hub_id, return_id, connote, code, status,
+                   event_at, source, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    found.as_ref().map(|f| &f.1),
+                    found.as_ref().map(|f| &f.0),
+                    connote,
+                    code,
+                    t.status,
+                    at,
+                    source,
+                    rfc3339(now)
+                ],
+            )?;
+            if inserted == 0 {
+                answer.duplicates += 1;
+            } else {
+                answer.recorded += 1;
+                if let (Some((return_id, _, _)), "RT") = (&found, code.as_str()) {
+                    answer.actions_due += w.first_scan(return_id, &retailer)?;
+                }
+            }
+            answer.rows.push(RowResult {
+                row: i,
+                consignment_no: connote,
+                return_id: found.map(|f| f.0),
+                errors: vec![],
+            });
+        }
+        w.tx.commit()?;
+        Ok(answer)
+    }
+
+    fn conflicts(&self, hub_id: Option<&str>) -> Result<Vec<Conflict>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT id, kind, return_id, action_key, first_device, second_device, event_id, detected_at
+             FROM conflicts WHERE ?1 IS NULL OR hub_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([hub_id], |r| {
+            let key: String = r.get(3)?;
+            Ok(Conflict {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                return_id: r.get(2)?,
+                action_key: (!key.is_empty()).then_some(key),
+                first_device: r.get(4)?,
+                second_device: r.get(5)?,
+                event_id: r.get(6)?,
+                detected_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn claims_in_state(&self, state: ClaimState, limit: u32) -> Result<Vec<ActionClaim>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT key, return_id, hub_id, device_id, event_id, action, state, attempts, last_error
+             FROM action_claims WHERE state = ?1 ORDER BY claimed_at, key LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![state.as_str(), limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, u32>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, return_id, hub_id, device_id, event_id, action, state, attempts, last_error) =
+                row?;
+            out.push(ActionClaim {
+                key,
+                return_id,
+                hub_id,
+                device_id,
+                event_id,
+                action: serde_json::from_str(&action)?,
+                state: state_of(&state),
+                attempts,
+                last_error,
+            });
+        }
+        Ok(out)
+    }
+
+    fn set_claim_state(
+        &self,
+        key: &str,
+        from: ClaimState,
+        to: ClaimState,
+        error: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<bool> {
+        let inner = self.lock()?;
+        let n = inner.conn.execute(
+            "UPDATE action_claims SET state = ?3, last_error = ?4, updated_at = ?5,
+               attempts = attempts + (?3 = 'sent')
+             WHERE key = ?1 AND state = ?2",
+            params![key, from.as_str(), to.as_str(), error, rfc3339(now)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn return_statuses(&self, hub_id: &str) -> Result<Vec<(String, String)>> {
+        let inner = self.lock()?;
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT id, status FROM returns WHERE hub_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([hub_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// A new order made from the uploaded lines of one consignment (one order line per SKU).
+fn new_order(
+    retailer_id: &str,
+    currency: Currency,
+    lines: &[(usize, ValidRow)],
+    now: UnixMillis,
+) -> Result<OrderRecord> {
+    let first = &lines[0].1;
+    let order_id = uuid::Uuid::now_v7().to_string();
+    let mut order_lines: Vec<OrderLineRecord> = Vec::new();
+    let mut subtotal = Money::zero(currency);
+    for (_, v) in lines {
+        if order_lines.iter().any(|l| l.sku == v.sku) {
+            continue;
+        }
+        let value = v
+            .unit_price
+            .checked_mul(i64::from(v.quantity))
+            .and_then(|m| subtotal.checked_add(m))
+            .map_err(|e| CentralError::Invalid(e.to_string()))?;
+        subtotal = value;
+        order_lines.push(OrderLineRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            sku: v.sku.clone(),
+            ean: v.ean.clone(),
+            title: v.description.clone().unwrap_or_else(|| v.sku.clone()),
+            image: None,
+            quantity: v.quantity,
+            unit_price: v.unit_price,
+            discount: Money::zero(currency),
+            product_tags: vec![],
+        });
+    }
+    Ok(OrderRecord {
+        id: order_id,
+        retailer_id: retailer_id.to_string(),
+        order_number: first.order_number.clone(),
+        customer_name: first.customer_name.clone(),
+        email: first.email.clone(),
+        created_at: rfc3339(now),
+        country: first.country.clone(),
+        tags: vec![],
+        subtotal,
+        discount: Money::zero(currency),
+        total: subtotal,
+        lines: order_lines,
+    })
+}

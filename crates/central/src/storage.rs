@@ -1,0 +1,132 @@
+//! The storage port of the central store. The HTTP layer only ever talks to
+//! [`CentralStorage`]; [`crate::sqlite::SqliteStorage`] is the embedded default, and a
+//! PostgreSQL backend implements the same trait (every method is one transaction).
+
+use returnhub_core::time::UnixMillis;
+use returnhub_core::trigger::ActionDue;
+use returnhub_store::RemoteEvent;
+use returnhub_sync::wire::{
+    ClaimState, Conflict, PullRequest, PullResponse, PushResponse, TrackingIn, TrackingResponse,
+    UploadResponse, UploadRow,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CentralError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("central store: {0}")]
+    Storage(String),
+}
+
+impl From<rusqlite::Error> for CentralError {
+    fn from(e: rusqlite::Error) -> Self {
+        CentralError::Storage(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for CentralError {
+    fn from(e: serde_json::Error) -> Self {
+        CentralError::Storage(format!("bad JSON: {e}"))
+    }
+}
+
+pub type Result<T, E = CentralError> = std::result::Result<T, E>;
+
+/// The hub device a bearer token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    /// The token's id (not secret).
+    pub token_id: String,
+    pub hub_id: String,
+    /// The hub store's device id, bound on the token's first push.
+    pub bound_device_id: Option<String>,
+}
+
+/// The retailer an API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerIdentity {
+    pub key_id: String,
+    pub retailer_name: String,
+}
+
+/// A crash point for the fault-injection tests: the push dies before its commit (nothing
+/// stored) or after it (stored, but the answer is lost). Only the `failpoints` build lets a
+/// request ask for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Failpoint {
+    #[default]
+    None,
+    BeforeCommit,
+    AfterCommit,
+}
+
+/// An action the central store claimed, as the dispatcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionClaim {
+    pub key: String,
+    pub return_id: String,
+    pub hub_id: Option<String>,
+    /// The device whose event claimed the key ("central" for first-scan actions).
+    pub device_id: String,
+    pub event_id: String,
+    pub action: ActionDue,
+    pub state: ClaimState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+pub trait CentralStorage: Send + Sync + 'static {
+    /// Registers a hub device; returns its bearer token (shown once, stored hashed).
+    fn create_device(&self, hub_id: &str, name: &str, now: UnixMillis) -> Result<String>;
+    /// Creates a partner API key for `retailer_name` (exact); returns it (stored hashed).
+    fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String>;
+    fn authenticate_device(&self, token: &str) -> Result<Option<DeviceIdentity>>;
+    fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>>;
+
+    /// Stores a batch of a device's events (idempotent by event id) and applies their effects
+    /// (read models, action claims, conflicts) in one transaction; answers after the commit.
+    fn push(
+        &self,
+        device: &DeviceIdentity,
+        events: &[RemoteEvent],
+        now: UnixMillis,
+        failpoint: Failpoint,
+    ) -> Result<PushResponse>;
+    /// What changed for the device's hub since the cursor.
+    fn pull(&self, device: &DeviceIdentity, req: &PullRequest) -> Result<PullResponse>;
+
+    fn upload_returns(
+        &self,
+        partner: &PartnerIdentity,
+        rows: &[UploadRow],
+        now: UnixMillis,
+    ) -> Result<UploadResponse>;
+    fn record_tracking(
+        &self,
+        partner: &PartnerIdentity,
+        events: &[TrackingIn],
+        now: UnixMillis,
+    ) -> Result<TrackingResponse>;
+
+    /// Conflicts for the supervisor; of one hub, or all.
+    fn conflicts(&self, hub_id: Option<&str>) -> Result<Vec<Conflict>>;
+    /// Claims in `state`, oldest first.
+    fn claims_in_state(&self, state: ClaimState, limit: u32) -> Result<Vec<ActionClaim>>;
+    /// Moves a claim from `from` to `to` (compare-and-set); false if it was not in `from`.
+    fn set_claim_state(
+        &self,
+        key: &str,
+        from: ClaimState,
+        to: ClaimState,
+        error: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// (return id, status) of a hub's returns, by id: the read model the digests compare.
+    fn return_statuses(&self, hub_id: &str) -> Result<Vec<(String, String)>>;
+}

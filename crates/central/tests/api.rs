@@ -1,0 +1,341 @@
+//! The central store's HTTP contract: authentication (tokens, API key + exact retailer
+//! name), per-row validation of uploads, idempotent pushes, a device seeing only its hub,
+//! first-scan actions, and the answer to a second claim of an action key.
+
+mod support;
+
+use std::time::Duration;
+
+use returnhub_central::storage::CentralStorage;
+use returnhub_core::event::DomainEvent;
+use returnhub_core::model::ReturnStatus;
+use returnhub_core::money::Money;
+use returnhub_core::rules::Outcome;
+use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent, Trigger};
+use returnhub_store::Store;
+use returnhub_sync::wire::{self, PushRequest, PushResponse, TrackingIn};
+use returnhub_sync::{HttpTransport, SyncError, Syncer, Transport};
+use support::*;
+
+struct World {
+    _tmp: tempfile::TempDir,
+    central: Central,
+    clock: SimClock,
+    partner: Partner,
+    bolt: Partner,
+    h1a: Syncer<HttpTransport>,
+    h1b: Syncer<HttpTransport>,
+    h2: Syncer<HttpTransport>,
+}
+
+async fn world() -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = SimClock::new();
+    let central = Central::start(&tmp.path().join("central"), clock.clone()).await;
+    let device = |name: &str, hub: &str| {
+        let token = create_device(&central.storage, hub, clock.now());
+        let store = Store::open(&tmp.path().join(format!("{name}.sqlite3"))).unwrap();
+        let t = HttpTransport::new(&central.url(), &token, Duration::from_secs(10)).unwrap();
+        Syncer::new(store, t, clock.as_fn())
+    };
+    let mut h1a = device("h1a", "h1");
+    let h1b = device("h1b", "h1");
+    let h2 = device("h2", "h2");
+    configure(
+        &mut h1a.store,
+        clock.now(),
+        &[
+            retailer("acme", "Acme Apparel", Trigger::Processing),
+            retailer("bolt", "Bolt Outdoor", Trigger::FirstScan),
+        ],
+    );
+    h1a.sync_once().await.unwrap();
+    let partner_for = |name: &str| Partner {
+        client: plain_client(),
+        base: central.url(),
+        key: central.storage.create_api_key(name, clock.now()).unwrap(),
+        retailer: name.into(),
+    };
+    let partner = partner_for("Acme Apparel");
+    let bolt = partner_for("Bolt Outdoor");
+    World {
+        _tmp: tmp,
+        central,
+        clock,
+        partner,
+        bolt,
+        h1a,
+        h1b,
+        h2,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_need_a_valid_key_for_exactly_the_retailer_named() {
+    let w = world().await;
+    let rows = vec![upload_row("C1", "#1", "SKU-1", "h1", "REFUND")];
+    let p = &w.partner;
+    let (status, body) = p
+        .post_raw(wire::UPLOAD_PATH, &rows, "rhk_nope_nope", "Acme Apparel")
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let (status, body) = p
+        .post_raw(wire::UPLOAD_PATH, &rows, &p.key, "acme apparel")
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    assert!(body["error"].as_str().unwrap().contains("exactly"));
+    let (status, _) = p
+        .post_raw(wire::UPLOAD_PATH, &rows, &w.bolt.key, "Acme Apparel")
+        .await;
+    assert_eq!(status, 403, "Bolt's key is not Acme's");
+    let r = p
+        .client
+        .post(format!("{}{}", p.base, wire::UPLOAD_PATH))
+        .json(&rows)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let (status, _) = p
+        .post_raw(wire::UPLOAD_PATH, &rows, &p.key, "Acme Apparel")
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_answer_per_row_and_a_resent_upload_creates_nothing() {
+    let w = world().await;
+    let mut bad_value = upload_row("C2", "#2", "SKU-1", "h1", "REFUND");
+    bad_value.item_value = "12.345".into();
+    let rows = vec![
+        upload_row("C1", "#1", "SKU-1", "h1", "REFUND"),
+        upload_row("C1", "#1", "SKU-2", "h1", "CREDIT NOTE"),
+        bad_value,
+        upload_row("C2", "#2", "SKU-2", "h1", "REFUND"),
+        upload_row("C3", "#3", "SKU-1", "nowhere", "REFUND"),
+        upload_row("C4", "#4", "SKU-1", "h2", "CASH"),
+    ];
+    let a = w.partner.upload(&rows).await;
+    assert_eq!(
+        (a.accepted_rows, a.rejected_rows, a.returns_created),
+        (2, 4, 1)
+    );
+    assert!(a.rows[0].errors.is_empty() && a.rows[0].return_id == a.rows[1].return_id);
+    assert_eq!(a.rows[2].errors[0].field, "ItemValue");
+    assert!(
+        a.rows[3].errors[0].message.contains("row 2"),
+        "{:?}",
+        a.rows[3]
+    );
+    assert_eq!(a.rows[4].errors[0].field, "HubId");
+    assert_eq!(a.rows[5].errors[0].field, "ReturnAction");
+    let again = w.partner.upload(&rows[..2]).await;
+    assert_eq!(again.returns_created, 0);
+    assert_eq!(again.rows[0].return_id, a.rows[0].return_id);
+    let none = vec![upload_row("C9", "#9", "SKU-1", "h1", "nope")];
+    let (status, _) = w
+        .partner
+        .post_raw(wire::UPLOAD_PATH, &none, &w.partner.key, "Acme Apparel")
+        .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_are_idempotent_and_authenticated_and_a_device_sees_only_its_hub() {
+    let mut w = world().await;
+    w.partner
+        .upload(&[
+            upload_row("C1", "#1", "SKU-1", "h1", "REFUND"),
+            upload_row("C2", "#2", "SKU-1", "h2", "REFUND"),
+        ])
+        .await;
+    for d in [&mut w.h1a, &mut w.h1b, &mut w.h2] {
+        d.sync_once().await.unwrap();
+    }
+    assert_eq!(hub_view(&w.h1b.store, "h1").len(), 1);
+    assert!(hub_view(&w.h1b.store, "h2").is_empty());
+    assert_eq!(hub_view(&w.h2.store, "h2").len(), 1);
+    assert!(hub_view(&w.h2.store, "h1").is_empty());
+    let central_count = |c: &Central| {
+        c.storage
+            .with_conn(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))
+            .unwrap()
+    };
+
+    // A resent batch is a no-op.
+    append(
+        &mut w.h1a.store,
+        w.clock.now(),
+        vec![DomainEvent::ConnoteScanned {
+            raw: "X".into(),
+            connote: "X".into(),
+            return_id: None,
+            station: "b".into(),
+        }],
+    );
+    let req = PushRequest {
+        events: w
+            .h1a
+            .store
+            .pending_sync(10)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.event)
+            .collect(),
+    };
+    let first = w.h1a.transport.push(&req).await.unwrap();
+    let before = central_count(&w.central);
+    let second = w.h1a.transport.push(&req).await.unwrap();
+    assert_eq!((first.new, first.duplicates), (1, 0));
+    assert_eq!((second.new, second.duplicates), (0, 1));
+    assert_eq!(second.acknowledged, first.acknowledged);
+    assert_eq!(central_count(&w.central), before);
+
+    // Another device's token cannot push this device's events.
+    match w.h2.transport.push(&req).await {
+        Err(SyncError::Refused { status: 403, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let bad = HttpTransport::new(&w.central.url(), "rhd_x_y", Duration::from_secs(5)).unwrap();
+    match bad.push(&req).await {
+        Err(SyncError::Refused { status: 401, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+fn processed_with_action(store: &mut Store, now: i64, return_id: &str) -> Vec<DomainEvent> {
+    let item: String = store
+        .reader()
+        .query_row(
+            "SELECT id FROM return_items WHERE return_id = ?1",
+            [return_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut events = vec![
+        DomainEvent::ReturnStatusChanged {
+            return_id: return_id.into(),
+            from: ReturnStatus::Expected,
+            to: ReturnStatus::Received,
+        },
+        DomainEvent::ReturnStatusChanged {
+            return_id: return_id.into(),
+            from: ReturnStatus::Received,
+            to: ReturnStatus::Processed,
+        },
+    ];
+    events.extend(
+        actions_due(
+            Trigger::Processing,
+            ReturnEvent::Processed,
+            "acme",
+            return_id,
+            &[ItemOutcome {
+                item_id: item,
+                outcome: Outcome::Refund,
+                amount: Some(Money::new(4995, aud())),
+            }],
+        )
+        .into_iter()
+        .map(DomainEvent::ActionDue),
+    );
+    append(store, now, events.clone());
+    events
+}
+
+async fn push_all(s: &mut Syncer<HttpTransport>) -> PushResponse {
+    let req = PushRequest {
+        events: s
+            .store
+            .pending_sync(100)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.event)
+            .collect(),
+    };
+    s.transport.push(&req).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_claim_gets_the_first_ones_outcome_and_is_flagged() {
+    let mut w = world().await;
+    let up = w
+        .partner
+        .upload(&[upload_row("C1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    let return_id = up.rows[0].return_id.clone().unwrap();
+    w.h1a.sync_once().await.unwrap();
+    w.h1b.sync_once().await.unwrap();
+    // Both devices process the same return while apart.
+    processed_with_action(&mut w.h1a.store, w.clock.now(), &return_id);
+    w.clock.advance(1000);
+    processed_with_action(&mut w.h1b.store, w.clock.now(), &return_id);
+    let a = push_all(&mut w.h1a).await;
+    let b = push_all(&mut w.h1b).await;
+    assert!(a.claims[0].first);
+    assert!(!b.claims[0].first);
+    assert_eq!(b.claims[0].key, a.claims[0].key);
+    assert_eq!(b.claims[0].owner_device, w.h1a.store.device_id());
+    assert_eq!(b.claims[0].state, a.claims[0].state);
+    let conflicts: Vec<wire::Conflict> = plain_client()
+        .get(format!("{}{}", w.central.url(), wire::CONFLICTS_PATH))
+        .bearer_auth(w.central.storage.create_device("h1", "sup", 0).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = conflicts.iter().map(|c| c.kind.as_str()).collect();
+    assert!(kinds.contains(&"duplicate_action") && kinds.contains(&"double_processing"));
+    assert!(conflicts
+        .iter()
+        .all(|c| c.second_device == w.h1b.store.device_id()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
+    let mut w = world().await;
+    w.bolt
+        .upload(&[
+            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    w.partner
+        .upload(&[upload_row("A1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    let rt = |c: &str| TrackingIn {
+        consignment_no: c.into(),
+        code: "RT".into(),
+        status: "In transit".into(),
+        event_dt: "2026-11-23T10:00:00+10:00".into(),
+        ..TrackingIn::default()
+    };
+    let first = w.bolt.tracking(&[rt("b1")]).await;
+    assert_eq!((first.recorded, first.actions_due), (1, 2));
+    let again = w.bolt.tracking(&[rt("B1")]).await;
+    assert_eq!(
+        (again.recorded, again.duplicates, again.actions_due),
+        (0, 1, 0)
+    );
+    // Acme's trigger is Processing: in transit, nothing due.
+    let acme = w.partner.tracking(&[rt("A1")]).await;
+    assert_eq!((acme.recorded, acme.actions_due), (1, 0));
+    // Bolt's key cannot report Acme's parcels.
+    let other = w.bolt.tracking(&[rt("A1")]).await;
+    assert_eq!(other.rows[0].errors[0].field, "ConsignmentNo");
+    let claims = w
+        .central
+        .storage
+        .claims_in_state(wire::ClaimState::Claimed, 10)
+        .unwrap();
+    assert_eq!(claims.len(), 2);
+    assert!(claims.iter().all(|c| c.device_id == "central"));
+    // The hub sees the return in transit and the tracking events.
+    let mut report = Default::default();
+    while w.h1a.pull_one_page(&mut report).await.unwrap() {}
+    assert_eq!(report.tracking, 2);
+    let view = hub_view(&w.h1a.store, "h1");
+    assert!(view.iter().all(|(_, s)| s == "in_transit"), "{view:?}");
+}

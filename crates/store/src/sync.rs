@@ -1,0 +1,340 @@
+//! What the sync worker needs from the hub's store, and nothing else:
+//! - the `sync` outbox rows still pending, joined to their events, in log order;
+//! - marking them confirmed once the central store acknowledged them;
+//! - applying events pulled from the central store *as they are* (original id, device, HLC,
+//!   payload), idempotently, with the pull cursor moved in the same transaction.
+//!
+//! A pulled event runs the same projection as a local append, with two differences:
+//! - it adds no `sync` outbox row (it came from the central store; it is not ours to push);
+//! - a status change is last-writer-wins by HLC: the return's status is the `to` of the status
+//!   change with the highest stamp that this store holds. A local append always carries the
+//!   highest stamp the device has seen (the clock observes every pulled stamp), so local
+//!   appends keep their `from` check and every replica converges to the same status whatever
+//!   order the events arrived in. The central store applies the same rule.
+//!   A local append by another connection to the same file (the bench's, while the worker
+//!   pulls through its own) first observes the highest pulled stamp, kept in `meta`.
+//! - a pulled `ActionDue` queues no `action` outbox row: with a central store configured, the
+//!   central store claims and dispatches every action (architecture invariant 3).
+
+use returnhub_core::event::DomainEvent;
+use returnhub_core::hlc::{HlcClock, HlcStamp};
+use returnhub_core::time::{rfc3339, UnixMillis};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::write::{AppendedEvent, WriteTx};
+use crate::{Result, Store, StoreError};
+
+/// One event as it travels between devices: every column of the event log but the local
+/// `seq`. `payload` is the JSON text exactly as the originating device stored it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteEvent {
+    pub id: String,
+    pub device_id: String,
+    pub hlc: String,
+    pub actor: String,
+    pub station: Option<String>,
+    pub kind: String,
+    pub aggregate_id: Option<String>,
+    pub payload: String,
+    pub recorded_at: String,
+}
+
+impl RemoteEvent {
+    /// An event of `device_id` ready to travel (its payload serialised once, here).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event: &DomainEvent,
+        id: String,
+        device_id: &str,
+        hlc: &HlcStamp,
+        actor: &str,
+        station: Option<&str>,
+        recorded_at: String,
+    ) -> Result<RemoteEvent> {
+        Ok(RemoteEvent {
+            id,
+            device_id: device_id.to_string(),
+            hlc: hlc.encode(),
+            actor: actor.to_string(),
+            station: station.map(str::to_string),
+            kind: event.kind().to_string(),
+            aggregate_id: event.aggregate_id().map(str::to_string),
+            payload: serde_json::to_string(event)?,
+            recorded_at,
+        })
+    }
+
+    /// Reads the nine columns `id, device_id, hlc, actor, station, kind, aggregate_id,
+    /// payload, recorded_at` of an event-log row, starting at column `first`.
+    pub fn from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<RemoteEvent> {
+        Ok(RemoteEvent {
+            id: r.get(first)?,
+            device_id: r.get(first + 1)?,
+            hlc: r.get(first + 2)?,
+            actor: r.get(first + 3)?,
+            station: r.get(first + 4)?,
+            kind: r.get(first + 5)?,
+            aggregate_id: r.get(first + 6)?,
+            payload: r.get(first + 7)?,
+            recorded_at: r.get(first + 8)?,
+        })
+    }
+}
+
+/// Where this device's pulls resume: the last central event sequence and tracking sequence
+/// it applied. Kept in `meta` and moved in the same transaction as the events it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCursor {
+    pub events: i64,
+    pub tracking: i64,
+}
+
+/// A `sync` outbox row still waiting for the central store's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSync {
+    pub outbox_id: i64,
+    pub event: RemoteEvent,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// Events new to this store, inserted and projected.
+    pub applied: usize,
+    /// Events already in the log (ours echoed back, or a repeated pull): skipped.
+    pub skipped: usize,
+}
+
+const CURSOR_KEY: &str = "sync_cursor";
+/// The highest HLC stamp pulled into this file, by whichever connection pulled it.
+const SEEN_KEY: &str = "hlc_seen";
+
+/// Moves `clock` past every stamp pulled into this file. [`Store::write`] calls it inside its
+/// IMMEDIATE transaction, so a local append sorts after everything pulled before it even when
+/// the sync worker pulled it through its own connection (a point lookup in `meta`).
+pub(crate) fn observe_pulled(
+    tx: &rusqlite::Transaction<'_>,
+    clock: &mut HlcClock,
+    now: UnixMillis,
+) -> Result<()> {
+    let seen: Option<String> = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([SEEN_KEY], |r| r.get(0))
+        .optional()?;
+    if let Some(stamp) = seen.and_then(|s| s.parse::<HlcStamp>().ok()) {
+        clock.observe(&stamp, now.max(0) as u64);
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Up to `limit` pending `sync` rows, oldest first, with their events.
+    pub fn pending_sync(&self, limit: u32) -> Result<Vec<PendingSync>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.id, e.id, e.device_id, e.hlc, e.actor, e.station, e.kind, e.aggregate_id,
+                    e.payload, e.recorded_at
+             FROM outbox o JOIN events e ON e.id = o.event_id
+             WHERE o.topic = 'sync' AND o.state = 'pending'
+             ORDER BY o.id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(PendingSync {
+                outbox_id: r.get(0)?,
+                event: RemoteEvent::from_row(r, 1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many events wait to be pushed (the queue depth the UI shows).
+    pub fn sync_queue_depth(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox WHERE topic = 'sync' AND state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Marks the `sync` rows of `event_ids` confirmed: call only with ids the central store
+    /// acknowledged (it answers after its commit). Unknown or already confirmed ids are
+    /// ignored. Returns how many rows changed.
+    pub fn confirm_synced(&mut self, event_ids: &[String], now: UnixMillis) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET state = 'confirmed', attempts = attempts + 1, updated_at = ?2,
+                   last_error = NULL
+                 WHERE topic = 'sync' AND dedupe_key = ?1 AND state = 'pending'",
+            )?;
+            let at = rfc3339(now);
+            for id in event_ids {
+                changed += stmt.execute(params![id, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// The pull cursor (zero before the first pull).
+    pub fn sync_cursor(&self) -> Result<SyncCursor> {
+        match self.meta(CURSOR_KEY)? {
+            Some(text) => Ok(serde_json::from_str(&text)?),
+            None => Ok(SyncCursor::default()),
+        }
+    }
+
+    /// Applies pulled events in order and moves the cursor to `cursor`, in one IMMEDIATE
+    /// transaction: after a crash either both happened or neither did, and a repeated pull
+    /// skips what is already here.
+    pub fn apply_remote_batch(
+        &mut self,
+        now: UnixMillis,
+        events: &[RemoteEvent],
+        cursor: SyncCursor,
+    ) -> Result<ApplyOutcome> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = WriteTx {
+            tx,
+            clock: &mut self.clock,
+            device_id: &self.device_id,
+            now,
+            actor: String::new(),
+            station: None,
+            appended: Vec::new(),
+        };
+        let mut outcome = ApplyOutcome::default();
+        for event in events {
+            // Name the event: a pull that cannot be applied stops the worker's rounds, and
+            // the sentence is what the UI shows as the last error.
+            let applied = w.apply_remote(event).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "pulled event {} ({}) from device {} could not be applied: {e}",
+                    event.id, event.kind, event.device_id
+                ))
+            })?;
+            if applied {
+                outcome.applied += 1;
+            } else {
+                outcome.skipped += 1;
+            }
+        }
+        let set_meta = "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                        ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+        w.tx.execute(
+            set_meta,
+            params![CURSOR_KEY, serde_json::to_string(&cursor)?],
+        )?;
+        let pulled_max = w.appended.iter().map(|a| &a.hlc).max();
+        if let Some(high) = pulled_max {
+            let seen: Option<HlcStamp> =
+                w.tx.query_row("SELECT value FROM meta WHERE key = ?1", [SEEN_KEY], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+                .and_then(|s| s.parse().ok());
+            if seen.as_ref() < Some(high) {
+                w.tx.execute(set_meta, params![SEEN_KEY, high.encode()])?;
+            }
+        }
+        w.tx.commit()?;
+        Ok(outcome)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Inserts a pulled event as it is and projects it; `false` (and nothing changed) when an
+    /// event with its id is already in the log.
+    pub fn apply_remote(&mut self, ev: &RemoteEvent) -> Result<bool> {
+        let present: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
+            .query_row([&ev.id], |r| r.get(0))
+            .optional()?;
+        if present.is_some() {
+            return Ok(false);
+        }
+        let stamp: HlcStamp = ev
+            .hlc
+            .parse()
+            .map_err(|e: returnhub_core::hlc::BadStamp| StoreError::Invalid(e.to_string()))?;
+        let event: DomainEvent = serde_json::from_str(&ev.payload)?;
+        if event.kind() != ev.kind {
+            return Err(StoreError::Invalid(format!(
+                "pulled event {} says kind {} but its payload is {}",
+                ev.id,
+                ev.kind,
+                event.kind()
+            )));
+        }
+        // Local events from now on sort after everything this device has seen.
+        self.clock.observe(&stamp, self.now.max(0) as u64);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                ev.id,
+                ev.device_id,
+                ev.hlc,
+                ev.actor,
+                ev.station,
+                ev.kind,
+                ev.aggregate_id,
+                ev.payload,
+                ev.recorded_at,
+            ])?;
+        let seq = self.tx.last_insert_rowid();
+        // Read models that record who did it (inspections, exceptions) record the author.
+        self.actor.clone_from(&ev.actor);
+        self.station.clone_from(&ev.station);
+        match &event {
+            DomainEvent::ReturnStatusChanged { return_id, .. } => {
+                self.settle_status(return_id)?;
+            }
+            DomainEvent::ActionDue(_) => {}
+            DomainEvent::ReturnExpected(r) => {
+                self.project(&event, &ev.id, &ev.recorded_at)?;
+                // A status change that arrived before its return takes effect now.
+                self.settle_status(&r.id)?;
+            }
+            other => self.project(other, &ev.id, &ev.recorded_at)?,
+        }
+        self.appended.push(AppendedEvent {
+            id: ev.id.clone(),
+            seq,
+            hlc: stamp,
+        });
+        Ok(true)
+    }
+
+    /// Sets the return's status to the `to` of its status change with the highest HLC in
+    /// the log, if it has any (last writer wins; see the module docs).
+    fn settle_status(&self, return_id: &str) -> Result<()> {
+        let latest: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT payload FROM events
+                 WHERE aggregate_id = ?1 AND kind = 'return_status_changed'
+                 ORDER BY hlc DESC LIMIT 1",
+            )?
+            .query_row([return_id], |r| r.get(0))
+            .optional()?;
+        let Some(payload) = latest else {
+            return Ok(());
+        };
+        if let DomainEvent::ReturnStatusChanged { to, .. } = serde_json::from_str(&payload)? {
+            self.tx
+                .prepare_cached(
+                    "UPDATE returns SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status != ?2",
+                )?
+                .execute(params![return_id, to.as_str(), rfc3339(self.now)])?;
+        }
+        Ok(())
+    }
+}

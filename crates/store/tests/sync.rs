@@ -1,0 +1,296 @@
+//! The store's sync API: pending rows and confirmation, and pulled events applied as they
+//! are, idempotently, with last-writer-wins status by HLC whatever the arrival order.
+
+use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
+use returnhub_core::event::{
+    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
+use returnhub_core::hlc::HlcClock;
+use returnhub_core::model::ReturnStatus;
+use returnhub_core::money::Money;
+use returnhub_core::rules::{Outcome, RuleSet};
+use returnhub_core::time::rfc3339;
+use returnhub_core::trigger::Trigger;
+use returnhub_store::{EventInput, RemoteEvent, Store, SyncCursor};
+
+const NOW: i64 = 1_795_392_000_000;
+
+fn remote(clock: &mut HlcClock, now: i64, event: &DomainEvent) -> RemoteEvent {
+    let hlc = clock.tick(now as u64);
+    let id = uuid::Uuid::now_v7().to_string();
+    RemoteEvent::new(event, id, "other-device", &hlc, "u-2", None, rfc3339(now)).unwrap()
+}
+
+fn seed() -> Vec<DomainEvent> {
+    let aud = "AUD".parse().unwrap();
+    let price = Money::new(1000, aud);
+    vec![
+        DomainEvent::RetailerConfigured(RetailerRecord {
+            id: "acme".into(),
+            name: "Acme".into(),
+            currency: aud,
+            policy: RetailerPolicy {
+                trigger: Trigger::Processing,
+                customers_choose: true,
+                exchange_enabled: false,
+                rules_override_customer_choice: false,
+                default_outcome: Outcome::Refund,
+                qc_fail: QcFailPolicy::RuleDriven,
+                credit_note_expiry_days: None,
+                currency: Some(aud),
+            },
+            rules: RuleSet { rules: vec![] },
+            reasons: vec![],
+            qc_reasons: vec![],
+        }),
+        DomainEvent::OrderImported(OrderRecord {
+            id: "o1".into(),
+            retailer_id: "acme".into(),
+            order_number: "#1".into(),
+            customer_name: "C".into(),
+            email: "c@example.com".into(),
+            created_at: rfc3339(NOW),
+            country: "AU".into(),
+            tags: vec![],
+            subtotal: price,
+            discount: Money::zero(aud),
+            total: price,
+            lines: vec![OrderLineRecord {
+                id: "l1".into(),
+                sku: "S".into(),
+                ean: None,
+                title: "T".into(),
+                image: None,
+                quantity: 1,
+                unit_price: price,
+                discount: Money::zero(aud),
+                product_tags: vec![],
+            }],
+        }),
+        DomainEvent::ReturnExpected(ReturnRecord {
+            id: "r1".into(),
+            retailer_id: "acme".into(),
+            hub_id: "h1".into(),
+            order_id: "o1".into(),
+            source: "test".into(),
+            status: ReturnStatus::Expected,
+            created_at: rfc3339(NOW),
+            connotes: vec!["C1".into()],
+            items: vec![ReturnItemRecord {
+                id: "i1".into(),
+                order_line_id: "l1".into(),
+                quantity: 1,
+                reason_code: "x".into(),
+                sub_reason_code: None,
+                comment: None,
+                chosen_option: None,
+            }],
+        }),
+    ]
+}
+
+fn change(from: ReturnStatus, to: ReturnStatus) -> DomainEvent {
+    DomainEvent::ReturnStatusChanged {
+        return_id: "r1".into(),
+        from,
+        to,
+    }
+}
+
+fn status(store: &Store) -> String {
+    store
+        .reader()
+        .query_row("SELECT status FROM returns WHERE id = 'r1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.reader().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn pulled_events_are_kept_as_they_are_once_and_queue_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let mut other = HlcClock::new("other-device");
+    let events: Vec<RemoteEvent> = seed().iter().map(|e| remote(&mut other, NOW, e)).collect();
+    let cursor = SyncCursor {
+        events: 3,
+        tracking: 0,
+    };
+    let first = store.apply_remote_batch(NOW, &events, cursor).unwrap();
+    assert_eq!((first.applied, first.skipped), (3, 0));
+    let again = store.apply_remote_batch(NOW, &events, cursor).unwrap();
+    assert_eq!((again.applied, again.skipped), (0, 3));
+    assert_eq!(store.sync_cursor().unwrap(), cursor);
+    assert_eq!(count(&store, "SELECT count(*) FROM events"), 3);
+    assert_eq!(count(&store, "SELECT count(*) FROM outbox"), 0);
+    let (id, device, hlc, payload): (String, String, String, String) = store
+        .reader()
+        .query_row(
+            "SELECT id, device_id, hlc, payload FROM events WHERE kind = 'return_expected'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (id, device, hlc, payload),
+        (
+            events[2].id.clone(),
+            events[2].device_id.clone(),
+            events[2].hlc.clone(),
+            events[2].payload.clone()
+        )
+    );
+    assert_eq!(status(&store), "expected");
+
+    // A local append afterwards sorts after what was pulled, even with a clock behind.
+    let (_, appended) = store
+        .write(NOW - 10_000, |w| {
+            w.append(EventInput {
+                event: change(ReturnStatus::Expected, ReturnStatus::Received),
+                actor: "u-1".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    assert!(appended[0].hlc.encode() > events[2].hlc);
+    let pending = store.pending_sync(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(store.sync_queue_depth().unwrap(), 1);
+    assert_eq!(pending[0].event.id, appended[0].id);
+    assert_eq!(
+        store
+            .confirm_synced(&[appended[0].id.clone(), "unknown".into()], NOW)
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.sync_queue_depth().unwrap(), 0);
+}
+
+#[test]
+fn status_is_last_writer_wins_by_hlc_in_any_arrival_order() {
+    let mut other = HlcClock::new("other-device");
+    let base: Vec<RemoteEvent> = seed().iter().map(|e| remote(&mut other, NOW, e)).collect();
+    let older = remote(
+        &mut other,
+        NOW + 1_000,
+        &change(ReturnStatus::Expected, ReturnStatus::InTransit),
+    );
+    let newer = remote(
+        &mut other,
+        NOW + 2_000,
+        &change(ReturnStatus::Expected, ReturnStatus::Received),
+    );
+    let orders = [
+        vec![
+            base[0].clone(),
+            base[1].clone(),
+            base[2].clone(),
+            older.clone(),
+            newer.clone(),
+        ],
+        vec![
+            base[0].clone(),
+            base[1].clone(),
+            base[2].clone(),
+            newer.clone(),
+            older.clone(),
+        ],
+        // A status change that arrives before its return takes effect when the return does.
+        vec![
+            base[0].clone(),
+            base[1].clone(),
+            newer.clone(),
+            older.clone(),
+            base[2].clone(),
+        ],
+    ];
+    for order in orders {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+        for ev in &order {
+            store
+                .apply_remote_batch(NOW, std::slice::from_ref(ev), SyncCursor::default())
+                .unwrap();
+        }
+        assert_eq!(status(&store), "received");
+    }
+}
+
+#[test]
+fn a_pulled_event_with_a_lying_kind_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let mut other = HlcClock::new("other-device");
+    let mut ev = remote(&mut other, NOW, &seed()[0]);
+    ev.kind = "return_expected".into();
+    assert!(store
+        .apply_remote_batch(
+            NOW,
+            &[ev],
+            SyncCursor {
+                events: 9,
+                tracking: 0
+            }
+        )
+        .is_err());
+    assert_eq!(store.sync_cursor().unwrap(), SyncCursor::default());
+    assert_eq!(count(&store, "SELECT count(*) FROM events"), 0);
+}
+
+#[test]
+fn the_bench_connection_sorts_after_what_the_worker_connection_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.sqlite3");
+    let mut bench = Store::open(&path).unwrap();
+    let mut worker = Store::open(&path).unwrap();
+    // Another device whose clock runs an hour ahead.
+    let mut other = HlcClock::new("other-device");
+    let ahead = NOW + 3_600_000;
+    let mut events: Vec<RemoteEvent> = seed()
+        .iter()
+        .map(|e| remote(&mut other, ahead, e))
+        .collect();
+    events.push(remote(
+        &mut other,
+        ahead,
+        &change(ReturnStatus::Expected, ReturnStatus::Received),
+    ));
+    worker
+        .apply_remote_batch(NOW, &events, SyncCursor::default())
+        .unwrap();
+    assert_eq!(status(&bench), "received");
+    let (_, appended) = bench
+        .write(NOW, |w| {
+            w.append(EventInput {
+                event: change(ReturnStatus::Received, ReturnStatus::Processed),
+                actor: "u-1".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    assert!(appended[0].hlc.encode() > events[3].hlc);
+    // So a third replica applying both, in either order, agrees with this one.
+    let mine = RemoteEvent::new(
+        &change(ReturnStatus::Received, ReturnStatus::Processed),
+        appended[0].id.clone(),
+        bench.device_id(),
+        &appended[0].hlc,
+        "u-1",
+        None,
+        rfc3339(NOW),
+    )
+    .unwrap();
+    let third_dir = tempfile::tempdir().unwrap();
+    let mut third = Store::open(&third_dir.path().join("hub.sqlite3")).unwrap();
+    let mut all = events.clone();
+    all.insert(3, mine);
+    third
+        .apply_remote_batch(NOW, &all, SyncCursor::default())
+        .unwrap();
+    assert_eq!(status(&third), "processed");
+    assert_eq!(status(&bench), "processed");
+}
