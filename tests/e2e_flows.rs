@@ -198,7 +198,7 @@ fn an_operator_processes_returns_with_the_keyboard_and_the_scanner() {
         &photo.display().to_string(),
     );
     driver.wait_for(10, "the photo on item 2", |d| {
-        d.text(&d.find("#ret-items li:nth-child(2) .inspection")?)
+        d.text_of("#ret-items li:nth-child(2) .inspection")?
             .contains("1 photo(s)")
             .then_some(())
     });

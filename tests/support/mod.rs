@@ -157,6 +157,17 @@ impl Driver {
             .to_string()
     }
 
+    /// The text of the first element matching `css`, read in one script: parts of the page
+    /// are repainted whole, so a handle found a moment earlier may already be stale.
+    pub fn text_of(&self, css: &str) -> Option<String> {
+        let css = serde_json::to_string(css).unwrap();
+        self.execute(&format!(
+            "const e = document.querySelector({css}); return e ? e.innerText : null"
+        ))
+        .as_str()
+        .map(String::from)
+    }
+
     pub fn attribute(&self, element: &str, name: &str) -> Option<String> {
         self.cmd("GET", &format!("/element/{element}/attribute/{name}"), None)
             .as_str()

@@ -238,7 +238,11 @@ export class Bench {
   private async scanNow(raw: string, startedAt: number, parcel: boolean): Promise<void> {
     try {
       const openReturn = parcel ? null : this.openReturnId;
+      const sent = performance.now();
       const answer = await this.call<BenchScan>("bench_scan", { raw, openReturn });
+      // The command's share of the scan-to-paint time (IPC both ways and the hub's work).
+      document.body.dataset["lastIpcMs"] = (performance.now() - sent).toFixed(2);
+      document.body.dataset["lastQueueMs"] = (sent - startedAt).toFixed(2);
       if (answer.kind === "parcel") {
         this.showResult(answer.result);
         beep(answer.result.verdict);

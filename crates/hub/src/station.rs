@@ -232,7 +232,7 @@ fn print_job(printer: &PrinterSettings, job: &LabelJob) -> std::result::Result<(
     match printer {
         PrinterSettings::None => Err(PrintError::Unreachable {
             target: "this station".into(),
-            reason: "no printer is set up (Settings, F3)".into(),
+            reason: "no printer is set up (Station screen, F4)".into(),
         }),
         PrinterSettings::Tcp { addr } => print_zpl(
             &mut TcpPrinter::new(addr.clone()),
