@@ -13,7 +13,7 @@ die() { printf '\033[31msetup: %s\033[0m\n' "$*" >&2; exit 1; }
 
 # --- System packages -------------------------------------------------------------------------
 packages=(pkg-config build-essential libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
-  librsvg2-dev libssl-dev libudev-dev libusb-1.0-0-dev)
+  librsvg2-dev libssl-dev libudev-dev libusb-1.0-0-dev libdbus-1-dev)
 # Node.js may come from elsewhere than Debian (its npm package would then conflict): only
 # install Debian's when the commands are missing.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
