@@ -38,4 +38,6 @@ pub const ALL: &[&str] = &[
     "station_view",
     "save_station",
     "printer_queue",
+    "sync_status",
+    "set_central_token",
 ];

@@ -326,3 +326,17 @@ pub fn save_station(state: State<'_, AppState>, config: StationConfig) -> Reply<
 pub fn printer_queue(state: State<'_, AppState>) -> Reply<PrinterQueueView> {
     Ok(state.hub.printer_queue()?)
 }
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn sync_status(state: State<'_, AppState>) -> Reply<SyncView> {
+    Ok(state.hub.sync_view()?)
+}
+
+/// The token is skipped by `instrument`: it must never reach a log.
+#[tauri::command]
+#[tracing::instrument(skip(state, token))]
+pub fn set_central_token(state: State<'_, AppState>, token: String) -> Reply<SyncView> {
+    short_input("token", &token, 512)?;
+    Ok(state.hub.set_central_token(&token)?)
+}

@@ -95,6 +95,11 @@ pub fn run() -> ExitCode {
 fn start_workers(hub: &Arc<Hub>, app: tauri::AppHandle) {
     use tauri::Emitter;
     Hub::start_print_worker(hub.clone());
+    match hub.start_sync_if_configured() {
+        Ok(true) => {}
+        Ok(false) => tracing::info!("no central store configured or no device token: standalone"),
+        Err(e) => tracing::error!(error = %e, "sync not started"),
+    }
     let sink: returnhub_hub::ScannerSink = Arc::new(move |event| {
         if let Err(e) = app.emit_to("main", "scanner", &event) {
             tracing::warn!(error = %e, "cannot pass a scanner event to the window");
@@ -146,6 +151,8 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::station_view,
             commands::save_station,
             commands::printer_queue,
+            commands::sync_status,
+            commands::set_central_token,
         ])
 }
 
@@ -210,6 +217,7 @@ mod tests {
                 "resolve_exception" => serde_json::json!({"id": "x", "resolution": "r"}),
                 "override_decision" => serde_json::json!({"returnId": "r", "itemId": "i",
                     "outcome": {"kind": "refund"}, "reason": "r"}),
+                "set_central_token" => serde_json::json!({"token": "x"}),
                 "close_return" => serde_json::json!({"returnId": "r", "note": ""}),
                 "save_station" => serde_json::json!({"config": {"station": "s",
                     "wedge": {"max_gap_ms": 35, "min_length": 6, "suffix": "enter"},

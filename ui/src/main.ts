@@ -16,6 +16,7 @@ import type { ScannerEvent } from "./bindings/ScannerEvent";
 import type { SessionView } from "./bindings/SessionView";
 import type { StationConfig } from "./bindings/StationConfig";
 import type { StationView } from "./bindings/StationView";
+import type { SyncView } from "./bindings/SyncView";
 import { Bench, VERDICT_LABEL, beep, message, showVerdict } from "./bench";
 import { Exceptions } from "./exceptions";
 import { setUpRulesScreen } from "./rules";
@@ -256,9 +257,22 @@ async function watchStation(): Promise<void> {
     node.className = q.last_error ? "bad" : "muted";
   };
   paint(view.printer);
+  const paintSync = (v: SyncView): void => {
+    const node = el("sync-status");
+    const text = !v.central_url
+      ? "Standalone (no central store)"
+      : !v.running
+        ? "Sync: no device token (F4)"
+        : `Sync: ${v.online ? "online" : "offline"} · ${v.queue_depth} queued${v.last_success_at ? ` · last ${v.last_success_at.slice(11, 16)}` : ""}${v.last_error ? ` · ${v.last_error}` : ""}`;
+    node.textContent = text;
+    node.className = v.running && !v.online ? "bad" : "muted";
+    el("central-state").textContent = v.central_url ? `${v.central_url} — ${text}` : "None: add [central] url to hub.toml to sync with one.";
+  };
+  call<SyncView>("sync_status").then(paintSync, () => undefined);
   window.setInterval(() => {
     if (!el("sign-in").hidden) return;
     call<PrinterQueueView>("printer_queue").then(paint, () => undefined);
+    call<SyncView>("sync_status").then(paintSync, () => undefined);
     if (screen === "settings") settings.refresh().catch(() => undefined);
   }, 3_000);
 }
@@ -324,8 +338,26 @@ function setUpSignIn(): void {
   }, 30_000);
 }
 
+function setUpCentral(): void {
+  el<HTMLFormElement>("central-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = el<HTMLInputElement>("central-token");
+    const token = input.value;
+    input.value = "";
+    call<SyncView>("set_central_token", { token }).then(
+      (v) => {
+        el("central-state").textContent = `${v.central_url ?? ""} — token saved; syncing.`;
+      },
+      (e: unknown) => {
+        el("central-state").textContent = message(e);
+      },
+    );
+  });
+}
+
 function main(): void {
   setUpSignIn();
+  setUpCentral();
   openRules = setUpRulesScreen(call, formatMoney);
   for (const name of ["bench", "rules", "exceptions", "settings"] as const) {
     el(`nav-${name}`).addEventListener("click", () => showScreen(name));

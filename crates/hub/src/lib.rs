@@ -5,6 +5,7 @@
 
 mod auth;
 mod bench;
+mod central;
 mod demo;
 mod options;
 mod orphan;
@@ -28,6 +29,7 @@ use ts_rs::TS;
 
 pub use auth::{hash_pin, Actor, SessionView};
 pub use bench::{BenchScan, InspectRequest, ItemScan, ProcessResult};
+pub use central::SyncView;
 pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};
@@ -168,6 +170,10 @@ pub struct Hub {
     photos: PhotoStore,
     print_signal: station::PrintSignal,
     serial: Mutex<station::SerialState>,
+    /// Device tokens and API keys: the keyring, or 0600 files under the data dir.
+    secrets: returnhub_secrets::SecretVault,
+    /// The sync worker, when a central store is configured and a token is stored.
+    sync: Mutex<Option<returnhub_sync::SyncWorker>>,
 }
 
 impl Hub {
@@ -193,6 +199,12 @@ impl Hub {
             connote_rules: ConnoteRules::new(Vec::new()).expect("no patterns, nothing to compile"),
             sessions: Mutex::new(auth::Sessions::default()),
             photos: PhotoStore::new(options.data_dir.join("photos")),
+            secrets: returnhub_secrets::SecretVault::new(
+                "returnhub",
+                &options.data_dir.join("secrets"),
+                returnhub_secrets::Backend::KeyringOrFile,
+            ),
+            sync: Mutex::new(None),
             options,
             clock,
             undo: Mutex::new(Vec::new()),

@@ -22,6 +22,8 @@ pub struct HubOptions {
     pub demo: bool,
     /// Minutes without a command before the station locks.
     pub lock_after_minutes: u32,
+    /// The central return store's base URL (`[central] url`); none: the hub works standalone.
+    pub central_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,15 @@ pub enum OptionsError {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     hub: HubSection,
+    central: Option<CentralSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CentralSection {
+    /// e.g. "https://central.example:8787". The device token is not here: it is a secret,
+    /// entered on the station screen and kept in the keyring.
+    url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +115,16 @@ impl HubOptions {
                 });
             }
         }
+        let central_url = match file.central {
+            Some(c) if !(c.url.starts_with("http://") || c.url.starts_with("https://")) => {
+                return Err(OptionsError::Invalid {
+                    path,
+                    message: format!("[central] url '{}' is not an http(s) URL", c.url),
+                })
+            }
+            Some(c) => Some(c.url.trim_end_matches('/').to_string()),
+            None => None,
+        };
         Ok(HubOptions {
             data_dir: data_dir.to_path_buf(),
             hub_id: h.id,
@@ -111,6 +132,7 @@ impl HubOptions {
             station: h.station,
             demo: h.demo,
             lock_after_minutes: h.lock_after_minutes,
+            central_url,
         })
     }
 
@@ -122,6 +144,7 @@ impl HubOptions {
             station: default_station(),
             demo: true,
             lock_after_minutes: default_lock_after_minutes(),
+            central_url: None,
         }
     }
 
@@ -178,6 +201,10 @@ mod tests {
             ),
             ("[hub\n", "hub.toml"),
             ("[hub]\nid = \" \"\nname = \"x\"\n", "[hub] id is empty"),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[central]\nurl = \"central:8787\"\n",
+                "not an http(s) URL",
+            ),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = HubOptions::in_dir(dir.path()).unwrap_err().to_string();

@@ -594,3 +594,62 @@ fn a_bench_scan_is_an_item_an_extra_or_the_next_parcel() {
     };
     assert_eq!(result.verdict, ScanVerdict::Expected);
 }
+
+#[test]
+fn a_hub_with_a_central_store_syncs_in_the_background_and_says_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    // Standalone first: no central store, nothing running, the queue still counted.
+    let hub = demo_hub(dir.path());
+    let view = hub.sync_view().unwrap();
+    assert!(!view.running && view.central_url.is_none());
+    assert!(view.queue_depth > 0, "events wait in the outbox");
+    drop(hub);
+
+    // A central store that is not there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("hub.toml"),
+        format!("[hub]\nid = \"AKL\"\nname = \"Auckland\"\ndemo = true\n[central]\nurl = \"http://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let hub =
+        Hub::open_with_clock(HubOptions::in_dir(dir.path()).unwrap(), Box::new(|| NOW)).unwrap();
+    assert!(!hub.start_sync_if_configured().unwrap(), "no token yet");
+    hub.sign_in("OP-1001", "1111").unwrap();
+    let err = ErrorView::from(hub.set_central_token("tok_0123456789abcdef").unwrap_err());
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    hub.sign_in("AD-3001", "3333").unwrap();
+    let msg = invalid(hub.set_central_token("short").unwrap_err());
+    assert!(msg.contains("not a device token"), "{msg}");
+    let view = hub.set_central_token("tok_0123456789abcdef").unwrap();
+    assert!(view.running);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let view = loop {
+        let view = hub.sync_view().unwrap();
+        if view.last_error.is_some() {
+            break view;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no error reported: {view:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!view.online);
+    // The token is kept out of the store, the log and the error.
+    assert!(!view.last_error.unwrap().contains("tok_0123456789abcdef"));
+    let in_store = count(
+        &hub,
+        "SELECT count(*) FROM events WHERE payload LIKE '%tok_0123456789abcdef%'",
+    );
+    assert_eq!(in_store, 0);
+    drop(hub);
+    // Restarted, it picks the stored token up by itself.
+    let hub =
+        Hub::open_with_clock(HubOptions::in_dir(dir.path()).unwrap(), Box::new(|| NOW)).unwrap();
+    assert!(hub.start_sync_if_configured().unwrap());
+}

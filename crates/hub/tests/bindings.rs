@@ -14,7 +14,7 @@ use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
     ItemScan, OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, StationView,
-    SupervisorResult,
+    SupervisorResult, SyncView,
 };
 use ts_rs::TS;
 
@@ -60,6 +60,7 @@ fn typescript_bindings_are_current() {
     ExceptionView::export_all(&config).unwrap();
     AuditEntry::export_all(&config).unwrap();
     SupervisorResult::export_all(&config).unwrap();
+    SyncView::export_all(&config).unwrap();
     Outcome::export_all(&config).unwrap();
     ScannerEvent::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());

@@ -1,0 +1,96 @@
+//! The hub's link to the central return store: the device token (a secret, kept in the
+//! keyring), the background sync worker (`returnhub-sync`, its own thread and store
+//! connection, so the bench never waits on it), and the status line the window shows. With no
+//! `[central] url` in `hub.toml` the hub works standalone and says so.
+
+use returnhub_core::auth::Role;
+use returnhub_sync::{SyncConfig, SyncWorker};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::{Hub, HubError, Result};
+
+/// The keyring name of this hub's device token.
+const TOKEN_SECRET: &str = "central-device-token";
+
+/// What the header and the station screen show about sync.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncView {
+    /// The central store's URL, if `hub.toml` names one.
+    pub central_url: Option<String>,
+    /// The worker runs (a URL and a device token are set).
+    pub running: bool,
+    pub online: bool,
+    #[ts(type = "number")]
+    pub queue_depth: u64,
+    pub last_success_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl Hub {
+    /// Starts the sync worker if `hub.toml` names a central store and a device token is
+    /// stored. Called once at start-up; a missing token is not an error (an admin enters it).
+    pub fn start_sync_if_configured(&self) -> Result<bool> {
+        let Some(url) = self.options.central_url.clone() else {
+            return Ok(false);
+        };
+        let token = match self.secrets.load(TOKEN_SECRET) {
+            Ok(token) => token,
+            Err(returnhub_secrets::SecretError::Missing(_)) => return Ok(false),
+            Err(e) => return Err(HubError::Invalid(e.to_string())),
+        };
+        self.start_sync(&url, &token)?;
+        Ok(true)
+    }
+
+    fn start_sync(&self, url: &str, token: &str) -> Result<()> {
+        let mut slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = slot.take() {
+            old.stop();
+        }
+        let worker = SyncWorker::start(&self.options.store_path(), SyncConfig::new(url, token))
+            .map_err(|e| HubError::Invalid(format!("cannot start syncing with {url}: {e}")))?;
+        *slot = Some(worker);
+        tracing::info!(central = url, "sync worker started");
+        Ok(())
+    }
+
+    /// Stores this hub's device token (admins) and (re)starts syncing with it.
+    pub fn set_central_token(&self, token: &str) -> Result<SyncView> {
+        self.authorize(Role::Admin)?;
+        let Some(url) = self.options.central_url.clone() else {
+            return Err(HubError::Invalid(
+                "this hub has no central store: add [central] url to hub.toml first".into(),
+            ));
+        };
+        let token = token.trim();
+        if token.len() < 16 || token.chars().any(char::is_whitespace) {
+            return Err(HubError::Invalid(
+                "that is not a device token (returnhub-central add-device prints one)".into(),
+            ));
+        }
+        self.secrets
+            .save(TOKEN_SECRET, token)
+            .map_err(|e| HubError::Invalid(e.to_string()))?;
+        self.start_sync(&url, token)?;
+        self.sync_view()
+    }
+
+    /// Sync's state for the window.
+    pub fn sync_view(&self) -> Result<SyncView> {
+        self.authorize(Role::Operator)?;
+        let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        let status = slot.as_ref().map(|w| w.status());
+        Ok(SyncView {
+            central_url: self.options.central_url.clone(),
+            running: status.is_some(),
+            online: status.as_ref().is_some_and(|s| s.online),
+            queue_depth: match &status {
+                Some(s) => s.queue_depth,
+                None => self.store().sync_queue_depth()?,
+            },
+            last_success_at: status.as_ref().and_then(|s| s.last_success_at.clone()),
+            last_error: status.and_then(|s| s.last_error),
+        })
+    }
+}
