@@ -13,7 +13,7 @@ use returnhub_core::station::StationConfig;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
     ItemScan, OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView,
-    StationView, SupervisorResult,
+    StationView, SupervisorResult, SyncView,
 };
 use tauri::State;
 
