@@ -272,7 +272,7 @@ export class Bench {
       this.openOrphan(result.connote);
     }
     this.paint();
-    if (this.ret) el("return-panel").focus();
+    if (this.ret) el("return-panel").focus({ preventScroll: true });
     else if (result.verdict !== "unknown") el<HTMLInputElement>("scan-input").focus();
   }
 
@@ -348,7 +348,9 @@ export class Bench {
         );
         if (itemState) {
           const inspected = text("div", inspectionText(itemState.inspection), "inspection");
-          if (itemState.evidence_required) inspected.append(text("span", " · photo required", "warn"));
+          if (itemState.evidence_required && !itemState.inspection?.photos.length) {
+            inspected.append(text("span", " · photo required", "warn"));
+          }
           body.append(inspected);
           const decision = itemState.decision;
           if (decision) {
@@ -527,7 +529,7 @@ export class Bench {
     }
     const wasOpen = this.dialog !== null;
     this.dialog = null;
-    if (wasOpen && this.ret) el("return-panel").focus();
+    if (wasOpen && this.ret) el("return-panel").focus({ preventScroll: true });
   }
 
   private currentItemId(): string | null {

@@ -87,7 +87,7 @@ function showScreen(wanted: Screen): void {
     el(`nav-${name}`).setAttribute("aria-current", name === screen ? "page" : "false");
   }
   if (screen === "bench") {
-    if (bench.ret) el("return-panel").focus();
+    if (bench.ret) el("return-panel").focus({ preventScroll: true });
     else el<HTMLInputElement>("scan-input").focus();
   } else if (screen === "rules") {
     openRules?.().catch((e: unknown) => {
@@ -253,7 +253,10 @@ async function watchStation(): Promise<void> {
   wedge.configure(view.config.wedge);
   const paint = (q: PrinterQueueView): void => {
     const node = el("printer-status");
-    node.textContent = `Printer: ${q.printer} · ${q.waiting} waiting${q.last_error ? ` · ${q.last_error}` : ""}`;
+    node.textContent =
+      q.printer === "no printer"
+        ? `No printer set (F4)${q.waiting ? ` · ${q.waiting} label(s) waiting` : ""}`
+        : `Printer: ${q.printer} · ${q.waiting} waiting${q.last_error ? ` · ${q.last_error}` : ""}`;
     node.className = q.last_error ? "bad" : "muted";
   };
   paint(view.printer);
