@@ -844,7 +844,7 @@ pub(crate) fn decide_items(
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
-    let order = order_for_refunds(store, first, return_id)?;
+    let order = order_for_refunds(store, first, return_id, true)?;
     let today = now.div_euclid(MS_PER_DAY);
     let mut out = Vec::new();
     for row in &rows {
@@ -865,7 +865,11 @@ pub(crate) fn decide_items(
             });
             continue;
         }
-        let facts = item_facts(row, &order, inspection, today)?;
+        let qc = (
+            inspection.and_then(|n| n.qc),
+            inspection.and_then(|n| n.grade),
+        );
+        let facts = item_facts(row, &order, qc, today)?;
         let choice = row.chosen_option.as_deref().and_then(ReturnOption::parse);
         let decision = decider.decide_explained(&facts, choice);
         let amount = match decision.outcome {
@@ -886,7 +890,7 @@ pub(crate) fn decide_items(
 
 /// What the received item is worth as a refund or credit: its share of what was paid, for
 /// the quantity received, less what earlier returns of the order already took.
-fn item_worth(order: &Order, row: &HistoryRow) -> Result<Money> {
+pub(crate) fn item_worth(order: &Order, row: &HistoryRow) -> Result<Money> {
     Ok(refund_for_return(
         order,
         &[ReceivedLine {
@@ -909,15 +913,25 @@ pub(crate) fn worth_of(store: &Store, return_id: &str, item_id: &str) -> Result<
     let Some(row) = rows.iter().find(|r| r.item_id == item_id) else {
         return Ok(None);
     };
-    let order = order_for_refunds(store, row, return_id)?;
+    let order = order_for_refunds(store, row, return_id, true)?;
     let worth = item_worth(&order, row)?;
     Ok((worth.minor > 0).then_some(worth))
 }
 
-/// The order as the refund arithmetic sees it, with what earlier returns already took.
-fn order_for_refunds(store: &Store, row: &HistoryRow, return_id: &str) -> Result<Order> {
+/// The order as the refund arithmetic sees it; with `count_earlier`, less what the order's
+/// other returns (not `return_id`) already took.
+pub(crate) fn order_for_refunds(
+    store: &Store,
+    row: &HistoryRow,
+    return_id: &str,
+    count_earlier: bool,
+) -> Result<Order> {
     let currency = row.order_total.currency;
-    let earlier = store.already_refunded(&row.order_id, return_id)?;
+    let earlier = if count_earlier {
+        store.already_refunded(&row.order_id, return_id)?
+    } else {
+        Default::default()
+    };
     Ok(Order {
         currency,
         lines: store
@@ -941,10 +955,12 @@ fn order_for_refunds(store: &Store, row: &HistoryRow, return_id: &str) -> Result
     })
 }
 
-fn item_facts(
+/// What the rules see of one returned item: its order's facts, its QC result (if inspected)
+/// and the whole days from the order to `today` (a day number since the Unix epoch).
+pub(crate) fn item_facts(
     row: &HistoryRow,
     order: &Order,
-    inspection: Option<&InspectionRecord>,
+    qc: (Option<QcStatus>, Option<Grade>),
     today: i64,
 ) -> Result<ItemFacts> {
     let gross: i64 = order
@@ -970,8 +986,8 @@ fn item_facts(
         order_country: row.country.parse().map_err(HubError::Corrupt)?,
         product_tags: row.product_tags.clone(),
         order_tags: row.order_tags.clone(),
-        qc_status: inspection.and_then(|n| n.qc),
-        qc_grade: inspection.and_then(|n| n.grade),
+        qc_status: qc.0,
+        qc_grade: qc.1,
         days_since_order: (today - order_day).max(0) as u32,
         item_price: row.unit_price,
         sku: row.sku.clone(),

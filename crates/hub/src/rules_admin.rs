@@ -9,14 +9,12 @@ use returnhub_core::auth::Role;
 use returnhub_core::decision::{Decider, ReturnOption};
 use returnhub_core::dryrun::{dry_run, DryRunReport, HistoricalItem, DEFAULT_WINDOW_DAYS};
 use returnhub_core::event::DomainEvent;
-use returnhub_core::money::Money;
-use returnhub_core::refund::{
-    refund_for_return, Order, OrderLine, ReceivedLine, RefundPolicy, RestockingFee,
-};
-use returnhub_core::rules::{parse_rule_set, ItemFacts, Ratio, RuleIssue, RuleSet, Severity};
+use returnhub_core::refund::Order;
+use returnhub_core::rules::{parse_rule_set, RuleIssue, RuleSet, Severity};
 use returnhub_core::time::{parse_rfc3339, rfc3339, MS_PER_DAY};
 use returnhub_store::{EventInput, HistoryRow, Store};
 
+use crate::bench::{item_facts, item_worth, order_for_refunds};
 use crate::{Hub, HubError, Result};
 
 /// The outcome of checking a draft: saved or not, every issue found (warnings included).
@@ -116,88 +114,31 @@ fn day_of(text: &str) -> Result<i64> {
         .ok_or_else(|| HubError::Corrupt(format!("'{text}' is not a stored time")))
 }
 
-/// Maps stored rows to the facts the rules see, with each item's refundable amount.
+/// Maps stored rows to the facts the rules see, with each item's refundable amount, as the
+/// bench would have decided them on the day each return was made.
 fn historical_items(store: &Store, rows: &[HistoryRow]) -> Result<Vec<HistoricalItem>> {
     let mut orders: HashMap<&str, Order> = HashMap::new();
     let mut items = Vec::with_capacity(rows.len());
-    let refund_policy = RefundPolicy {
-        restocking_fee: RestockingFee::None,
-        refund_shipping_when_fully_returned: false,
-    };
     for row in rows {
         if !orders.contains_key(row.order_id.as_str()) {
-            let lines = store.order_lines(&row.order_id)?;
-            let currency = row.order_total.currency;
-            orders.insert(
-                &row.order_id,
-                Order {
-                    currency,
-                    lines: lines
-                        .into_iter()
-                        .map(|l| OrderLine {
-                            line_id: l.id,
-                            unit_price: l.unit_price,
-                            quantity: l.quantity,
-                            line_discount: l.discount,
-                            refunded_amount: Money::zero(currency),
-                            refunded_quantity: 0,
-                        })
-                        .collect(),
-                    order_discount: row.order_discount,
-                    shipping_paid: Money::zero(currency),
-                    shipping_refunded: Money::zero(currency),
-                },
-            );
+            // The dry run replays each return alone: nothing refunded before it.
+            orders.insert(&row.order_id, order_for_refunds(store, row, "", false)?);
         }
         let order = &orders[row.order_id.as_str()];
-        let gross: i64 = order
-            .lines
-            .iter()
-            .map(|l| l.unit_price.minor * i64::from(l.quantity))
-            .sum();
-        let discounts: i64 = order.order_discount.minor
-            + order
-                .lines
-                .iter()
-                .map(|l| l.line_discount.minor)
-                .sum::<i64>();
-        let amount = refund_for_return(
-            order,
-            &[ReceivedLine {
-                line_id: row.line_id.clone(),
-                quantity_received: row.quantity,
-            }],
-            &refund_policy,
-        )
-        .map_err(|e| HubError::Corrupt(format!("order {}: {e}", row.order_id)))?
-        .total;
+        let amount = item_worth(order, row)?;
         let return_day = day_of(&row.return_created_at)?;
-        let enum_from = |text: &Option<String>| -> Option<serde_json::Value> {
+        let parse = |text: &Option<String>| -> Option<serde_json::Value> {
             text.as_ref().map(|t| serde_json::Value::String(t.clone()))
         };
+        let qc = (
+            parse(&row.qc).and_then(|v| serde_json::from_value(v).ok()),
+            parse(&row.grade).and_then(|v| serde_json::from_value(v).ok()),
+        );
         items.push(HistoricalItem {
             return_id: row.return_id.clone(),
             item_id: row.item_id.clone(),
             return_day,
-            facts: ItemFacts {
-                return_reason: row.reason_code.clone(),
-                sub_reason: row.sub_reason_code.clone(),
-                // The order's discounts (code and line) as a share of its undiscounted value.
-                order_discount: Ratio::new(discounts, gross.max(1)).unwrap_or(Ratio::ZERO),
-                order_discount_amount: Money::new(discounts, order.currency),
-                order_value: row.order_total,
-                order_country: row
-                    .country
-                    .parse()
-                    .map_err(|e: String| HubError::Corrupt(e))?,
-                product_tags: row.product_tags.clone(),
-                order_tags: row.order_tags.clone(),
-                qc_status: enum_from(&row.qc).and_then(|v| serde_json::from_value(v).ok()),
-                qc_grade: enum_from(&row.grade).and_then(|v| serde_json::from_value(v).ok()),
-                days_since_order: (return_day - day_of(&row.order_created_at)?).max(0) as u32,
-                item_price: row.unit_price,
-                sku: row.sku.clone(),
-            },
+            facts: item_facts(row, order, qc, return_day)?,
             customer_choice: row.chosen_option.as_deref().and_then(ReturnOption::parse),
             amount,
         });
