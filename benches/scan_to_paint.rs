@@ -76,8 +76,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Signs in, scans each connote into the bench, and returns the page's scan-to-paint times.
-fn measure(data_dir: &Path, connotes: &[String]) -> Vec<f64> {
+/// Per scan, as the page measured it (ms): Enter to painted; Enter to the command being sent
+/// (the webview delivering the key and the page's handler); the command's round trip (IPC
+/// both ways and the hub's work, including the durable write).
+struct Sample {
+    total: f64,
+    to_send: f64,
+    command: f64,
+}
+
+/// Signs in, scans each connote into the bench, and returns the page's measurements.
+fn measure(data_dir: &Path, connotes: &[String]) -> Vec<Sample> {
     let driver = Driver::launch(Path::new(APP), data_dir);
     driver.wait_for(30, "the sign-in screen", |d| {
         let overlay = d.find("#sign-in")?;
