@@ -105,10 +105,19 @@ fn measure(data_dir: &Path, connotes: &[String]) -> Vec<Sample> {
     for (n, connote) in connotes.iter().enumerate() {
         driver.type_into(&input, &format!("{connote}{ENTER}"));
         let ms = driver.wait_for(10, "the painted scan", |d| {
-            let got =
-                d.execute("return [document.body.dataset.scans, document.body.dataset.lastScanMs]");
+            let got = d.execute(
+                "const s = document.body.dataset; return [s.scans, s.lastScanMs, s.lastQueueMs, s.lastIpcMs]",
+            );
             let scans: u64 = got[0].as_str()?.parse().ok()?;
-            (scans as usize == n + 1).then(|| got[1].as_str()?.parse::<f64>().ok())?
+            let number = |i: usize| got[i].as_str().and_then(|v| v.parse::<f64>().ok());
+            if scans as usize != n + 1 {
+                return None;
+            }
+            Some(Sample {
+                total: number(1)?,
+                to_send: number(2)?,
+                command: number(3)?,
+            })
         });
         let verdict = driver.execute("return document.getElementById('verdict').dataset.verdict");
         assert_eq!(verdict.as_str(), Some("expected"), "{connote}");
@@ -161,16 +170,19 @@ fn main() {
         .collect();
     let ours = measure(run.path(), &big_connotes);
 
-    let (ours_med, base_med) = (median(ours.clone()), median(baseline.clone()));
+    let report = |name: &str, samples: &[Sample]| -> f64 {
+        let total = median(samples.iter().map(|s| s.total).collect());
+        println!(
+            "  {name}: median {total:.1} ms over {} scans (max {:.1}); of which Enter to command sent {:.1} ms, the command's round trip {:.1} ms, the rest rendering to the painted frame",
+            samples.len(),
+            samples.iter().map(|s| s.total).fold(0.0, f64::max),
+            median(samples.iter().map(|s| s.to_send).collect()),
+            median(samples.iter().map(|s| s.command).collect()),
+        );
+        total
+    };
     println!("scan to painted return, release app under Xvfb (page-measured, performance.now()):");
-    println!(
-        "  demo hub grown to {returns} returns: median {ours_med:.1} ms over {} scans (max {:.1})",
-        ours.len(),
-        ours.iter().copied().fold(0.0, f64::max)
-    );
-    println!(
-        "  baseline, demo hub as seeded (72):   median {base_med:.1} ms over {} scans",
-        baseline.len()
-    );
+    let ours_med = report(&format!("demo hub grown to {returns} returns"), &ours);
+    let base_med = report("baseline, demo hub as seeded (72)", &baseline);
     println!("  ratio: {:.2}x", ours_med / base_med);
 }
