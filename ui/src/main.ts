@@ -175,9 +175,14 @@ function setUpKeyboard(): void {
     (event) => {
       if (!el("sign-in").hidden) return;
       const ctrl = event.ctrlKey || event.metaKey;
-      // The scan box: typed or scanned, Enter submits; the form handles it.
+      // The scan box: typed or scanned, Enter submits, at once on the key going down (the
+      // form's own submit waits for the key press, which WebKitGTK delivers tens of ms later).
       if (document.activeElement === input) {
-        if (event.key === "Enter") enterAt = event.timeStamp;
+        if (event.key === "Enter") {
+          event.preventDefault();
+          enterAt = event.timeStamp;
+          form.requestSubmit();
+        }
         if (event.key.startsWith("F") && event.key.length <= 3 && hotkey(event.key, ctrl)) event.preventDefault();
         return;
       }
