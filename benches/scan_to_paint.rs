@@ -81,6 +81,8 @@ fn copy_dir(from: &Path, to: &Path) {
 /// both ways and the hub's work, including the durable write).
 struct Sample {
     total: f64,
+    /// How late the webview handed the Enter key to the page after stamping it.
+    key_lag: f64,
     to_send: f64,
     command: f64,
 }
@@ -106,7 +108,7 @@ fn measure(data_dir: &Path, connotes: &[String]) -> Vec<Sample> {
         driver.type_into(&input, &format!("{connote}{ENTER}"));
         let ms = driver.wait_for(10, "the painted scan", |d| {
             let got = d.execute(
-                "const s = document.body.dataset; return [s.scans, s.lastScanMs, s.lastQueueMs, s.lastIpcMs]",
+                "const s = document.body.dataset; return [s.scans, s.lastScanMs, s.lastQueueMs, s.lastIpcMs, s.lastKeyLagMs]",
             );
             let scans: u64 = got[0].as_str()?.parse().ok()?;
             let number = |i: usize| got[i].as_str().and_then(|v| v.parse::<f64>().ok());
@@ -117,6 +119,7 @@ fn measure(data_dir: &Path, connotes: &[String]) -> Vec<Sample> {
                 total: number(1)?,
                 to_send: number(2)?,
                 command: number(3)?,
+                key_lag: number(4)?,
             })
         });
         let verdict = driver.execute("return document.getElementById('verdict').dataset.verdict");
@@ -173,11 +176,13 @@ fn main() {
     let report = |name: &str, samples: &[Sample]| -> f64 {
         let total = median(samples.iter().map(|s| s.total).collect());
         println!(
-            "  {name}: median {total:.1} ms over {} scans (max {:.1}); of which Enter to command sent {:.1} ms, the command's round trip {:.1} ms, the rest rendering to the painted frame",
+            "  {name}: median {total:.1} ms over {} scans (max {:.1}); of which the webview handing the key to the page {:.1} ms, Enter to command sent {:.1} ms, the command's round trip {:.1} ms, the rest rendering to the painted frame; from the page getting the key to painted: median {:.1} ms",
             samples.len(),
             samples.iter().map(|s| s.total).fold(0.0, f64::max),
+            median(samples.iter().map(|s| s.key_lag).collect()),
             median(samples.iter().map(|s| s.to_send).collect()),
             median(samples.iter().map(|s| s.command).collect()),
+            median(samples.iter().map(|s| s.total - s.key_lag).collect()),
         );
         total
     };

@@ -181,6 +181,8 @@ function setUpKeyboard(): void {
         if (event.key === "Enter") {
           event.preventDefault();
           enterAt = event.timeStamp;
+          // How late the webview handed us the key (its own input latency, not ours).
+          document.body.dataset["lastKeyLagMs"] = (performance.now() - event.timeStamp).toFixed(2);
           form.requestSubmit();
         }
         if (event.key.startsWith("F") && event.key.length <= 3 && hotkey(event.key, ctrl)) event.preventDefault();
