@@ -295,14 +295,23 @@ impl Hub {
 
     pub(crate) fn restart_serial_scanner(self: &Arc<Self>) -> Result<()> {
         let config = self.station_config()?;
-        let mut serial = self.serial();
-        if let Some(old) = serial.running.take() {
+        // Stop the old readers without holding the lock: a reader delivering a scan takes
+        // it to record the last scan, and stopping waits for the reader.
+        let (old_serial, old_hid, sink) = {
+            let mut serial = self.serial();
+            (
+                serial.running.take(),
+                serial.hid.take(),
+                serial.sink.clone(),
+            )
+        };
+        if let Some(old) = old_serial {
             old.stop();
         }
-        if let Some(old) = serial.hid.take() {
+        if let Some(old) = old_hid {
             old.stop();
         }
-        let Some(sink) = serial.sink.clone() else {
+        let Some(sink) = sink else {
             return Ok(());
         };
         let hub = Arc::downgrade(self);
@@ -316,12 +325,12 @@ impl Hub {
         };
         if let Some(usb) = config.hid_pos_scanner {
             let forward = forward.clone();
-            serial.hid = Some(
+            let hid =
                 returnhub_devices::hidpos::HidPosScanner::spawn_usb(usb.vid, usb.pid, forward)
                     .map_err(|e| {
                         HubError::Invalid(format!("cannot start the HID POS scanner: {e}"))
-                    })?,
-            );
+                    })?;
+            self.serial().hid = Some(hid);
         }
         let Some(settings) = config.serial_scanner else {
             return Ok(());
@@ -337,7 +346,7 @@ impl Hub {
         cfg.prefix = unescape(&settings.prefix).unwrap_or_default();
         let scanner = returnhub_devices::serial::SerialScanner::spawn(cfg, forward)
             .map_err(|e| HubError::Invalid(format!("cannot start the serial scanner: {e}")))?;
-        serial.running = Some(scanner);
+        self.serial().running = Some(scanner);
         Ok(())
     }
 
