@@ -403,7 +403,16 @@ impl Hub {
         let ret = store
             .return_by_id(return_id)?
             .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+        let already_raised = store
+            .open_exception(ExceptionKind::DuplicateProcessing, return_id)?
+            .is_some();
         if ret.status == ReturnStatus::Processed || ret.status == ReturnStatus::Closed {
+            if already_raised {
+                return Err(HubError::Invalid(format!(
+                    "this return is already {}: put the parcel aside for the supervisor",
+                    ret.status.as_str()
+                )));
+            }
             // A second Process on the same parcel is a duplicate for the supervisor.
             let note = format!(
                 "Process pressed again on a {} return at station {}",

@@ -282,11 +282,20 @@ impl Hub {
             });
         }
         let received = events.len() == 2;
+        let duplicate_open = match found.as_ref() {
+            Some(ret) if verdict == ScanVerdict::AlreadyProcessed => store
+                .open_exception(
+                    returnhub_core::bench::ExceptionKind::DuplicateProcessing,
+                    &ret.id,
+                )?
+                .is_some(),
+            _ => false,
+        };
         if let Some(ret) = found
             .as_ref()
-            .filter(|_| verdict == ScanVerdict::AlreadyProcessed)
+            .filter(|_| verdict == ScanVerdict::AlreadyProcessed && !duplicate_open)
         {
-            // One open duplicate per return (the store ignores a second while one is open).
+            // One open duplicate per return: the supervisor sees it once, the log has each scan.
             events.push(DomainEvent::ExceptionRaised(
                 returnhub_core::bench::ExceptionRecord {
                     id: bench::new_id(),

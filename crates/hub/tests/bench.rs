@@ -426,6 +426,14 @@ fn a_duplicate_scan_is_one_exception_and_processing_twice_is_refused() {
         4
     );
     assert_eq!(
+        count(
+            &hub,
+            "SELECT count(*) FROM events WHERE kind = 'exception_raised'"
+        ),
+        1,
+        "raised once, not once per scan"
+    );
+    assert_eq!(
         count(&hub, "SELECT count(*) FROM outbox WHERE topic = 'action'"),
         actions,
         "nothing fires twice"
