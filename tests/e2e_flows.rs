@@ -88,9 +88,12 @@ fn sign_in(driver: &Driver, badge: &str, pin: &str) {
 fn verdict(driver: &Driver, verdict: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let banner = driver.find("#verdict").unwrap();
-        let text = driver.text(&banner);
-        if driver.attribute(&banner, "data-verdict").as_deref() == Some(verdict) {
+        // Kind and text read together: the banner can change between two reads.
+        let got = driver.execute(
+            "const b = document.getElementById('verdict'); return [b.dataset.verdict, b.innerText]",
+        );
+        let text = got[1].as_str().unwrap_or_default().to_string();
+        if got[0].as_str() == Some(verdict) {
             return text;
         }
         assert!(
