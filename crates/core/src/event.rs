@@ -11,7 +11,7 @@ use crate::decision::{RetailerPolicy, ReturnOption};
 use crate::model::ReturnStatus;
 use crate::money::Money;
 use crate::rules::RuleSet;
-use crate::trigger::ActionDue;
+use crate::trigger::{ActionDue, IdempotencyKey};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -86,6 +86,31 @@ pub enum DomainEvent {
     ReturnNoted { return_id: String, note: String },
     /// A station's scanner, printer and keyboard-wedge settings, whole.
     StationConfigured(crate::station::StationConfig),
+    /// The target confirmed that the action's effect exists (sent and acknowledged, or found
+    /// by reconciliation). `reference` is the target's id of the effect (a refund or gift
+    /// card GID). The `action` outbox row is marked confirmed in the same transaction.
+    ActionConfirmed {
+        key: IdempotencyKey,
+        target: String,
+        reference: String,
+    },
+    /// The target refused the action for good (or the dispatcher gave up); a supervisor sees
+    /// the reason and may retry it. The `action` outbox row is marked failed in the same
+    /// transaction.
+    ActionFailed {
+        key: IdempotencyKey,
+        target: String,
+        reason: String,
+    },
+    /// An import from a retailer's shop reached this point: `cursor` resumes the stream and
+    /// `updated_since` is the high-water mark for the next incremental import. Appended in the
+    /// same transaction as the orders it covers, so the cursor never runs ahead of them.
+    ImportCheckpoint {
+        retailer_id: String,
+        stream: String,
+        cursor: Option<String>,
+        updated_since: Option<String>,
+    },
 }
 
 impl DomainEvent {
@@ -113,6 +138,9 @@ impl DomainEvent {
             DomainEvent::ConnoteAttached { .. } => "connote_attached",
             DomainEvent::StationConfigured(_) => "station_configured",
             DomainEvent::ReturnNoted { .. } => "return_noted",
+            DomainEvent::ActionConfirmed { .. } => "action_confirmed",
+            DomainEvent::ActionFailed { .. } => "action_failed",
+            DomainEvent::ImportCheckpoint { .. } => "import_checkpoint",
         }
     }
 
@@ -142,6 +170,10 @@ impl DomainEvent {
             DomainEvent::ExceptionResolved { id, .. } => Some(id),
             DomainEvent::LabelQueued(j) => Some(&j.return_id),
             DomainEvent::StationConfigured(s) => Some(&s.station),
+            DomainEvent::ActionConfirmed { key, .. } | DomainEvent::ActionFailed { key, .. } => {
+                Some(key.as_str())
+            }
+            DomainEvent::ImportCheckpoint { retailer_id, .. } => Some(retailer_id),
         }
     }
 }

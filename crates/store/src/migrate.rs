@@ -16,6 +16,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_bench",
         include_str!("../../../migrations/hub/0002_bench.sql"),
     ),
+    (
+        "0003_connectors",
+        include_str!("../../../migrations/hub/0003_connectors.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

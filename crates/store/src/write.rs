@@ -203,6 +203,25 @@ impl WriteTx<'_> {
                     ])?;
                 Ok(())
             }
+            DomainEvent::ActionConfirmed { key, reference, .. } => {
+                crate::outbox::project_confirmed(&self.tx, key, reference, recorded_at)
+            }
+            DomainEvent::ActionFailed { key, reason, .. } => {
+                crate::outbox::project_failed(&self.tx, key, reason, recorded_at)
+            }
+            DomainEvent::ImportCheckpoint {
+                retailer_id,
+                stream,
+                cursor,
+                updated_since,
+            } => crate::outbox::project_checkpoint(
+                &self.tx,
+                retailer_id,
+                stream,
+                cursor.as_deref(),
+                updated_since.as_deref(),
+                recorded_at,
+            ),
         }
     }
 

@@ -1,0 +1,548 @@
+//! The Shopify Admin GraphQL client: one pinned API version, cost-based pacing from
+//! `extensions.cost.throttleStatus`, and retries that never repeat a request whose effect is
+//! unknown unless the caller says repeating it is safe.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use returnhub_core::time::UnixMillis;
+use serde_json::{json, Value};
+
+use crate::clock::{Backoff, Clock};
+use crate::credentials::ShopCredentials;
+
+/// The Admin API version every request is pinned to (the newest stable version whose schema
+/// the tests validate against; it has the `@idempotent` directive, mandatory for
+/// `refundCreate` since 2026-04).
+pub const API_VERSION: &str = "2026-10";
+
+/// A GraphQL document shipped under `crates/connectors/graphql/`.
+#[derive(Debug, Clone, Copy)]
+pub struct Document {
+    /// The operation name (the file's stem for the bulk query, which has none).
+    pub name: &'static str,
+    pub text: &'static str,
+    /// Query cost assumed until Shopify has told us the real one.
+    pub estimated_cost: u32,
+}
+
+macro_rules! document {
+    ($name:literal, $file:literal, $cost:literal) => {
+        Document {
+            name: $name,
+            text: include_str!(concat!("../graphql/", $file)),
+            estimated_cost: $cost,
+        }
+    };
+    ($name:literal, $file:literal, $cost:literal, with_order_fields) => {
+        Document {
+            name: $name,
+            text: concat!(
+                include_str!(concat!("../graphql/", $file)),
+                include_str!("../graphql/order_fields.graphql")
+            ),
+            estimated_cost: $cost,
+        }
+    };
+}
+
+/// Every document the connector sends.
+pub mod documents {
+    use super::Document;
+
+    pub const SHOP_NAME: Document = document!("ShopName", "shop_name.graphql", 1);
+    pub const ORDERS_PAGE: Document =
+        document!("OrdersPage", "orders_page.graphql", 250, with_order_fields);
+    pub const ORDER_BY_ID: Document =
+        document!("OrderById", "order_by_id.graphql", 20, with_order_fields);
+    pub const ORDERS_COUNT: Document = document!("OrdersCount", "orders_count.graphql", 1);
+    /// Not sent as an operation: its text (with `__FILTER__` replaced) is the `query` argument
+    /// of [`BULK_RUN`].
+    pub const BULK_ORDERS: Document =
+        document!("bulk_orders", "bulk_orders.graphql", 0, with_order_fields);
+    pub const BULK_RUN: Document = document!("BulkRun", "bulk_run.graphql", 10);
+    pub const BULK_STATUS: Document = document!("BulkStatus", "bulk_status.graphql", 1);
+    pub const SUGGESTED_REFUND: Document =
+        document!("SuggestedRefund", "suggested_refund.graphql", 5);
+    pub const REFUND_CREATE: Document = document!("RefundCreate", "refund_create.graphql", 10);
+    pub const ORDER_REFUNDS: Document = document!("OrderRefunds", "order_refunds.graphql", 5);
+    pub const GIFT_CARD_CREATE: Document =
+        document!("GiftCardCreate", "gift_card_create.graphql", 10);
+    pub const GIFT_CARD_BY_CODE: Document =
+        document!("GiftCardByCode", "gift_card_by_code.graphql", 3);
+    pub const EXCHANGE_HOLDS: Document =
+        document!("ExchangeHolds", "exchange_holds.graphql", 25);
+    pub const RELEASE_HOLD: Document = document!("ReleaseHold", "release_hold.graphql", 10);
+
+    pub const ALL: &[Document] = &[
+        SHOP_NAME,
+        ORDERS_PAGE,
+        ORDER_BY_ID,
+        ORDERS_COUNT,
+        BULK_ORDERS,
+        BULK_RUN,
+        BULK_STATUS,
+        SUGGESTED_REFUND,
+        REFUND_CREATE,
+        ORDER_REFUNDS,
+        GIFT_CARD_CREATE,
+        GIFT_CARD_BY_CODE,
+        EXCHANGE_HOLDS,
+        RELEASE_HOLD,
+    ];
+}
+
+/// Whether repeating a request after an unknown outcome is harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, and mutations Shopify de-duplicates (`@idempotent`): retry any failure.
+    Safe,
+    /// Mutations with no server-side idempotency: retry only what certainly did not run
+    /// (connection refused, THROTTLED); otherwise report [`GraphqlError::Unknown`].
+    Unsafe,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphqlError {
+    /// The request certainly had no effect (it never reached Shopify or was throttled) and
+    /// the retries ran out.
+    #[error("Shopify {operation}: not sent: {message}")]
+    NotSent { operation: String, message: String },
+    /// The request may or may not have taken effect (timeout, dropped connection, 5xx).
+    #[error("Shopify {operation}: outcome unknown: {message}")]
+    Unknown { operation: String, message: String },
+    /// Shopify answered and refused (4xx, GraphQL errors): repeating it will not help.
+    #[error("Shopify {operation} refused: {message}")]
+    Refused { operation: String, message: String },
+}
+
+impl GraphqlError {
+    pub fn message(&self) -> &str {
+        match self {
+            GraphqlError::NotSent { message, .. }
+            | GraphqlError::Unknown { message, .. }
+            | GraphqlError::Refused { message, .. } => message,
+        }
+    }
+}
+
+/// Tuning of the client; the defaults suit the real API.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub timeout: Duration,
+    /// Retries of a failed request (throttling does not count: it waits and goes again).
+    pub max_retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// At most this many THROTTLED answers in a row before giving up.
+    pub max_throttled: u32,
+    pub jitter_seed: u64,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            max_retries: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_throttled: 20,
+            jitter_seed: 0x5248_5542,
+        }
+    }
+}
+
+/// What Shopify last said about the cost bucket, and when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThrottleStatus {
+    pub maximum_available: f64,
+    pub currently_available: f64,
+    pub restore_rate: f64,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    last: Option<(ThrottleStatus, UnixMillis)>,
+    /// The requested cost Shopify reported last time, per operation.
+    costs: HashMap<&'static str, f64>,
+}
+
+impl Bucket {
+    /// How long to wait so that `cost` points are available at `now`.
+    fn wait_for(&self, cost: f64, now: UnixMillis) -> Duration {
+        let Some((status, at)) = self.last else {
+            return Duration::ZERO;
+        };
+        if status.restore_rate <= 0.0 {
+            return Duration::ZERO;
+        }
+        let elapsed = (now - at).max(0) as f64 / 1000.0;
+        let available =
+            (status.currently_available + elapsed * status.restore_rate).min(status.maximum_available);
+        let cost = cost.min(status.maximum_available);
+        if available >= cost {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64((cost - available) / status.restore_rate)
+    }
+}
+
+/// A client for one shop.
+pub struct ShopifyClient {
+    http: reqwest::Client,
+    endpoint: String,
+    token: String,
+    clock: Arc<dyn Clock>,
+    backoff: Backoff,
+    options: ClientOptions,
+    bucket: Mutex<Bucket>,
+}
+
+impl std::fmt::Debug for ShopifyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifyClient")
+            .field("endpoint", &self.endpoint)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// One HTTP exchange's outcome before retry policy.
+enum Attempt {
+    Answer(Value),
+    Throttled { wait: Duration },
+    NotSent(String),
+    Unknown(String),
+    Refused(String),
+}
+
+impl ShopifyClient {
+    /// A client for `credentials.shop_domain` (e.g. `example.myshopify.com`, or for tests a
+    /// full `http://127.0.0.1:port` base).
+    pub fn new(
+        credentials: &ShopCredentials,
+        clock: Arc<dyn Clock>,
+        options: ClientOptions,
+    ) -> Result<ShopifyClient, GraphqlError> {
+        let base = if credentials.shop_domain.starts_with("http://")
+            || credentials.shop_domain.starts_with("https://")
+        {
+            credentials.shop_domain.trim_end_matches('/').to_owned()
+        } else {
+            format!("https://{}", credentials.shop_domain)
+        };
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .build()
+            .map_err(|e| GraphqlError::NotSent {
+                operation: "client".into(),
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(ShopifyClient {
+            http,
+            endpoint: format!("{base}/admin/api/{API_VERSION}/graphql.json"),
+            token: credentials.access_token.clone(),
+            clock,
+            backoff: Backoff::new(options.backoff_base, options.backoff_max, options.jitter_seed),
+            options,
+            bucket: Mutex::new(Bucket::default()),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The bucket as Shopify last reported it.
+    pub fn throttle_status(&self) -> Option<ThrottleStatus> {
+        self.lock_bucket().last.map(|(s, _)| s)
+    }
+
+    fn lock_bucket(&self) -> std::sync::MutexGuard<'_, Bucket> {
+        self.bucket.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A cheap query that proves the domain and token work: the shop's name.
+    pub async fn shop_name(&self) -> Result<String, GraphqlError> {
+        let data = self
+            .execute(&documents::SHOP_NAME, json!({}), Repeat::Safe)
+            .await?;
+        data.pointer("/shop/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| GraphqlError::Refused {
+                operation: "ShopName".into(),
+                message: "the answer has no shop name".into(),
+            })
+    }
+
+    /// Runs `doc` with `variables` and returns `data`. Paces itself so the cost bucket is
+    /// never exhausted, waits out THROTTLED answers exactly, and retries failures with
+    /// jittered backoff as `repeat` allows.
+    pub async fn execute(
+        &self,
+        doc: &Document,
+        variables: Value,
+        repeat: Repeat,
+    ) -> Result<Value, GraphqlError> {
+        let body = json!({ "query": doc.text, "operationName": doc.name, "variables": variables });
+        let body = serde_json::to_vec(&body).map_err(|e| GraphqlError::Refused {
+            operation: doc.name.into(),
+            message: e.to_string(),
+        })?;
+        let mut retries = 0u32;
+        let mut throttled = 0u32;
+        loop {
+            let pace = {
+                let bucket = self.lock_bucket();
+                let cost = bucket
+                    .costs
+                    .get(doc.name)
+                    .copied()
+                    .unwrap_or(f64::from(doc.estimated_cost));
+                bucket.wait_for(cost, self.clock.now_ms())
+            };
+            if !pace.is_zero() {
+                tracing::debug!(operation = doc.name, wait_ms = pace.as_millis() as u64, "pacing for the cost bucket");
+                self.clock.sleep(pace).await;
+            }
+            let (failure, may_repeat) = match self.attempt(doc, body.clone()).await {
+                Attempt::Answer(data) => return Ok(data),
+                Attempt::Throttled { wait } => {
+                    throttled += 1;
+                    if throttled > self.options.max_throttled {
+                        return Err(GraphqlError::NotSent {
+                            operation: doc.name.into(),
+                            message: format!("throttled {throttled} times in a row"),
+                        });
+                    }
+                    tracing::info!(operation = doc.name, wait_ms = wait.as_millis() as u64, "throttled by Shopify; waiting");
+                    self.clock.sleep(wait).await;
+                    continue;
+                }
+                Attempt::Refused(message) => {
+                    return Err(GraphqlError::Refused {
+                        operation: doc.name.into(),
+                        message,
+                    })
+                }
+                Attempt::NotSent(message) => (GraphqlError::NotSent {
+                    operation: doc.name.into(),
+                    message,
+                }, true),
+                Attempt::Unknown(message) => (GraphqlError::Unknown {
+                    operation: doc.name.into(),
+                    message,
+                }, repeat == Repeat::Safe),
+            };
+            if !may_repeat || retries >= self.options.max_retries {
+                return Err(failure);
+            }
+            let delay = self.backoff.delay(retries);
+            retries += 1;
+            tracing::warn!(operation = doc.name, retry = retries, delay_ms = delay.as_millis() as u64, error = %failure, "retrying Shopify request");
+            self.clock.sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, doc: &Document, body: Vec<u8>) -> Attempt {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .header("X-Shopify-Access-Token", &self.token)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => return Attempt::NotSent(transport_message(&e)),
+            Err(e) => return Attempt::Unknown(transport_message(&e)),
+        };
+        let status = response.status();
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Unknown(transport_message(&e)),
+        };
+        if status.is_server_error() {
+            return Attempt::Unknown(format!("HTTP {status}"));
+        }
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let Some(body) = parsed else {
+            return if status.is_success() {
+                Attempt::Unknown(format!("HTTP {status} with a body that is not JSON"))
+            } else {
+                Attempt::Refused(format!("HTTP {status}"))
+            };
+        };
+        let now = self.clock.now_ms();
+        let cost = body.pointer("/extensions/cost");
+        let requested = cost
+            .and_then(|c| c.get("requestedQueryCost"))
+            .and_then(Value::as_f64);
+        let throttle = cost.and_then(|c| c.get("throttleStatus")).and_then(parse_throttle);
+        {
+            let mut bucket = self.lock_bucket();
+            if let Some(t) = throttle {
+                bucket.last = Some((t, now));
+            }
+            if let Some(r) = requested {
+                bucket.costs.insert(doc.name, r);
+            }
+        }
+        let errors = body.get("errors").and_then(Value::as_array);
+        let is_throttled = errors.is_some_and(|errs| {
+            errs.iter().any(|e| {
+                e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED")
+            })
+        });
+        if is_throttled {
+            let requested = requested.unwrap_or(f64::from(doc.estimated_cost));
+            let wait = match throttle {
+                Some(t) if t.restore_rate > 0.0 => Duration::from_secs_f64(
+                    ((requested - t.currently_available) / t.restore_rate).max(0.0),
+                ),
+                _ => self.backoff.delay(0),
+            };
+            return Attempt::Throttled { wait };
+        }
+        if !status.is_success() {
+            return Attempt::Refused(format!("HTTP {status}: {}", error_messages(errors)));
+        }
+        match body.get("data") {
+            Some(data) if !data.is_null() && errors.is_none_or(|e| e.is_empty()) => {
+                Attempt::Answer(data.clone())
+            }
+            _ => Attempt::Refused(error_messages(errors)),
+        }
+    }
+
+    /// Downloads `url` (a bulk operation's JSONL) and hands it over chunk by chunk.
+    pub async fn download(
+        &self,
+        url: &str,
+        mut sink: impl FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<(), GraphqlError> {
+        let unknown = |message: String| GraphqlError::Unknown {
+            operation: "bulk download".into(),
+            message,
+        };
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| unknown(transport_message(&e)))?;
+        if !response.status().is_success() {
+            return Err(unknown(format!("HTTP {}", response.status())));
+        }
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| unknown(transport_message(&e)))?
+        {
+            sink(&chunk).map_err(|message| GraphqlError::Refused {
+                operation: "bulk download".into(),
+                message,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_throttle(v: &Value) -> Option<ThrottleStatus> {
+    Some(ThrottleStatus {
+        maximum_available: v.get("maximumAvailable")?.as_f64()?,
+        currently_available: v.get("currentlyAvailable")?.as_f64()?,
+        restore_rate: v.get("restoreRate")?.as_f64()?,
+    })
+}
+
+fn error_messages(errors: Option<&Vec<Value>>) -> String {
+    let messages: Vec<&str> = errors
+        .map(|errs| {
+            errs.iter()
+                .filter_map(|e| e.get("message").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    if messages.is_empty() {
+        "no data and no error message".into()
+    } else {
+        messages.join("; ")
+    }
+}
+
+/// The error without the URL's query string (a bulk download URL is signed).
+fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "the connection failed"
+    };
+    format!("{kind}: {}", e.without_url())
+}
+
+/// `userErrors` of a mutation payload as one sentence, or `None` when there are none.
+pub fn user_errors(payload: &Value) -> Option<String> {
+    let errors = payload.get("userErrors")?.as_array()?;
+    if errors.is_empty() {
+        return None;
+    }
+    Some(
+        errors
+            .iter()
+            .map(|e| {
+                let field = e
+                    .get("field")
+                    .and_then(Value::as_array)
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    })
+                    .unwrap_or_default();
+                let message = e.get("message").and_then(Value::as_str).unwrap_or("?");
+                if field.is_empty() {
+                    message.to_owned()
+                } else {
+                    format!("{field}: {message}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_waits_exactly_until_the_bucket_holds_the_cost() {
+        let mut bucket = Bucket::default();
+        assert_eq!(bucket.wait_for(100.0, 0), Duration::ZERO);
+        bucket.last = Some((
+            ThrottleStatus {
+                maximum_available: 1000.0,
+                currently_available: 40.0,
+                restore_rate: 50.0,
+            },
+            1_000,
+        ));
+        // 60 points missing at 50/s: 1.2 s; half a second later 35 points are missing: 0.7 s.
+        assert_eq!(bucket.wait_for(100.0, 1_000), Duration::from_millis(1200));
+        assert_eq!(bucket.wait_for(100.0, 1_500), Duration::from_millis(700));
+        assert_eq!(bucket.wait_for(100.0, 10_000), Duration::ZERO);
+    }
+}

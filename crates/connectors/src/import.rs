@@ -1,0 +1,694 @@
+//! Importing a shop's orders into the hub store as `OrderImported` events: the last 30 days
+//! (or, once a run has finished, what changed since it), by cursor pagination or by a bulk
+//! operation whose JSONL is streamed line by line. Each batch of orders is written in one
+//! transaction together with an `ImportCheckpoint`, so a resumed import starts where the
+//! last committed batch ended. Orders are keyed by their Shopify GIDs (`orders.id` = Order
+//! GID, `order_lines.id` = LineItem GID), so actions map back to Shopify.
+//!
+//! An order already in the store is skipped: the store's `OrderImported` projection inserts
+//! and does not update (an update event is future work).
+
+use std::time::Duration;
+
+use returnhub_core::event::{DomainEvent, OrderLineRecord, OrderRecord};
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
+use returnhub_store::{EventInput, Store, StoreError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::graphql::{documents, GraphqlError, Repeat, ShopifyClient};
+
+/// The stream names under which cursors are kept.
+pub const PAGED_STREAM: &str = "shopify.orders";
+pub const BULK_STREAM: &str = "shopify.orders.bulk";
+/// Single orders fetched after a webhook (never moves the other streams' cursors).
+pub const WEBHOOK_STREAM: &str = "shopify.orders.webhook";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Shopify(#[from] GraphqlError),
+    #[error("import: {0}")]
+    Store(#[from] StoreError),
+    #[error("import: order {order}: {message}")]
+    BadOrder { order: String, message: String },
+    #[error("import: bulk operation {id} ended {status}: {detail}")]
+    Bulk {
+        id: String,
+        status: String,
+        detail: String,
+    },
+}
+
+/// Where an import stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportProgress {
+    /// Orders written by this run.
+    pub done: u64,
+    /// Orders already in the store, left alone.
+    pub skipped: u64,
+    /// What Shopify counted for the filter (may be an estimate).
+    pub estimated_total: Option<u64>,
+    /// Orders (done + skipped) per second so far.
+    pub rate_per_s: f64,
+    /// Seconds left at that rate, when the total is known.
+    pub eta_s: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub retailer_id: String,
+    /// How far back the first import reaches.
+    pub days: u32,
+    pub page_size: u32,
+    /// Orders per transaction in the bulk path.
+    pub batch: usize,
+    /// Between two polls of a running bulk operation.
+    pub poll_interval: Duration,
+    pub actor: String,
+}
+
+impl ImportOptions {
+    pub fn new(retailer_id: &str) -> ImportOptions {
+        ImportOptions {
+            retailer_id: retailer_id.to_owned(),
+            days: 30,
+            page_size: 50,
+            batch: 1000,
+            poll_interval: Duration::from_secs(5),
+            actor: "system:shopify-import".into(),
+        }
+    }
+}
+
+// --- Shopify's order shape (the fields of graphql/order_fields.graphql) -------------------
+
+#[derive(Debug, Deserialize)]
+struct MoneyBag {
+    #[serde(rename = "shopMoney")]
+    shop_money: MoneyV2,
+}
+
+#[derive(Debug, Deserialize)]
+struct MoneyV2 {
+    amount: String,
+    #[serde(rename = "currencyCode")]
+    currency_code: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShopOrder {
+    id: String,
+    name: String,
+    email: Option<String>,
+    created_at: String,
+    updated_at: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    customer: Option<Customer>,
+    shipping_address: Option<Address>,
+    subtotal_price_set: Option<MoneyBag>,
+    total_discounts_set: Option<MoneyBag>,
+    current_total_price_set: MoneyBag,
+    line_items: Option<Nodes<ShopLine>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Customer {
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Address {
+    country_code_v2: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShopLine {
+    id: String,
+    sku: Option<String>,
+    title: String,
+    quantity: u32,
+    variant: Option<Variant>,
+    image: Option<Image>,
+    product: Option<Product>,
+    original_unit_price_set: MoneyBag,
+    #[serde(default)]
+    discount_allocations: Vec<Allocation>,
+    #[serde(rename = "__parentId")]
+    parent_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Variant {
+    barcode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Image {
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Product {
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Allocation {
+    #[serde(rename = "allocatedAmountSet")]
+    allocated_amount_set: MoneyBag,
+}
+
+fn money(order: &str, what: &str, m: &MoneyV2) -> Result<Money, ImportError> {
+    let bad = |message: String| ImportError::BadOrder {
+        order: order.to_owned(),
+        message,
+    };
+    let currency: Currency = m
+        .currency_code
+        .parse()
+        .map_err(|_| bad(format!("{what}: unknown currency {:?}", m.currency_code)))?;
+    Money::parse(&m.amount, currency).map_err(|e| bad(format!("{what}: {e}")))
+}
+
+/// Turns Shopify's order and its line items into the hub's record.
+fn order_record(
+    retailer_id: &str,
+    order: ShopOrder,
+    lines: Vec<ShopLine>,
+) -> Result<OrderRecord, ImportError> {
+    let id = order.id.as_str();
+    let total = money(id, "total", &order.current_total_price_set.shop_money)?;
+    let zero = Money::new(0, total.currency);
+    let opt = |what: &str, bag: &Option<MoneyBag>| -> Result<Money, ImportError> {
+        bag.as_ref()
+            .map_or(Ok(zero), |b| money(id, what, &b.shop_money))
+    };
+    let created_ms = parse_rfc3339(&order.created_at).ok_or_else(|| ImportError::BadOrder {
+        order: order.id.clone(),
+        message: format!("createdAt {:?} is not a time", order.created_at),
+    })?;
+    let mut records = Vec::with_capacity(lines.len());
+    for line in lines {
+        let mut discount = zero;
+        for a in &line.discount_allocations {
+            let part = money(id, "line discount", &a.allocated_amount_set.shop_money)?;
+            discount = discount
+                .checked_add(part)
+                .map_err(|e| ImportError::BadOrder {
+                    order: order.id.clone(),
+                    message: format!("line {}: {e}", line.id),
+                })?;
+        }
+        records.push(OrderLineRecord {
+            sku: line.sku.unwrap_or_default(),
+            ean: line
+                .variant
+                .and_then(|v| v.barcode)
+                .filter(|b| !b.is_empty()),
+            title: line.title,
+            image: line.image.map(|i| i.url),
+            quantity: line.quantity,
+            unit_price: money(id, "unit price", &line.original_unit_price_set.shop_money)?,
+            discount,
+            product_tags: line.product.map(|p| p.tags).unwrap_or_default(),
+            id: line.id,
+        });
+    }
+    Ok(OrderRecord {
+        retailer_id: retailer_id.to_owned(),
+        order_number: order.name,
+        customer_name: order
+            .customer
+            .and_then(|c| c.display_name)
+            .unwrap_or_default(),
+        email: order.email.unwrap_or_default(),
+        created_at: rfc3339(created_ms),
+        // "ZZ" (unknown) for orders with no shipping address, e.g. digital goods.
+        country: order
+            .shipping_address
+            .and_then(|a| a.country_code_v2)
+            .filter(|c| c.len() == 2)
+            .unwrap_or_else(|| "ZZ".into()),
+        tags: order.tags,
+        subtotal: opt("subtotal", &order.subtotal_price_set)?,
+        discount: opt("discount", &order.total_discounts_set)?,
+        total,
+        lines: records,
+        id: order.id,
+    })
+}
+
+/// Writes `orders` that are not yet in the store and a checkpoint, in one transaction.
+/// Returns (written, skipped).
+fn write_batch(
+    store: &mut Store,
+    now: UnixMillis,
+    options: &ImportOptions,
+    stream: &str,
+    orders: Vec<OrderRecord>,
+    cursor: Option<String>,
+    updated_since: Option<String>,
+) -> Result<(u64, u64), ImportError> {
+    let mut fresh = Vec::with_capacity(orders.len());
+    let mut skipped = 0;
+    for order in orders {
+        if store.has_order(&order.id)? {
+            skipped += 1;
+        } else {
+            fresh.push(order);
+        }
+    }
+    let written = fresh.len() as u64;
+    store.write(now, |tx| {
+        for order in fresh {
+            tx.append(EventInput {
+                event: DomainEvent::OrderImported(order),
+                actor: options.actor.clone(),
+                station: None,
+            })?;
+        }
+        tx.append(EventInput {
+            event: DomainEvent::ImportCheckpoint {
+                retailer_id: options.retailer_id.clone(),
+                stream: stream.to_owned(),
+                cursor,
+                updated_since,
+            },
+            actor: options.actor.clone(),
+            station: None,
+        })
+    })?;
+    Ok((written, skipped))
+}
+
+/// Rate and ETA bookkeeping.
+#[derive(Debug)]
+struct Meter {
+    started: UnixMillis,
+    progress: ImportProgress,
+}
+
+impl Meter {
+    fn new(started: UnixMillis, estimated_total: Option<u64>) -> Meter {
+        Meter {
+            started,
+            progress: ImportProgress {
+                estimated_total,
+                ..ImportProgress::default()
+            },
+        }
+    }
+
+    fn add(&mut self, now: UnixMillis, written: u64, skipped: u64) -> &ImportProgress {
+        let p = &mut self.progress;
+        p.done += written;
+        p.skipped += skipped;
+        let seen = (p.done + p.skipped) as f64;
+        let secs = (now - self.started).max(1) as f64 / 1000.0;
+        p.rate_per_s = seen / secs;
+        p.eta_s = p.estimated_total.map(|total| {
+            if p.rate_per_s > 0.0 {
+                (total as f64 - seen).max(0.0) / p.rate_per_s
+            } else {
+                0.0
+            }
+        });
+        tracing::info!(
+            done = p.done,
+            skipped = p.skipped,
+            estimated_total = p.estimated_total,
+            rate_per_s = p.rate_per_s as u64,
+            eta_s = p.eta_s.map(|s| s as u64),
+            "order import progress"
+        );
+        p
+    }
+}
+
+/// Assembles orders from bulk-operation JSONL (one line per order, then one per line item
+/// with `__parentId`) fed in arbitrary chunks, writing them in batches. Memory holds one
+/// partial line, one order and one batch.
+pub struct JsonlImport<'o> {
+    options: &'o ImportOptions,
+    stream: &'o str,
+    cursor: Option<String>,
+    partial: Vec<u8>,
+    current: Option<(ShopOrder, Vec<ShopLine>)>,
+    batch: Vec<OrderRecord>,
+    max_updated: Option<String>,
+    meter: Meter,
+}
+
+impl<'o> JsonlImport<'o> {
+    /// `cursor` is recorded with each batch (for the bulk path: the operation's id).
+    pub fn new(
+        options: &'o ImportOptions,
+        stream: &'o str,
+        cursor: Option<String>,
+        now: UnixMillis,
+        estimated_total: Option<u64>,
+    ) -> JsonlImport<'o> {
+        JsonlImport {
+            options,
+            stream,
+            cursor,
+            partial: Vec::new(),
+            current: None,
+            batch: Vec::with_capacity(options.batch),
+            max_updated: None,
+            meter: Meter::new(now, estimated_total),
+        }
+    }
+
+    pub fn progress(&self) -> &ImportProgress {
+        &self.meter.progress
+    }
+
+    /// Feeds the next chunk of the file.
+    pub fn push(&mut self, store: &mut Store, now: UnixMillis, chunk: &[u8]) -> Result<(), ImportError> {
+        let mut rest = chunk;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let (line, tail) = rest.split_at(end);
+            rest = &tail[1..];
+            if self.partial.is_empty() {
+                self.line(store, now, line)?;
+            } else {
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(line);
+                self.line(store, now, &whole)?;
+                whole.clear();
+                self.partial = whole;
+            }
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn line(&mut self, store: &mut Store, now: UnixMillis, line: &[u8]) -> Result<(), ImportError> {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return Ok(());
+        }
+        let bad = |e: serde_json::Error| ImportError::BadOrder {
+            order: "(bulk line)".into(),
+            message: e.to_string(),
+        };
+        if contains(line, b"\"__parentId\"") {
+            let item: ShopLine = serde_json::from_slice(line).map_err(bad)?;
+            match &mut self.current {
+                Some((order, lines)) if item.parent_id.as_deref() == Some(order.id.as_str()) => {
+                    lines.push(item)
+                }
+                _ => {
+                    return Err(ImportError::BadOrder {
+                        order: item.parent_id.unwrap_or_default(),
+                        message: format!("line item {} does not follow its order", item.id),
+                    })
+                }
+            }
+        } else {
+            let order: ShopOrder = serde_json::from_slice(line).map_err(bad)?;
+            self.finish_order(store, now)?;
+            self.current = Some((order, Vec::new()));
+        }
+        Ok(())
+    }
+
+    fn finish_order(&mut self, store: &mut Store, now: UnixMillis) -> Result<(), ImportError> {
+        if let Some((order, lines)) = self.current.take() {
+            if self.max_updated.as_deref() < Some(order.updated_at.as_str()) {
+                self.max_updated = Some(order.updated_at.clone());
+            }
+            self.batch
+                .push(order_record(&self.options.retailer_id, order, lines)?);
+            if self.batch.len() >= self.options.batch {
+                self.flush(store, now, self.cursor.clone(), None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        store: &mut Store,
+        now: UnixMillis,
+        cursor: Option<String>,
+        updated_since: Option<String>,
+    ) -> Result<(), ImportError> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.options.batch));
+        let (written, skipped) =
+            write_batch(store, now, self.options, self.stream, batch, cursor, updated_since)?;
+        self.meter.add(now, written, skipped);
+        Ok(())
+    }
+
+    /// Ends the file: writes what is left and moves the stream's high-water mark.
+    pub fn finish(mut self, store: &mut Store, now: UnixMillis) -> Result<ImportProgress, ImportError> {
+        if !self.partial.is_empty() {
+            let last = std::mem::take(&mut self.partial);
+            self.line(store, now, &last)?;
+        }
+        self.finish_order(store, now)?;
+        let high_water = self.max_updated.clone();
+        self.flush(store, now, None, high_water)?;
+        Ok(self.meter.progress)
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Imports a shop's orders for one retailer.
+pub struct Importer<'c> {
+    client: &'c ShopifyClient,
+    options: ImportOptions,
+}
+
+impl<'c> Importer<'c> {
+    pub fn new(client: &'c ShopifyClient, options: ImportOptions) -> Importer<'c> {
+        Importer { client, options }
+    }
+
+    /// The search filter of a run: the last `days` days on the first import, then what was
+    /// updated since the last finished run.
+    fn filter(&self, updated_since: Option<&str>) -> String {
+        match updated_since {
+            Some(since) => format!("updated_at:>='{since}'"),
+            None => {
+                let from = self.client.clock().now_ms() - i64::from(self.options.days) * MS_PER_DAY;
+                let from = rfc3339(from);
+                format!("created_at:>='{}Z'", &from[..19])
+            }
+        }
+    }
+
+    async fn estimate(&self, filter: &str) -> Option<u64> {
+        let data = self
+            .client
+            .execute(&documents::ORDERS_COUNT, json!({ "query": filter }), Repeat::Safe)
+            .await
+            .ok()?;
+        data.pointer("/ordersCount/count").and_then(Value::as_u64)
+    }
+
+    /// Page by page (cursor), resuming from the stored cursor.
+    pub async fn import_paginated(
+        &self,
+        store: &mut Store,
+        mut on_progress: impl FnMut(&ImportProgress),
+    ) -> Result<ImportProgress, ImportError> {
+        let state = store.import_cursor(&self.options.retailer_id, PAGED_STREAM)?;
+        let mut cursor = state.as_ref().and_then(|s| s.cursor.clone());
+        let filter = self.filter(state.as_ref().and_then(|s| s.updated_since.as_deref()));
+        let clock = self.client.clock();
+        let mut meter = Meter::new(clock.now_ms(), self.estimate(&filter).await);
+        tracing::info!(retailer = %self.options.retailer_id, filter = %filter, resuming = cursor.is_some(), "order import (pages) started");
+        loop {
+            let data = self
+                .client
+                .execute(
+                    &documents::ORDERS_PAGE,
+                    json!({ "first": self.options.page_size, "after": cursor, "query": filter }),
+                    Repeat::Safe,
+                )
+                .await?;
+            let connection = &data["orders"];
+            let has_next = connection
+                .pointer("/pageInfo/hasNextPage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let end = connection
+                .pointer("/pageInfo/endCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let nodes: Vec<ShopOrder> =
+                serde_json::from_value(connection["nodes"].clone()).map_err(|e| {
+                    ImportError::BadOrder {
+                        order: "(page)".into(),
+                        message: e.to_string(),
+                    }
+                })?;
+            let mut high_water: Option<String> = None;
+            let mut records = Vec::with_capacity(nodes.len());
+            for mut order in nodes {
+                if high_water.as_deref() < Some(order.updated_at.as_str()) {
+                    high_water = Some(order.updated_at.clone());
+                }
+                let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
+                records.push(order_record(&self.options.retailer_id, order, lines)?);
+            }
+            let (next_cursor, updated_since) = if has_next {
+                (end.clone(), None)
+            } else {
+                (None, high_water)
+            };
+            let now = clock.now_ms();
+            let (written, skipped) = write_batch(
+                store,
+                now,
+                &self.options,
+                PAGED_STREAM,
+                records,
+                next_cursor,
+                updated_since,
+            )?;
+            on_progress(meter.add(now, written, skipped));
+            if !has_next {
+                return Ok(meter.progress);
+            }
+            cursor = end;
+        }
+    }
+
+    /// Through a bulk operation: start it (or resume the one recorded), wait for it, and
+    /// stream its JSONL into the store.
+    pub async fn import_bulk(
+        &self,
+        store: &mut Store,
+        mut on_progress: impl FnMut(&ImportProgress),
+    ) -> Result<ImportProgress, ImportError> {
+        let state = store.import_cursor(&self.options.retailer_id, BULK_STREAM)?;
+        let filter = self.filter(state.as_ref().and_then(|s| s.updated_since.as_deref()));
+        let clock = self.client.clock().clone();
+        let estimate = self.estimate(&filter).await;
+        let operation = match state.and_then(|s| s.cursor) {
+            Some(id) => id,
+            None => {
+                let query = documents::BULK_ORDERS.text.replace("__FILTER__", &filter.replace('"', "\\\""));
+                let data = self
+                    .client
+                    .execute(&documents::BULK_RUN, json!({ "query": query }), Repeat::Unsafe)
+                    .await?;
+                let payload = &data["bulkOperationRunQuery"];
+                if let Some(errors) = crate::graphql::user_errors(payload) {
+                    return Err(ImportError::Bulk {
+                        id: "-".into(),
+                        status: "REFUSED".into(),
+                        detail: errors,
+                    });
+                }
+                let id = payload
+                    .pointer("/bulkOperation/id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                // Remember the operation, so a crash resumes it rather than starting another.
+                write_batch(store, clock.now_ms(), &self.options, BULK_STREAM, Vec::new(), Some(id.clone()), None)?;
+                id
+            }
+        };
+        tracing::info!(retailer = %self.options.retailer_id, operation = %operation, "bulk order import running");
+        let url = loop {
+            let data = self
+                .client
+                .execute(&documents::BULK_STATUS, json!({ "id": operation }), Repeat::Safe)
+                .await?;
+            let op = &data["bulkOperation"];
+            let status = op["status"].as_str().unwrap_or("UNKNOWN");
+            match status {
+                "COMPLETED" => break op["url"].as_str().map(str::to_owned),
+                "CREATED" | "RUNNING" => clock.sleep(self.options.poll_interval).await,
+                other => {
+                    // Forget the operation so the next run starts a new one.
+                    write_batch(store, clock.now_ms(), &self.options, BULK_STREAM, Vec::new(), None, None)?;
+                    return Err(ImportError::Bulk {
+                        id: operation.clone(),
+                        status: other.to_owned(),
+                        detail: op["errorCode"].to_string(),
+                    });
+                }
+            }
+        };
+        let mut jsonl = JsonlImport::new(&self.options, BULK_STREAM, Some(operation.clone()), clock.now_ms(), estimate);
+        if let Some(url) = url {
+            let mut failure: Option<ImportError> = None;
+            let mut last_reported = 0;
+            self.client
+                .download(&url, |chunk| {
+                    let result = jsonl.push(store, clock.now_ms(), chunk);
+                    if jsonl.progress().done + jsonl.progress().skipped != last_reported {
+                        last_reported = jsonl.progress().done + jsonl.progress().skipped;
+                        on_progress(jsonl.progress());
+                    }
+                    result.map_err(|e| {
+                        let message = e.to_string();
+                        failure = Some(e);
+                        message
+                    })
+                })
+                .await
+                .map_err(|e| failure.take().unwrap_or(ImportError::Shopify(e)))?;
+        }
+        // No URL: the operation matched no orders.
+        let progress = jsonl.finish(store, clock.now_ms())?;
+        on_progress(&progress);
+        Ok(progress)
+    }
+
+    /// Fetches one order (e.g. after an `orders/updated` webhook) and imports it if the
+    /// store does not have it yet. Returns whether it was written.
+    pub async fn import_order(&self, store: &mut Store, order_id: &str) -> Result<bool, ImportError> {
+        let data = self
+            .client
+            .execute(&documents::ORDER_BY_ID, json!({ "id": order_id }), Repeat::Safe)
+            .await?;
+        if data["order"].is_null() {
+            return Err(ImportError::BadOrder {
+                order: order_id.to_owned(),
+                message: "not found on Shopify".into(),
+            });
+        }
+        let mut order: ShopOrder = serde_json::from_value(data["order"].clone()).map_err(|e| {
+            ImportError::BadOrder {
+                order: order_id.to_owned(),
+                message: e.to_string(),
+            }
+        })?;
+        let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
+        let record = order_record(&self.options.retailer_id, order, lines)?;
+        let (written, _) = write_batch(
+            store,
+            self.client.clock().now_ms(),
+            &self.options,
+            WEBHOOK_STREAM,
+            vec![record],
+            None,
+            None,
+        )?;
+        Ok(written == 1)
+    }
+}

@@ -1,0 +1,34 @@
+//! Returnhub's connectors: the target-agnostic action dispatcher, and Shopify (the Admin
+//! GraphQL client, order import, the `orders/updated` webhook, refunds / credit notes /
+//! exchanges as a dispatch target, credentials). Tauri-free: the hub drives these.
+//!
+//! - [`dispatch`]: works the store's `action` outbox through any [`dispatch::Target`].
+//! - [`graphql`]: the pinned-version client with cost-based pacing; the documents it sends
+//!   live in `graphql/*.graphql` and are validated against Shopify's schema by the tests.
+//! - [`shopify`]: Shopify as a target. [`import`]: orders into the store. [`webhook`]: HMAC.
+//! - [`credentials`]: shop domain and token in the keyring (or a 0600 file).
+
+pub mod clock;
+pub mod credentials;
+pub mod dispatch;
+pub mod graphql;
+pub mod import;
+pub mod shopify;
+pub mod webhook;
+
+pub use clock::{Clock, SystemClock};
+pub use credentials::{Backend, CredentialVault, ShopCredentials};
+pub use dispatch::{Confirmation, DispatchOptions, DispatchReport, Dispatcher, Target, TargetError};
+pub use graphql::{ClientOptions, ShopifyClient, API_VERSION};
+pub use import::{ImportOptions, ImportProgress, Importer};
+pub use shopify::{ExchangeMode, ShopifySettings, ShopifyTarget};
+
+/// Checks the credentials with a cheap query and returns the shop's name.
+pub async fn verify_credentials(
+    credentials: &ShopCredentials,
+    clock: std::sync::Arc<dyn Clock>,
+) -> Result<String, graphql::GraphqlError> {
+    ShopifyClient::new(credentials, clock, ClientOptions::default())?
+        .shop_name()
+        .await
+}

@@ -1,0 +1,455 @@
+//! Shopify as a dispatch [`Target`]: refunds (`refundCreate` with `@idempotent`), credit
+//! notes as gift cards (`giftCardCreate` with a code derived from the idempotency key), and
+//! exchanges by releasing the held replacement order. Reconciliation reads Shopify's own
+//! records: the order's refunds (by the key in the note), the gift card by its code, the
+//! replacement order's holds.
+
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::time::{rfc3339, UnixMillis, MS_PER_DAY};
+use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey};
+use returnhub_store::ActionContext;
+use serde_json::{json, Value};
+
+use crate::dispatch::{Confirmation, Target, TargetError};
+use crate::graphql::{documents, user_errors, Document, GraphqlError, Repeat, ShopifyClient};
+
+/// How a retailer's exchanges are carried out on Shopify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExchangeMode {
+    /// The returns platform created the replacement order on hold, tagged
+    /// `{tag_prefix}{return id}`; the hub releases its fulfillment holds once the return is
+    /// processed (the Increff / Clickpost flow).
+    ReleaseHold { tag_prefix: String },
+    /// `returnProcess` with exchange line items on a Shopify native return. Not built yet:
+    /// actions fail with a clear reason rather than doing something else.
+    ReturnProcess,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShopifySettings {
+    pub exchange: ExchangeMode,
+    /// Whether Shopify emails the customer about refunds.
+    pub notify_customer: bool,
+}
+
+impl Default for ShopifySettings {
+    fn default() -> Self {
+        ShopifySettings {
+            exchange: ExchangeMode::ReleaseHold {
+                tag_prefix: "returnhub-exchange-".into(),
+            },
+            notify_customer: true,
+        }
+    }
+}
+
+pub struct ShopifyTarget {
+    client: ShopifyClient,
+    settings: ShopifySettings,
+}
+
+/// The marker written into a refund's note, found again by reconciliation.
+pub fn refund_note(key: &IdempotencyKey) -> String {
+    format!("Returnhub refund {key}")
+}
+
+/// The gift card code of a credit note: `RH` and 16 upper-case hex digits of the key's
+/// digest. Deterministic, so a retry finds the card it may already have created.
+pub fn gift_card_code(key: &IdempotencyKey) -> String {
+    let digest = key
+        .as_str()
+        .strip_prefix(IdempotencyKey::PREFIX)
+        .unwrap_or(key.as_str());
+    let hex: String = digest
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(16)
+        .collect();
+    format!("RH{}", hex.to_ascii_uppercase())
+}
+
+/// `YYYY-MM-DD` of the day `days` after `now` (UTC).
+pub fn expiry_date(now: UnixMillis, days: u32) -> String {
+    rfc3339(now + i64::from(days) * MS_PER_DAY)[..10].to_owned()
+}
+
+/// Shopify's restock type for a line, from the hub's disposition of the item.
+pub fn restock_type(disposition: Option<&str>) -> &'static str {
+    match disposition {
+        Some("back_to_stock") => "RETURN",
+        _ => "NO_RESTOCK",
+    }
+}
+
+fn target_error(e: GraphqlError) -> TargetError {
+    match e {
+        GraphqlError::NotSent { .. } => TargetError::NotApplied(e.to_string()),
+        GraphqlError::Unknown { .. } => TargetError::Unknown(e.to_string()),
+        GraphqlError::Refused { .. } => TargetError::Permanent(e.to_string()),
+    }
+}
+
+/// For a read, nothing is ever applied: any failure short of a refusal can be tried again.
+fn read_error(e: GraphqlError) -> TargetError {
+    match e {
+        GraphqlError::Refused { .. } => TargetError::Permanent(e.to_string()),
+        other => TargetError::Unknown(other.to_string()),
+    }
+}
+
+/// Parses a `MoneyV2` / `shopMoney` JSON object.
+pub fn parse_money(v: &Value) -> Option<Money> {
+    let currency: Currency = v.get("currencyCode")?.as_str()?.parse().ok()?;
+    Money::parse(v.get("amount")?.as_str()?, currency).ok()
+}
+
+impl ShopifyTarget {
+    pub fn new(client: ShopifyClient, settings: ShopifySettings) -> ShopifyTarget {
+        ShopifyTarget { client, settings }
+    }
+
+    pub fn client(&self) -> &ShopifyClient {
+        &self.client
+    }
+
+    async fn read(&self, doc: &Document, vars: Value) -> Result<Value, TargetError> {
+        self.client
+            .execute(doc, vars, Repeat::Safe)
+            .await
+            .map_err(read_error)
+    }
+
+    async fn refund(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Confirmation, TargetError> {
+        let amount = action.amount.ok_or_else(|| {
+            TargetError::Permanent(format!("refund {} has no amount", action.key))
+        })?;
+        let lines: Vec<Value> = context
+            .lines
+            .iter()
+            .map(|l| {
+                json!({
+                    "lineItemId": l.order_line_id,
+                    "quantity": l.quantity,
+                    "restockType": restock_type(l.disposition.as_deref()),
+                })
+            })
+            .collect();
+        let data = self
+            .read(
+                &documents::SUGGESTED_REFUND,
+                json!({ "orderId": context.order_id, "lines": lines }),
+            )
+            .await?;
+        let suggested = data
+            .pointer("/order/suggestedRefund")
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| {
+                TargetError::Permanent(format!("order {} not found on Shopify", context.order_id))
+            })?;
+        let most = suggested
+            .pointer("/amountSet/shopMoney")
+            .and_then(parse_money)
+            .ok_or_else(|| TargetError::Permanent("suggestedRefund has no amount".into()))?;
+        if most.currency != amount.currency {
+            return Err(TargetError::Permanent(format!(
+                "the decision refunds {amount} but the order is in {}",
+                most.currency
+            )));
+        }
+        if amount.minor > most.minor {
+            return Err(TargetError::Permanent(format!(
+                "the decision refunds {amount}, more than Shopify's suggested refund {most}"
+            )));
+        }
+        // Spread the amount over the suggested transactions, in Shopify's order.
+        let mut left = amount.minor;
+        let mut transactions = Vec::new();
+        for t in suggested
+            .get("suggestedTransactions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if left == 0 {
+                break;
+            }
+            let (Some(available), Some(gateway)) = (
+                t.pointer("/amountSet/shopMoney").and_then(parse_money),
+                t.get("gateway").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let part = left.min(available.minor);
+            if part <= 0 {
+                continue;
+            }
+            left -= part;
+            transactions.push(json!({
+                "amount": Money::new(part, amount.currency).to_decimal_string(),
+                "gateway": gateway,
+                "kind": "REFUND",
+                "orderId": context.order_id,
+                "parentId": t.pointer("/parentTransaction/id"),
+            }));
+        }
+        if left > 0 {
+            return Err(TargetError::Permanent(format!(
+                "Shopify suggests no transactions that can carry a refund of {amount}"
+            )));
+        }
+        let input = json!({
+            "orderId": context.order_id,
+            "note": refund_note(&action.key),
+            "notify": self.settings.notify_customer,
+            "refundLineItems": lines,
+            "transactions": transactions,
+        });
+        // @idempotent makes a repeat of this exact request return the first refund.
+        let data = self
+            .client
+            .execute(
+                &documents::REFUND_CREATE,
+                json!({ "input": input, "key": action.key.as_str() }),
+                Repeat::Safe,
+            )
+            .await
+            .map_err(target_error)?;
+        let payload = &data["refundCreate"];
+        if let Some(errors) = user_errors(payload) {
+            return Err(if errors.contains("IDEMPOTENCY_CONCURRENT_REQUEST") {
+                TargetError::Unknown(errors)
+            } else {
+                TargetError::Permanent(format!("refundCreate: {errors}"))
+            });
+        }
+        payload
+            .pointer("/refund/id")
+            .and_then(Value::as_str)
+            .map(|id| Confirmation {
+                reference: id.to_owned(),
+            })
+            .ok_or_else(|| TargetError::Unknown("refundCreate returned no refund".into()))
+    }
+
+    async fn find_refund(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Option<Confirmation>, TargetError> {
+        let data = self
+            .read(&documents::ORDER_REFUNDS, json!({ "orderId": context.order_id }))
+            .await?;
+        let marker = refund_note(&action.key);
+        let refunds = data
+            .pointer("/order/refunds")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                TargetError::Permanent(format!("order {} not found on Shopify", context.order_id))
+            })?;
+        Ok(refunds
+            .iter()
+            .find(|r| r.get("note").and_then(Value::as_str) == Some(marker.as_str()))
+            .and_then(|r| r.get("id").and_then(Value::as_str))
+            .map(|id| Confirmation {
+                reference: id.to_owned(),
+            }))
+    }
+
+    async fn gift_card(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
+        let amount = action.amount.ok_or_else(|| {
+            TargetError::Permanent(format!("credit note {} has no amount", action.key))
+        })?;
+        let mut input = json!({
+            "initialAmount": {
+                "amount": amount.to_decimal_string(),
+                "currencyCode": amount.currency.code(),
+            },
+            "code": gift_card_code(&action.key),
+            "note": format!("Returnhub credit note {}", action.key),
+        });
+        if let Some(days) = action.credit_note_expiry_days {
+            input["expiresOn"] = json!(expiry_date(self.client.clock().now_ms(), days));
+        }
+        // No server-side idempotency: never repeated blindly, reconciled by code instead.
+        let data = self
+            .client
+            .execute(
+                &documents::GIFT_CARD_CREATE,
+                json!({ "input": input }),
+                Repeat::Unsafe,
+            )
+            .await
+            .map_err(target_error)?;
+        let payload = &data["giftCardCreate"];
+        if let Some(errors) = user_errors(payload) {
+            let taken = payload["userErrors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["code"] == "TAKEN"));
+            // The code is ours: a card with it is this action's card from an earlier try.
+            return Err(if taken {
+                TargetError::Unknown(format!("giftCardCreate: {errors}"))
+            } else {
+                TargetError::Permanent(format!("giftCardCreate: {errors}"))
+            });
+        }
+        payload
+            .pointer("/giftCard/id")
+            .and_then(Value::as_str)
+            .map(|id| Confirmation {
+                reference: id.to_owned(),
+            })
+            .ok_or_else(|| TargetError::Unknown("giftCardCreate returned no gift card".into()))
+    }
+
+    async fn find_gift_card(&self, action: &ActionDue) -> Result<Option<Confirmation>, TargetError> {
+        let code = gift_card_code(&action.key);
+        let data = self
+            .read(&documents::GIFT_CARD_BY_CODE, json!({ "query": code }))
+            .await?;
+        let last4 = &code[code.len() - 4..];
+        Ok(data
+            .pointer("/giftCards/nodes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|card| {
+                card.get("lastCharacters")
+                    .and_then(Value::as_str)
+                    .is_some_and(|l| l.eq_ignore_ascii_case(last4))
+            })
+            .and_then(|card| card.get("id").and_then(Value::as_str))
+            .map(|id| Confirmation {
+                reference: id.to_owned(),
+            }))
+    }
+
+    /// The replacement order and its held fulfillment orders.
+    async fn exchange_holds(&self, action: &ActionDue) -> Result<(String, Vec<String>), TargetError> {
+        let tag_prefix = match &self.settings.exchange {
+            ExchangeMode::ReleaseHold { tag_prefix } => tag_prefix,
+            ExchangeMode::ReturnProcess => {
+                return Err(TargetError::Permanent(
+                    "exchanges through returnProcess are not built yet; set the retailer's \
+                     exchange mode to release-hold"
+                        .into(),
+                ))
+            }
+        };
+        let query = format!("tag:'{tag_prefix}{}'", action.return_id);
+        let data = self
+            .read(&documents::EXCHANGE_HOLDS, json!({ "query": query }))
+            .await?;
+        let order = data
+            .pointer("/orders/nodes/0")
+            .ok_or_else(|| {
+                TargetError::Permanent(format!(
+                    "no replacement order tagged {tag_prefix}{} on Shopify",
+                    action.return_id
+                ))
+            })?;
+        let id = order["id"].as_str().unwrap_or_default().to_owned();
+        let held = order
+            .pointer("/fulfillmentOrders/nodes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|fo| fo["status"] == "ON_HOLD")
+            .filter_map(|fo| fo["id"].as_str().map(str::to_owned))
+            .collect();
+        Ok((id, held))
+    }
+
+    async fn exchange(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
+        let (order_id, held) = self.exchange_holds(action).await?;
+        for fulfillment_order in held {
+            // Releasing a hold twice is harmless (the second finds no hold), so it may repeat.
+            let data = self
+                .client
+                .execute(
+                    &documents::RELEASE_HOLD,
+                    json!({ "id": fulfillment_order }),
+                    Repeat::Safe,
+                )
+                .await
+                .map_err(target_error)?;
+            if let Some(errors) = user_errors(&data["fulfillmentOrderReleaseHold"]) {
+                return Err(TargetError::Permanent(format!(
+                    "fulfillmentOrderReleaseHold: {errors}"
+                )));
+            }
+        }
+        Ok(Confirmation {
+            reference: order_id,
+        })
+    }
+}
+
+impl Target for ShopifyTarget {
+    fn name(&self) -> &str {
+        "shopify"
+    }
+
+    async fn send(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Confirmation, TargetError> {
+        match action.kind {
+            ActionKind::Refund => self.refund(action, context).await,
+            ActionKind::CreditNote => self.gift_card(action).await,
+            ActionKind::Exchange => self.exchange(action).await,
+        }
+    }
+
+    async fn reconcile(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Option<Confirmation>, TargetError> {
+        match action.kind {
+            ActionKind::Refund => self.find_refund(action, context).await,
+            ActionKind::CreditNote => self.find_gift_card(action).await,
+            ActionKind::Exchange => {
+                let (order_id, held) = self.exchange_holds(action).await?;
+                Ok(held.is_empty().then_some(Confirmation {
+                    reference: order_id,
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gift_card_codes_are_stable_and_shaped_for_shopify() {
+        let key = IdempotencyKey::derive("r1", "ret1", &["i1"], ActionKind::CreditNote);
+        let code = gift_card_code(&key);
+        assert_eq!(code, gift_card_code(&key));
+        assert_eq!(code.len(), 18);
+        assert!(code.starts_with("RH"));
+        assert!(code[2..].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        let other = IdempotencyKey::derive("r1", "ret1", &["i2"], ActionKind::CreditNote);
+        assert_ne!(gift_card_code(&other), code);
+    }
+
+    #[test]
+    fn expiry_is_a_calendar_date_days_later() {
+        // 2026-11-23T21:00Z + 30 days.
+        let now = returnhub_core::time::parse_rfc3339("2026-11-23T21:00:00Z").unwrap();
+        assert_eq!(expiry_date(now, 30), "2026-12-23");
+    }
+
+    #[test]
+    fn only_back_to_stock_restocks() {
+        assert_eq!(restock_type(Some("back_to_stock")), "RETURN");
+        assert_eq!(restock_type(Some("resale_hold")), "NO_RESTOCK");
+        assert_eq!(restock_type(None), "NO_RESTOCK");
+    }
+}

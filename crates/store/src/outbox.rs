@@ -1,0 +1,415 @@
+//! The `action` outbox as the dispatcher sees it: which actions are due, and their state
+//! changes pending → sent → confirmed, or → unknown → (reconciled) → confirmed / pending, or
+//! → failed.
+//!
+//! The intermediate states (sent, unknown, a rescheduled pending) are operational bookkeeping,
+//! written straight to the row in their own autocommit statement (durable on return:
+//! WAL + synchronous=FULL), so `sent` is on disk before the request leaves. The final
+//! states are domain facts: `confirmed` and `failed` are set only by the projection of the
+//! `ActionConfirmed` / `ActionFailed` events, in the same transaction that appends them.
+
+use returnhub_core::time::{rfc3339, UnixMillis};
+use returnhub_core::trigger::{ActionDue, IdempotencyKey};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use crate::{Result, Store, StoreError};
+
+/// The state column of an outbox row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutboxState {
+    Pending,
+    Sent,
+    Confirmed,
+    Unknown,
+    Failed,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sent => "sent",
+            OutboxState::Confirmed => "confirmed",
+            OutboxState::Unknown => "unknown",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxState> {
+        [
+            OutboxState::Pending,
+            OutboxState::Sent,
+            OutboxState::Confirmed,
+            OutboxState::Unknown,
+            OutboxState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+    }
+}
+
+/// One `action` outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRow {
+    pub action: ActionDue,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// What a target needs besides the action itself: the order and lines it is about, and what
+/// the hub decided to do with each item physically (its latest inspection's disposition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionContext {
+    /// `orders.id`: for a Shopify order, its Order GID.
+    pub order_id: String,
+    pub lines: Vec<ActionLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionLine {
+    pub return_item_id: String,
+    /// `order_lines.id`: for a Shopify order, the LineItem GID.
+    pub order_line_id: String,
+    pub quantity: u32,
+    /// back_to_stock, resale_hold, … or `None` when the item was not inspected.
+    pub disposition: Option<String>,
+}
+
+/// Where an order import stands (see the `ImportCheckpoint` event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportCursor {
+    pub cursor: Option<String>,
+    pub updated_since: Option<String>,
+    pub updated_at: String,
+}
+
+const ACTION_COLUMNS: &str =
+    "payload, state, attempts, next_attempt_at, last_error, reference FROM outbox";
+
+/// payload, state, attempts, next_attempt_at, last_error, reference.
+type RawActionRow = (
+    String,
+    String,
+    u32,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn action_row(row: &Row<'_>) -> rusqlite::Result<RawActionRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn decode(
+    (payload, state, attempts, next_attempt_at, last_error, reference): RawActionRow,
+) -> Result<ActionRow> {
+    let state = OutboxState::parse(&state)
+        .ok_or_else(|| StoreError::Invalid(format!("outbox row has unknown state {state:?}")))?;
+    Ok(ActionRow {
+        action: serde_json::from_str(&payload)?,
+        state,
+        attempts,
+        next_attempt_at,
+        last_error,
+        reference,
+    })
+}
+
+impl Store {
+    /// The actions the dispatcher should look at now, oldest first: pending, sent (a crash
+    /// after marking sent: reconcile) and unknown rows whose next attempt is due.
+    pub fn due_actions(&self, now: UnixMillis, limit: usize) -> Result<Vec<ActionRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ACTION_COLUMNS}
+             WHERE topic = 'action' AND state IN ('pending', 'sent', 'unknown')
+               AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+             ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![rfc3339(now), limit as i64], action_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(decode).collect()
+    }
+
+    /// The earliest `next_attempt_at` of an action still to be worked on, if any.
+    pub fn next_action_at(&self) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT min(coalesce(next_attempt_at, '')) FROM outbox
+             WHERE topic = 'action' AND state IN ('pending', 'sent', 'unknown')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn action(&self, key: &IdempotencyKey) -> Result<Option<ActionRow>> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {ACTION_COLUMNS} WHERE topic = 'action' AND dedupe_key = ?1"),
+                [key.as_str()],
+                action_row,
+            )
+            .optional()?;
+        row.map(decode).transpose()
+    }
+
+    /// How many action rows are in each state.
+    pub fn action_counts(&self) -> Result<Vec<(OutboxState, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state, count(*) FROM outbox WHERE topic = 'action' GROUP BY state ORDER BY state",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(state, n)| {
+                OutboxState::parse(&state)
+                    .map(|s| (s, n))
+                    .ok_or_else(|| StoreError::Invalid(format!("unknown outbox state {state:?}")))
+            })
+            .collect()
+    }
+
+    /// pending → sent, one more attempt. Must return before the request goes out: a crash
+    /// after this leaves `sent`, which the dispatcher reconciles instead of resending.
+    pub fn mark_action_sent(&self, key: &IdempotencyKey, now: UnixMillis) -> Result<()> {
+        self.move_action(
+            key,
+            &["pending"],
+            "sent",
+            "attempts = attempts + 1, next_attempt_at = NULL",
+            None,
+            now,
+        )
+    }
+
+    /// sent/unknown → unknown: the request may or may not have taken effect; reconcile at
+    /// `next_at` before anything is sent again.
+    pub fn mark_action_unknown(
+        &self,
+        key: &IdempotencyKey,
+        now: UnixMillis,
+        next_at: UnixMillis,
+        error: &str,
+    ) -> Result<()> {
+        self.move_action(
+            key,
+            &["sent", "unknown"],
+            "unknown",
+            "next_attempt_at = ?4",
+            Some((next_at, error)),
+            now,
+        )
+    }
+
+    /// sent/unknown → pending at `next_at`: it is known that nothing took effect (refused
+    /// before it ran, or reconciliation found no effect), so sending again is safe.
+    pub fn reschedule_action(
+        &self,
+        key: &IdempotencyKey,
+        now: UnixMillis,
+        next_at: UnixMillis,
+        error: &str,
+    ) -> Result<()> {
+        self.move_action(
+            key,
+            &["sent", "unknown"],
+            "pending",
+            "next_attempt_at = ?4",
+            Some((next_at, error)),
+            now,
+        )
+    }
+
+    /// A supervisor's retry of a failed action: it goes back through reconciliation first
+    /// (unknown, due now), so an effect that did happen is found rather than repeated.
+    pub fn retry_action(&self, key: &IdempotencyKey, now: UnixMillis) -> Result<()> {
+        self.move_action(
+            key,
+            &["failed"],
+            "unknown",
+            "attempts = 0, next_attempt_at = NULL",
+            None,
+            now,
+        )
+    }
+
+    fn move_action(
+        &self,
+        key: &IdempotencyKey,
+        from: &[&str],
+        to: &str,
+        set: &str,
+        next: Option<(UnixMillis, &str)>,
+        now: UnixMillis,
+    ) -> Result<()> {
+        let from_list = from
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE outbox SET state = '{to}', {set}, last_error = coalesce(?3, last_error), updated_at = ?2
+             WHERE topic = 'action' AND dedupe_key = ?1 AND state IN ({from_list})"
+        );
+        let (next_at, error) = match next {
+            Some((at, error)) => (Some(rfc3339(at)), Some(error)),
+            None => (None, None),
+        };
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let changed = if sql.contains("?4") {
+            stmt.execute(params![key.as_str(), rfc3339(now), error, next_at])?
+        } else {
+            stmt.execute(params![key.as_str(), rfc3339(now), error])?
+        };
+        if changed != 1 {
+            return Err(StoreError::Invalid(format!(
+                "action {key} is not {} any more; move to {to} refused",
+                from.join(" or ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The order and lines of `action`, with each item's latest disposition.
+    pub fn action_context(&self, action: &ActionDue) -> Result<ActionContext> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.order_id, ri.order_line_id, ri.quantity,
+                    (SELECT i.disposition FROM inspections i WHERE i.return_item_id = ri.id
+                     ORDER BY i.inspected_at DESC LIMIT 1)
+             FROM return_items ri JOIN returns r ON r.id = ri.return_id
+             WHERE ri.id = ?1 AND r.id = ?2",
+        )?;
+        let mut order_id: Option<String> = None;
+        let mut lines = Vec::with_capacity(action.item_ids.len());
+        for item in &action.item_ids {
+            let (order, order_line_id, quantity, disposition): (
+                String,
+                String,
+                u32,
+                Option<String>,
+            ) = stmt
+                .query_row(params![item, action.return_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "action {}: item {item} of return {} is not in the store",
+                        action.key, action.return_id
+                    ))
+                })?;
+            order_id.get_or_insert(order);
+            lines.push(ActionLine {
+                return_item_id: item.clone(),
+                order_line_id,
+                quantity,
+                disposition,
+            });
+        }
+        let order_id = order_id.ok_or_else(|| {
+            StoreError::Invalid(format!("action {} names no items", action.key))
+        })?;
+        Ok(ActionContext { order_id, lines })
+    }
+
+    pub fn import_cursor(&self, retailer_id: &str, stream: &str) -> Result<Option<ImportCursor>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT cursor, updated_since, updated_at FROM import_cursors
+                 WHERE retailer_id = ?1 AND stream = ?2",
+                [retailer_id, stream],
+                |r| {
+                    Ok(ImportCursor {
+                        cursor: r.get(0)?,
+                        updated_since: r.get(1)?,
+                        updated_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Whether the order `id` is already in the store.
+    pub fn has_order(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM orders WHERE id = ?1)")?
+            .query_row([id], |r| r.get(0))?)
+    }
+}
+
+/// Projection of `ActionConfirmed`: whatever state the row was in, it is confirmed now.
+pub(crate) fn project_confirmed(
+    tx: &Transaction<'_>,
+    key: &IdempotencyKey,
+    reference: &str,
+    at: &str,
+) -> Result<()> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE outbox SET state = 'confirmed', reference = ?2, next_attempt_at = NULL,
+               updated_at = ?3
+             WHERE topic = 'action' AND dedupe_key = ?1",
+        )?
+        .execute(params![key.as_str(), reference, at])?;
+    if changed != 1 {
+        return Err(StoreError::Invalid(format!(
+            "action {key} is not in the outbox; cannot confirm it"
+        )));
+    }
+    Ok(())
+}
+
+/// Projection of `ActionFailed`: a confirmed action never becomes failed.
+pub(crate) fn project_failed(
+    tx: &Transaction<'_>,
+    key: &IdempotencyKey,
+    reason: &str,
+    at: &str,
+) -> Result<()> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE outbox SET state = 'failed', last_error = ?2, next_attempt_at = NULL,
+               updated_at = ?3
+             WHERE topic = 'action' AND dedupe_key = ?1 AND state != 'confirmed'",
+        )?
+        .execute(params![key.as_str(), reason, at])?;
+    if changed != 1 {
+        return Err(StoreError::Invalid(format!(
+            "action {key} is confirmed or not in the outbox; cannot mark it failed"
+        )));
+    }
+    Ok(())
+}
+
+/// Projection of `ImportCheckpoint`.
+pub(crate) fn project_checkpoint(
+    tx: &Transaction<'_>,
+    retailer_id: &str,
+    stream: &str,
+    cursor: Option<&str>,
+    updated_since: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO import_cursors (retailer_id, stream, cursor, updated_since, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (retailer_id, stream) DO UPDATE SET cursor = excluded.cursor,
+           updated_since = coalesce(excluded.updated_since, updated_since),
+           updated_at = excluded.updated_at",
+    )?
+    .execute(params![retailer_id, stream, cursor, updated_since, at])?;
+    Ok(())
+}
