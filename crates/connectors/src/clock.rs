@@ -86,7 +86,10 @@ mod tests {
         for attempt in 0..30 {
             let cap = (100u64 << attempt.min(20)).min(5000);
             let d = backoff.delay(attempt).as_millis() as u64;
-            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d} ms, cap {cap}");
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempt}: {d} ms, cap {cap}"
+            );
         }
     }
 }

@@ -67,12 +67,22 @@ impl CredentialVault {
     fn file(&self, retailer_id: &str) -> PathBuf {
         let safe: String = retailer_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.fallback_dir.join(format!("shopify-{safe}.json"))
     }
 
-    pub fn save(&self, retailer_id: &str, credentials: &ShopCredentials) -> Result<(), CredentialError> {
+    pub fn save(
+        &self,
+        retailer_id: &str,
+        credentials: &ShopCredentials,
+    ) -> Result<(), CredentialError> {
         let secret = serde_json::to_string(credentials).map_err(|e| CredentialError::Keyring {
             retailer: retailer_id.into(),
             message: e.to_string(),
@@ -198,7 +208,10 @@ mod tests {
         assert!(matches!(vault.load("r1"), Err(CredentialError::Missing(_))));
         vault.save("r1", &creds()).unwrap();
         assert_eq!(vault.load("r1").unwrap(), creds());
-        let mode = std::fs::metadata(vault.file("r1")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(vault.file("r1"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 

@@ -128,7 +128,11 @@ pub struct Dispatcher<T: Target> {
 impl<T: Target> Dispatcher<T> {
     pub fn new(target: T, clock: Arc<dyn Clock>, options: DispatchOptions) -> Dispatcher<T> {
         Dispatcher {
-            backoff: Backoff::new(options.backoff_base, options.backoff_max, options.jitter_seed),
+            backoff: Backoff::new(
+                options.backoff_base,
+                options.backoff_max,
+                options.jitter_seed,
+            ),
             target,
             clock,
             options,
@@ -190,7 +194,7 @@ impl<T: Target> Dispatcher<T> {
         let context = match store.action_context(&row.action) {
             Ok(c) => c,
             Err(StoreError::Invalid(reason)) => {
-                return self.fail(store, &key, &reason, report);
+                return self.fail(store, &row.action, &reason, report);
             }
             Err(e) => return Err(e.into()),
         };
@@ -198,16 +202,21 @@ impl<T: Target> Dispatcher<T> {
             match self.target.reconcile(&row.action, &context).await {
                 Ok(Some(confirmation)) => {
                     report.reconciled_found += 1;
-                    return self.confirm(store, &key, confirmation, report);
+                    return self.confirm(store, &row.action, confirmation, report);
                 }
                 Ok(None) => {
                     report.reconciled_absent += 1;
                     let now = self.clock.now_ms();
-                    store.reschedule_action(&key, now, now, "reconciled: no effect at the target")?;
+                    store.reschedule_action(
+                        &key,
+                        now,
+                        now,
+                        "reconciled: no effect at the target",
+                    )?;
                     tracing::info!(key = %key, target = self.target.name(), "no effect found; sending again");
                 }
                 Err(TargetError::Permanent(reason)) => {
-                    return self.fail(store, &key, &format!("reconcile: {reason}"), report)
+                    return self.fail(store, &row.action, &format!("reconcile: {reason}"), report)
                 }
                 Err(e) => {
                     let now = self.clock.now_ms();
@@ -238,11 +247,11 @@ impl<T: Target> Dispatcher<T> {
         let result = self.target.send(action, context).await;
         let now = self.clock.now_ms();
         match result {
-            Ok(confirmation) => self.confirm(store, key, confirmation, report),
-            Err(TargetError::Permanent(reason)) => self.fail(store, key, &reason, report),
+            Ok(confirmation) => self.confirm(store, action, confirmation, report),
+            Err(TargetError::Permanent(reason)) => self.fail(store, action, &reason, report),
             Err(e) if attempts >= self.options.max_attempts => self.fail(
                 store,
-                key,
+                action,
                 &format!("gave up after {attempts} attempts: {e}"),
                 report,
             ),
@@ -267,12 +276,14 @@ impl<T: Target> Dispatcher<T> {
     fn confirm(
         &self,
         store: &mut Store,
-        key: &IdempotencyKey,
+        action: &ActionDue,
         confirmation: Confirmation,
         report: &mut DispatchReport,
     ) -> Result<(), DispatchError> {
+        let key = &action.key;
         let event = DomainEvent::ActionConfirmed {
             key: key.clone(),
+            return_id: action.return_id.clone(),
             target: self.target.name().to_owned(),
             reference: confirmation.reference.clone(),
         };
@@ -285,12 +296,14 @@ impl<T: Target> Dispatcher<T> {
     fn fail(
         &self,
         store: &mut Store,
-        key: &IdempotencyKey,
+        action: &ActionDue,
         reason: &str,
         report: &mut DispatchReport,
     ) -> Result<(), DispatchError> {
+        let key = &action.key;
         let event = DomainEvent::ActionFailed {
             key: key.clone(),
+            return_id: action.return_id.clone(),
             target: self.target.name().to_owned(),
             reason: reason.to_owned(),
         };

@@ -71,8 +71,7 @@ pub mod documents {
         document!("GiftCardCreate", "gift_card_create.graphql", 10);
     pub const GIFT_CARD_BY_CODE: Document =
         document!("GiftCardByCode", "gift_card_by_code.graphql", 3);
-    pub const EXCHANGE_HOLDS: Document =
-        document!("ExchangeHolds", "exchange_holds.graphql", 25);
+    pub const EXCHANGE_HOLDS: Document = document!("ExchangeHolds", "exchange_holds.graphql", 25);
     pub const RELEASE_HOLD: Document = document!("ReleaseHold", "release_hold.graphql", 10);
 
     pub const ALL: &[Document] = &[
@@ -178,8 +177,8 @@ impl Bucket {
             return Duration::ZERO;
         }
         let elapsed = (now - at).max(0) as f64 / 1000.0;
-        let available =
-            (status.currently_available + elapsed * status.restore_rate).min(status.maximum_available);
+        let available = (status.currently_available + elapsed * status.restore_rate)
+            .min(status.maximum_available);
         let cost = cost.min(status.maximum_available);
         if available >= cost {
             return Duration::ZERO;
@@ -244,7 +243,11 @@ impl ShopifyClient {
             endpoint: format!("{base}/admin/api/{API_VERSION}/graphql.json"),
             token: credentials.access_token.clone(),
             clock,
-            backoff: Backoff::new(options.backoff_base, options.backoff_max, options.jitter_seed),
+            backoff: Backoff::new(
+                options.backoff_base,
+                options.backoff_max,
+                options.jitter_seed,
+            ),
             options,
             bucket: Mutex::new(Bucket::default()),
         })
@@ -308,7 +311,11 @@ impl ShopifyClient {
                 bucket.wait_for(cost, self.clock.now_ms())
             };
             if !pace.is_zero() {
-                tracing::debug!(operation = doc.name, wait_ms = pace.as_millis() as u64, "pacing for the cost bucket");
+                tracing::debug!(
+                    operation = doc.name,
+                    wait_ms = pace.as_millis() as u64,
+                    "pacing for the cost bucket"
+                );
                 self.clock.sleep(pace).await;
             }
             let (failure, may_repeat) = match self.attempt(doc, body.clone()).await {
@@ -321,7 +328,11 @@ impl ShopifyClient {
                             message: format!("throttled {throttled} times in a row"),
                         });
                     }
-                    tracing::info!(operation = doc.name, wait_ms = wait.as_millis() as u64, "throttled by Shopify; waiting");
+                    tracing::info!(
+                        operation = doc.name,
+                        wait_ms = wait.as_millis() as u64,
+                        "throttled by Shopify; waiting"
+                    );
                     self.clock.sleep(wait).await;
                     continue;
                 }
@@ -331,14 +342,20 @@ impl ShopifyClient {
                         message,
                     })
                 }
-                Attempt::NotSent(message) => (GraphqlError::NotSent {
-                    operation: doc.name.into(),
-                    message,
-                }, true),
-                Attempt::Unknown(message) => (GraphqlError::Unknown {
-                    operation: doc.name.into(),
-                    message,
-                }, repeat == Repeat::Safe),
+                Attempt::NotSent(message) => (
+                    GraphqlError::NotSent {
+                        operation: doc.name.into(),
+                        message,
+                    },
+                    true,
+                ),
+                Attempt::Unknown(message) => (
+                    GraphqlError::Unknown {
+                        operation: doc.name.into(),
+                        message,
+                    },
+                    repeat == Repeat::Safe,
+                ),
             };
             if !may_repeat || retries >= self.options.max_retries {
                 return Err(failure);
@@ -385,7 +402,9 @@ impl ShopifyClient {
         let requested = cost
             .and_then(|c| c.get("requestedQueryCost"))
             .and_then(Value::as_f64);
-        let throttle = cost.and_then(|c| c.get("throttleStatus")).and_then(parse_throttle);
+        let throttle = cost
+            .and_then(|c| c.get("throttleStatus"))
+            .and_then(parse_throttle);
         {
             let mut bucket = self.lock_bucket();
             if let Some(t) = throttle {
@@ -397,9 +416,8 @@ impl ShopifyClient {
         }
         let errors = body.get("errors").and_then(Value::as_array);
         let is_throttled = errors.is_some_and(|errs| {
-            errs.iter().any(|e| {
-                e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED")
-            })
+            errs.iter()
+                .any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED"))
         });
         if is_throttled {
             let requested = requested.unwrap_or(f64::from(doc.estimated_cost));
@@ -489,7 +507,13 @@ fn transport_message(e: &reqwest::Error) -> String {
     } else {
         "the connection failed"
     };
-    format!("{kind}: {}", e.without_url())
+    // Drop the URL: a bulk download URL is signed.
+    let message = e.to_string();
+    let message = match e.url() {
+        Some(url) => message.replace(url.as_str(), "<url>"),
+        None => message,
+    };
+    format!("{kind}: {message}")
 }
 
 /// `userErrors` of a mutation payload as one sentence, or `None` when there are none.

@@ -378,7 +378,12 @@ impl<'o> JsonlImport<'o> {
     }
 
     /// Feeds the next chunk of the file.
-    pub fn push(&mut self, store: &mut Store, now: UnixMillis, chunk: &[u8]) -> Result<(), ImportError> {
+    pub fn push(
+        &mut self,
+        store: &mut Store,
+        now: UnixMillis,
+        chunk: &[u8],
+    ) -> Result<(), ImportError> {
         let mut rest = chunk;
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {
             let (line, tail) = rest.split_at(end);
@@ -449,14 +454,25 @@ impl<'o> JsonlImport<'o> {
         updated_since: Option<String>,
     ) -> Result<(), ImportError> {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.options.batch));
-        let (written, skipped) =
-            write_batch(store, now, self.options, self.stream, batch, cursor, updated_since)?;
+        let (written, skipped) = write_batch(
+            store,
+            now,
+            self.options,
+            self.stream,
+            batch,
+            cursor,
+            updated_since,
+        )?;
         self.meter.add(now, written, skipped);
         Ok(())
     }
 
     /// Ends the file: writes what is left and moves the stream's high-water mark.
-    pub fn finish(mut self, store: &mut Store, now: UnixMillis) -> Result<ImportProgress, ImportError> {
+    pub fn finish(
+        mut self,
+        store: &mut Store,
+        now: UnixMillis,
+    ) -> Result<ImportProgress, ImportError> {
         if !self.partial.is_empty() {
             let last = std::mem::take(&mut self.partial);
             self.line(store, now, &last)?;
@@ -499,7 +515,11 @@ impl<'c> Importer<'c> {
     async fn estimate(&self, filter: &str) -> Option<u64> {
         let data = self
             .client
-            .execute(&documents::ORDERS_COUNT, json!({ "query": filter }), Repeat::Safe)
+            .execute(
+                &documents::ORDERS_COUNT,
+                json!({ "query": filter }),
+                Repeat::Safe,
+            )
             .await
             .ok()?;
         data.pointer("/ordersCount/count").and_then(Value::as_u64)
@@ -535,12 +555,10 @@ impl<'c> Importer<'c> {
                 .pointer("/pageInfo/endCursor")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            let nodes: Vec<ShopOrder> =
-                serde_json::from_value(connection["nodes"].clone()).map_err(|e| {
-                    ImportError::BadOrder {
-                        order: "(page)".into(),
-                        message: e.to_string(),
-                    }
+            let nodes: Vec<ShopOrder> = serde_json::from_value(connection["nodes"].clone())
+                .map_err(|e| ImportError::BadOrder {
+                    order: "(page)".into(),
+                    message: e.to_string(),
                 })?;
             let mut high_water: Option<String> = None;
             let mut records = Vec::with_capacity(nodes.len());
@@ -588,10 +606,16 @@ impl<'c> Importer<'c> {
         let operation = match state.and_then(|s| s.cursor) {
             Some(id) => id,
             None => {
-                let query = documents::BULK_ORDERS.text.replace("__FILTER__", &filter.replace('"', "\\\""));
+                let query = documents::BULK_ORDERS
+                    .text
+                    .replace("__FILTER__", &filter.replace('"', "\\\""));
                 let data = self
                     .client
-                    .execute(&documents::BULK_RUN, json!({ "query": query }), Repeat::Unsafe)
+                    .execute(
+                        &documents::BULK_RUN,
+                        json!({ "query": query }),
+                        Repeat::Unsafe,
+                    )
                     .await?;
                 let payload = &data["bulkOperationRunQuery"];
                 if let Some(errors) = crate::graphql::user_errors(payload) {
@@ -607,7 +631,15 @@ impl<'c> Importer<'c> {
                     .unwrap_or_default()
                     .to_owned();
                 // Remember the operation, so a crash resumes it rather than starting another.
-                write_batch(store, clock.now_ms(), &self.options, BULK_STREAM, Vec::new(), Some(id.clone()), None)?;
+                write_batch(
+                    store,
+                    clock.now_ms(),
+                    &self.options,
+                    BULK_STREAM,
+                    Vec::new(),
+                    Some(id.clone()),
+                    None,
+                )?;
                 id
             }
         };
@@ -615,7 +647,11 @@ impl<'c> Importer<'c> {
         let url = loop {
             let data = self
                 .client
-                .execute(&documents::BULK_STATUS, json!({ "id": operation }), Repeat::Safe)
+                .execute(
+                    &documents::BULK_STATUS,
+                    json!({ "id": operation }),
+                    Repeat::Safe,
+                )
                 .await?;
             let op = &data["bulkOperation"];
             let status = op["status"].as_str().unwrap_or("UNKNOWN");
@@ -624,7 +660,15 @@ impl<'c> Importer<'c> {
                 "CREATED" | "RUNNING" => clock.sleep(self.options.poll_interval).await,
                 other => {
                     // Forget the operation so the next run starts a new one.
-                    write_batch(store, clock.now_ms(), &self.options, BULK_STREAM, Vec::new(), None, None)?;
+                    write_batch(
+                        store,
+                        clock.now_ms(),
+                        &self.options,
+                        BULK_STREAM,
+                        Vec::new(),
+                        None,
+                        None,
+                    )?;
                     return Err(ImportError::Bulk {
                         id: operation.clone(),
                         status: other.to_owned(),
@@ -633,7 +677,13 @@ impl<'c> Importer<'c> {
                 }
             }
         };
-        let mut jsonl = JsonlImport::new(&self.options, BULK_STREAM, Some(operation.clone()), clock.now_ms(), estimate);
+        let mut jsonl = JsonlImport::new(
+            &self.options,
+            BULK_STREAM,
+            Some(operation.clone()),
+            clock.now_ms(),
+            estimate,
+        );
         if let Some(url) = url {
             let mut failure: Option<ImportError> = None;
             let mut last_reported = 0;
@@ -661,10 +711,18 @@ impl<'c> Importer<'c> {
 
     /// Fetches one order (e.g. after an `orders/updated` webhook) and imports it if the
     /// store does not have it yet. Returns whether it was written.
-    pub async fn import_order(&self, store: &mut Store, order_id: &str) -> Result<bool, ImportError> {
+    pub async fn import_order(
+        &self,
+        store: &mut Store,
+        order_id: &str,
+    ) -> Result<bool, ImportError> {
         let data = self
             .client
-            .execute(&documents::ORDER_BY_ID, json!({ "id": order_id }), Repeat::Safe)
+            .execute(
+                &documents::ORDER_BY_ID,
+                json!({ "id": order_id }),
+                Repeat::Safe,
+            )
             .await?;
         if data["order"].is_null() {
             return Err(ImportError::BadOrder {
@@ -672,12 +730,11 @@ impl<'c> Importer<'c> {
                 message: "not found on Shopify".into(),
             });
         }
-        let mut order: ShopOrder = serde_json::from_value(data["order"].clone()).map_err(|e| {
-            ImportError::BadOrder {
+        let mut order: ShopOrder =
+            serde_json::from_value(data["order"].clone()).map_err(|e| ImportError::BadOrder {
                 order: order_id.to_owned(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
         let record = order_record(&self.options.retailer_id, order, lines)?;
         let (written, _) = write_batch(

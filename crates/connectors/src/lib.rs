@@ -18,7 +18,9 @@ pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
 pub use credentials::{Backend, CredentialVault, ShopCredentials};
-pub use dispatch::{Confirmation, DispatchOptions, DispatchReport, Dispatcher, Target, TargetError};
+pub use dispatch::{
+    Confirmation, DispatchOptions, DispatchReport, Dispatcher, Target, TargetError,
+};
 pub use graphql::{ClientOptions, ShopifyClient, API_VERSION};
 pub use import::{ImportOptions, ImportProgress, Importer};
 pub use shopify::{ExchangeMode, ShopifySettings, ShopifyTarget};

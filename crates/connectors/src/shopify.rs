@@ -241,7 +241,10 @@ impl ShopifyTarget {
         context: &ActionContext,
     ) -> Result<Option<Confirmation>, TargetError> {
         let data = self
-            .read(&documents::ORDER_REFUNDS, json!({ "orderId": context.order_id }))
+            .read(
+                &documents::ORDER_REFUNDS,
+                json!({ "orderId": context.order_id }),
+            )
             .await?;
         let marker = refund_note(&action.key);
         let refunds = data
@@ -305,7 +308,10 @@ impl ShopifyTarget {
             .ok_or_else(|| TargetError::Unknown("giftCardCreate returned no gift card".into()))
     }
 
-    async fn find_gift_card(&self, action: &ActionDue) -> Result<Option<Confirmation>, TargetError> {
+    async fn find_gift_card(
+        &self,
+        action: &ActionDue,
+    ) -> Result<Option<Confirmation>, TargetError> {
         let code = gift_card_code(&action.key);
         let data = self
             .read(&documents::GIFT_CARD_BY_CODE, json!({ "query": code }))
@@ -328,7 +334,10 @@ impl ShopifyTarget {
     }
 
     /// The replacement order and its held fulfillment orders.
-    async fn exchange_holds(&self, action: &ActionDue) -> Result<(String, Vec<String>), TargetError> {
+    async fn exchange_holds(
+        &self,
+        action: &ActionDue,
+    ) -> Result<(String, Vec<String>), TargetError> {
         let tag_prefix = match &self.settings.exchange {
             ExchangeMode::ReleaseHold { tag_prefix } => tag_prefix,
             ExchangeMode::ReturnProcess => {
@@ -343,14 +352,12 @@ impl ShopifyTarget {
         let data = self
             .read(&documents::EXCHANGE_HOLDS, json!({ "query": query }))
             .await?;
-        let order = data
-            .pointer("/orders/nodes/0")
-            .ok_or_else(|| {
-                TargetError::Permanent(format!(
-                    "no replacement order tagged {tag_prefix}{} on Shopify",
-                    action.return_id
-                ))
-            })?;
+        let order = data.pointer("/orders/nodes/0").ok_or_else(|| {
+            TargetError::Permanent(format!(
+                "no replacement order tagged {tag_prefix}{} on Shopify",
+                action.return_id
+            ))
+        })?;
         let id = order["id"].as_str().unwrap_or_default().to_owned();
         let held = order
             .pointer("/fulfillmentOrders/nodes")
@@ -434,7 +441,9 @@ mod tests {
         assert_eq!(code, gift_card_code(&key));
         assert_eq!(code.len(), 18);
         assert!(code.starts_with("RH"));
-        assert!(code[2..].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        assert!(code[2..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
         let other = IdempotencyKey::derive("r1", "ret1", &["i2"], ActionKind::CreditNote);
         assert_ne!(gift_card_code(&other), code);
     }

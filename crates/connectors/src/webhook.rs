@@ -55,7 +55,11 @@ pub fn orders_updated(
     body: &[u8],
 ) -> Result<OrderUpdated, WebhookError> {
     let Some(signature) = signature else {
-        tracing::warn!(shop, webhook_id, "orders/updated webhook without a signature refused");
+        tracing::warn!(
+            shop,
+            webhook_id,
+            "orders/updated webhook without a signature refused"
+        );
         return Err(WebhookError::MissingSignature);
     };
     if !verify(secret, body, signature) {

@@ -91,6 +91,7 @@ pub enum DomainEvent {
     /// card GID). The `action` outbox row is marked confirmed in the same transaction.
     ActionConfirmed {
         key: IdempotencyKey,
+        return_id: String,
         target: String,
         reference: String,
     },
@@ -99,6 +100,7 @@ pub enum DomainEvent {
     /// transaction.
     ActionFailed {
         key: IdempotencyKey,
+        return_id: String,
         target: String,
         reason: String,
     },
@@ -170,9 +172,8 @@ impl DomainEvent {
             DomainEvent::ExceptionResolved { id, .. } => Some(id),
             DomainEvent::LabelQueued(j) => Some(&j.return_id),
             DomainEvent::StationConfigured(s) => Some(&s.station),
-            DomainEvent::ActionConfirmed { key, .. } | DomainEvent::ActionFailed { key, .. } => {
-                Some(key.as_str())
-            }
+            DomainEvent::ActionConfirmed { return_id, .. }
+            | DomainEvent::ActionFailed { return_id, .. } => Some(return_id),
             DomainEvent::ImportCheckpoint { retailer_id, .. } => Some(retailer_id),
         }
     }

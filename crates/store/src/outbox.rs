@@ -317,9 +317,8 @@ impl Store {
                 disposition,
             });
         }
-        let order_id = order_id.ok_or_else(|| {
-            StoreError::Invalid(format!("action {} names no items", action.key))
-        })?;
+        let order_id = order_id
+            .ok_or_else(|| StoreError::Invalid(format!("action {} names no items", action.key)))?;
         Ok(ActionContext { order_id, lines })
     }
 
