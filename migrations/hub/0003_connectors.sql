@@ -13,3 +13,12 @@ CREATE TABLE import_cursors (
 
 -- The target's id of a confirmed action's effect (a refund or gift card GID).
 ALTER TABLE outbox ADD COLUMN reference TEXT;
+
+-- Which retailers are connected to a Shopify shop (the access token is a secret: it is in the
+-- keyring, never here). Written by ShopConnected / ShopDisconnected.
+CREATE TABLE shop_connections (
+    retailer_id  TEXT PRIMARY KEY REFERENCES retailers (id),
+    shop_domain  TEXT NOT NULL,
+    shop_name    TEXT NOT NULL,
+    connected_at TEXT NOT NULL
+) WITHOUT ROWID;

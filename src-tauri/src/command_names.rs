@@ -40,4 +40,9 @@ pub const ALL: &[&str] = &[
     "printer_queue",
     "sync_status",
     "set_central_token",
+    "shops_view",
+    "connect_shop",
+    "disconnect_shop",
+    "start_import",
+    "retry_action",
 ];

@@ -13,7 +13,7 @@ use returnhub_core::station::StationConfig;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
     ItemScan, OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView,
-    StationView, SupervisorResult, SyncView,
+    ShopsView, StationView, SupervisorResult, SyncView,
 };
 use tauri::State;
 
@@ -339,4 +339,53 @@ pub fn sync_status(state: State<'_, AppState>) -> Reply<SyncView> {
 pub fn set_central_token(state: State<'_, AppState>, token: String) -> Reply<SyncView> {
     short_input("token", &token, 512)?;
     Ok(state.hub.set_central_token(&token)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn shops_view(state: State<'_, AppState>) -> Reply<ShopsView> {
+    Ok(state.hub.shops_view()?)
+}
+
+/// Checking the credentials asks Shopify (up to 15 s), so this runs off the window's thread.
+/// The token is skipped by `instrument`: it must never reach a log.
+#[tauri::command]
+#[tracing::instrument(skip(state, access_token))]
+pub async fn connect_shop(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    shop_domain: String,
+    access_token: String,
+) -> Reply<ShopsView> {
+    short_input("retailer", &retailer_id, 128)?;
+    short_input("shop domain", &shop_domain, 256)?;
+    short_input("access token", &access_token, 512)?;
+    let hub = state.hub.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        hub.connect_shop(&retailer_id, &shop_domain, &access_token)
+    })
+    .await
+    .map_err(|e| ErrorView::invalid(format!("the check stopped: {e}")))?
+    .map_err(ErrorView::from)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn disconnect_shop(state: State<'_, AppState>, retailer_id: String) -> Reply<ShopsView> {
+    short_input("retailer", &retailer_id, 128)?;
+    Ok(state.hub.disconnect_shop(&retailer_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn start_import(state: State<'_, AppState>, retailer_id: String) -> Reply<ShopsView> {
+    short_input("retailer", &retailer_id, 128)?;
+    Ok(state.hub.start_import(&retailer_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn retry_action(state: State<'_, AppState>, key: String) -> Reply<ShopsView> {
+    short_input("action key", &key, 128)?;
+    Ok(state.hub.retry_action(&key)?)
 }

@@ -95,6 +95,7 @@ pub fn run() -> ExitCode {
 fn start_workers(hub: &Arc<Hub>, app: tauri::AppHandle) {
     use tauri::Emitter;
     Hub::start_print_worker(hub.clone());
+    Hub::start_shop_workers(hub.clone());
     match hub.start_sync_if_configured() {
         Ok(true) => {}
         Ok(false) => tracing::info!("no central store configured or no device token: standalone"),
@@ -153,6 +154,11 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::printer_queue,
             commands::sync_status,
             commands::set_central_token,
+            commands::shops_view,
+            commands::connect_shop,
+            commands::disconnect_shop,
+            commands::start_import,
+            commands::retry_action,
         ])
 }
 
@@ -218,6 +224,10 @@ mod tests {
                 "override_decision" => serde_json::json!({"returnId": "r", "itemId": "i",
                     "outcome": {"kind": "refund"}, "reason": "r"}),
                 "set_central_token" => serde_json::json!({"token": "x"}),
+                "connect_shop" => serde_json::json!({"retailerId": "kowhai",
+                    "shopDomain": "kowhai", "accessToken": "x"}),
+                "disconnect_shop" | "start_import" => serde_json::json!({"retailerId": "kowhai"}),
+                "retry_action" => serde_json::json!({"key": "rh1-x"}),
                 "close_return" => serde_json::json!({"returnId": "r", "note": ""}),
                 "save_station" => serde_json::json!({"config": {"station": "s",
                     "wedge": {"max_gap_ms": 35, "min_length": 6, "suffix": "enter"},

@@ -1,4 +1,4 @@
-// The window: sign-in, the screens (bench F1, rules F2, exceptions F3, station F4), and the
+// The window: sign-in, the screens (bench F1, rules F2, exceptions F3, station F4, shops F5), and the
 // one keyboard path. Every key goes through the wedge detector first: a scanner's burst is a
 // scan wherever the focus is (a text field gets its characters taken back out), anything
 // else is an ordinary key for the screen. Serial scanners arrive as `scanner` events and
@@ -21,6 +21,7 @@ import { Bench, VERDICT_LABEL, beep, message, showVerdict } from "./bench";
 import { Exceptions } from "./exceptions";
 import { setUpRulesScreen } from "./rules";
 import { Settings } from "./settings";
+import { Shops } from "./shops";
 import { el, formatMoney, text, typingInField } from "./util";
 import { WedgeDetector } from "./wedge";
 
@@ -51,7 +52,9 @@ const exceptions = new Exceptions(call, (returnId) => void openOnBench(returnId)
 const wedge = new WedgeDetector({ max_gap_ms: 35, min_length: 6, suffix: "enter" });
 const settings = new Settings(call, (config: StationConfig) => wedge.configure(config.wedge));
 
-type Screen = "bench" | "rules" | "exceptions" | "settings";
+const shops = new Shops(call);
+
+type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops";
 let screen: Screen = "bench";
 
 function showSignIn(message = ""): void {
@@ -70,7 +73,7 @@ function showScreen(wanted: Screen): void {
   // Screens a role may not use are not shown; the hub refuses their commands anyway.
   const allowed =
     (wanted === "rules" && role === "admin") ||
-    (wanted === "exceptions" && (role === "supervisor" || role === "admin")) ||
+    ((wanted === "exceptions" || wanted === "shops") && (role === "supervisor" || role === "admin")) ||
     wanted === "bench" ||
     wanted === "settings";
   screen = allowed ? wanted : "bench";
@@ -79,8 +82,9 @@ function showScreen(wanted: Screen): void {
     rules: "rules-screen",
     exceptions: "exceptions-screen",
     settings: "settings-screen",
+    shops: "shops-screen",
   };
-  const titles: Record<Screen, string> = { bench: "Bench", rules: "Rules", exceptions: "Exceptions", settings: "Station" };
+  const titles: Record<Screen, string> = { bench: "Bench", rules: "Rules", exceptions: "Exceptions", settings: "Station", shops: "Shops" };
   for (const [name, id] of Object.entries(screens)) el(id).hidden = name !== screen;
   el("screen-title").textContent = titles[screen];
   for (const name of Object.keys(screens)) {
@@ -95,6 +99,8 @@ function showScreen(wanted: Screen): void {
     });
   } else if (screen === "exceptions") {
     void exceptions.load();
+  } else if (screen === "shops") {
+    void shops.load(role);
   } else {
     void settings.load();
   }
@@ -108,6 +114,7 @@ function showSession(session: SessionView): void {
   const supervisor = session.role === "supervisor" || session.role === "admin";
   el("nav-rules").hidden = session.role !== "admin";
   el("nav-exceptions").hidden = !supervisor;
+  el("nav-shops").hidden = !supervisor;
   el("supervisor-keys").hidden = !supervisor;
   showScreen("bench");
 }
@@ -138,8 +145,8 @@ function routeScan(code: string, startedAt: number, parcel = false): void {
 
 /// An ordinary key (not part of a scan) on the current screen.
 function hotkey(key: string, ctrl: boolean): boolean {
-  if (key === "F1" || key === "F2" || key === "F3" || key === "F4") {
-    showScreen(({ F1: "bench", F2: "rules", F3: "exceptions", F4: "settings" } as const)[key]);
+  if (key === "F1" || key === "F2" || key === "F3" || key === "F4" || key === "F5") {
+    showScreen(({ F1: "bench", F2: "rules", F3: "exceptions", F4: "settings", F5: "shops" } as const)[key]);
     return true;
   }
   if (screen === "settings" && ctrl && key.toLowerCase() === "s") {
@@ -285,6 +292,10 @@ async function watchStation(): Promise<void> {
     call<SyncView>("sync_status").then(paintSync, () => undefined);
     if (screen === "settings") settings.refresh().catch(() => undefined);
   }, 3_000);
+  // Import progress moves fast: the shops screen looks every second while it is open.
+  window.setInterval(() => {
+    if (el("sign-in").hidden && screen === "shops") shops.refresh().catch(() => undefined);
+  }, 1_000);
 }
 
 function setUpSignIn(): void {
@@ -369,7 +380,7 @@ function main(): void {
   setUpSignIn();
   setUpCentral();
   openRules = setUpRulesScreen(call, formatMoney);
-  for (const name of ["bench", "rules", "exceptions", "settings"] as const) {
+  for (const name of ["bench", "rules", "exceptions", "settings", "shops"] as const) {
     el(`nav-${name}`).addEventListener("click", () => showScreen(name));
   }
   setUpKeyboard();

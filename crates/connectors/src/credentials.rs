@@ -1,17 +1,14 @@
-//! A retailer's shop domain and Admin API access token: kept in the OS keyring (the Secret
-//! Service on Linux) and, where no keyring service runs, in a file only the user can read
-//! (0600), with a warning. Never logged: `Debug` is written by hand and redacts the token.
+//! A retailer's shop domain and Admin API access token. Where they are kept is the hub's
+//! business (the OS keyring through `returnhub-secrets`, a 0600 file only as the fallback);
+//! this type only checks them and never shows the token: `Debug` is written by hand.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-const SERVICE: &str = "returnhub-shopify";
-
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShopCredentials {
-    /// `example.myshopify.com`.
+    /// `example.myshopify.com` (or, for a simulator on this machine, `http://127.0.0.1:port`).
     pub shop_domain: String,
     pub access_token: String,
 }
@@ -25,207 +22,86 @@ impl fmt::Debug for ShopCredentials {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
-    #[error("no Shopify credentials are stored for retailer {0}")]
-    Missing(String),
-    #[error("the Shopify credentials of retailer {retailer} in {path} cannot be used: {message}")]
-    File {
-        retailer: String,
-        path: PathBuf,
-        message: String,
-    },
-    #[error("the keyring refused the Shopify credentials of retailer {retailer}: {message}")]
-    Keyring { retailer: String, message: String },
-}
-
-/// Where credentials are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// The OS keyring, falling back to the file when no keyring service answers.
-    KeyringOrFile,
-    /// Only the 0600 file (for machines known to have no keyring, and for tests).
-    FileOnly,
-}
-
-/// Stores and loads credentials per retailer.
-#[derive(Debug, Clone)]
-pub struct CredentialVault {
-    fallback_dir: PathBuf,
-    backend: Backend,
-}
-
-impl CredentialVault {
-    /// `fallback_dir` (e.g. `<data dir>/secrets`) holds the file fallback.
-    pub fn new(fallback_dir: &Path, backend: Backend) -> CredentialVault {
-        CredentialVault {
-            fallback_dir: fallback_dir.to_path_buf(),
-            backend,
-        }
-    }
-
-    fn file(&self, retailer_id: &str) -> PathBuf {
-        let safe: String = retailer_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.fallback_dir.join(format!("shopify-{safe}.json"))
-    }
-
-    pub fn save(
-        &self,
-        retailer_id: &str,
-        credentials: &ShopCredentials,
-    ) -> Result<(), CredentialError> {
-        let secret = serde_json::to_string(credentials).map_err(|e| CredentialError::Keyring {
-            retailer: retailer_id.into(),
-            message: e.to_string(),
-        })?;
-        if self.backend == Backend::KeyringOrFile {
-            match keyring::Entry::new(SERVICE, retailer_id).and_then(|e| e.set_password(&secret)) {
-                Ok(()) => return Ok(()),
-                Err(e) if no_keyring_service(&e) => tracing::warn!(
-                    retailer = retailer_id,
-                    reason = %e,
-                    "no keyring service; keeping the Shopify credentials in a 0600 file instead"
-                ),
-                Err(e) => {
-                    return Err(CredentialError::Keyring {
-                        retailer: retailer_id.into(),
-                        message: e.to_string(),
-                    })
-                }
+impl ShopCredentials {
+    /// Checks what an admin typed: a `*.myshopify.com` domain (a pasted `https://…/admin` URL
+    /// is cut down to it) or an `https://` base; plain `http://` only to this machine, so a
+    /// token never crosses a network unencrypted. The token must look like one.
+    pub fn new(shop_domain: &str, access_token: &str) -> Result<ShopCredentials, String> {
+        let domain = shop_domain.trim().trim_end_matches('/');
+        let domain = if let Some(rest) = domain.strip_prefix("http://") {
+            let host = rest.split([':', '/']).next().unwrap_or_default();
+            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+                return Err(format!(
+                    "{shop_domain} is not encrypted: use https:// (plain http only to this machine)"
+                ));
             }
-        }
-        self.save_file(retailer_id, &secret)
-    }
-
-    fn save_file(&self, retailer_id: &str, secret: &str) -> Result<(), CredentialError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        use std::os::unix::fs::PermissionsExt;
-        let path = self.file(retailer_id);
-        let err = |message: String| CredentialError::File {
-            retailer: retailer_id.into(),
-            path: path.clone(),
-            message,
+            domain.to_owned()
+        } else if domain.starts_with("https://") && !domain.contains(".myshopify.com") {
+            domain.to_owned()
+        } else {
+            let host = domain
+                .trim_start_matches("https://")
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let shop = host.strip_suffix(".myshopify.com").unwrap_or(&host);
+            if shop.is_empty() || !shop.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(format!(
+                    "{shop_domain:?} is not a shop domain: type it as name.myshopify.com"
+                ));
+            }
+            format!("{shop}.myshopify.com")
         };
-        std::fs::create_dir_all(&self.fallback_dir).map_err(|e| err(e.to_string()))?;
-        let tmp = path.with_extension("json.tmp");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| err(e.to_string()))?;
-        // The mode above applies only to a new file; make sure of it for an old one too.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| err(e.to_string()))?;
-        file.write_all(secret.as_bytes())
-            .and_then(|_| file.sync_all())
-            .map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))
-    }
-
-    pub fn load(&self, retailer_id: &str) -> Result<ShopCredentials, CredentialError> {
-        if self.backend == Backend::KeyringOrFile {
-            match keyring::Entry::new(SERVICE, retailer_id).and_then(|e| e.get_password()) {
-                Ok(secret) => {
-                    return serde_json::from_str(&secret).map_err(|e| CredentialError::Keyring {
-                        retailer: retailer_id.into(),
-                        message: format!("stored value is not valid: {e}"),
-                    })
-                }
-                Err(keyring::Error::NoEntry) => {}
-                Err(e) if no_keyring_service(&e) => {}
-                Err(e) => {
-                    return Err(CredentialError::Keyring {
-                        retailer: retailer_id.into(),
-                        message: e.to_string(),
-                    })
-                }
-            }
+        let token = access_token.trim();
+        if token.len() < 20 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(
+                "that is not an Admin API access token (it starts shpat_ and is longer)".into(),
+            );
         }
-        let path = self.file(retailer_id);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CredentialError::Missing(retailer_id.into()))
-            }
-            Err(e) => {
-                return Err(CredentialError::File {
-                    retailer: retailer_id.into(),
-                    path,
-                    message: e.to_string(),
-                })
-            }
-        };
-        serde_json::from_str(&text).map_err(|e| CredentialError::File {
-            retailer: retailer_id.into(),
-            path,
-            message: format!("not valid: {e}"),
+        Ok(ShopCredentials {
+            shop_domain: domain,
+            access_token: token.to_owned(),
         })
     }
-}
-
-fn no_keyring_service(e: &keyring::Error) -> bool {
-    matches!(
-        e,
-        keyring::Error::PlatformFailure(_) | keyring::Error::NoStorageAccess(_)
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
-    fn creds() -> ShopCredentials {
-        ShopCredentials {
-            shop_domain: "example.myshopify.com".into(),
-            access_token: "shpat_secret_value".into(),
-        }
-    }
+    const TOKEN: &str = "shpat_0123456789abcdef0123456789abcdef";
 
     #[test]
     fn debug_never_shows_the_token() {
-        let shown = format!("{:?}", creds());
-        assert!(!shown.contains("shpat_secret_value"), "{shown}");
-        assert!(shown.contains("example.myshopify.com"));
+        let shown = format!("{:?}", ShopCredentials::new("kowhai", TOKEN).unwrap());
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert!(shown.contains("kowhai.myshopify.com"));
     }
 
     #[test]
-    fn file_fallback_round_trips_with_owner_only_permissions() {
-        let dir = tempfile::tempdir().unwrap();
-        let vault = CredentialVault::new(dir.path(), Backend::FileOnly);
-        assert!(matches!(vault.load("r1"), Err(CredentialError::Missing(_))));
-        vault.save("r1", &creds()).unwrap();
-        assert_eq!(vault.load("r1").unwrap(), creds());
-        let mode = std::fs::metadata(vault.file("r1"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-
-    #[test]
-    fn without_a_keyring_service_it_falls_back_to_the_file() {
-        // On a machine with no Secret Service (CI), the keyring fails and the file is used;
-        // where one runs, the keyring keeps it. Either way the credentials come back.
-        let dir = tempfile::tempdir().unwrap();
-        let vault = CredentialVault::new(dir.path(), Backend::KeyringOrFile);
-        let id = format!("test-{}", std::process::id());
-        vault.save(&id, &creds()).unwrap();
-        assert_eq!(vault.load(&id).unwrap(), creds());
-        if let Ok(entry) = keyring::Entry::new(SERVICE, &id) {
-            let _ = entry.delete_credential();
+    fn domains_are_normalised_and_plain_http_stays_on_this_machine() {
+        for typed in [
+            "kowhai",
+            "Kowhai.myshopify.com",
+            "https://kowhai.myshopify.com/admin",
+            " kowhai.myshopify.com/ ",
+        ] {
+            assert_eq!(
+                ShopCredentials::new(typed, TOKEN).unwrap().shop_domain,
+                "kowhai.myshopify.com",
+                "{typed}"
+            );
         }
+        assert_eq!(
+            ShopCredentials::new("http://127.0.0.1:8123", TOKEN)
+                .unwrap()
+                .shop_domain,
+            "http://127.0.0.1:8123"
+        );
+        assert!(ShopCredentials::new("http://shop.example.com", TOKEN).is_err());
+        assert!(ShopCredentials::new("kow hai", TOKEN).is_err());
+        assert!(ShopCredentials::new("kowhai", "short").is_err());
+        assert!(ShopCredentials::new("kowhai", "shpat_with a space in it 0123").is_err());
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use returnhub_core::event::DomainEvent;
 use returnhub_core::time::{parse_rfc3339, UnixMillis};
-use returnhub_core::trigger::{ActionDue, IdempotencyKey};
+use returnhub_core::trigger::ActionDue;
 use returnhub_store::{ActionContext, ActionRow, EventInput, OutboxState, Store, StoreError};
 
 use crate::clock::{Backoff, Clock};
@@ -82,6 +82,8 @@ pub struct DispatchOptions {
     pub jitter_seed: u64,
     /// The actor recorded on confirmation and failure events.
     pub actor: String,
+    /// Only these retailers' actions (the ones this target serves); `None`: all.
+    pub retailers: Option<Vec<String>>,
 }
 
 impl Default for DispatchOptions {
@@ -93,6 +95,7 @@ impl Default for DispatchOptions {
             backoff_max: Duration::from_secs(15 * 60),
             jitter_seed: 0xD15_BA7C4,
             actor: "system:dispatcher".into(),
+            retailers: None,
         }
     }
 }
@@ -146,7 +149,11 @@ impl<T: Target> Dispatcher<T> {
     /// Works every action that is due now, once.
     pub async fn run_once(&self, store: &mut Store) -> Result<DispatchReport, DispatchError> {
         let mut report = DispatchReport::default();
-        let due = store.due_actions(self.clock.now_ms(), self.options.batch)?;
+        let due = store.due_actions(
+            self.options.retailers.as_deref(),
+            self.clock.now_ms(),
+            self.options.batch,
+        )?;
         for row in due {
             self.work(store, row, &mut report).await?;
         }
@@ -164,7 +171,7 @@ impl<T: Target> Dispatcher<T> {
         while !stop() {
             let pass = self.run_once(store).await?;
             total.add(&pass);
-            let Some(next) = store.next_action_at()? else {
+            let Some(next) = store.next_action_at(self.options.retailers.as_deref())? else {
                 break;
             };
             let now = self.clock.now_ms();
@@ -174,14 +181,6 @@ impl<T: Target> Dispatcher<T> {
             }
         }
         Ok(total)
-    }
-
-    /// A supervisor's retry of a failed action: it is reconciled first, so an effect that
-    /// happened after all is confirmed rather than repeated.
-    pub fn retry(&self, store: &Store, key: &IdempotencyKey) -> Result<(), DispatchError> {
-        store.retry_action(key, self.clock.now_ms())?;
-        tracing::info!(key = %key, "action queued again by a supervisor; it is reconciled first");
-        Ok(())
     }
 
     async fn work(

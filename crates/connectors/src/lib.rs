@@ -6,7 +6,7 @@
 //! - [`graphql`]: the pinned-version client with cost-based pacing; the documents it sends
 //!   live in `graphql/*.graphql` and are validated against Shopify's schema by the tests.
 //! - [`shopify`]: Shopify as a target. [`import`]: orders into the store. [`webhook`]: HMAC.
-//! - [`credentials`]: shop domain and token in the keyring (or a 0600 file).
+//! - [`credentials`]: shop domain and token, checked (the hub keeps them in the keyring).
 
 pub mod clock;
 pub mod credentials;
@@ -17,7 +17,7 @@ pub mod shopify;
 pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
-pub use credentials::{Backend, CredentialVault, ShopCredentials};
+pub use credentials::ShopCredentials;
 pub use dispatch::{
     Confirmation, DispatchOptions, DispatchReport, Dispatcher, Target, TargetError,
 };

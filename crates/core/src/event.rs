@@ -104,6 +104,22 @@ pub enum DomainEvent {
         target: String,
         reason: String,
     },
+    /// A supervisor asked for a failed action to be tried again. It is reconciled against the
+    /// target first (the effect may exist after all), then sent only if it does not.
+    ActionRetried {
+        key: IdempotencyKey,
+        return_id: String,
+    },
+    /// An admin connected a retailer to its Shopify shop; the credentials were verified
+    /// (`shop_name` is what Shopify answered). The access token is not here: it is a secret,
+    /// kept in the keyring.
+    ShopConnected {
+        retailer_id: String,
+        shop_domain: String,
+        shop_name: String,
+    },
+    /// An admin disconnected a retailer from its shop: nothing more is imported or sent.
+    ShopDisconnected { retailer_id: String },
     /// An import from a retailer's shop reached this point: `cursor` resumes the stream and
     /// `updated_since` is the high-water mark for the next incremental import. Appended in the
     /// same transaction as the orders it covers, so the cursor never runs ahead of them.
@@ -143,6 +159,9 @@ impl DomainEvent {
             DomainEvent::ActionConfirmed { .. } => "action_confirmed",
             DomainEvent::ActionFailed { .. } => "action_failed",
             DomainEvent::ImportCheckpoint { .. } => "import_checkpoint",
+            DomainEvent::ActionRetried { .. } => "action_retried",
+            DomainEvent::ShopConnected { .. } => "shop_connected",
+            DomainEvent::ShopDisconnected { .. } => "shop_disconnected",
         }
     }
 
@@ -174,7 +193,10 @@ impl DomainEvent {
             DomainEvent::StationConfigured(s) => Some(&s.station),
             DomainEvent::ActionConfirmed { return_id, .. }
             | DomainEvent::ActionFailed { return_id, .. } => Some(return_id),
-            DomainEvent::ImportCheckpoint { retailer_id, .. } => Some(retailer_id),
+            DomainEvent::ImportCheckpoint { retailer_id, .. }
+            | DomainEvent::ShopConnected { retailer_id, .. }
+            | DomainEvent::ShopDisconnected { retailer_id } => Some(retailer_id),
+            DomainEvent::ActionRetried { return_id, .. } => Some(return_id),
         }
     }
 }

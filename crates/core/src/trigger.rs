@@ -146,6 +146,13 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key as typed or sent back by the window: the prefix and 64 lower-case hex digits.
+    pub fn parse(s: &str) -> Option<IdempotencyKey> {
+        let hex = s.strip_prefix(Self::PREFIX)?;
+        (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| IdempotencyKey(s.to_owned()))
+    }
 }
 
 /// A length-prefixed field of the key encoding.

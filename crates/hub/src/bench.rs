@@ -532,6 +532,7 @@ impl Hub {
         })?;
         self.undo_steps().retain(|s| s.return_id != return_id);
         self.print_wakeup();
+        self.actions_queued();
         let state = self.state_of(&store, return_id, &actor)?;
         let summary: Vec<String> = decisions
             .iter()

@@ -11,6 +11,7 @@ mod options;
 mod orphan;
 mod photos;
 mod rules_admin;
+mod shops;
 mod station;
 mod supervisor;
 
@@ -35,6 +36,10 @@ pub use options::{HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};
 pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};
 pub use rules_admin::RulesCheck;
+pub use shops::{
+    ActionCounts, ActionView, DispatchMode, DispatchView, ImportState, ImportView,
+    RetailerShopView, ShopConnectionView, ShopsView,
+};
 pub use station::{render as render_label, PrintRound, PrinterQueueView, ScannerSink, StationView};
 pub use supervisor::{AuditEntry, ExceptionView, SupervisorResult};
 
@@ -174,6 +179,8 @@ pub struct Hub {
     secrets: returnhub_secrets::SecretVault,
     /// The sync worker, when a central store is configured and a token is stored.
     sync: Mutex<Option<returnhub_sync::SyncWorker>>,
+    /// The shop import and action dispatch workers' shared state.
+    shops: shops::ShopWorkers,
 }
 
 impl Hub {
@@ -205,6 +212,7 @@ impl Hub {
                 returnhub_secrets::Backend::KeyringOrFile,
             ),
             sync: Mutex::new(None),
+            shops: shops::ShopWorkers::default(),
             options,
             clock,
             undo: Mutex::new(Vec::new()),

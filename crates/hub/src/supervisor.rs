@@ -210,6 +210,7 @@ impl Hub {
             }
             Ok(())
         })?;
+        self.actions_queued();
         Ok(SupervisorResult {
             message: format!(
                 "Item decided: {} ({actions_queued} action(s) queued).",
@@ -277,6 +278,7 @@ impl Hub {
             }
             Ok(())
         })?;
+        self.actions_queued();
         let message = match (retailer.policy.trigger, decisions.is_empty()) {
             (Trigger::Manual, true) => {
                 "Closed. It was never processed, so no action fires.".to_string()
@@ -452,6 +454,28 @@ fn describe(event: &DomainEvent) -> String {
         },
         DomainEvent::ConnoteAttached { connote, .. } => format!("Connote {connote} attached"),
         DomainEvent::ReturnNoted { note, .. } => format!("Note: {note}"),
+        DomainEvent::ActionConfirmed {
+            key,
+            target,
+            reference,
+            ..
+        } => format!(
+            "Action {}… confirmed by {target} ({reference})",
+            &key.as_str()[..12]
+        ),
+        DomainEvent::ActionFailed {
+            key,
+            target,
+            reason,
+            ..
+        } => format!(
+            "Action {}… failed at {target}: {reason}",
+            &key.as_str()[..12]
+        ),
+        DomainEvent::ActionRetried { key, .. } => format!(
+            "Action {}… retried (reconciled with the target first)",
+            &key.as_str()[..12]
+        ),
         other => other.kind().replace('_', " "),
     }
 }

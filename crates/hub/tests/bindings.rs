@@ -13,7 +13,7 @@ use returnhub_core::station::StationConfig;
 use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
-    ItemScan, OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, StationView,
+    ItemScan, OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, ShopsView, StationView,
     SupervisorResult, SyncView,
 };
 use ts_rs::TS;
@@ -61,6 +61,7 @@ fn typescript_bindings_are_current() {
     AuditEntry::export_all(&config).unwrap();
     SupervisorResult::export_all(&config).unwrap();
     SyncView::export_all(&config).unwrap();
+    ShopsView::export_all(&config).unwrap();
     Outcome::export_all(&config).unwrap();
     ScannerEvent::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());

@@ -138,6 +138,34 @@ impl SecretVault {
     }
 }
 
+impl SecretVault {
+    /// Forgets the secret wherever it is kept (keyring and file); a missing one is fine.
+    pub fn delete(&self, name: &str) -> Result<(), SecretError> {
+        if self.backend == Backend::KeyringOrFile {
+            match keyring::Entry::new(&self.service, name).and_then(|e| e.delete_credential()) {
+                Ok(()) | Err(keyring::Error::NoEntry) => {}
+                Err(e) if no_keyring_service(&e) => {}
+                Err(e) => {
+                    return Err(SecretError::Keyring {
+                        name: name.into(),
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+        let path = self.file(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(SecretError::File {
+                name: name.into(),
+                path,
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
 fn no_keyring_service(e: &keyring::Error) -> bool {
     matches!(
         e,
@@ -164,6 +192,12 @@ mod tests {
         assert_eq!(mode, 0o600);
         vault.save("central", "tok_other").unwrap();
         assert_eq!(vault.load("central").unwrap(), "tok_other");
+        vault.delete("central").unwrap();
+        assert!(matches!(
+            vault.load("central"),
+            Err(SecretError::Missing(_))
+        ));
+        vault.delete("central").unwrap();
     }
 
     #[test]

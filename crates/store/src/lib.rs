@@ -26,7 +26,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
-pub use outbox::{ActionContext, ActionLine, ActionRow, ImportCursor, OutboxState};
+pub use outbox::{
+    ActionContext, ActionLine, ActionRow, ImportCursor, OutboxState, ShopConnectionRow,
+};
 pub use read::DemoConnote;
 pub use sync::{ApplyOutcome, PendingSync, RemoteEvent, SyncCursor};
 pub use write::{AppendedEvent, EventInput, WriteTx};

@@ -78,6 +78,15 @@ pub struct ActionLine {
     pub disposition: Option<String>,
 }
 
+/// A retailer connected to its Shopify shop (see the `ShopConnected` event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopConnectionRow {
+    pub retailer_id: String,
+    pub shop_domain: String,
+    pub shop_name: String,
+    pub connected_at: String,
+}
+
 /// Where an order import stands (see the `ImportCheckpoint` event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportCursor {
@@ -127,28 +136,56 @@ fn decode(
 
 impl Store {
     /// The actions the dispatcher should look at now, oldest first: pending, sent (a crash
-    /// after marking sent: reconcile) and unknown rows whose next attempt is due.
-    pub fn due_actions(&self, now: UnixMillis, limit: usize) -> Result<Vec<ActionRow>> {
+    /// after marking sent: reconcile) and unknown rows whose next attempt is due; only
+    /// `retailers`' actions when given (a dispatcher serves the retailers it has targets for).
+    pub fn due_actions(
+        &self,
+        retailers: Option<&[String]>,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<ActionRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ACTION_COLUMNS}
              WHERE topic = 'action' AND state IN ('pending', 'sent', 'unknown')
                AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+               AND (?3 IS NULL OR json_extract(payload, '$.retailer_id')
+                                  IN (SELECT value FROM json_each(?3)))
              ORDER BY id LIMIT ?2"
         ))?;
         let rows = stmt
-            .query_map(params![rfc3339(now), limit as i64], action_row)?
+            .query_map(
+                params![rfc3339(now), limit as i64, retailer_filter(retailers)?],
+                action_row,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(decode).collect()
     }
 
-    /// The earliest `next_attempt_at` of an action still to be worked on, if any.
-    pub fn next_action_at(&self) -> Result<Option<String>> {
+    /// The earliest `next_attempt_at` of an action still to be worked on (of `retailers`
+    /// when given), if any; `Some("")` when one is due now.
+    pub fn next_action_at(&self, retailers: Option<&[String]>) -> Result<Option<String>> {
         Ok(self.conn.query_row(
             "SELECT min(coalesce(next_attempt_at, '')) FROM outbox
-             WHERE topic = 'action' AND state IN ('pending', 'sent', 'unknown')",
-            [],
+             WHERE topic = 'action' AND state IN ('pending', 'sent', 'unknown')
+               AND (?1 IS NULL OR json_extract(payload, '$.retailer_id')
+                                  IN (SELECT value FROM json_each(?1)))",
+            [retailer_filter(retailers)?],
             |r| r.get(0),
         )?)
+    }
+
+    /// Actions a supervisor should see: failed ones (with the reason) and ones whose
+    /// outcome is still unknown, newest first.
+    pub fn troubled_actions(&self, limit: usize) -> Result<Vec<ActionRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ACTION_COLUMNS}
+             WHERE topic = 'action' AND state IN ('failed', 'unknown')
+             ORDER BY updated_at DESC, id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt
+            .query_map(params![limit as i64], action_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(decode).collect()
     }
 
     pub fn action(&self, key: &IdempotencyKey) -> Result<Option<ActionRow>> {
@@ -161,6 +198,48 @@ impl Store {
             )
             .optional()?;
         row.map(decode).transpose()
+    }
+
+    pub fn shop_connections(&self) -> Result<Vec<ShopConnectionRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT retailer_id, shop_domain, shop_name, connected_at FROM shop_connections
+             ORDER BY retailer_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ShopConnectionRow {
+                    retailer_id: r.get(0)?,
+                    shop_domain: r.get(1)?,
+                    shop_name: r.get(2)?,
+                    connected_at: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many action rows of each retailer are in each state.
+    pub fn action_counts_by_retailer(&self) -> Result<Vec<(String, OutboxState, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json_extract(payload, '$.retailer_id'), state, count(*) FROM outbox
+             WHERE topic = 'action' GROUP BY 1, 2 ORDER BY 1, 2",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(retailer, state, n)| {
+                OutboxState::parse(&state)
+                    .map(|s| (retailer, s, n))
+                    .ok_or_else(|| StoreError::Invalid(format!("unknown outbox state {state:?}")))
+            })
+            .collect()
     }
 
     /// How many action rows are in each state.
@@ -227,19 +306,6 @@ impl Store {
             "pending",
             "next_attempt_at = ?4",
             Some((next_at, error)),
-            now,
-        )
-    }
-
-    /// A supervisor's retry of a failed action: it goes back through reconciliation first
-    /// (unknown, due now), so an effect that did happen is found rather than repeated.
-    pub fn retry_action(&self, key: &IdempotencyKey, now: UnixMillis) -> Result<()> {
-        self.move_action(
-            key,
-            &["failed"],
-            "unknown",
-            "attempts = 0, next_attempt_at = NULL",
-            None,
             now,
         )
     }
@@ -391,6 +457,32 @@ pub(crate) fn project_failed(
         )));
     }
     Ok(())
+}
+
+/// Projection of `ActionRetried`: a failed action goes back through reconciliation (unknown,
+/// due now, attempts counted afresh), so an effect that did happen is found, not repeated.
+pub(crate) fn project_retried(tx: &Transaction<'_>, key: &IdempotencyKey, at: &str) -> Result<()> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE outbox SET state = 'unknown', attempts = 0, next_attempt_at = NULL,
+               updated_at = ?2
+             WHERE topic = 'action' AND dedupe_key = ?1 AND state = 'failed'",
+        )?
+        .execute(params![key.as_str(), at])?;
+    if changed != 1 {
+        return Err(StoreError::Invalid(format!(
+            "action {key} has not failed; there is nothing to retry"
+        )));
+    }
+    Ok(())
+}
+
+/// `retailers` as the JSON array the outbox queries filter by (NULL: no filter).
+fn retailer_filter(retailers: Option<&[String]>) -> Result<Option<String>> {
+    Ok(match retailers {
+        Some(ids) => Some(serde_json::to_string(ids)?),
+        None => None,
+    })
 }
 
 /// Projection of `ImportCheckpoint`.

@@ -209,6 +209,30 @@ impl WriteTx<'_> {
             DomainEvent::ActionFailed { key, reason, .. } => {
                 crate::outbox::project_failed(&self.tx, key, reason, recorded_at)
             }
+            DomainEvent::ActionRetried { key, .. } => {
+                crate::outbox::project_retried(&self.tx, key, recorded_at)
+            }
+            DomainEvent::ShopConnected {
+                retailer_id,
+                shop_domain,
+                shop_name,
+            } => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO shop_connections (retailer_id, shop_domain, shop_name, connected_at)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (retailer_id) DO UPDATE SET shop_domain = excluded.shop_domain,
+                           shop_name = excluded.shop_name, connected_at = excluded.connected_at",
+                    )?
+                    .execute(params![retailer_id, shop_domain, shop_name, recorded_at])?;
+                Ok(())
+            }
+            DomainEvent::ShopDisconnected { retailer_id } => {
+                self.tx
+                    .prepare_cached("DELETE FROM shop_connections WHERE retailer_id = ?1")?
+                    .execute([retailer_id])?;
+                Ok(())
+            }
             DomainEvent::ImportCheckpoint {
                 retailer_id,
                 stream,

@@ -1,0 +1,154 @@
+// The shops screen (F5): each retailer's Shopify shop (admins connect one: the hub checks the
+// domain and token with Shopify before keeping the token in the keyring), its order import
+// (done / estimated, rate, time left), its actions by state, and the actions that need a
+// supervisor (failed, or outcome unknown) with a retry that reconciles before it resends.
+
+import type { ActionView } from "./bindings/ActionView";
+import type { ImportView } from "./bindings/ImportView";
+import type { RetailerShopView } from "./bindings/RetailerShopView";
+import type { ShopsView } from "./bindings/ShopsView";
+import { el, text, type Call } from "./util";
+
+export class Shops {
+  private role: string | null = null;
+
+  constructor(private readonly call: Call) {
+    el<HTMLFormElement>("shop-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.connect();
+    });
+  }
+
+  async load(role: string | null): Promise<void> {
+    this.role = role;
+    el("shop-form").hidden = role !== "admin";
+    try {
+      this.show(await this.call<ShopsView>("shops_view"), true);
+    } catch (e) {
+      this.status(e instanceof Error ? e.message : String(e), false);
+    }
+  }
+
+  /// Live figures (import progress, action counts) while the screen is open.
+  async refresh(): Promise<void> {
+    this.show(await this.call<ShopsView>("shops_view"), false);
+  }
+
+  private show(view: ShopsView, fillForm: boolean): void {
+    const d = view.dispatch;
+    el("shops-dispatch").textContent =
+      d.mode === "central"
+        ? "A central store is configured: it sends this hub's actions; this hub sends none."
+        : d.mode === "here"
+          ? `This hub sends the actions of connected retailers.${d.last_pass_at ? ` Last pass ${d.last_pass_at}.` : ""}${d.last_error ? ` Error: ${d.last_error}` : ""}`
+          : "No shop is connected: actions wait in the queue until their retailer's shop is.";
+    el<HTMLTableElement>("shops-table").tBodies[0]?.replaceChildren(...view.retailers.map((r) => this.row(r)));
+    if (fillForm) {
+      el<HTMLSelectElement>("shop-retailer").replaceChildren(
+        ...view.retailers.map((r) => {
+          const o = document.createElement("option");
+          o.value = r.retailer_id;
+          o.textContent = r.retailer_name;
+          return o;
+        }),
+      );
+    }
+    const troubled = el<HTMLTableElement>("troubled-table").tBodies[0];
+    troubled?.replaceChildren(...view.troubled.map((a) => this.troubledRow(a)));
+    if (view.troubled.length === 0) troubled?.append(text("tr", "No failed or unknown actions."));
+  }
+
+  private row(r: RetailerShopView): HTMLElement {
+    const tr = document.createElement("tr");
+    tr.dataset["retailer"] = r.retailer_id;
+    const c = r.connection;
+    const a = r.actions;
+    tr.append(
+      text("td", r.retailer_name),
+      text("td", c ? `${c.shop_name} (${c.shop_domain})` : "not connected", c ? "" : "muted"),
+      text("td", c ? importText(r.import) : "—", "import"),
+      text("td", `${a.confirmed} confirmed · ${a.pending + a.sent} queued · ${a.unknown} unknown · ${a.failed} failed`, "actions"),
+    );
+    const cell = document.createElement("td");
+    if (c && this.role === "admin") {
+      const now = text("button", "Import now");
+      now.addEventListener("click", () => void this.act("start_import", { retailerId: r.retailer_id }, "Import started."));
+      const off = text("button", "Disconnect");
+      off.addEventListener("click", () => void this.act("disconnect_shop", { retailerId: r.retailer_id }, "Disconnected."));
+      cell.append(now, off);
+    }
+    tr.append(cell);
+    return tr;
+  }
+
+  private troubledRow(a: ActionView): HTMLElement {
+    const tr = document.createElement("tr");
+    tr.dataset["key"] = a.key;
+    tr.append(
+      text("td", a.kind.replaceAll("_", " ")),
+      text("td", a.amount ?? ""),
+      text("td", a.return_id, "mono"),
+      text("td", a.state, a.state === "failed" ? "bad" : ""),
+      text("td", `${a.attempts}`),
+      text("td", a.last_error ?? ""),
+    );
+    const cell = document.createElement("td");
+    if (a.state === "failed") {
+      const retry = text("button", "Retry");
+      retry.className = "retry";
+      retry.addEventListener("click", () => void this.act("retry_action", { key: a.key }, "Queued again: it is checked with the shop before anything is resent."));
+      cell.append(retry);
+    }
+    tr.append(cell);
+    return tr;
+  }
+
+  private async act(cmd: string, args: Record<string, string>, done: string): Promise<void> {
+    try {
+      this.show(await this.call<ShopsView>(cmd, args), false);
+      this.status(done, true);
+    } catch (e) {
+      this.status(e instanceof Error ? e.message : String(e), false);
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const token = el<HTMLInputElement>("shop-token");
+    this.status("Checking with Shopify…", true);
+    try {
+      const view = await this.call<ShopsView>("connect_shop", {
+        retailerId: el<HTMLSelectElement>("shop-retailer").value,
+        shopDomain: el<HTMLInputElement>("shop-domain").value,
+        accessToken: token.value,
+      });
+      token.value = "";
+      this.show(view, false);
+      const r = view.retailers.find((x) => x.retailer_id === el<HTMLSelectElement>("shop-retailer").value);
+      this.status(`Connected to ${r?.connection?.shop_name ?? "the shop"}; importing the last 30 days of orders.`, true);
+    } catch (e) {
+      this.status(e instanceof Error ? e.message : String(e), false);
+    }
+  }
+
+  private status(message: string, ok: boolean): void {
+    const s = el("shops-status");
+    s.textContent = message;
+    s.className = ok ? "" : "bad";
+  }
+}
+
+function importText(i: ImportView): string {
+  const total = i.estimated_total !== null ? ` / ~${i.estimated_total}` : "";
+  const eta = i.eta_seconds !== null ? `, ${i.eta_seconds} s left` : "";
+  const how = i.method ? ` (${i.method})` : "";
+  switch (i.state) {
+    case "running":
+      return `importing${how}: ${i.done}${total} orders, ${i.rate}/s${eta}`;
+    case "done":
+      return `up to date: ${i.done} new, ${i.skipped} unchanged${i.last_import_at ? ` · ${i.last_import_at}` : ""}`;
+    case "failed":
+      return `stopped (resumes from its cursor): ${i.last_error ?? ""}`;
+    default:
+      return i.last_import_at ? `last import ${i.last_import_at}` : "waiting for the first import";
+  }
+}
