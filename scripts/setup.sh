@@ -50,6 +50,18 @@ fi
 say "building the front end into ui/dist"
 (cd ui && npm run --silent build) || die "the front-end build failed"
 
+# --- Shopify's Admin schema, which the connector tests validate every GraphQL document against --
+if $for_tests; then
+  schema=crates/connectors/schema
+  if [[ ! -d $schema/node_modules/@shopify/dev-mcp || $schema/package-lock.json -nt $schema/node_modules/.package-lock.json ]]; then
+    say "installing Shopify's schema package (@shopify/dev-mcp)"
+    # `npm install` with the lock file (npm ci rejects this lock over optional platform packages);
+    # no install scripts run: only the schema files are used.
+    (cd $schema && npm install --ignore-scripts --no-audit --no-fund --loglevel=error) \
+      || die "installing @shopify/dev-mcp failed"
+  fi
+fi
+
 # --- tauri-driver, for the end-to-end tests --------------------------------------------------
 if $for_tests; then
   tools="${RETURNHUB_TOOLS:-$HOME/.cache/returnhub/tools}"

@@ -1,0 +1,217 @@
+//! Connecting shops and working failed actions, on a real store, without a shop to talk to:
+//! who may do what, that a shop that does not answer leaves nothing behind, and that a
+//! supervisor's retry sends a failed action back through reconciliation (recorded as an
+//! event in the return's audit trail). The dispatch itself against a Shopify simulator is in
+//! `crates/connectors/tests/` and the window test `tests/e2e_shops.rs`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use returnhub_core::bench::Presence;
+use returnhub_core::event::DomainEvent;
+use returnhub_core::rules::{Grade, QcStatus};
+use returnhub_core::trigger::IdempotencyKey;
+use returnhub_hub::{ErrorCode, ErrorView, Hub, HubOptions, InspectRequest};
+use returnhub_store::{EventInput, OutboxState, Store};
+
+const NOW: i64 = 1_795_461_900_000; // 2026-11-23T19:25:00Z
+const TOKEN: &str = "shpat_0123456789abcdef0123456789abcdef";
+
+fn demo_hub(dir: &Path, badge: &str, pin: &str) -> Arc<Hub> {
+    let hub = Hub::open_with_clock(HubOptions::demo(dir), Box::new(|| NOW)).unwrap();
+    hub.sign_in(badge, pin).unwrap();
+    Arc::new(hub)
+}
+
+fn code(e: returnhub_hub::HubError) -> (ErrorCode, String) {
+    let view = ErrorView::from(e);
+    (view.code, view.message)
+}
+
+/// Processes kowhai returns until one queues an action; returns that action's key.
+fn process_until_an_action_is_queued(hub: &Hub) -> IdempotencyKey {
+    let connotes: Vec<String> = hub.with_store(|s| {
+        let mut stmt = s
+            .reader()
+            .prepare(
+                "SELECT c.connote FROM connotes c JOIN returns r ON r.id = c.return_id
+                 WHERE r.retailer_id = 'kowhai' AND r.hub_id = 'AKL' AND r.status = 'expected'
+                 ORDER BY c.connote",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    });
+    for connote in connotes {
+        let scan = hub.scan(&connote).unwrap();
+        let ret = scan.ret.unwrap();
+        for item in &ret.items {
+            hub.inspect_item(InspectRequest {
+                return_id: ret.id.clone(),
+                item_id: item.id.clone(),
+                presence: Presence::Found,
+                qc: Some(QcStatus::Pass),
+                qc_reason: None,
+                grade: Some(Grade::A),
+                disposition: None,
+                note: None,
+                photos: vec![],
+            })
+            .unwrap();
+        }
+        if hub.process_return(&ret.id).unwrap().actions_queued > 0 {
+            let key: String = hub.with_store(|s| {
+                s.reader()
+                    .query_row(
+                        "SELECT dedupe_key FROM outbox WHERE topic = 'action'
+                         AND json_extract(payload, '$.return_id') = ?1 LIMIT 1",
+                        [&ret.id],
+                        |r| r.get(0),
+                    )
+                    .unwrap()
+            });
+            return IdempotencyKey::parse(&key).unwrap();
+        }
+    }
+    panic!("no demo return of kowhai queues an action");
+}
+
+#[test]
+fn only_admins_connect_shops_and_supervisors_see_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), "OP-1001", "1111");
+    let (c, _) = code(hub.shops_view().unwrap_err());
+    assert_eq!(c, ErrorCode::Forbidden);
+    let (c, _) = code(hub.connect_shop("kowhai", "kowhai", TOKEN).unwrap_err());
+    assert_eq!(c, ErrorCode::Forbidden);
+
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let view = hub.shops_view().unwrap();
+    assert!(view.retailers.iter().any(|r| r.retailer_id == "kowhai"));
+    assert!(view.retailers.iter().all(|r| r.connection.is_none()));
+    let (c, _) = code(hub.connect_shop("kowhai", "kowhai", TOKEN).unwrap_err());
+    assert_eq!(c, ErrorCode::Forbidden, "supervisors do not connect shops");
+    let (c, _) = code(hub.start_import("kowhai").unwrap_err());
+    assert_eq!(c, ErrorCode::Forbidden);
+}
+
+#[test]
+fn a_shop_that_does_not_answer_or_a_bad_domain_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), "AD-3001", "3333");
+    let (c, m) = code(
+        hub.connect_shop("kowhai", "not a shop!", TOKEN)
+            .unwrap_err(),
+    );
+    assert_eq!(c, ErrorCode::Invalid);
+    assert!(m.contains("not a shop domain"), "{m}");
+    let (c, m) = code(
+        hub.connect_shop("kowhai", "http://shop.example.com", TOKEN)
+            .unwrap_err(),
+    );
+    assert_eq!(c, ErrorCode::Invalid);
+    assert!(m.contains("https"), "{m}");
+    let (c, m) = code(hub.connect_shop("nobody", "kowhai", TOKEN).unwrap_err());
+    assert_eq!(c, ErrorCode::Invalid);
+    assert!(m.contains("nobody"), "{m}");
+
+    // Nothing listens on port 9 here: the check fails and nothing is kept.
+    let (c, m) = code(
+        hub.connect_shop("kowhai", "http://127.0.0.1:9", TOKEN)
+            .unwrap_err(),
+    );
+    assert_eq!(c, ErrorCode::Invalid);
+    assert!(m.contains("did not accept"), "{m}");
+    assert!(
+        !m.contains(TOKEN),
+        "the token never appears in a message: {m}"
+    );
+    let view = hub.shops_view().unwrap();
+    assert!(view.retailers.iter().all(|r| r.connection.is_none()));
+    let kept = std::fs::read_dir(dir.path().join("secrets"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(kept, 0, "no credentials are kept when the check fails");
+    let (c, m) = code(hub.start_import("kowhai").unwrap_err());
+    assert_eq!(c, ErrorCode::Invalid);
+    assert!(m.contains("not connected"), "{m}");
+}
+
+#[test]
+fn a_supervisor_retries_a_failed_action_through_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), "OP-1001", "1111");
+    let key = process_until_an_action_is_queued(&hub);
+    let return_id = hub
+        .with_store(|s| s.action(&key).unwrap().unwrap())
+        .action
+        .return_id;
+
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let (c, m) = code(hub.retry_action(key.as_str()).unwrap_err());
+    assert_eq!(c, ErrorCode::Invalid, "a pending action is not retried");
+    assert!(m.contains("pending"), "{m}");
+    let (c, _) = code(hub.retry_action("rh1-not-a-key").unwrap_err());
+    assert_eq!(c, ErrorCode::Invalid);
+
+    // The dispatcher (its own connection to the same file) gives up on it.
+    let mut other = Store::open(&HubOptions::demo(dir.path()).store_path()).unwrap();
+    other
+        .write(NOW, |tx| {
+            tx.append(EventInput {
+                event: DomainEvent::ActionFailed {
+                    key: key.clone(),
+                    return_id: return_id.clone(),
+                    target: "shopify".into(),
+                    reason: "refundCreate: the order is archived".into(),
+                },
+                actor: "system:dispatcher".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    let view = hub.shops_view().unwrap();
+    let failed = view
+        .troubled
+        .iter()
+        .find(|a| a.key == key.as_str())
+        .expect("the failed action is listed for the supervisor");
+    assert_eq!(failed.state, "failed");
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("refundCreate: the order is archived")
+    );
+    let kowhai = view
+        .retailers
+        .iter()
+        .find(|r| r.retailer_id == "kowhai")
+        .unwrap();
+    assert_eq!(kowhai.actions.failed, 1);
+
+    hub.retry_action(key.as_str()).unwrap();
+    let row = hub.with_store(|s| s.action(&key).unwrap().unwrap());
+    assert_eq!(
+        row.state,
+        OutboxState::Unknown,
+        "reconciled before any resend"
+    );
+    assert_eq!(row.attempts, 0);
+    assert_eq!(row.next_attempt_at, None, "due at once");
+    let (c, _) = code(hub.retry_action(key.as_str()).unwrap_err());
+    assert_eq!(c, ErrorCode::Invalid, "retrying twice is refused");
+    let trail = hub.audit_trail(&return_id).unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.what.contains("failed at shopify") && e.who == "system:dispatcher"),
+        "{trail:?}"
+    );
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.what.contains("retried") && e.who == "Sam Walker"),
+        "{trail:?}"
+    );
+}
