@@ -30,6 +30,11 @@ pub trait ActionDispatcher {
     fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome;
     /// Asks the target whether the action under `claim.key` was applied.
     fn reconcile(&self, claim: &ActionClaim) -> DispatchOutcome;
+    /// The retailers whose actions this dispatcher carries out; `None`: every retailer's.
+    /// Other retailers' claims are left alone (not sent, not counted as attempts).
+    fn retailers(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,14 +70,16 @@ pub fn dispatch_due(
     limit: u32,
 ) -> Result<DispatchReport> {
     let mut report = DispatchReport::default();
+    let retailers = dispatcher.retailers();
+    let retailers = retailers.as_deref();
     for state in [ClaimState::Sent, ClaimState::Unknown] {
-        for claim in storage.claims_in_state(state, limit)? {
+        for claim in storage.claims_in_state(state, retailers, limit)? {
             let outcome = dispatcher.reconcile(&claim);
             settle(storage, &claim, state, outcome, now)?;
             report.reconciled += 1;
         }
     }
-    for claim in storage.claims_in_state(ClaimState::Claimed, limit)? {
+    for claim in storage.claims_in_state(ClaimState::Claimed, retailers, limit)? {
         if !storage.set_claim_state(&claim.key, ClaimState::Claimed, ClaimState::Sent, None, now)? {
             continue;
         }

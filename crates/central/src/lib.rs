@@ -5,11 +5,12 @@
 //!
 //! - [`storage::CentralStorage`]: the port; [`sqlite::SqliteStorage`]: the default backend.
 //! - [`api`]: the routes (see `returnhub_sync::wire` for the protocol).
-//! - [`dispatch`]: the seam for the action dispatcher.
+//! - [`dispatch`]: the seam for the action dispatcher; [`shopify`]: Shopify behind it.
 
 pub mod api;
 pub mod auth;
 pub mod dispatch;
+pub mod shopify;
 pub mod sqlite;
 pub mod storage;
 pub mod upload;

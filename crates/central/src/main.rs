@@ -4,6 +4,7 @@
 //! returnhub-central --data-dir DIR --listen 127.0.0.1:8787      serve (same as `serve ...`)
 //! returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]   print a device token
 //! returnhub-central add-api-key --data-dir DIR --retailer NAME          print a partner key
+//! returnhub-central connect-shop --data-dir DIR --retailer ID --shop DOMAIN   token on stdin
 //! ```
 
 use std::path::PathBuf;
@@ -15,7 +16,9 @@ use returnhub_central::{AppState, CentralStorage, SqliteStorage};
 const USAGE: &str = "usage:
   returnhub-central [serve] --data-dir DIR [--listen ADDR]   (ADDR defaults to 127.0.0.1:8787)
   returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]
-  returnhub-central add-api-key --data-dir DIR --retailer NAME";
+  returnhub-central add-api-key --data-dir DIR --retailer NAME
+  returnhub-central connect-shop --data-dir DIR --retailer ID --shop NAME.myshopify.com
+      (reads the Admin API access token from stdin; checks it with Shopify before keeping it)";
 
 fn now_ms() -> i64 {
     returnhub_sync::unix_now_ms()
@@ -40,7 +43,9 @@ fn main() -> ExitCode {
 
 fn run(args: Vec<String>) -> Result<(), String> {
     let (command, rest) = match args.first().map(String::as_str) {
-        Some("serve" | "add-device" | "add-api-key") => (args[0].clone(), &args[1..]),
+        Some("serve" | "add-device" | "add-api-key" | "connect-shop") => {
+            (args[0].clone(), &args[1..])
+        }
         Some("--help" | "-h") => {
             println!("{USAGE}");
             return Ok(());
@@ -85,6 +90,28 @@ fn run(args: Vec<String>) -> Result<(), String> {
             eprintln!("API key for retailer '{retailer}' created (it is not shown again)");
             Ok(())
         }
+        "connect-shop" => {
+            let retailer = need("retailer")?;
+            let shop = need("shop")?;
+            let mut token = String::new();
+            std::io::stdin()
+                .read_line(&mut token)
+                .map_err(|e| format!("cannot read the access token from stdin: {e}"))?;
+            let credentials = returnhub_connectors::ShopCredentials::new(&shop, &token)?;
+            let connection = returnhub_central::shopify::connect_shop(
+                &storage,
+                &returnhub_central::shopify::vault(&data_dir),
+                &retailer,
+                &credentials,
+                now_ms(),
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!(
+                "retailer '{retailer}' connected to {} ({}); its actions are sent from this central store",
+                connection.shop_name, connection.shop_domain
+            );
+            Ok(())
+        }
         _ => {
             let listen = opts
                 .get("listen")
@@ -99,8 +126,17 @@ fn run(args: Vec<String>) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
                 tracing::info!(listen = %listen, data = %storage.path().display(), "central store serving");
+                let storage: Arc<dyn CentralStorage> = Arc::new(storage);
+                // The one dispatcher of every action: claims go to the retailers' shops.
+                let _dispatch = returnhub_central::shopify::start(
+                    storage.clone(),
+                    returnhub_central::shopify::vault(&data_dir),
+                    Arc::new(now_ms),
+                    returnhub_connectors::ClientOptions::default(),
+                    Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                );
                 let state = AppState {
-                    storage: Arc::new(storage),
+                    storage,
                     clock: Arc::new(now_ms),
                 };
                 let shutdown = async {

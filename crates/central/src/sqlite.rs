@@ -15,7 +15,7 @@ use returnhub_core::money::{Currency, Money};
 use returnhub_core::rules::{CountryCode, ItemFacts, Ratio};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due, ActionDue, ItemOutcome, ReturnEvent, Trigger};
-use returnhub_store::RemoteEvent;
+use returnhub_store::{ActionContext, ActionLine, RemoteEvent};
 use returnhub_sync::wire::{
     ClaimOutcome, ClaimState, Conflict, FieldError, PullRequest, PullResponse, PushResponse,
     RowResult, SyncCursor, TrackingIn, TrackingRecord, TrackingResponse, UploadResponse, UploadRow,
@@ -25,16 +25,23 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::auth;
 use crate::storage::{
     ActionClaim, CentralError, CentralStorage, DeviceIdentity, Failpoint, PartnerIdentity, Result,
+    ShopConnection,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
 /// The device id the central store writes its own events under.
 pub const CENTRAL_DEVICE: &str = "central";
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../migrations/central/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../migrations/central/0001_init.sql"),
+    ),
+    (
+        "0002_shops",
+        include_str!("../../../migrations/central/0002_shops.sql"),
+    ),
+];
 
 pub struct SqliteStorage {
     path: PathBuf,
@@ -1017,13 +1024,21 @@ impl CentralStorage for SqliteStorage {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn claims_in_state(&self, state: ClaimState, limit: u32) -> Result<Vec<ActionClaim>> {
+    fn claims_in_state(
+        &self,
+        state: ClaimState,
+        retailers: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<ActionClaim>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
             "SELECT key, return_id, hub_id, device_id, event_id, action, state, attempts, last_error
-             FROM action_claims WHERE state = ?1 ORDER BY claimed_at, key LIMIT ?2",
+             FROM action_claims WHERE state = ?1
+               AND (?3 IS NULL OR retailer_id IN (SELECT value FROM json_each(?3)))
+             ORDER BY claimed_at, key LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![state.as_str(), limit], |r| {
+        let retailers = retailers.map(serde_json::to_string).transpose()?;
+        let rows = stmt.query_map(params![state.as_str(), limit, retailers], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -1071,6 +1086,104 @@ impl CentralStorage for SqliteStorage {
             params![key, from.as_str(), to.as_str(), error, rfc3339(now)],
         )?;
         Ok(n == 1)
+    }
+
+    fn connect_shop(&self, connection: &ShopConnection) -> Result<()> {
+        let inner = self.lock()?;
+        let known: bool = inner.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM retailers WHERE id = ?1)",
+            [&connection.retailer_id],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(CentralError::Invalid(format!(
+                "no retailer {} at the central store (a hub pushes retailers when it syncs)",
+                connection.retailer_id
+            )));
+        }
+        inner.conn.execute(
+            "INSERT INTO shop_connections (retailer_id, shop_domain, shop_name, connected_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (retailer_id) DO UPDATE SET shop_domain = excluded.shop_domain,
+               shop_name = excluded.shop_name, connected_at = excluded.connected_at",
+            params![
+                connection.retailer_id,
+                connection.shop_domain,
+                connection.shop_name,
+                connection.connected_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn shop_connections(&self) -> Result<Vec<ShopConnection>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT retailer_id, shop_domain, shop_name, connected_at FROM shop_connections
+             ORDER BY retailer_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ShopConnection {
+                retailer_id: r.get(0)?,
+                shop_domain: r.get(1)?,
+                shop_name: r.get(2)?,
+                connected_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext> {
+        let inner = self.lock()?;
+        let (order_id, record): (String, String) = inner
+            .conn
+            .query_row(
+                "SELECT order_id, record FROM returns WHERE id = ?1",
+                [&claim.return_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                CentralError::Invalid(format!(
+                    "action {}: return {} is not at the central store",
+                    claim.key, claim.return_id
+                ))
+            })?;
+        let record: returnhub_core::event::ReturnRecord = serde_json::from_str(&record)?;
+        // The item's latest inspection that was not undone, as the hubs' stores keep it.
+        let mut disposition = inner.conn.prepare_cached(
+            "SELECT json_extract(e.payload, '$.disposition') FROM events e
+             WHERE e.aggregate_id = ?1 AND e.kind = 'item_inspected'
+               AND json_extract(e.payload, '$.item_id') = ?2
+               AND NOT EXISTS (SELECT 1 FROM events u
+                               WHERE u.aggregate_id = ?1 AND u.kind = 'step_undone'
+                                 AND json_extract(u.payload, '$.undone_event_id') = e.id)
+             ORDER BY e.hlc DESC LIMIT 1",
+        )?;
+        let mut lines = Vec::with_capacity(claim.action.item_ids.len());
+        for item_id in &claim.action.item_ids {
+            let item = record
+                .items
+                .iter()
+                .find(|i| &i.id == item_id)
+                .ok_or_else(|| {
+                    CentralError::Invalid(format!(
+                        "action {}: item {item_id} is not on return {}",
+                        claim.key, claim.return_id
+                    ))
+                })?;
+            let disposition: Option<String> = disposition
+                .query_row(params![claim.return_id, item_id], |r| r.get(0))
+                .optional()?
+                .flatten();
+            lines.push(ActionLine {
+                return_item_id: item.id.clone(),
+                order_line_id: item.order_line_id.clone(),
+                quantity: item.quantity,
+                disposition,
+            });
+        }
+        Ok(ActionContext { order_id, lines })
     }
 
     fn return_statuses(&self, hub_id: &str) -> Result<Vec<(String, String)>> {

@@ -4,7 +4,8 @@
 
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::ActionDue;
-use returnhub_store::RemoteEvent;
+pub use returnhub_store::ActionLine;
+use returnhub_store::{ActionContext, RemoteEvent};
 use returnhub_sync::wire::{
     ClaimState, Conflict, PullRequest, PullResponse, PushResponse, TrackingIn, TrackingResponse,
     UploadResponse, UploadRow,
@@ -116,8 +117,13 @@ pub trait CentralStorage: Send + Sync + 'static {
 
     /// Conflicts for the supervisor; of one hub, or all.
     fn conflicts(&self, hub_id: Option<&str>) -> Result<Vec<Conflict>>;
-    /// Claims in `state`, oldest first.
-    fn claims_in_state(&self, state: ClaimState, limit: u32) -> Result<Vec<ActionClaim>>;
+    /// Claims in `state`, oldest first; only `retailers`' when given.
+    fn claims_in_state(
+        &self,
+        state: ClaimState,
+        retailers: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<ActionClaim>>;
     /// Moves a claim from `from` to `to` (compare-and-set); false if it was not in `from`.
     fn set_claim_state(
         &self,
@@ -129,4 +135,18 @@ pub trait CentralStorage: Send + Sync + 'static {
     ) -> Result<bool>;
     /// (return id, status) of a hub's returns, by id: the read model the digests compare.
     fn return_statuses(&self, hub_id: &str) -> Result<Vec<(String, String)>>;
+    /// Records that a retailer's actions go to its Shopify shop (the token is kept apart).
+    fn connect_shop(&self, connection: &ShopConnection) -> Result<()>;
+    fn shop_connections(&self) -> Result<Vec<ShopConnection>>;
+    /// The order and lines an action is about, with each item's latest disposition.
+    fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext>;
+}
+
+/// A retailer connected to its Shopify shop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopConnection {
+    pub retailer_id: String,
+    pub shop_domain: String,
+    pub shop_name: String,
+    pub connected_at: String,
 }

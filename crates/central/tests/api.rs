@@ -328,7 +328,7 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     let claims = w
         .central
         .storage
-        .claims_in_state(wire::ClaimState::Claimed, 10)
+        .claims_in_state(wire::ClaimState::Claimed, None, 10)
         .unwrap();
     assert_eq!(claims.len(), 2);
     assert!(claims.iter().all(|c| c.device_id == "central"));

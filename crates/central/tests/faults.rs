@@ -548,7 +548,7 @@ async fn run(seed: u64, steps: usize, verbose: bool) -> Summary {
     for state in [ClaimState::Claimed, ClaimState::Sent, ClaimState::Unknown] {
         assert!(central
             .storage
-            .claims_in_state(state, 10)
+            .claims_in_state(state, None, 10)
             .unwrap()
             .is_empty());
     }
