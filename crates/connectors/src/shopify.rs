@@ -201,11 +201,41 @@ impl ShopifyTarget {
                 "Shopify suggests no transactions that can carry a refund of {amount}"
             )));
         }
+        // A restocked line names the location Shopify suggests (where it was fulfilled from);
+        // without one it is refunded without restocking rather than not refunded at all.
+        let locations: std::collections::HashMap<&str, &str> = suggested
+            .get("refundLineItems")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                Some((
+                    l.pointer("/lineItem/id")?.as_str()?,
+                    l.pointer("/location/id")?.as_str()?,
+                ))
+            })
+            .collect();
+        let refund_lines: Vec<Value> = lines
+            .iter()
+            .map(|line| {
+                let mut line = line.clone();
+                if line["restockType"] == "RETURN" {
+                    match line["lineItemId"].as_str().and_then(|id| locations.get(id)) {
+                        Some(location) => line["locationId"] = json!(location),
+                        None => {
+                            tracing::warn!(key = %action.key, line = %line["lineItemId"], "no restock location suggested; refunding without restocking");
+                            line["restockType"] = json!("NO_RESTOCK");
+                        }
+                    }
+                }
+                line
+            })
+            .collect();
         let input = json!({
             "orderId": context.order_id,
             "note": refund_note(&action.key),
             "notify": self.settings.notify_customer,
-            "refundLineItems": lines,
+            "refundLineItems": refund_lines,
             "transactions": transactions,
         });
         // @idempotent makes a repeat of this exact request return the first refund.
