@@ -403,7 +403,9 @@ impl ShopifyTarget {
     async fn exchange(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
         let (order_id, held) = self.exchange_holds(action).await?;
         for fulfillment_order in held {
-            // Releasing a hold twice is harmless (the second finds no hold), so it may repeat.
+            // A repeat after a lost answer finds the hold already released and Shopify
+            // refuses it ("not on hold"): that is the effect we wanted, so look before
+            // calling it a failure.
             let data = self
                 .client
                 .execute(
@@ -414,9 +416,13 @@ impl ShopifyTarget {
                 .await
                 .map_err(target_error)?;
             if let Some(errors) = user_errors(&data["fulfillmentOrderReleaseHold"]) {
-                return Err(TargetError::Permanent(format!(
-                    "fulfillmentOrderReleaseHold: {errors}"
-                )));
+                let (_, still_held) = self.exchange_holds(action).await?;
+                if still_held.contains(&fulfillment_order) {
+                    return Err(TargetError::Permanent(format!(
+                        "fulfillmentOrderReleaseHold: {errors}"
+                    )));
+                }
+                tracing::info!(key = %action.key, fulfillment_order = %fulfillment_order, "hold already released (an earlier try took effect)");
             }
         }
         Ok(Confirmation {

@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod schema;
+pub mod simulator;

@@ -1,0 +1,479 @@
+//! Exactly once, under faults: 1,000 actions (refunds, credit notes, exchanges) queued in a
+//! real hub store are dispatched to the Shopify simulator over real sockets while it injects
+//! faults at random (seeded): THROTTLED, 502s, connections dropped before and after the
+//! effect, answers held past the client's timeout after the effect, slow answers. Part way
+//! through the dispatcher "crashes" (some rows are left `sent`, as a crash between marking and
+//! sending leaves them) and a new one starts on a fresh connection to the same file.
+//!
+//! The ledger must end with exactly one effect per action and nothing else: 0 double refunds,
+//! 0 lost. `SCENARIO_SEED` picks another seed; the run prints the faults it injected.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use returnhub_connectors::dispatch::{DispatchOptions, DispatchReport, Dispatcher};
+use returnhub_connectors::shopify::{gift_card_code, refund_note};
+use returnhub_connectors::{
+    ClientOptions, ShopCredentials, ShopifyClient, ShopifySettings, ShopifyTarget, SystemClock,
+};
+use returnhub_core::bench::{Disposition, InspectionRecord, Presence};
+use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
+use returnhub_core::event::{
+    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
+use returnhub_core::model::ReturnStatus;
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::rules::{Grade, Outcome, QcStatus, RuleSet};
+use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey, Trigger};
+use returnhub_store::{EventInput, OutboxState, Store};
+use support::simulator::{Fault, SimLine, SimOrder, Simulator, TOKEN};
+
+const ACTIONS: u32 = 1_000;
+const RETAILER: &str = "kowhai";
+const NOW: i64 = 1_795_461_900_000;
+
+fn input(event: DomainEvent) -> EventInput {
+    EventInput {
+        event,
+        actor: "test".into(),
+        station: Some("bench-t".into()),
+    }
+}
+
+fn kind_of(n: u32) -> ActionKind {
+    match n % 20 {
+        0..=11 => ActionKind::Refund,
+        12..=16 => ActionKind::CreditNote,
+        _ => ActionKind::Exchange,
+    }
+}
+
+fn order_gid(n: u32) -> String {
+    format!("gid://shopify/Order/{}", 5_000_000 + n)
+}
+
+fn line_gid(n: u32) -> String {
+    format!("gid://shopify/LineItem/{}", 7_000_000 + n)
+}
+
+/// Unit prices vary so amounts are not all alike; quantity 2, one returned.
+fn price(n: u32) -> i64 {
+    2_000 + i64::from(n % 37) * 150
+}
+
+fn retailer() -> RetailerRecord {
+    RetailerRecord {
+        id: RETAILER.into(),
+        name: "Kōwhai Apparel".into(),
+        currency: Currency::NZD,
+        policy: RetailerPolicy {
+            trigger: Trigger::Processing,
+            customers_choose: true,
+            exchange_enabled: true,
+            rules_override_customer_choice: false,
+            default_outcome: Outcome::Refund,
+            qc_fail: QcFailPolicy::HoldForReview,
+            credit_note_expiry_days: Some(365),
+            currency: Some(Currency::NZD),
+        },
+        rules: RuleSet { rules: vec![] },
+        reasons: vec![],
+        qc_reasons: vec![],
+    }
+}
+
+/// The store: a retailer, and per action an order, a return of one item, its inspection and
+/// the ActionDue. Returns the actions.
+fn seed_store(store: &mut Store) -> Vec<ActionDue> {
+    let nzd = |m| Money::new(m, Currency::NZD);
+    store
+        .write(NOW, |tx| {
+            tx.append(input(DomainEvent::RetailerConfigured(retailer())))
+        })
+        .unwrap();
+    let mut actions = Vec::new();
+    for chunk in (0..ACTIONS).collect::<Vec<_>>().chunks(100) {
+        store
+            .write(NOW, |tx| {
+                for &n in chunk {
+                    let return_id = format!("R{n:05}");
+                    let item_id = format!("R{n:05}-i1");
+                    tx.append(input(DomainEvent::OrderImported(OrderRecord {
+                        id: order_gid(n),
+                        retailer_id: RETAILER.into(),
+                        order_number: format!("#{}", 10_000 + n),
+                        customer_name: "Ana".into(),
+                        email: format!("ana{n}@example.com"),
+                        created_at: "2026-11-01T00:00:00.000Z".into(),
+                        country: "NZ".into(),
+                        tags: vec![],
+                        subtotal: nzd(price(n) * 2),
+                        discount: nzd(0),
+                        total: nzd(price(n) * 2),
+                        lines: vec![OrderLineRecord {
+                            id: line_gid(n),
+                            sku: format!("SKU-{n}"),
+                            ean: None,
+                            title: "Tee".into(),
+                            image: None,
+                            quantity: 2,
+                            unit_price: nzd(price(n)),
+                            discount: nzd(0),
+                            product_tags: vec![],
+                        }],
+                    })))?;
+                    tx.append(input(DomainEvent::ReturnExpected(ReturnRecord {
+                        id: return_id.clone(),
+                        retailer_id: RETAILER.into(),
+                        hub_id: "AKL".into(),
+                        order_id: order_gid(n),
+                        source: "portal".into(),
+                        status: ReturnStatus::Expected,
+                        created_at: "2026-11-02T00:00:00.000Z".into(),
+                        connotes: vec![format!("LZ{n:08}0NZ")],
+                        items: vec![ReturnItemRecord {
+                            id: item_id.clone(),
+                            order_line_id: line_gid(n),
+                            quantity: 1,
+                            reason_code: "TOO_SMALL".into(),
+                            sub_reason_code: None,
+                            comment: None,
+                            chosen_option: Some(ReturnOption::Refund),
+                        }],
+                    })))?;
+                    // Every other item goes back to stock: its refund restocks at a location.
+                    tx.append(input(DomainEvent::ItemInspected(InspectionRecord {
+                        id: format!("insp-{n}"),
+                        return_id: return_id.clone(),
+                        item_id: item_id.clone(),
+                        presence: Presence::Found,
+                        qc: Some(QcStatus::Pass),
+                        qc_reason: None,
+                        grade: Some(Grade::A),
+                        disposition: Some(if n.is_multiple_of(2) {
+                            Disposition::BackToStock
+                        } else {
+                            Disposition::ResaleHold
+                        }),
+                        note: None,
+                        photos: vec![],
+                    })))?;
+                    let kind = kind_of(n);
+                    let action = ActionDue {
+                        key: IdempotencyKey::derive(RETAILER, &return_id, &[&item_id], kind),
+                        retailer_id: RETAILER.into(),
+                        return_id,
+                        item_ids: vec![item_id],
+                        kind,
+                        amount: (kind != ActionKind::Exchange).then(|| nzd(price(n))),
+                        credit_note_expiry_days: (kind == ActionKind::CreditNote).then_some(365),
+                    };
+                    tx.append(input(DomainEvent::ActionDue(action.clone())))?;
+                    actions.push(action);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    actions
+}
+
+/// The shop: the same orders (paid, two units each), and for each exchange a replacement
+/// order held until the return passes, tagged with the return.
+fn seed_shop(sim: &Simulator) {
+    for n in 0..ACTIONS {
+        sim.add_order(SimOrder {
+            id: order_gid(n),
+            name: format!("#{}", 10_000 + n),
+            email: format!("ana{n}@example.com"),
+            customer: "Ana".into(),
+            created_at: "2026-11-01T00:00:00Z".into(),
+            updated_at: "2026-11-01T00:00:00Z".into(),
+            currency: Currency::NZD,
+            country: "NZ".into(),
+            tags: vec![],
+            discount_codes: vec![],
+            lines: vec![SimLine {
+                id: line_gid(n),
+                sku: format!("SKU-{n}"),
+                title: "Tee".into(),
+                barcode: None,
+                image: None,
+                product_tags: vec![],
+                quantity: 2,
+                unit_price: price(n),
+                discount: 0,
+            }],
+            payment: (
+                format!("gid://shopify/OrderTransaction/{}", 3_000_000 + n),
+                "shopify_payments".into(),
+                price(n) * 2,
+            ),
+            refunds: vec![],
+            fulfillment_orders: vec![],
+        });
+        if kind_of(n) == ActionKind::Exchange {
+            sim.add_order(SimOrder {
+                id: format!("gid://shopify/Order/{}", 6_000_000 + n),
+                name: format!("#X{n}"),
+                email: format!("ana{n}@example.com"),
+                customer: "Ana".into(),
+                created_at: "2026-11-03T00:00:00Z".into(),
+                updated_at: "2026-11-03T00:00:00Z".into(),
+                currency: Currency::NZD,
+                country: "NZ".into(),
+                tags: vec![format!("returnhub-exchange-R{n:05}")],
+                discount_codes: vec![],
+                lines: vec![],
+                payment: (
+                    format!("gid://shopify/OrderTransaction/{}", 4_000_000 + n),
+                    "manual".into(),
+                    0,
+                ),
+                refunds: vec![],
+                fulfillment_orders: vec![(
+                    format!("gid://shopify/FulfillmentOrder/{}", 8_000_000 + n),
+                    "ON_HOLD".into(),
+                )],
+            });
+        }
+    }
+}
+
+fn dispatcher(sim: &Simulator, seed: u64) -> Dispatcher<ShopifyTarget> {
+    let credentials = ShopCredentials::new(&sim.base(), TOKEN).unwrap();
+    let client = ShopifyClient::new(
+        &credentials,
+        Arc::new(SystemClock),
+        ClientOptions {
+            timeout: Duration::from_millis(250),
+            max_retries: 2,
+            backoff_base: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(40),
+            max_throttled: 50,
+            jitter_seed: seed,
+        },
+    )
+    .unwrap();
+    Dispatcher::new(
+        ShopifyTarget::new(client, ShopifySettings::default()),
+        Arc::new(SystemClock),
+        DispatchOptions {
+            max_attempts: 60,
+            batch: 100,
+            backoff_base: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(50),
+            jitter_seed: seed ^ 0xD15,
+            actor: "system:dispatcher".into(),
+            retailers: Some(vec![RETAILER.into()]),
+        },
+    )
+}
+
+fn add(total: &mut DispatchReport, pass: &DispatchReport) {
+    total.sent += pass.sent;
+    total.confirmed += pass.confirmed;
+    total.failed += pass.failed;
+    total.rescheduled += pass.rescheduled;
+    total.unknown += pass.unknown;
+    total.reconciled_found += pass.reconciled_found;
+    total.reconciled_absent += pass.reconciled_absent;
+}
+
+fn confirmed(store: &Store) -> u64 {
+    store
+        .action_counts()
+        .unwrap()
+        .into_iter()
+        .find(|(s, _)| *s == OutboxState::Confirmed)
+        .map_or(0, |(_, n)| n)
+}
+
+#[test]
+fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
+    let seed: u64 = std::env::var("SCENARIO_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0006);
+    println!("scenario seed: {seed} (SCENARIO_SEED={seed} repeats this run)");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let mut store = Store::open(&path).unwrap();
+    let actions = seed_store(&mut store);
+    assert_eq!(actions.len() as u32, ACTIONS);
+
+    let sim = Simulator::start("Kōwhai Apparel");
+    seed_shop(&sim);
+    // A generous bucket (the pacing has its own test) and faults on 15% of requests.
+    sim.set_bucket(1_000.0, 20_000.0);
+    sim.inject(
+        0.15,
+        seed,
+        Duration::from_millis(500),
+        Duration::from_millis(40),
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut report = DispatchReport::default();
+    // Phase 1: until about half are confirmed, then a "crash": a few rows are left `sent`
+    // (marked, never sent), the dispatcher and its connection dropped.
+    {
+        let first = dispatcher(&sim, seed);
+        while confirmed(&store) < u64::from(ACTIONS) / 2 {
+            let pass = rt.block_on(first.run_once(&mut store)).unwrap();
+            add(&mut report, &pass);
+        }
+        let pending: Vec<_> = store
+            .due_actions(None, i64::MAX / 4, 20)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.state == OutboxState::Pending)
+            .collect();
+        for row in &pending {
+            store.mark_action_sent(&row.action.key, NOW).unwrap();
+        }
+        println!(
+            "crash after {} confirmed; {} rows left `sent`",
+            confirmed(&store),
+            pending.len()
+        );
+    }
+    drop(store);
+
+    // Phase 2: a new dispatcher on a fresh connection reconciles and finishes.
+    let mut store = Store::open(&path).unwrap();
+    let second = dispatcher(&sim, seed.wrapping_add(1));
+    let pass = rt
+        .block_on(second.run_until_idle(&mut store, || false))
+        .unwrap();
+    add(&mut report, &pass);
+
+    let injected = sim.injected();
+    println!("faults injected: {injected:?}");
+    println!("dispatcher: {report:?}");
+    {
+        let ledger = sim.ledger();
+        println!(
+            "simulator: {} requests, {} THROTTLED by the bucket, {} invalid documents",
+            ledger.operations.len(),
+            ledger.throttled_by_bucket,
+            ledger.invalid_documents
+        );
+    }
+    for fault in Fault::ALL {
+        assert!(
+            injected.get(&fault).copied().unwrap_or(0) > 0,
+            "{fault:?} was never injected"
+        );
+    }
+
+    // Every action confirmed, each with the reference of its one effect.
+    for row in store.troubled_actions(20).unwrap() {
+        println!(
+            "not confirmed: {} {:?}: {:?}",
+            row.action.return_id, row.state, row.last_error
+        );
+    }
+    let counts = store.action_counts().unwrap();
+    assert_eq!(
+        counts,
+        vec![(OutboxState::Confirmed, u64::from(ACTIONS))],
+        "{counts:?}"
+    );
+    let ledger = sim.ledger();
+    assert_eq!(ledger.invalid_documents, 0);
+    let mut doubles = 0;
+    let mut lost = 0;
+    for action in &actions {
+        let row = store.action(&action.key).unwrap().unwrap();
+        let reference = row.reference.clone().unwrap();
+        let n: u32 = action.return_id[1..].parse().unwrap();
+        match action.kind {
+            ActionKind::Refund => {
+                let note = refund_note(&action.key);
+                let refunds: Vec<_> = ledger.orders[&order_gid(n)].refunds.iter().collect();
+                let mine: Vec<_> = refunds
+                    .iter()
+                    .filter(|r| r.note.as_deref() == Some(note.as_str()))
+                    .collect();
+                match mine.len() {
+                    0 => lost += 1,
+                    1 => {}
+                    _ => doubles += 1,
+                }
+                assert_eq!(refunds.len(), 1, "order {n}: nothing but this refund");
+                let refund = refunds[0];
+                assert_eq!(refund.id, reference);
+                assert_eq!(refund.amount, price(n), "the decision's amount, exactly");
+                let (_, quantity, restock, location) = &refund.lines[0];
+                assert_eq!(*quantity, 1);
+                if n.is_multiple_of(2) {
+                    assert_eq!(restock, "RETURN");
+                    assert_eq!(location.as_deref(), Some(support::simulator::LOCATION));
+                } else {
+                    assert_eq!(restock, "NO_RESTOCK");
+                }
+            }
+            ActionKind::CreditNote => {
+                let code = gift_card_code(&action.key);
+                let cards: Vec<_> = ledger
+                    .gift_cards
+                    .iter()
+                    .filter(|g| g.code == code)
+                    .collect();
+                match cards.len() {
+                    0 => lost += 1,
+                    1 => {}
+                    _ => doubles += 1,
+                }
+                assert_eq!(cards[0].id, reference);
+                assert_eq!(cards[0].amount, price(n));
+                assert_eq!(cards[0].currency, "NZD");
+                assert!(
+                    cards[0].expires_on.is_some(),
+                    "credit notes expire per the rule"
+                );
+                assert!(ledger.orders[&order_gid(n)].refunds.is_empty());
+            }
+            ActionKind::Exchange => {
+                let replacement = format!("gid://shopify/Order/{}", 6_000_000 + n);
+                assert_eq!(reference, replacement);
+                let held = ledger.orders[&replacement]
+                    .fulfillment_orders
+                    .iter()
+                    .filter(|(_, s)| s == "ON_HOLD")
+                    .count();
+                if held > 0 {
+                    lost += 1;
+                }
+                assert!(ledger.orders[&order_gid(n)].refunds.is_empty());
+            }
+        }
+    }
+    let refunds_total: usize = ledger.orders.values().map(|o| o.refunds.len()).sum();
+    let refund_actions = actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Refund)
+        .count();
+    let credit_actions = actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::CreditNote)
+        .count();
+    println!(
+        "ledger: {refunds_total} refunds for {refund_actions} refund actions, {} gift cards for {credit_actions} credit notes; {doubles} double, {lost} lost",
+        ledger.gift_cards.len()
+    );
+    assert_eq!(doubles, 0, "double effects");
+    assert_eq!(lost, 0, "lost effects");
+    assert_eq!(refunds_total, refund_actions, "no refund nobody asked for");
+    assert_eq!(
+        ledger.gift_cards.len(),
+        credit_actions,
+        "no gift card nobody asked for"
+    );
+}

@@ -1,0 +1,929 @@
+//! A simulator of Shopify's Admin GraphQL endpoint, for tests only. It listens on a real TCP
+//! socket on 127.0.0.1 and speaks just enough HTTP/1.1 (one request per connection) to be in
+//! full control of faults. Every document it receives is validated against Shopify's real
+//! schema (`schema.rs`) before anything else happens.
+//!
+//! It keeps a ledger — orders with line items, transactions, refunds and held fulfillment
+//! orders; gift cards; bulk operations — and follows the documented contract where the
+//! connector depends on it: the cost bucket (`extensions.cost.throttleStatus`, THROTTLED when
+//! a request costs more than is available), `refundCreate` requiring `@idempotent(key:)` and
+//! answering a repeated key with the first result, `suggestedRefund` from prices and what is
+//! already refunded, gift card codes unique (`TAKEN`), a hold released once.
+//!
+//! Faults are injected per request from a seeded generator (or forced for the next requests):
+//! THROTTLED, a 502 before the effect, a dropped connection before or after the effect, an
+//! answer held past the client's timeout after the effect, and a slow answer.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use returnhub_connectors::graphql::documents;
+use returnhub_core::money::{Currency, Money};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::schema;
+
+pub const TOKEN: &str = "shpat_simulator_0123456789abcdef0123";
+pub const LOCATION: &str = "gid://shopify/Location/1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    Throttled,
+    ServerError,
+    DropBeforeCommit,
+    DropAfterCommit,
+    TimeoutAfterCommit,
+    Slow,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 6] = [
+        Fault::Throttled,
+        Fault::ServerError,
+        Fault::DropBeforeCommit,
+        Fault::DropAfterCommit,
+        Fault::TimeoutAfterCommit,
+        Fault::Slow,
+    ];
+}
+
+#[derive(Debug, Clone)]
+pub struct SimLine {
+    pub id: String,
+    pub sku: String,
+    pub title: String,
+    pub barcode: Option<String>,
+    pub image: Option<String>,
+    pub product_tags: Vec<String>,
+    pub quantity: u32,
+    pub unit_price: i64,
+    /// Discount allocated to the whole line.
+    pub discount: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimRefund {
+    pub id: String,
+    pub note: Option<String>,
+    /// (line id, quantity, restock type, location).
+    pub lines: Vec<(String, u32, String, Option<String>)>,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimOrder {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub customer: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub currency: Currency,
+    pub country: String,
+    pub tags: Vec<String>,
+    pub discount_codes: Vec<String>,
+    pub lines: Vec<SimLine>,
+    /// The sale transaction: (id, gateway, amount).
+    pub payment: (String, String, i64),
+    pub refunds: Vec<SimRefund>,
+    /// Fulfillment orders: (id, status).
+    pub fulfillment_orders: Vec<(String, String)>,
+}
+
+impl SimOrder {
+    fn line_net(&self, line: &SimLine) -> i64 {
+        // What one unit was paid, the line's discount spread evenly (the last unit takes the
+        // remainder, like Shopify's allocation): for a suggestion, the floor per unit.
+        line.unit_price - line.discount / i64::from(line.quantity.max(1))
+    }
+
+    fn refunded_quantity(&self, line_id: &str) -> u32 {
+        self.refunds
+            .iter()
+            .flat_map(|r| &r.lines)
+            .filter(|(id, ..)| id == line_id)
+            .map(|(_, q, ..)| q)
+            .sum()
+    }
+
+    fn refunded_amount(&self) -> i64 {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    pub fn subtotal(&self) -> i64 {
+        self.lines
+            .iter()
+            .map(|l| l.unit_price * i64::from(l.quantity))
+            .sum()
+    }
+
+    pub fn discount(&self) -> i64 {
+        self.lines.iter().map(|l| l.discount).sum()
+    }
+
+    pub fn total(&self) -> i64 {
+        self.subtotal() - self.discount()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SimGiftCard {
+    pub id: String,
+    pub code: String,
+    pub amount: i64,
+    pub currency: String,
+    pub expires_on: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct BulkOp {
+    filter: Option<(String, String)>,
+    polls: u32,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    maximum: f64,
+    available: f64,
+    restore_rate: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.at).as_secs_f64();
+        self.available = (self.available + elapsed * self.restore_rate).min(self.maximum);
+        self.at = now;
+    }
+}
+
+/// What the simulated shop holds.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub shop_name: String,
+    pub orders: BTreeMap<String, SimOrder>,
+    pub gift_cards: Vec<SimGiftCard>,
+    /// Results of `@idempotent` mutations by key.
+    idempotent: HashMap<String, Value>,
+    bulk: HashMap<String, BulkOp>,
+    next_id: u64,
+    /// Every operation name received, in order (for pacing and import checks).
+    pub operations: Vec<String>,
+    /// THROTTLED answers given because the bucket was short (not injected).
+    pub throttled_by_bucket: u64,
+    pub invalid_documents: u64,
+}
+
+impl Ledger {
+    fn gid(&mut self, kind: &str) -> String {
+        self.next_id += 1;
+        format!("gid://shopify/{kind}/{}", 900_000 + self.next_id)
+    }
+
+    pub fn refunds_with_note(&self, note: &str) -> usize {
+        self.orders
+            .values()
+            .flat_map(|o| &o.refunds)
+            .filter(|r| r.note.as_deref() == Some(note))
+            .count()
+    }
+}
+
+#[derive(Debug)]
+struct FaultPlan {
+    rate: f64,
+    rng: u64,
+    forced: VecDeque<Fault>,
+    injected: BTreeMap<Fault, u64>,
+    hold: Duration,
+    slow: Duration,
+}
+
+#[derive(Clone)]
+pub struct Simulator {
+    pub addr: SocketAddr,
+    ledger: Arc<Mutex<Ledger>>,
+    faults: Arc<Mutex<FaultPlan>>,
+    bucket: Arc<Mutex<Bucket>>,
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub fn money(minor: i64, currency: Currency) -> Value {
+    json!({ "amount": Money::new(minor, currency).to_decimal_string(), "currencyCode": currency.code() })
+}
+
+fn shop_money(minor: i64, currency: Currency) -> Value {
+    json!({ "shopMoney": money(minor, currency) })
+}
+
+fn parse_money(v: &Value) -> Option<(i64, String)> {
+    let code = v.get("currencyCode")?.as_str()?.to_owned();
+    let currency: Currency = code.parse().ok()?;
+    let amount = match v.get("amount")? {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some((Money::parse(&amount, currency).ok()?.minor, code))
+}
+
+/// `created_at:>='…'` / `updated_at:>='…'` / `tag:'…'` of a search query.
+fn search_term(query: &str, field: &str) -> Option<String> {
+    let start = query.find(field)? + field.len();
+    let rest = &query[start..];
+    let rest = rest.trim_start_matches(":>=").trim_start_matches(':');
+    let rest = rest.trim_start_matches(['\'', '"', '\\']);
+    let end = rest.find(['\'', '"', '\\'])?;
+    Some(rest[..end].to_owned())
+}
+
+fn order_filter(query: Option<&str>) -> Option<(String, String)> {
+    let q = query?;
+    for field in ["updated_at", "created_at"] {
+        if let Some(v) = search_term(q, field) {
+            return Some((field.to_owned(), v));
+        }
+    }
+    None
+}
+
+fn matches(order: &SimOrder, filter: &Option<(String, String)>) -> bool {
+    match filter {
+        None => true,
+        Some((field, since)) => {
+            let value = if field == "updated_at" {
+                &order.updated_at
+            } else {
+                &order.created_at
+            };
+            value.as_str() >= since.as_str()
+        }
+    }
+}
+
+fn order_json(o: &SimOrder, with_lines: bool) -> Value {
+    let c = o.currency;
+    let mut v = json!({
+        "id": o.id,
+        "name": o.name,
+        "email": o.email,
+        "createdAt": o.created_at,
+        "updatedAt": o.updated_at,
+        "currencyCode": c.code(),
+        "tags": o.tags,
+        "discountCodes": o.discount_codes,
+        "customer": { "displayName": o.customer },
+        "shippingAddress": { "countryCodeV2": o.country },
+        "subtotalPriceSet": shop_money(o.subtotal(), c),
+        "totalDiscountsSet": shop_money(o.discount(), c),
+        "currentTotalPriceSet": shop_money(o.total() - o.refunded_amount(), c),
+    });
+    if with_lines {
+        v["lineItems"] =
+            json!({ "nodes": o.lines.iter().map(|l| line_json(l, c)).collect::<Vec<_>>() });
+    }
+    v
+}
+
+fn line_json(l: &SimLine, c: Currency) -> Value {
+    json!({
+        "id": l.id,
+        "sku": l.sku,
+        "title": l.title,
+        "quantity": l.quantity,
+        "variant": { "id": format!("{}-variant", l.id), "barcode": l.barcode },
+        "image": l.image.as_ref().map(|url| json!({ "url": url })),
+        "product": { "tags": l.product_tags },
+        "originalUnitPriceSet": shop_money(l.unit_price, c),
+        "discountAllocations": if l.discount > 0 {
+            json!([{ "allocatedAmountSet": shop_money(l.discount, c) }])
+        } else {
+            json!([])
+        },
+    })
+}
+
+/// What a request did, and how to answer.
+enum Outcome {
+    Data(Value),
+    Errors(Vec<Value>),
+    Throttled,
+}
+
+impl Simulator {
+    /// Starts the simulator on its own thread and runtime; it runs until the process ends.
+    pub fn start(shop_name: &str) -> Simulator {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let sim = Simulator {
+            addr: listener.local_addr().unwrap(),
+            ledger: Arc::new(Mutex::new(Ledger {
+                shop_name: shop_name.to_owned(),
+                ..Ledger::default()
+            })),
+            faults: Arc::new(Mutex::new(FaultPlan {
+                rate: 0.0,
+                rng: 1,
+                forced: VecDeque::new(),
+                injected: BTreeMap::new(),
+                hold: Duration::from_secs(3),
+                slow: Duration::from_millis(100),
+            })),
+            bucket: Arc::new(Mutex::new(Bucket {
+                maximum: 1000.0,
+                available: 1000.0,
+                restore_rate: 50.0,
+                at: Instant::now(),
+            })),
+        };
+        let server = sim.clone();
+        std::thread::Builder::new()
+            .name("shopify-simulator".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = TcpListener::from_std(listener).unwrap();
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let server = server.clone();
+                        tokio::spawn(async move { server.serve(stream).await });
+                    }
+                });
+            })
+            .unwrap();
+        sim
+    }
+
+    /// The base the client is given as its shop domain.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Faults on a `rate` share of requests, drawn from `seed`; answers held for `hold`
+    /// (longer than the client's timeout) and slowed by `slow`.
+    pub fn inject(&self, rate: f64, seed: u64, hold: Duration, slow: Duration) {
+        let mut f = self.faults.lock().unwrap();
+        f.rate = rate;
+        f.rng = seed;
+        f.hold = hold;
+        f.slow = slow;
+    }
+
+    /// The next requests get these faults, in order.
+    pub fn force(&self, faults: &[Fault]) {
+        self.faults.lock().unwrap().forced.extend(faults);
+    }
+
+    pub fn injected(&self) -> BTreeMap<Fault, u64> {
+        self.faults.lock().unwrap().injected.clone()
+    }
+
+    pub fn set_bucket(&self, maximum: f64, restore_rate: f64) {
+        let mut b = self.bucket.lock().unwrap();
+        b.maximum = maximum;
+        b.available = maximum;
+        b.restore_rate = restore_rate;
+        b.at = Instant::now();
+    }
+
+    pub fn add_order(&self, order: SimOrder) {
+        self.ledger().orders.insert(order.id.clone(), order);
+    }
+
+    fn next_fault(&self) -> Option<Fault> {
+        let mut f = self.faults.lock().unwrap();
+        let fault = if let Some(forced) = f.forced.pop_front() {
+            Some(forced)
+        } else if f.rate > 0.0 {
+            let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
+            (draw < f.rate).then(|| Fault::ALL[(splitmix(&mut f.rng) % 6) as usize])
+        } else {
+            None
+        };
+        if let Some(fault) = fault {
+            *f.injected.entry(fault).or_default() += 1;
+        }
+        fault
+    }
+
+    async fn serve(&self, mut stream: TcpStream) {
+        let Some((head, body)) = read_request(&mut stream).await else {
+            return;
+        };
+        let mut lines = head.lines();
+        let request_line = lines.next().unwrap_or_default().to_owned();
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let path = request_line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        if request_line.starts_with("GET ") {
+            if let Some(id) = path.strip_prefix("/bulk/") {
+                let body = self.bulk_file(id.trim_end_matches(".jsonl"));
+                return respond(&mut stream, 200, "application/jsonl", body.as_bytes()).await;
+            }
+            return respond(&mut stream, 404, "text/plain", b"not found").await;
+        }
+        let endpoint = format!(
+            "/admin/api/{}/graphql.json",
+            returnhub_connectors::API_VERSION
+        );
+        if path != endpoint {
+            return respond(&mut stream, 404, "text/plain", b"no such API version").await;
+        }
+        if headers.get("x-shopify-access-token").map(String::as_str) != Some(TOKEN) {
+            let body = json!({ "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)" });
+            return respond(
+                &mut stream,
+                401,
+                "application/json",
+                body.to_string().as_bytes(),
+            )
+            .await;
+        }
+        let fault = self.next_fault();
+        match fault {
+            Some(Fault::ServerError) => {
+                return respond(&mut stream, 502, "text/html", b"<h1>502 Bad Gateway</h1>").await
+            }
+            Some(Fault::DropBeforeCommit) => return drop(stream),
+            Some(Fault::Slow) => {
+                let slow = self.faults.lock().unwrap().slow;
+                tokio::time::sleep(slow).await;
+            }
+            _ => {}
+        }
+        let request: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                let body = json!({ "errors": [{ "message": format!("invalid JSON: {e}") }] });
+                return respond(
+                    &mut stream,
+                    400,
+                    "application/json",
+                    body.to_string().as_bytes(),
+                )
+                .await;
+            }
+        };
+        let answer = self.answer(&request, fault == Some(Fault::Throttled));
+        match fault {
+            Some(Fault::DropAfterCommit) => drop(stream),
+            Some(Fault::TimeoutAfterCommit) => {
+                let hold = self.faults.lock().unwrap().hold;
+                tokio::time::sleep(hold).await;
+                drop(stream);
+            }
+            _ => {
+                respond(
+                    &mut stream,
+                    200,
+                    "application/json",
+                    answer.to_string().as_bytes(),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Validates, charges the bucket, runs the operation: the whole JSON answer.
+    fn answer(&self, request: &Value, inject_throttle: bool) -> Value {
+        let query = request["query"].as_str().unwrap_or_default();
+        let name = request["operationName"].as_str().unwrap_or_default();
+        let variables = request.get("variables").cloned().unwrap_or(json!({}));
+        if let Err(errors) = schema::validate(query, &format!("{name}.graphql")) {
+            self.ledger().invalid_documents += 1;
+            return json!({ "errors": [{ "message": errors, "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" } }] });
+        }
+        let cost = documents::ALL
+            .iter()
+            .find(|d| d.name == name)
+            .map_or(10.0, |d| f64::from(d.estimated_cost.max(1)));
+        let (status, throttled) = {
+            let mut b = self.bucket.lock().unwrap();
+            b.refill();
+            let short = b.available < cost;
+            if !short && !inject_throttle {
+                b.available -= cost;
+            }
+            let available = if inject_throttle {
+                b.available.min(cost - 1.0).max(0.0)
+            } else {
+                b.available
+            };
+            (
+                json!({ "maximumAvailable": b.maximum, "currentlyAvailable": available, "restoreRate": b.restore_rate }),
+                short || inject_throttle,
+            )
+        };
+        if throttled && !inject_throttle {
+            self.ledger().throttled_by_bucket += 1;
+        }
+        let outcome = if throttled {
+            Outcome::Throttled
+        } else {
+            let mut ledger = self.ledger();
+            ledger.operations.push(name.to_owned());
+            run(&mut ledger, name, query, &variables, &self.base())
+        };
+        let extensions = json!({ "cost": {
+            "requestedQueryCost": cost,
+            "actualQueryCost": if throttled { Value::Null } else { json!(cost) },
+            "throttleStatus": status,
+        }});
+        match outcome {
+            Outcome::Data(data) => json!({ "data": data, "extensions": extensions }),
+            Outcome::Errors(errors) => json!({ "errors": errors, "extensions": extensions }),
+            Outcome::Throttled => json!({
+                "errors": [{ "message": "Throttled", "extensions": { "code": "THROTTLED",
+                    "documentation": "https://shopify.dev/api/usage/rate-limits" } }],
+                "extensions": extensions,
+            }),
+        }
+    }
+
+    fn bulk_file(&self, id: &str) -> String {
+        let ledger = self.ledger();
+        let Some(op) = ledger
+            .bulk
+            .get(&format!("gid://shopify/BulkOperation/{id}"))
+        else {
+            return String::new();
+        };
+        let mut orders: Vec<&SimOrder> = ledger
+            .orders
+            .values()
+            .filter(|o| matches(o, &op.filter))
+            .collect();
+        orders.sort_by(|a, b| (&a.updated_at, &a.id).cmp(&(&b.updated_at, &b.id)));
+        let mut out = String::new();
+        for o in orders {
+            out.push_str(&order_json(o, false).to_string());
+            out.push('\n');
+            for l in &o.lines {
+                let mut line = line_json(l, o.currency);
+                line["__parentId"] = json!(o.id);
+                out.push_str(&line.to_string());
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+fn user_error(field: &[&str], message: &str, code: Option<&str>) -> Value {
+    json!({ "field": field, "message": message, "code": code })
+}
+
+/// Runs one valid operation against the ledger.
+fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -> Outcome {
+    let not_found =
+        |what: &str| Outcome::Errors(vec![json!({ "message": format!("{what} not found") })]);
+    match name {
+        "ShopName" => Outcome::Data(json!({ "shop": { "name": ledger.shop_name } })),
+        "OrdersCount" => {
+            let filter = order_filter(vars["query"].as_str());
+            let n = ledger
+                .orders
+                .values()
+                .filter(|o| matches(o, &filter))
+                .count();
+            Outcome::Data(json!({ "ordersCount": { "count": n, "precision": "EXACT" } }))
+        }
+        "OrdersPage" => {
+            let filter = order_filter(vars["query"].as_str());
+            let mut orders: Vec<&SimOrder> = ledger
+                .orders
+                .values()
+                .filter(|o| matches(o, &filter))
+                .collect();
+            orders.sort_by(|a, b| (&a.updated_at, &a.id).cmp(&(&b.updated_at, &b.id)));
+            let first = vars["first"].as_u64().unwrap_or(50).min(250) as usize;
+            let start = vars["after"]
+                .as_str()
+                .and_then(|c| c.strip_prefix("cursor-"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .map_or(0, |n| n + 1);
+            let page: Vec<Value> = orders
+                .iter()
+                .skip(start)
+                .take(first)
+                .map(|o| order_json(o, true))
+                .collect();
+            let end = start + page.len();
+            Outcome::Data(json!({ "orders": {
+                "pageInfo": { "hasNextPage": end < orders.len(),
+                              "endCursor": (end > start).then(|| format!("cursor-{}", end - 1)) },
+                "nodes": page,
+            }}))
+        }
+        "OrderById" => match ledger.orders.get(vars["id"].as_str().unwrap_or_default()) {
+            Some(o) => Outcome::Data(json!({ "order": order_json(o, true) })),
+            None => Outcome::Data(json!({ "order": null })),
+        },
+        "BulkRun" => {
+            let inner = vars["query"].as_str().unwrap_or_default();
+            if let Err(e) = schema::validate(inner, "bulk.graphql") {
+                return Outcome::Data(json!({ "bulkOperationRunQuery": { "bulkOperation": null,
+                    "userErrors": [user_error(&["query"], &e, None)] } }));
+            }
+            let id = ledger.gid("BulkOperation");
+            ledger.bulk.insert(
+                id.clone(),
+                BulkOp {
+                    filter: order_filter(Some(inner)),
+                    polls: 0,
+                },
+            );
+            Outcome::Data(json!({ "bulkOperationRunQuery": {
+                "bulkOperation": { "id": id, "status": "CREATED" }, "userErrors": [] } }))
+        }
+        "BulkStatus" => {
+            let id = vars["id"].as_str().unwrap_or_default().to_owned();
+            let Some(op) = ledger.bulk.get_mut(&id) else {
+                return Outcome::Data(json!({ "bulkOperation": null }));
+            };
+            op.polls += 1;
+            let filter = op.filter.clone();
+            let done = op.polls >= 2;
+            let roots = ledger
+                .orders
+                .values()
+                .filter(|o| matches(o, &filter))
+                .count();
+            let lines: usize = ledger
+                .orders
+                .values()
+                .filter(|o| matches(o, &filter))
+                .map(|o| o.lines.len())
+                .sum();
+            let number = id.rsplit('/').next().unwrap_or_default();
+            Outcome::Data(json!({ "bulkOperation": {
+                "id": id,
+                "status": if done { "COMPLETED" } else { "RUNNING" },
+                "errorCode": null,
+                "objectCount": (roots + lines).to_string(),
+                "rootObjectCount": roots.to_string(),
+                "url": (done && roots > 0).then(|| format!("{base}/bulk/{number}.jsonl")),
+            }}))
+        }
+        "SuggestedRefund" => {
+            let Some(order) = ledger
+                .orders
+                .get(vars["orderId"].as_str().unwrap_or_default())
+            else {
+                return Outcome::Data(json!({ "order": null }));
+            };
+            let c = order.currency;
+            let mut amount = 0;
+            let mut lines = Vec::new();
+            for l in vars["lines"].as_array().into_iter().flatten() {
+                let id = l["lineItemId"].as_str().unwrap_or_default();
+                let Some(line) = order.lines.iter().find(|x| x.id == id) else {
+                    continue;
+                };
+                let left = line.quantity - order.refunded_quantity(id);
+                let q = l["quantity"].as_u64().unwrap_or(0).min(u64::from(left)) as u32;
+                amount += order.line_net(line) * i64::from(q);
+                let restock = l["restockType"].as_str().unwrap_or("NO_RESTOCK");
+                lines.push(json!({ "lineItem": { "id": id },
+                    "location": (restock != "NO_RESTOCK").then(|| json!({ "id": LOCATION })) }));
+            }
+            let paid_left = order.payment.2 - order.refunded_amount();
+            let amount = amount.min(paid_left).max(0);
+            Outcome::Data(json!({ "order": { "id": order.id, "suggestedRefund": {
+                "amountSet": shop_money(amount, c),
+                "refundLineItems": lines,
+                "suggestedTransactions": [{
+                    "gateway": order.payment.1, "kind": "SUGGESTED_REFUND",
+                    "amountSet": shop_money(amount, c),
+                    "parentTransaction": { "id": order.payment.0 },
+                }],
+            }}}))
+        }
+        "RefundCreate" => {
+            if !query.contains("@idempotent") {
+                return Outcome::Errors(vec![
+                    json!({ "message": "refundCreate requires the @idempotent directive" }),
+                ]);
+            }
+            let key = vars["key"].as_str().unwrap_or_default().to_owned();
+            if let Some(first) = ledger.idempotent.get(&key) {
+                return Outcome::Data(first.clone());
+            }
+            let input = &vars["input"];
+            let order_id = input["orderId"].as_str().unwrap_or_default().to_owned();
+            let refund_id = ledger.gid("Refund");
+            let Some(order) = ledger.orders.get_mut(&order_id) else {
+                return not_found("order");
+            };
+            let mut lines = Vec::new();
+            for l in input["refundLineItems"].as_array().into_iter().flatten() {
+                let id = l["lineItemId"].as_str().unwrap_or_default().to_owned();
+                let q = l["quantity"].as_u64().unwrap_or(0) as u32;
+                let Some(line) = order.lines.iter().find(|x| x.id == id) else {
+                    return Outcome::Data(
+                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["refundLineItems"], "line item not found", None)] } }),
+                    );
+                };
+                if q + order.refunded_quantity(&id) > line.quantity {
+                    return Outcome::Data(
+                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["refundLineItems", "quantity"], "cannot refund more items than were purchased", None)] } }),
+                    );
+                }
+                let restock = l["restockType"].as_str().unwrap_or("NO_RESTOCK").to_owned();
+                let location = l["locationId"].as_str().map(str::to_owned);
+                if restock == "RETURN" && location.is_none() {
+                    return Outcome::Data(
+                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["refundLineItems", "locationId"], "a location is required to restock", None)] } }),
+                    );
+                }
+                lines.push((id, q, restock, location));
+            }
+            let mut amount = 0;
+            for t in input["transactions"].as_array().into_iter().flatten() {
+                let Some((minor, code)) = parse_money(
+                    &json!({ "amount": t["amount"], "currencyCode": order.currency.code() }),
+                ) else {
+                    return Outcome::Errors(vec![json!({ "message": "bad amount" })]);
+                };
+                let _ = code;
+                if t["parentId"].as_str() != Some(order.payment.0.as_str()) {
+                    return Outcome::Data(
+                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["transactions", "parentId"], "parent transaction not found", None)] } }),
+                    );
+                }
+                amount += minor;
+            }
+            if amount > order.payment.2 - order.refunded_amount() {
+                return Outcome::Data(
+                    json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["transactions"], "amount exceeds the refundable amount", None)] } }),
+                );
+            }
+            let note = input["note"].as_str().map(str::to_owned);
+            order.refunds.push(SimRefund {
+                id: refund_id.clone(),
+                note: note.clone(),
+                lines,
+                amount,
+            });
+            let answer = json!({ "refundCreate": { "refund": { "id": refund_id, "note": note }, "userErrors": [] } });
+            ledger.idempotent.insert(key, answer.clone());
+            Outcome::Data(answer)
+        }
+        "OrderRefunds" => match ledger
+            .orders
+            .get(vars["orderId"].as_str().unwrap_or_default())
+        {
+            Some(o) => Outcome::Data(json!({ "order": { "id": o.id,
+                "refunds": o.refunds.iter().map(|r| json!({ "id": r.id, "note": r.note })).collect::<Vec<_>>() } })),
+            None => Outcome::Data(json!({ "order": null })),
+        },
+        "GiftCardCreate" => {
+            let input = &vars["input"];
+            let code = input["code"].as_str().unwrap_or_default().to_owned();
+            if ledger
+                .gift_cards
+                .iter()
+                .any(|g| g.code.eq_ignore_ascii_case(&code))
+            {
+                return Outcome::Data(json!({ "giftCardCreate": { "giftCard": null,
+                    "userErrors": [user_error(&["input", "code"], "Code has already been taken", Some("TAKEN"))] } }));
+            }
+            let Some((amount, currency)) = parse_money(&input["initialAmount"]) else {
+                return Outcome::Data(json!({ "giftCardCreate": { "giftCard": null,
+                    "userErrors": [user_error(&["input", "initialAmount"], "is invalid", Some("INVALID"))] } }));
+            };
+            let id = ledger.gid("GiftCard");
+            ledger.gift_cards.push(SimGiftCard {
+                id: id.clone(),
+                code: code.clone(),
+                amount,
+                currency,
+                expires_on: input["expiresOn"].as_str().map(str::to_owned),
+                note: input["note"].as_str().map(str::to_owned),
+            });
+            let last = code[code.len().saturating_sub(4)..].to_owned();
+            Outcome::Data(
+                json!({ "giftCardCreate": { "giftCard": { "id": id, "lastCharacters": last }, "userErrors": [] } }),
+            )
+        }
+        "GiftCardByCode" => {
+            let q = vars["query"].as_str().unwrap_or_default();
+            let nodes: Vec<Value> = ledger
+                .gift_cards
+                .iter()
+                .filter(|g| q.contains(&g.code))
+                .map(|g| json!({ "id": g.id, "lastCharacters": &g.code[g.code.len() - 4..], "note": g.note }))
+                .collect();
+            Outcome::Data(json!({ "giftCards": { "nodes": nodes } }))
+        }
+        "ExchangeHolds" => {
+            let tag =
+                search_term(vars["query"].as_str().unwrap_or_default(), "tag").unwrap_or_default();
+            let nodes: Vec<Value> = ledger
+                .orders
+                .values()
+                .filter(|o| o.tags.contains(&tag))
+                .take(2)
+                .map(|o| json!({ "id": o.id, "fulfillmentOrders": { "nodes":
+                    o.fulfillment_orders.iter().map(|(id, status)| json!({ "id": id, "status": status })).collect::<Vec<_>>() } }))
+                .collect();
+            Outcome::Data(json!({ "orders": { "nodes": nodes } }))
+        }
+        "ReleaseHold" => {
+            let id = vars["id"].as_str().unwrap_or_default();
+            for o in ledger.orders.values_mut() {
+                if let Some(fo) = o.fulfillment_orders.iter_mut().find(|(f, _)| f == id) {
+                    if fo.1 != "ON_HOLD" {
+                        return Outcome::Data(
+                            json!({ "fulfillmentOrderReleaseHold": { "fulfillmentOrder": null,
+                            "userErrors": [user_error(&["id"], "The fulfillment order is not on hold.", None)] } }),
+                        );
+                    }
+                    fo.1 = "OPEN".into();
+                    return Outcome::Data(json!({ "fulfillmentOrderReleaseHold": {
+                        "fulfillmentOrder": { "id": id, "status": "OPEN" }, "userErrors": [] } }));
+                }
+            }
+            not_found("fulfillment order")
+        }
+        other => Outcome::Errors(vec![
+            json!({ "message": format!("the simulator does not serve {other}") }),
+        ]),
+    }
+}
+
+async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some((head, body))
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        _ => "Bad Gateway",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body).await;
+    let _ = stream.shutdown().await;
+}
