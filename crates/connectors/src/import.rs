@@ -111,7 +111,7 @@ struct ShopOrder {
     shipping_address: Option<Address>,
     subtotal_price_set: Option<MoneyBag>,
     total_discounts_set: Option<MoneyBag>,
-    current_total_price_set: MoneyBag,
+    total_price_set: MoneyBag,
     line_items: Option<Nodes<ShopLine>>,
 }
 
@@ -190,7 +190,7 @@ fn order_record(
     lines: Vec<ShopLine>,
 ) -> Result<OrderRecord, ImportError> {
     let id = order.id.as_str();
-    let total = money(id, "total", &order.current_total_price_set.shop_money)?;
+    let total = money(id, "total", &order.total_price_set.shop_money)?;
     let zero = Money::new(0, total.currency);
     let opt = |what: &str, bag: &Option<MoneyBag>| -> Result<Money, ImportError> {
         bag.as_ref()

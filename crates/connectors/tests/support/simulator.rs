@@ -288,7 +288,7 @@ fn order_json(o: &SimOrder, with_lines: bool) -> Value {
         "shippingAddress": { "countryCodeV2": o.country },
         "subtotalPriceSet": shop_money(o.subtotal(), c),
         "totalDiscountsSet": shop_money(o.discount(), c),
-        "currentTotalPriceSet": shop_money(o.total() - o.refunded_amount(), c),
+        "totalPriceSet": shop_money(o.total(), c),
     });
     if with_lines {
         v["lineItems"] =
