@@ -43,7 +43,7 @@ fn created(n: u32) -> String {
 }
 
 fn sim_order(n: u32) -> SimOrder {
-    let currency = if n % 7 == 0 {
+    let currency = if n.is_multiple_of(7) {
         Currency::JPY
     } else {
         Currency::NZD
@@ -53,7 +53,7 @@ fn sim_order(n: u32) -> SimOrder {
             id: format!("gid://shopify/LineItem/{}", 10_000 * n + k),
             sku: format!("SKU-{n}-{k}"),
             title: format!("Item {k} of order {n}"),
-            barcode: (k % 2 == 0).then(|| format!("94{:011}", 1000 * n + k)),
+            barcode: (k.is_multiple_of(2)).then(|| format!("94{:011}", 1000 * n + k)),
             image: Some(format!("https://cdn.shopify.com/s/files/{n}-{k}.jpg")),
             product_tags: vec!["summer".into()],
             quantity: 1 + k,
@@ -62,7 +62,7 @@ fn sim_order(n: u32) -> SimOrder {
             } else {
                 5_995 + i64::from(k) * 100
             },
-            discount: if n % 5 == 0 { 250 } else { 0 },
+            discount: if n.is_multiple_of(5) { 250 } else { 0 },
         })
         .collect();
     SimOrder {
@@ -73,7 +73,11 @@ fn sim_order(n: u32) -> SimOrder {
         created_at: created(n),
         updated_at: created(n),
         currency,
-        country: if n % 3 == 0 { "AU".into() } else { "NZ".into() },
+        country: if n.is_multiple_of(3) {
+            "AU".into()
+        } else {
+            "NZ".into()
+        },
         tags: vec![format!("batch-{}", n % 4)],
         discount_codes: vec![],
         lines,
