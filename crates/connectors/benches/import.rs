@@ -1,1 +1,273 @@
-fn main() {}
+//! Importing 100,000 orders from a bulk operation's JSONL into a real hub store, beside a
+//! baseline that only parses the same file with serde_json.
+//!
+//! ```text
+//! cargo bench -p returnhub-connectors --bench import
+//! ```
+//!
+//! Each measurement runs in a child process (this binary again), so its peak memory (VmHWM)
+//! is its own. The file is generated once into `$RETURNHUB_BENCH_DIR` (default
+//! `target/bench-data`). Medians of 3 runs; the aim is at least 20,000 orders/s with peak
+//! memory under 200 MB.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use returnhub_connectors::import::{ImportOptions, JsonlImport, BULK_STREAM};
+use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
+use returnhub_core::event::{DomainEvent, RetailerRecord};
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::rules::{Outcome, RuleSet};
+use returnhub_core::trigger::Trigger;
+use returnhub_store::{EventInput, Store};
+
+const ORDERS: u64 = 100_000;
+const RUNS: usize = 3;
+const NOW: i64 = 1_795_461_900_000;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("RETURNHUB_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data")
+        })
+}
+
+fn money(minor: i64, currency: Currency) -> serde_json::Value {
+    serde_json::json!({ "shopMoney": {
+        "amount": Money::new(minor, currency).to_decimal_string(), "currencyCode": currency.code() } })
+}
+
+/// The bulk file: one line per order, then one per line item with `__parentId`, as Shopify
+/// writes it for `graphql/bulk_orders.graphql`.
+fn generate(path: &Path) {
+    let tmp = path.with_extension("tmp");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
+    let mut rng: u64 = 0x1B0_2026;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for n in 0..ORDERS {
+        let currency = if n % 11 == 0 {
+            Currency::AUD
+        } else {
+            Currency::NZD
+        };
+        let lines = 1 + next() % 4;
+        let mut subtotal = 0;
+        let mut discount = 0;
+        let mut items = Vec::new();
+        for k in 0..lines {
+            let quantity = 1 + (next() % 3) as i64;
+            let price = 1_500 + (next() % 20_000) as i64;
+            let off = if next() % 4 == 0 { price / 10 } else { 0 };
+            subtotal += price * quantity;
+            discount += off;
+            items.push(serde_json::json!({
+                "id": format!("gid://shopify/LineItem/{}", n * 10 + k),
+                "sku": format!("SKU-{}-{}", next() % 5_000, k),
+                "title": format!("Merino crew {} / size {}", next() % 90, ["S", "M", "L", "XL"][k as usize]),
+                "quantity": quantity,
+                "variant": { "id": format!("gid://shopify/ProductVariant/{}", next() % 50_000), "barcode": format!("94{:011}", next() % 100_000_000_000) },
+                "image": { "url": format!("https://cdn.shopify.com/s/files/1/0000/{}/products/{}.jpg", n % 977, next() % 100_000) },
+                "product": { "tags": ["merino", "winter"] },
+                "originalUnitPriceSet": money(price, currency),
+                "discountAllocations": if off > 0 { serde_json::json!([{ "allocatedAmountSet": money(off, currency) }]) } else { serde_json::json!([]) },
+                "__parentId": format!("gid://shopify/Order/{}", 1_000_000 + n),
+            }));
+        }
+        let day = n % 30;
+        let order = serde_json::json!({
+            "id": format!("gid://shopify/Order/{}", 1_000_000 + n),
+            "name": format!("#{}", 100_000 + n),
+            "email": format!("customer{}@example.com", next() % 60_000),
+            "createdAt": format!("2026-10-{:02}T{:02}:{:02}:00Z", 25 + day % 6, n % 24, n % 60),
+            "updatedAt": format!("2026-11-{:02}T{:02}:{:02}:00Z", 1 + day % 22, n % 24, n % 60),
+            "currencyCode": currency.code(),
+            "tags": if n % 5 == 0 { vec!["vip", "wholesale"] } else { vec!["online"] },
+            "discountCodes": if discount > 0 { vec!["WINTER10"] } else { vec![] },
+            "customer": { "displayName": format!("Customer {}", next() % 60_000) },
+            "shippingAddress": { "countryCodeV2": if currency == Currency::AUD { "AU" } else { "NZ" } },
+            "subtotalPriceSet": money(subtotal, currency),
+            "totalDiscountsSet": money(discount, currency),
+            "totalPriceSet": money(subtotal - discount, currency),
+        });
+        writeln!(out, "{order}").unwrap();
+        for item in items {
+            writeln!(out, "{item}").unwrap();
+        }
+    }
+    out.flush().unwrap();
+    drop(out);
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn peak_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Child: parse every line with serde_json and drop it.
+fn child_parse(file: &Path) -> u64 {
+    let mut orders = 0;
+    let reader = BufReader::with_capacity(64 << 10, std::fs::File::open(file).unwrap());
+    for line in reader.split(b'\n') {
+        let line = line.unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        if value.get("__parentId").is_none() {
+            orders += 1;
+        }
+        std::hint::black_box(value);
+    }
+    orders
+}
+
+/// Child: our import, into a fresh store file (WAL, synchronous=FULL, one transaction per
+/// batch with its checkpoint), fed 64 KiB at a time as the download arrives.
+fn child_import(file: &Path, store_dir: &Path) -> u64 {
+    let mut store = Store::open(&store_dir.join("hub.db")).unwrap();
+    store
+        .set_cache_mb(returnhub_connectors::import::IMPORT_CACHE_MB)
+        .unwrap();
+    store
+        .write(NOW, |tx| {
+            tx.append(EventInput {
+                event: DomainEvent::RetailerConfigured(RetailerRecord {
+                    id: "kowhai".into(),
+                    name: "Kōwhai Apparel".into(),
+                    currency: Currency::NZD,
+                    policy: RetailerPolicy {
+                        trigger: Trigger::Processing,
+                        customers_choose: true,
+                        exchange_enabled: false,
+                        rules_override_customer_choice: false,
+                        default_outcome: Outcome::Refund,
+                        qc_fail: QcFailPolicy::HoldForReview,
+                        credit_note_expiry_days: None,
+                        currency: None,
+                    },
+                    rules: RuleSet { rules: vec![] },
+                    reasons: vec![],
+                    qc_reasons: vec![],
+                }),
+                actor: "bench".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    let options = ImportOptions::new("kowhai");
+    let mut import = JsonlImport::new(
+        &options,
+        BULK_STREAM,
+        Some("gid://shopify/BulkOperation/1".into()),
+        NOW,
+        Some(ORDERS),
+    );
+    let mut file = std::fs::File::open(file).unwrap();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = file.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        import.push(&mut store, NOW, &chunk[..n]).unwrap();
+    }
+    let progress = import.finish(&mut store, NOW).unwrap();
+    let stored: u64 = store
+        .reader()
+        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, progress.done);
+    progress.done
+}
+
+fn run_child(mode: &str, file: &Path) -> (f64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--child", mode])
+        .arg(file)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{mode}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| -> f64 {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{mode}: no {name} in {text:?}"))
+    };
+    let orders = field("orders");
+    assert_eq!(orders as u64, ORDERS, "{mode} saw every order");
+    (orders / field("secs"), field("peak_kb") as u64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        let (mode, file, dir) = (&args[2], Path::new(&args[3]), Path::new(&args[4]));
+        let started = Instant::now();
+        let orders = match mode.as_str() {
+            "parse" => child_parse(file),
+            _ => child_import(file, dir),
+        };
+        let secs = started.elapsed().as_secs_f64();
+        println!("orders={orders} secs={secs} peak_kb={}", peak_kb());
+        return;
+    }
+    let dir = data_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("bulk-orders-{ORDERS}.jsonl"));
+    if !file.exists() {
+        eprintln!("generating {} …", file.display());
+        generate(&file);
+    }
+    let bytes = std::fs::metadata(&file).unwrap().len();
+    println!(
+        "import of {ORDERS} orders from a bulk JSONL file ({} MB), {RUNS} runs each",
+        bytes >> 20
+    );
+    let mut parse = (Vec::new(), Vec::new());
+    let mut import = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let (rate, peak) = run_child("parse", &file);
+        parse.0.push(rate);
+        parse.1.push(peak as f64);
+        let (rate, peak) = run_child("import", &file);
+        import.0.push(rate);
+        import.1.push(peak as f64);
+    }
+    let (parse_rate, parse_peak) = (median(parse.0), median(parse.1) / 1024.0);
+    let (import_rate, import_peak) = (median(import.0), median(import.1) / 1024.0);
+    println!(
+        "baseline, serde_json parse only: {parse_rate:>10.0} orders/s   peak {parse_peak:>6.1} MB"
+    );
+    println!("import into the store:           {import_rate:>10.0} orders/s   peak {import_peak:>6.1} MB");
+    println!(
+        "ratio import / parse: {:.3}  (aim: >= 20,000 orders/s and < 200 MB peak: {})",
+        import_rate / parse_rate,
+        if import_rate >= 20_000.0 && import_peak < 200.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+}

@@ -465,6 +465,11 @@ fn run_worker(hub: &Hub, name: &str, round: Round) {
             return;
         }
     };
+    if name == "import" {
+        if let Err(e) = store.set_cache_mb(returnhub_connectors::import::IMPORT_CACHE_MB) {
+            tracing::warn!(error = %e, "import: default page cache");
+        }
+    }
     loop {
         let wait = match round(hub, &mut store, &rt) {
             Ok(wait) => wait,

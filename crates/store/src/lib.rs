@@ -199,6 +199,15 @@ impl Store {
         Ok(verdict == "ok")
     }
 
+    /// A page cache of `mb` megabytes for this connection (SQLite's default is 2 MB). A bulk
+    /// writer (the order import) keeps a whole batch's dirty pages in memory with it, instead
+    /// of spilling and rewriting them mid-transaction.
+    pub fn set_cache_mb(&self, mb: u32) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{}", u64::from(mb) * 1024))?;
+        Ok(())
+    }
+
     /// Direct read access for reports and tests. Writes must go through [`Store::write`].
     pub fn reader(&self) -> &Connection {
         &self.conn

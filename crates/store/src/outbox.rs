@@ -406,12 +406,15 @@ impl Store {
             .optional()?)
     }
 
-    /// Whether the order `id` is already in the store.
-    pub fn has_order(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM orders WHERE id = ?1)")?
-            .query_row([id], |r| r.get(0))?)
+    /// Which of `ids` are already in the store (one query for a whole import batch).
+    pub fn existing_orders(&self, ids: &[&str]) -> Result<std::collections::HashSet<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM orders WHERE id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt
+            .query_map([serde_json::to_string(ids)?], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 }
 

@@ -178,6 +178,8 @@ pub struct Ledger {
     /// THROTTLED answers given because the bucket was short (not injected).
     pub throttled_by_bucket: u64,
     pub invalid_documents: u64,
+    /// While set, `refundCreate` answers with a user error (the shop refuses refunds).
+    pub refuse_refunds: Option<String>,
 }
 
 impl Ledger {
@@ -736,6 +738,10 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             let key = vars["key"].as_str().unwrap_or_default().to_owned();
             if let Some(first) = ledger.idempotent.get(&key) {
                 return Outcome::Data(first.clone());
+            }
+            if let Some(reason) = &ledger.refuse_refunds {
+                return Outcome::Data(json!({ "refundCreate": { "refund": null,
+                    "userErrors": [user_error(&["orderId"], reason, None)] } }));
             }
             let input = &vars["input"];
             let order_id = input["orderId"].as_str().unwrap_or_default().to_owned();
