@@ -429,6 +429,17 @@ impl ShopifyClient {
             };
             return Attempt::Throttled { wait };
         }
+        // Another request with the same @idempotent key is still being processed: its
+        // outcome is not known yet, and repeating this one later with the key is safe.
+        let concurrent = errors.is_some_and(|errs| {
+            errs.iter().any(|e| {
+                e.pointer("/extensions/code").and_then(Value::as_str)
+                    == Some("IDEMPOTENCY_CONCURRENT_REQUEST")
+            })
+        });
+        if concurrent {
+            return Attempt::Unknown(error_messages(errors));
+        }
         if !status.is_success() {
             return Attempt::Refused(format!("HTTP {status}: {}", error_messages(errors)));
         }

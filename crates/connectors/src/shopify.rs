@@ -161,9 +161,15 @@ impl ShopifyTarget {
             )));
         }
         if amount.minor > most.minor {
-            return Err(TargetError::Permanent(format!(
-                "the decision refunds {amount}, more than Shopify's suggested refund {most}"
-            )));
+            return self
+                .unless_refunded(
+                    action,
+                    context,
+                    TargetError::Permanent(format!(
+                        "the decision refunds {amount}, more than Shopify's suggested refund {most}"
+                    )),
+                )
+                .await;
         }
         // Spread the amount over the suggested transactions, in Shopify's order.
         let mut left = amount.minor;
@@ -197,9 +203,15 @@ impl ShopifyTarget {
             }));
         }
         if left > 0 {
-            return Err(TargetError::Permanent(format!(
-                "Shopify suggests no transactions that can carry a refund of {amount}"
-            )));
+            return self
+                .unless_refunded(
+                    action,
+                    context,
+                    TargetError::Permanent(format!(
+                        "Shopify suggests no transactions that can carry a refund of {amount}"
+                    )),
+                )
+                .await;
         }
         // A restocked line names the location Shopify suggests (where it was fulfilled from);
         // without one it is refunded without restocking rather than not refunded at all.
@@ -239,7 +251,7 @@ impl ShopifyTarget {
             "transactions": transactions,
         });
         // @idempotent makes a repeat of this exact request return the first refund.
-        let data = self
+        let data = match self
             .client
             .execute(
                 &documents::REFUND_CREATE,
@@ -247,14 +259,23 @@ impl ShopifyTarget {
                 Repeat::Safe,
             )
             .await
-            .map_err(target_error)?;
+            .map_err(target_error)
+        {
+            Ok(data) => data,
+            // E.g. IDEMPOTENCY_KEY_PARAMETER_MISMATCH: the key's refund exists already.
+            Err(e @ TargetError::Permanent(_)) => {
+                return self.unless_refunded(action, context, e).await
+            }
+            Err(e) => return Err(e),
+        };
         let payload = &data["refundCreate"];
         if let Some(errors) = user_errors(payload) {
-            return Err(if errors.contains("IDEMPOTENCY_CONCURRENT_REQUEST") {
-                TargetError::Unknown(errors)
+            return if errors.contains("IDEMPOTENCY_CONCURRENT_REQUEST") {
+                Err(TargetError::Unknown(errors))
             } else {
-                TargetError::Permanent(format!("refundCreate: {errors}"))
-            });
+                let e = TargetError::Permanent(format!("refundCreate: {errors}"));
+                self.unless_refunded(action, context, e).await
+            };
         }
         payload
             .pointer("/refund/id")
@@ -263,6 +284,24 @@ impl ShopifyTarget {
                 reference: id.to_owned(),
             })
             .ok_or_else(|| TargetError::Unknown("refundCreate returned no refund".into()))
+    }
+
+    /// A refusal that this action's own refund would explain (it landed after an earlier try
+    /// lost its answer, and after the reconciliation that found nothing): look for that refund
+    /// before the action fails.
+    async fn unless_refunded(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+        refusal: TargetError,
+    ) -> Result<Confirmation, TargetError> {
+        match self.find_refund(action, context).await? {
+            Some(confirmation) => {
+                tracing::info!(key = %action.key, reference = %confirmation.reference, "the refund exists already (an earlier try landed late)");
+                Ok(confirmation)
+            }
+            None => Err(refusal),
+        }
     }
 
     async fn find_refund(

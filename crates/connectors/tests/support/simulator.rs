@@ -38,16 +38,21 @@ pub enum Fault {
     DropAfterCommit,
     TimeoutAfterCommit,
     Slow,
+    /// The connection drops at once and the effect lands `hold` later: a repeat in between
+    /// with the same `@idempotent` key is answered IDEMPOTENCY_CONCURRENT_REQUEST, and a
+    /// reconciliation in between finds nothing yet.
+    LateCommit,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::Throttled,
         Fault::ServerError,
         Fault::DropBeforeCommit,
         Fault::DropAfterCommit,
         Fault::TimeoutAfterCommit,
         Fault::Slow,
+        Fault::LateCommit,
     ];
 }
 
@@ -180,6 +185,8 @@ pub struct Ledger {
     pub invalid_documents: u64,
     /// While set, `refundCreate` answers with a user error (the shop refuses refunds).
     pub refuse_refunds: Option<String>,
+    /// `@idempotent` keys whose request is still being processed (a late commit).
+    pending_keys: std::collections::HashSet<String>,
 }
 
 impl Ledger {
@@ -420,7 +427,7 @@ impl Simulator {
             Some(forced)
         } else if f.rate > 0.0 {
             let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
-            (draw < f.rate).then(|| Fault::ALL[(splitmix(&mut f.rng) % 6) as usize])
+            (draw < f.rate).then(|| Fault::ALL[(splitmix(&mut f.rng) % 7) as usize])
         } else {
             None
         };
@@ -494,6 +501,20 @@ impl Simulator {
                 .await;
             }
         };
+        if fault == Some(Fault::LateCommit) {
+            let key = request["variables"]["key"].as_str().map(str::to_owned);
+            if let Some(key) = &key {
+                self.ledger().pending_keys.insert(key.clone());
+            }
+            drop(stream);
+            let hold = self.faults.lock().unwrap().hold;
+            tokio::time::sleep(hold).await;
+            if let Some(key) = &key {
+                self.ledger().pending_keys.remove(key);
+            }
+            self.answer(&request, false);
+            return;
+        }
         let answer = self.answer(&request, fault == Some(Fault::Throttled));
         match fault {
             Some(Fault::DropAfterCommit) => drop(stream),
@@ -736,6 +757,11 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 ]);
             }
             let key = vars["key"].as_str().unwrap_or_default().to_owned();
+            if ledger.pending_keys.contains(&key) {
+                return Outcome::Errors(vec![json!({
+                    "message": "A request with this idempotency key is already being processed",
+                    "extensions": { "code": "IDEMPOTENCY_CONCURRENT_REQUEST" } })]);
+            }
             if let Some(first) = ledger.idempotent.get(&key) {
                 return Outcome::Data(first.clone());
             }

@@ -1,0 +1,145 @@
+//! Shopify as a dispatch target, on cases the random scenario reaches only by luck.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use returnhub_connectors::dispatch::{Target, TargetError};
+use returnhub_connectors::shopify::refund_note;
+use returnhub_connectors::{
+    ClientOptions, ShopCredentials, ShopifyClient, ShopifySettings, ShopifyTarget, SystemClock,
+};
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey};
+use returnhub_store::{ActionContext, ActionLine};
+use support::simulator::{SimLine, SimOrder, SimRefund, Simulator, TOKEN};
+
+fn target(sim: &Simulator) -> ShopifyTarget {
+    let client = ShopifyClient::new(
+        &ShopCredentials::new(&sim.base(), TOKEN).unwrap(),
+        Arc::new(SystemClock),
+        ClientOptions {
+            timeout: Duration::from_secs(5),
+            max_retries: 0,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    ShopifyTarget::new(client, ShopifySettings::default())
+}
+
+fn one_unit_order(refunds: Vec<SimRefund>) -> SimOrder {
+    SimOrder {
+        id: "gid://shopify/Order/1".into(),
+        name: "#1".into(),
+        email: "a@example.com".into(),
+        customer: "A".into(),
+        created_at: "2026-11-20T00:00:00Z".into(),
+        updated_at: "2026-11-20T00:00:00Z".into(),
+        currency: Currency::NZD,
+        country: "NZ".into(),
+        tags: vec![],
+        discount_codes: vec![],
+        lines: vec![SimLine {
+            id: "gid://shopify/LineItem/1".into(),
+            sku: "S".into(),
+            title: "Tee".into(),
+            barcode: None,
+            image: None,
+            product_tags: vec![],
+            quantity: 1,
+            unit_price: 4_500,
+            discount: 0,
+        }],
+        payment: (
+            "gid://shopify/OrderTransaction/1".into(),
+            "shopify_payments".into(),
+            4_500,
+        ),
+        refunds,
+        fulfillment_orders: vec![],
+    }
+}
+
+fn refund_action() -> (ActionDue, ActionContext) {
+    let action = ActionDue {
+        key: IdempotencyKey::derive("kowhai", "R1", &["R1-i1"], ActionKind::Refund),
+        retailer_id: "kowhai".into(),
+        return_id: "R1".into(),
+        item_ids: vec!["R1-i1".into()],
+        kind: ActionKind::Refund,
+        amount: Some(Money::new(4_500, Currency::NZD)),
+        credit_note_expiry_days: None,
+    };
+    let context = ActionContext {
+        order_id: "gid://shopify/Order/1".into(),
+        lines: vec![ActionLine {
+            return_item_id: "R1-i1".into(),
+            order_line_id: "gid://shopify/LineItem/1".into(),
+            quantity: 1,
+            disposition: Some("back_to_stock".into()),
+        }],
+    };
+    (action, context)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An earlier try's refund landed after the reconciliation that found nothing: the resend
+/// finds nothing left to refund, and confirms that refund rather than failing the action.
+#[test]
+fn a_resend_that_finds_its_own_late_refund_confirms_it() {
+    let sim = Simulator::start("Shop");
+    let (action, context) = refund_action();
+    sim.add_order(one_unit_order(vec![SimRefund {
+        id: "gid://shopify/Refund/late".into(),
+        note: Some(refund_note(&action.key)),
+        lines: vec![("gid://shopify/LineItem/1".into(), 1, "RETURN".into(), None)],
+        amount: 4_500,
+    }]));
+    let confirmation = rt().block_on(target(&sim).send(&action, &context)).unwrap();
+    assert_eq!(confirmation.reference, "gid://shopify/Refund/late");
+    assert_eq!(
+        sim.ledger().orders["gid://shopify/Order/1"].refunds.len(),
+        1
+    );
+}
+
+/// Someone else's refund used the order up: that is a real refusal, shown to the supervisor.
+#[test]
+fn a_refund_the_order_cannot_carry_fails_with_the_reason() {
+    let sim = Simulator::start("Shop");
+    let (action, context) = refund_action();
+    sim.add_order(one_unit_order(vec![SimRefund {
+        id: "gid://shopify/Refund/other".into(),
+        note: Some("refunded by hand in the Shopify admin".into()),
+        lines: vec![(
+            "gid://shopify/LineItem/1".into(),
+            1,
+            "NO_RESTOCK".into(),
+            None,
+        )],
+        amount: 4_500,
+    }]));
+    let error = rt()
+        .block_on(target(&sim).send(&action, &context))
+        .unwrap_err();
+    match error {
+        TargetError::Permanent(reason) => assert!(
+            reason.contains("more than Shopify's suggested refund"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        sim.ledger().orders["gid://shopify/Order/1"].refunds.len(),
+        1,
+        "nothing sent"
+    );
+}
