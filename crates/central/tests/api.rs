@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "../../connectors/tests/support/mod.rs"]
+mod shopify;
+
 use std::time::Duration;
 
 use returnhub_central::storage::CentralStorage;
@@ -338,4 +341,141 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     assert_eq!(report.tracking, 2);
     let view = hub_view(&w.h1a.store, "h1");
     assert!(view.iter().all(|(_, s)| s == "in_transit"), "{view:?}");
+}
+
+/// With a central store, it is the one that sends: a First-scan retailer's claimed actions go
+/// to its Shopify shop (the simulator) once — a refund and a credit note — and a second pass
+/// sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
+    use returnhub_central::dispatch::dispatch_due;
+    use returnhub_central::shopify::{connect_shop, ShopifyDispatcher};
+    use returnhub_connectors::shopify::{gift_card_code, refund_note};
+    use returnhub_connectors::{ClientOptions, ShopCredentials};
+    use returnhub_core::event::OrderRecord;
+    use shopify::simulator::{SimLine, SimOrder, Simulator, TOKEN};
+
+    let w = world().await;
+    w.bolt
+        .upload(&[
+            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    let scanned = w
+        .bolt
+        .tracking(&[TrackingIn {
+            consignment_no: "B1".into(),
+            code: "RT".into(),
+            status: "In transit".into(),
+            event_dt: "2026-11-23T10:00:00+10:00".into(),
+            ..TrackingIn::default()
+        }])
+        .await;
+    assert_eq!(scanned.actions_due, 2);
+
+    // The shop holds Bolt's order as the central store knows it.
+    let record: String = w
+        .central
+        .storage
+        .with_conn(|c| {
+            c.query_row(
+                "SELECT record FROM orders WHERE retailer_id = 'bolt'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    let order: OrderRecord = serde_json::from_str(&record).unwrap();
+    let sim = Simulator::start("Bolt Outdoor");
+    sim.add_order(SimOrder {
+        id: order.id.clone(),
+        name: order.order_number.clone(),
+        email: order.email.clone(),
+        customer: order.customer_name.clone(),
+        created_at: "2026-11-20T00:00:00Z".into(),
+        updated_at: "2026-11-20T00:00:00Z".into(),
+        currency: order.total.currency,
+        country: order.country.clone(),
+        tags: vec![],
+        discount_codes: vec![],
+        lines: order
+            .lines
+            .iter()
+            .map(|l| SimLine {
+                id: l.id.clone(),
+                sku: l.sku.clone(),
+                title: l.title.clone(),
+                barcode: None,
+                image: None,
+                product_tags: vec![],
+                quantity: l.quantity,
+                unit_price: l.unit_price.minor,
+                discount: l.discount.minor,
+            })
+            .collect(),
+        payment: (
+            "gid://shopify/OrderTransaction/1".into(),
+            "shopify_payments".into(),
+            order.total.minor,
+        ),
+        refunds: vec![],
+        fulfillment_orders: vec![],
+    });
+
+    let storage = w.central.storage.clone();
+    let vault_dir = tempfile::tempdir().unwrap();
+    let vault = returnhub_central::shopify::vault(vault_dir.path());
+    let now = w.clock.now();
+    let credentials = ShopCredentials::new(&sim.base(), TOKEN).unwrap();
+    let (report, again, claims) = tokio::task::spawn_blocking(move || {
+        // A wrong token is refused and nothing is kept; the right one connects.
+        let wrong = ShopCredentials::new(&sim.base(), "shpat_wrong_0000000000000000").unwrap();
+        assert!(connect_shop(storage.as_ref(), &vault, "bolt", &wrong, now).is_err());
+        assert!(storage.shop_connections().unwrap().is_empty());
+        let connection = connect_shop(storage.as_ref(), &vault, "bolt", &credentials, now).unwrap();
+        assert_eq!(connection.shop_name, "Bolt Outdoor");
+        let dispatcher =
+            ShopifyDispatcher::new(storage.clone(), &vault, ClientOptions::default()).unwrap();
+        let report = dispatch_due(storage.as_ref(), &dispatcher, now, 100).unwrap();
+        let again = dispatch_due(storage.as_ref(), &dispatcher, now, 100).unwrap();
+        let claims = storage
+            .claims_in_state(wire::ClaimState::Confirmed, None, 10)
+            .unwrap();
+        let ledger = sim.ledger();
+        let refunds = &ledger.orders[&order.id].refunds;
+        assert_eq!(refunds.len(), 1, "one refund");
+        assert_eq!(ledger.gift_cards.len(), 1, "one credit note");
+        for claim in &claims {
+            match claim.action.kind {
+                returnhub_core::trigger::ActionKind::Refund => {
+                    assert_eq!(
+                        refunds[0].note.as_deref(),
+                        Some(refund_note(&claim.action.key).as_str())
+                    );
+                    assert_eq!(
+                        Some(refunds[0].amount),
+                        claim.action.amount.map(|m| m.minor)
+                    );
+                }
+                _ => {
+                    assert_eq!(ledger.gift_cards[0].code, gift_card_code(&claim.action.key));
+                    assert_eq!(
+                        Some(ledger.gift_cards[0].amount),
+                        claim.action.amount.map(|m| m.minor)
+                    );
+                }
+            }
+        }
+        (report, again, claims.len())
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.sent, 2);
+    assert_eq!(claims, 2, "both claims confirmed");
+    assert_eq!(
+        again.sent + again.reconciled,
+        0,
+        "a second pass sends nothing"
+    );
 }

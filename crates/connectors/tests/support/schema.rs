@@ -17,13 +17,14 @@ pub fn introspection_path() -> PathBuf {
         "schema/node_modules/@shopify/dev-mcp/dist/data/admin_{}.json.gz",
         returnhub_connectors::API_VERSION
     );
-    // This module is compiled into the connectors crate's tests and the root package's.
+    // This module is compiled into the tests of the connectors crate, the central store and
+    // the root package: look where each of them sits.
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let here = manifest.join(&file);
-    if here.exists() {
-        return here;
-    }
-    manifest.join("crates/connectors").join(file)
+    [".", "crates/connectors", "../connectors"]
+        .iter()
+        .map(|dir| manifest.join(dir).join(&file))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| manifest.join(&file))
 }
 
 /// The schema, parsed once per test binary.
