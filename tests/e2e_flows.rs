@@ -66,24 +66,6 @@ fn status_of(data: &Path, connote: &str) -> String {
         .unwrap()
 }
 
-fn sign_in(driver: &Driver, badge: &str, pin: &str) {
-    driver.wait_for(30, "the sign-in screen", |d| {
-        let overlay = d.find("#sign-in")?;
-        d.attribute(&overlay, "hidden").is_none().then_some(())
-    });
-    driver.type_into(
-        &driver.find("#badge-input").unwrap(),
-        &format!("{badge}{ENTER}"),
-    );
-    driver.type_into(
-        &driver.find("#pin-input").unwrap(),
-        &format!("{pin}{ENTER}"),
-    );
-    driver.wait_for(10, "the signed-in user", |d| {
-        Some(d.text(&d.find("#user-name")?)).filter(|t| !t.is_empty())
-    });
-}
-
 /// Waits for the banner to show `verdict` and returns its text.
 fn verdict(driver: &Driver, verdict: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -140,7 +122,7 @@ fn an_operator_processes_returns_with_the_keyboard_and_the_scanner() {
     let (happy, _) = expected_return(dir, "kowhai", 1, 0);
     let (two, two_eans) = expected_return(dir, "kowhai", 2, 0);
     let driver = Driver::launch(Path::new(APP), dir);
-    sign_in(&driver, "OP-1001", "1111");
+    driver.sign_in("OP-1001", "1111");
 
     // A happy one-item return: scan, P, Enter — three operator actions.
     scan_connote(&driver, &happy);
@@ -299,7 +281,7 @@ fn a_supervisor_closes_a_manual_return_and_works_the_exception_queue() {
     let dir = data.path();
     let (maple, _) = expected_return(dir, "maple", 1, 0);
     let driver = Driver::launch(Path::new(APP), dir);
-    sign_in(&driver, "OP-1001", "1111");
+    driver.sign_in("OP-1001", "1111");
     scan_connote(&driver, &maple);
     verdict(&driver, "expected");
     driver.keys("p", 0);
@@ -328,7 +310,7 @@ fn a_supervisor_closes_a_manual_return_and_works_the_exception_queue() {
 
     // Sign out (Ctrl+Shift+L) and in as the supervisor; the parcel is scanned again.
     driver.chord(&[CONTROL, SHIFT, 'l']);
-    sign_in(&driver, "SV-2001", "2222");
+    driver.sign_in("SV-2001", "2222");
     scan_connote(&driver, &maple);
     verdict(&driver, "already_processed");
     driver.keys("x", 0);

@@ -80,32 +80,6 @@ fn one<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
     .unwrap()
 }
 
-fn sign_in(driver: &Driver, badge: &str, pin: &str) {
-    driver.wait_for(30, "the sign-in screen", |d| {
-        let overlay = d.find("#sign-in")?;
-        d.attribute(&overlay, "hidden").is_none().then_some(())
-    });
-    driver.type_into(
-        &driver.find("#badge-input").unwrap(),
-        &format!("{badge}{ENTER}"),
-    );
-    driver.type_into(
-        &driver.find("#pin-input").unwrap(),
-        &format!("{pin}{ENTER}"),
-    );
-    driver.wait_for(10, "the signed-in user", |d| {
-        Some(d.text(&d.find("#user-name")?)).filter(|t| t.contains(badge_name(badge)))
-    });
-}
-
-fn badge_name(badge: &str) -> &'static str {
-    match badge {
-        "AD-3001" => "Ada",
-        "SV-2001" => "Sam",
-        _ => "Aroha",
-    }
-}
-
 fn sign_out(driver: &Driver) {
     driver.click(&driver.find("#sign-out").unwrap());
 }
@@ -212,7 +186,7 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
     let driver = Driver::launch(Path::new(APP), dir);
 
     // An admin connects the shop. A wrong token is refused first, and nothing is kept.
-    sign_in(&driver, "AD-3001", "3333");
+    driver.sign_in("AD-3001", "3333");
     driver.keys(&F5.to_string(), 0);
     driver.wait_for(10, "the shops screen", |d| {
         let screen = d.find("#shops-screen")?;
@@ -266,7 +240,7 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
     // An operator processes a return of an imported order: its refund reaches the shop.
     let first = connote("77000001");
     expect_return(dir, 1, &first);
-    sign_in(&driver, "OP-1001", "1111");
+    driver.sign_in("OP-1001", "1111");
     process(&driver, &first);
     wait_until("the refund at the shop", 30, || {
         !sim.ledger().orders["gid://shopify/Order/77001"]
@@ -297,7 +271,7 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
     sim.ledger().refuse_refunds = Some("Order is archived".into());
     let second = connote("77000002");
     expect_return(dir, 2, &second);
-    sign_in(&driver, "OP-1001", "1111");
+    driver.sign_in("OP-1001", "1111");
     process(&driver, &second);
     wait_until("the action failed", 30, || {
         one::<i64>(
@@ -306,7 +280,7 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
         ) == 1
     });
     sign_out(&driver);
-    sign_in(&driver, "SV-2001", "2222");
+    driver.sign_in("SV-2001", "2222");
     driver.keys(&F5.to_string(), 0);
     driver.wait_for(10, "the failed action on the shops screen", |d| {
         let t = d.text_of("#troubled-table")?;

@@ -235,6 +235,24 @@ impl Driver {
         )
     }
 
+    /// Signs in at the sign-in screen (badge, Enter, PIN, Enter) and returns the header's
+    /// "name (role)".
+    pub fn sign_in(&self, badge: &str, pin: &str) -> String {
+        const ENTER: char = '\u{E007}';
+        self.wait_for(30, "the sign-in screen", |d| {
+            let overlay = d.find("#sign-in")?;
+            d.attribute(&overlay, "hidden").is_none().then_some(())
+        });
+        self.type_into(
+            &self.find("#badge-input").unwrap(),
+            &format!("{badge}{ENTER}"),
+        );
+        self.type_into(&self.find("#pin-input").unwrap(), &format!("{pin}{ENTER}"));
+        self.wait_for(10, "the signed-in user", |d| {
+            Some(d.text(&d.find("#user-name")?)).filter(|t| !t.is_empty())
+        })
+    }
+
     /// Waits until `probe` returns Some, or panics with `what` after `secs`.
     pub fn wait_for<T>(
         &self,

@@ -326,7 +326,8 @@ impl<T: Target> Dispatcher<T> {
 }
 
 impl DispatchReport {
-    fn add(&mut self, other: &DispatchReport) {
+    /// Adds another pass's counts to these.
+    pub fn add(&mut self, other: &DispatchReport) {
         self.sent += other.sent;
         self.confirmed += other.confirmed;
         self.failed += other.failed;

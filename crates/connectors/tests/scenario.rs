@@ -283,16 +283,6 @@ fn dispatcher(sim: &Simulator, seed: u64) -> Dispatcher<ShopifyTarget> {
     )
 }
 
-fn add(total: &mut DispatchReport, pass: &DispatchReport) {
-    total.sent += pass.sent;
-    total.confirmed += pass.confirmed;
-    total.failed += pass.failed;
-    total.rescheduled += pass.rescheduled;
-    total.unknown += pass.unknown;
-    total.reconciled_found += pass.reconciled_found;
-    total.reconciled_absent += pass.reconciled_absent;
-}
-
 fn confirmed(store: &Store) -> u64 {
     store
         .action_counts()
@@ -337,7 +327,7 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
         let first = dispatcher(&sim, seed);
         while confirmed(&store) < u64::from(ACTIONS) / 2 {
             let pass = rt.block_on(first.run_once(&mut store)).unwrap();
-            add(&mut report, &pass);
+            report.add(&pass);
         }
         let pending: Vec<_> = store
             .due_actions(None, i64::MAX / 4, 20)
@@ -362,7 +352,7 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
     let pass = rt
         .block_on(second.run_until_idle(&mut store, || false))
         .unwrap();
-    add(&mut report, &pass);
+    report.add(&pass);
 
     let injected = sim.injected();
     println!("faults injected: {injected:?}");
