@@ -145,7 +145,7 @@ function importText(i: ImportView): string {
     case "running":
       return `importing${how}: ${i.done}${total} orders, ${i.rate}/s${eta}`;
     case "done":
-      return `up to date: ${i.done} new, ${i.skipped} unchanged${i.last_import_at ? ` · ${i.last_import_at}` : ""}`;
+      return `up to date: ${i.done} new, ${i.updated} updated, ${i.skipped} unchanged${i.last_import_at ? ` · ${i.last_import_at}` : ""}`;
     case "failed":
       return `stopped (resumes from its cursor): ${i.last_error ?? ""}`;
     default:

@@ -225,6 +225,13 @@ impl Tx<'_> {
                         serde_json::to_string(o)?
                     ])?;
             }
+            DomainEvent::OrderUpdated(o) => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE orders SET order_number = ?2, record = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![o.id, o.order_number, serde_json::to_string(o)?])?;
+            }
             DomainEvent::ReturnExpected(r) => {
                 self.tx
                     .prepare_cached(

@@ -5,8 +5,10 @@
 //! last committed batch ended. Orders are keyed by their Shopify GIDs (`orders.id` = Order
 //! GID, `order_lines.id` = LineItem GID), so actions map back to Shopify.
 //!
-//! An order already in the store is skipped: the store's `OrderImported` projection inserts
-//! and does not update (an update event is future work).
+//! An order already in the store is compared with what the shop sent: unchanged, it is
+//! skipped; changed, an `OrderUpdated` event brings the store up to date (lines updated or
+//! added, never removed). Webhook deliveries are not ordered, but imports are (by
+//! `updated_at`), so an older version never overwrites a newer one here.
 
 use std::time::Duration;
 
@@ -49,7 +51,9 @@ pub enum ImportError {
 pub struct ImportProgress {
     /// Orders written by this run.
     pub done: u64,
-    /// Orders already in the store, left alone.
+    /// Orders already in the store that the shop changed: brought up to date.
+    pub updated: u64,
+    /// Orders already in the store, unchanged.
     pub skipped: u64,
     /// What Shopify counted for the filter (may be an estimate).
     pub estimated_total: Option<u64>,
@@ -257,8 +261,36 @@ fn order_record(
     })
 }
 
-/// Writes `orders` that are not yet in the store and a checkpoint, in one transaction.
-/// Returns (written, skipped).
+/// Whether `new` (as the shop sent it) says something `stored` does not: a header field, or
+/// a line that is new or different. Lines the shop no longer lists do not count (they stay).
+fn changes(stored: &OrderRecord, new: &OrderRecord) -> bool {
+    fn header(o: &OrderRecord) -> (&str, &str, &str, &str, &[String], [Money; 3]) {
+        (
+            &o.order_number,
+            &o.customer_name,
+            &o.email,
+            &o.country,
+            &o.tags,
+            [o.subtotal, o.discount, o.total],
+        )
+    }
+    header(stored) != header(new)
+        || new
+            .lines
+            .iter()
+            .any(|line| !stored.lines.iter().any(|s| s == line))
+}
+
+/// Counts of one written batch.
+#[derive(Debug, Default, Clone, Copy)]
+struct Written {
+    new: u64,
+    updated: u64,
+    unchanged: u64,
+}
+
+/// Writes the batch's new orders, the changed ones as updates, and a checkpoint, in one
+/// transaction.
 fn write_batch(
     store: &mut Store,
     now: UnixMillis,
@@ -267,25 +299,40 @@ fn write_batch(
     orders: Vec<OrderRecord>,
     cursor: Option<String>,
     updated_since: Option<String>,
-) -> Result<(u64, u64), ImportError> {
+) -> Result<Written, ImportError> {
     let existing = {
         let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
         store.existing_orders(&ids)?
     };
-    let mut fresh = Vec::with_capacity(orders.len());
-    let mut skipped = 0;
+    let mut events = Vec::with_capacity(orders.len());
+    let mut counts = Written::default();
     for order in orders {
-        if existing.contains(&order.id) {
-            skipped += 1;
-        } else {
-            fresh.push(order);
+        if !existing.contains(&order.id) {
+            counts.new += 1;
+            events.push(DomainEvent::OrderImported(order));
+            continue;
+        }
+        match store.order_record(&order.id)? {
+            Some(stored) if stored.total.currency != order.total.currency => {
+                return Err(ImportError::BadOrder {
+                    order: order.id,
+                    message: format!(
+                        "its currency changed from {} to {}: not applied",
+                        stored.total.currency, order.total.currency
+                    ),
+                })
+            }
+            Some(stored) if changes(&stored, &order) => {
+                counts.updated += 1;
+                events.push(DomainEvent::OrderUpdated(order));
+            }
+            _ => counts.unchanged += 1,
         }
     }
-    let written = fresh.len() as u64;
     store.write(now, |tx| {
-        for order in fresh {
+        for event in events {
             tx.append(EventInput {
-                event: DomainEvent::OrderImported(order),
+                event,
                 actor: options.actor.clone(),
                 station: None,
             })?;
@@ -301,7 +348,7 @@ fn write_batch(
             station: None,
         })
     })?;
-    Ok((written, skipped))
+    Ok(counts)
 }
 
 /// Rate and ETA bookkeeping.
@@ -322,11 +369,12 @@ impl Meter {
         }
     }
 
-    fn add(&mut self, now: UnixMillis, written: u64, skipped: u64) -> &ImportProgress {
+    fn add(&mut self, now: UnixMillis, batch: Written) -> &ImportProgress {
         let p = &mut self.progress;
-        p.done += written;
-        p.skipped += skipped;
-        let seen = (p.done + p.skipped) as f64;
+        p.done += batch.new;
+        p.updated += batch.updated;
+        p.skipped += batch.unchanged;
+        let seen = (p.done + p.updated + p.skipped) as f64;
         let secs = (now - self.started).max(1) as f64 / 1000.0;
         p.rate_per_s = seen / secs;
         p.eta_s = p.estimated_total.map(|total| {
@@ -338,6 +386,7 @@ impl Meter {
         });
         tracing::info!(
             done = p.done,
+            updated = p.updated,
             skipped = p.skipped,
             estimated_total = p.estimated_total,
             rate_per_s = p.rate_per_s as u64,
@@ -464,7 +513,7 @@ impl<'o> JsonlImport<'o> {
         updated_since: Option<String>,
     ) -> Result<(), ImportError> {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.options.batch));
-        let (written, skipped) = write_batch(
+        let written = write_batch(
             store,
             now,
             self.options,
@@ -473,7 +522,7 @@ impl<'o> JsonlImport<'o> {
             cursor,
             updated_since,
         )?;
-        self.meter.add(now, written, skipped);
+        self.meter.add(now, written);
         Ok(())
     }
 
@@ -585,7 +634,7 @@ impl<'c> Importer<'c> {
                 (None, high_water)
             };
             let now = clock.now_ms();
-            let (written, skipped) = write_batch(
+            let written = write_batch(
                 store,
                 now,
                 &self.options,
@@ -594,7 +643,7 @@ impl<'c> Importer<'c> {
                 next_cursor,
                 updated_since,
             )?;
-            on_progress(meter.add(now, written, skipped));
+            on_progress(meter.add(now, written));
             if !has_next {
                 return Ok(meter.progress);
             }
@@ -747,7 +796,7 @@ impl<'c> Importer<'c> {
             })?;
         let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
         let record = order_record(&self.options.retailer_id, order, lines)?;
-        let (written, _) = write_batch(
+        let written = write_batch(
             store,
             self.client.clock().now_ms(),
             &self.options,
@@ -756,6 +805,6 @@ impl<'c> Importer<'c> {
             None,
             None,
         )?;
-        Ok(written == 1)
+        Ok(written.new + written.updated == 1)
     }
 }

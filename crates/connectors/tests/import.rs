@@ -290,10 +290,36 @@ fn thirty_days_by_pages_match_the_ledger_and_a_later_run_brings_the_changes() {
         o.updated_at = "2026-11-23T20:00:00Z".into();
         sim.add_order(o);
     }
+    // And the shop changes an order already imported: new tags and e-mail, a line added.
+    {
+        let mut ledger = sim.ledger();
+        let order = ledger.orders.get_mut("gid://shopify/Order/1001").unwrap();
+        order.tags = vec!["vip".into()];
+        order.email = "new-address@example.com".into();
+        order.updated_at = "2026-11-23T20:10:00Z".into();
+        let mut added = order.lines[0].clone();
+        added.id = "gid://shopify/LineItem/555".into();
+        added.sku = "SKU-ADDED".into();
+        order.lines.push(added);
+    }
     let progress = rt
         .block_on(importer.import_paginated(&mut store, |_| {}))
         .unwrap();
     assert_eq!(progress.done, 2, "{progress:?}");
+    assert_eq!(progress.updated, 1, "{progress:?}");
+    assert_eq!(
+        progress.skipped, 1,
+        "the newest order seen last time, unchanged: {progress:?}"
+    );
+    let updates: i64 = store
+        .reader()
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'order_updated'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(updates, 1);
     assert_same(&store, &sim);
 }
 

@@ -38,6 +38,9 @@ pub enum DomainEvent {
     RetailerConfigured(RetailerRecord),
     /// An order became known to the hub (imported from Shopify, synced, or demo data).
     OrderImported(OrderRecord),
+    /// A newer version of an imported order (the shop changed it): the whole order as it is
+    /// now. Lines are updated or added, never removed (a return may point at one).
+    OrderUpdated(OrderRecord),
     /// A return the hub should expect, with its connotes and items.
     ReturnExpected(ReturnRecord),
     /// A connote was scanned at the bench. Recorded for every scan, known or not: nothing
@@ -142,6 +145,7 @@ impl DomainEvent {
             DomainEvent::SignInRefused { .. } => "sign_in_refused",
             DomainEvent::RetailerConfigured(_) => "retailer_configured",
             DomainEvent::OrderImported(_) => "order_imported",
+            DomainEvent::OrderUpdated(_) => "order_updated",
             DomainEvent::ReturnExpected(_) => "return_expected",
             DomainEvent::ConnoteScanned { .. } => "connote_scanned",
             DomainEvent::ReturnStatusChanged { .. } => "return_status_changed",
@@ -175,7 +179,7 @@ impl DomainEvent {
             }
             DomainEvent::SignInRefused { .. } => None,
             DomainEvent::RetailerConfigured(r) => Some(&r.id),
-            DomainEvent::OrderImported(o) => Some(&o.id),
+            DomainEvent::OrderImported(o) | DomainEvent::OrderUpdated(o) => Some(&o.id),
             DomainEvent::ReturnExpected(r) => Some(&r.id),
             DomainEvent::ConnoteScanned { return_id, .. } => return_id.as_deref(),
             DomainEvent::ReturnStatusChanged { return_id, .. } => Some(return_id),

@@ -81,6 +81,9 @@ pub struct ImportView {
     pub method: Option<String>,
     #[ts(type = "number")]
     pub done: u64,
+    /// Orders the shop changed, brought up to date.
+    #[ts(type = "number")]
+    pub updated: u64,
     #[ts(type = "number")]
     pub skipped: u64,
     #[ts(type = "number | null")]
@@ -605,6 +608,7 @@ async fn import_one(
         let mut imports = lock(&hub.shops.imports);
         let view = imports.entry(retailer.to_owned()).or_default();
         view.done = p.done;
+        view.updated = p.updated;
         view.skipped = p.skipped;
         view.estimated_total = p.estimated_total;
         view.rate = p.rate_per_s.round() as u32;

@@ -406,6 +406,97 @@ impl Store {
             .optional()?)
     }
 
+    /// An order as the store holds it, lines in id order (to tell whether an import changes it).
+    pub fn order_record(&self, id: &str) -> Result<Option<returnhub_core::event::OrderRecord>> {
+        use returnhub_core::event::{OrderLineRecord, OrderRecord};
+        use returnhub_core::money::{Currency, Money};
+        let header = self
+            .conn
+            .prepare_cached(
+                "SELECT retailer_id, order_number, customer_name, email, created_at, country,
+                        currency, tags_json, subtotal_minor, discount_minor, total_minor
+                 FROM orders WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    (
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                    ),
+                ))
+            })
+            .optional()?;
+        let Some((
+            retailer_id,
+            order_number,
+            customer_name,
+            email,
+            created_at,
+            country,
+            code,
+            tags,
+            minor,
+        )) = header
+        else {
+            return Ok(None);
+        };
+        let currency: Currency = code
+            .parse()
+            .map_err(|_| StoreError::Invalid(format!("order {id} has currency {code:?}")))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, sku, ean, title, image, quantity, unit_price_minor, discount_minor,
+                    product_tags_json
+             FROM order_lines WHERE order_id = ?1 ORDER BY id",
+        )?;
+        let lines = stmt
+            .query_map([id], |r| {
+                Ok((
+                    OrderLineRecord {
+                        id: r.get(0)?,
+                        sku: r.get(1)?,
+                        ean: r.get(2)?,
+                        title: r.get(3)?,
+                        image: r.get(4)?,
+                        quantity: r.get(5)?,
+                        unit_price: Money::new(r.get(6)?, currency),
+                        discount: Money::new(r.get(7)?, currency),
+                        product_tags: Vec::new(),
+                    },
+                    r.get::<_, String>(8)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .map(|(mut line, tags)| {
+                line.product_tags = serde_json::from_str(&tags)?;
+                Ok(line)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(OrderRecord {
+            id: id.to_owned(),
+            retailer_id,
+            order_number,
+            customer_name,
+            email,
+            created_at,
+            country,
+            tags: serde_json::from_str(&tags)?,
+            subtotal: Money::new(minor.0, currency),
+            discount: Money::new(minor.1, currency),
+            total: Money::new(minor.2, currency),
+            lines,
+        }))
+    }
+
     /// Which of `ids` are already in the store (one query for a whole import batch).
     pub fn existing_orders(&self, ids: &[&str]) -> Result<std::collections::HashSet<String>> {
         let mut stmt = self.conn.prepare_cached(

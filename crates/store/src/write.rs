@@ -150,6 +150,7 @@ impl WriteTx<'_> {
             | DomainEvent::SignInRefused { .. } => Ok(()),
             DomainEvent::RetailerConfigured(retailer) => self.project_retailer(retailer),
             DomainEvent::OrderImported(order) => self.project_order(order),
+            DomainEvent::OrderUpdated(order) => self.project_order_update(order),
             DomainEvent::ReturnExpected(ret) => self.project_return(ret),
             // A scan or a note changes no read model by itself; the log is its record.
             DomainEvent::ConnoteScanned { .. } | DomainEvent::ReturnNoted { .. } => Ok(()),
@@ -274,6 +275,69 @@ impl WriteTx<'_> {
             "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity,
                unit_price_minor, discount_minor, product_tags_json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for l in &o.lines {
+            if l.unit_price.currency != o.total.currency {
+                return Err(StoreError::Invalid(format!(
+                    "order {}: line {} is in {}, the order in {}",
+                    o.order_number, l.sku, l.unit_price.currency, o.total.currency
+                )));
+            }
+            line_stmt.execute(params![
+                l.id,
+                o.id,
+                l.sku,
+                l.ean,
+                l.title,
+                l.image,
+                l.quantity,
+                l.unit_price.minor,
+                l.discount.minor,
+                serde_json::to_string(&l.product_tags)?,
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// The order's header as it is now; each line updated in place or added. A line the shop
+    /// no longer lists stays: a return may point at it.
+    fn project_order_update(&self, o: &OrderRecord) -> Result<()> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE orders SET order_number = ?2, customer_name = ?3, email = ?4, country = ?5,
+                   tags_json = ?6, subtotal_minor = ?7, discount_minor = ?8, total_minor = ?9
+                 WHERE id = ?1 AND retailer_id = ?10 AND currency = ?11",
+            )?
+            .execute(params![
+                o.id,
+                o.order_number,
+                o.customer_name,
+                o.email,
+                o.country,
+                serde_json::to_string(&o.tags)?,
+                o.subtotal.minor,
+                o.discount.minor,
+                o.total.minor,
+                o.retailer_id,
+                o.total.currency.code(),
+            ])?;
+        if changed != 1 {
+            return Err(StoreError::Invalid(format!(
+                "order {} of retailer {} in {} is not in the store: it cannot be updated",
+                o.order_number, o.retailer_id, o.total.currency
+            )));
+        }
+        let mut line_stmt = self.tx.prepare_cached(
+            "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity,
+               unit_price_minor, discount_minor, product_tags_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, ean = excluded.ean,
+               title = excluded.title, image = excluded.image, quantity = excluded.quantity,
+               unit_price_minor = excluded.unit_price_minor,
+               discount_minor = excluded.discount_minor,
+               product_tags_json = excluded.product_tags_json
+             WHERE order_lines.order_id = excluded.order_id",
         )?;
         for l in &o.lines {
             if l.unit_price.currency != o.total.currency {

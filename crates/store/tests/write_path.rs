@@ -500,3 +500,46 @@ fn the_benchs_reads_of_one_return_use_indexes_not_scans() {
         );
     }
 }
+
+#[test]
+fn an_order_update_changes_the_order_and_adds_lines_but_never_removes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = seeded_store(&dir.path().join("hub.db"));
+    write_pair(&mut store, 1).unwrap();
+    assert_eq!(
+        store.order_record("o1").unwrap(),
+        Some(order(1)),
+        "reads back whole"
+    );
+
+    let mut newer = order(1);
+    newer.email = "ana.new@example.com".into();
+    newer.tags = vec!["vip".into()];
+    let mut added = newer.lines[0].clone();
+    added.id = "o1-l2".into();
+    added.sku = "SKU-2".into();
+    // The shop no longer lists the first line (e.g. it was edited away); the return points at it.
+    newer.lines = vec![added];
+    store
+        .write(2_000, |tx| {
+            tx.append(input(DomainEvent::OrderUpdated(newer.clone())))
+        })
+        .unwrap();
+    let stored = store.order_record("o1").unwrap().unwrap();
+    assert_eq!(stored.email, "ana.new@example.com");
+    assert_eq!(stored.tags, vec!["vip".to_string()]);
+    let lines: Vec<&str> = stored.lines.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(lines, vec!["o1-l1", "o1-l2"], "the returned line stays");
+
+    let refused = store.write(3_000, |tx| {
+        tx.append(input(DomainEvent::OrderUpdated(order(9))))
+    });
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("not in the store")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM orders WHERE id = 'o9'"),
+        0
+    );
+}

@@ -5,7 +5,11 @@ export type ImportView = { state: ImportState,
 /**
  * `bulk` or `pages`.
  */
-method: string | null, done: number, skipped: number, estimated_total: number | null, 
+method: string | null, done: number, 
+/**
+ * Orders the shop changed, brought up to date.
+ */
+updated: number, skipped: number, estimated_total: number | null, 
 /**
  * Orders per second.
  */
