@@ -248,12 +248,16 @@ impl<T: Target> Dispatcher<T> {
         match result {
             Ok(confirmation) => self.confirm(store, action, confirmation, report),
             Err(TargetError::Permanent(reason)) => self.fail(store, action, &reason, report),
-            Err(e) if attempts >= self.options.max_attempts => self.fail(
-                store,
-                action,
-                &format!("gave up after {attempts} attempts: {e}"),
-                report,
-            ),
+            // Given up only when it certainly did not take effect: an unknown outcome stays
+            // unknown (listed for the supervisor) and keeps being reconciled, so an action
+            // whose effect exists is never marked failed.
+            Err(TargetError::NotApplied(reason)) if attempts >= self.options.max_attempts => self
+                .fail(
+                    store,
+                    action,
+                    &format!("gave up after {attempts} attempts: {reason}"),
+                    report,
+                ),
             Err(TargetError::NotApplied(reason)) => {
                 store.reschedule_action(key, now, now + self.delay_ms(attempts), &reason)?;
                 report.rescheduled += 1;

@@ -143,3 +143,153 @@ fn a_refund_the_order_cannot_carry_fails_with_the_reason() {
         "nothing sent"
     );
 }
+
+/// A target whose sends never answer, and whose records show the effect once it has been
+/// asked twice: the dispatcher must find it, not give up on it.
+struct SlowToShow {
+    sends: std::cell::Cell<u32>,
+    reconciles: std::cell::Cell<u32>,
+}
+
+impl Target for SlowToShow {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    async fn send(
+        &self,
+        _: &ActionDue,
+        _: &ActionContext,
+    ) -> Result<returnhub_connectors::Confirmation, TargetError> {
+        self.sends.set(self.sends.get() + 1);
+        Err(TargetError::Unknown("timed out".into()))
+    }
+    async fn reconcile(
+        &self,
+        _: &ActionDue,
+        _: &ActionContext,
+    ) -> Result<Option<returnhub_connectors::Confirmation>, TargetError> {
+        self.reconciles.set(self.reconciles.get() + 1);
+        Ok(
+            (self.reconciles.get() >= 2).then(|| returnhub_connectors::Confirmation {
+                reference: "found".into(),
+            }),
+        )
+    }
+}
+
+/// Out of attempts with the outcome unknown: the action stays unknown and is reconciled,
+/// never marked failed while its effect may exist.
+#[test]
+fn an_unknown_outcome_is_never_given_up_as_failed() {
+    use returnhub_connectors::dispatch::{DispatchOptions, Dispatcher};
+    use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
+    use returnhub_core::event::{
+        DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+    };
+    use returnhub_store::{EventInput, OutboxState, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.db")).unwrap();
+    let nzd = |m| Money::new(m, Currency::NZD);
+    let (action, _) = refund_action();
+    let events = vec![
+        DomainEvent::RetailerConfigured(RetailerRecord {
+            id: "kowhai".into(),
+            name: "Kōwhai".into(),
+            currency: Currency::NZD,
+            policy: RetailerPolicy {
+                trigger: returnhub_core::trigger::Trigger::Processing,
+                customers_choose: true,
+                exchange_enabled: false,
+                rules_override_customer_choice: false,
+                default_outcome: returnhub_core::rules::Outcome::Refund,
+                qc_fail: QcFailPolicy::HoldForReview,
+                credit_note_expiry_days: None,
+                currency: None,
+            },
+            rules: returnhub_core::rules::RuleSet { rules: vec![] },
+            reasons: vec![],
+            qc_reasons: vec![],
+        }),
+        DomainEvent::OrderImported(OrderRecord {
+            id: "gid://shopify/Order/1".into(),
+            retailer_id: "kowhai".into(),
+            order_number: "#1".into(),
+            customer_name: "A".into(),
+            email: "a@example.com".into(),
+            created_at: "2026-11-20T00:00:00.000Z".into(),
+            country: "NZ".into(),
+            tags: vec![],
+            subtotal: nzd(4_500),
+            discount: nzd(0),
+            total: nzd(4_500),
+            lines: vec![OrderLineRecord {
+                id: "gid://shopify/LineItem/1".into(),
+                sku: "S".into(),
+                ean: None,
+                title: "Tee".into(),
+                image: None,
+                quantity: 1,
+                unit_price: nzd(4_500),
+                discount: nzd(0),
+                product_tags: vec![],
+            }],
+        }),
+        DomainEvent::ReturnExpected(ReturnRecord {
+            id: "R1".into(),
+            retailer_id: "kowhai".into(),
+            hub_id: "AKL".into(),
+            order_id: "gid://shopify/Order/1".into(),
+            source: "portal".into(),
+            status: returnhub_core::model::ReturnStatus::Expected,
+            created_at: "2026-11-21T00:00:00.000Z".into(),
+            connotes: vec![],
+            items: vec![ReturnItemRecord {
+                id: "R1-i1".into(),
+                order_line_id: "gid://shopify/LineItem/1".into(),
+                quantity: 1,
+                reason_code: "FIT".into(),
+                sub_reason_code: None,
+                comment: None,
+                chosen_option: Some(ReturnOption::Refund),
+            }],
+        }),
+        DomainEvent::ActionDue(action.clone()),
+    ];
+    store
+        .write(1_795_000_000_000, |tx| {
+            for event in events {
+                tx.append(EventInput {
+                    event,
+                    actor: "test".into(),
+                    station: None,
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let target = SlowToShow {
+        sends: Default::default(),
+        reconciles: Default::default(),
+    };
+    let dispatcher = Dispatcher::new(
+        target,
+        Arc::new(SystemClock),
+        DispatchOptions {
+            max_attempts: 1,
+            backoff_base: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(2),
+            ..DispatchOptions::default()
+        },
+    );
+    rt().block_on(dispatcher.run_until_idle(&mut store, || false))
+        .unwrap();
+    let row = store.action(&action.key).unwrap().unwrap();
+    assert_eq!(row.state, OutboxState::Confirmed, "{row:?}");
+    assert_eq!(row.reference.as_deref(), Some("found"));
+    assert_eq!(
+        dispatcher.target().sends.get(),
+        2,
+        "sent, reconciled (absent), sent again"
+    );
+}
