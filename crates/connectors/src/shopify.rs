@@ -391,10 +391,16 @@ impl ShopifyTarget {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            // The last four characters narrow it down; the note (which carries the whole key)
+            // makes it certain: two codes may share their last four.
             .find(|card| {
                 card.get("lastCharacters")
                     .and_then(Value::as_str)
                     .is_some_and(|l| l.eq_ignore_ascii_case(last4))
+                    && card
+                        .get("note")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.contains(action.key.as_str()))
             })
             .and_then(|card| card.get("id").and_then(Value::as_str))
             .map(|id| Confirmation {
