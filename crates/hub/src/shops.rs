@@ -505,6 +505,7 @@ fn import_round(
             store.import_cursor(&retailer, BULK_STREAM),
         ];
         let mut finished_at = None;
+        // The bulk stream has a row: this shop is imported in bulk.
         let mut bulk_started = false;
         let mut unfinished = false;
         for (i, cursor) in last.into_iter().enumerate() {
@@ -573,8 +574,9 @@ async fn import_one(
 ) -> std::result::Result<(), String> {
     let client = ShopifyClient::new(credentials, Arc::new(SystemClock), ClientOptions::default())
         .map_err(|e| e.to_string())?;
-    // A large first import goes through a bulk operation (one query, a streamed file); a
-    // small one, and every later catch-up, page by page — unless a bulk run is under way.
+    // A large first import goes through a bulk operation (one query, a streamed file), and so
+    // do that shop's later catch-ups (its high-water mark is on the bulk stream); a small
+    // shop is imported page by page throughout.
     let use_bulk = bulk_started
         || (first && {
             let days = ImportOptions::new(retailer).days;
