@@ -42,7 +42,8 @@ export class Shops {
         : d.mode === "here"
           ? `This hub sends the actions of connected retailers.${d.last_pass_at ? ` Last pass ${d.last_pass_at}.` : ""}${d.last_error ? ` Error: ${d.last_error}` : ""}`
           : "No shop is connected: actions wait in the queue until their retailer's shop is.";
-    el<HTMLTableElement>("shops-table").tBodies[0]?.replaceChildren(...view.retailers.map((r) => this.row(r)));
+    const central = d.mode === "central";
+    el<HTMLTableElement>("shops-table").tBodies[0]?.replaceChildren(...view.retailers.map((r) => this.row(r, central)));
     if (fillForm) {
       el<HTMLSelectElement>("shop-retailer").replaceChildren(
         ...view.retailers.map((r) => {
@@ -58,7 +59,9 @@ export class Shops {
     if (view.troubled.length === 0) troubled?.append(text("tr", "No failed or unknown actions."));
   }
 
-  private row(r: RetailerShopView): HTMLElement {
+  /// `central`: the central store sends this hub's actions, so the hub's own queue only says
+  /// they were handed over, not whether they took effect.
+  private row(r: RetailerShopView, central: boolean): HTMLElement {
     const tr = document.createElement("tr");
     tr.dataset["retailer"] = r.retailer_id;
     const c = r.connection;
@@ -67,7 +70,13 @@ export class Shops {
       text("td", r.retailer_name),
       text("td", c ? `${c.shop_name} (${c.shop_domain})` : "not connected", c ? "" : "muted"),
       text("td", c ? importText(r.import) : "—", "import"),
-      text("td", `${a.confirmed} confirmed · ${a.pending + a.sent} queued · ${a.unknown} unknown · ${a.failed} failed`, "actions"),
+      text(
+        "td",
+        central
+          ? `${a.pending + a.sent} handed to the central store (their outcome is kept there)`
+          : `${a.confirmed} confirmed · ${a.pending + a.sent} queued · ${a.unknown} unknown · ${a.failed} failed`,
+        "actions",
+      ),
     );
     const cell = document.createElement("td");
     if (c && this.role === "admin") {
