@@ -68,6 +68,20 @@ impl Store {
     }
 }
 
+const INSERT_LINE: &str = "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity,
+       unit_price_minor, discount_minor, product_tags_json)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// A line of an updated order: updated in place, or added; only ever on its own order.
+const UPSERT_LINE: &str = "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity,
+       unit_price_minor, discount_minor, product_tags_json)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+     ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, ean = excluded.ean,
+       title = excluded.title, image = excluded.image, quantity = excluded.quantity,
+       unit_price_minor = excluded.unit_price_minor, discount_minor = excluded.discount_minor,
+       product_tags_json = excluded.product_tags_json
+     WHERE order_lines.order_id = excluded.order_id";
+
 impl WriteTx<'_> {
     /// Appends `input` to the event log and applies its effects.
     pub fn append(&mut self, input: EventInput) -> Result<AppendedEvent> {
@@ -271,32 +285,7 @@ impl WriteTx<'_> {
                 o.discount.minor,
                 o.total.minor,
             ])?;
-        let mut line_stmt = self.tx.prepare_cached(
-            "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity,
-               unit_price_minor, discount_minor, product_tags_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        for l in &o.lines {
-            if l.unit_price.currency != o.total.currency {
-                return Err(StoreError::Invalid(format!(
-                    "order {}: line {} is in {}, the order in {}",
-                    o.order_number, l.sku, l.unit_price.currency, o.total.currency
-                )));
-            }
-            line_stmt.execute(params![
-                l.id,
-                o.id,
-                l.sku,
-                l.ean,
-                l.title,
-                l.image,
-                l.quantity,
-                l.unit_price.minor,
-                l.discount.minor,
-                serde_json::to_string(&l.product_tags)?,
-            ])?;
-        }
-        Ok(())
+        self.project_lines(o, INSERT_LINE)
     }
 
     /// The order's header as it is now; each line updated in place or added. A line the shop
@@ -328,17 +317,13 @@ impl WriteTx<'_> {
                 o.order_number, o.retailer_id, o.total.currency
             )));
         }
-        let mut line_stmt = self.tx.prepare_cached(
-            "INSERT INTO order_lines (id, order_id, sku, ean, title, image, quantity,
-               unit_price_minor, discount_minor, product_tags_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, ean = excluded.ean,
-               title = excluded.title, image = excluded.image, quantity = excluded.quantity,
-               unit_price_minor = excluded.unit_price_minor,
-               discount_minor = excluded.discount_minor,
-               product_tags_json = excluded.product_tags_json
-             WHERE order_lines.order_id = excluded.order_id",
-        )?;
+        self.project_lines(o, UPSERT_LINE)
+    }
+
+    /// The order's lines, through `sql` (a plain insert for a new order, an upsert for an
+    /// update); every line must be in the order's currency.
+    fn project_lines(&self, o: &OrderRecord, sql: &str) -> Result<()> {
+        let mut line_stmt = self.tx.prepare_cached(sql)?;
         for l in &o.lines {
             if l.unit_price.currency != o.total.currency {
                 return Err(StoreError::Invalid(format!(
