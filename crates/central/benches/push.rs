@@ -231,6 +231,7 @@ async fn pull_run(n: usize) -> (Duration, usize) {
             qc_fail: QcFailPolicy::RuleDriven,
             credit_note_expiry_days: None,
             currency: Some(aud),
+            shopify: Default::default(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![],

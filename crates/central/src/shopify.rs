@@ -114,10 +114,12 @@ impl ShopifyDispatcher {
             };
             let client = ShopifyClient::new(&credentials, Arc::new(SystemClock), options.clone())
                 .map_err(|e| CentralError::Storage(e.to_string()))?;
-            shops.insert(
-                connection.retailer_id,
-                ShopifyTarget::new(client, ShopifySettings::default()),
-            );
+            // The retailer's Shopify settings travel with its configuration from the hubs.
+            let settings = storage
+                .retailer(&connection.retailer_id)?
+                .map(|r| ShopifySettings::for_policy(&r.policy.shopify))
+                .unwrap_or_default();
+            shops.insert(connection.retailer_id, ShopifyTarget::new(client, settings));
         }
         Ok(ShopifyDispatcher {
             rt: runtime()?,

@@ -14,7 +14,7 @@ use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::rules::{CountryCode, ItemFacts, Ratio};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
-use returnhub_core::trigger::{actions_due, ActionDue, ItemOutcome, ReturnEvent, Trigger};
+use returnhub_core::trigger::{actions_due_under, ActionDue, ItemOutcome, ReturnEvent, Trigger};
 use returnhub_store::{ActionContext, ActionLine, RemoteEvent};
 use returnhub_sync::wire::{
     ClaimOutcome, ClaimState, Conflict, FieldError, PullRequest, PullResponse, PushResponse,
@@ -472,8 +472,8 @@ impl Tx<'_> {
                 amount: line.unit_price.checked_mul(i64::from(item.quantity)).ok(),
             });
         }
-        let due = actions_due(
-            Trigger::FirstScan,
+        let due = actions_due_under(
+            &retailer.policy,
             ReturnEvent::CarrierInTransit,
             &ret.retailer_id,
             &ret.id,
@@ -1138,6 +1138,21 @@ impl CentralStorage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn retailer(&self, retailer_id: &str) -> Result<Option<RetailerRecord>> {
+        let inner = self.lock()?;
+        let record: Option<String> = inner
+            .conn
+            .query_row(
+                "SELECT record FROM retailers WHERE id = ?1",
+                [retailer_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        record
+            .map(|r| serde_json::from_str(&r).map_err(CentralError::from))
+            .transpose()
     }
 
     fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext> {

@@ -2,6 +2,7 @@
 //! [`CentralStorage`]; [`crate::sqlite::SqliteStorage`] is the embedded default, and a
 //! PostgreSQL backend implements the same trait (every method is one transaction).
 
+use returnhub_core::event::RetailerRecord;
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::ActionDue;
 pub use returnhub_store::ActionLine;
@@ -140,6 +141,8 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn shop_connections(&self) -> Result<Vec<ShopConnection>>;
     /// The order and lines an action is about, with each item's latest disposition.
     fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext>;
+    /// A retailer's configuration as last pushed by a hub; `None` before any.
+    fn retailer(&self, retailer_id: &str) -> Result<Option<RetailerRecord>>;
 }
 
 /// A retailer connected to its Shopify shop.

@@ -154,6 +154,7 @@ fn child_import(file: &Path, store_dir: &Path) -> u64 {
                         qc_fail: QcFailPolicy::HoldForReview,
                         credit_note_expiry_days: None,
                         currency: None,
+                        shopify: Default::default(),
                     },
                     rules: RuleSet { rules: vec![] },
                     reasons: vec![],

@@ -73,6 +73,10 @@ pub mod documents {
         document!("GiftCardByCode", "gift_card_by_code.graphql", 3);
     pub const EXCHANGE_HOLDS: Document = document!("ExchangeHolds", "exchange_holds.graphql", 25);
     pub const RELEASE_HOLD: Document = document!("ReleaseHold", "release_hold.graphql", 10);
+    pub const ORDER_RETURNS: Document = document!("OrderReturns", "order_returns.graphql", 260);
+    pub const RETURN_PROCESS: Document = document!("ReturnProcess", "return_process.graphql", 10);
+    pub const TAGS_ADD: Document = document!("TagsAdd", "tags_add.graphql", 10);
+    pub const ORDER_TAGS: Document = document!("OrderTags", "order_tags.graphql", 1);
 
     pub const ALL: &[Document] = &[
         SHOP_NAME,
@@ -89,6 +93,10 @@ pub mod documents {
         GIFT_CARD_BY_CODE,
         EXCHANGE_HOLDS,
         RELEASE_HOLD,
+        ORDER_RETURNS,
+        RETURN_PROCESS,
+        TAGS_ADD,
+        ORDER_TAGS,
     ];
 }
 

@@ -23,7 +23,7 @@ pub use dispatch::{
 };
 pub use graphql::{ClientOptions, ShopifyClient, API_VERSION};
 pub use import::{ImportOptions, ImportProgress, Importer};
-pub use shopify::{ExchangeMode, ShopifySettings, ShopifyTarget};
+pub use shopify::{ShopifySettings, ShopifyTarget};
 
 /// Checks the credentials with a cheap query and returns the shop's name.
 pub async fn verify_credentials(

@@ -6,39 +6,38 @@
 
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::time::{rfc3339, UnixMillis, MS_PER_DAY};
-use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey};
+use returnhub_core::trigger::{
+    ActionDue, ActionKind, CreditNoteVia, ExchangeVia, IdempotencyKey, ShopifyPolicy,
+};
 use returnhub_store::ActionContext;
 use serde_json::{json, Value};
 
 use crate::dispatch::{Confirmation, Target, TargetError};
 use crate::graphql::{documents, user_errors, Document, GraphqlError, Repeat, ShopifyClient};
 
-/// How a retailer's exchanges are carried out on Shopify.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExchangeMode {
-    /// The returns platform created the replacement order on hold, tagged
-    /// `{tag_prefix}{return id}`; the hub releases its fulfillment holds once the return is
-    /// processed (the Increff / Clickpost flow).
-    ReleaseHold { tag_prefix: String },
-    /// `returnProcess` with exchange line items on a Shopify native return. Not built yet:
-    /// actions fail with a clear reason rather than doing something else.
-    ReturnProcess,
-}
-
+/// How one retailer's actions are carried out: the retailer's [`ShopifyPolicy`] (from its
+/// configuration) and whether Shopify emails the customer.
 #[derive(Debug, Clone)]
 pub struct ShopifySettings {
-    pub exchange: ExchangeMode,
-    /// Whether Shopify emails the customer about refunds.
+    pub policy: ShopifyPolicy,
+    /// Whether Shopify emails the customer about refunds and processed returns.
     pub notify_customer: bool,
 }
 
 impl Default for ShopifySettings {
     fn default() -> Self {
         ShopifySettings {
-            exchange: ExchangeMode::ReleaseHold {
-                tag_prefix: "returnhub-exchange-".into(),
-            },
+            policy: ShopifyPolicy::default(),
             notify_customer: true,
+        }
+    }
+}
+
+impl ShopifySettings {
+    pub fn for_policy(policy: &ShopifyPolicy) -> ShopifySettings {
+        ShopifySettings {
+            policy: policy.clone(),
+            ..ShopifySettings::default()
         }
     }
 }
@@ -51,6 +50,28 @@ pub struct ShopifyTarget {
 /// The marker written into a refund's note, found again by reconciliation.
 pub fn refund_note(key: &IdempotencyKey) -> String {
     format!("Returnhub refund {key}")
+}
+
+/// The marker of a credit note issued as a refund to store credit.
+pub fn store_credit_note(key: &IdempotencyKey) -> String {
+    format!("Returnhub credit note {key}")
+}
+
+/// The note of the refund that carries `action` (a refund, or a credit note to store credit).
+fn refund_marker(action: &ActionDue) -> String {
+    match action.kind {
+        ActionKind::CreditNote => store_credit_note(&action.key),
+        _ => refund_note(&action.key),
+    }
+}
+
+/// Where a refund's money goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RefundTo {
+    /// Back through the order's payment transactions.
+    Payment,
+    /// To the customer's store credit, expiring at this RFC 3339 time if set.
+    StoreCredit { expires_at: Option<String> },
 }
 
 /// The gift card code of a credit note: `RH` and 16 upper-case hex digits of the key's
@@ -71,6 +92,11 @@ pub fn gift_card_code(key: &IdempotencyKey) -> String {
 /// `YYYY-MM-DD` of the day `days` after `now` (UTC).
 pub fn expiry_date(now: UnixMillis, days: u32) -> String {
     rfc3339(now + i64::from(days) * MS_PER_DAY)[..10].to_owned()
+}
+
+/// RFC 3339 time `days` after `now`: the expiry of store credit.
+pub fn expiry_time(now: UnixMillis, days: u32) -> String {
+    rfc3339(now + i64::from(days) * MS_PER_DAY)
 }
 
 /// Shopify's restock type for a line, from the hub's disposition of the item.
@@ -123,9 +149,10 @@ impl ShopifyTarget {
         &self,
         action: &ActionDue,
         context: &ActionContext,
+        to: RefundTo,
     ) -> Result<Confirmation, TargetError> {
         let amount = action.amount.ok_or_else(|| {
-            TargetError::Permanent(format!("refund {} has no amount", action.key))
+            TargetError::Permanent(format!("{:?} {} has no amount", action.kind, action.key))
         })?;
         let lines: Vec<Value> = context
             .lines
@@ -171,8 +198,13 @@ impl ShopifyTarget {
                 )
                 .await;
         }
-        // Spread the amount over the suggested transactions, in Shopify's order.
-        let mut left = amount.minor;
+        // Spread the amount over the suggested transactions, in Shopify's order (a refund to
+        // store credit moves no payment).
+        let mut left = if to == RefundTo::Payment {
+            amount.minor
+        } else {
+            0
+        };
         let mut transactions = Vec::new();
         for t in suggested
             .get("suggestedTransactions")
@@ -243,13 +275,22 @@ impl ShopifyTarget {
                 line
             })
             .collect();
-        let input = json!({
+        let mut input = json!({
             "orderId": context.order_id,
-            "note": refund_note(&action.key),
+            "note": refund_marker(action),
             "notify": self.settings.notify_customer,
             "refundLineItems": refund_lines,
             "transactions": transactions,
         });
+        if let RefundTo::StoreCredit { expires_at } = &to {
+            input["refundMethods"] = json!([{ "storeCreditRefund": {
+                "amount": {
+                    "amount": amount.to_decimal_string(),
+                    "currencyCode": amount.currency.code(),
+                },
+                "expiresAt": expires_at,
+            }}]);
+        }
         // @idempotent makes a repeat of this exact request return the first refund.
         let data = match self
             .client
@@ -315,7 +356,7 @@ impl ShopifyTarget {
                 json!({ "orderId": context.order_id }),
             )
             .await?;
-        let marker = refund_note(&action.key);
+        let marker = refund_marker(action);
         let refunds = data
             .pointer("/order/refunds")
             .and_then(Value::as_array)
@@ -413,16 +454,7 @@ impl ShopifyTarget {
         &self,
         action: &ActionDue,
     ) -> Result<(String, Vec<String>), TargetError> {
-        let tag_prefix = match &self.settings.exchange {
-            ExchangeMode::ReleaseHold { tag_prefix } => tag_prefix,
-            ExchangeMode::ReturnProcess => {
-                return Err(TargetError::Permanent(
-                    "exchanges through returnProcess are not built yet; set the retailer's \
-                     exchange mode to release-hold"
-                        .into(),
-                ))
-            }
-        };
+        let tag_prefix = &self.settings.policy.exchange_tag_prefix;
         let query = format!("tag:'{tag_prefix}{}'", action.return_id);
         let data = self
             .read(&documents::EXCHANGE_HOLDS, json!({ "query": query }))
@@ -474,6 +506,237 @@ impl ShopifyTarget {
             reference: order_id,
         })
     }
+    /// The Shopify return of the order whose return line items cover the action's lines, with
+    /// what is left to process of it. `None`: the order has no such return.
+    async fn shopify_return(
+        &self,
+        context: &ActionContext,
+    ) -> Result<Option<ShopReturn>, TargetError> {
+        let data = self
+            .read(
+                &documents::ORDER_RETURNS,
+                json!({ "orderId": context.order_id }),
+            )
+            .await?;
+        let returns = data
+            .pointer("/order/returns/nodes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                TargetError::Permanent(format!("order {} not found on Shopify", context.order_id))
+            })?;
+        Ok(returns
+            .iter()
+            .map(ShopReturn::parse)
+            .filter(|r| r.status != "CANCELED" && r.status != "DECLINED")
+            .find(|r| {
+                context
+                    .lines
+                    .iter()
+                    .all(|l| r.lines.iter().any(|rl| rl.line_item_id == l.order_line_id))
+            }))
+    }
+
+    async fn process_return(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Confirmation, TargetError> {
+        let missing = || {
+            TargetError::Permanent(format!(
+                "order {} has no Shopify return covering the returned item(s); with exchanges \
+                 through returnProcess the customer's exchange must be a Shopify return",
+                context.order_id
+            ))
+        };
+        let found = self.shopify_return(context).await?.ok_or_else(missing)?;
+        if found.exchanges.is_empty() {
+            return Err(TargetError::Permanent(format!(
+                "Shopify return {} has no exchange items",
+                found.name
+            )));
+        }
+        let Some(input) = found.process_input(context, self.settings.notify_customer) else {
+            // Nothing left to process: an earlier try (or the shop's staff) did it.
+            return Ok(Confirmation {
+                reference: found.id,
+            });
+        };
+        // Not idempotent on Shopify's side: never repeated blindly.
+        let data = self
+            .client
+            .execute(
+                &documents::RETURN_PROCESS,
+                json!({ "input": input }),
+                Repeat::Unsafe,
+            )
+            .await
+            .map_err(target_error)?;
+        if let Some(errors) = user_errors(&data["returnProcess"]) {
+            // Refused because there was nothing left to process? Then it is done.
+            return match self.shopify_return(context).await? {
+                Some(now) if now.id == found.id && now.processed_for(context) => {
+                    tracing::info!(key = %action.key, shopify_return = %now.name, "return already processed (an earlier try took effect)");
+                    Ok(Confirmation { reference: now.id })
+                }
+                _ => Err(TargetError::Permanent(format!("returnProcess: {errors}"))),
+            };
+        }
+        Ok(Confirmation {
+            reference: found.id,
+        })
+    }
+
+    fn no_action_tag(&self) -> Result<&str, TargetError> {
+        self.settings
+            .policy
+            .no_action_tag
+            .as_deref()
+            .ok_or_else(|| {
+                TargetError::Permanent(
+                    "the retailer no longer tags No Action orders; nothing was sent".into(),
+                )
+            })
+    }
+
+    async fn tag_order(&self, context: &ActionContext) -> Result<Confirmation, TargetError> {
+        let tag = self.no_action_tag()?;
+        // Adding a tag the order has changes nothing: repeating is harmless.
+        let data = self
+            .client
+            .execute(
+                &documents::TAGS_ADD,
+                json!({ "id": context.order_id, "tags": [tag] }),
+                Repeat::Safe,
+            )
+            .await
+            .map_err(target_error)?;
+        if let Some(errors) = user_errors(&data["tagsAdd"]) {
+            return Err(TargetError::Permanent(format!("tagsAdd: {errors}")));
+        }
+        Ok(Confirmation {
+            reference: context.order_id.clone(),
+        })
+    }
+
+    async fn find_tag(&self, context: &ActionContext) -> Result<Option<Confirmation>, TargetError> {
+        let tag = self.no_action_tag()?;
+        let data = self
+            .read(&documents::ORDER_TAGS, json!({ "id": context.order_id }))
+            .await?;
+        let tags = data
+            .pointer("/order/tags")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                TargetError::Permanent(format!("order {} not found on Shopify", context.order_id))
+            })?;
+        Ok(tags
+            .iter()
+            .any(|t| t.as_str() == Some(tag))
+            .then(|| Confirmation {
+                reference: context.order_id.clone(),
+            }))
+    }
+}
+
+/// A Shopify return as `OrderReturns` reads it.
+#[derive(Debug, Clone)]
+struct ShopReturn {
+    id: String,
+    name: String,
+    status: String,
+    lines: Vec<ShopReturnLine>,
+    /// (exchange line item id, unprocessed quantity).
+    exchanges: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone)]
+struct ShopReturnLine {
+    id: String,
+    line_item_id: String,
+    unprocessed: u64,
+}
+
+impl ShopReturn {
+    fn parse(v: &Value) -> ShopReturn {
+        let text = |v: &Value, p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let nodes = |p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        ShopReturn {
+            id: text(v, "/id"),
+            name: text(v, "/name"),
+            status: text(v, "/status"),
+            lines: nodes("/returnLineItems/nodes")
+                .iter()
+                .map(|l| ShopReturnLine {
+                    id: text(l, "/id"),
+                    line_item_id: text(l, "/fulfillmentLineItem/lineItem/id"),
+                    unprocessed: l["unprocessedQuantity"].as_u64().unwrap_or(0),
+                })
+                .collect(),
+            exchanges: nodes("/exchangeLineItems/nodes")
+                .iter()
+                .map(|x| {
+                    (
+                        text(x, "/id"),
+                        x["unprocessedQuantity"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The action's return lines still to process, with how many of each.
+    fn our_lines<'a>(&'a self, context: &'a ActionContext) -> impl Iterator<Item = (&'a str, u64)> {
+        self.lines.iter().filter_map(|rl| {
+            let ours: u64 = context
+                .lines
+                .iter()
+                .filter(|l| l.order_line_id == rl.line_item_id)
+                .map(|l| u64::from(l.quantity))
+                .sum();
+            let q = ours.min(rl.unprocessed);
+            (q > 0).then_some((rl.id.as_str(), q))
+        })
+    }
+
+    /// Whether the action's items and the return's exchange items are all processed.
+    fn processed_for(&self, context: &ActionContext) -> bool {
+        self.our_lines(context).next().is_none() && self.exchanges.iter().all(|(_, q)| *q == 0)
+    }
+
+    /// `ReturnProcessInput` for what is left: the action's returned items and every
+    /// unprocessed exchange item of the return (Shopify does not tie an exchange item to a
+    /// returned one: the first item of the return processed releases the exchange).
+    fn process_input(&self, context: &ActionContext, notify: bool) -> Option<Value> {
+        if self.processed_for(context) {
+            return None;
+        }
+        let lines: Vec<Value> = self
+            .our_lines(context)
+            .map(|(id, q)| json!({ "id": id, "quantity": q }))
+            .collect();
+        let exchanges: Vec<Value> = self
+            .exchanges
+            .iter()
+            .filter(|(_, q)| *q > 0)
+            .map(|(id, q)| json!({ "id": id, "quantity": q }))
+            .collect();
+        Some(json!({
+            "returnId": self.id,
+            "returnLineItems": lines,
+            "exchangeLineItems": exchanges,
+            "notifyCustomer": notify,
+        }))
+    }
 }
 
 impl Target for ShopifyTarget {
@@ -486,10 +749,24 @@ impl Target for ShopifyTarget {
         action: &ActionDue,
         context: &ActionContext,
     ) -> Result<Confirmation, TargetError> {
+        let policy = &self.settings.policy;
         match action.kind {
-            ActionKind::Refund => self.refund(action, context).await,
-            ActionKind::CreditNote => self.gift_card(action).await,
-            ActionKind::Exchange => self.exchange(action).await,
+            ActionKind::Refund => self.refund(action, context, RefundTo::Payment).await,
+            ActionKind::CreditNote => match policy.credit_note {
+                CreditNoteVia::GiftCard => self.gift_card(action).await,
+                CreditNoteVia::StoreCredit => {
+                    let expires_at = action
+                        .credit_note_expiry_days
+                        .map(|days| expiry_time(self.client.clock().now_ms(), days));
+                    self.refund(action, context, RefundTo::StoreCredit { expires_at })
+                        .await
+                }
+            },
+            ActionKind::Exchange => match policy.exchange {
+                ExchangeVia::ReleaseHold => self.exchange(action).await,
+                ExchangeVia::ReturnProcess => self.process_return(action, context).await,
+            },
+            ActionKind::TagOrder => self.tag_order(context).await,
         }
     }
 
@@ -500,13 +777,25 @@ impl Target for ShopifyTarget {
     ) -> Result<Option<Confirmation>, TargetError> {
         match action.kind {
             ActionKind::Refund => self.find_refund(action, context).await,
-            ActionKind::CreditNote => self.find_gift_card(action).await,
-            ActionKind::Exchange => {
-                let (order_id, held) = self.exchange_holds(action).await?;
-                Ok(held.is_empty().then_some(Confirmation {
-                    reference: order_id,
-                }))
-            }
+            // Both places, whatever the setting is now: it may have changed since the send.
+            ActionKind::CreditNote => match self.find_gift_card(action).await? {
+                Some(found) => Ok(Some(found)),
+                None => self.find_refund(action, context).await,
+            },
+            ActionKind::Exchange => match self.settings.policy.exchange {
+                ExchangeVia::ReleaseHold => {
+                    let (order_id, held) = self.exchange_holds(action).await?;
+                    Ok(held.is_empty().then_some(Confirmation {
+                        reference: order_id,
+                    }))
+                }
+                ExchangeVia::ReturnProcess => Ok(self
+                    .shopify_return(context)
+                    .await?
+                    .filter(|r| r.processed_for(context))
+                    .map(|r| Confirmation { reference: r.id })),
+            },
+            ActionKind::TagOrder => self.find_tag(context).await,
         }
     }
 }

@@ -109,6 +109,7 @@ fn store(dir: &std::path::Path) -> Store {
                         qc_fail: QcFailPolicy::HoldForReview,
                         credit_note_expiry_days: None,
                         currency: None,
+                        shopify: Default::default(),
                     },
                     rules: RuleSet { rules: vec![] },
                     reasons: vec![],

@@ -1,4 +1,5 @@
-//! Exactly once, under faults: 1,000 actions (refunds, credit notes, exchanges) queued in a
+//! Exactly once, under faults: 1,000 actions (refunds, credit notes, exchanges, order tags)
+//! queued in a
 //! real hub store are dispatched to the Shopify simulator over real sockets while it injects
 //! faults at random (seeded): THROTTLED, 502s, connections dropped before and after the
 //! effect, answers held past the client's timeout after the effect, slow answers, effects
@@ -8,6 +9,10 @@
 //!
 //! The ledger must end with exactly one effect per action and nothing else: 0 double refunds,
 //! 0 lost. `SCENARIO_SEED` picks another seed; the run prints the faults it injected.
+//!
+//! It runs twice, once per way a retailer can have Shopify carry its actions: credit notes as
+//! gift cards and exchanges by releasing a held replacement order, then credit notes as store
+//! credit and exchanges by processing the customer's Shopify return.
 
 mod support;
 
@@ -15,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use returnhub_connectors::dispatch::{DispatchOptions, DispatchReport, Dispatcher};
-use returnhub_connectors::shopify::{gift_card_code, refund_note};
+use returnhub_connectors::shopify::{gift_card_code, refund_note, store_credit_note};
 use returnhub_connectors::{
     ClientOptions, ShopCredentials, ShopifyClient, ShopifySettings, ShopifyTarget, SystemClock,
 };
@@ -27,13 +32,16 @@ use returnhub_core::event::{
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::rules::{Grade, Outcome, QcStatus, RuleSet};
-use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey, Trigger};
+use returnhub_core::trigger::{
+    ActionDue, ActionKind, CreditNoteVia, ExchangeVia, IdempotencyKey, ShopifyPolicy, Trigger,
+};
 use returnhub_store::{EventInput, OutboxState, Store};
-use support::simulator::{Fault, SimLine, SimOrder, Simulator, TOKEN};
+use support::simulator::{Fault, SimLine, SimOrder, SimReturn, Simulator, TOKEN};
 
 const ACTIONS: u32 = 1_000;
 const RETAILER: &str = "kowhai";
 const NOW: i64 = 1_795_461_900_000;
+const NO_ACTION_TAG: &str = "returnhub-no-action";
 
 fn input(event: DomainEvent) -> EventInput {
     EventInput {
@@ -45,9 +53,10 @@ fn input(event: DomainEvent) -> EventInput {
 
 fn kind_of(n: u32) -> ActionKind {
     match n % 20 {
-        0..=11 => ActionKind::Refund,
-        12..=16 => ActionKind::CreditNote,
-        _ => ActionKind::Exchange,
+        0..=10 => ActionKind::Refund,
+        11..=15 => ActionKind::CreditNote,
+        16..=18 => ActionKind::Exchange,
+        _ => ActionKind::TagOrder,
     }
 }
 
@@ -74,7 +83,7 @@ fn units(n: u32) -> u32 {
     }
 }
 
-fn retailer() -> RetailerRecord {
+fn retailer(shopify: &ShopifyPolicy) -> RetailerRecord {
     RetailerRecord {
         id: RETAILER.into(),
         name: "Kōwhai Apparel".into(),
@@ -88,6 +97,7 @@ fn retailer() -> RetailerRecord {
             qc_fail: QcFailPolicy::HoldForReview,
             credit_note_expiry_days: Some(365),
             currency: Some(Currency::NZD),
+            shopify: shopify.clone(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![],
@@ -97,11 +107,11 @@ fn retailer() -> RetailerRecord {
 
 /// The store: a retailer, and per action an order, a return of one item, its inspection and
 /// the ActionDue. Returns the actions.
-fn seed_store(store: &mut Store) -> Vec<ActionDue> {
+fn seed_store(store: &mut Store, shopify: &ShopifyPolicy) -> Vec<ActionDue> {
     let nzd = |m| Money::new(m, Currency::NZD);
     store
         .write(NOW, |tx| {
-            tx.append(input(DomainEvent::RetailerConfigured(retailer())))
+            tx.append(input(DomainEvent::RetailerConfigured(retailer(shopify))))
         })
         .unwrap();
     let mut actions = Vec::new();
@@ -178,7 +188,8 @@ fn seed_store(store: &mut Store) -> Vec<ActionDue> {
                         return_id,
                         item_ids: vec![item_id],
                         kind,
-                        amount: (kind != ActionKind::Exchange).then(|| nzd(price(n))),
+                        amount: matches!(kind, ActionKind::Refund | ActionKind::CreditNote)
+                            .then(|| nzd(price(n))),
                         credit_note_expiry_days: (kind == ActionKind::CreditNote).then_some(365),
                     };
                     tx.append(input(DomainEvent::ActionDue(action.clone())))?;
@@ -191,9 +202,14 @@ fn seed_store(store: &mut Store) -> Vec<ActionDue> {
     actions
 }
 
-/// The shop: the same orders (paid), and for each exchange a replacement
-/// order held until the return passes, tagged with the return.
-fn seed_shop(sim: &Simulator) {
+fn shopify_return_gid(n: u32) -> String {
+    format!("gid://shopify/Return/{}", 9_000_000 + n)
+}
+
+/// The shop: the same orders (paid), and for each exchange either a replacement order held
+/// until the return passes, tagged with the return, or the customer's Shopify return with
+/// its exchange item.
+fn seed_shop(sim: &Simulator, shopify: &ShopifyPolicy) {
     for n in 0..ACTIONS {
         sim.add_order(SimOrder {
             id: order_gid(n),
@@ -225,7 +241,26 @@ fn seed_shop(sim: &Simulator) {
             refunds: vec![],
             fulfillment_orders: vec![],
         });
-        if kind_of(n) == ActionKind::Exchange {
+        if kind_of(n) == ActionKind::Exchange && shopify.exchange == ExchangeVia::ReturnProcess {
+            sim.add_return(SimReturn {
+                id: shopify_return_gid(n),
+                name: format!("#{}-R1", 10_000 + n),
+                order_id: order_gid(n),
+                status: "OPEN".into(),
+                lines: vec![(
+                    format!("gid://shopify/ReturnLineItem/{}", 9_100_000 + n),
+                    line_gid(n),
+                    1,
+                    0,
+                )],
+                exchanges: vec![(
+                    format!("gid://shopify/ExchangeLineItem/{}", 9_200_000 + n),
+                    1,
+                    0,
+                )],
+                processed_by: 0,
+            });
+        } else if kind_of(n) == ActionKind::Exchange {
             sim.add_order(SimOrder {
                 id: format!("gid://shopify/Order/{}", 6_000_000 + n),
                 name: format!("#X{n}"),
@@ -253,7 +288,7 @@ fn seed_shop(sim: &Simulator) {
     }
 }
 
-fn dispatcher(sim: &Simulator, seed: u64) -> Dispatcher<ShopifyTarget> {
+fn dispatcher(sim: &Simulator, seed: u64, shopify: &ShopifyPolicy) -> Dispatcher<ShopifyTarget> {
     let credentials = ShopCredentials::new(&sim.base(), TOKEN).unwrap();
     let client = ShopifyClient::new(
         &credentials,
@@ -269,7 +304,7 @@ fn dispatcher(sim: &Simulator, seed: u64) -> Dispatcher<ShopifyTarget> {
     )
     .unwrap();
     Dispatcher::new(
-        ShopifyTarget::new(client, ShopifySettings::default()),
+        ShopifyTarget::new(client, ShopifySettings::for_policy(shopify)),
         Arc::new(SystemClock),
         DispatchOptions {
             max_attempts: 60,
@@ -294,6 +329,24 @@ fn confirmed(store: &Store) -> u64 {
 
 #[test]
 fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
+    scenario(ShopifyPolicy {
+        no_action_tag: Some(NO_ACTION_TAG.into()),
+        ..ShopifyPolicy::default()
+    });
+}
+
+#[test]
+fn the_same_with_store_credit_and_exchanges_through_shopify_returns() {
+    scenario(ShopifyPolicy {
+        exchange: ExchangeVia::ReturnProcess,
+        credit_note: CreditNoteVia::StoreCredit,
+        no_action_tag: Some(NO_ACTION_TAG.into()),
+        ..ShopifyPolicy::default()
+    });
+}
+
+fn scenario(shopify: ShopifyPolicy) {
+    println!("policy: {shopify:?}");
     let seed: u64 = std::env::var("SCENARIO_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -302,11 +355,11 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
     let mut store = Store::open(&path).unwrap();
-    let actions = seed_store(&mut store);
+    let actions = seed_store(&mut store, &shopify);
     assert_eq!(actions.len() as u32, ACTIONS);
 
     let sim = Simulator::start("Kōwhai Apparel");
-    seed_shop(&sim);
+    seed_shop(&sim, &shopify);
     // A generous bucket (the pacing has its own test) and faults on 15% of requests.
     sim.set_bucket(1_000.0, 20_000.0);
     sim.inject(
@@ -324,7 +377,7 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
     // Phase 1: until about half are confirmed, then a "crash": a few rows are left `sent`
     // (marked, never sent), the dispatcher and its connection dropped.
     {
-        let first = dispatcher(&sim, seed);
+        let first = dispatcher(&sim, seed, &shopify);
         while confirmed(&store) < u64::from(ACTIONS) / 2 {
             let pass = rt.block_on(first.run_once(&mut store)).unwrap();
             report.add(&pass);
@@ -348,7 +401,7 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
 
     // Phase 2: a new dispatcher on a fresh connection reconciles and finishes.
     let mut store = Store::open(&path).unwrap();
-    let second = dispatcher(&sim, seed.wrapping_add(1));
+    let second = dispatcher(&sim, seed.wrapping_add(1), &shopify);
     let pass = rt
         .block_on(second.run_until_idle(&mut store, || false))
         .unwrap();
@@ -411,6 +464,10 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
                 let refund = refunds[0];
                 assert_eq!(refund.id, reference);
                 assert_eq!(refund.amount, price(n), "the decision's amount, exactly");
+                assert_eq!(
+                    refund.store_credit, None,
+                    "a refund goes back to the payment"
+                );
                 let (_, quantity, restock, location) = &refund.lines[0];
                 assert_eq!(*quantity, 1);
                 if n.is_multiple_of(2) {
@@ -419,6 +476,25 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
                 } else {
                     assert_eq!(restock, "NO_RESTOCK");
                 }
+            }
+            ActionKind::CreditNote if shopify.credit_note == CreditNoteVia::StoreCredit => {
+                let note = store_credit_note(&action.key);
+                let refunds = &ledger.orders[&order_gid(n)].refunds;
+                match refunds
+                    .iter()
+                    .filter(|r| r.note.as_deref() == Some(note.as_str()))
+                    .count()
+                {
+                    0 => lost += 1,
+                    1 => {}
+                    _ => doubles += 1,
+                }
+                assert_eq!(refunds.len(), 1, "order {n}: nothing but this credit");
+                assert_eq!(refunds[0].id, reference);
+                assert_eq!(refunds[0].amount, price(n));
+                let (credit, expires_at) = refunds[0].store_credit.clone().unwrap();
+                assert_eq!(credit, price(n), "all of it to store credit");
+                assert!(expires_at.is_some(), "credit notes expire per the rule");
             }
             ActionKind::CreditNote => {
                 let code = gift_card_code(&action.key);
@@ -441,6 +517,18 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
                 );
                 assert!(ledger.orders[&order_gid(n)].refunds.is_empty());
             }
+            ActionKind::Exchange if shopify.exchange == ExchangeVia::ReturnProcess => {
+                assert_eq!(reference, shopify_return_gid(n));
+                let shop_return = ledger.returns.iter().find(|r| r.id == reference).unwrap();
+                match shop_return.processed_by {
+                    0 => lost += 1,
+                    1 => {}
+                    _ => doubles += 1,
+                }
+                assert_eq!(shop_return.lines[0].3, 1, "the returned item processed");
+                assert_eq!(shop_return.exchanges[0].2, 1, "the exchange item processed");
+                assert!(ledger.orders[&order_gid(n)].refunds.is_empty());
+            }
             ActionKind::Exchange => {
                 let replacement = format!("gid://shopify/Order/{}", 6_000_000 + n);
                 assert_eq!(reference, replacement);
@@ -454,6 +542,16 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
                 }
                 assert!(ledger.orders[&order_gid(n)].refunds.is_empty());
             }
+            ActionKind::TagOrder => {
+                let order = &ledger.orders[&order_gid(n)];
+                assert_eq!(reference, order.id);
+                match order.tags.iter().filter(|t| *t == NO_ACTION_TAG).count() {
+                    0 => lost += 1,
+                    1 => {}
+                    _ => doubles += 1,
+                }
+                assert!(order.refunds.is_empty());
+            }
         }
     }
     let refunds_total: usize = ledger.orders.values().map(|o| o.refunds.len()).sum();
@@ -465,16 +563,29 @@ fn a_thousand_actions_under_random_faults_take_effect_exactly_once() {
         .iter()
         .filter(|a| a.kind == ActionKind::CreditNote)
         .count();
+    let (refunds_expected, cards_expected) = match shopify.credit_note {
+        CreditNoteVia::GiftCard => (refund_actions, credit_actions),
+        CreditNoteVia::StoreCredit => (refund_actions + credit_actions, 0),
+    };
+    let processed: u32 = ledger.returns.iter().map(|r| r.processed_by).sum();
     println!(
-        "ledger: {refunds_total} refunds for {refund_actions} refund actions, {} gift cards for {credit_actions} credit notes; {doubles} double, {lost} lost",
+        "ledger: {refunds_total} refunds for {refund_actions} refund actions, {} gift cards for {credit_actions} credit notes, {processed} Shopify returns processed; {doubles} double, {lost} lost",
         ledger.gift_cards.len()
     );
     assert_eq!(doubles, 0, "double effects");
     assert_eq!(lost, 0, "lost effects");
-    assert_eq!(refunds_total, refund_actions, "no refund nobody asked for");
+    assert_eq!(
+        refunds_total, refunds_expected,
+        "no refund nobody asked for"
+    );
     assert_eq!(
         ledger.gift_cards.len(),
-        credit_actions,
+        cards_expected,
         "no gift card nobody asked for"
+    );
+    assert_eq!(
+        processed as usize,
+        ledger.returns.len(),
+        "no Shopify return processed twice or left"
     );
 }

@@ -6,16 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use returnhub_connectors::dispatch::{Target, TargetError};
-use returnhub_connectors::shopify::refund_note;
+use returnhub_connectors::shopify::{refund_note, store_credit_note};
 use returnhub_connectors::{
     ClientOptions, ShopCredentials, ShopifyClient, ShopifySettings, ShopifyTarget, SystemClock,
 };
 use returnhub_core::money::{Currency, Money};
-use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey};
+use returnhub_core::trigger::{
+    ActionDue, ActionKind, CreditNoteVia, ExchangeVia, IdempotencyKey, ShopifyPolicy,
+};
 use returnhub_store::{ActionContext, ActionLine};
-use support::simulator::{SimLine, SimOrder, SimRefund, Simulator, TOKEN};
+use support::simulator::{Fault, SimLine, SimOrder, SimRefund, SimReturn, Simulator, TOKEN};
 
 fn target(sim: &Simulator) -> ShopifyTarget {
+    target_under(sim, ShopifyPolicy::default())
+}
+
+fn target_under(sim: &Simulator, policy: ShopifyPolicy) -> ShopifyTarget {
     let client = ShopifyClient::new(
         &ShopCredentials::new(&sim.base(), TOKEN).unwrap(),
         Arc::new(SystemClock),
@@ -26,7 +32,7 @@ fn target(sim: &Simulator) -> ShopifyTarget {
         },
     )
     .unwrap();
-    ShopifyTarget::new(client, ShopifySettings::default())
+    ShopifyTarget::new(client, ShopifySettings::for_policy(&policy))
 }
 
 fn one_unit_order(refunds: Vec<SimRefund>) -> SimOrder {
@@ -84,6 +90,33 @@ fn refund_action() -> (ActionDue, ActionContext) {
     (action, context)
 }
 
+/// The same item as [`refund_action`], with another kind of action.
+fn action_of(kind: ActionKind) -> (ActionDue, ActionContext) {
+    let (mut action, context) = refund_action();
+    action.key = IdempotencyKey::derive("kowhai", "R1", &["R1-i1"], kind);
+    action.kind = kind;
+    action.amount = (kind == ActionKind::CreditNote).then(|| Money::new(4_500, Currency::NZD));
+    action.credit_note_expiry_days = (kind == ActionKind::CreditNote).then_some(30);
+    (action, context)
+}
+
+fn customer_return() -> SimReturn {
+    SimReturn {
+        id: "gid://shopify/Return/1".into(),
+        name: "#1-R1".into(),
+        order_id: "gid://shopify/Order/1".into(),
+        status: "OPEN".into(),
+        lines: vec![(
+            "gid://shopify/ReturnLineItem/1".into(),
+            "gid://shopify/LineItem/1".into(),
+            1,
+            0,
+        )],
+        exchanges: vec![("gid://shopify/ExchangeLineItem/1".into(), 1, 0)],
+        processed_by: 0,
+    }
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -102,6 +135,7 @@ fn a_resend_that_finds_its_own_late_refund_confirms_it() {
         note: Some(refund_note(&action.key)),
         lines: vec![("gid://shopify/LineItem/1".into(), 1, "RETURN".into(), None)],
         amount: 4_500,
+        store_credit: None,
     }]));
     let confirmation = rt().block_on(target(&sim).send(&action, &context)).unwrap();
     assert_eq!(confirmation.reference, "gid://shopify/Refund/late");
@@ -126,6 +160,7 @@ fn a_refund_the_order_cannot_carry_fails_with_the_reason() {
             None,
         )],
         amount: 4_500,
+        store_credit: None,
     }]));
     let error = rt()
         .block_on(target(&sim).send(&action, &context))
@@ -206,6 +241,7 @@ fn an_unknown_outcome_is_never_given_up_as_failed() {
                 qc_fail: QcFailPolicy::HoldForReview,
                 credit_note_expiry_days: None,
                 currency: None,
+                shopify: Default::default(),
             },
             rules: returnhub_core::rules::RuleSet { rules: vec![] },
             reasons: vec![],
@@ -292,4 +328,184 @@ fn an_unknown_outcome_is_never_given_up_as_failed() {
         2,
         "sent, reconciled (absent), sent again"
     );
+}
+
+fn return_process_target(sim: &Simulator) -> ShopifyTarget {
+    target_under(
+        sim,
+        ShopifyPolicy {
+            exchange: ExchangeVia::ReturnProcess,
+            ..ShopifyPolicy::default()
+        },
+    )
+}
+
+/// Sends with the effect's answer lost (its first request, a read, served), reconciles (which
+/// must find the effect) and sends again (which must answer the same effect): what the
+/// dispatcher does, and what a dispatcher that skipped reconciliation would do.
+fn lost_found_and_resent(
+    sim: &Simulator,
+    target: &ShopifyTarget,
+    action: &ActionDue,
+    context: &ActionContext,
+) -> returnhub_connectors::Confirmation {
+    let rt = rt();
+    sim.force_sequence(&[None, Some(Fault::DropAfterCommit)]);
+    let lost = rt.block_on(target.send(action, context)).unwrap_err();
+    assert!(matches!(lost, TargetError::Unknown(_)), "{lost:?}");
+    let found = rt
+        .block_on(target.reconcile(action, context))
+        .unwrap()
+        .expect("the effect is found");
+    let again = rt.block_on(target.send(action, context)).unwrap();
+    assert_eq!(again.reference, found.reference, "the same effect");
+    found
+}
+
+/// A credit note to store credit: one refund whose money goes to the customer's store credit
+/// (none to the card), with the rule's expiry; its answer lost, it is found by its note.
+#[test]
+fn a_store_credit_note_is_one_refund_to_store_credit_found_again_when_its_answer_is_lost() {
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    let (action, context) = action_of(ActionKind::CreditNote);
+    let target = target_under(
+        &sim,
+        ShopifyPolicy {
+            credit_note: CreditNoteVia::StoreCredit,
+            ..ShopifyPolicy::default()
+        },
+    );
+    let found = lost_found_and_resent(&sim, &target, &action, &context);
+    let ledger = sim.ledger();
+    let refunds = &ledger.orders["gid://shopify/Order/1"].refunds;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0].id, found.reference);
+    assert_eq!(
+        refunds[0].note.as_deref(),
+        Some(store_credit_note(&action.key).as_str())
+    );
+    assert_eq!(refunds[0].amount, 4_500);
+    let (credit, expires_at) = refunds[0].store_credit.clone().expect("to store credit");
+    assert_eq!(
+        credit, 4_500,
+        "all of it to store credit, nothing to the card"
+    );
+    let expires_at = expires_at.expect("the rule's expiry");
+    assert!(
+        expires_at.ends_with('Z') && expires_at.len() >= 20,
+        "{expires_at}"
+    );
+    assert!(ledger.gift_cards.is_empty());
+}
+
+/// An exchange through the customer's Shopify return: the returned item and the exchange
+/// item processed once; the answer lost, reconciliation reads the return's quantities; a
+/// resend finds nothing left and sends nothing.
+#[test]
+fn an_exchange_processes_the_shopify_return_once_even_when_the_answer_is_lost() {
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    sim.add_return(customer_return());
+    let (action, context) = action_of(ActionKind::Exchange);
+    let found = lost_found_and_resent(&sim, &return_process_target(&sim), &action, &context);
+    assert_eq!(found.reference, "gid://shopify/Return/1");
+    let ledger = sim.ledger();
+    let r = &ledger.returns[0];
+    assert_eq!(r.processed_by, 1, "processed once: {r:?}");
+    assert_eq!(r.lines[0].3, 1);
+    assert_eq!(r.exchanges[0].2, 1);
+    assert_eq!(
+        ledger
+            .operations
+            .iter()
+            .filter(|o| *o == "ReturnProcess")
+            .count(),
+        1,
+        "the resend sent nothing"
+    );
+}
+
+/// The first try's returnProcess lands while a second try is on its way: Shopify refuses the
+/// second, and the refusal is recognised as "already done", not failed.
+#[test]
+fn a_refused_return_process_whose_earlier_try_landed_is_confirmed() {
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    sim.add_return(customer_return());
+    // Try 1's returnProcess drops at once and lands 300 ms later; try 2 reads the return
+    // (still unprocessed) and its returnProcess is held 800 ms, so it arrives after.
+    sim.inject(
+        0.0,
+        1,
+        Duration::from_millis(300),
+        Duration::from_millis(800),
+    );
+    sim.force_sequence(&[None, Some(Fault::LateCommit), None, Some(Fault::Slow)]);
+    let (action, context) = action_of(ActionKind::Exchange);
+    let target = return_process_target(&sim);
+    let rt = rt();
+    let first = rt.block_on(target.send(&action, &context)).unwrap_err();
+    assert!(matches!(first, TargetError::Unknown(_)), "{first:?}");
+    let second = rt.block_on(target.send(&action, &context)).unwrap();
+    assert_eq!(second.reference, "gid://shopify/Return/1");
+    assert_eq!(sim.ledger().returns[0].processed_by, 1);
+}
+
+/// With exchanges through Shopify returns, an order without one is a clear failure for the
+/// supervisor, and nothing else is done in its place.
+#[test]
+fn an_exchange_without_a_shopify_return_fails_with_the_reason() {
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    let (action, context) = action_of(ActionKind::Exchange);
+    let target = return_process_target(&sim);
+    match rt().block_on(target.send(&action, &context)).unwrap_err() {
+        TargetError::Permanent(reason) => {
+            assert!(reason.contains("has no Shopify return"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!sim.ledger().operations.iter().any(|o| o == "ReturnProcess"));
+}
+
+/// No Action with a tag: the order is tagged once however often it is sent, and the tag is
+/// what reconciliation looks for. Without the setting nothing is sent.
+#[test]
+fn a_no_action_item_tags_its_order_once() {
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    let (action, context) = action_of(ActionKind::TagOrder);
+    let tagging = target_under(
+        &sim,
+        ShopifyPolicy {
+            no_action_tag: Some("returned-no-action".into()),
+            ..ShopifyPolicy::default()
+        },
+    );
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(tagging.reconcile(&action, &context)).unwrap(),
+        None,
+        "not tagged yet"
+    );
+    sim.force(&[Fault::DropAfterCommit]);
+    let lost = rt.block_on(tagging.send(&action, &context)).unwrap_err();
+    assert!(matches!(lost, TargetError::Unknown(_)), "{lost:?}");
+    assert!(rt
+        .block_on(tagging.reconcile(&action, &context))
+        .unwrap()
+        .is_some());
+    rt.block_on(tagging.send(&action, &context)).unwrap();
+    assert_eq!(
+        sim.ledger().orders["gid://shopify/Order/1"].tags,
+        vec!["returned-no-action".to_owned()]
+    );
+    match rt
+        .block_on(target(&sim).send(&action, &context))
+        .unwrap_err()
+    {
+        TargetError::Permanent(reason) => assert!(reason.contains("no longer tags"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -1620,6 +1620,7 @@ fn policy() -> RetailerPolicy {
         qc_fail: QcFailPolicy::RuleDriven,
         credit_note_expiry_days: None,
         currency: Some(Currency::NZD),
+        shopify: Default::default(),
     }
 }
 

@@ -72,6 +72,9 @@ pub struct RetailerPolicy {
     /// The retailer's store currency, to warn about money literals in another one.
     #[ts(type = "string | null")]
     pub currency: Option<Currency>,
+    /// How actions are carried out on Shopify (absent in older configurations: the defaults).
+    #[serde(default)]
+    pub shopify: crate::trigger::ShopifyPolicy,
 }
 
 impl RetailerPolicy {

@@ -18,6 +18,7 @@
 //!     qc_fail: QcFailPolicy::HoldForReview,
 //!     credit_note_expiry_days: Some(365),
 //!     currency: Some(Currency::NZD),
+//!     shopify: Default::default(),
 //! };
 //! let rules = parse_rule_set(r#"{"rules": [{"id": "sale", "name": "Sale items", "priority": 1,
 //!     "condition": {"predicate": {"field": "product_tags", "op": "eq", "value": {"text": "Sale Item"}}},

@@ -66,7 +66,8 @@ pub enum ReturnEvent {
     Closed,
 }
 
-/// An action sent to Shopify or a partner. No Action and Hold for review send nothing.
+/// An action sent to Shopify or a partner. Hold for review sends nothing; No Action sends
+/// nothing unless the retailer tags such orders ([`ShopifyPolicy::no_action_tag`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
 )]
@@ -75,6 +76,8 @@ pub enum ActionKind {
     Refund,
     CreditNote,
     Exchange,
+    /// Tag the order of an item that gets No Action (only where the retailer asks for it).
+    TagOrder,
 }
 
 impl ActionKind {
@@ -94,6 +97,7 @@ impl ActionKind {
             ActionKind::Refund => "refund",
             ActionKind::CreditNote => "credit_note",
             ActionKind::Exchange => "exchange",
+            ActionKind::TagOrder => "tag_order",
         }
     }
 }
@@ -232,6 +236,117 @@ pub fn actions_due(
         });
     }
     due
+}
+
+/// [`actions_due`] under the retailer's whole policy: its trigger, and a `TagOrder` action
+/// for each No Action item when the retailer tags such orders on Shopify.
+pub fn actions_due_under(
+    policy: &crate::decision::RetailerPolicy,
+    event: ReturnEvent,
+    retailer_id: &str,
+    return_id: &str,
+    items: &[ItemOutcome],
+) -> Vec<ActionDue> {
+    let mut due = actions_due(policy.trigger, event, retailer_id, return_id, items);
+    if policy.shopify.no_action_tag.is_none() || !policy.trigger.fires_on(event) {
+        return due;
+    }
+    for item in items.iter().filter(|i| i.outcome == Outcome::NoAction) {
+        let key = IdempotencyKey::derive(
+            retailer_id,
+            return_id,
+            &[&item.item_id],
+            ActionKind::TagOrder,
+        );
+        if due.iter().any(|d| d.key == key) {
+            continue;
+        }
+        due.push(ActionDue {
+            key,
+            retailer_id: retailer_id.to_owned(),
+            return_id: return_id.to_owned(),
+            item_ids: vec![item.item_id.clone()],
+            kind: ActionKind::TagOrder,
+            amount: None,
+            credit_note_expiry_days: None,
+        });
+    }
+    due
+}
+
+/// How a retailer's actions are carried out on Shopify. Part of [`RetailerPolicy`], so it
+/// travels with the retailer's configuration to every hub and to the central store (which is
+/// where actions are sent from when there is one).
+///
+/// [`RetailerPolicy`]: crate::decision::RetailerPolicy
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShopifyPolicy {
+    pub exchange: ExchangeVia,
+    /// Release-hold exchanges: the replacement order carries the tag `{prefix}{return id}`.
+    pub exchange_tag_prefix: String,
+    pub credit_note: CreditNoteVia,
+    /// Orders of items that get No Action are tagged with this; `None`: not tagged.
+    pub no_action_tag: Option<String>,
+}
+
+impl Default for ShopifyPolicy {
+    fn default() -> Self {
+        ShopifyPolicy {
+            exchange: ExchangeVia::ReleaseHold,
+            exchange_tag_prefix: "returnhub-exchange-".into(),
+            credit_note: CreditNoteVia::GiftCard,
+            no_action_tag: None,
+        }
+    }
+}
+
+impl ShopifyPolicy {
+    /// The problems an admin must fix before the settings can be saved.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let tag_ok =
+            |t: &str| !t.trim().is_empty() && t.len() <= 40 && !t.contains(',') && t.trim() == t;
+        if self.exchange == ExchangeVia::ReleaseHold && !tag_ok(&self.exchange_tag_prefix) {
+            problems.push(
+                "the exchange tag prefix must be 1 to 40 characters, without commas or \
+                 surrounding spaces"
+                    .to_owned(),
+            );
+        }
+        if let Some(tag) = &self.no_action_tag {
+            if !tag_ok(tag) {
+                problems.push(
+                    "the No Action tag must be 1 to 40 characters, without commas or \
+                     surrounding spaces"
+                        .to_owned(),
+                );
+            }
+        }
+        problems
+    }
+}
+
+/// How an exchange is carried out on Shopify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ExchangeVia {
+    /// The returns platform created the replacement order on hold, tagged with the return;
+    /// the hub releases its fulfillment holds (the Increff / Clickpost flow).
+    ReleaseHold,
+    /// The customer's Shopify return carries exchange line items; the hub processes it with
+    /// `returnProcess`.
+    ReturnProcess,
+}
+
+/// How a credit note is issued on Shopify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditNoteVia {
+    /// A gift card whose code derives from the action's key.
+    GiftCard,
+    /// A refund to the customer's store credit (`refundCreate` with a store-credit method).
+    StoreCredit,
 }
 
 /// Drops the actions whose key is already recorded, so a repeated trigger adds nothing.

@@ -22,7 +22,7 @@ use returnhub_core::refund::{
 };
 use returnhub_core::rules::{Grade, ItemFacts, Outcome, QcStatus, Ratio};
 use returnhub_core::time::{parse_rfc3339, rfc3339, MS_PER_DAY};
-use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent};
+use returnhub_core::trigger::{actions_due_under, ItemOutcome, ReturnEvent};
 use returnhub_store::{EventInput, HistoryRow, Store};
 use serde::Deserialize;
 use ts_rs::TS;
@@ -1021,13 +1021,7 @@ pub(crate) fn due_actions(
             amount: d.amount,
         })
         .collect();
-    let due = actions_due(
-        retailer.policy.trigger,
-        event,
-        &retailer.id,
-        return_id,
-        &items,
-    );
+    let due = actions_due_under(&retailer.policy, event, &retailer.id, return_id, &items);
     let mut out = Vec::new();
     for action in due {
         // Already queued by an earlier firing (a re-close, a replayed event): same key, once.

@@ -38,6 +38,7 @@ fn seed() -> Vec<DomainEvent> {
                 qc_fail: QcFailPolicy::RuleDriven,
                 credit_note_expiry_days: None,
                 currency: Some(aud),
+                shopify: Default::default(),
             },
             rules: RuleSet { rules: vec![] },
             reasons: vec![],

@@ -41,6 +41,7 @@ fn retailer() -> RetailerRecord {
             qc_fail: QcFailPolicy::HoldForReview,
             credit_note_expiry_days: None,
             currency: Some(Currency::NZD),
+            shopify: Default::default(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![],

@@ -130,6 +130,7 @@ pub fn retailer(id: &str, name: &str, trigger: Trigger) -> RetailerRecord {
             qc_fail: QcFailPolicy::RuleDriven,
             credit_note_expiry_days: None,
             currency: Some(aud()),
+            shopify: Default::default(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![ReasonRecord {

@@ -76,7 +76,25 @@ pub struct SimRefund {
     pub note: Option<String>,
     /// (line id, quantity, restock type, location).
     pub lines: Vec<(String, u32, String, Option<String>)>,
+    /// Everything refunded, to the payment and to store credit.
     pub amount: i64,
+    /// The part refunded to the customer's store credit, with its expiry (RFC 3339).
+    pub store_credit: Option<(i64, Option<String>)>,
+}
+
+/// A Shopify return (the customer's, from Shopify's returns flow) with its exchange items.
+#[derive(Debug, Clone)]
+pub struct SimReturn {
+    pub id: String,
+    pub name: String,
+    pub order_id: String,
+    pub status: String,
+    /// (return line item id, order line item id, quantity, processed quantity).
+    pub lines: Vec<(String, String, u32, u32)>,
+    /// (exchange line item id, quantity, processed quantity).
+    pub exchanges: Vec<(String, u32, u32)>,
+    /// `returnProcess` calls that took effect on this return.
+    pub processed_by: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +192,7 @@ pub struct Ledger {
     pub shop_name: String,
     pub orders: BTreeMap<String, SimOrder>,
     pub gift_cards: Vec<SimGiftCard>,
+    pub returns: Vec<SimReturn>,
     /// Results of `@idempotent` mutations by key.
     idempotent: HashMap<String, Value>,
     bulk: HashMap<String, BulkOp>,
@@ -208,7 +227,8 @@ impl Ledger {
 struct FaultPlan {
     rate: f64,
     rng: u64,
-    forced: VecDeque<Fault>,
+    /// Faults for the next requests, in order (`None`: that request is served normally).
+    forced: VecDeque<Option<Fault>>,
     injected: BTreeMap<Fault, u64>,
     hold: Duration,
     slow: Duration,
@@ -402,6 +422,15 @@ impl Simulator {
 
     /// The next requests get these faults, in order.
     pub fn force(&self, faults: &[Fault]) {
+        self.faults
+            .lock()
+            .unwrap()
+            .forced
+            .extend(faults.iter().copied().map(Some));
+    }
+
+    /// The next requests, in order, get these faults or (`None`) none.
+    pub fn force_sequence(&self, faults: &[Option<Fault>]) {
         self.faults.lock().unwrap().forced.extend(faults);
     }
 
@@ -421,10 +450,14 @@ impl Simulator {
         self.ledger().orders.insert(order.id.clone(), order);
     }
 
+    pub fn add_return(&self, shop_return: SimReturn) {
+        self.ledger().returns.push(shop_return);
+    }
+
     fn next_fault(&self) -> Option<Fault> {
         let mut f = self.faults.lock().unwrap();
         let fault = if let Some(forced) = f.forced.pop_front() {
-            Some(forced)
+            forced
         } else if f.rate > 0.0 {
             let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
             (draw < f.rate).then(|| Fault::ALL[(splitmix(&mut f.rng) % 7) as usize])
@@ -813,6 +846,25 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 }
                 amount += minor;
             }
+            let mut store_credit = None;
+            for m in input["refundMethods"].as_array().into_iter().flatten() {
+                let credit = &m["storeCreditRefund"];
+                let Some((minor, code)) = parse_money(&credit["amount"]) else {
+                    return Outcome::Errors(vec![json!({ "message": "bad store credit amount" })]);
+                };
+                if code != order.currency.code() {
+                    return Outcome::Data(
+                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["refundMethods", "storeCreditRefund", "amount"], "store credit must be in the order's currency", None)] } }),
+                    );
+                }
+                if store_credit.is_some() {
+                    return Outcome::Data(
+                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["refundMethods"], "only one store credit refund method is allowed", None)] } }),
+                    );
+                }
+                amount += minor;
+                store_credit = Some((minor, credit["expiresAt"].as_str().map(str::to_owned)));
+            }
             if amount > order.payment.2 - order.refunded_amount() {
                 return Outcome::Data(
                     json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["transactions"], "amount exceeds the refundable amount", None)] } }),
@@ -824,6 +876,7 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 note: note.clone(),
                 lines,
                 amount,
+                store_credit,
             });
             let answer = json!({ "refundCreate": { "refund": { "id": refund_id, "note": note }, "userErrors": [] } });
             ledger.idempotent.insert(key, answer.clone());
@@ -906,6 +959,106 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             }
             not_found("fulfillment order")
         }
+        "OrderReturns" => {
+            let order_id = vars["orderId"].as_str().unwrap_or_default();
+            if !ledger.orders.contains_key(order_id) {
+                return Outcome::Data(json!({ "order": null }));
+            }
+            let nodes: Vec<Value> = ledger
+                .returns
+                .iter()
+                .filter(|r| r.order_id == order_id)
+                .take(5)
+                .map(|r| json!({ "id": r.id, "name": r.name, "status": r.status,
+                    "returnLineItems": { "nodes": r.lines.iter().map(|(id, line, q, done)| json!({
+                        "id": id, "quantity": q, "unprocessedQuantity": q - done,
+                        "fulfillmentLineItem": { "lineItem": { "id": line } } })).collect::<Vec<_>>() },
+                    "exchangeLineItems": { "nodes": r.exchanges.iter().map(|(id, q, done)| json!({
+                        "id": id, "quantity": q, "unprocessedQuantity": q - done })).collect::<Vec<_>>() },
+                }))
+                .collect();
+            Outcome::Data(json!({ "order": { "id": order_id, "returns": { "nodes": nodes } } }))
+        }
+        "ReturnProcess" => {
+            let input = &vars["input"];
+            let refuse = |message: &str| {
+                Outcome::Data(json!({ "returnProcess": { "return": null,
+                    "userErrors": [user_error(&["input"], message, Some("INVALID"))] } }))
+            };
+            let Some(r) = ledger
+                .returns
+                .iter_mut()
+                .find(|r| Some(r.id.as_str()) == input["returnId"].as_str())
+            else {
+                return refuse("Return does not exist.");
+            };
+            if r.status != "OPEN" {
+                return refuse("Return must be open to be processed.");
+            }
+            let asked = |list: &str| -> Vec<(String, u32)> {
+                input[list]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| {
+                        (
+                            l["id"].as_str().unwrap_or_default().to_owned(),
+                            l["quantity"].as_u64().unwrap_or(0) as u32,
+                        )
+                    })
+                    .collect()
+            };
+            let (lines, exchanges) = (asked("returnLineItems"), asked("exchangeLineItems"));
+            if lines.is_empty() && exchanges.is_empty() {
+                return refuse("Nothing to process.");
+            }
+            // Check everything before changing anything: Shopify applies all or nothing.
+            for (id, q) in &lines {
+                match r.lines.iter().find(|l| &l.0 == id) {
+                    Some(l) if *q >= 1 && l.3 + q <= l.2 => {}
+                    Some(_) => return refuse("Quantity exceeds the unprocessed quantity."),
+                    None => return refuse("Return line item does not exist."),
+                }
+            }
+            for (id, q) in &exchanges {
+                match r.exchanges.iter().find(|x| &x.0 == id) {
+                    Some(x) if *q >= 1 && x.2 + q <= x.1 => {}
+                    Some(_) => return refuse("Quantity exceeds the unprocessed quantity."),
+                    None => return refuse("Exchange line item does not exist."),
+                }
+            }
+            for (id, q) in lines {
+                if let Some(l) = r.lines.iter_mut().find(|l| l.0 == id) {
+                    l.3 += q;
+                }
+            }
+            for (id, q) in exchanges {
+                if let Some(x) = r.exchanges.iter_mut().find(|x| x.0 == id) {
+                    x.2 += q;
+                }
+            }
+            r.processed_by += 1;
+            Outcome::Data(json!({ "returnProcess": {
+                "return": { "id": r.id, "status": r.status }, "userErrors": [] } }))
+        }
+        "TagsAdd" => {
+            let id = vars["id"].as_str().unwrap_or_default();
+            let Some(order) = ledger.orders.get_mut(id) else {
+                return Outcome::Data(json!({ "tagsAdd": { "node": null,
+                    "userErrors": [user_error(&["id"], "Resource not found", None)] } }));
+            };
+            for tag in vars["tags"].as_array().into_iter().flatten() {
+                let tag = tag.as_str().unwrap_or_default().trim().to_owned();
+                if !tag.is_empty() && !order.tags.contains(&tag) {
+                    order.tags.push(tag);
+                }
+            }
+            Outcome::Data(json!({ "tagsAdd": { "node": { "id": id }, "userErrors": [] } }))
+        }
+        "OrderTags" => match ledger.orders.get(vars["id"].as_str().unwrap_or_default()) {
+            Some(o) => Outcome::Data(json!({ "order": { "id": o.id, "tags": o.tags } })),
+            None => Outcome::Data(json!({ "order": null })),
+        },
         other => Outcome::Errors(vec![
             json!({ "message": format!("the simulator does not serve {other}") }),
         ]),

@@ -40,6 +40,7 @@ pub fn policy() -> RetailerPolicy {
         qc_fail: QcFailPolicy::RuleDriven,
         credit_note_expiry_days: None,
         currency: Some(Currency::NZD),
+        shopify: Default::default(),
     }
 }
 
