@@ -3,7 +3,9 @@
 //! checked with Shopify, kept as a secret, and the last 30 days of orders are imported; an
 //! operator processes a return of an imported order at the bench; its refund reaches the shop
 //! once. A shop that refuses a refund leaves the action failed with the reason on the shops
-//! screen, and a supervisor's Retry (after the cause is fixed) sends it once.
+//! screen, and a supervisor's Retry (after the cause is fixed) sends it once. Then the admin
+//! switches Kōwhai's credit notes to store credit and has No Action orders tagged, on the same
+//! screen: the next credit note is a refund to store credit and a sale item's order is tagged.
 
 mod support;
 
@@ -17,6 +19,7 @@ use returnhub_core::decision::ReturnOption;
 use returnhub_core::event::{DomainEvent, ReturnItemRecord, ReturnRecord};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::Currency;
+use returnhub_core::trigger::{CreditNoteVia, ShopifyPolicy};
 use returnhub_hub::{Hub, HubOptions};
 use returnhub_store::{EventInput, Store};
 use shopify::simulator::{SimLine, SimOrder, Simulator, TOKEN};
@@ -104,7 +107,7 @@ fn wait_until(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
 }
 
 /// A return of imported order `n`, expected at this hub (as a returns portal would send it).
-fn expect_return(dir: &Path, n: u32, connote: &str) {
+fn expect_return(dir: &Path, n: u32, connote: &str, option: ReturnOption) {
     let mut store = Store::open(&dir.join("returnhub.db")).unwrap();
     store
         .write(now_ms(), |tx| {
@@ -125,7 +128,7 @@ fn expect_return(dir: &Path, n: u32, connote: &str) {
                         reason_code: "CHANGED_MIND".into(),
                         sub_reason_code: None,
                         comment: None,
-                        chosen_option: Some(ReturnOption::Refund),
+                        chosen_option: Some(option),
                     }],
                 }),
                 actor: "test:portal".into(),
@@ -175,7 +178,12 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
     let sim = Simulator::start("Kōwhai Apparel (simulated)");
     let now = now_ms();
     for n in 0..6 {
-        sim.add_order(sim_order(n, now - i64::from(n) * 86_400_000));
+        let mut order = sim_order(n, now - i64::from(n) * 86_400_000);
+        if n == 4 {
+            // Kōwhai's rules give sale items No Action.
+            order.lines[0].product_tags = vec!["Sale Item".into()];
+        }
+        sim.add_order(order);
     }
     // Older than 30 days: not imported.
     sim.add_order(sim_order(99, now - 45 * 86_400_000));
@@ -239,7 +247,7 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
 
     // An operator processes a return of an imported order: its refund reaches the shop.
     let first = connote("77000001");
-    expect_return(dir, 1, &first);
+    expect_return(dir, 1, &first, ReturnOption::Refund);
     driver.sign_in("OP-1001", "1111");
     process(&driver, &first);
     wait_until("the refund at the shop", 30, || {
@@ -270,7 +278,7 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
     // supervisor; once the cause is fixed, Retry sends it (after checking it is not there).
     sim.ledger().refuse_refunds = Some("Order is archived".into());
     let second = connote("77000002");
-    expect_return(dir, 2, &second);
+    expect_return(dir, 2, &second, ReturnOption::Refund);
     driver.sign_in("OP-1001", "1111");
     process(&driver, &second);
     wait_until("the action failed", 30, || {
@@ -322,4 +330,88 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
         1,
         "once"
     );
+
+    sign_out(&driver);
+
+    // The admin sets how Kōwhai's actions go to Shopify. A tag with a comma is refused with
+    // the reason, and nothing changes.
+    driver.sign_in("AD-3001", "3333");
+    driver.keys(&F5.to_string(), 0);
+    driver.wait_for(10, "the Shopify settings form", |d| {
+        let form = d.find("#shopify-policy-form")?;
+        (d.attribute(&form, "hidden").is_none()
+            && d.execute("return document.getElementById('policy-credit-note').value")
+                .as_str()
+                == Some("gift_card"))
+        .then_some(())
+    });
+    let kowhai_policy = || {
+        Store::open(&dir.join("returnhub.db"))
+            .unwrap()
+            .retailer_record("kowhai")
+            .unwrap()
+            .unwrap()
+            .policy
+            .shopify
+    };
+    driver.execute(
+        "document.getElementById('policy-retailer').value = 'kowhai';
+         document.getElementById('policy-retailer').dispatchEvent(new Event('change'));
+         document.getElementById('policy-credit-note').value = 'store_credit';
+         document.getElementById('policy-no-action-tag').value = 'returned,kept';",
+    );
+    driver.click(&driver.find("#policy-save").unwrap());
+    driver.wait_for(10, "the refusal", |d| {
+        let t = d.text_of("#shops-status")?;
+        t.contains("No Action tag").then_some(())
+    });
+    assert_eq!(kowhai_policy(), ShopifyPolicy::default(), "nothing saved");
+    driver.execute("document.getElementById('policy-no-action-tag').value = 'returned-no-action';");
+    driver.click(&driver.find("#policy-save").unwrap());
+    driver.wait_for(10, "saved", |d| {
+        let t = d.text_of("#shops-status")?;
+        t.contains("Settings saved").then_some(())
+    });
+    let saved = kowhai_policy();
+    assert_eq!(saved.credit_note, CreditNoteVia::StoreCredit);
+    assert_eq!(saved.no_action_tag.as_deref(), Some("returned-no-action"));
+    sign_out(&driver);
+
+    // A credit note now goes to the customer's store credit; a sale item's order is tagged.
+    let third = connote("77000003");
+    expect_return(dir, 3, &third, ReturnOption::CreditNote);
+    let fourth = connote("77000004");
+    expect_return(dir, 4, &fourth, ReturnOption::Refund);
+    driver.sign_in("OP-1001", "1111");
+    process(&driver, &third);
+    process(&driver, &fourth);
+    wait_until("the store credit and the tag at the shop", 30, || {
+        let ledger = sim.ledger();
+        !ledger.orders["gid://shopify/Order/77003"]
+            .refunds
+            .is_empty()
+            && !ledger.orders["gid://shopify/Order/77004"].tags.is_empty()
+    });
+    wait_until("both actions confirmed", 10, || {
+        one::<i64>(
+            dir,
+            "SELECT count(*) FROM outbox WHERE topic = 'action' AND state = 'confirmed'",
+        ) == 4
+    });
+    let ledger = sim.ledger();
+    let credit = &ledger.orders["gid://shopify/Order/77003"].refunds;
+    assert_eq!(credit.len(), 1);
+    assert_eq!(
+        credit[0].store_credit.as_ref().map(|c| c.0),
+        Some(8_900),
+        "all of it to store credit: {credit:?}"
+    );
+    assert!(ledger.gift_cards.is_empty(), "no gift card any more");
+    assert_eq!(
+        ledger.orders["gid://shopify/Order/77004"].tags,
+        vec!["returned-no-action".to_owned()]
+    );
+    assert!(ledger.orders["gid://shopify/Order/77004"]
+        .refunds
+        .is_empty());
 }

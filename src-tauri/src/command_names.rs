@@ -43,6 +43,7 @@ pub const ALL: &[&str] = &[
     "shops_view",
     "connect_shop",
     "disconnect_shop",
+    "save_shopify_policy",
     "start_import",
     "retry_action",
 ];

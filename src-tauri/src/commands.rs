@@ -10,6 +10,7 @@ use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
 use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
+use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
     ItemScan, OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView,
@@ -374,6 +375,17 @@ pub async fn connect_shop(
 pub fn disconnect_shop(state: State<'_, AppState>, retailer_id: String) -> Reply<ShopsView> {
     short_input("retailer", &retailer_id, 128)?;
     Ok(state.hub.disconnect_shop(&retailer_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn save_shopify_policy(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    policy: ShopifyPolicy,
+) -> Reply<ShopsView> {
+    short_input("retailer", &retailer_id, 128)?;
+    Ok(state.hub.save_shopify_policy(&retailer_id, policy)?)
 }
 
 #[tauri::command]

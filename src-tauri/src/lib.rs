@@ -159,6 +159,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::disconnect_shop,
             commands::start_import,
             commands::retry_action,
+            commands::save_shopify_policy,
         ])
 }
 
@@ -228,6 +229,8 @@ mod tests {
                     "shopDomain": "kowhai", "accessToken": "x"}),
                 "disconnect_shop" | "start_import" => serde_json::json!({"retailerId": "kowhai"}),
                 "retry_action" => serde_json::json!({"key": "rh1-x"}),
+                "save_shopify_policy" => serde_json::json!({"retailerId": "kowhai",
+                    "policy": {"exchange": "release_hold"}}),
                 "close_return" => serde_json::json!({"returnId": "r", "note": ""}),
                 "save_station" => serde_json::json!({"config": {"station": "s",
                     "wedge": {"max_gap_ms": 35, "min_length": 6, "suffix": "enter"},

@@ -2,26 +2,38 @@
 // domain and token with Shopify before keeping the token in the keyring), its order import
 // (done / estimated, rate, time left), its actions by state, and the actions that need a
 // supervisor (failed, or outcome unknown) with a retry that reconciles before it resends.
+// Admins also set how each retailer's actions are carried out on Shopify (credit notes as gift
+// cards or store credit; exchanges by releasing a held order or processing a Shopify return;
+// an optional tag for No Action orders): the core checks the role and the values.
 
 import type { ActionView } from "./bindings/ActionView";
 import type { ImportView } from "./bindings/ImportView";
 import type { RetailerShopView } from "./bindings/RetailerShopView";
+import type { ShopifyPolicy } from "./bindings/ShopifyPolicy";
 import type { ShopsView } from "./bindings/ShopsView";
 import { el, text, type Call } from "./util";
 
 export class Shops {
   private role: string | null = null;
+  private policies = new Map<string, ShopifyPolicy>();
 
   constructor(private readonly call: Call) {
     el<HTMLFormElement>("shop-form").addEventListener("submit", (e) => {
       e.preventDefault();
       void this.connect();
     });
+    el<HTMLFormElement>("shopify-policy-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.savePolicy();
+    });
+    el<HTMLSelectElement>("policy-retailer").addEventListener("change", () => this.fillPolicy());
+    el<HTMLSelectElement>("policy-exchange").addEventListener("change", () => this.prefixState());
   }
 
   async load(role: string | null): Promise<void> {
     this.role = role;
     el("shop-form").hidden = role !== "admin";
+    el("shopify-policy-form").hidden = role !== "admin";
     try {
       this.show(await this.call<ShopsView>("shops_view"), true);
     } catch (e) {
@@ -44,15 +56,19 @@ export class Shops {
           : "No shop is connected: actions wait in the queue until their retailer's shop is.";
     const central = d.mode === "central";
     el<HTMLTableElement>("shops-table").tBodies[0]?.replaceChildren(...view.retailers.map((r) => this.row(r, central)));
+    this.policies = new Map(view.retailers.map((r) => [r.retailer_id, r.shopify]));
     if (fillForm) {
-      el<HTMLSelectElement>("shop-retailer").replaceChildren(
-        ...view.retailers.map((r) => {
-          const o = document.createElement("option");
-          o.value = r.retailer_id;
-          o.textContent = r.retailer_name;
-          return o;
-        }),
-      );
+      for (const id of ["shop-retailer", "policy-retailer"]) {
+        el<HTMLSelectElement>(id).replaceChildren(
+          ...view.retailers.map((r) => {
+            const o = document.createElement("option");
+            o.value = r.retailer_id;
+            o.textContent = r.retailer_name;
+            return o;
+          }),
+        );
+      }
+      this.fillPolicy();
     }
     const troubled = el<HTMLTableElement>("troubled-table").tBodies[0];
     troubled?.replaceChildren(...view.troubled.map((a) => this.troubledRow(a)));
@@ -116,6 +132,40 @@ export class Shops {
     try {
       this.show(await this.call<ShopsView>(cmd, args), false);
       this.status(done, true);
+    } catch (e) {
+      this.status(e instanceof Error ? e.message : String(e), false);
+    }
+  }
+
+  /// The policy form shows the chosen retailer's saved settings.
+  private fillPolicy(): void {
+    const p = this.policies.get(el<HTMLSelectElement>("policy-retailer").value);
+    if (!p) return;
+    el<HTMLSelectElement>("policy-credit-note").value = p.credit_note;
+    el<HTMLSelectElement>("policy-exchange").value = p.exchange;
+    el<HTMLInputElement>("policy-exchange-prefix").value = p.exchange_tag_prefix;
+    el<HTMLInputElement>("policy-no-action-tag").value = p.no_action_tag ?? "";
+    this.prefixState();
+  }
+
+  private prefixState(): void {
+    el<HTMLInputElement>("policy-exchange-prefix").disabled =
+      el<HTMLSelectElement>("policy-exchange").value !== "release_hold";
+  }
+
+  private async savePolicy(): Promise<void> {
+    const retailerId = el<HTMLSelectElement>("policy-retailer").value;
+    const tag = el<HTMLInputElement>("policy-no-action-tag").value;
+    const policy: ShopifyPolicy = {
+      credit_note: el<HTMLSelectElement>("policy-credit-note").value as ShopifyPolicy["credit_note"],
+      exchange: el<HTMLSelectElement>("policy-exchange").value as ShopifyPolicy["exchange"],
+      exchange_tag_prefix: el<HTMLInputElement>("policy-exchange-prefix").value,
+      no_action_tag: tag === "" ? null : tag,
+    };
+    try {
+      this.show(await this.call<ShopsView>("save_shopify_policy", { retailerId, policy }), false);
+      this.fillPolicy();
+      this.status("Settings saved: queued and future actions of this retailer follow them.", true);
     } catch (e) {
       this.status(e instanceof Error ? e.message : String(e), false);
     }

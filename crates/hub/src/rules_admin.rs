@@ -63,16 +63,7 @@ impl Hub {
             });
         }
         let draft = parse_rule_set(draft_json).map_err(HubError::Rules)?;
-        let mut store = self.store();
-        let mut record = retailer(&store, retailer_id)?;
-        record.rules = draft;
-        store.write((self.clock)(), |tx| {
-            tx.append(EventInput {
-                event: DomainEvent::RetailerConfigured(record),
-                actor: actor.user_id.clone(),
-                station: Some(self.options.station.clone()),
-            })
-        })?;
+        self.reconfigure_retailer(retailer_id, &actor.user_id, |record| record.rules = draft)?;
         tracing::info!(retailer = retailer_id, actor = %actor.user_id, "saved the retailer's rules");
         Ok(RulesCheck {
             saved: true,
@@ -99,6 +90,34 @@ impl Hub {
             now.div_euclid(MS_PER_DAY),
             DEFAULT_WINDOW_DAYS,
         ))
+    }
+}
+
+impl Hub {
+    /// Records the retailer's configuration with `change` applied, as one
+    /// `RetailerConfigured` event (the whole record, so every hub and the central store replay
+    /// the same). Nothing is recorded when `change` changes nothing. Returns whether it did.
+    pub(crate) fn reconfigure_retailer(
+        &self,
+        retailer_id: &str,
+        actor: &str,
+        change: impl FnOnce(&mut returnhub_core::event::RetailerRecord),
+    ) -> Result<bool> {
+        let mut store = self.store();
+        let before = retailer(&store, retailer_id)?;
+        let mut record = before.clone();
+        change(&mut record);
+        if record == before {
+            return Ok(false);
+        }
+        store.write((self.clock)(), |tx| {
+            tx.append(EventInput {
+                event: DomainEvent::RetailerConfigured(record),
+                actor: actor.to_owned(),
+                station: Some(self.options.station.clone()),
+            })
+        })?;
+        Ok(true)
     }
 }
 

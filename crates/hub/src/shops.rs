@@ -22,7 +22,7 @@ use returnhub_connectors::import::{ImportOptions, ImportProgress, Importer, BULK
 use returnhub_connectors::{ShopCredentials, ShopifySettings, ShopifyTarget, SystemClock};
 use returnhub_core::auth::Role;
 use returnhub_core::event::DomainEvent;
-use returnhub_core::trigger::{ActionDue, IdempotencyKey};
+use returnhub_core::trigger::{ActionDue, IdempotencyKey, ShopifyPolicy};
 use returnhub_store::{ActionContext, ActionRow, EventInput, OutboxState, Store};
 use serde::Serialize;
 use ts_rs::TS;
@@ -52,6 +52,8 @@ pub struct RetailerShopView {
     pub retailer_id: String,
     pub retailer_name: String,
     pub connection: Option<ShopConnectionView>,
+    /// How the retailer's actions are carried out on Shopify.
+    pub shopify: ShopifyPolicy,
     pub import: ImportView,
     pub actions: ActionCounts,
 }
@@ -214,6 +216,10 @@ impl Hub {
         let imports = lock(&self.shops.imports).clone();
         let mut retailers = Vec::new();
         for r in store.retailer_summaries()? {
+            let shopify = store
+                .retailer_record(&r.id)?
+                .map(|record| record.policy.shopify)
+                .unwrap_or_default();
             let mut import = imports.get(&r.id).cloned().unwrap_or_default();
             import.last_import_at = [
                 store.import_cursor(&r.id, returnhub_connectors::import::PAGED_STREAM)?,
@@ -230,6 +236,7 @@ impl Hub {
                     shop_name: c.shop_name.clone(),
                     connected_at: c.connected_at.clone(),
                 }),
+                shopify,
                 actions: counts.remove(&r.id).unwrap_or_default(),
                 retailer_id: r.id,
                 retailer_name: r.name,
@@ -313,6 +320,30 @@ impl Hub {
         self.secrets
             .delete(&secret_name(retailer_id))
             .map_err(|e| HubError::Invalid(e.to_string()))?;
+        self.shops_view()
+    }
+
+    /// Saves how a retailer's actions are carried out on Shopify (admins). The whole retailer
+    /// configuration is recorded as one event, so it reaches the central store (which sends
+    /// the actions where there is one) and every hub. Settings with problems are refused with
+    /// every problem; actions already sent are not touched, those still queued follow the new
+    /// settings.
+    pub fn save_shopify_policy(
+        &self,
+        retailer_id: &str,
+        policy: ShopifyPolicy,
+    ) -> Result<ShopsView> {
+        let actor = self.authorize(Role::Admin)?;
+        let problems = policy.problems();
+        if !problems.is_empty() {
+            return Err(HubError::Invalid(problems.join("; ")));
+        }
+        if self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
+            record.policy.shopify = policy
+        })? {
+            tracing::info!(retailer = retailer_id, actor = %actor.user_id, "saved the retailer's Shopify settings");
+            self.shops.dispatch_wake.notify();
+        }
         self.shops_view()
     }
 
@@ -678,9 +709,14 @@ fn dispatch_round(
                     ClientOptions::default(),
                 )
                 .map_err(|e| e.to_string())?;
+                let settings = store
+                    .retailer_record(&connection.retailer_id)
+                    .map_err(|e| e.to_string())?
+                    .map(|r| ShopifySettings::for_policy(&r.policy.shopify))
+                    .unwrap_or_default();
                 shops.insert(
                     connection.retailer_id.clone(),
-                    ShopifyTarget::new(client, ShopifySettings::default()),
+                    ShopifyTarget::new(client, settings),
                 );
             }
             Err(e) => {

@@ -215,3 +215,78 @@ fn a_supervisor_retries_a_failed_action_through_reconciliation() {
         "{trail:?}"
     );
 }
+
+/// How a retailer's actions go to Shopify is the admin's to set, checked in the core: a
+/// supervisor is refused, settings with problems are refused with every problem and change
+/// nothing, and saved settings are the retailer's configuration (one event, which syncs).
+#[test]
+fn admins_set_how_a_retailers_actions_go_to_shopify() {
+    use returnhub_core::trigger::{CreditNoteVia, ExchangeVia, ShopifyPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), "SV-2001", "2222");
+    let kowhai = |hub: &Hub| {
+        hub.shops_view()
+            .unwrap()
+            .retailers
+            .into_iter()
+            .find(|r| r.retailer_id == "kowhai")
+            .unwrap()
+            .shopify
+    };
+    assert_eq!(kowhai(&hub), ShopifyPolicy::default());
+    let wanted = ShopifyPolicy {
+        exchange: ExchangeVia::ReturnProcess,
+        credit_note: CreditNoteVia::StoreCredit,
+        no_action_tag: Some("returned-kept".into()),
+        ..ShopifyPolicy::default()
+    };
+    let (c, _) = code(
+        hub.save_shopify_policy("kowhai", wanted.clone())
+            .unwrap_err(),
+    );
+    assert_eq!(
+        c,
+        ErrorCode::Forbidden,
+        "supervisors do not change settings"
+    );
+
+    hub.sign_in("AD-3001", "3333").unwrap();
+    let bad = ShopifyPolicy {
+        exchange_tag_prefix: " ".into(),
+        no_action_tag: Some("a,b".into()),
+        ..ShopifyPolicy::default()
+    };
+    let (c, m) = code(hub.save_shopify_policy("kowhai", bad).unwrap_err());
+    assert_eq!(c, ErrorCode::Invalid);
+    assert!(
+        m.contains("exchange tag prefix") && m.contains("No Action tag"),
+        "every problem: {m}"
+    );
+    assert_eq!(kowhai(&hub), ShopifyPolicy::default(), "nothing saved");
+    let (c, _) = code(
+        hub.save_shopify_policy("nobody", wanted.clone())
+            .unwrap_err(),
+    );
+    assert_eq!(c, ErrorCode::Invalid, "an unknown retailer");
+
+    let before = hub.with_store(|s| s.retailer_record("kowhai").unwrap().unwrap());
+    let view = hub.save_shopify_policy("kowhai", wanted.clone()).unwrap();
+    let saved = view
+        .retailers
+        .iter()
+        .find(|r| r.retailer_id == "kowhai")
+        .unwrap();
+    assert_eq!(saved.shopify, wanted);
+    let after = hub.with_store(|s| s.retailer_record("kowhai").unwrap().unwrap());
+    assert_eq!(after.policy.shopify, wanted);
+    assert_eq!(
+        after.rules, before.rules,
+        "the rest of the configuration kept"
+    );
+    assert_eq!(after.policy.trigger, before.policy.trigger);
+
+    // Reopened from the file: the settings are the retailer's, not the process's.
+    drop(hub);
+    let hub = demo_hub(dir.path(), "AD-3001", "3333");
+    assert_eq!(kowhai(&hub), wanted);
+}

@@ -2,5 +2,10 @@
 import type { ActionCounts } from "./ActionCounts";
 import type { ImportView } from "./ImportView";
 import type { ShopConnectionView } from "./ShopConnectionView";
+import type { ShopifyPolicy } from "./ShopifyPolicy";
 
-export type RetailerShopView = { retailer_id: string, retailer_name: string, connection: ShopConnectionView | null, import: ImportView, actions: ActionCounts, };
+export type RetailerShopView = { retailer_id: string, retailer_name: string, connection: ShopConnectionView | null, 
+/**
+ * How the retailer's actions are carried out on Shopify.
+ */
+shopify: ShopifyPolicy, import: ImportView, actions: ActionCounts, };
