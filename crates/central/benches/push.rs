@@ -88,6 +88,8 @@ async fn start_server(
     let state = AppState {
         storage,
         clock: Arc::new(unix_now_ms),
+        shop_secrets: None,
+        shopify_client: Default::default(),
     };
     let server = tokio::spawn(returnhub_central::serve(listener, state, async {
         let _ = stopped.await;

@@ -19,11 +19,19 @@ use crate::storage::{CentralError, CentralStorage, DeviceIdentity, Failpoint, Pa
 
 pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 
+/// Where Shopify delivers connected retailers' `orders/updated` webhooks.
+pub const SHOPIFY_ORDERS_UPDATED_PATH: &str = "/v1/shopify/orders-updated";
+
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<dyn CentralStorage>,
     /// Wall time in Unix ms; the tests pass a simulated one.
     pub clock: Clock,
+    /// The shops' secrets (access tokens, webhook secrets); `None`: Shopify's webhooks are
+    /// refused (503).
+    pub shop_secrets: Option<Arc<returnhub_secrets::SecretVault>>,
+    /// How the central store's Shopify client times out and retries.
+    pub shopify_client: returnhub_connectors::ClientOptions,
 }
 
 pub struct ApiError(pub CentralError);
@@ -200,6 +208,40 @@ async fn tracking(
     ))
 }
 
+#[derive(serde::Serialize)]
+struct WebhookAnswer {
+    outcome: crate::storage::OrderUpdate,
+}
+
+async fn shopify_orders_updated(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(vault) = state.shop_secrets.clone() else {
+        let body = ErrorBody {
+            code: "unavailable".into(),
+            error: "this central store takes no Shopify webhooks".into(),
+        };
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+    };
+    let webhook = crate::shopify::WebhookHeaders {
+        shop_domain: header(&headers, "x-shopify-shop-domain").map(str::to_owned),
+        webhook_id: header(&headers, "x-shopify-webhook-id").map(str::to_owned),
+        signature: header(&headers, "x-shopify-hmac-sha256").map(str::to_owned),
+    };
+    let outcome = crate::shopify::order_updated(
+        state.storage.clone(),
+        &vault,
+        &webhook,
+        &body,
+        state.shopify_client.clone(),
+        (state.clock)(),
+    )
+    .await?;
+    Ok(Json(WebhookAnswer { outcome }).into_response())
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
@@ -208,6 +250,7 @@ pub fn router(state: AppState) -> Router {
         .route(wire::CONFLICTS_PATH, get(conflicts))
         .route(wire::UPLOAD_PATH, post(upload))
         .route(wire::TRACKING_PATH, post(tracking))
+        .route(SHOPIFY_ORDERS_UPDATED_PATH, post(shopify_orders_updated))
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(state)
 }

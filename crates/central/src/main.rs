@@ -5,6 +5,7 @@
 //! returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]   print a device token
 //! returnhub-central add-api-key --data-dir DIR --retailer NAME          print a partner key
 //! returnhub-central connect-shop --data-dir DIR --retailer ID --shop DOMAIN   token on stdin
+//! returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID     secret on stdin
 //! ```
 
 use std::path::PathBuf;
@@ -18,7 +19,10 @@ const USAGE: &str = "usage:
   returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]
   returnhub-central add-api-key --data-dir DIR --retailer NAME
   returnhub-central connect-shop --data-dir DIR --retailer ID --shop NAME.myshopify.com
-      (reads the Admin API access token from stdin; checks it with Shopify before keeping it)";
+      (reads the Admin API access token from stdin; checks it with Shopify before keeping it)
+  returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID
+      (reads the secret Shopify signs the shop's webhooks with from stdin; orders/updated
+       webhooks are then taken at POST /v1/shopify/orders-updated)";
 
 fn now_ms() -> i64 {
     returnhub_sync::unix_now_ms()
@@ -43,9 +47,9 @@ fn main() -> ExitCode {
 
 fn run(args: Vec<String>) -> Result<(), String> {
     let (command, rest) = match args.first().map(String::as_str) {
-        Some("serve" | "add-device" | "add-api-key" | "connect-shop") => {
-            (args[0].clone(), &args[1..])
-        }
+        Some(
+            "serve" | "add-device" | "add-api-key" | "connect-shop" | "shopify-webhook-secret",
+        ) => (args[0].clone(), &args[1..]),
         Some("--help" | "-h") => {
             println!("{USAGE}");
             return Ok(());
@@ -112,6 +116,25 @@ fn run(args: Vec<String>) -> Result<(), String> {
             );
             Ok(())
         }
+        "shopify-webhook-secret" => {
+            let retailer = need("retailer")?;
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .map_err(|e| format!("cannot read the webhook secret from stdin: {e}"))?;
+            returnhub_central::shopify::set_webhook_secret(
+                &storage,
+                &returnhub_central::shopify::vault(&data_dir),
+                &retailer,
+                &secret,
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!(
+                "webhook secret kept for retailer '{retailer}'; point its shop's orders/updated webhook at {}",
+                returnhub_central::api::SHOPIFY_ORDERS_UPDATED_PATH
+            );
+            Ok(())
+        }
         _ => {
             let listen = opts
                 .get("listen")
@@ -138,6 +161,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 let state = AppState {
                     storage,
                     clock: Arc::new(now_ms),
+                    shop_secrets: Some(Arc::new(returnhub_central::shopify::vault(&data_dir))),
+                    shopify_client: returnhub_connectors::ClientOptions::default(),
                 };
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;

@@ -22,7 +22,7 @@ use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_secrets::{Backend, SecretVault};
 
 use crate::dispatch::{dispatch_due, ActionDispatcher, DispatchOutcome};
-use crate::storage::{ActionClaim, CentralError, CentralStorage, ShopConnection};
+use crate::storage::{ActionClaim, CentralError, CentralStorage, OrderUpdate, ShopConnection};
 
 /// Between two dispatch passes when there was nothing to do.
 const IDLE_PASS: Duration = Duration::from_secs(5);
@@ -40,6 +40,119 @@ pub fn vault(data_dir: &Path) -> SecretVault {
 
 fn secret_name(retailer_id: &str) -> String {
     format!("shopify-{retailer_id}")
+}
+
+fn webhook_secret_name(retailer_id: &str) -> String {
+    format!("shopify-webhook-{retailer_id}")
+}
+
+/// Keeps the secret Shopify signs a connected retailer's webhooks with (the app's client
+/// secret). Refused for a retailer that is not connected to a shop.
+pub fn set_webhook_secret(
+    storage: &dyn CentralStorage,
+    vault: &SecretVault,
+    retailer_id: &str,
+    secret: &str,
+) -> Result<(), CentralError> {
+    let secret = secret.trim();
+    if secret.len() < 16 {
+        return Err(CentralError::Invalid(
+            "that is not a webhook secret: Shopify's are 32 characters or more".into(),
+        ));
+    }
+    if !storage
+        .shop_connections()?
+        .iter()
+        .any(|c| c.retailer_id == retailer_id)
+    {
+        return Err(CentralError::Invalid(format!(
+            "retailer {retailer_id} is not connected to a shop: connect-shop first"
+        )));
+    }
+    vault
+        .save(&webhook_secret_name(retailer_id), secret)
+        .map_err(|e| CentralError::Storage(e.to_string()))
+}
+
+/// The headers Shopify sends with a webhook.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookHeaders {
+    /// `X-Shopify-Shop-Domain`: which connected retailer it is for.
+    pub shop_domain: Option<String>,
+    pub webhook_id: Option<String>,
+    /// `X-Shopify-Hmac-Sha256`.
+    pub signature: Option<String>,
+}
+
+/// An `orders/updated` webhook: its signature checked (constant time, before the body is
+/// parsed) with the retailer's webhook secret, the order fetched again from the shop (the
+/// body is only a notice: the order is read as the import reads it), and recorded for the hub
+/// that holds it. A failure to reach the shop is an error, so Shopify delivers it again.
+pub async fn order_updated(
+    storage: Arc<dyn CentralStorage>,
+    vault: &SecretVault,
+    headers: &WebhookHeaders,
+    body: &[u8],
+    options: ClientOptions,
+    now: UnixMillis,
+) -> Result<OrderUpdate, CentralError> {
+    let shop = headers.shop_domain.as_deref().ok_or_else(|| {
+        CentralError::Unauthorized("webhook refused: no X-Shopify-Shop-Domain header".into())
+    })?;
+    let connection = {
+        let storage = storage.clone();
+        let shop = shop.to_owned();
+        tokio::task::spawn_blocking(move || storage.shop_connections())
+            .await
+            .map_err(|e| CentralError::Storage(e.to_string()))??
+            .into_iter()
+            .find(|c| c.shop_domain.eq_ignore_ascii_case(&shop))
+    }
+    .ok_or_else(|| {
+        tracing::warn!(shop, "webhook from a shop no retailer is connected to");
+        CentralError::Unauthorized(format!(
+            "webhook refused: no retailer is connected to {shop}"
+        ))
+    })?;
+    let retailer = connection.retailer_id.as_str();
+    let secret = vault.load(&webhook_secret_name(retailer)).map_err(|_| {
+        tracing::error!(retailer, "webhook received but no webhook secret is kept: set it with `returnhub-central shopify-webhook-secret`");
+        CentralError::Unauthorized(format!(
+            "webhook refused: no webhook secret is set for retailer {retailer}"
+        ))
+    })?;
+    let notice = returnhub_connectors::webhook::orders_updated(
+        secret.as_bytes(),
+        Some(shop),
+        headers.webhook_id.as_deref(),
+        headers.signature.as_deref(),
+        body,
+    )
+    .map_err(|e| CentralError::Unauthorized(e.to_string()))?;
+    let credentials: ShopCredentials = vault
+        .load(&secret_name(retailer))
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            CentralError::Storage(format!(
+                "retailer {retailer}'s shop credentials cannot be read ({e}): connect-shop again"
+            ))
+        })?;
+    let client = ShopifyClient::new(&credentials, Arc::new(SystemClock), options)
+        .map_err(|e| CentralError::Storage(e.to_string()))?;
+    let order = returnhub_connectors::import::fetch_order(&client, retailer, &notice.order_id)
+        .await
+        .map_err(|e| {
+            CentralError::Storage(format!(
+                "order {} could not be read from {shop} ({e}); Shopify delivers the webhook again",
+                notice.order_id
+            ))
+        })?;
+    let outcome = tokio::task::spawn_blocking(move || storage.update_shop_order(&order, now))
+        .await
+        .map_err(|e| CentralError::Storage(e.to_string()))??;
+    tracing::info!(retailer, order = %notice.order_id, webhook = ?notice.webhook_id, ?outcome, "orders/updated webhook");
+    Ok(outcome)
 }
 
 /// Checks the credentials against the shop (`shop { name }`), keeps the token and records the

@@ -24,8 +24,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use crate::auth;
 use crate::storage::{
-    ActionClaim, CentralError, CentralStorage, DeviceIdentity, Failpoint, PartnerIdentity, Result,
-    ShopConnection,
+    ActionClaim, CentralError, CentralStorage, DeviceIdentity, Failpoint, OrderUpdate,
+    PartnerIdentity, Result, ShopConnection,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
@@ -226,11 +226,31 @@ impl Tx<'_> {
                     ])?;
             }
             DomainEvent::OrderUpdated(o) => {
+                // As on the hubs: a line the shop no longer lists is kept (a return may point
+                // at it).
+                let stored: Option<String> = self
+                    .tx
+                    .prepare_cached("SELECT record FROM orders WHERE id = ?1")?
+                    .query_row([&o.id], |r| r.get(0))
+                    .optional()?;
+                let mut merged = o.clone();
+                if let Some(stored) = stored {
+                    let stored: OrderRecord = serde_json::from_str(&stored)?;
+                    for line in stored.lines {
+                        if !merged.lines.iter().any(|l| l.id == line.id) {
+                            merged.lines.push(line);
+                        }
+                    }
+                }
                 self.tx
                     .prepare_cached(
                         "UPDATE orders SET order_number = ?2, record = ?3 WHERE id = ?1",
                     )?
-                    .execute(params![o.id, o.order_number, serde_json::to_string(o)?])?;
+                    .execute(params![
+                        o.id,
+                        o.order_number,
+                        serde_json::to_string(&merged)?
+                    ])?;
             }
             DomainEvent::ReturnExpected(r) => {
                 self.tx
@@ -1138,6 +1158,40 @@ impl CentralStorage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn update_shop_order(&self, order: &OrderRecord, now: UnixMillis) -> Result<OrderUpdate> {
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
+        let held: Option<(Option<String>, String)> =
+            w.tx.query_row(
+                "SELECT hub_id, record FROM orders WHERE id = ?1",
+                [&order.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((hub, record)) = held else {
+            return Ok(OrderUpdate::NotHeld);
+        };
+        let stored: OrderRecord = serde_json::from_str(&record)?;
+        if stored.retailer_id != order.retailer_id {
+            return Err(CentralError::Invalid(format!(
+                "order {} belongs to retailer {}, not {}",
+                order.id, stored.retailer_id, order.retailer_id
+            )));
+        }
+        if stored.total.currency != order.total.currency {
+            return Err(CentralError::Invalid(format!(
+                "order {}: its currency changed from {} to {}; not applied",
+                stored.order_number, stored.total.currency, order.total.currency
+            )));
+        }
+        if !returnhub_connectors::import::changes(&stored, order) {
+            return Ok(OrderUpdate::Unchanged);
+        }
+        w.append_own(DomainEvent::OrderUpdated(order.clone()), hub.as_deref())?;
+        w.tx.commit()?;
+        Ok(OrderUpdate::Updated)
     }
 
     fn retailer(&self, retailer_id: &str) -> Result<Option<RetailerRecord>> {

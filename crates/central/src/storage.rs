@@ -2,7 +2,7 @@
 //! [`CentralStorage`]; [`crate::sqlite::SqliteStorage`] is the embedded default, and a
 //! PostgreSQL backend implements the same trait (every method is one transaction).
 
-use returnhub_core::event::RetailerRecord;
+use returnhub_core::event::{OrderRecord, RetailerRecord};
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::ActionDue;
 pub use returnhub_store::ActionLine;
@@ -143,6 +143,22 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext>;
     /// A retailer's configuration as last pushed by a hub; `None` before any.
     fn retailer(&self, retailer_id: &str) -> Result<Option<RetailerRecord>>;
+    /// The shop's order as it is now (after its `orders/updated` webhook): recorded as an
+    /// `OrderUpdated` event for the hub that holds the order when anything the hubs keep
+    /// changed. An order no hub holds is left to the hubs' own imports.
+    fn update_shop_order(&self, order: &OrderRecord, now: UnixMillis) -> Result<OrderUpdate>;
+}
+
+/// What [`CentralStorage::update_shop_order`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderUpdate {
+    /// Recorded, for the hub that holds the order.
+    Updated,
+    /// Nothing the hubs keep changed.
+    Unchanged,
+    /// No hub holds this order: its hub imports it itself.
+    NotHeld,
 }
 
 /// A retailer connected to its Shopify shop.

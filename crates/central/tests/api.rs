@@ -343,52 +343,26 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     assert!(view.iter().all(|(_, s)| s == "in_transit"), "{view:?}");
 }
 
-/// With a central store, it is the one that sends: a First-scan retailer's claimed actions go
-/// to its Shopify shop (the simulator) once — a refund and a credit note — and a second pass
-/// sends nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
-    use returnhub_central::dispatch::dispatch_due;
-    use returnhub_central::shopify::{connect_shop, ShopifyDispatcher};
-    use returnhub_connectors::shopify::{gift_card_code, refund_note};
-    use returnhub_connectors::{ClientOptions, ShopCredentials};
-    use returnhub_core::event::OrderRecord;
-    use shopify::simulator::{SimLine, SimOrder, Simulator, TOKEN};
-
-    let w = world().await;
-    w.bolt
-        .upload(&[
-            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
-            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
-        ])
-        .await;
-    let scanned = w
-        .bolt
-        .tracking(&[TrackingIn {
-            consignment_no: "B1".into(),
-            code: "RT".into(),
-            status: "In transit".into(),
-            event_dt: "2026-11-23T10:00:00+10:00".into(),
-            ..TrackingIn::default()
-        }])
-        .await;
-    assert_eq!(scanned.actions_due, 2);
-
-    // The shop holds Bolt's order as the central store knows it.
+/// The retailer's one order as the central store holds it.
+fn central_order(w: &World, retailer: &str) -> returnhub_core::event::OrderRecord {
     let record: String = w
         .central
         .storage
         .with_conn(|c| {
             c.query_row(
-                "SELECT record FROM orders WHERE retailer_id = 'bolt'",
-                [],
+                "SELECT record FROM orders WHERE retailer_id = ?1",
+                [retailer],
                 |r| r.get(0),
             )
         })
         .unwrap();
-    let order: OrderRecord = serde_json::from_str(&record).unwrap();
-    let sim = Simulator::start("Bolt Outdoor");
-    sim.add_order(SimOrder {
+    serde_json::from_str(&record).unwrap()
+}
+
+/// The shop's copy of an order the central store holds.
+fn sim_order_of(order: &returnhub_core::event::OrderRecord) -> shopify::simulator::SimOrder {
+    use shopify::simulator::{SimLine, SimOrder};
+    SimOrder {
         id: order.id.clone(),
         name: order.order_number.clone(),
         email: order.email.clone(),
@@ -421,7 +395,43 @@ async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
         ),
         refunds: vec![],
         fulfillment_orders: vec![],
-    });
+    }
+}
+
+/// With a central store, it is the one that sends: a First-scan retailer's claimed actions go
+/// to its Shopify shop (the simulator) once — a refund and a credit note — and a second pass
+/// sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
+    use returnhub_central::dispatch::dispatch_due;
+    use returnhub_central::shopify::{connect_shop, ShopifyDispatcher};
+    use returnhub_connectors::shopify::{gift_card_code, refund_note};
+    use returnhub_connectors::{ClientOptions, ShopCredentials};
+    use shopify::simulator::{Simulator, TOKEN};
+
+    let w = world().await;
+    w.bolt
+        .upload(&[
+            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    let scanned = w
+        .bolt
+        .tracking(&[TrackingIn {
+            consignment_no: "B1".into(),
+            code: "RT".into(),
+            status: "In transit".into(),
+            event_dt: "2026-11-23T10:00:00+10:00".into(),
+            ..TrackingIn::default()
+        }])
+        .await;
+    assert_eq!(scanned.actions_due, 2);
+
+    // The shop holds Bolt's order as the central store knows it.
+    let order = central_order(&w, "bolt");
+    let sim = Simulator::start("Bolt Outdoor");
+    sim.add_order(sim_order_of(&order));
 
     let storage = w.central.storage.clone();
     let vault_dir = tempfile::tempdir().unwrap();
@@ -478,4 +488,148 @@ async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
         0,
         "a second pass sends nothing"
     );
+}
+
+/// Posts an `orders/updated` webhook as Shopify would: (status, body).
+async fn post_webhook(
+    w: &World,
+    shop: &str,
+    body: &str,
+    signature: &str,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let answer = plain_client()
+        .post(format!(
+            "{}{}",
+            w.central.url(),
+            returnhub_central::api::SHOPIFY_ORDERS_UPDATED_PATH
+        ))
+        .header("X-Shopify-Topic", "orders/updated")
+        .header("X-Shopify-Shop-Domain", shop)
+        .header(
+            "X-Shopify-Webhook-Id",
+            "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        )
+        .header("X-Shopify-Hmac-Sha256", signature)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    (status, answer.json().await.unwrap_or_default())
+}
+
+/// Shopify's `orders/updated` webhook at the central store (hubs cannot be reached from the
+/// internet): an unsigned or tampered delivery is refused and records nothing; a signed one
+/// makes the central store read the order from the shop and record what changed for the hub
+/// that holds the order, which pulls it; the same delivery again records nothing; an order no
+/// hub holds is left to the hubs' imports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orders_updated_webhook_brings_the_shops_change_to_the_hub_that_holds_the_order() {
+    use returnhub_central::shopify::{connect_shop, set_webhook_secret};
+    use returnhub_connectors::webhook::sign;
+    use returnhub_connectors::ShopCredentials;
+    use shopify::simulator::{Simulator, TOKEN};
+    const SECRET: &str = "shpss_0123456789abcdef0123456789abcdef";
+
+    let mut w = world().await;
+    w.bolt
+        .upload(&[upload_row("B1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    let mut report = Default::default();
+    while w.h1a.pull_one_page(&mut report).await.unwrap() {}
+    let order = central_order(&w, "bolt");
+    let sim = Simulator::start("Bolt Outdoor");
+    let mut shop_order = sim_order_of(&order);
+    sim.add_order(shop_order.clone());
+    let mut elsewhere = sim_order_of(&order);
+    elsewhere.id = "gid://shopify/Order/424242".into();
+    elsewhere.name = "#424242".into();
+    sim.add_order(elsewhere);
+
+    let storage = w.central.storage.clone();
+    let vault = returnhub_central::shopify::vault(&w.central.dir);
+    let credentials = ShopCredentials::new(&sim.base(), TOKEN).unwrap();
+    let now = w.clock.now();
+    tokio::task::spawn_blocking(move || {
+        assert!(
+            set_webhook_secret(storage.as_ref(), &vault, "bolt", SECRET).is_err(),
+            "not connected yet"
+        );
+        connect_shop(storage.as_ref(), &vault, "bolt", &credentials, now).unwrap();
+        set_webhook_secret(storage.as_ref(), &vault, "bolt", SECRET).unwrap();
+    })
+    .await
+    .unwrap();
+    let shop = sim.base();
+    let events = |w: &World| -> i64 {
+        w.central
+            .storage
+            .with_conn(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM events WHERE kind = 'order_updated'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap()
+    };
+
+    // The shop tags the order.
+    shop_order.tags = vec!["vip".into()];
+    sim.add_order(shop_order);
+    let body = serde_json::json!({
+        "id": 1, "admin_graphql_api_id": order.id, "updated_at": "2026-11-23T09:00:00Z",
+    })
+    .to_string();
+    let signature = sign(SECRET.as_bytes(), body.as_bytes());
+    let tampered = body.replace("09:00", "09:01");
+    let (status, _) = post_webhook(&w, &shop, &tampered, &signature).await;
+    assert_eq!(status, 401, "a tampered body is refused");
+    let (status, _) = post_webhook(&w, &shop, &body, "").await;
+    assert_eq!(status, 401, "an unsigned body is refused");
+    let (status, _) = post_webhook(&w, "other.myshopify.com", &body, &signature).await;
+    assert_eq!(status, 401, "a shop nobody is connected to");
+    assert_eq!(events(&w), 0, "nothing recorded");
+
+    let (status, answer) = post_webhook(&w, &shop, &body, &signature).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "updated");
+    assert_eq!(central_order(&w, "bolt").tags, vec!["vip".to_owned()]);
+    let (status, answer) = post_webhook(&w, &shop, &body, &signature).await;
+    assert_eq!(
+        (status.as_u16(), answer["outcome"].clone()),
+        (200, "unchanged".into())
+    );
+    assert_eq!(events(&w), 1, "the same delivery again records nothing");
+
+    // The hub that holds the order pulls the change.
+    while w.h1a.pull_one_page(&mut report).await.unwrap() {}
+    let tags: String = w
+        .h1a
+        .store
+        .reader()
+        .query_row(
+            "SELECT tags_json FROM orders WHERE id = ?1",
+            [&order.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tags, r#"["vip"]"#);
+
+    let other =
+        serde_json::json!({ "id": 2, "admin_graphql_api_id": "gid://shopify/Order/424242" })
+            .to_string();
+    let (status, answer) = post_webhook(
+        &w,
+        &shop,
+        &other,
+        &sign(SECRET.as_bytes(), other.as_bytes()),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), answer["outcome"].clone()),
+        (200, "not_held".into())
+    );
+    assert_eq!(events(&w), 1);
 }

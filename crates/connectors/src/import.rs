@@ -263,7 +263,8 @@ fn order_record(
 
 /// Whether `new` (as the shop sent it) says something `stored` does not: a header field, or
 /// a line that is new or different. Lines the shop no longer lists do not count (they stay).
-fn changes(stored: &OrderRecord, new: &OrderRecord) -> bool {
+/// Whether `new` (the shop's order now) differs from `stored` in anything the hub keeps.
+pub fn changes(stored: &OrderRecord, new: &OrderRecord) -> bool {
     fn header(o: &OrderRecord) -> (&str, &str, &str, &str, &[String], [Money; 3]) {
         (
             &o.order_number,
@@ -775,27 +776,7 @@ impl<'c> Importer<'c> {
         store: &mut Store,
         order_id: &str,
     ) -> Result<bool, ImportError> {
-        let data = self
-            .client
-            .execute(
-                &documents::ORDER_BY_ID,
-                json!({ "id": order_id }),
-                Repeat::Safe,
-            )
-            .await?;
-        if data["order"].is_null() {
-            return Err(ImportError::BadOrder {
-                order: order_id.to_owned(),
-                message: "not found on Shopify".into(),
-            });
-        }
-        let mut order: ShopOrder =
-            serde_json::from_value(data["order"].clone()).map_err(|e| ImportError::BadOrder {
-                order: order_id.to_owned(),
-                message: e.to_string(),
-            })?;
-        let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
-        let record = order_record(&self.options.retailer_id, order, lines)?;
+        let record = fetch_order(self.client, &self.options.retailer_id, order_id).await?;
         let written = write_batch(
             store,
             self.client.clock().now_ms(),
@@ -807,4 +788,32 @@ impl<'c> Importer<'c> {
         )?;
         Ok(written.new + written.updated == 1)
     }
+}
+
+/// One order as the shop has it now (`OrderById`), as the hub's record for `retailer_id`.
+pub async fn fetch_order(
+    client: &ShopifyClient,
+    retailer_id: &str,
+    order_id: &str,
+) -> Result<OrderRecord, ImportError> {
+    let data = client
+        .execute(
+            &documents::ORDER_BY_ID,
+            json!({ "id": order_id }),
+            Repeat::Safe,
+        )
+        .await?;
+    if data["order"].is_null() {
+        return Err(ImportError::BadOrder {
+            order: order_id.to_owned(),
+            message: "not found on Shopify".into(),
+        });
+    }
+    let mut order: ShopOrder =
+        serde_json::from_value(data["order"].clone()).map_err(|e| ImportError::BadOrder {
+            order: order_id.to_owned(),
+            message: e.to_string(),
+        })?;
+    let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
+    order_record(retailer_id, order, lines)
 }

@@ -74,6 +74,8 @@ impl Central {
         let state = AppState {
             storage: self.storage.clone(),
             clock: self.clock.as_fn(),
+            shop_secrets: Some(Arc::new(returnhub_central::shopify::vault(&self.dir))),
+            shopify_client: Default::default(),
         };
         self.stop = Some(tx);
         self.task = Some(tokio::spawn(async move {
