@@ -50,7 +50,7 @@ export class Shops {
     const d = view.dispatch;
     el("shops-dispatch").textContent =
       d.mode === "central"
-        ? "A central store is configured: it sends this hub's actions; this hub sends none."
+        ? "A central store is configured: it sends this hub's actions (this hub sends none); their outcomes come back when the hub syncs, and a failed one can be retried here."
         : d.mode === "here"
           ? `This hub sends the actions of connected retailers.${d.last_pass_at ? ` Last pass ${d.last_pass_at}.` : ""}${d.last_error ? ` Error: ${d.last_error}` : ""}`
           : "No shop is connected: actions wait in the queue until their retailer's shop is.";
@@ -75,8 +75,8 @@ export class Shops {
     if (view.troubled.length === 0) troubled?.append(text("tr", "No failed or unknown actions."));
   }
 
-  /// `central`: the central store sends this hub's actions, so the hub's own queue only says
-  /// they were handed over, not whether they took effect.
+  /// `central`: the central store sends this hub's actions; the hub knows an outcome once it
+  /// has synced it back.
   private row(r: RetailerShopView, central: boolean): HTMLElement {
     const tr = document.createElement("tr");
     tr.dataset["retailer"] = r.retailer_id;
@@ -89,7 +89,7 @@ export class Shops {
       text(
         "td",
         central
-          ? `${a.pending + a.sent} handed to the central store (their outcome is kept there)`
+          ? `${a.confirmed} confirmed · ${a.pending + a.sent + a.unknown} with the central store · ${a.failed} failed`
           : `${a.confirmed} confirmed · ${a.pending + a.sent} queued · ${a.unknown} unknown · ${a.failed} failed`,
         "actions",
       ),

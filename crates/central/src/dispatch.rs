@@ -8,15 +8,21 @@
 //! 3. a claim found in `sent` or `unknown` (a crash or a timeout after the send) is
 //!    reconciled against the target (`reconcile`, e.g. read the order's refunds) before
 //!    anything is sent again.
+//!
+//! A claim's end (confirmed, or failed with the reason) is also recorded as an
+//! `ActionConfirmed` / `ActionFailed` event for the return's hub, in the same transaction: the
+//! hub's supervisor sees it on F5, and the hub's Retry (an `ActionRetried` event, pushed) sends
+//! a failed claim back through reconciliation here.
 
 use returnhub_core::time::UnixMillis;
 use returnhub_sync::wire::ClaimState;
 
-use crate::storage::{ActionClaim, CentralStorage, Result};
+use crate::storage::{ActionClaim, CentralStorage, ClaimEnd, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DispatchOutcome {
-    Confirmed,
+    /// Applied; the target's reference for the effect (a refund's id, say).
+    Confirmed(String),
     /// The target refused it for good (shown to the supervisor).
     Failed(String),
     /// No answer after the request left: reconcile before any retry.
@@ -26,6 +32,10 @@ pub enum DispatchOutcome {
 }
 
 pub trait ActionDispatcher {
+    /// The target's name in the events that record an outcome ("shopify", say).
+    fn target(&self) -> &str {
+        "dispatcher"
+    }
     /// Sends the action once, under `claim.key` as the idempotency key.
     fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome;
     /// Asks the target whether the action under `claim.key` was applied.
@@ -45,18 +55,27 @@ pub struct DispatchReport {
 
 fn settle(
     storage: &dyn CentralStorage,
+    dispatcher: &dyn ActionDispatcher,
     claim: &ActionClaim,
     from: ClaimState,
     outcome: DispatchOutcome,
     now: UnixMillis,
 ) -> Result<()> {
-    let (to, error) = match &outcome {
-        DispatchOutcome::Confirmed => (ClaimState::Confirmed, None),
-        DispatchOutcome::Failed(e) => (ClaimState::Failed, Some(e.as_str())),
-        DispatchOutcome::Unknown(e) => (ClaimState::Unknown, Some(e.as_str())),
-        DispatchOutcome::NotApplied => (ClaimState::Claimed, None),
-    };
-    storage.set_claim_state(&claim.key, from, to, error, now)?;
+    let target = dispatcher.target().to_owned();
+    match outcome {
+        DispatchOutcome::Confirmed(reference) => {
+            storage.finish_claim(claim, from, &ClaimEnd::Confirmed { target, reference }, now)?;
+        }
+        DispatchOutcome::Failed(reason) => {
+            storage.finish_claim(claim, from, &ClaimEnd::Failed { target, reason }, now)?;
+        }
+        DispatchOutcome::Unknown(e) => {
+            storage.set_claim_state(&claim.key, from, ClaimState::Unknown, Some(&e), now)?;
+        }
+        DispatchOutcome::NotApplied => {
+            storage.set_claim_state(&claim.key, from, ClaimState::Claimed, None, now)?;
+        }
+    }
     Ok(())
 }
 
@@ -75,7 +94,7 @@ pub fn dispatch_due(
     for state in [ClaimState::Sent, ClaimState::Unknown] {
         for claim in storage.claims_in_state(state, retailers, limit)? {
             let outcome = dispatcher.reconcile(&claim);
-            settle(storage, &claim, state, outcome, now)?;
+            settle(storage, dispatcher, &claim, state, outcome, now)?;
             report.reconciled += 1;
         }
     }
@@ -84,7 +103,7 @@ pub fn dispatch_due(
             continue;
         }
         let outcome = dispatcher.dispatch(&claim);
-        settle(storage, &claim, ClaimState::Sent, outcome, now)?;
+        settle(storage, dispatcher, &claim, ClaimState::Sent, outcome, now)?;
         report.sent += 1;
     }
     Ok(report)

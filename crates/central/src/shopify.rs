@@ -264,6 +264,10 @@ impl ShopifyDispatcher {
 }
 
 impl ActionDispatcher for ShopifyDispatcher {
+    fn target(&self) -> &str {
+        "shopify"
+    }
+
     fn retailers(&self) -> Option<Vec<String>> {
         Some(self.shops.keys().cloned().collect())
     }
@@ -276,7 +280,7 @@ impl ActionDispatcher for ShopifyDispatcher {
         match self.rt.block_on(target.send(&claim.action, &context)) {
             Ok(confirmation) => {
                 tracing::info!(key = %claim.key, reference = %confirmation.reference, "action confirmed by Shopify");
-                DispatchOutcome::Confirmed
+                DispatchOutcome::Confirmed(confirmation.reference)
             }
             Err(TargetError::Permanent(reason)) => DispatchOutcome::Failed(reason),
             // Certainly not applied: dispatch_due leaves it claimed and sends it next pass.
@@ -301,7 +305,7 @@ impl ActionDispatcher for ShopifyDispatcher {
             Err(outcome) => return outcome,
         };
         match self.rt.block_on(target.reconcile(&claim.action, &context)) {
-            Ok(Some(_)) => DispatchOutcome::Confirmed,
+            Ok(Some(found)) => DispatchOutcome::Confirmed(found.reference),
             Ok(None) => DispatchOutcome::NotApplied,
             Err(TargetError::Permanent(reason)) => DispatchOutcome::Failed(reason),
             Err(TargetError::NotApplied(reason) | TargetError::Unknown(reason)) => {

@@ -24,7 +24,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use crate::auth;
 use crate::storage::{
-    ActionClaim, CentralError, CentralStorage, DeviceIdentity, Failpoint, OrderUpdate,
+    ActionClaim, CentralError, CentralStorage, ClaimEnd, DeviceIdentity, Failpoint, OrderUpdate,
     PartnerIdentity, Result, ShopConnection,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
@@ -297,6 +297,16 @@ impl Tx<'_> {
                 self.settle_status(return_id)?;
             }
             DomainEvent::ActionDue(action) => self.claim(action, ev, hub)?,
+            // A hub's supervisor retries a failed action: reconciled before anything is sent.
+            DomainEvent::ActionRetried { key, .. } => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE action_claims SET state = 'unknown', attempts = 0,
+                           last_error = NULL, updated_at = ?2
+                         WHERE key = ?1 AND state = 'failed'",
+                    )?
+                    .execute(params![key.as_str(), rfc3339(self.now)])?;
+            }
             _ => {}
         }
         Ok(())
@@ -1113,6 +1123,54 @@ impl CentralStorage for SqliteStorage {
             params![key, from.as_str(), to.as_str(), error, rfc3339(now)],
         )?;
         Ok(n == 1)
+    }
+
+    fn finish_claim(
+        &self,
+        claim: &ActionClaim,
+        from: ClaimState,
+        end: &ClaimEnd,
+        now: UnixMillis,
+    ) -> Result<bool> {
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
+        let (to, error, event) = match end {
+            ClaimEnd::Confirmed { target, reference } => (
+                ClaimState::Confirmed,
+                None,
+                DomainEvent::ActionConfirmed {
+                    key: claim.action.key.clone(),
+                    return_id: claim.return_id.clone(),
+                    target: target.clone(),
+                    reference: reference.clone(),
+                },
+            ),
+            ClaimEnd::Failed { target, reason } => (
+                ClaimState::Failed,
+                Some(reason.as_str()),
+                DomainEvent::ActionFailed {
+                    key: claim.action.key.clone(),
+                    return_id: claim.return_id.clone(),
+                    target: target.clone(),
+                    reason: reason.clone(),
+                },
+            ),
+        };
+        let moved = w.tx.execute(
+            "UPDATE action_claims SET state = ?3, last_error = ?4, updated_at = ?5
+             WHERE key = ?1 AND state = ?2",
+            params![claim.key, from.as_str(), to.as_str(), error, rfc3339(now)],
+        )?;
+        if moved != 1 {
+            return Ok(false);
+        }
+        let hub = match &claim.hub_id {
+            Some(hub) => Some(hub.clone()),
+            None => w.hub_of(&claim.return_id)?,
+        };
+        w.append_own(event, hub.as_deref())?;
+        w.tx.commit()?;
+        Ok(true)
     }
 
     fn connect_shop(&self, connection: &ShopConnection) -> Result<()> {

@@ -134,6 +134,16 @@ pub trait CentralStorage: Send + Sync + 'static {
         error: Option<&str>,
         now: UnixMillis,
     ) -> Result<bool>;
+    /// Ends a claim (compare-and-set from `from`) and records the end as an `ActionConfirmed` /
+    /// `ActionFailed` event for the return's hub, in one transaction; false if it was not in
+    /// `from`.
+    fn finish_claim(
+        &self,
+        claim: &ActionClaim,
+        from: ClaimState,
+        end: &ClaimEnd,
+        now: UnixMillis,
+    ) -> Result<bool>;
     /// (return id, status) of a hub's returns, by id: the read model the digests compare.
     fn return_statuses(&self, hub_id: &str) -> Result<Vec<(String, String)>>;
     /// Records that a retailer's actions go to its Shopify shop (the token is kept apart).
@@ -147,6 +157,13 @@ pub trait CentralStorage: Send + Sync + 'static {
     /// `OrderUpdated` event for the hub that holds the order when anything the hubs keep
     /// changed. An order no hub holds is left to the hubs' own imports.
     fn update_shop_order(&self, order: &OrderRecord, now: UnixMillis) -> Result<OrderUpdate>;
+}
+
+/// How a claim ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimEnd {
+    Confirmed { target: String, reference: String },
+    Failed { target: String, reason: String },
 }
 
 /// What [`CentralStorage::update_shop_order`] did.

@@ -633,3 +633,134 @@ async fn an_orders_updated_webhook_brings_the_shops_change_to_the_hub_that_holds
     );
     assert_eq!(events(&w), 1);
 }
+
+/// A dispatcher whose first send is refused for good and whose later sends succeed; nothing
+/// is ever found by reconciliation (the refused send did nothing).
+#[derive(Default)]
+struct RefusesOnce {
+    sends: std::sync::Mutex<u32>,
+    reconciles: std::sync::Mutex<u32>,
+}
+
+impl returnhub_central::dispatch::ActionDispatcher for RefusesOnce {
+    fn target(&self) -> &str {
+        "shopify"
+    }
+    fn dispatch(
+        &self,
+        _: &returnhub_central::storage::ActionClaim,
+    ) -> returnhub_central::dispatch::DispatchOutcome {
+        use returnhub_central::dispatch::DispatchOutcome;
+        let mut sends = self.sends.lock().unwrap();
+        *sends += 1;
+        if *sends == 1 {
+            DispatchOutcome::Failed("refundCreate: Order is archived".into())
+        } else {
+            DispatchOutcome::Confirmed("gid://shopify/Refund/9".into())
+        }
+    }
+    fn reconcile(
+        &self,
+        _: &returnhub_central::storage::ActionClaim,
+    ) -> returnhub_central::dispatch::DispatchOutcome {
+        *self.reconciles.lock().unwrap() += 1;
+        returnhub_central::dispatch::DispatchOutcome::NotApplied
+    }
+}
+
+/// With a central store, an action's end comes back to the hub that made it due: a refusal
+/// shows on the hub (its outbox row failed, with the reason) and a supervisor's Retry there
+/// (an `ActionRetried` event, pushed) sends the claim back through reconciliation at the
+/// central store, then once more; the confirmation and its reference reach the hub. Another
+/// device of the same hub, which holds no row for the action, pulls the outcomes too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_action_reaches_the_hub_and_its_retry_there_is_reconciled_then_sent_once() {
+    use returnhub_central::dispatch::dispatch_due;
+    use returnhub_store::{EventInput, OutboxState};
+
+    let mut w = world().await;
+    let up = w
+        .partner
+        .upload(&[upload_row("F1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    let return_id = up.rows[0].return_id.clone().unwrap();
+    w.h1a.sync_once().await.unwrap();
+    processed_with_action(&mut w.h1a.store, w.clock.now(), &return_id);
+    w.h1a.sync_once().await.unwrap();
+    let claim = w
+        .central
+        .storage
+        .claims_in_state(wire::ClaimState::Claimed, None, 10)
+        .unwrap()
+        .pop()
+        .expect("the hub's action is claimed");
+    let key = claim.action.key.clone();
+
+    let dispatcher = RefusesOnce::default();
+    let storage = w.central.storage.clone();
+    let now = w.clock.now();
+    dispatch_due(storage.as_ref(), &dispatcher, now, 10).unwrap();
+    w.h1a.sync_once().await.unwrap();
+    w.h1b.sync_once().await.unwrap();
+    let row = w.h1a.store.action(&key).unwrap().unwrap();
+    assert_eq!(row.state, OutboxState::Failed);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("refundCreate: Order is archived")
+    );
+    assert!(
+        w.h1b.store.action(&key).unwrap().is_none(),
+        "h1b holds no row"
+    );
+
+    // The supervisor's Retry on the hub.
+    w.h1a
+        .store
+        .write(w.clock.now(), |tx| {
+            tx.append(EventInput {
+                event: DomainEvent::ActionRetried {
+                    key: key.clone(),
+                    return_id: return_id.clone(),
+                },
+                actor: "u-sam".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    w.h1a.sync_once().await.unwrap();
+    assert_eq!(
+        storage
+            .claims_in_state(wire::ClaimState::Unknown, None, 10)
+            .unwrap()
+            .len(),
+        1,
+        "reconciled before anything is sent"
+    );
+    dispatch_due(storage.as_ref(), &dispatcher, now, 10).unwrap();
+    assert_eq!(*dispatcher.reconciles.lock().unwrap(), 1);
+    assert_eq!(
+        *dispatcher.sends.lock().unwrap(),
+        2,
+        "sent once more, not twice"
+    );
+    w.h1a.sync_once().await.unwrap();
+    w.h1b.sync_once().await.unwrap();
+    let row = w.h1a.store.action(&key).unwrap().unwrap();
+    assert_eq!(row.state, OutboxState::Confirmed);
+    assert_eq!(row.reference.as_deref(), Some("gid://shopify/Refund/9"));
+    dispatch_due(storage.as_ref(), &dispatcher, now, 10).unwrap();
+    assert_eq!(*dispatcher.sends.lock().unwrap(), 2, "nothing more");
+    let outcomes: i64 = w
+        .central
+        .storage
+        .with_conn(|c| {
+            c.query_row(
+                "SELECT count(*) FROM events WHERE kind IN ('action_failed', 'action_confirmed')
+                 AND hub_id = 'h1'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(outcomes, 2, "both ends recorded for the hub");
+}

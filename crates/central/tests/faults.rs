@@ -606,12 +606,12 @@ impl ActionDispatcher for CountingDispatcher {
         if sent.len().is_multiple_of(3) {
             DispatchOutcome::Unknown("timeout after send".into())
         } else {
-            DispatchOutcome::Confirmed
+            DispatchOutcome::Confirmed(format!("ref-{}", claim.key))
         }
     }
     fn reconcile(&self, claim: &ActionClaim) -> DispatchOutcome {
         if self.sent.lock().unwrap().contains_key(&claim.key) {
-            DispatchOutcome::Confirmed
+            DispatchOutcome::Confirmed(format!("ref-{}", claim.key))
         } else {
             DispatchOutcome::NotApplied
         }

@@ -165,7 +165,10 @@ fn child_import(file: &Path, store_dir: &Path) -> u64 {
             })
         })
         .unwrap();
-    let options = ImportOptions::new("kowhai");
+    let mut options = ImportOptions::new("kowhai");
+    if let Ok(b) = std::env::var("BATCH") {
+        options.batch = b.parse().unwrap();
+    }
     let mut import = JsonlImport::new(
         &options,
         BULK_STREAM,

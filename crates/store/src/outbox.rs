@@ -510,11 +510,16 @@ impl Store {
 }
 
 /// Projection of `ActionConfirmed`: whatever state the row was in, it is confirmed now.
+///
+/// `strict: false` for an outcome pulled from the central store (which dispatches when there is
+/// one): this device may hold no row for the action (the central store or another device made
+/// it due), and that is not an error. The same for the two below.
 pub(crate) fn project_confirmed(
     tx: &Transaction<'_>,
     key: &IdempotencyKey,
     reference: &str,
     at: &str,
+    strict: bool,
 ) -> Result<()> {
     let changed = tx
         .prepare_cached(
@@ -523,7 +528,7 @@ pub(crate) fn project_confirmed(
              WHERE topic = 'action' AND dedupe_key = ?1",
         )?
         .execute(params![key.as_str(), reference, at])?;
-    if changed != 1 {
+    if changed != 1 && strict {
         return Err(StoreError::Invalid(format!(
             "action {key} is not in the outbox; cannot confirm it"
         )));
@@ -537,6 +542,7 @@ pub(crate) fn project_failed(
     key: &IdempotencyKey,
     reason: &str,
     at: &str,
+    strict: bool,
 ) -> Result<()> {
     let changed = tx
         .prepare_cached(
@@ -545,7 +551,7 @@ pub(crate) fn project_failed(
              WHERE topic = 'action' AND dedupe_key = ?1 AND state != 'confirmed'",
         )?
         .execute(params![key.as_str(), reason, at])?;
-    if changed != 1 {
+    if changed != 1 && strict {
         return Err(StoreError::Invalid(format!(
             "action {key} is confirmed or not in the outbox; cannot mark it failed"
         )));
@@ -555,7 +561,12 @@ pub(crate) fn project_failed(
 
 /// Projection of `ActionRetried`: a failed action goes back through reconciliation (unknown,
 /// due now, attempts counted afresh), so an effect that did happen is found, not repeated.
-pub(crate) fn project_retried(tx: &Transaction<'_>, key: &IdempotencyKey, at: &str) -> Result<()> {
+pub(crate) fn project_retried(
+    tx: &Transaction<'_>,
+    key: &IdempotencyKey,
+    at: &str,
+    strict: bool,
+) -> Result<()> {
     let changed = tx
         .prepare_cached(
             "UPDATE outbox SET state = 'unknown', attempts = 0, next_attempt_at = NULL,
@@ -563,7 +574,7 @@ pub(crate) fn project_retried(tx: &Transaction<'_>, key: &IdempotencyKey, at: &s
              WHERE topic = 'action' AND dedupe_key = ?1 AND state = 'failed'",
         )?
         .execute(params![key.as_str(), at])?;
-    if changed != 1 {
+    if changed != 1 && strict {
         return Err(StoreError::Invalid(format!(
             "action {key} has not failed; there is nothing to retry"
         )));

@@ -298,6 +298,15 @@ impl WriteTx<'_> {
                 self.settle_status(return_id)?;
             }
             DomainEvent::ActionDue(_) => {}
+            DomainEvent::ActionConfirmed { key, reference, .. } => {
+                crate::outbox::project_confirmed(&self.tx, key, reference, &ev.recorded_at, false)?;
+            }
+            DomainEvent::ActionFailed { key, reason, .. } => {
+                crate::outbox::project_failed(&self.tx, key, reason, &ev.recorded_at, false)?;
+            }
+            DomainEvent::ActionRetried { key, .. } => {
+                crate::outbox::project_retried(&self.tx, key, &ev.recorded_at, false)?;
+            }
             DomainEvent::ReturnExpected(r) => {
                 self.project(&event, &ev.id, &ev.recorded_at)?;
                 // A status change that arrived before its return takes effect now.

@@ -219,13 +219,13 @@ impl WriteTx<'_> {
                 Ok(())
             }
             DomainEvent::ActionConfirmed { key, reference, .. } => {
-                crate::outbox::project_confirmed(&self.tx, key, reference, recorded_at)
+                crate::outbox::project_confirmed(&self.tx, key, reference, recorded_at, true)
             }
             DomainEvent::ActionFailed { key, reason, .. } => {
-                crate::outbox::project_failed(&self.tx, key, reason, recorded_at)
+                crate::outbox::project_failed(&self.tx, key, reason, recorded_at, true)
             }
             DomainEvent::ActionRetried { key, .. } => {
-                crate::outbox::project_retried(&self.tx, key, recorded_at)
+                crate::outbox::project_retried(&self.tx, key, recorded_at, true)
             }
             DomainEvent::ShopConnected {
                 retailer_id,
