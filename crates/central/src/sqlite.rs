@@ -1317,7 +1317,15 @@ impl CentralStorage for SqliteStorage {
                 disposition,
             });
         }
-        Ok(ActionContext { order_id, lines })
+        let retries = inner
+            .conn
+            .prepare_cached(returnhub_store::RETRIES_SQL)?
+            .query_row(params![claim.return_id, claim.key], |r| r.get(0))?;
+        Ok(ActionContext {
+            order_id,
+            lines,
+            retries,
+        })
     }
 
     fn return_statuses(&self, hub_id: &str) -> Result<Vec<(String, String)>> {

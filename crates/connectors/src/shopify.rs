@@ -65,6 +65,17 @@ fn refund_marker(action: &ActionDue) -> String {
     }
 }
 
+/// The `@idempotent` key of an action's refund: the action's key, and after a supervisor's
+/// retry of a refusal a key of that retry's own. Shopify answers a repeat of a key with the
+/// first request's result, which for a refused one is the refusal again; a refusal took no
+/// effect, and the note (which carries the action's key) is what reconciliation looks for.
+pub fn idempotent_key(action: &ActionDue, context: &ActionContext) -> String {
+    match context.retries {
+        0 => action.key.as_str().to_owned(),
+        n => format!("{}/retry-{n}", action.key),
+    }
+}
+
 /// Where a refund's money goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum RefundTo {
@@ -296,7 +307,7 @@ impl ShopifyTarget {
             .client
             .execute(
                 &documents::REFUND_CREATE,
-                json!({ "input": input, "key": action.key.as_str() }),
+                json!({ "input": input, "key": idempotent_key(action, context) }),
                 Repeat::Safe,
             )
             .await

@@ -86,6 +86,7 @@ fn refund_action() -> (ActionDue, ActionContext) {
             quantity: 1,
             disposition: Some("back_to_stock".into()),
         }],
+        retries: 0,
     };
     (action, context)
 }
@@ -508,4 +509,35 @@ fn a_no_action_item_tags_its_order_once() {
         TargetError::Permanent(reason) => assert!(reason.contains("no longer tags"), "{reason}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A refused refund is retried by a supervisor under a key of the retry's own: Shopify keeps
+/// a key's first result, so the action's own key would only be refused again.
+#[test]
+fn a_retried_refusal_is_sent_under_a_key_of_its_own() {
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    let (action, mut context) = refund_action();
+    let target = target(&sim);
+    let rt = rt();
+    sim.ledger().refuse_refunds = Some("Order is archived".into());
+    let refused = rt.block_on(target.send(&action, &context)).unwrap_err();
+    assert!(matches!(refused, TargetError::Permanent(_)), "{refused:?}");
+    sim.ledger().refuse_refunds = None;
+    let again = rt.block_on(target.send(&action, &context)).unwrap_err();
+    assert!(
+        matches!(&again, TargetError::Permanent(r) if r.contains("archived")),
+        "the same key is answered with the same refusal: {again:?}"
+    );
+    context.retries = 1;
+    let done = rt.block_on(target.send(&action, &context)).unwrap();
+    let ledger = sim.ledger();
+    let refunds = &ledger.orders["gid://shopify/Order/1"].refunds;
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].id, done.reference);
+    assert_eq!(
+        refunds[0].note.as_deref(),
+        Some(refund_note(&action.key).as_str()),
+        "found by the action's own key"
+    );
 }

@@ -66,7 +66,15 @@ pub struct ActionContext {
     /// `orders.id`: for a Shopify order, its Order GID.
     pub order_id: String,
     pub lines: Vec<ActionLine>,
+    /// How often a supervisor retried the action after it failed. A target whose idempotency
+    /// keys remember a refusal (Shopify answers a repeat with the first request's result) is
+    /// sent a retried action under a key of its own, which is safe: a refusal took no effect.
+    pub retries: u32,
 }
+
+/// Counts a return's `ActionRetried` events for `key` (hub and central event logs alike).
+pub const RETRIES_SQL: &str = "SELECT count(*) FROM events
+     WHERE aggregate_id = ?1 AND kind = 'action_retried' AND json_extract(payload, '$.key') = ?2";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionLine {
@@ -385,7 +393,15 @@ impl Store {
         }
         let order_id = order_id
             .ok_or_else(|| StoreError::Invalid(format!("action {} names no items", action.key)))?;
-        Ok(ActionContext { order_id, lines })
+        let retries = self
+            .conn
+            .prepare_cached(RETRIES_SQL)?
+            .query_row(params![action.return_id, action.key.as_str()], |r| r.get(0))?;
+        Ok(ActionContext {
+            order_id,
+            lines,
+            retries,
+        })
     }
 
     pub fn import_cursor(&self, retailer_id: &str, stream: &str) -> Result<Option<ImportCursor>> {

@@ -799,8 +799,12 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 return Outcome::Data(first.clone());
             }
             if let Some(reason) = &ledger.refuse_refunds {
-                return Outcome::Data(json!({ "refundCreate": { "refund": null,
-                    "userErrors": [user_error(&["orderId"], reason, None)] } }));
+                // The key keeps the first request's result, whatever it was (the strict
+                // reading of Shopify's idempotency docs): a repeat is refused again.
+                let answer = json!({ "refundCreate": { "refund": null,
+                    "userErrors": [user_error(&["orderId"], reason, None)] } });
+                ledger.idempotent.insert(key, answer.clone());
+                return Outcome::Data(answer);
             }
             let input = &vars["input"];
             let order_id = input["orderId"].as_str().unwrap_or_default().to_owned();
