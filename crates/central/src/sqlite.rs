@@ -200,6 +200,23 @@ impl Tx<'_> {
         Ok(ev)
     }
 
+    /// An order as first imported (a later import of the same id changes nothing).
+    fn insert_order(&self, o: &OrderRecord, hub: Option<&str>) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO orders (id, retailer_id, order_number, hub_id, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                o.id,
+                o.retailer_id,
+                o.order_number,
+                hub,
+                serde_json::to_string(o)?
+            ])?;
+        Ok(())
+    }
+
     /// The read-model effects of a newly stored event (the same rules as a hub's store).
     fn project(&mut self, event: &DomainEvent, ev: &RemoteEvent, hub: Option<&str>) -> Result<()> {
         match event {
@@ -211,19 +228,11 @@ impl Tx<'_> {
                     )?
                     .execute(params![r.id, r.name, serde_json::to_string(r)?])?;
             }
-            DomainEvent::OrderImported(o) => {
-                self.tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO orders (id, retailer_id, order_number, hub_id, record)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )?
-                    .execute(params![
-                        o.id,
-                        o.retailer_id,
-                        o.order_number,
-                        hub,
-                        serde_json::to_string(o)?
-                    ])?;
+            DomainEvent::OrderImported(o) => self.insert_order(o, hub)?,
+            DomainEvent::OrdersImported { orders, .. } => {
+                for o in orders {
+                    self.insert_order(o, hub)?;
+                }
             }
             DomainEvent::OrderUpdated(o) => {
                 // As on the hubs: a line the shop no longer lists is kept (a return may point
@@ -712,16 +721,28 @@ impl CentralStorage for SqliteStorage {
                ORDER BY seq LIMIT ?4)
              ORDER BY seq LIMIT ?4",
         )?;
+        let budget = req
+            .max_bytes
+            .unwrap_or(returnhub_sync::wire::MAX_PAGE_BYTES)
+            .clamp(1, returnhub_sync::wire::MAX_PAGE_BYTES);
         let mut events = Vec::new();
+        let mut bytes = 0u64;
+        let mut full = false;
         let rows = stmt.query_map(params![req.cursor.events, device.hub_id, me, limit], |r| {
             Ok((r.get::<_, i64>(0)?, RemoteEvent::from_row(r, 1)?))
         })?;
         for row in rows {
             let (seq, ev) = row?;
+            bytes += ev.payload.len() as u64;
+            // At least one event per page, whatever its size.
+            if !events.is_empty() && bytes > budget {
+                full = true;
+                break;
+            }
             cursor.events = seq;
             events.push(ev);
         }
-        let more_events = events.len() as u32 == limit;
+        let more_events = full || events.len() as u32 == limit;
         if !more_events {
             // Nothing of ours beyond this point: skip the rest of the log next time.
             let max: Option<i64> =

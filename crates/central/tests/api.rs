@@ -764,3 +764,94 @@ async fn a_refused_action_reaches_the_hub_and_its_retry_there_is_reconciled_then
         .unwrap();
     assert_eq!(outcomes, 2, "both ends recorded for the hub");
 }
+
+/// Bulk-imported orders travel as a few large `OrdersImported` events: a push and a pull page
+/// are cut by payload bytes (at least one event each), so none nears the central store's
+/// body limit, and another device of the hub gets every order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_import_events_sync_in_pages_cut_by_bytes() {
+    use returnhub_core::event::{OrderLineRecord, OrderRecord};
+
+    let mut w = world().await;
+    let aud = |m| Money::new(m, aud());
+    let orders: Vec<OrderRecord> = (0..2_500)
+        .map(|n| OrderRecord {
+            id: format!("gid://shopify/Order/{n}"),
+            retailer_id: "acme".into(),
+            order_number: format!("#B{n}"),
+            customer_name: "Bulk Buyer".into(),
+            email: format!("bulk{n}@example.com"),
+            created_at: "2026-11-20T00:00:00.000Z".into(),
+            country: "AU".into(),
+            tags: vec![],
+            subtotal: aud(5_000),
+            discount: aud(0),
+            total: aud(5_000),
+            lines: vec![OrderLineRecord {
+                id: format!("gid://shopify/LineItem/{n}"),
+                sku: format!("SKU-{n}"),
+                ean: None,
+                title: "Bulk tee".into(),
+                image: None,
+                quantity: 1,
+                unit_price: aud(5_000),
+                discount: aud(0),
+                product_tags: vec![],
+            }],
+        })
+        .collect();
+    let events: Vec<DomainEvent> = orders
+        .chunks(1_000)
+        .map(|c| DomainEvent::OrdersImported {
+            retailer_id: "acme".into(),
+            orders: c.to_vec(),
+        })
+        .collect();
+    let sizes: Vec<usize> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap().len())
+        .collect();
+    append(&mut w.h1a.store, w.clock.now(), events);
+    // A budget smaller than one event: one event per push.
+    let budget = (sizes[0] / 2) as u64;
+    w.h1a.page_bytes = budget;
+    let mut pushes = Vec::new();
+    loop {
+        match w.h1a.push_one_batch().await.unwrap() {
+            0 => break,
+            n => pushes.push(n),
+        }
+    }
+    assert_eq!(pushes, vec![1, 1, 1], "one large event per push");
+    // Twice an event's size: pages of one or two events.
+    w.h1b.page_bytes = (sizes[0] * 2 + sizes[0] / 2) as u64;
+    let mut report = Default::default();
+    let mut pages = 1;
+    while w.h1b.pull_one_page(&mut report).await.unwrap() {
+        pages += 1;
+    }
+    assert!(pages >= 2, "the pull was cut into pages ({pages})");
+    let held: i64 = w
+        .h1b
+        .store
+        .reader()
+        .query_row(
+            "SELECT count(*) FROM orders WHERE retailer_id = 'acme' AND order_number LIKE '#B%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(held, 2_500, "every order reached the other device");
+    let at_central: i64 = w
+        .central
+        .storage
+        .with_conn(|c| {
+            c.query_row(
+                "SELECT count(*) FROM orders WHERE order_number LIKE '#B%' AND hub_id = 'h1'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(at_central, 2_500, "and the central store's orders");
+}

@@ -38,6 +38,12 @@ pub enum DomainEvent {
     RetailerConfigured(RetailerRecord),
     /// An order became known to the hub (imported from Shopify, synced, or demo data).
     OrderImported(OrderRecord),
+    /// A batch of orders imported at once (a shop's bulk import): the same as one
+    /// `OrderImported` per order, in one event.
+    OrdersImported {
+        retailer_id: String,
+        orders: Vec<OrderRecord>,
+    },
     /// A newer version of an imported order (the shop changed it): the whole order as it is
     /// now. Lines are updated or added, never removed (a return may point at one).
     OrderUpdated(OrderRecord),
@@ -145,6 +151,7 @@ impl DomainEvent {
             DomainEvent::SignInRefused { .. } => "sign_in_refused",
             DomainEvent::RetailerConfigured(_) => "retailer_configured",
             DomainEvent::OrderImported(_) => "order_imported",
+            DomainEvent::OrdersImported { .. } => "orders_imported",
             DomainEvent::OrderUpdated(_) => "order_updated",
             DomainEvent::ReturnExpected(_) => "return_expected",
             DomainEvent::ConnoteScanned { .. } => "connote_scanned",
@@ -180,6 +187,7 @@ impl DomainEvent {
             DomainEvent::SignInRefused { .. } => None,
             DomainEvent::RetailerConfigured(r) => Some(&r.id),
             DomainEvent::OrderImported(o) | DomainEvent::OrderUpdated(o) => Some(&o.id),
+            DomainEvent::OrdersImported { retailer_id, .. } => Some(retailer_id),
             DomainEvent::ReturnExpected(r) => Some(&r.id),
             DomainEvent::ConnoteScanned { return_id, .. } => return_id.as_deref(),
             DomainEvent::ReturnStatusChanged { return_id, .. } => Some(return_id),

@@ -164,6 +164,12 @@ impl WriteTx<'_> {
             | DomainEvent::SignInRefused { .. } => Ok(()),
             DomainEvent::RetailerConfigured(retailer) => self.project_retailer(retailer),
             DomainEvent::OrderImported(order) => self.project_order(order),
+            DomainEvent::OrdersImported { orders, .. } => {
+                for order in orders {
+                    self.project_order(order)?;
+                }
+                Ok(())
+            }
             DomainEvent::OrderUpdated(order) => self.project_order_update(order),
             DomainEvent::ReturnExpected(ret) => self.project_return(ret),
             // A scan or a note changes no read model by itself; the log is its record.

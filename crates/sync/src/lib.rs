@@ -129,6 +129,8 @@ pub struct Syncer<T> {
     pub transport: T,
     pub push_batch: u32,
     pub pull_limit: u32,
+    /// Payload bytes per push and per pull page (at least one event goes whatever its size).
+    pub page_bytes: u64,
     clock: Arc<dyn Fn() -> UnixMillis + Send + Sync>,
 }
 
@@ -143,6 +145,7 @@ impl<T: Transport> Syncer<T> {
             transport,
             push_batch: 500,
             pull_limit: 1000,
+            page_bytes: wire::MAX_PAGE_BYTES,
             clock,
         }
     }
@@ -150,10 +153,20 @@ impl<T: Transport> Syncer<T> {
     /// Pushes one batch of pending events; confirms only the ids the central store
     /// acknowledged. Returns how many were confirmed (0: nothing pending).
     pub async fn push_one_batch(&mut self) -> Result<usize, SyncError> {
-        let pending = self.store.pending_sync(self.push_batch)?;
+        let mut pending = self.store.pending_sync(self.push_batch)?;
         if pending.is_empty() {
             return Ok(0);
         }
+        // A bulk import's events are large: keep the request well under the body limit.
+        let mut bytes = 0u64;
+        let fits = pending
+            .iter()
+            .take_while(|p| {
+                bytes += p.event.payload.len() as u64;
+                bytes <= self.page_bytes
+            })
+            .count();
+        pending.truncate(fits.max(1));
         let sent: Vec<String> = pending.iter().map(|p| p.event.id.clone()).collect();
         let req = PushRequest {
             events: pending.into_iter().map(|p| p.event).collect(),
@@ -178,6 +191,7 @@ impl<T: Transport> Syncer<T> {
         let req = PullRequest {
             cursor: self.store.sync_cursor()?,
             limit: self.pull_limit,
+            max_bytes: Some(self.page_bytes),
         };
         let page = self.transport.pull(&req).await?;
         if page.cursor.events < req.cursor.events || page.cursor.tracking < req.cursor.tracking {
@@ -359,6 +373,7 @@ impl SyncWorker {
                     transport,
                     push_batch: config.push_batch,
                     pull_limit: config.pull_limit,
+                    page_bytes: wire::MAX_PAGE_BYTES,
                     clock: Arc::new(unix_now_ms),
                 };
                 tracing::info!(store = %path.display(), central = %config.central_url, "sync worker started");

@@ -90,10 +90,18 @@ impl ClaimState {
     }
 }
 
+/// The most event payload bytes a push or a pull page carries (at least one event goes
+/// whatever its size): far below the central store's 64 MiB body limit, so a page of bulk
+/// import events never gets refused for its size.
+pub const MAX_PAGE_BYTES: u64 = 16 << 20;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullRequest {
     pub cursor: SyncCursor,
     pub limit: u32,
+    /// Payload bytes per page, at most [`MAX_PAGE_BYTES`] (also when absent).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
 }
 
 /// What changed for the device's hub since `cursor`: events of other devices of the hub,
