@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod graphql;
 pub mod import;
 pub mod shopify;
+pub mod tracking_out;
 pub mod webhook;
 
 pub use clock::{Clock, SystemClock};

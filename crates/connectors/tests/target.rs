@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::rt;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,13 +118,6 @@ fn customer_return() -> SimReturn {
         exchanges: vec![("gid://shopify/ExchangeLineItem/1".into(), 1, 0)],
         processed_by: 0,
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// An earlier try's refund landed after the reconciliation that found nothing: the resend

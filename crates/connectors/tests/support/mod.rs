@@ -1,6 +1,15 @@
 //! Test support shared by the connector tests: Shopify's real schema and a simulator of its
-//! Admin GraphQL API. Test code only; never linked into the product.
+//! Admin GraphQL API, and a webhook receiver. Test code only; never linked into the product.
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod schema;
 pub mod simulator;
+
+/// A runtime for driving one future at a time from a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}

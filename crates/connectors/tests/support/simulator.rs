@@ -23,7 +23,7 @@ use returnhub_connectors::graphql::documents;
 use returnhub_core::money::{Currency, Money};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::schema;
 
@@ -378,26 +378,10 @@ impl Simulator {
             })),
         };
         let server = sim.clone();
-        std::thread::Builder::new()
-            .name("shopify-simulator".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let listener = TcpListener::from_std(listener).unwrap();
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let server = server.clone();
-                        tokio::spawn(async move { server.serve(stream).await });
-                    }
-                });
-            })
-            .unwrap();
+        super::receiver::serve_forever("shopify-simulator", listener, Some(2), move |stream| {
+            let server = server.clone();
+            async move { server.serve(stream).await }
+        });
         sim
     }
 
