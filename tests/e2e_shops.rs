@@ -375,6 +375,9 @@ fn a_connected_shop_imports_orders_and_a_processed_return_refunds_once() {
     let saved = kowhai_policy();
     assert_eq!(saved.credit_note, CreditNoteVia::StoreCredit);
     assert_eq!(saved.no_action_tag.as_deref(), Some("returned-no-action"));
+    if let Ok(path) = std::env::var("RETURNHUB_SCREENSHOT_SHOPS") {
+        std::fs::write(path, driver.screenshot_png()).unwrap();
+    }
     sign_out(&driver);
 
     // A credit note now goes to the customer's store credit; a sale item's order is tagged.
