@@ -316,6 +316,27 @@ impl Tx<'_> {
                     )?
                     .execute(params![key.as_str(), rfc3339(self.now)])?;
             }
+            // An outcome a hub reached itself (while it dispatched alone, before it synced
+            // here): the claim takes it, so the effect is not sent again from here. (The
+            // central store's own outcome events pass through here too, changing nothing.)
+            DomainEvent::ActionConfirmed { key, .. } => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE action_claims SET state = 'confirmed', last_error = NULL,
+                           updated_at = ?2
+                         WHERE key = ?1 AND state != 'confirmed'",
+                    )?
+                    .execute(params![key.as_str(), rfc3339(self.now)])?;
+            }
+            DomainEvent::ActionFailed { key, reason, .. } => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE action_claims SET state = 'failed', last_error = ?2,
+                           updated_at = ?3
+                         WHERE key = ?1 AND state = 'claimed'",
+                    )?
+                    .execute(params![key.as_str(), reason, rfc3339(self.now)])?;
+            }
             _ => {}
         }
         Ok(())

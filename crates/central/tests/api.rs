@@ -855,3 +855,64 @@ async fn large_import_events_sync_in_pages_cut_by_bytes() {
         .unwrap();
     assert_eq!(at_central, 2_500, "and the central store's orders");
 }
+
+/// A hub that sent its actions itself before it synced here: the outcomes it pushes settle
+/// the claims, so the central store does not send a confirmed action again (and leaves a
+/// refused one failed, for the hub's Retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_a_hub_reached_itself_settle_the_claims() {
+    use returnhub_central::dispatch::dispatch_due;
+
+    let mut w = world().await;
+    let up = w
+        .partner
+        .upload(&[
+            upload_row("S1", "#1", "SKU-1", "h1", "REFUND"),
+            upload_row("S2", "#2", "SKU-1", "h1", "REFUND"),
+        ])
+        .await;
+    w.h1a.sync_once().await.unwrap();
+    let mut keys = Vec::new();
+    for (row, outcome) in up.rows.iter().zip(["confirmed", "failed"]) {
+        let return_id = row.return_id.clone().unwrap();
+        let events = processed_with_action(&mut w.h1a.store, w.clock.now(), &return_id);
+        let Some(DomainEvent::ActionDue(action)) = events.last() else {
+            panic!("an action is due: {events:?}");
+        };
+        let event = if outcome == "confirmed" {
+            DomainEvent::ActionConfirmed {
+                key: action.key.clone(),
+                return_id: return_id.clone(),
+                target: "shopify".into(),
+                reference: "gid://shopify/Refund/1".into(),
+            }
+        } else {
+            DomainEvent::ActionFailed {
+                key: action.key.clone(),
+                return_id: return_id.clone(),
+                target: "shopify".into(),
+                reason: "refundCreate: Order is archived".into(),
+            }
+        };
+        append(&mut w.h1a.store, w.clock.now(), vec![event]);
+        keys.push(action.key.as_str().to_owned());
+    }
+    w.h1a.sync_once().await.unwrap();
+    let storage = w.central.storage.clone();
+    let state = |key: &str| -> String {
+        storage
+            .with_conn(|c| {
+                c.query_row(
+                    "SELECT state FROM action_claims WHERE key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(state(&keys[0]), "confirmed");
+    assert_eq!(state(&keys[1]), "failed");
+    let dispatcher = RefusesOnce::default();
+    dispatch_due(storage.as_ref(), &dispatcher, w.clock.now(), 10).unwrap();
+    assert_eq!(*dispatcher.sends.lock().unwrap(), 0, "nothing sent again");
+}
