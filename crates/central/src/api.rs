@@ -232,7 +232,7 @@ async fn shopify_orders_updated(
     };
     let outcome = crate::shopify::order_updated(
         state.storage.clone(),
-        &vault,
+        vault,
         &webhook,
         &body,
         state.shopify_client.clone(),

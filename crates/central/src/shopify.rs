@@ -90,7 +90,7 @@ pub struct WebhookHeaders {
 /// that holds it. A failure to reach the shop is an error, so Shopify delivers it again.
 pub async fn order_updated(
     storage: Arc<dyn CentralStorage>,
-    vault: &SecretVault,
+    vault: Arc<SecretVault>,
     headers: &WebhookHeaders,
     body: &[u8],
     options: ClientOptions,
@@ -115,7 +115,15 @@ pub async fn order_updated(
         ))
     })?;
     let retailer = connection.retailer_id.as_str();
-    let secret = vault.load(&webhook_secret_name(retailer)).map_err(|_| {
+    // The keyring (D-Bus) or the secrets file: off the async workers.
+    let (secret, stored) = {
+        let vault = vault.clone();
+        let names = (webhook_secret_name(retailer), secret_name(retailer));
+        tokio::task::spawn_blocking(move || (vault.load(&names.0), vault.load(&names.1)))
+            .await
+            .map_err(|e| CentralError::Storage(e.to_string()))?
+    };
+    let secret = secret.map_err(|_| {
         tracing::error!(retailer, "webhook received but no webhook secret is kept: set it with `returnhub-central shopify-webhook-secret`");
         CentralError::Unauthorized(format!(
             "webhook refused: no webhook secret is set for retailer {retailer}"
@@ -129,8 +137,7 @@ pub async fn order_updated(
         body,
     )
     .map_err(|e| CentralError::Unauthorized(e.to_string()))?;
-    let credentials: ShopCredentials = vault
-        .load(&secret_name(retailer))
+    let credentials: ShopCredentials = stored
         .map_err(|e| e.to_string())
         .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
         .map_err(|e| {
