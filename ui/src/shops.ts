@@ -16,6 +16,10 @@ import { el, text, type Call } from "./util";
 export class Shops {
   private role: string | null = null;
   private policies = new Map<string, ShopifyPolicy>();
+  /// What the tables show now: the live refresh re-renders a table only when this changes,
+  /// so a button is never replaced under the pointer between press and release.
+  private shownRetailers = "";
+  private shownTroubled = "";
 
   constructor(private readonly call: Call) {
     el<HTMLFormElement>("shop-form").addEventListener("submit", (e) => {
@@ -32,6 +36,8 @@ export class Shops {
 
   async load(role: string | null): Promise<void> {
     this.role = role;
+    this.shownRetailers = "";
+    this.shownTroubled = "";
     el("shop-form").hidden = role !== "admin";
     el("shopify-policy-form").hidden = role !== "admin";
     try {
@@ -55,7 +61,11 @@ export class Shops {
           ? `This hub sends the actions of connected retailers.${d.last_pass_at ? ` Last pass ${d.last_pass_at}.` : ""}${d.last_error ? ` Error: ${d.last_error}` : ""}`
           : "No shop is connected: actions wait in the queue until their retailer's shop is.";
     const central = d.mode === "central";
-    el<HTMLTableElement>("shops-table").tBodies[0]?.replaceChildren(...view.retailers.map((r) => this.row(r, central)));
+    const retailers = JSON.stringify([central, this.role, view.retailers]);
+    if (retailers !== this.shownRetailers) {
+      this.shownRetailers = retailers;
+      el<HTMLTableElement>("shops-table").tBodies[0]?.replaceChildren(...view.retailers.map((r) => this.row(r, central)));
+    }
     this.policies = new Map(view.retailers.map((r) => [r.retailer_id, r.shopify]));
     if (fillForm) {
       for (const id of ["shop-retailer", "policy-retailer"]) {
@@ -70,9 +80,13 @@ export class Shops {
       }
       this.fillPolicy();
     }
-    const troubled = el<HTMLTableElement>("troubled-table").tBodies[0];
-    troubled?.replaceChildren(...view.troubled.map((a) => this.troubledRow(a)));
-    if (view.troubled.length === 0) troubled?.append(text("tr", "No failed or unknown actions."));
+    const troubledNow = JSON.stringify(view.troubled);
+    if (troubledNow !== this.shownTroubled) {
+      this.shownTroubled = troubledNow;
+      const troubled = el<HTMLTableElement>("troubled-table").tBodies[0];
+      troubled?.replaceChildren(...view.troubled.map((a) => this.troubledRow(a)));
+      if (view.troubled.length === 0) troubled?.append(text("tr", "No failed or unknown actions."));
+    }
   }
 
   /// `central`: the central store sends this hub's actions; the hub knows an outcome once it
