@@ -113,6 +113,7 @@ fn expect_return(dir: &Path, n: u32, connote: &str, option: ReturnOption) {
         .write(now_ms(), |tx| {
             tx.append(EventInput {
                 event: DomainEvent::ReturnExpected(ReturnRecord {
+                    external_id: None,
                     id: format!("RET-SIM-{n}"),
                     retailer_id: "kowhai".into(),
                     hub_id: "AKL".into(),
@@ -122,6 +123,7 @@ fn expect_return(dir: &Path, n: u32, connote: &str, option: ReturnOption) {
                     created_at: returnhub_core::time::rfc3339(now_ms()),
                     connotes: vec![connote.into()],
                     items: vec![ReturnItemRecord {
+                        external_id: None,
                         id: format!("RET-SIM-{n}-i1"),
                         order_line_id: format!("gid://shopify/LineItem/{}", 88_000 + n),
                         quantity: 1,

@@ -234,6 +234,7 @@ async fn pull_run(n: usize) -> (Duration, usize) {
             credit_note_expiry_days: None,
             currency: Some(aud),
             shopify: Default::default(),
+            partners: Default::default(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![],
@@ -279,6 +280,7 @@ async fn pull_run(n: usize) -> (Duration, usize) {
             }],
         };
         let ret = ReturnRecord {
+            external_id: None,
             id: format!("r{i}"),
             retailer_id: "acme".into(),
             hub_id: "fresh".into(),
@@ -288,6 +290,7 @@ async fn pull_run(n: usize) -> (Duration, usize) {
             created_at: rfc3339(now),
             connotes: vec![format!("C{i:09}")],
             items: vec![ReturnItemRecord {
+                external_id: None,
                 id: format!("r{i}-1"),
                 order_line_id: format!("o{i}-1"),
                 quantity: 1,

@@ -15,7 +15,7 @@ use returnhub_core::money::{Currency, Money};
 use returnhub_core::rules::{CountryCode, ItemFacts, Ratio};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due_under, ActionDue, ItemOutcome, ReturnEvent, Trigger};
-use returnhub_store::{ActionContext, ActionLine, RemoteEvent};
+use returnhub_store::{ActionContext, ActionLine, ItemQc, RemoteEvent};
 use returnhub_sync::wire::{
     ClaimOutcome, ClaimState, Conflict, FieldError, PullRequest, PullResponse, PushResponse,
     RowResult, SyncCursor, TrackingIn, TrackingRecord, TrackingResponse, UploadResponse, UploadRow,
@@ -534,6 +534,7 @@ impl Tx<'_> {
         }
         let due = actions_due_under(
             &retailer.policy,
+            &ret.source,
             ReturnEvent::CarrierInTransit,
             &ret.retailer_id,
             &ret.id,
@@ -937,6 +938,7 @@ impl CentralStorage for SqliteStorage {
             for (i, v) in &lines {
                 match order.lines.iter().find(|l| l.sku == v.sku) {
                     Some(line) => items.push(ReturnItemRecord {
+                        external_id: None,
                         id: uuid::Uuid::now_v7().to_string(),
                         order_line_id: line.id.clone(),
                         quantity: v.quantity,
@@ -962,6 +964,7 @@ impl CentralStorage for SqliteStorage {
                 continue;
             }
             let ret = ReturnRecord {
+                external_id: None,
                 id: uuid::Uuid::now_v7().to_string(),
                 retailer_id: retailer.id.clone(),
                 hub_id: first.hub_id.clone(),
@@ -1327,8 +1330,8 @@ impl CentralStorage for SqliteStorage {
             })?;
         let record: returnhub_core::event::ReturnRecord = serde_json::from_str(&record)?;
         // The item's latest inspection that was not undone, as the hubs' stores keep it.
-        let mut disposition = inner.conn.prepare_cached(
-            "SELECT json_extract(e.payload, '$.disposition') FROM events e
+        let mut inspection = inner.conn.prepare_cached(
+            "SELECT e.payload, e.recorded_at FROM events e
              WHERE e.aggregate_id = ?1 AND e.kind = 'item_inspected'
                AND json_extract(e.payload, '$.item_id') = ?2
                AND NOT EXISTS (SELECT 1 FROM events u
@@ -1336,6 +1339,23 @@ impl CentralStorage for SqliteStorage {
                                  AND json_extract(u.payload, '$.undone_event_id') = e.id)
              ORDER BY e.hlc DESC LIMIT 1",
         )?;
+        let mut decided = inner.conn.prepare_cached(
+            "SELECT json_extract(d.value, '$.outcome.kind')
+             FROM events e, json_each(e.payload, '$.decisions') d
+             WHERE e.aggregate_id = ?1 AND e.kind = 'items_decided'
+               AND json_extract(d.value, '$.item_id') = ?2
+             ORDER BY e.hlc DESC LIMIT 1",
+        )?;
+        let order: Option<returnhub_core::event::OrderRecord> = inner
+            .conn
+            .query_row(
+                "SELECT record FROM orders WHERE id = ?1",
+                [&order_id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()?;
         let mut lines = Vec::with_capacity(claim.action.item_ids.len());
         for item_id in &claim.action.item_ids {
             let item = record
@@ -1348,25 +1368,66 @@ impl CentralStorage for SqliteStorage {
                         claim.key, claim.return_id
                     ))
                 })?;
-            let disposition: Option<String> = disposition
-                .query_row(params![claim.return_id, item_id], |r| r.get(0))
-                .optional()?
-                .flatten();
+            let inspected: Option<(String, String)> = inspection
+                .query_row(params![claim.return_id, item_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let inspected = inspected
+                .map(|(payload, at)| {
+                    serde_json::from_str::<returnhub_core::bench::InspectionRecord>(&payload)
+                        .map(|r| (r, at))
+                })
+                .transpose()?;
+            let sku = order
+                .as_ref()
+                .and_then(|o| o.lines.iter().find(|l| l.id == item.order_line_id))
+                .map(|l| l.sku.clone())
+                .unwrap_or_default();
             lines.push(ActionLine {
                 return_item_id: item.id.clone(),
                 order_line_id: item.order_line_id.clone(),
                 quantity: item.quantity,
-                disposition,
+                disposition: inspected
+                    .as_ref()
+                    .and_then(|(r, _)| r.disposition)
+                    .map(|d| d.as_str().to_owned()),
+                sku,
+                external_id: item.external_id.clone(),
+                qc: inspected.as_ref().map(|(r, at)| ItemQc::of(r, at)),
+                outcome: decided
+                    .query_row(params![claim.return_id, item_id], |r| r.get(0))
+                    .optional()?
+                    .flatten(),
             });
         }
         let retries = inner
             .conn
             .prepare_cached(returnhub_store::RETRIES_SQL)?
             .query_row(params![claim.return_id, claim.key], |r| r.get(0))?;
+        let policy: Option<String> = inner
+            .conn
+            .query_row(
+                "SELECT record FROM retailers WHERE id = ?1",
+                [&record.retailer_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let target = match policy {
+            Some(json) => serde_json::from_str::<RetailerRecord>(&json)?
+                .policy
+                .partners
+                .target_for(&record.source),
+            None => returnhub_core::partner::default_target(&record.source),
+        };
         Ok(ActionContext {
             order_id,
             lines,
             retries,
+            target,
+            external_id: record.external_id.clone(),
+            connotes: record.connotes.clone(),
+            source: record.source,
         })
     }
 

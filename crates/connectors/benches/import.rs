@@ -156,6 +156,7 @@ fn child_import(file: &Path, store_dir: &Path) -> u64 {
                         credit_note_expiry_days: None,
                         currency: None,
                         shopify: Default::default(),
+                        partners: Default::default(),
                     },
                     rules: RuleSet { rules: vec![] },
                     reasons: vec![],

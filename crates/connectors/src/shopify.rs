@@ -778,6 +778,7 @@ impl Target for ShopifyTarget {
                 ExchangeVia::ReturnProcess => self.process_return(action, context).await,
             },
             ActionKind::TagOrder => self.tag_order(context).await,
+            ActionKind::PartnerUpdate => Err(not_for_shopify(action)),
         }
     }
 
@@ -807,8 +808,18 @@ impl Target for ShopifyTarget {
                     .map(|r| Confirmation { reference: r.id })),
             },
             ActionKind::TagOrder => self.find_tag(context).await,
+            ActionKind::PartnerUpdate => Err(not_for_shopify(action)),
         }
     }
+}
+
+/// A partner's update routed to Shopify: the retailer's routes changed after it became due.
+fn not_for_shopify(action: &ActionDue) -> TargetError {
+    TargetError::Permanent(format!(
+        "action {} is an update for the partner the return came from, not for Shopify; \
+         bind the return's source to that partner on F5 and retry it",
+        action.key
+    ))
 }
 
 #[cfg(test)]

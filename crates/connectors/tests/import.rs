@@ -110,6 +110,7 @@ fn store(dir: &std::path::Path) -> Store {
                         credit_note_expiry_days: None,
                         currency: None,
                         shopify: Default::default(),
+                        partners: Default::default(),
                     },
                     rules: RuleSet { rules: vec![] },
                     reasons: vec![],

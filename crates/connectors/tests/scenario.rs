@@ -98,6 +98,7 @@ fn retailer(shopify: &ShopifyPolicy) -> RetailerRecord {
             credit_note_expiry_days: Some(365),
             currency: Some(Currency::NZD),
             shopify: shopify.clone(),
+            partners: Default::default(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![],
@@ -146,6 +147,7 @@ fn seed_store(store: &mut Store, shopify: &ShopifyPolicy) -> Vec<ActionDue> {
                         }],
                     })))?;
                     tx.append(input(DomainEvent::ReturnExpected(ReturnRecord {
+                        external_id: None,
                         id: return_id.clone(),
                         retailer_id: RETAILER.into(),
                         hub_id: "AKL".into(),
@@ -155,6 +157,7 @@ fn seed_store(store: &mut Store, shopify: &ShopifyPolicy) -> Vec<ActionDue> {
                         created_at: "2026-11-02T00:00:00.000Z".into(),
                         connotes: vec![format!("LZ{n:08}0NZ")],
                         items: vec![ReturnItemRecord {
+                            external_id: None,
                             id: item_id.clone(),
                             order_line_id: line_gid(n),
                             quantity: 1,
@@ -551,6 +554,9 @@ fn scenario(shopify: ShopifyPolicy) {
                     _ => doubles += 1,
                 }
                 assert!(order.refunds.is_empty());
+            }
+            ActionKind::PartnerUpdate => {
+                panic!("every return here is the shop's own: no partner update")
             }
         }
     }

@@ -87,8 +87,16 @@ fn refund_action() -> (ActionDue, ActionContext) {
             order_line_id: "gid://shopify/LineItem/1".into(),
             quantity: 1,
             disposition: Some("back_to_stock".into()),
+            sku: "TEE-M".into(),
+            external_id: None,
+            qc: None,
+            outcome: Some("refund".into()),
         }],
         retries: 0,
+        source: "portal".into(),
+        target: returnhub_core::partner::ActionTarget::Shopify,
+        external_id: None,
+        connotes: vec!["LZ0001NZ".into()],
     };
     (action, context)
 }
@@ -238,6 +246,7 @@ fn an_unknown_outcome_is_never_given_up_as_failed() {
                 credit_note_expiry_days: None,
                 currency: None,
                 shopify: Default::default(),
+                partners: Default::default(),
             },
             rules: returnhub_core::rules::RuleSet { rules: vec![] },
             reasons: vec![],
@@ -268,6 +277,7 @@ fn an_unknown_outcome_is_never_given_up_as_failed() {
             }],
         }),
         DomainEvent::ReturnExpected(ReturnRecord {
+            external_id: None,
             id: "R1".into(),
             retailer_id: "kowhai".into(),
             hub_id: "AKL".into(),
@@ -277,6 +287,7 @@ fn an_unknown_outcome_is_never_given_up_as_failed() {
             created_at: "2026-11-21T00:00:00.000Z".into(),
             connotes: vec![],
             items: vec![ReturnItemRecord {
+                external_id: None,
                 id: "R1-i1".into(),
                 order_line_id: "gid://shopify/LineItem/1".into(),
                 quantity: 1,

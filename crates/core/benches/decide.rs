@@ -1621,6 +1621,7 @@ fn policy() -> RetailerPolicy {
         credit_note_expiry_days: None,
         currency: Some(Currency::NZD),
         shopify: Default::default(),
+        partners: Default::default(),
     }
 }
 

@@ -75,6 +75,10 @@ pub struct RetailerPolicy {
     /// How actions are carried out on Shopify (absent in older configurations: the defaults).
     #[serde(default)]
     pub shopify: crate::trigger::ShopifyPolicy,
+    /// Which target each return source's actions go to (absent in older configurations:
+    /// every source to its default).
+    #[serde(default)]
+    pub partners: crate::partner::PartnerPolicy,
 }
 
 impl RetailerPolicy {

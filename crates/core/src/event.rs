@@ -253,6 +253,10 @@ pub struct ReturnRecord {
     pub order_id: String,
     /// portal, partner_upload, manual, loop, returns_prime, increff …
     pub source: String,
+    /// The return's id at the partner it came from (Loop's return id, Increff's return order
+    /// code, Returns Prime's request number); `None` for the hub's own returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub status: ReturnStatus,
     pub created_at: String,
     pub connotes: Vec<String>,
@@ -262,6 +266,10 @@ pub struct ReturnRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnItemRecord {
     pub id: String,
+    /// The item's line id at the partner the return came from (Loop's line item id,
+    /// Increff's item code, Returns Prime's line item id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub order_line_id: String,
     pub quantity: u32,
     pub reason_code: String,

@@ -19,6 +19,7 @@
 //!     credit_note_expiry_days: Some(365),
 //!     currency: Some(Currency::NZD),
 //!     shopify: Default::default(),
+//!     partners: Default::default(),
 //! };
 //! let rules = parse_rule_set(r#"{"rules": [{"id": "sale", "name": "Sale items", "priority": 1,
 //!     "condition": {"predicate": {"field": "product_tags", "op": "eq", "value": {"text": "Sale Item"}}},
@@ -51,6 +52,7 @@ pub mod event;
 pub mod hlc;
 pub mod model;
 pub mod money;
+pub mod partner;
 pub mod refund;
 pub mod rules;
 pub mod station;

@@ -78,6 +78,11 @@ pub enum ActionKind {
     Exchange,
     /// Tag the order of an item that gets No Action (only where the retailer asks for it).
     TagOrder,
+    /// Tell the partner a return came from what the bench found (QC result, grade,
+    /// disposition, per item): the partner carries out the refund, credit or exchange itself.
+    /// One action per return (all the items decided together), since partners process a
+    /// return as a whole.
+    PartnerUpdate,
 }
 
 impl ActionKind {
@@ -98,6 +103,7 @@ impl ActionKind {
             ActionKind::CreditNote => "credit_note",
             ActionKind::Exchange => "exchange",
             ActionKind::TagOrder => "tag_order",
+            ActionKind::PartnerUpdate => "partner_update",
         }
     }
 }
@@ -238,17 +244,50 @@ pub fn actions_due(
     due
 }
 
-/// [`actions_due`] under the retailer's whole policy: its trigger, and a `TagOrder` action
-/// for each No Action item when the retailer tags such orders on Shopify.
+/// The actions `event` makes due under the retailer's whole policy, for a return from
+/// `source`:
+///
+/// - actioned through Shopify: [`actions_due`] under its trigger, and a `TagOrder` action for
+///   each No Action item when the retailer tags such orders;
+/// - actioned through a partner: one `PartnerUpdate` for the return's decided items (every
+///   outcome but Hold for review, No Action included: the partner must hear that an item
+///   failed QC to refuse its refund or cancel its exchange). Items decided later (a held item
+///   a supervisor decides) make a second update, for those items.
 pub fn actions_due_under(
     policy: &crate::decision::RetailerPolicy,
+    source: &str,
     event: ReturnEvent,
     retailer_id: &str,
     return_id: &str,
     items: &[ItemOutcome],
 ) -> Vec<ActionDue> {
+    if !policy.trigger.fires_on(event) {
+        return Vec::new();
+    }
+    if policy.partners.target_for(source).is_partner() {
+        let mut item_ids: Vec<&str> = items
+            .iter()
+            .filter(|i| i.outcome != Outcome::HoldForReview)
+            .map(|i| i.item_id.as_str())
+            .collect();
+        item_ids.sort_unstable();
+        item_ids.dedup();
+        if item_ids.is_empty() {
+            return Vec::new();
+        }
+        let kind = ActionKind::PartnerUpdate;
+        return vec![ActionDue {
+            key: IdempotencyKey::derive(retailer_id, return_id, &item_ids, kind),
+            retailer_id: retailer_id.to_owned(),
+            return_id: return_id.to_owned(),
+            item_ids: item_ids.into_iter().map(str::to_owned).collect(),
+            kind,
+            amount: None,
+            credit_note_expiry_days: None,
+        }];
+    }
     let mut due = actions_due(policy.trigger, event, retailer_id, return_id, items);
-    if policy.shopify.no_action_tag.is_none() || !policy.trigger.fires_on(event) {
+    if policy.shopify.no_action_tag.is_none() {
         return due;
     }
     for item in items.iter().filter(|i| i.outcome == Outcome::NoAction) {

@@ -1021,7 +1021,15 @@ pub(crate) fn due_actions(
             amount: d.amount,
         })
         .collect();
-    let due = actions_due_under(&retailer.policy, event, &retailer.id, return_id, &items);
+    let source = store.return_source(return_id)?.unwrap_or_default();
+    let due = actions_due_under(
+        &retailer.policy,
+        &source,
+        event,
+        &retailer.id,
+        return_id,
+        &items,
+    );
     let mut out = Vec::new();
     for action in due {
         // Already queued by an earlier firing (a re-close, a replayed event): same key, once.

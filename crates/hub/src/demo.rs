@@ -238,6 +238,7 @@ fn plans() -> Vec<RetailerPlan> {
                     credit_note_expiry_days: Some(365),
                     currency: Some(Currency::NZD),
                     shopify: Default::default(),
+                    partners: Default::default(),
                 },
                 rules: rules(KOWHAI_RULES),
                 reasons: standard_reasons(),
@@ -272,6 +273,7 @@ fn plans() -> Vec<RetailerPlan> {
                     credit_note_expiry_days: Some(180),
                     currency: Some(Currency::AUD),
                     shopify: Default::default(),
+                    partners: Default::default(),
                 },
                 rules: rules(BONDI_RULES),
                 reasons: standard_reasons(),
@@ -300,6 +302,7 @@ fn plans() -> Vec<RetailerPlan> {
                     credit_note_expiry_days: None,
                     currency: Some(Currency::CAD),
                     shopify: Default::default(),
+                    partners: Default::default(),
                 },
                 rules: rules(MAPLE_RULES),
                 reasons: standard_reasons(),
@@ -485,6 +488,7 @@ pub fn seed_demo(store: &mut Store, now: UnixMillis) -> Result<()> {
                             .customers_choose
                             .then(|| *rng.pick(&retailer.policy.offered_options()));
                         ReturnItemRecord {
+                            external_id: None,
                             id: format!("{}-r{r:03}-i{}", retailer.id, i + 1),
                             order_line_id: line.id.clone(),
                             quantity: line.quantity,
@@ -509,6 +513,7 @@ pub fn seed_demo(store: &mut Store, now: UnixMillis) -> Result<()> {
                 }
                 let created = later_than(&order.created_at, &mut rng, now);
                 tx.append(input(DomainEvent::ReturnExpected(ReturnRecord {
+                    external_id: None,
                     id: format!("{}-r{r:03}", retailer.id),
                     retailer_id: retailer.id.clone(),
                     hub_id: hub.to_string(),

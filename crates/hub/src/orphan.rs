@@ -131,6 +131,7 @@ impl Hub {
             None => {
                 let return_id = format!("ret-{}", new_id());
                 events.push(DomainEvent::ReturnExpected(ReturnRecord {
+                    external_id: None,
                     id: return_id.clone(),
                     retailer_id: order.retailer_id.clone(),
                     hub_id: self.options.hub_id.clone(),
@@ -143,6 +144,7 @@ impl Hub {
                         .lines
                         .iter()
                         .map(|(line_id, _, _, _, quantity)| ReturnItemRecord {
+                            external_id: None,
                             id: format!("itm-{}", new_id()),
                             order_line_id: line_id.clone(),
                             quantity: *quantity,

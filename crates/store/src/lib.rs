@@ -27,7 +27,8 @@ pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{
-    ActionContext, ActionLine, ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL,
+    ActionContext, ActionLine, ActionRow, ImportCursor, ItemQc, OutboxState, ShopConnectionRow,
+    RETRIES_SQL,
 };
 pub use read::DemoConnote;
 pub use sync::{ApplyOutcome, PendingSync, RemoteEvent, SyncCursor};

@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_connectors",
         include_str!("../../../migrations/hub/0003_connectors.sql"),
     ),
+    (
+        "0004_partners",
+        include_str!("../../../migrations/hub/0004_partners.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

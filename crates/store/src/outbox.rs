@@ -8,6 +8,7 @@
 //! states are domain facts: `confirmed` and `failed` are set only by the projection of the
 //! `ActionConfirmed` / `ActionFailed` events, in the same transaction that appends them.
 
+use returnhub_core::partner::ActionTarget;
 use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_core::trigger::{ActionDue, IdempotencyKey};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
@@ -59,8 +60,9 @@ pub struct ActionRow {
     pub reference: Option<String>,
 }
 
-/// What a target needs besides the action itself: the order and lines it is about, and what
-/// the hub decided to do with each item physically (its latest inspection's disposition).
+/// What a target needs besides the action itself: the return and order it is about, the
+/// lines with what the bench found (each item's current inspection), and where the return
+/// came from (a partner's return is actioned through that partner, under its own ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionContext {
     /// `orders.id`: for a Shopify order, its Order GID.
@@ -70,11 +72,15 @@ pub struct ActionContext {
     /// keys remember a refusal (Shopify answers a repeat with the first request's result) is
     /// sent a retried action under a key of its own, which is safe: a refusal took no effect.
     pub retries: u32,
+    /// The return's source (portal, loop, increff, returns_prime, …).
+    pub source: String,
+    /// Where the retailer's policy sends actions of returns from `source`.
+    pub target: ActionTarget,
+    /// The return's id at the partner it came from.
+    pub external_id: Option<String>,
+    /// The return's connotes (AWBs), in the order they were recorded.
+    pub connotes: Vec<String>,
 }
-
-/// Counts a return's `ActionRetried` events for `key` (hub and central event logs alike).
-pub const RETRIES_SQL: &str = "SELECT count(*) FROM events
-     WHERE aggregate_id = ?1 AND kind = 'action_retried' AND json_extract(payload, '$.key') = ?2";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionLine {
@@ -84,7 +90,51 @@ pub struct ActionLine {
     pub quantity: u32,
     /// back_to_stock, resale_hold, … or `None` when the item was not inspected.
     pub disposition: Option<String>,
+    pub sku: String,
+    /// The item's line id at the partner the return came from.
+    pub external_id: Option<String>,
+    /// The item's current inspection (the latest not undone), if it was inspected.
+    pub qc: Option<ItemQc>,
+    /// The item's latest decision (refund, credit_note, exchange, no_action,
+    /// hold_for_review), if it was decided.
+    pub outcome: Option<String>,
 }
+
+/// What the bench recorded about an item, as partners are told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemQc {
+    /// found, missing or extra.
+    pub presence: String,
+    /// pass or fail; `None` when QC was not recorded.
+    pub qc: Option<String>,
+    pub qc_reason: Option<String>,
+    /// A, B, C or D.
+    pub grade: Option<String>,
+    pub note: Option<String>,
+    /// Content hashes of the item's photos.
+    pub photos: Vec<String>,
+    /// RFC 3339.
+    pub inspected_at: String,
+}
+
+impl ItemQc {
+    /// The partner-facing summary of an inspection recorded at `inspected_at`.
+    pub fn of(record: &returnhub_core::bench::InspectionRecord, inspected_at: &str) -> ItemQc {
+        ItemQc {
+            presence: record.presence.as_str().to_owned(),
+            qc: record.qc.map(|q| q.name().to_owned()),
+            qc_reason: record.qc_reason.clone(),
+            grade: record.grade.map(|g| g.name().to_owned()),
+            note: record.note.clone(),
+            photos: record.photos.clone(),
+            inspected_at: inspected_at.to_owned(),
+        }
+    }
+}
+
+/// Counts a return's `ActionRetried` events for `key` (hub and central event logs alike).
+pub const RETRIES_SQL: &str = "SELECT count(*) FROM events
+     WHERE aggregate_id = ?1 AND kind = 'action_retried' AND json_extract(payload, '$.key') = ?2";
 
 /// A retailer connected to its Shopify shop (see the `ShopConnected` event).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,25 +406,64 @@ impl Store {
     }
 
     /// The order and lines of `action`, with each item's latest disposition.
+    /// The return's source (portal, loop, …), if the return is in the store.
+    pub fn return_source(&self, return_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT source FROM returns WHERE id = ?1")?
+            .query_row([return_id], |r| r.get(0))
+            .optional()?)
+    }
+
     pub fn action_context(&self, action: &ActionDue) -> Result<ActionContext> {
+        let (order_id, source, external_id, policy_json): (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        ) = self
+            .conn
+            .prepare_cached(
+                "SELECT r.order_id, r.source, r.external_id, t.policy_json
+                 FROM returns r LEFT JOIN retailers t ON t.id = r.retailer_id
+                 WHERE r.id = ?1",
+            )?
+            .query_row([&action.return_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "action {}: return {} is not in the store",
+                    action.key, action.return_id
+                ))
+            })?;
+        let target = match policy_json {
+            Some(json) => {
+                let policy: returnhub_core::decision::RetailerPolicy = serde_json::from_str(&json)?;
+                policy.partners.target_for(&source)
+            }
+            None => returnhub_core::partner::default_target(&source),
+        };
+        let inspections = self.current_inspections(&action.return_id)?;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT r.order_id, ri.order_line_id, ri.quantity,
-                    (SELECT i.disposition FROM inspections i WHERE i.return_item_id = ri.id
-                     ORDER BY i.inspected_at DESC LIMIT 1)
-             FROM return_items ri JOIN returns r ON r.id = ri.return_id
-             WHERE ri.id = ?1 AND r.id = ?2",
+            "SELECT ri.order_line_id, ri.quantity, ri.external_id, coalesce(l.sku, ''),
+                    (SELECT json_extract(d.outcome, '$.kind') FROM decisions d
+                     WHERE d.return_item_id = ri.id ORDER BY d.rowid DESC LIMIT 1)
+             FROM return_items ri LEFT JOIN order_lines l ON l.id = ri.order_line_id
+             WHERE ri.id = ?1 AND ri.return_id = ?2",
         )?;
-        let mut order_id: Option<String> = None;
         let mut lines = Vec::with_capacity(action.item_ids.len());
         for item in &action.item_ids {
-            let (order, order_line_id, quantity, disposition): (
-                String,
+            let (order_line_id, quantity, external_id, sku, outcome): (
                 String,
                 u32,
                 Option<String>,
+                String,
+                Option<String>,
             ) = stmt
                 .query_row(params![item, action.return_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })
                 .optional()?
                 .ok_or_else(|| {
@@ -383,24 +472,43 @@ impl Store {
                         action.key, action.return_id
                     ))
                 })?;
-            order_id.get_or_insert(order);
+            let inspection = inspections.iter().find(|i| &i.record.item_id == item);
             lines.push(ActionLine {
                 return_item_id: item.clone(),
                 order_line_id,
                 quantity,
-                disposition,
+                disposition: inspection
+                    .and_then(|i| i.record.disposition)
+                    .map(|d| d.as_str().to_owned()),
+                sku,
+                external_id,
+                qc: inspection.map(|i| ItemQc::of(&i.record, &i.inspected_at)),
+                outcome,
             });
         }
-        let order_id = order_id
-            .ok_or_else(|| StoreError::Invalid(format!("action {} names no items", action.key)))?;
+        if lines.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "action {} names no items",
+                action.key
+            )));
+        }
         let retries = self
             .conn
             .prepare_cached(RETRIES_SQL)?
             .query_row(params![action.return_id, action.key.as_str()], |r| r.get(0))?;
+        let connotes = self
+            .conn
+            .prepare_cached("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY connote")?
+            .query_map([&action.return_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(ActionContext {
             order_id,
             lines,
             retries,
+            source,
+            target,
+            external_id,
+            connotes,
         })
     }
 

@@ -357,8 +357,8 @@ impl WriteTx<'_> {
         let at = &r.created_at;
         self.tx
             .prepare_cached(
-                "INSERT INTO returns (id, retailer_id, hub_id, order_id, source, status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                "INSERT INTO returns (id, retailer_id, hub_id, order_id, source, status, created_at, updated_at, external_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
             )?
             .execute(params![
                 r.id,
@@ -367,12 +367,13 @@ impl WriteTx<'_> {
                 r.order_id,
                 r.source,
                 r.status.as_str(),
-                at
+                at,
+                r.external_id,
             ])?;
         let mut item_stmt = self.tx.prepare_cached(
             "INSERT INTO return_items (id, return_id, order_line_id, quantity, reason_code,
-               sub_reason_code, comment, chosen_option)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               sub_reason_code, comment, chosen_option, external_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for i in &r.items {
             item_stmt.execute(params![
@@ -384,6 +385,7 @@ impl WriteTx<'_> {
                 i.sub_reason_code,
                 i.comment,
                 i.chosen_option.map(|o| o.as_str()),
+                i.external_id,
             ])?;
         }
         let mut connote_stmt = self

@@ -39,6 +39,7 @@ fn seed() -> Vec<DomainEvent> {
                 credit_note_expiry_days: None,
                 currency: Some(aud),
                 shopify: Default::default(),
+                partners: Default::default(),
             },
             rules: RuleSet { rules: vec![] },
             reasons: vec![],
@@ -69,6 +70,7 @@ fn seed() -> Vec<DomainEvent> {
             }],
         }),
         DomainEvent::ReturnExpected(ReturnRecord {
+            external_id: None,
             id: "r1".into(),
             retailer_id: "acme".into(),
             hub_id: "h1".into(),
@@ -78,6 +80,7 @@ fn seed() -> Vec<DomainEvent> {
             created_at: rfc3339(NOW),
             connotes: vec!["C1".into()],
             items: vec![ReturnItemRecord {
+                external_id: None,
                 id: "i1".into(),
                 order_line_id: "l1".into(),
                 quantity: 1,

@@ -42,6 +42,7 @@ fn retailer() -> RetailerRecord {
             credit_note_expiry_days: None,
             currency: Some(Currency::NZD),
             shopify: Default::default(),
+            partners: Default::default(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![],
@@ -79,6 +80,7 @@ fn order(n: u32) -> OrderRecord {
 
 fn expected_return(n: u32) -> ReturnRecord {
     ReturnRecord {
+        external_id: None,
         id: format!("ret{n}"),
         retailer_id: "r1".into(),
         hub_id: "AKL".into(),
@@ -88,6 +90,7 @@ fn expected_return(n: u32) -> ReturnRecord {
         created_at: "2026-11-02T00:00:00.000Z".into(),
         connotes: vec![format!("LZ{n:08}0NZ")],
         items: vec![ReturnItemRecord {
+            external_id: None,
             id: format!("ret{n}-i1"),
             order_line_id: format!("o{n}-l1"),
             quantity: 1,

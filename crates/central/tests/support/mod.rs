@@ -133,6 +133,7 @@ pub fn retailer(id: &str, name: &str, trigger: Trigger) -> RetailerRecord {
             credit_note_expiry_days: None,
             currency: Some(aud()),
             shopify: Default::default(),
+            partners: Default::default(),
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![ReasonRecord {

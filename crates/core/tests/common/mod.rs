@@ -41,6 +41,7 @@ pub fn policy() -> RetailerPolicy {
         credit_note_expiry_days: None,
         currency: Some(Currency::NZD),
         shopify: Default::default(),
+        partners: Default::default(),
     }
 }
 
