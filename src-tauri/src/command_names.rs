@@ -46,4 +46,8 @@ pub const ALL: &[&str] = &[
     "save_shopify_policy",
     "start_import",
     "retry_action",
+    "tracking_webhooks",
+    "save_tracking_webhooks",
+    "test_tracking_webhook",
+    "retry_tracking_webhooks",
 ];

@@ -14,7 +14,7 @@ use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
     ItemScan, OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView,
-    ShopsView, StationView, SupervisorResult, SyncView,
+    ShopsView, StationView, SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
 };
 use tauri::State;
 
@@ -400,4 +400,53 @@ pub fn start_import(state: State<'_, AppState>, retailer_id: String) -> Reply<Sh
 pub fn retry_action(state: State<'_, AppState>, key: String) -> Reply<ShopsView> {
     short_input("action key", &key, 128)?;
     Ok(state.hub.retry_action(&key)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn tracking_webhooks(state: State<'_, AppState>) -> Reply<Vec<TrackingWebhookView>> {
+    Ok(state.hub.tracking_webhooks()?)
+}
+
+/// The passwords in `hooks` are secrets: not traced.
+#[tauri::command]
+#[tracing::instrument(skip(state, hooks))]
+pub fn save_tracking_webhooks(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    hooks: Vec<TrackingWebhookInput>,
+) -> Reply<Vec<TrackingWebhookView>> {
+    short_input("retailer", &retailer_id, 128)?;
+    for hook in &hooks {
+        short_input("webhook URL", &hook.url, 2000)?;
+    }
+    Ok(state.hub.save_tracking_webhooks(&retailer_id, hooks)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn test_tracking_webhook(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    url: String,
+) -> Reply<String> {
+    short_input("retailer", &retailer_id, 128)?;
+    short_input("webhook URL", &url, 2000)?;
+    Ok(state.hub.test_tracking_webhook(&retailer_id, &url)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn retry_tracking_webhooks(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    url: Option<String>,
+) -> Reply<Vec<TrackingWebhookView>> {
+    short_input("retailer", &retailer_id, 128)?;
+    if let Some(url) = &url {
+        short_input("webhook URL", url, 2000)?;
+    }
+    Ok(state
+        .hub
+        .retry_tracking_webhooks(&retailer_id, url.as_deref())?)
 }

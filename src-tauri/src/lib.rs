@@ -96,6 +96,7 @@ fn start_workers(hub: &Arc<Hub>, app: tauri::AppHandle) {
     use tauri::Emitter;
     Hub::start_print_worker(hub.clone());
     Hub::start_shop_workers(hub.clone());
+    Hub::start_webhook_worker(hub.clone());
     match hub.start_sync_if_configured() {
         Ok(true) => {}
         Ok(false) => tracing::info!("no central store configured or no device token: standalone"),
@@ -160,6 +161,10 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::start_import,
             commands::retry_action,
             commands::save_shopify_policy,
+            commands::tracking_webhooks,
+            commands::save_tracking_webhooks,
+            commands::test_tracking_webhook,
+            commands::retry_tracking_webhooks,
         ])
 }
 

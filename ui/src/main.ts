@@ -22,6 +22,7 @@ import { Exceptions } from "./exceptions";
 import { setUpRulesScreen } from "./rules";
 import { Settings } from "./settings";
 import { Shops } from "./shops";
+import { Webhooks } from "./webhooks";
 import { el, formatMoney, text, typingInField } from "./util";
 import { WedgeDetector } from "./wedge";
 
@@ -53,6 +54,7 @@ const wedge = new WedgeDetector({ max_gap_ms: 35, min_length: 6, suffix: "enter"
 const settings = new Settings(call, (config: StationConfig) => wedge.configure(config.wedge));
 
 const shops = new Shops(call);
+const webhooks = new Webhooks(call);
 
 type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops";
 let screen: Screen = "bench";
@@ -101,6 +103,7 @@ function showScreen(wanted: Screen): void {
     void exceptions.load();
   } else if (screen === "shops") {
     void shops.load(role);
+    void webhooks.load(role);
   } else {
     void settings.load();
   }
@@ -294,7 +297,10 @@ async function watchStation(): Promise<void> {
   }, 3_000);
   // Import progress moves fast: the shops screen looks every second while it is open.
   window.setInterval(() => {
-    if (el("sign-in").hidden && screen === "shops") shops.refresh().catch(() => undefined);
+    if (el("sign-in").hidden && screen === "shops") {
+      shops.refresh().catch(() => undefined);
+      void webhooks.refresh();
+    }
   }, 1_000);
 }
 

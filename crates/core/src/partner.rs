@@ -62,7 +62,23 @@ pub struct SourceRoute {
 pub struct PartnerPolicy {
     /// Bindings that replace the default for their source.
     pub routes: Vec<SourceRoute>,
+    /// Where the retailer's tracking events go (the hub provider's webhook format), e.g.
+    /// Loop's `https://api.loopreturns.com/hook/v1/seko/update`. Passwords are secrets: they
+    /// live in the keyring under the URL, never here.
+    pub tracking_webhooks: Vec<TrackingWebhook>,
 }
+
+/// One URL that receives the retailer's tracking events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingWebhook {
+    pub url: String,
+    /// Sent as the `Username` header, with the `Password` header from the keyring.
+    pub username: Option<String>,
+}
+
+/// At most this many tracking webhook URLs per retailer.
+pub const MAX_TRACKING_WEBHOOKS: usize = 8;
 
 impl PartnerPolicy {
     /// Where actions of a return from `source` go.
@@ -98,8 +114,54 @@ impl PartnerPolicy {
                 ));
             }
         }
+        if self.tracking_webhooks.len() > MAX_TRACKING_WEBHOOKS {
+            problems.push(format!(
+                "at most {MAX_TRACKING_WEBHOOKS} tracking webhook URLs per retailer"
+            ));
+        }
+        for (i, hook) in self.tracking_webhooks.iter().enumerate() {
+            if let Err(why) = check_webhook_url(&hook.url) {
+                problems.push(format!("webhook {}: {why}", i + 1));
+            }
+            if self.tracking_webhooks[..i]
+                .iter()
+                .any(|h| h.url == hook.url)
+            {
+                problems.push(format!("webhook {}: {} is listed twice", i + 1, hook.url));
+            }
+            if let Some(user) = &hook.username {
+                if user.is_empty() || user.len() > 200 || user.chars().any(char::is_control) {
+                    problems.push(format!(
+                        "webhook {}: the username must be 1 to 200 printable characters",
+                        i + 1
+                    ));
+                }
+            }
+        }
         problems
     }
+}
+
+/// Why `url` cannot receive tracking events: only absolute http(s) URLs with a host, no
+/// credentials in them (those go in the Username/Password headers), no spaces.
+pub fn check_webhook_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("\"{url}\" must start with https:// (or http://)"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("\"{url}\" names no host"));
+    }
+    if host.contains('@') {
+        return Err(format!(
+            "\"{url}\" carries credentials: put them in the username and password fields"
+        ));
+    }
+    if url.len() > 2000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("\"{url}\" is not a valid URL (spaces or too long)"));
+    }
+    Ok(())
 }
 
 /// The target of a source nobody bound.
@@ -132,6 +194,7 @@ mod tests {
                 source: "loop".into(),
                 target: ActionTarget::Shopify,
             }],
+            tracking_webhooks: vec![],
         };
         assert_eq!(bound.target_for("loop"), ActionTarget::Shopify);
         assert!(bound.problems().is_empty());
@@ -154,11 +217,38 @@ mod tests {
                     target: ActionTarget::Increff,
                 },
             ],
+            tracking_webhooks: vec![],
         };
         let problems = policy.problems();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("route 1"));
         assert!(problems[1].contains("bound twice"));
+        let hooks = PartnerPolicy {
+            routes: vec![],
+            tracking_webhooks: vec![
+                TrackingWebhook {
+                    url: "https://api.loopreturns.com/hook/v1/seko/update".into(),
+                    username: Some("hub".into()),
+                },
+                TrackingWebhook {
+                    url: "ftp://x".into(),
+                    username: None,
+                },
+                TrackingWebhook {
+                    url: "https://user:pw@example.com/h".into(),
+                    username: None,
+                },
+                TrackingWebhook {
+                    url: "https://api.loopreturns.com/hook/v1/seko/update".into(),
+                    username: None,
+                },
+            ],
+        };
+        let problems = hooks.problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("webhook 2"));
+        assert!(problems[1].contains("credentials"));
+        assert!(problems[2].contains("listed twice"));
         for t in ActionTarget::ALL {
             assert_eq!(ActionTarget::parse(t.name()), Some(t));
         }

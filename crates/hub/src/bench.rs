@@ -524,12 +524,46 @@ impl Hub {
         let exceptions_raised = exceptions.len() as u32;
         events.extend(exceptions.into_iter().map(DomainEvent::ExceptionRaised));
 
+        // RP for the retailer's tracking webhooks (items found missing left out), in the same
+        // transaction as the status change (events[1]).
+        let outcomes: Vec<(String, Outcome)> = decisions
+            .iter()
+            .map(|d| (d.item_id.clone(), d.outcome))
+            .collect();
+        let missing: Vec<String> = state
+            .items
+            .iter()
+            .filter(|i| i.inspection.as_ref().map(|n| n.presence) == Some(Presence::Missing))
+            .map(|i| i.item_id.clone())
+            .collect();
+        let tracking = crate::webhooks::tracking_batch(
+            &retailer,
+            &ret,
+            &self.options.hub_name,
+            "RP",
+            now,
+            &outcomes,
+            &missing,
+        );
         store.write(now, |tx| {
-            for event in events {
-                tx.append(self.input(&actor, event))?;
+            for (i, event) in events.into_iter().enumerate() {
+                let appended = tx.append(self.input(&actor, event))?;
+                if let (1, Some(body)) = (i, &tracking) {
+                    crate::webhooks::queue_batch(
+                        tx,
+                        &retailer,
+                        &appended.id,
+                        return_id,
+                        "RP",
+                        body,
+                    )?;
+                }
             }
             Ok(())
         })?;
+        if tracking.is_some() {
+            self.webhooks_queued();
+        }
         self.undo_steps().retain(|s| s.return_id != return_id);
         self.print_wakeup();
         self.actions_queued();

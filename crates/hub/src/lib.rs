@@ -14,6 +14,7 @@ mod rules_admin;
 mod shops;
 mod station;
 mod supervisor;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -42,6 +43,7 @@ pub use shops::{
 };
 pub use station::{render as render_label, PrintRound, PrinterQueueView, ScannerSink, StationView};
 pub use supervisor::{AuditEntry, ExceptionView, SupervisorResult};
+pub use webhooks::{TrackingWebhookInput, TrackingWebhookView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -318,16 +320,40 @@ impl Hub {
                 },
             ));
         }
-        store.write((self.clock)(), |tx| {
-            for event in events {
-                tx.append(EventInput {
+        let now = (self.clock)();
+        // RC for the retailer's tracking webhooks, in the same transaction as the receipt.
+        let tracking = match (received, found.as_ref()) {
+            (true, Some(ret)) => {
+                let retailer = bench::retailer_of(&store, &ret.retailer.id)?;
+                webhooks::tracking_batch(
+                    &retailer,
+                    ret,
+                    &self.options.hub_name,
+                    "RC",
+                    now,
+                    &[],
+                    &[],
+                )
+                .map(|body| (retailer, ret.id.clone(), body))
+            }
+            _ => None,
+        };
+        store.write(now, |tx| {
+            for (i, event) in events.into_iter().enumerate() {
+                let appended = tx.append(EventInput {
                     event,
                     actor: actor.user_id.clone(),
                     station: Some(self.options.station.clone()),
                 })?;
+                if let (1, Some((retailer, return_id, body))) = (i, &tracking) {
+                    webhooks::queue_batch(tx, retailer, &appended.id, return_id, "RC", body)?;
+                }
             }
             Ok(())
         })?;
+        if tracking.is_some() {
+            self.webhooks_queued();
+        }
         if let (true, Some(ret)) = (received, found.as_mut()) {
             ret.status = ReturnStatus::Received;
         }

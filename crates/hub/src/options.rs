@@ -2,6 +2,9 @@
 //! (tests and second instances set it so nothing is shared) or the platform's data dir. An
 //! optional `hub.toml` in it names the hub and station; without one the demo hub opens.
 
+use std::time::Duration;
+
+use returnhub_connectors::tracking_out::RetrySchedule;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -24,6 +27,8 @@ pub struct HubOptions {
     pub lock_after_minutes: u32,
     /// The central return store's base URL (`[central] url`); none: the hub works standalone.
     pub central_url: Option<String>,
+    /// How undelivered tracking webhook batches are retried (`[webhooks]`).
+    pub webhook_schedule: RetrySchedule,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,17 @@ pub enum OptionsError {
 struct ConfigFile {
     hub: HubSection,
     central: Option<CentralSection>,
+    webhooks: Option<WebhooksSection>,
+}
+
+/// `[webhooks]`: the tracking webhook's retries. After `retry_budget` failed attempts the
+/// supervisor is alerted; the batch is still retried every `retry_max_seconds`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhooksSection {
+    retry_base_seconds: Option<u64>,
+    retry_max_seconds: Option<u64>,
+    retry_budget: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,7 +141,32 @@ impl HubOptions {
             Some(c) => Some(c.url.trim_end_matches('/').to_string()),
             None => None,
         };
+        let mut webhook_schedule = RetrySchedule::default();
+        if let Some(w) = file.webhooks {
+            if let Some(s) = w.retry_base_seconds {
+                webhook_schedule.base = Duration::from_secs(s);
+            }
+            if let Some(s) = w.retry_max_seconds {
+                webhook_schedule.max = Duration::from_secs(s);
+            }
+            if let Some(n) = w.retry_budget {
+                webhook_schedule.budget = n;
+            }
+            if webhook_schedule.base.is_zero()
+                || webhook_schedule.max < webhook_schedule.base
+                || webhook_schedule.max > Duration::from_secs(7 * 24 * 3600)
+                || webhook_schedule.budget == 0
+            {
+                return Err(OptionsError::Invalid {
+                    path,
+                    message: "[webhooks] needs retry_base_seconds >= 1, retry_max_seconds \
+                              between it and 604800, and retry_budget >= 1"
+                        .into(),
+                });
+            }
+        }
         Ok(HubOptions {
+            webhook_schedule,
             data_dir: data_dir.to_path_buf(),
             hub_id: h.id,
             hub_name: h.name,
@@ -145,6 +186,7 @@ impl HubOptions {
             demo: true,
             lock_after_minutes: default_lock_after_minutes(),
             central_url: None,
+            webhook_schedule: RetrySchedule::default(),
         }
     }
 

@@ -154,21 +154,23 @@ pub(crate) struct ShopWorkers {
     import_wake: Wake,
     dispatch_wake: Wake,
     dispatch: Mutex<(Option<String>, Option<String>)>,
+    pub(crate) webhook_started: Mutex<bool>,
+    pub(crate) webhook_wake: Wake,
 }
 
 #[derive(Default)]
-struct Wake {
+pub(crate) struct Wake {
     pending: Mutex<bool>,
     cv: Condvar,
 }
 
 impl Wake {
-    fn notify(&self) {
+    pub(crate) fn notify(&self) {
         *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.cv.notify_all();
     }
 
-    fn wait(&self, timeout: Duration) {
+    pub(crate) fn wait(&self, timeout: Duration) {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let (mut pending, _) = self
             .cv
@@ -178,7 +180,7 @@ impl Wake {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -452,7 +454,7 @@ fn action_view(row: ActionRow) -> ActionView {
 }
 
 /// One runtime per worker thread: the futures hold a `&mut Store`, so they stay on it.
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

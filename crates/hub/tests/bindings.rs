@@ -14,7 +14,7 @@ use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
     ItemScan, OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, ShopsView, StationView,
-    SupervisorResult, SyncView,
+    SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
 };
 use ts_rs::TS;
 
@@ -62,6 +62,9 @@ fn typescript_bindings_are_current() {
     SupervisorResult::export_all(&config).unwrap();
     SyncView::export_all(&config).unwrap();
     ShopsView::export_all(&config).unwrap();
+    TrackingWebhookView::export_all(&config).unwrap();
+    TrackingWebhookInput::export_all(&config).unwrap();
+    returnhub_core::partner::PartnerPolicy::export_all(&config).unwrap();
     Outcome::export_all(&config).unwrap();
     ScannerEvent::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());

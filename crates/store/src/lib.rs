@@ -12,6 +12,7 @@ mod bench;
 #[cfg(feature = "bench-data")]
 pub mod bulk;
 mod config;
+mod deliveries;
 mod migrate;
 mod outbox;
 mod read;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
+pub use deliveries::{DeliveryRow, DeliverySummary};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{
     ActionContext, ActionLine, ActionRow, ImportCursor, ItemQc, OutboxState, ShopConnectionRow,

@@ -1,0 +1,463 @@
+//! The tracking webhook out: the hub provider's tracking events (a JSON array, optional
+//! `Username` / `Password` headers, a 200 required) sent to every URL a retailer configured,
+//! e.g. Loop's `/hook/v1/seko/update` (without it Loop issues no credits).
+//!
+//! - A first bench scan (received: RC) and a processing (RP) queue one batch per URL in the
+//!   same transaction as the status change, one event per line item; an item found missing is
+//!   left out of RP. A scan the operator saw acknowledged has its events on disk.
+//! - A worker thread (its own store connection and runtime) posts what is due; a failure is
+//!   retried with backoff ([`RetrySchedule`]); after the retry budget the row is flagged and
+//!   the supervisor's F5 shows the alert, and it is still retried at the longest interval —
+//!   a webhook is never silently disabled and no event is dropped. Every hub runs it (with or
+//!   without a central store): each batch is queued once, by the device that recorded it.
+//! - Admins set the URLs, usernames and passwords (in the keyring) on F5 and test each URL
+//!   with an empty array.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use returnhub_connectors::tracking_out::{
+    deliver_body, item_events, Delivery, Endpoint, ItemFacts, RetrySchedule, ReturnFacts,
+};
+use returnhub_core::auth::Role;
+use returnhub_core::event::RetailerRecord;
+use returnhub_core::model::ReturnView;
+use returnhub_core::partner::TrackingWebhook;
+use returnhub_core::rules::Outcome;
+use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis};
+use returnhub_store::{DeliveryRow, Store, WriteTx};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ts_rs::TS;
+
+use crate::{Hub, HubError, Result};
+
+/// Rows posted per pass.
+const BATCH: usize = 200;
+
+/// The keyring name of the password for `url` of `retailer_id` (hashed: a URL has characters
+/// a file-store fallback cannot name).
+fn password_secret(retailer_id: &str, url: &str) -> String {
+    let digest = Sha256::digest(url.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("tracking-webhook-{retailer_id}-{hex}")
+}
+
+/// A URL as an admin submits it on F5.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct TrackingWebhookInput {
+    pub url: String,
+    pub username: Option<String>,
+    /// A new password; `None` keeps the stored one (or none).
+    pub password: Option<String>,
+    /// Forget the stored password.
+    #[serde(default)]
+    pub clear_password: bool,
+}
+
+/// One URL of one retailer, with its queue, as F5 shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct TrackingWebhookView {
+    pub retailer_id: String,
+    pub retailer_name: String,
+    pub url: String,
+    pub username: Option<String>,
+    pub has_password: bool,
+    #[ts(type = "number")]
+    pub pending: u64,
+    /// Batches past the retry budget: the alert.
+    #[ts(type = "number")]
+    pub alerted: u64,
+    #[ts(type = "number")]
+    pub delivered: u64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    /// Rows queued for a URL the retailer no longer lists (still delivered: they were due
+    /// when they were made).
+    pub removed: bool,
+}
+
+/// The RC or RP batch of `ret` as `(code, body)`, or `None` when the retailer has no URL.
+/// `items`: (item id, outcome) for RP; `missing`: items found missing (left out of RP).
+pub(crate) fn tracking_batch(
+    retailer: &RetailerRecord,
+    ret: &ReturnView,
+    hub_name: &str,
+    code: &str,
+    at: UnixMillis,
+    outcomes: &[(String, Outcome)],
+    missing: &[String],
+) -> Option<String> {
+    if retailer.policy.partners.tracking_webhooks.is_empty() {
+        return None;
+    }
+    let status = match code {
+        "RC" => "Received at the returns hub",
+        "RP" => "Processed at the returns hub",
+        _ => code,
+    };
+    let facts = ReturnFacts {
+        connote: ret.connotes.first().cloned().unwrap_or_default(),
+        order_number: ret.order_number.clone(),
+        carrier: None,
+        hub: hub_name.to_owned(),
+        items: ret
+            .items
+            .iter()
+            .map(|item| ItemFacts {
+                sku: item.sku.clone(),
+                reason: Some(item.reason.clone()),
+                action: outcomes
+                    .iter()
+                    .find(|(id, _)| id == &item.id)
+                    .map(|(_, o)| return_action(*o).to_owned()),
+                removed: missing.contains(&item.id),
+            })
+            .collect(),
+    };
+    let events = item_events(code, status, &rfc3339(at), &facts);
+    if events.is_empty() {
+        return None;
+    }
+    serde_json::to_string(&events).ok()
+}
+
+/// The provider's ReturnAction words.
+fn return_action(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Refund => "REFUND",
+        Outcome::CreditNote { .. } => "CREDIT NOTE",
+        Outcome::Exchange => "EXCHANGE",
+        Outcome::NoAction => "NO ACTION",
+        Outcome::HoldForReview => "HOLD",
+    }
+}
+
+/// Queues `body` for every URL of the retailer, tied to `event_id` (appended in `tx`).
+pub(crate) fn queue_batch(
+    tx: &mut WriteTx<'_>,
+    retailer: &RetailerRecord,
+    event_id: &str,
+    return_id: &str,
+    code: &str,
+    body: &str,
+) -> returnhub_store::Result<()> {
+    for hook in &retailer.policy.partners.tracking_webhooks {
+        tx.queue_delivery(event_id, &retailer.id, return_id, code, &hook.url, body)?;
+    }
+    Ok(())
+}
+
+impl Hub {
+    /// Every retailer's tracking webhook URLs with their queues (supervisors see the alert).
+    pub fn tracking_webhooks(&self) -> Result<Vec<TrackingWebhookView>> {
+        self.authorize(Role::Supervisor)?;
+        let store = self.store();
+        let summaries = store.delivery_summaries()?;
+        let mut views = Vec::new();
+        for summary in store.retailer_summaries()? {
+            let Some(record) = store.retailer_record(&summary.id)? else {
+                continue;
+            };
+            for hook in &record.policy.partners.tracking_webhooks {
+                let queue = summaries
+                    .iter()
+                    .find(|s| s.retailer_id == record.id && s.url == hook.url);
+                views.push(TrackingWebhookView {
+                    retailer_id: record.id.clone(),
+                    retailer_name: record.name.clone(),
+                    url: hook.url.clone(),
+                    username: hook.username.clone(),
+                    has_password: self
+                        .secrets
+                        .load(&password_secret(&record.id, &hook.url))
+                        .is_ok(),
+                    pending: queue.map_or(0, |q| q.pending),
+                    alerted: queue.map_or(0, |q| q.alerted),
+                    delivered: queue.map_or(0, |q| q.delivered),
+                    last_error: queue.and_then(|q| q.last_error.clone()),
+                    next_attempt_at: queue.and_then(|q| q.next_attempt_at.clone()),
+                    removed: false,
+                });
+            }
+            for queue in summaries.iter().filter(|s| {
+                s.retailer_id == record.id
+                    && s.pending > 0
+                    && !record
+                        .policy
+                        .partners
+                        .tracking_webhooks
+                        .iter()
+                        .any(|h| h.url == s.url)
+            }) {
+                views.push(TrackingWebhookView {
+                    retailer_id: record.id.clone(),
+                    retailer_name: record.name.clone(),
+                    url: queue.url.clone(),
+                    username: None,
+                    has_password: false,
+                    pending: queue.pending,
+                    alerted: queue.alerted,
+                    delivered: queue.delivered,
+                    last_error: queue.last_error.clone(),
+                    next_attempt_at: queue.next_attempt_at.clone(),
+                    removed: true,
+                });
+            }
+        }
+        Ok(views)
+    }
+
+    /// Saves a retailer's tracking webhook URLs (admins): the URLs and usernames go into the
+    /// retailer's configuration (an event: it syncs), passwords into the keyring. Every
+    /// problem is named; nothing is kept unless all are fixed.
+    pub fn save_tracking_webhooks(
+        &self,
+        retailer_id: &str,
+        hooks: Vec<TrackingWebhookInput>,
+    ) -> Result<Vec<TrackingWebhookView>> {
+        let actor = self.authorize(Role::Admin)?;
+        let mut list = Vec::with_capacity(hooks.len());
+        let mut problems = Vec::new();
+        for (i, hook) in hooks.iter().enumerate() {
+            if let Some(password) = &hook.password {
+                if password.is_empty() || password.len() > 500 {
+                    problems.push(format!(
+                        "webhook {}: the password must be 1 to 500 characters",
+                        i + 1
+                    ));
+                }
+                if hook.username.as_deref().unwrap_or("").trim().is_empty() {
+                    problems.push(format!(
+                        "webhook {}: a password needs a username (both are sent as headers)",
+                        i + 1
+                    ));
+                }
+            }
+            list.push(TrackingWebhook {
+                url: hook.url.trim().to_owned(),
+                username: hook
+                    .username
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned),
+            });
+        }
+        // The same checks as any configuration that arrives (URLs, duplicates, count).
+        let mut all = returnhub_core::partner::PartnerPolicy {
+            tracking_webhooks: list.clone(),
+            ..Default::default()
+        }
+        .problems();
+        all.extend(problems);
+        if !all.is_empty() {
+            return Err(HubError::Invalid(all.join("; ")));
+        }
+        // Passwords first: a saved URL never waits for a password that was not kept.
+        for hook in &hooks {
+            let name = password_secret(retailer_id, hook.url.trim());
+            if let Some(password) = &hook.password {
+                self.secrets
+                    .save(&name, password)
+                    .map_err(|e| HubError::Invalid(format!("cannot keep the password: {e}")))?;
+            } else if hook.clear_password {
+                let _ = self.secrets.delete(&name);
+            }
+        }
+        if self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
+            record.policy.partners.tracking_webhooks = list
+        })? {
+            tracing::info!(retailer = retailer_id, actor = %actor.user_id, "saved the retailer's tracking webhooks");
+        }
+        self.shops.webhook_wake.notify();
+        self.tracking_webhooks()
+    }
+
+    /// Posts an empty array to one of the retailer's URLs with its headers (admins): the
+    /// answer in one sentence.
+    pub fn test_tracking_webhook(&self, retailer_id: &str, url: &str) -> Result<String> {
+        self.authorize(Role::Admin)?;
+        let endpoint = {
+            let store = self.store();
+            self.endpoint(&store, retailer_id, url)?
+        };
+        let rt = crate::shops::runtime()
+            .map_err(|e| HubError::Invalid(format!("cannot test the webhook: {e}")))?;
+        let client = http_client()?;
+        match rt.block_on(deliver_body(&client, &endpoint, b"[]".to_vec())) {
+            Delivery::Delivered => Ok(format!("{url} answered 200: it accepts tracking events.")),
+            Delivery::Retry(why) => Err(HubError::Invalid(format!("the test failed: {why}"))),
+        }
+    }
+
+    /// "Send now": the retailer's waiting batches (to `url`, or to every URL) are due at
+    /// once (supervisors, after fixing what the alert named).
+    pub fn retry_tracking_webhooks(
+        &self,
+        retailer_id: &str,
+        url: Option<&str>,
+    ) -> Result<Vec<TrackingWebhookView>> {
+        let actor = self.authorize(Role::Supervisor)?;
+        let n = self
+            .store()
+            .retry_deliveries_now(retailer_id, url, (self.clock)())?;
+        tracing::info!(retailer = retailer_id, url = ?url, batches = n, actor = %actor.user_id, "tracking webhook: send now");
+        self.shops.webhook_wake.notify();
+        self.tracking_webhooks()
+    }
+
+    fn endpoint(&self, store: &Store, retailer_id: &str, url: &str) -> Result<Endpoint> {
+        let record = store
+            .retailer_record(retailer_id)?
+            .ok_or_else(|| HubError::UnknownRetailer(retailer_id.to_owned()))?;
+        let hook = record
+            .policy
+            .partners
+            .tracking_webhooks
+            .iter()
+            .find(|h| h.url == url);
+        Ok(Endpoint {
+            url: url.to_owned(),
+            username: hook.and_then(|h| h.username.clone()),
+            password: hook.and_then(|_| self.secrets.load(&password_secret(retailer_id, url)).ok()),
+        })
+    }
+
+    /// Wakes the webhook worker (after a scan or a processing queued batches).
+    pub(crate) fn webhooks_queued(&self) {
+        self.shops.webhook_wake.notify();
+    }
+
+    /// Starts the tracking webhook worker, once.
+    pub fn start_webhook_worker(hub: Arc<Hub>) {
+        {
+            let mut started = crate::shops::lock(&hub.shops.webhook_started);
+            if *started {
+                return;
+            }
+            *started = true;
+        }
+        std::thread::Builder::new()
+            .name("tracking-webhook".into())
+            .spawn(move || run(&hub))
+            .expect("spawning the tracking webhook thread");
+    }
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| HubError::Invalid(format!("cannot make an HTTP client: {e}")))
+}
+
+fn run(hub: &Hub) {
+    let rt = match crate::shops::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "tracking webhook: cannot start");
+            return;
+        }
+    };
+    let store = match Store::open(&hub.options.store_path()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "tracking webhook: cannot open the store");
+            return;
+        }
+    };
+    let client = match http_client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "tracking webhook: cannot start");
+            return;
+        }
+    };
+    let schedule = hub.options.webhook_schedule;
+    loop {
+        let wait = match rt.block_on(pass(hub, &store, &client, schedule)) {
+            Ok(wait) => wait,
+            Err(e) => {
+                tracing::error!(error = %e, "tracking webhook pass failed");
+                Duration::from_secs(30)
+            }
+        };
+        hub.shops.webhook_wake.wait(wait);
+    }
+}
+
+/// Posts every due batch once (each URL's batches concurrently with the others'); returns how
+/// long to sleep until the next is due (at most a minute: new batches wake the worker).
+pub(crate) async fn pass(
+    hub: &Hub,
+    store: &Store,
+    client: &reqwest::Client,
+    schedule: RetrySchedule,
+) -> Result<Duration> {
+    loop {
+        let now = (hub.clock)();
+        let due = store.due_deliveries(now, BATCH)?;
+        if due.is_empty() {
+            break;
+        }
+        let mut endpoints = std::collections::HashMap::new();
+        for row in &due {
+            let key = (row.retailer_id.clone(), row.url.clone());
+            if !endpoints.contains_key(&key) {
+                endpoints.insert(
+                    key.clone(),
+                    hub.endpoint(store, &row.retailer_id, &row.url)?,
+                );
+            }
+        }
+        let results = futures_util::future::join_all(due.iter().map(|row| {
+            let endpoint = &endpoints[&(row.retailer_id.clone(), row.url.clone())];
+            deliver_body(client, endpoint, row.body.clone().into_bytes())
+        }))
+        .await;
+        let now = (hub.clock)();
+        for (row, result) in due.iter().zip(results) {
+            record(store, row, result, now, schedule)?;
+        }
+    }
+    let wait = match store.next_delivery_at()? {
+        None => 60_000,
+        Some(at) => (parse_rfc3339(&at).unwrap_or(0) - (hub.clock)()).clamp(0, 60_000),
+    };
+    Ok(Duration::from_millis(wait as u64))
+}
+
+fn record(
+    store: &Store,
+    row: &DeliveryRow,
+    result: Delivery,
+    now: UnixMillis,
+    schedule: RetrySchedule,
+) -> Result<()> {
+    match result {
+        Delivery::Delivered => {
+            store.mark_delivered(row.id, now)?;
+            if row.alerted_at.is_some() {
+                tracing::info!(url = %row.url, retailer = %row.retailer_id, "tracking webhook delivered again after an alert");
+            }
+        }
+        Delivery::Retry(why) => {
+            let next = schedule.after_failure(row.attempts + 1);
+            store.reschedule_delivery(
+                row.id,
+                now,
+                now + next.after.as_millis() as UnixMillis,
+                &why,
+                next.alert,
+            )?;
+            if next.alert && row.alerted_at.is_none() {
+                tracing::error!(url = %row.url, retailer = %row.retailer_id, attempts = row.attempts + 1, error = %why, "tracking webhook: retry budget spent; alerting the supervisor (still retrying)");
+            } else {
+                tracing::warn!(url = %row.url, retailer = %row.retailer_id, error = %why, "tracking webhook: will retry");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The tracking webhook's durable queue (`webhook_deliveries`): one row per tracking event
+//! batch and URL, written by the hub in the same transaction as the event that produced it
+//! (a first scan's RC, a processing's RP), so an acknowledged scan's events cannot be lost.
+//!
+//! A row's bookkeeping (attempts, next try, last error, the alert flag, delivered) is written
+//! straight to the row in its own autocommit statement, like the action outbox's intermediate
+//! states: how far a delivery got, not a change to the domain. Rows are never deleted and
+//! never given up: after the retry budget a row is flagged `alerted_at` (the supervisor's
+//! screen shows it) and is still retried, at the longest interval, until a 200.
+
+use returnhub_core::time::{rfc3339, UnixMillis};
+use rusqlite::{params, Row};
+
+use crate::write::WriteTx;
+use crate::{Result, Store, StoreError};
+
+/// One queued delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_id: String,
+    pub retailer_id: String,
+    pub return_id: String,
+    /// RC, RP, …
+    pub code: String,
+    pub url: String,
+    /// The JSON array, exactly as it is posted.
+    pub body: String,
+    pub delivered: bool,
+    pub attempts: u32,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub alerted_at: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+/// Per retailer and URL: what is waiting, what is flagged, and the latest error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySummary {
+    pub retailer_id: String,
+    pub url: String,
+    pub pending: u64,
+    /// Pending rows past the retry budget (the alert).
+    pub alerted: u64,
+    pub delivered: u64,
+    pub last_error: Option<String>,
+    /// The earliest next try of a pending row.
+    pub next_attempt_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, event_id, retailer_id, return_id, code, url, body, state, attempts,
+     next_attempt_at, last_error, alerted_at, created_at, delivered_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        retailer_id: r.get(2)?,
+        return_id: r.get(3)?,
+        code: r.get(4)?,
+        url: r.get(5)?,
+        body: r.get(6)?,
+        delivered: r.get::<_, String>(7)? == "delivered",
+        attempts: r.get(8)?,
+        next_attempt_at: r.get(9)?,
+        last_error: r.get(10)?,
+        alerted_at: r.get(11)?,
+        created_at: r.get(12)?,
+        delivered_at: r.get(13)?,
+    })
+}
+
+impl WriteTx<'_> {
+    /// Queues `body` (a JSON array of tracking events) for `url`, due now. `event_id` is the
+    /// event appended in this transaction that produced it; the same event and URL are
+    /// queued once.
+    pub fn queue_delivery(
+        &mut self,
+        event_id: &str,
+        retailer_id: &str,
+        return_id: &str,
+        code: &str,
+        url: &str,
+        body: &str,
+    ) -> Result<()> {
+        if !self.appended.iter().any(|a| a.id == event_id) {
+            return Err(StoreError::Invalid(format!(
+                "a tracking delivery must come from an event of its own transaction, not {event_id}"
+            )));
+        }
+        let now = rfc3339(self.now);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO webhook_deliveries (event_id, retailer_id, return_id, code, url, body,
+                   next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 ON CONFLICT (event_id, url) DO NOTHING",
+            )?
+            .execute(params![
+                event_id,
+                retailer_id,
+                return_id,
+                code,
+                url,
+                body,
+                now
+            ])?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Pending deliveries due at `now`, oldest first.
+    pub fn due_deliveries(&self, now: UnixMillis, limit: usize) -> Result<Vec<DeliveryRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries
+             WHERE state = 'pending' AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![rfc3339(now), limit as i64], row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When the next pending delivery is due, if any is pending.
+    pub fn next_delivery_at(&self) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Every delivery of a return, oldest first (for tests and the audit).
+    pub fn deliveries_of(&self, return_id: &str) -> Result<Vec<DeliveryRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE return_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([return_id], row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// pending → delivered (a 200).
+    pub fn mark_delivered(&self, id: i64, now: UnixMillis) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE webhook_deliveries
+                 SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2,
+                     last_error = NULL
+                 WHERE id = ?1 AND state = 'pending'",
+            )?
+            .execute(params![id, rfc3339(now)])?;
+        Ok(())
+    }
+
+    /// A failed attempt: try again at `next_at`; `alert` flags the row for the supervisor
+    /// (kept from the first time it was flagged).
+    pub fn reschedule_delivery(
+        &self,
+        id: i64,
+        now: UnixMillis,
+        next_at: UnixMillis,
+        error: &str,
+        alert: bool,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE webhook_deliveries
+                 SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
+                     alerted_at = CASE WHEN ?4 THEN coalesce(alerted_at, ?5) ELSE alerted_at END
+                 WHERE id = ?1 AND state = 'pending'",
+            )?
+            .execute(params![id, rfc3339(next_at), error, alert, rfc3339(now)])?;
+        Ok(())
+    }
+
+    /// A supervisor's "send now": every pending delivery of the retailer (to `url`, or to
+    /// all its URLs) is due at once. Attempts and the alert flag stay as they are until a
+    /// delivery succeeds. Returns how many rows were made due.
+    pub fn retry_deliveries_now(
+        &self,
+        retailer_id: &str,
+        url: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE webhook_deliveries SET next_attempt_at = ?3
+                 WHERE state = 'pending' AND retailer_id = ?1 AND (?2 IS NULL OR url = ?2)",
+            )?
+            .execute(params![retailer_id, url, rfc3339(now)])?)
+    }
+
+    /// Per retailer and URL, what the supervisor's screen shows.
+    pub fn delivery_summaries(&self) -> Result<Vec<DeliverySummary>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT retailer_id, url,
+                    sum(state = 'pending'),
+                    sum(state = 'pending' AND alerted_at IS NOT NULL),
+                    sum(state = 'delivered'),
+                    (SELECT d.last_error FROM webhook_deliveries d
+                     WHERE d.retailer_id = w.retailer_id AND d.url = w.url
+                       AND d.state = 'pending' AND d.last_error IS NOT NULL
+                     ORDER BY d.id DESC LIMIT 1),
+                    min(CASE WHEN state = 'pending' THEN next_attempt_at END)
+             FROM webhook_deliveries w
+             GROUP BY retailer_id, url ORDER BY retailer_id, url",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeliverySummary {
+                retailer_id: r.get(0)?,
+                url: r.get(1)?,
+                pending: r.get(2)?,
+                alerted: r.get(3)?,
+                delivered: r.get(4)?,
+                last_error: r.get(5)?,
+                next_attempt_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

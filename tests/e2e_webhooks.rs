@@ -1,0 +1,187 @@
+//! The tracking webhook in the real window: an admin adds a URL on the shops screen (F5) with
+//! a username and password and tests it; a first scan at the bench queues RC for it; the URL
+//! refuses past the retry budget and the supervisor's F5 shows the alert naming it; the batch
+//! is kept and still retried, and once the URL answers 200 it is delivered and the alert
+//! clears. The receiver is a real socket on loopback.
+
+mod support;
+
+#[allow(dead_code)]
+#[path = "../crates/connectors/tests/support/receiver.rs"]
+mod receiver;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use receiver::{Answer, Receiver};
+use support::Driver;
+
+const APP: &str = env!("CARGO_BIN_EXE_returnhub");
+const ENTER: char = '\u{E007}';
+const F5: char = '\u{E035}';
+
+fn one<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
+    rusqlite::Connection::open_with_flags(
+        dir.join("returnhub.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap()
+    .query_row(sql, [], |r| r.get(0))
+    .unwrap()
+}
+
+fn webhook_row(driver: &Driver, url: &str) -> String {
+    driver
+        .execute(&format!(
+            "const r = [...document.querySelectorAll('#webhooks-table tr')].find(t => t.dataset.url === '{url}'); return r ? r.innerText : ''"
+        ))
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn open_shops(driver: &Driver) {
+    driver.keys(&F5.to_string(), 0);
+    driver.wait_for(10, "the shops screen", |d| {
+        let screen = d.find("#shops-screen")?;
+        d.attribute(&screen, "hidden").is_none().then_some(())
+    });
+}
+
+#[test]
+fn an_alerted_tracking_webhook_shows_on_f5_and_delivers_once_the_url_answers() {
+    let _one = support::ONE_WINDOW
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    // The demo hub, with quick retries: 1 s apart, the alert after 2 failures.
+    std::fs::write(
+        dir.join("hub.toml"),
+        "[hub]\nid = \"AKL\"\nname = \"Auckland returns hub (demo)\"\ndemo = true\n\n\
+         [webhooks]\nretry_base_seconds = 1\nretry_max_seconds = 1\nretry_budget = 2\n",
+    )
+    .unwrap();
+    let hook = Receiver::start(true);
+    let url = hook.url();
+    let driver = Driver::launch(Path::new(APP), dir);
+
+    // An admin adds the URL with its headers, and tests it (an empty array, answered 200).
+    driver.sign_in("AD-3001", "3333");
+    open_shops(&driver);
+    driver.wait_for(10, "the webhook form", |d| {
+        let form = d.find("#webhook-form")?;
+        (d.attribute(&form, "hidden").is_none()
+            && d.execute("return document.getElementById('webhook-retailer').options.length")
+                .as_u64()
+                .unwrap_or(0)
+                > 0)
+        .then_some(())
+    });
+    driver.execute("document.getElementById('webhook-retailer').value = 'kowhai'");
+    driver.type_into(&driver.find("#webhook-url").unwrap(), "ftp://nope");
+    driver.click(&driver.find("#webhook-add").unwrap());
+    driver.wait_for(10, "the refusal", |d| {
+        d.text_of("#webhooks-status")?
+            .contains("https://")
+            .then_some(())
+    });
+    driver.execute("document.getElementById('webhook-url').value = ''");
+    driver.type_into(&driver.find("#webhook-url").unwrap(), &url);
+    driver.type_into(&driver.find("#webhook-username").unwrap(), "akl-hub");
+    driver.type_into(&driver.find("#webhook-password").unwrap(), "pw-e2e-secret");
+    driver.click(&driver.find("#webhook-add").unwrap());
+    driver.wait_for(10, "the URL listed", |d| {
+        webhook_row(d, &url).contains("password set").then_some(())
+    });
+    let shown = driver.execute("return document.getElementById('webhook-password').value");
+    assert_eq!(
+        shown.as_str(),
+        Some(""),
+        "the password does not stay on screen"
+    );
+    let test = driver
+        .execute(&format!(
+            "const r = [...document.querySelectorAll('#webhooks-table tr')].find(t => t.dataset.url === '{url}'); r.querySelector('button.test').click(); return 1"
+        ));
+    assert_eq!(test.as_u64(), Some(1));
+    driver.wait_for(20, "the test's answer", |d| {
+        d.text_of("#webhooks-status")?
+            .contains("answered 200")
+            .then_some(())
+    });
+    let test_request = &hook.received()[0];
+    assert_eq!(test_request.events, 0);
+    assert!(test_request
+        .headers
+        .iter()
+        .any(|(k, v)| k == "password" && v == "pw-e2e-secret"));
+    driver.click(&driver.find("#sign-out").unwrap());
+
+    // The URL goes down; an operator's first scan queues RC for it.
+    hook.script(&[
+        Answer::Status(503),
+        Answer::Status(503),
+        Answer::Status(502),
+    ]);
+    let connote: String = one(
+        dir,
+        "SELECT c.connote FROM connotes c JOIN returns r ON r.id = c.return_id
+         WHERE r.retailer_id = 'kowhai' AND r.hub_id = 'AKL' AND r.status = 'expected'
+         ORDER BY c.connote LIMIT 1",
+    );
+    let items: i64 = one(
+        dir,
+        &format!(
+            "SELECT count(*) FROM return_items WHERE return_id =
+               (SELECT return_id FROM connotes WHERE connote = '{connote}')"
+        ),
+    );
+    driver.sign_in("OP-1001", "1111");
+    driver.type_into(
+        &driver.find("#scan-input").unwrap(),
+        &format!("{connote}{ENTER}"),
+    );
+    driver.wait_for(10, "the return on the bench", |d| {
+        (d.execute("return document.getElementById('verdict').dataset.verdict")
+            .as_str()
+            == Some("expected"))
+        .then_some(())
+    });
+    let queued: i64 = one(
+        dir,
+        "SELECT count(*) FROM webhook_deliveries WHERE code = 'RC'",
+    );
+    assert_eq!(queued, 1, "RC queued with the scan");
+    driver.click(&driver.find("#sign-out").unwrap());
+
+    // The supervisor sees the alert naming the URL, then sees it clear once delivered.
+    driver.sign_in("SV-2001", "2222");
+    open_shops(&driver);
+    driver.wait_for(30, "the alert", |d| {
+        let alert = d.find("#webhook-alert")?;
+        (d.attribute(&alert, "hidden").is_none() && d.text(&alert).contains(&url)).then_some(())
+    });
+    if let Some(png) = std::env::var_os("RETURNHUB_SCREENSHOT_WEBHOOKS") {
+        std::fs::write(png, driver.screenshot_png()).unwrap();
+    }
+    driver.wait_for(30, "delivered after all", |d| {
+        (hook.accepted.load(Ordering::Relaxed) == items as u64
+            && webhook_row(d, &url).contains("\t1\t0"))
+        .then_some(())
+    });
+    driver.wait_for(10, "the alert cleared", |d| {
+        let alert = d.find("#webhook-alert")?;
+        d.attribute(&alert, "hidden").is_some().then_some(())
+    });
+    let delivered: i64 = one(
+        dir,
+        "SELECT count(*) FROM webhook_deliveries WHERE state = 'delivered'",
+    );
+    assert_eq!(delivered, 1);
+    let leaked: i64 = one(
+        dir,
+        "SELECT count(*) FROM events WHERE payload LIKE '%pw-e2e-secret%'",
+    );
+    assert_eq!(leaked, 0, "the password never reaches the event log");
+}
