@@ -1,7 +1,9 @@
 //! Test support shared by the connector tests: Shopify's real schema and a simulator of its
-//! Admin GraphQL API, and a webhook receiver. Test code only; never linked into the product.
+//! Admin GraphQL API, a simulator of Loop Returns' warehouse API, and a webhook receiver.
+//! Test code only; never linked into the product.
 #![allow(dead_code)]
 
+pub mod loop_sim;
 pub mod receiver;
 pub mod schema;
 pub mod simulator;
