@@ -7,12 +7,15 @@
 //!   live in `graphql/*.graphql` and are validated against Shopify's schema by the tests.
 //! - [`shopify`]: Shopify as a target. [`import`]: orders into the store. [`webhook`]: HMAC.
 //! - [`credentials`]: shop domain and token, checked (the hub keeps them in the keyring).
+//! - [`returns_prime`]: Returns Prime as a lookup source (a parcel's request by AWB) and as
+//!   the target of a partner update (each item's QC verdict).
 
 pub mod clock;
 pub mod credentials;
 pub mod dispatch;
 pub mod graphql;
 pub mod import;
+pub mod returns_prime;
 pub mod shopify;
 pub mod tracking_out;
 pub mod webhook;
@@ -24,6 +27,7 @@ pub use dispatch::{
 };
 pub use graphql::{ClientOptions, ShopifyClient, API_VERSION};
 pub use import::{ImportOptions, ImportProgress, Importer};
+pub use returns_prime::{ReturnsPrimeClient, ReturnsPrimeConfig, ReturnsPrimeTarget};
 pub use shopify::{ShopifySettings, ShopifyTarget};
 
 /// Checks the credentials with a cheap query and returns the shop's name.

@@ -1,8 +1,10 @@
 //! Test support shared by the connector tests: Shopify's real schema and a simulator of its
-//! Admin GraphQL API, and a webhook receiver. Test code only; never linked into the product.
+//! Admin GraphQL API, a simulator of Returns Prime's API, and a webhook receiver. Test code
+//! only; never linked into the product.
 #![allow(dead_code)]
 
 pub mod receiver;
+pub mod rp_sim;
 pub mod schema;
 pub mod simulator;
 
