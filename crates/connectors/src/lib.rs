@@ -9,6 +9,8 @@
 //! - [`credentials`]: shop domain and token, checked (the hub keeps them in the keyring).
 //! - [`loop_returns`]: Loop Returns as a target (grades, dispositions, processing confirmed
 //!   by Loop closing the return) and Loop's signed webhooks.
+//! - [`returns_prime`]: Returns Prime as a lookup source (a parcel's request by AWB) and as
+//!   the target of a partner update (each item's QC verdict).
 
 pub mod clock;
 pub mod credentials;
@@ -16,6 +18,7 @@ pub mod dispatch;
 pub mod graphql;
 pub mod import;
 pub mod loop_returns;
+pub mod returns_prime;
 pub mod shopify;
 pub mod tracking_out;
 pub mod webhook;
@@ -28,6 +31,7 @@ pub use dispatch::{
 pub use graphql::{ClientOptions, ShopifyClient, API_VERSION};
 pub use import::{ImportOptions, ImportProgress, Importer};
 pub use loop_returns::{LoopConfig, LoopTarget};
+pub use returns_prime::{ReturnsPrimeClient, ReturnsPrimeConfig, ReturnsPrimeTarget};
 pub use shopify::{ShopifySettings, ShopifyTarget};
 
 /// Checks the credentials with a cheap query and returns the shop's name.

@@ -1,10 +1,11 @@
 //! Test support shared by the connector tests: Shopify's real schema and a simulator of its
-//! Admin GraphQL API, a simulator of Loop Returns' warehouse API, and a webhook receiver.
-//! Test code only; never linked into the product.
+//! Admin GraphQL API, simulators of the partners' APIs (Loop Returns, Returns Prime, Increff),
+//! and a webhook receiver. Test code only; never linked into the product.
 #![allow(dead_code)]
 
 pub mod loop_sim;
 pub mod receiver;
+pub mod rp_sim;
 pub mod schema;
 pub mod simulator;
 
