@@ -7,12 +7,15 @@
 //!   live in `graphql/*.graphql` and are validated against Shopify's schema by the tests.
 //! - [`shopify`]: Shopify as a target. [`import`]: orders into the store. [`webhook`]: HMAC.
 //! - [`credentials`]: shop domain and token, checked (the hub keeps them in the keyring).
+//! - [`increff`]: Increff's Returns Processing Update as a target (Clickpost's QC goes this
+//!   way), with Clickpost's exchange rule on the retailer's Shopify.
 
 pub mod clock;
 pub mod credentials;
 pub mod dispatch;
 pub mod graphql;
 pub mod import;
+pub mod increff;
 pub mod shopify;
 pub mod tracking_out;
 pub mod webhook;
@@ -24,6 +27,7 @@ pub use dispatch::{
 };
 pub use graphql::{ClientOptions, ShopifyClient, API_VERSION};
 pub use import::{ImportOptions, ImportProgress, Importer};
+pub use increff::{IncreffConfig, IncreffTarget};
 pub use shopify::{ShopifySettings, ShopifyTarget};
 
 /// Checks the credentials with a cheap query and returns the shop's name.

@@ -2,6 +2,7 @@
 //! Admin GraphQL API, and a webhook receiver. Test code only; never linked into the product.
 #![allow(dead_code)]
 
+pub mod increff_sim;
 pub mod receiver;
 pub mod schema;
 pub mod simulator;
