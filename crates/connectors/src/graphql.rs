@@ -77,6 +77,17 @@ pub mod documents {
     pub const RETURN_PROCESS: Document = document!("ReturnProcess", "return_process.graphql", 10);
     pub const TAGS_ADD: Document = document!("TagsAdd", "tags_add.graphql", 10);
     pub const ORDER_TAGS: Document = document!("OrderTags", "order_tags.graphql", 1);
+    pub const EXCHANGE_ORDER: Document = document!("ExchangeOrder", "exchange_order.graphql", 80);
+    pub const ORDER_CANCEL: Document = document!("OrderCancel", "order_cancel.graphql", 10);
+    pub const ORDER_EDIT_BEGIN: Document =
+        document!("OrderEditBegin", "order_edit_begin.graphql", 60);
+    pub const ORDER_EDIT_SET_QUANTITY: Document = document!(
+        "OrderEditSetQuantity",
+        "order_edit_set_quantity.graphql",
+        10
+    );
+    pub const ORDER_EDIT_COMMIT: Document =
+        document!("OrderEditCommit", "order_edit_commit.graphql", 10);
 
     pub const ALL: &[Document] = &[
         SHOP_NAME,
@@ -97,6 +108,11 @@ pub mod documents {
         RETURN_PROCESS,
         TAGS_ADD,
         ORDER_TAGS,
+        EXCHANGE_ORDER,
+        ORDER_CANCEL,
+        ORDER_EDIT_BEGIN,
+        ORDER_EDIT_SET_QUANTITY,
+        ORDER_EDIT_COMMIT,
     ];
 }
 

@@ -1,6 +1,7 @@
-//! Returnhub's connectors: the target-agnostic action dispatcher, and Shopify (the Admin
-//! GraphQL client, order import, the `orders/updated` webhook, refunds / credit notes /
-//! exchanges as a dispatch target, credentials). Tauri-free: the hub drives these.
+//! Returnhub's connectors: the target-agnostic action dispatcher, Shopify (the Admin GraphQL
+//! client, order import, the `orders/updated` webhook, refunds / credit notes / exchanges as a
+//! dispatch target, credentials), the partners (Loop, Increff with Clickpost, Returns Prime)
+//! as targets, and the tracking webhook out. Tauri-free: the hub drives these.
 //!
 //! - [`dispatch`]: works the store's `action` outbox through any [`dispatch::Target`].
 //! - [`graphql`]: the pinned-version client with cost-based pacing; the documents it sends
@@ -11,12 +12,15 @@
 //!   by Loop closing the return) and Loop's signed webhooks.
 //! - [`returns_prime`]: Returns Prime as a lookup source (a parcel's request by AWB) and as
 //!   the target of a partner update (each item's QC verdict).
+//! - [`increff`]: Increff's Returns Processing Update as a target (Clickpost's QC goes this
+//!   way), with Clickpost's exchange rule on the retailer's Shopify.
 
 pub mod clock;
 pub mod credentials;
 pub mod dispatch;
 pub mod graphql;
 pub mod import;
+pub mod increff;
 pub mod loop_returns;
 pub mod returns_prime;
 pub mod shopify;
@@ -30,6 +34,7 @@ pub use dispatch::{
 };
 pub use graphql::{ClientOptions, ShopifyClient, API_VERSION};
 pub use import::{ImportOptions, ImportProgress, Importer};
+pub use increff::{IncreffConfig, IncreffTarget};
 pub use loop_returns::{LoopConfig, LoopTarget};
 pub use returns_prime::{ReturnsPrimeClient, ReturnsPrimeConfig, ReturnsPrimeTarget};
 pub use shopify::{ShopifySettings, ShopifyTarget};

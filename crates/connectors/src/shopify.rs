@@ -118,7 +118,7 @@ pub fn restock_type(disposition: Option<&str>) -> &'static str {
     }
 }
 
-fn target_error(e: GraphqlError) -> TargetError {
+pub(crate) fn target_error(e: GraphqlError) -> TargetError {
     match e {
         GraphqlError::NotSent { .. } => TargetError::NotApplied(e.to_string()),
         GraphqlError::Unknown { .. } => TargetError::Unknown(e.to_string()),
@@ -127,7 +127,7 @@ fn target_error(e: GraphqlError) -> TargetError {
 }
 
 /// For a read, nothing is ever applied: any failure short of a refusal can be tried again.
-fn read_error(e: GraphqlError) -> TargetError {
+pub(crate) fn read_error(e: GraphqlError) -> TargetError {
     match e {
         GraphqlError::Refused { .. } => TargetError::Permanent(e.to_string()),
         other => TargetError::Unknown(other.to_string()),
@@ -147,6 +147,15 @@ impl ShopifyTarget {
 
     pub fn client(&self) -> &ShopifyClient {
         &self.client
+    }
+
+    pub fn settings(&self) -> &ShopifySettings {
+        &self.settings
+    }
+
+    /// The tag on the replacement order of `return_id`'s exchange.
+    pub fn exchange_tag(&self, return_id: &str) -> String {
+        format!("{}{return_id}", self.settings.policy.exchange_tag_prefix)
     }
 
     async fn read(&self, doc: &Document, vars: Value) -> Result<Value, TargetError> {
@@ -488,7 +497,9 @@ impl ShopifyTarget {
         Ok((id, held))
     }
 
-    async fn exchange(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
+    /// Releases every hold of the replacement order of `action`'s return (found by its tag);
+    /// also the QC PASS half of the Clickpost exchange rule (see `increff`).
+    pub(crate) async fn exchange(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
         let (order_id, held) = self.exchange_holds(action).await?;
         for fulfillment_order in held {
             // A repeat after a lost answer finds the hold already released and Shopify

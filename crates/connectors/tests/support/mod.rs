@@ -3,6 +3,7 @@
 //! and a webhook receiver. Test code only; never linked into the product.
 #![allow(dead_code)]
 
+pub mod increff_sim;
 pub mod loop_sim;
 pub mod receiver;
 pub mod rp_sim;

@@ -8,7 +8,11 @@
 //! connector depends on it: the cost bucket (`extensions.cost.throttleStatus`, THROTTLED when
 //! a request costs more than is available), `refundCreate` requiring `@idempotent(key:)` and
 //! answering a repeated key with the first result, `suggestedRefund` from prices and what is
-//! already refunded, gift card codes unique (`TAKEN`), a hold released once.
+//! already refunded, gift card codes unique (`TAKEN`), a hold released once, an order
+//! cancelled once (`orderCancel` closes its fulfillment orders and takes its lines to 0), and
+//! order edits (`orderEditBegin` / `orderEditSetQuantity` stage absolute quantities on a
+//! calculated order, `orderEditCommit` applies them once). Cancellations and quantity changes
+//! are counted as effects: a repeat that changes nothing is not one.
 //!
 //! Faults are injected per request from a seeded generator (or forced for the next requests):
 //! THROTTLED, a 502 before the effect, a dropped connection before or after the effect, an
@@ -206,12 +210,48 @@ pub struct Ledger {
     pub refuse_refunds: Option<String>,
     /// `@idempotent` keys whose request is still being processed (a late commit).
     pending_keys: std::collections::HashSet<String>,
+    /// Orders cancelled, with how many cancellations took effect (more than one is a double).
+    pub cancellations: BTreeMap<String, u32>,
+    /// Lines whose quantity an edit or a cancellation changed: their current quantity (a line
+    /// not here still has what was bought).
+    pub current_quantities: HashMap<String, u32>,
+    /// Order edit commits that changed each line's quantity.
+    pub quantity_changes: BTreeMap<String, u32>,
+    /// Line items' custom attributes (key, value).
+    pub line_attributes: HashMap<String, Vec<(String, String)>>,
+    /// Order edit sessions by calculated order id.
+    edits: HashMap<String, EditSession>,
+}
+
+#[derive(Debug, Clone)]
+struct EditSession {
+    order_id: String,
+    /// Order line id → staged quantity.
+    staged: BTreeMap<String, u32>,
+    committed: bool,
+}
+
+/// `gid://shopify/LineItem/42` → `gid://shopify/CalculatedLineItem/42`: Shopify's calculated
+/// line items carry the number of the line they edit.
+fn calculated_line(line_id: &str) -> String {
+    format!(
+        "gid://shopify/CalculatedLineItem/{}",
+        line_id.rsplit('/').next().unwrap_or_default()
+    )
 }
 
 impl Ledger {
     fn gid(&mut self, kind: &str) -> String {
         self.next_id += 1;
         format!("gid://shopify/{kind}/{}", 900_000 + self.next_id)
+    }
+
+    /// A line's quantity after edits and cancellation.
+    pub fn current_quantity(&self, line: &SimLine) -> u32 {
+        self.current_quantities
+            .get(&line.id)
+            .copied()
+            .unwrap_or(line.quantity)
     }
 
     pub fn refunds_with_note(&self, note: &str) -> usize {
@@ -947,6 +987,154 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             }
             not_found("fulfillment order")
         }
+        "ExchangeOrder" => {
+            let tag =
+                search_term(vars["query"].as_str().unwrap_or_default(), "tag").unwrap_or_default();
+            let nodes: Vec<Value> = ledger
+                .orders
+                .values()
+                .filter(|o| o.tags.contains(&tag))
+                .take(2)
+                .map(|o| {
+                    let lines: Vec<Value> = o
+                        .lines
+                        .iter()
+                        .map(|l| json!({ "id": l.id, "sku": l.sku, "quantity": l.quantity,
+                            "currentQuantity": ledger.current_quantity(l),
+                            "customAttributes": ledger.line_attributes.get(&l.id).into_iter().flatten()
+                                .map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>() }))
+                        .collect();
+                    json!({ "id": o.id,
+                        "cancelledAt": ledger.cancellations.contains_key(&o.id).then_some("2026-11-24T00:00:00Z"),
+                        "lineItems": { "nodes": lines },
+                        "fulfillmentOrders": { "nodes": o.fulfillment_orders.iter()
+                            .map(|(id, status)| json!({ "id": id, "status": status })).collect::<Vec<_>>() } })
+                })
+                .collect();
+            Outcome::Data(json!({ "orders": { "nodes": nodes } }))
+        }
+        "OrderCancel" => {
+            let id = vars["orderId"].as_str().unwrap_or_default().to_owned();
+            let refuse = |message: &str, code: &str| {
+                Outcome::Data(json!({ "orderCancel": { "job": null,
+                    "userErrors": [user_error(&["orderId"], message, Some(code))] } }))
+            };
+            if ledger.cancellations.contains_key(&id) {
+                return refuse("Order has already been cancelled.", "INVALID");
+            }
+            let Some(order) = ledger.orders.get_mut(&id) else {
+                return refuse("Order does not exist.", "NOT_FOUND");
+            };
+            for fo in &mut order.fulfillment_orders {
+                fo.1 = "CLOSED".into();
+            }
+            let lines: Vec<String> = order.lines.iter().map(|l| l.id.clone()).collect();
+            for line in lines {
+                ledger.current_quantities.insert(line, 0);
+            }
+            *ledger.cancellations.entry(id).or_default() += 1;
+            let job = ledger.gid("Job");
+            Outcome::Data(
+                json!({ "orderCancel": { "job": { "id": job, "done": true }, "userErrors": [] } }),
+            )
+        }
+        "OrderEditBegin" => {
+            let id = vars["id"].as_str().unwrap_or_default().to_owned();
+            let refuse = |message: &str| {
+                Outcome::Data(json!({ "orderEditBegin": { "calculatedOrder": null,
+                    "userErrors": [user_error(&["id"], message, None)] } }))
+            };
+            if ledger.cancellations.contains_key(&id) {
+                return refuse("The order is cancelled and cannot be edited.");
+            }
+            let Some(order) = ledger.orders.get(&id) else {
+                return refuse("The order does not exist.");
+            };
+            let lines: Vec<Value> = order
+                .lines
+                .iter()
+                .map(|l| json!({ "id": calculated_line(&l.id), "sku": l.sku, "quantity": ledger.current_quantity(l) }))
+                .collect();
+            let calculated = ledger.gid("CalculatedOrder");
+            ledger.edits.insert(
+                calculated.clone(),
+                EditSession {
+                    order_id: id,
+                    staged: BTreeMap::new(),
+                    committed: false,
+                },
+            );
+            Outcome::Data(json!({ "orderEditBegin": {
+                "calculatedOrder": { "id": calculated, "lineItems": { "nodes": lines } }, "userErrors": [] } }))
+        }
+        "OrderEditSetQuantity" => {
+            let refuse = |message: &str| {
+                Outcome::Data(
+                    json!({ "orderEditSetQuantity": { "calculatedLineItem": null,
+                    "userErrors": [user_error(&["lineItemId"], message, None)] } }),
+                )
+            };
+            let calculated = vars["lineItemId"].as_str().unwrap_or_default().to_owned();
+            let quantity = vars["quantity"].as_i64().unwrap_or(-1);
+            let Some(session) = ledger.edits.get(vars["id"].as_str().unwrap_or_default()) else {
+                return refuse("The order edit session does not exist.");
+            };
+            if session.committed {
+                return refuse("The order edit has already been committed.");
+            }
+            let Some(line) = ledger.orders[&session.order_id]
+                .lines
+                .iter()
+                .find(|l| calculated_line(&l.id) == calculated)
+                .map(|l| l.id.clone())
+            else {
+                return refuse("The line item does not exist on the order.");
+            };
+            if quantity < 0 {
+                return refuse("The quantity cannot be negative.");
+            }
+            let session = ledger
+                .edits
+                .get_mut(vars["id"].as_str().unwrap_or_default())
+                .unwrap();
+            session.staged.insert(line, quantity as u32);
+            Outcome::Data(json!({ "orderEditSetQuantity": {
+                "calculatedLineItem": { "id": calculated, "quantity": quantity }, "userErrors": [] } }))
+        }
+        "OrderEditCommit" => {
+            let id = vars["id"].as_str().unwrap_or_default().to_owned();
+            let refuse = |message: &str| {
+                Outcome::Data(json!({ "orderEditCommit": { "order": null,
+                    "userErrors": [user_error(&["id"], message, None)] } }))
+            };
+            let Some(session) = ledger.edits.get(&id).cloned() else {
+                return refuse("The order edit session does not exist.");
+            };
+            if session.committed {
+                return refuse("The order edit has already been committed.");
+            }
+            if ledger.cancellations.contains_key(&session.order_id) {
+                return refuse("The order is cancelled and cannot be edited.");
+            }
+            for (line_id, quantity) in &session.staged {
+                let Some(line) = ledger.orders[&session.order_id]
+                    .lines
+                    .iter()
+                    .find(|l| &l.id == line_id)
+                    .cloned()
+                else {
+                    continue;
+                };
+                if ledger.current_quantity(&line) != *quantity {
+                    ledger.current_quantities.insert(line_id.clone(), *quantity);
+                    *ledger.quantity_changes.entry(line_id.clone()).or_default() += 1;
+                }
+            }
+            ledger.edits.get_mut(&id).unwrap().committed = true;
+            Outcome::Data(
+                json!({ "orderEditCommit": { "order": { "id": session.order_id }, "userErrors": [] } }),
+            )
+        }
         "OrderReturns" => {
             let order_id = vars["orderId"].as_str().unwrap_or_default();
             if !ledger.orders.contains_key(order_id) {
@@ -1053,7 +1241,7 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
     }
 }
 
-async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -1084,12 +1272,15 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     Some((head, body))
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
+pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         _ => "Bad Gateway",
     };
     let head = format!(

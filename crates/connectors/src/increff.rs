@@ -1,0 +1,868 @@
+//! Increff as a dispatch [`Target`]: the Returns Processing Update (`POST /usp/return`) that
+//! tells Increff (and through Increff's RMS, Clickpost) each item's QC result, and the
+//! Clickpost exchange rule on Shopify: the replacement order the returns platform holds on
+//! Shopify (tagged `{exchange_tag_prefix}{return id}`) is released when the returned item
+//! passes QC, and loses the failed items' lines (or is cancelled whole) when it fails.
+//!
+//! # The processing update
+//!
+//! `{returnOrderCode, orderItems: [{itemCode, channelSkuCode, qcStatus, qcReason,
+//! imageUrls}]}` with the headers `authUsername`, `authPassword`, `authDomainName`; a 200 with
+//! an empty body is success. The return order code is the return's id at the partner
+//! (`ActionContext::external_id`: for a Clickpost return, Clickpost's return reference
+//! number), the item code each item's (`ActionLine::external_id`), the SKU the order line's.
+//!
+//! Each item's QC status follows what the bench recorded:
+//! - found and passed: `PASS`, no reason;
+//! - found and failed: `FAIL` with the retailer's QC reason code as recorded (Increff accepts
+//!   a brand's own reasons besides its standard ones), or none if none was recorded;
+//! - missing from the parcel: `FAIL` with [`REASON_ITEM_MISSING`] — nothing came back, so the
+//!   partner must not pay for it or release its exchange;
+//! - decided without a QC result (no inspection, or QC not recorded): `FAIL` with
+//!   [`REASON_NOT_INSPECTED`], for the same reason: a partner never releases money or a
+//!   replacement on an item nobody checked.
+//!
+//! `imageUrls` are sent for failed items only (Increff documents them as populated only for
+//! a QC fail). The hub keeps photos as content hashes; the URLs are
+//! `{photo_url_base}/{hash}.jpg` when the retailer's adapter setting
+//! [`IncreffConfig::photo_url_base`] names where the hub's photos are published, and empty
+//! otherwise (a URL Increff could not fetch would be worse than none).
+//!
+//! # Exactly once without a read
+//!
+//! Increff documents no read of a processing update, so `reconcile` cannot look the effect
+//! up. It does not need to: the update *sets* each item's QC state (the same status, reason
+//! and images every time), so a repeat after a lost answer changes nothing at Increff. Every
+//! Shopify step of the exchange rule looks before it acts (the holds still on, whether the
+//! order is cancelled, each line's current quantity) and after any refusal, and does only
+//! what is missing. Sending the whole action again is therefore its reconciliation:
+//! [`IncreffTarget::reconcile`] answers `Ok(None)` (resend) — which is only sound because of
+//! these two properties; a target without them must read its records instead.
+//!
+//! # Errors
+//!
+//! Connection refused and 429 (Increff rate-limits its standard APIs) certainly did not run:
+//! [`TargetError::NotApplied`]. A 5xx, a timeout or a connection lost after the request left:
+//! [`TargetError::Unknown`]. 401/403 (the credentials) and any other 4xx: refused for good,
+//! [`TargetError::Permanent`] with Increff's message.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use returnhub_core::partner::ActionTarget;
+use returnhub_core::trigger::{ActionDue, ActionKind};
+use returnhub_store::{ActionContext, ActionLine};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::dispatch::{Confirmation, Target, TargetError};
+use crate::graphql::{documents, user_errors, Repeat};
+use crate::shopify::{read_error, target_error, ShopifyTarget};
+
+/// The QC reason of an item that was not in the parcel.
+pub const REASON_ITEM_MISSING: &str = "ITEM_MISSING";
+/// The QC reason of an item decided without a QC result.
+pub const REASON_NOT_INSPECTED: &str = "NOT_INSPECTED";
+/// The path of the Returns Processing Update.
+pub const PROCESSING_UPDATE_PATH: &str = "/usp/return";
+
+/// A retailer's Increff connection. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct IncreffConfig {
+    /// E.g. `https://omni.increff.com` (or a test server's `http://127.0.0.1:port`).
+    pub base_url: String,
+    pub username: String,
+    pub password: String,
+    /// Sent as `authDomainName`.
+    pub domain: String,
+    /// Adapter setting: where the hub's photos can be fetched, as `{base}/{hash}.jpg`. `None`:
+    /// no image URLs are sent.
+    pub photo_url_base: Option<String>,
+}
+
+impl std::fmt::Debug for IncreffConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncreffConfig")
+            .field("base_url", &self.base_url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("domain", &self.domain)
+            .field("photo_url_base", &self.photo_url_base)
+            .finish()
+    }
+}
+
+/// PASS or FAIL, as Increff spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum QcStatus {
+    Pass,
+    Fail,
+}
+
+/// One item of a processing update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QcItem {
+    pub item_code: String,
+    pub channel_sku_code: String,
+    pub qc_status: QcStatus,
+    pub qc_reason: Option<String>,
+    pub image_urls: Vec<String>,
+}
+
+/// The body of `POST /usp/return`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessingUpdate {
+    pub return_order_code: String,
+    pub order_items: Vec<QcItem>,
+}
+
+/// An item's QC status and reason as Increff is told them (see the module doc).
+pub fn qc_of(line: &ActionLine) -> (QcStatus, Option<String>) {
+    match &line.qc {
+        Some(qc) if qc.presence == "missing" => (QcStatus::Fail, Some(REASON_ITEM_MISSING.into())),
+        Some(qc) => match qc.qc.as_deref() {
+            Some("pass") => (QcStatus::Pass, None),
+            Some("fail") => (QcStatus::Fail, qc.qc_reason.clone()),
+            _ => (QcStatus::Fail, Some(REASON_NOT_INSPECTED.into())),
+        },
+        None => (QcStatus::Fail, Some(REASON_NOT_INSPECTED.into())),
+    }
+}
+
+/// The processing update for `context`'s items. An `Err` is a sentence for the supervisor:
+/// the return or an item lacks the id Increff knows it by.
+pub fn processing_update(
+    context: &ActionContext,
+    photo_url_base: Option<&str>,
+) -> Result<ProcessingUpdate, String> {
+    let code = context
+        .external_id
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| {
+            "the return has no Increff return order code (it was not uploaded by Increff or \
+             Clickpost), so Increff cannot be told its QC"
+                .to_owned()
+        })?;
+    let mut items = Vec::with_capacity(context.lines.len());
+    for line in &context.lines {
+        let item_code = line
+            .external_id
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "item {} ({}) of return order {code} has no Increff item code, so Increff \
+                     cannot be told its QC",
+                    line.return_item_id, line.sku
+                )
+            })?;
+        let (qc_status, qc_reason) = qc_of(line);
+        let image_urls = match (qc_status, photo_url_base, &line.qc) {
+            (QcStatus::Fail, Some(base), Some(qc)) => qc
+                .photos
+                .iter()
+                .map(|hash| format!("{}/{hash}.jpg", base.trim_end_matches('/')))
+                .collect(),
+            _ => Vec::new(),
+        };
+        items.push(QcItem {
+            item_code: item_code.to_owned(),
+            channel_sku_code: line.sku.clone(),
+            qc_status,
+            qc_reason,
+            image_urls,
+        });
+    }
+    Ok(ProcessingUpdate {
+        return_order_code: code.to_owned(),
+        order_items: items,
+    })
+}
+
+/// How a failed exchange item finds its line on the replacement order. Clickpost's
+/// replacement orders are not documented, so this is an adapter setting: a line whose custom
+/// attribute `attribute` names the returned item (its Increff item code, the hub's item id,
+/// or its SKU) replaces it; failing that, a line of the returned item's own SKU (a
+/// like-for-like replacement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplacementLines {
+    pub attribute: String,
+}
+
+impl Default for ReplacementLines {
+    fn default() -> Self {
+        ReplacementLines {
+            attribute: "_returned_item".into(),
+        }
+    }
+}
+
+/// A line of the replacement order as `ExchangeOrder` reads it.
+#[derive(Debug, Clone)]
+struct ReplacementLine {
+    id: String,
+    sku: String,
+    quantity: u32,
+    current: u32,
+    attributes: Vec<(String, String)>,
+}
+
+/// The replacement order as `ExchangeOrder` reads it.
+#[derive(Debug, Clone)]
+struct Replacement {
+    id: String,
+    cancelled: bool,
+    lines: Vec<ReplacementLine>,
+}
+
+impl Replacement {
+    fn parse(order: &Value) -> Replacement {
+        let text = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        let count = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0) as u32;
+        Replacement {
+            id: text(order, "id"),
+            cancelled: !order["cancelledAt"].is_null(),
+            lines: order
+                .pointer("/lineItems/nodes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|l| ReplacementLine {
+                    id: text(l, "id"),
+                    sku: text(l, "sku"),
+                    quantity: count(l, "quantity"),
+                    current: count(l, "currentQuantity"),
+                    attributes: l["customAttributes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| (text(a, "key"), text(a, "value")))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What the QC FAIL rule does to the replacement order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FailPlan {
+    /// Nothing left to do (cancelled, or the lines are at their target already).
+    Done,
+    CancelOrder,
+    /// Lines to set to these quantities (absolute, so repeating is the same).
+    SetQuantities(BTreeMap<String, u32>),
+}
+
+/// The numeric id at the end of a GID (`gid://shopify/LineItem/42` → `42`): Shopify's
+/// calculated line items carry the id of the line item they edit.
+fn gid_number(gid: &str) -> &str {
+    gid.rsplit('/').next().unwrap_or(gid)
+}
+
+pub struct IncreffTarget {
+    http: reqwest::Client,
+    config: IncreffConfig,
+    shop: Option<ShopifyTarget>,
+    replacement: ReplacementLines,
+}
+
+impl std::fmt::Debug for IncreffTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncreffTarget")
+            .field("config", &self.config)
+            .field("shop", &self.shop.as_ref().map(|s| s.client().endpoint()))
+            .finish()
+    }
+}
+
+/// One HTTP exchange with Increff.
+enum Answer {
+    Ok,
+    /// (HTTP status, Increff's message).
+    Refused(u16, String),
+}
+
+impl IncreffTarget {
+    /// A target for one retailer's Increff account; each request gives up after `timeout`.
+    pub fn new(config: IncreffConfig, timeout: Duration) -> Result<IncreffTarget, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client for Increff: {e}"))?;
+        Ok(IncreffTarget {
+            http,
+            config,
+            shop: None,
+            replacement: ReplacementLines::default(),
+        })
+    }
+
+    /// The retailer's Shopify shop, where Clickpost exchanges are held: without it, an update
+    /// with an exchange item fails before anything is sent.
+    pub fn with_shop(mut self, shop: ShopifyTarget) -> IncreffTarget {
+        self.shop = Some(shop);
+        self
+    }
+
+    pub fn with_replacement_lines(mut self, replacement: ReplacementLines) -> IncreffTarget {
+        self.replacement = replacement;
+        self
+    }
+
+    pub fn config(&self) -> &IncreffConfig {
+        &self.config
+    }
+
+    /// Checks the credentials. Increff documents no read endpoint for an external system, so
+    /// (an assumption, to revisit with Increff) this posts a processing update that names no
+    /// return order and no items: Increff checks the three auth headers before the body, so a
+    /// 401/403 means the credentials are wrong, and a validation refusal (400/422) or a 200
+    /// means they were accepted; an update of no items of no return can change nothing.
+    pub async fn test_connection(&self) -> Result<(), String> {
+        let probe = ProcessingUpdate {
+            return_order_code: String::new(),
+            order_items: vec![],
+        };
+        match self.post(&probe).await {
+            Ok(Answer::Ok) | Ok(Answer::Refused(400 | 422, _)) => Ok(()),
+            Ok(Answer::Refused(status @ (401 | 403), message)) => Err(format!(
+                "Increff refused the credentials (HTTP {status}: {message}); check the \
+                 username, password and domain"
+            )),
+            Ok(Answer::Refused(status, message)) => Err(format!(
+                "Increff answered HTTP {status} ({message}) at {}{PROCESSING_UPDATE_PATH}; \
+                 check the base URL",
+                self.base()
+            )),
+            Err(e) => Err(match e {
+                TargetError::NotApplied(m)
+                | TargetError::Unknown(m)
+                | TargetError::Permanent(m) => {
+                    format!("Increff could not be reached: {m}")
+                }
+            }),
+        }
+    }
+
+    fn base(&self) -> &str {
+        self.config.base_url.trim_end_matches('/')
+    }
+
+    async fn post(&self, update: &ProcessingUpdate) -> Result<Answer, TargetError> {
+        let url = format!("{}{PROCESSING_UPDATE_PATH}", self.base());
+        let body = serde_json::to_vec(update).map_err(|e| {
+            TargetError::Permanent(format!("the processing update cannot be encoded: {e}"))
+        })?;
+        let response = self
+            .http
+            .post(&url)
+            .header("authUsername", &self.config.username)
+            .header("authPassword", &self.config.password)
+            .header("authDomainName", &self.config.domain)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => {
+                return Err(TargetError::NotApplied(format!(
+                    "Increff {PROCESSING_UPDATE_PATH}: could not connect: {}",
+                    without_url(&e)
+                )))
+            }
+            Err(e) => {
+                return Err(TargetError::Unknown(format!(
+                    "Increff {PROCESSING_UPDATE_PATH}: {} after the request was sent: {}",
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "the connection failed"
+                    },
+                    without_url(&e)
+                )))
+            }
+        };
+        let status = response.status();
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Err(TargetError::Unknown(format!(
+                    "Increff {PROCESSING_UPDATE_PATH}: the answer broke off (HTTP {status}): {}",
+                    without_url(&e)
+                )))
+            }
+        };
+        if status.is_success() {
+            return Ok(Answer::Ok);
+        }
+        let message = increff_message(&body);
+        if status.as_u16() == 429 {
+            return Err(TargetError::NotApplied(format!(
+                "Increff {PROCESSING_UPDATE_PATH}: rate limited (HTTP 429): {message}"
+            )));
+        }
+        if status.is_server_error() {
+            return Err(TargetError::Unknown(format!(
+                "Increff {PROCESSING_UPDATE_PATH}: HTTP {status}: {message}"
+            )));
+        }
+        Ok(Answer::Refused(status.as_u16(), message))
+    }
+
+    /// Sends the processing update once.
+    async fn update(&self, update: &ProcessingUpdate) -> Result<(), TargetError> {
+        match self.post(update).await? {
+            Answer::Ok => Ok(()),
+            Answer::Refused(status @ (401 | 403), message) => Err(TargetError::Permanent(format!(
+                "Increff refused the credentials (HTTP {status}: {message}); check the \
+                 retailer's Increff username, password and domain, then retry"
+            ))),
+            Answer::Refused(status, message) => Err(TargetError::Permanent(format!(
+                "Increff refused the processing update of return order {} (HTTP {status}): \
+                 {message}",
+                update.return_order_code
+            ))),
+        }
+    }
+
+    fn shop(&self) -> Result<&ShopifyTarget, TargetError> {
+        self.shop.as_ref().ok_or_else(|| {
+            TargetError::Permanent(
+                "the return has an exchange item, but the retailer's Shopify shop is not \
+                 connected, so its held replacement order cannot be released or cancelled; \
+                 nothing was sent"
+                    .into(),
+            )
+        })
+    }
+
+    /// The replacement order of `action`'s exchange.
+    async fn replacement(&self, action: &ActionDue) -> Result<Replacement, TargetError> {
+        let shop = self.shop()?;
+        let tag = shop.exchange_tag(&action.return_id);
+        let data = shop
+            .client()
+            .execute(
+                &documents::EXCHANGE_ORDER,
+                json!({ "query": format!("tag:'{tag}'") }),
+                Repeat::Safe,
+            )
+            .await
+            .map_err(read_error)?;
+        let order = data.pointer("/orders/nodes/0").ok_or_else(|| {
+            TargetError::Permanent(format!(
+                "no replacement order tagged {tag} on Shopify, so the exchange of return {} \
+                 cannot be released or cancelled",
+                action.return_id
+            ))
+        })?;
+        Ok(Replacement::parse(order))
+    }
+
+    /// The replacement line that replaces `item`.
+    fn line_for<'a>(
+        &self,
+        order: &'a Replacement,
+        item: &ActionLine,
+    ) -> Option<&'a ReplacementLine> {
+        let names = [
+            item.external_id.as_deref(),
+            Some(item.return_item_id.as_str()),
+            Some(item.sku.as_str()),
+        ];
+        order
+            .lines
+            .iter()
+            .find(|l| {
+                l.attributes.iter().any(|(k, v)| {
+                    *k == self.replacement.attribute && names.contains(&Some(v.as_str()))
+                })
+            })
+            .or_else(|| order.lines.iter().find(|l| l.sku == item.sku))
+    }
+
+    /// What QC FAIL of `failed` (with `passed` other exchange items) does to `order`.
+    fn fail_plan(
+        &self,
+        order: &Replacement,
+        failed: &[&ActionLine],
+        passed: usize,
+    ) -> Result<FailPlan, TargetError> {
+        if order.cancelled {
+            return Ok(FailPlan::Done);
+        }
+        if passed == 0 {
+            // Every exchanged item failed: the replacement order goes.
+            return Ok(FailPlan::CancelOrder);
+        }
+        let mut taken: BTreeMap<&str, u32> = BTreeMap::new();
+        for item in failed {
+            let line = self.line_for(order, item).ok_or_else(|| {
+                TargetError::Permanent(format!(
+                    "item {} ({}) failed QC, but no line of the replacement order {} replaces \
+                     it (no line attribute {} names it and no line has its SKU); cancel that \
+                     line on Shopify by hand",
+                    item.return_item_id, item.sku, order.id, self.replacement.attribute
+                ))
+            })?;
+            *taken.entry(line.id.as_str()).or_default() += item.quantity;
+        }
+        // Targets from what was bought (not from what is left): the same every time.
+        let targets: BTreeMap<String, u32> = order
+            .lines
+            .iter()
+            .map(|l| {
+                let take = taken.get(l.id.as_str()).copied().unwrap_or(0);
+                (l.id.clone(), l.quantity.saturating_sub(take))
+            })
+            .collect();
+        if targets.values().all(|&q| q == 0) {
+            return Ok(FailPlan::CancelOrder);
+        }
+        let changes: BTreeMap<String, u32> = order
+            .lines
+            .iter()
+            .filter(|l| taken.contains_key(l.id.as_str()) && l.current > targets[&l.id])
+            .map(|l| (l.id.clone(), targets[&l.id]))
+            .collect();
+        Ok(if changes.is_empty() {
+            FailPlan::Done
+        } else {
+            FailPlan::SetQuantities(changes)
+        })
+    }
+
+    async fn cancel_order(&self, action: &ActionDue, order_id: &str) -> Result<(), TargetError> {
+        let shop = self.shop()?;
+        let data = shop
+            .client()
+            .execute(
+                &documents::ORDER_CANCEL,
+                json!({
+                    "orderId": order_id,
+                    "notifyCustomer": shop.settings().notify_customer,
+                    "staffNote": format!("Returnhub: the returned item failed QC ({})", action.key),
+                }),
+                // Not idempotent on Shopify's side: an unknown outcome is reconciled (the
+                // resend reads cancelledAt first).
+                Repeat::Unsafe,
+            )
+            .await
+            .map_err(target_error)?;
+        if let Some(errors) = user_errors(&data["orderCancel"]) {
+            // Refused because an earlier try (its answer lost) cancelled it already?
+            if self.replacement(action).await?.cancelled {
+                tracing::info!(key = %action.key, order = %order_id, "replacement order already cancelled (an earlier try took effect)");
+                return Ok(());
+            }
+            return Err(TargetError::Permanent(format!(
+                "Shopify refused to cancel the replacement order {order_id}: {errors}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn set_quantities(
+        &self,
+        action: &ActionDue,
+        order_id: &str,
+        changes: &BTreeMap<String, u32>,
+    ) -> Result<(), TargetError> {
+        let shop = self.shop()?;
+        let client = shop.client();
+        let refused = |step: &str, errors: String| {
+            TargetError::Permanent(format!(
+                "Shopify refused to {step} the replacement order {order_id}: {errors}"
+            ))
+        };
+        // Begin and set-quantity only stage changes: repeating them is harmless.
+        let data = client
+            .execute(
+                &documents::ORDER_EDIT_BEGIN,
+                json!({ "id": order_id }),
+                Repeat::Safe,
+            )
+            .await
+            .map_err(target_error)?;
+        let payload = &data["orderEditBegin"];
+        if let Some(errors) = user_errors(payload) {
+            return Err(refused("edit", errors));
+        }
+        let calculated = payload
+            .pointer("/calculatedOrder/id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                TargetError::Unknown("orderEditBegin returned no calculated order".into())
+            })?
+            .to_owned();
+        let calculated_lines: Vec<&str> = payload
+            .pointer("/calculatedOrder/lineItems/nodes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["id"].as_str())
+            .collect();
+        for (line, quantity) in changes {
+            let calculated_line = calculated_lines
+                .iter()
+                .find(|c| gid_number(c) == gid_number(line))
+                .ok_or_else(|| {
+                    TargetError::Permanent(format!(
+                        "the edit of replacement order {order_id} has no line for {line}"
+                    ))
+                })?;
+            let data = client
+                .execute(
+                    &documents::ORDER_EDIT_SET_QUANTITY,
+                    json!({ "id": calculated, "lineItemId": calculated_line, "quantity": quantity }),
+                    Repeat::Safe,
+                )
+                .await
+                .map_err(target_error)?;
+            if let Some(errors) = user_errors(&data["orderEditSetQuantity"]) {
+                return Err(refused("take the failed items off", errors));
+            }
+        }
+        let data = client
+            .execute(
+                &documents::ORDER_EDIT_COMMIT,
+                json!({
+                    "id": calculated,
+                    "notifyCustomer": shop.settings().notify_customer,
+                    "staffNote": format!("Returnhub: returned items failed QC ({})", action.key),
+                }),
+                // The commit is the effect: an unknown outcome is reconciled (the resend reads
+                // the lines' current quantities first).
+                Repeat::Unsafe,
+            )
+            .await
+            .map_err(target_error)?;
+        if let Some(errors) = user_errors(&data["orderEditCommit"]) {
+            let now = self.replacement(action).await?;
+            let done = changes
+                .iter()
+                .all(|(id, q)| now.lines.iter().any(|l| &l.id == id && l.current <= *q));
+            if done {
+                tracing::info!(key = %action.key, order = %order_id, "failed lines already taken off (an earlier try took effect)");
+                return Ok(());
+            }
+            return Err(refused("commit the edit of", errors));
+        }
+        Ok(())
+    }
+
+    /// The Clickpost exchange rule for the return's exchanged items: failed items' lines off
+    /// the replacement order (or the whole order cancelled) first, then, if any item passed,
+    /// the holds released — in that order, so a failed item's replacement never ships.
+    /// Returns the replacement order's id.
+    async fn exchange_rule(
+        &self,
+        action: &ActionDue,
+        exchanged: &[&ActionLine],
+    ) -> Result<String, TargetError> {
+        let (passed, failed): (Vec<&ActionLine>, Vec<&ActionLine>) =
+            exchanged.iter().partition(|l| qc_of(l).0 == QcStatus::Pass);
+        let order = self.replacement(action).await?;
+        if !failed.is_empty() {
+            match self.fail_plan(&order, &failed, passed.len())? {
+                FailPlan::Done => {}
+                FailPlan::CancelOrder => self.cancel_order(action, &order.id).await?,
+                FailPlan::SetQuantities(changes) => {
+                    self.set_quantities(action, &order.id, &changes).await?
+                }
+            }
+        }
+        if !passed.is_empty() {
+            if order.cancelled {
+                return Err(TargetError::Permanent(format!(
+                    "item(s) passed QC, but the replacement order {} is cancelled on Shopify",
+                    order.id
+                )));
+            }
+            self.shop()?.exchange(action).await?;
+        }
+        Ok(order.id)
+    }
+}
+
+/// Increff's message from an error body (`message`, `error` or `description` of a JSON
+/// object, else the text), at most 300 characters.
+fn increff_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            ["message", "error", "description"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(Value::as_str).map(str::to_owned))
+        })
+        .unwrap_or_else(|| text.trim().to_owned());
+    let message = if message.is_empty() {
+        "no message".to_owned()
+    } else {
+        message
+    };
+    message.chars().take(300).collect()
+}
+
+fn without_url(e: &reqwest::Error) -> String {
+    let message = e.to_string();
+    match e.url() {
+        Some(url) => message.replace(url.as_str(), "<url>"),
+        None => message,
+    }
+}
+
+/// A non-partner action, or one routed elsewhere since it became due.
+fn not_for_increff(action: &ActionDue, context: &ActionContext) -> Option<TargetError> {
+    if action.kind != ActionKind::PartnerUpdate {
+        return Some(TargetError::Permanent(format!(
+            "action {} is a {} for Shopify, not an update for Increff; only QC updates of \
+             returns from Increff or Clickpost go to Increff",
+            action.key,
+            action.kind.name()
+        )));
+    }
+    if context.target != ActionTarget::Increff {
+        return Some(TargetError::Permanent(format!(
+            "return {} from {} is now actioned through {}, not Increff; retry it so it goes \
+             there",
+            action.return_id,
+            context.source,
+            context.target.name()
+        )));
+    }
+    None
+}
+
+impl Target for IncreffTarget {
+    fn name(&self) -> &str {
+        "increff"
+    }
+
+    async fn send(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Confirmation, TargetError> {
+        if let Some(e) = not_for_increff(action, context) {
+            return Err(e);
+        }
+        let update = processing_update(context, self.config.photo_url_base.as_deref())
+            .map_err(TargetError::Permanent)?;
+        let exchanged: Vec<&ActionLine> = context
+            .lines
+            .iter()
+            .filter(|l| l.outcome.as_deref() == Some("exchange"))
+            .collect();
+        if !exchanged.is_empty() {
+            // Before anything is sent: an exchange that cannot be carried out fails whole.
+            self.shop()?;
+        }
+        self.update(&update).await?;
+        if exchanged.is_empty() {
+            return Ok(Confirmation {
+                reference: update.return_order_code,
+            });
+        }
+        let order_id = self.exchange_rule(action, &exchanged).await?;
+        Ok(Confirmation {
+            reference: format!("{} {order_id}", update.return_order_code),
+        })
+    }
+
+    /// Always "no effect found, send again" (after the routing checks): see the module doc —
+    /// Increff has no read of an update, and a resend of this action changes nothing that an
+    /// earlier try changed.
+    async fn reconcile(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Option<Confirmation>, TargetError> {
+        match not_for_increff(action, context) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use returnhub_store::ItemQc;
+
+    fn line(id: &str, qc: Option<(&str, Option<&str>, Option<&str>)>) -> ActionLine {
+        ActionLine {
+            return_item_id: id.into(),
+            order_line_id: "gid://shopify/LineItem/1".into(),
+            quantity: 1,
+            disposition: None,
+            sku: format!("SKU-{id}"),
+            external_id: Some(format!("IC-{id}")),
+            qc: qc.map(|(presence, qc, reason)| ItemQc {
+                presence: presence.into(),
+                qc: qc.map(str::to_owned),
+                qc_reason: reason.map(str::to_owned),
+                grade: None,
+                note: None,
+                photos: vec!["ab12".into()],
+                inspected_at: "2026-11-20T00:00:00Z".into(),
+            }),
+            outcome: Some("refund".into()),
+        }
+    }
+
+    #[test]
+    fn qc_follows_the_bench_and_refuses_what_nobody_checked() {
+        let pass = line("a", Some(("found", Some("pass"), None)));
+        let fail = line("b", Some(("found", Some("fail"), Some("STAIN_DAMAGE"))));
+        let missing = line("c", Some(("missing", None, None)));
+        let unchecked = line("d", None);
+        let no_qc = line("e", Some(("found", None, None)));
+        assert_eq!(qc_of(&pass), (QcStatus::Pass, None));
+        assert_eq!(qc_of(&fail), (QcStatus::Fail, Some("STAIN_DAMAGE".into())));
+        assert_eq!(
+            qc_of(&missing),
+            (QcStatus::Fail, Some(REASON_ITEM_MISSING.into()))
+        );
+        assert_eq!(
+            qc_of(&unchecked),
+            (QcStatus::Fail, Some(REASON_NOT_INSPECTED.into()))
+        );
+        assert_eq!(
+            qc_of(&no_qc),
+            (QcStatus::Fail, Some(REASON_NOT_INSPECTED.into()))
+        );
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug() {
+        let config = IncreffConfig {
+            base_url: "https://omni.example".into(),
+            username: "hub".into(),
+            password: "s3cr3t-pa55".into(),
+            domain: "kowhai".into(),
+            photo_url_base: None,
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t-pa55"), "{shown}");
+        let target = IncreffTarget::new(config, Duration::from_secs(1)).unwrap();
+        assert!(!format!("{target:?}").contains("s3cr3t-pa55"));
+    }
+
+    #[test]
+    fn error_messages_come_from_increff_s_body() {
+        assert_eq!(
+            increff_message(br#"{"message":"Invalid item code"}"#),
+            "Invalid item code"
+        );
+        assert_eq!(increff_message(b"  Bad request \n"), "Bad request");
+        assert_eq!(increff_message(b""), "no message");
+    }
+}

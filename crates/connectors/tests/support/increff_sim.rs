@@ -1,0 +1,343 @@
+//! A simulator of Increff's Returns Processing Update (`POST /usp/return`), for tests only. It
+//! listens on a real TCP socket on 127.0.0.1 (one request per connection, like the Shopify
+//! simulator), checks the three auth headers (`authUsername`, `authPassword`,
+//! `authDomainName`: 401 otherwise), and keeps the return orders it knows: code → items (item
+//! code, SKU, the history of every QC status received).
+//!
+//! The update sets each named item's QC state. What the tests count is *effects*: an update
+//! of an item whose status, reason or images differ from what Increff holds. A repeat of the
+//! same update is accepted (200) and is no effect — which is what makes resending the
+//! connector's reconciliation.
+//!
+//! Refusals, as the connector must show them: an unknown return order or item code, an item
+//! code whose SKU is not the one given, a qcStatus other than PASS/FAIL, a missing
+//! returnOrderCode (400, with a JSON `message`; the body is checked after the credentials).
+//!
+//! Faults, per request, from a seeded generator or forced for the next requests (the same as
+//! the Shopify simulator's where they make sense): 429 (Increff rate-limits its APIs), a 502
+//! before the effect, the connection dropped before or after the effect, the answer held past
+//! the client's timeout after the effect, a slow answer, and the effect landing `hold` after
+//! the connection dropped.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+
+use super::simulator::{read_request, respond, Fault};
+
+pub const USERNAME: &str = "hub-kowhai";
+pub const PASSWORD: &str = "increff-pass-0123456789";
+pub const DOMAIN: &str = "kowhai";
+
+/// One QC state received for an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QcState {
+    pub status: String,
+    pub reason: Option<String>,
+    pub image_urls: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IncreffItem {
+    pub item_code: String,
+    pub sku: String,
+    /// Every state received, in order (repeats included).
+    pub history: Vec<QcState>,
+    /// Updates that changed the item's state.
+    pub effects: u32,
+}
+
+impl IncreffItem {
+    pub fn current(&self) -> Option<&QcState> {
+        self.history.last()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct IncreffLedger {
+    /// Return order code → its items.
+    pub returns: BTreeMap<String, Vec<IncreffItem>>,
+    /// Every body accepted (answered or not), in order.
+    pub accepted: Vec<Value>,
+    /// Requests refused for their credentials.
+    pub unauthorized: u64,
+    /// Requests refused for their body, with the message.
+    pub refused: Vec<String>,
+}
+
+impl IncreffLedger {
+    pub fn item(&self, code: &str, item_code: &str) -> &IncreffItem {
+        self.returns[code]
+            .iter()
+            .find(|i| i.item_code == item_code)
+            .unwrap()
+    }
+
+    pub fn effects(&self) -> u64 {
+        self.returns
+            .values()
+            .flatten()
+            .map(|i| u64::from(i.effects))
+            .sum()
+    }
+}
+
+#[derive(Debug)]
+struct FaultPlan {
+    rate: f64,
+    rng: u64,
+    forced: VecDeque<Option<Fault>>,
+    injected: BTreeMap<Fault, u64>,
+    hold: Duration,
+    slow: Duration,
+}
+
+#[derive(Clone)]
+pub struct IncreffSim {
+    pub addr: SocketAddr,
+    ledger: Arc<Mutex<IncreffLedger>>,
+    faults: Arc<Mutex<FaultPlan>>,
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl IncreffSim {
+    pub fn start() -> IncreffSim {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let sim = IncreffSim {
+            addr: listener.local_addr().unwrap(),
+            ledger: Arc::new(Mutex::new(IncreffLedger::default())),
+            faults: Arc::new(Mutex::new(FaultPlan {
+                rate: 0.0,
+                rng: 1,
+                forced: VecDeque::new(),
+                injected: BTreeMap::new(),
+                hold: Duration::from_secs(3),
+                slow: Duration::from_millis(100),
+            })),
+        };
+        let server = sim.clone();
+        super::receiver::serve_forever("increff-simulator", listener, Some(2), move |stream| {
+            let server = server.clone();
+            async move { server.serve(stream).await }
+        });
+        sim
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ledger(&self) -> std::sync::MutexGuard<'_, IncreffLedger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A return order Increff knows, with its items (item code, SKU).
+    pub fn add_return(&self, code: &str, items: &[(&str, &str)]) {
+        self.ledger().returns.insert(
+            code.to_owned(),
+            items
+                .iter()
+                .map(|(item_code, sku)| IncreffItem {
+                    item_code: (*item_code).to_owned(),
+                    sku: (*sku).to_owned(),
+                    history: vec![],
+                    effects: 0,
+                })
+                .collect(),
+        );
+    }
+
+    pub fn inject(&self, rate: f64, seed: u64, hold: Duration, slow: Duration) {
+        let mut f = self.faults.lock().unwrap();
+        f.rate = rate;
+        f.rng = seed;
+        f.hold = hold;
+        f.slow = slow;
+    }
+
+    pub fn force(&self, faults: &[Fault]) {
+        self.faults
+            .lock()
+            .unwrap()
+            .forced
+            .extend(faults.iter().copied().map(Some));
+    }
+
+    pub fn injected(&self) -> BTreeMap<Fault, u64> {
+        self.faults.lock().unwrap().injected.clone()
+    }
+
+    fn next_fault(&self) -> Option<Fault> {
+        let mut f = self.faults.lock().unwrap();
+        let fault = if let Some(forced) = f.forced.pop_front() {
+            forced
+        } else if f.rate > 0.0 {
+            let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
+            (draw < f.rate).then(|| Fault::ALL[(splitmix(&mut f.rng) % 7) as usize])
+        } else {
+            None
+        };
+        if let Some(fault) = fault {
+            *f.injected.entry(fault).or_default() += 1;
+        }
+        fault
+    }
+
+    async fn serve(&self, mut stream: TcpStream) {
+        let Some((head, body)) = read_request(&mut stream).await else {
+            return;
+        };
+        let mut lines = head.lines();
+        let request_line = lines.next().unwrap_or_default().to_owned();
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let json_answer = |status: u16, message: &str| {
+            (
+                status,
+                json!({ "code": status, "message": message }).to_string(),
+            )
+        };
+        if !request_line.starts_with("POST /usp/return ") {
+            let (status, body) = json_answer(404, "No such API");
+            return respond(&mut stream, status, "application/json", body.as_bytes()).await;
+        }
+        let authorised = headers.get("authusername").map(String::as_str) == Some(USERNAME)
+            && headers.get("authpassword").map(String::as_str) == Some(PASSWORD)
+            && headers.get("authdomainname").map(String::as_str) == Some(DOMAIN);
+        if !authorised {
+            self.ledger().unauthorized += 1;
+            let (status, body) = json_answer(401, "Invalid authentication credentials");
+            return respond(&mut stream, status, "application/json", body.as_bytes()).await;
+        }
+        let fault = self.next_fault();
+        match fault {
+            Some(Fault::Throttled) => {
+                let (status, body) = json_answer(429, "Too many requests");
+                return respond(&mut stream, status, "application/json", body.as_bytes()).await;
+            }
+            Some(Fault::ServerError) => {
+                return respond(&mut stream, 502, "text/html", b"<h1>502 Bad Gateway</h1>").await
+            }
+            Some(Fault::DropBeforeCommit) => return drop(stream),
+            Some(Fault::Slow) => {
+                let slow = self.faults.lock().unwrap().slow;
+                tokio::time::sleep(slow).await;
+            }
+            _ => {}
+        }
+        let request: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                let (status, body) = json_answer(400, &format!("Invalid JSON: {e}"));
+                return respond(&mut stream, status, "application/json", body.as_bytes()).await;
+            }
+        };
+        if fault == Some(Fault::LateCommit) {
+            drop(stream);
+            let hold = self.faults.lock().unwrap().hold;
+            tokio::time::sleep(hold).await;
+            let _ = self.apply(&request);
+            return;
+        }
+        let outcome = self.apply(&request);
+        match fault {
+            Some(Fault::DropAfterCommit) => drop(stream),
+            Some(Fault::TimeoutAfterCommit) => {
+                let hold = self.faults.lock().unwrap().hold;
+                tokio::time::sleep(hold).await;
+                drop(stream);
+            }
+            _ => match outcome {
+                Ok(()) => respond(&mut stream, 200, "application/json", b"").await,
+                Err(message) => {
+                    let (status, body) = json_answer(400, &message);
+                    respond(&mut stream, status, "application/json", body.as_bytes()).await
+                }
+            },
+        }
+    }
+
+    /// Validates the whole update, then sets each item's QC state (all or nothing).
+    fn apply(&self, request: &Value) -> Result<(), String> {
+        let mut ledger = self.ledger();
+        let result = (|| -> Result<(String, Vec<(usize, QcState)>), String> {
+            let code = request["returnOrderCode"]
+                .as_str()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| "returnOrderCode is mandatory".to_owned())?;
+            let items = request["orderItems"]
+                .as_array()
+                .ok_or_else(|| "orderItems is mandatory".to_owned())?;
+            let known = ledger
+                .returns
+                .get(code)
+                .ok_or_else(|| format!("Return order {code} does not exist"))?;
+            let mut updates = Vec::new();
+            for item in items {
+                let item_code = item["itemCode"].as_str().unwrap_or_default();
+                let found = known
+                    .iter()
+                    .position(|i| i.item_code == item_code)
+                    .ok_or_else(|| {
+                        format!("Item {item_code} does not exist in return order {code}")
+                    })?;
+                let sku = item["channelSkuCode"].as_str().unwrap_or_default();
+                if known[found].sku != sku {
+                    return Err(format!(
+                        "channelSkuCode {sku} does not match item {item_code} of return order {code}"
+                    ));
+                }
+                let status = item["qcStatus"].as_str().unwrap_or_default();
+                if status != "PASS" && status != "FAIL" {
+                    return Err(format!("Invalid qcStatus {status:?}: PASS or FAIL"));
+                }
+                updates.push((
+                    found,
+                    QcState {
+                        status: status.to_owned(),
+                        reason: item["qcReason"].as_str().map(str::to_owned),
+                        image_urls: item["imageUrls"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect(),
+                    },
+                ));
+            }
+            Ok((code.to_owned(), updates))
+        })();
+        let (code, updates) = match result {
+            Ok(ok) => ok,
+            Err(message) => {
+                ledger.refused.push(message.clone());
+                return Err(message);
+            }
+        };
+        let items = ledger.returns.get_mut(&code).unwrap();
+        for (index, state) in updates {
+            let item = &mut items[index];
+            if item.current() != Some(&state) {
+                item.effects += 1;
+            }
+            item.history.push(state);
+        }
+        ledger.accepted.push(request.clone());
+        Ok(())
+    }
+}
