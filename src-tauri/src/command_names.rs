@@ -50,4 +50,8 @@ pub const ALL: &[&str] = &[
     "save_tracking_webhooks",
     "test_tracking_webhook",
     "retry_tracking_webhooks",
+    "partner_connections",
+    "connect_partner",
+    "test_partner",
+    "disconnect_partner",
 ];

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use returnhub_core::bench::BenchState;
 use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
+use returnhub_core::partner::ActionTarget;
 use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
 use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
-    ItemScan, OrderMatch, PhotoRef, PrinterQueueView, ProcessResult, RulesCheck, SessionView,
-    ShopsView, StationView, SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
+    ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef,
+    PrinterQueueView, ProcessResult, RulesCheck, SessionView, ShopsView, StationView,
+    SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
 };
 use tauri::State;
 
@@ -449,4 +451,45 @@ pub fn retry_tracking_webhooks(
     Ok(state
         .hub
         .retry_tracking_webhooks(&retailer_id, url.as_deref())?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn partner_connections(state: State<'_, AppState>) -> Reply<Vec<PartnerConnectionView>> {
+    Ok(state.hub.partner_connections()?)
+}
+
+/// `input.secret` is a key, password or token: not traced.
+#[tauri::command]
+#[tracing::instrument(skip(state, input))]
+pub fn connect_partner(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    input: PartnerConnectionInput,
+) -> Reply<Vec<PartnerConnectionView>> {
+    short_input("retailer", &retailer_id, 128)?;
+    short_input("API address", &input.base_url, 2000)?;
+    Ok(state.hub.connect_partner(&retailer_id, input)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn test_partner(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    target: ActionTarget,
+) -> Reply<String> {
+    short_input("retailer", &retailer_id, 128)?;
+    Ok(state.hub.test_partner(&retailer_id, target)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn disconnect_partner(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    target: ActionTarget,
+) -> Reply<Vec<PartnerConnectionView>> {
+    short_input("retailer", &retailer_id, 128)?;
+    Ok(state.hub.disconnect_partner(&retailer_id, target)?)
 }

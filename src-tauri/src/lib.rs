@@ -165,6 +165,10 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::save_tracking_webhooks,
             commands::test_tracking_webhook,
             commands::retry_tracking_webhooks,
+            commands::partner_connections,
+            commands::connect_partner,
+            commands::test_partner,
+            commands::disconnect_partner,
         ])
 }
 

@@ -23,6 +23,7 @@ import { setUpRulesScreen } from "./rules";
 import { Settings } from "./settings";
 import { Shops } from "./shops";
 import { Webhooks } from "./webhooks";
+import { Partners } from "./partners";
 import { el, formatMoney, text, typingInField } from "./util";
 import { WedgeDetector } from "./wedge";
 
@@ -55,6 +56,7 @@ const settings = new Settings(call, (config: StationConfig) => wedge.configure(c
 
 const shops = new Shops(call);
 const webhooks = new Webhooks(call);
+const partners = new Partners(call);
 
 type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops";
 let screen: Screen = "bench";
@@ -104,6 +106,7 @@ function showScreen(wanted: Screen): void {
   } else if (screen === "shops") {
     void shops.load(role);
     void webhooks.load(role);
+    void partners.load(role);
   } else {
     void settings.load();
   }

@@ -1,5 +1,5 @@
-//! The action dispatcher, the same for every target (Shopify now; Loop, Increff, Returns
-//! Prime later). It works the `action` outbox rows of the hub store:
+//! The action dispatcher, the same for every target (Shopify, Loop, Increff, Returns Prime;
+//! [`crate::route::Router`] chooses among them per action). It works the `action` outbox rows of the hub store:
 //!
 //! ```text
 //! pending ──mark sent (durable)──▶ sent ──send──▶ confirmed            (ActionConfirmed event)
@@ -54,6 +54,12 @@ pub enum TargetError {
 pub trait Target {
     /// Named in the confirmation and failure events ("shopify", "loop", …).
     fn name(&self) -> &str;
+
+    /// The name of what carries out this action (a router answers with the target it
+    /// chooses); by default [`Target::name`].
+    fn name_for(&self, _context: &ActionContext) -> String {
+        self.name().to_owned()
+    }
 
     /// Carries the action out once.
     async fn send(
@@ -193,15 +199,17 @@ impl<T: Target> Dispatcher<T> {
         let context = match store.action_context(&row.action) {
             Ok(c) => c,
             Err(StoreError::Invalid(reason)) => {
-                return self.fail(store, &row.action, &reason, report);
+                let name = self.target.name().to_owned();
+                return self.fail(store, &row.action, &name, &reason, report);
             }
             Err(e) => return Err(e.into()),
         };
+        let name = self.target.name_for(&context);
         if matches!(row.state, OutboxState::Sent | OutboxState::Unknown) {
             match self.target.reconcile(&row.action, &context).await {
                 Ok(Some(confirmation)) => {
                     report.reconciled_found += 1;
-                    return self.confirm(store, &row.action, confirmation, report);
+                    return self.confirm(store, &row.action, &name, confirmation, report);
                 }
                 Ok(None) => {
                     report.reconciled_absent += 1;
@@ -212,10 +220,16 @@ impl<T: Target> Dispatcher<T> {
                         now,
                         "reconciled: no effect at the target",
                     )?;
-                    tracing::info!(key = %key, target = self.target.name(), "no effect found; sending again");
+                    tracing::info!(key = %key, target = %name, "no effect found; sending again");
                 }
                 Err(TargetError::Permanent(reason)) => {
-                    return self.fail(store, &row.action, &format!("reconcile: {reason}"), report)
+                    return self.fail(
+                        store,
+                        &row.action,
+                        &name,
+                        &format!("reconcile: {reason}"),
+                        report,
+                    )
                 }
                 Err(e) => {
                     let now = self.clock.now_ms();
@@ -226,7 +240,7 @@ impl<T: Target> Dispatcher<T> {
                 }
             }
         }
-        self.send(store, &row.action, &context, row.attempts, report)
+        self.send(store, &row.action, &context, &name, row.attempts, report)
             .await
     }
 
@@ -235,6 +249,7 @@ impl<T: Target> Dispatcher<T> {
         store: &mut Store,
         action: &ActionDue,
         context: &ActionContext,
+        name: &str,
         attempts_before: u32,
         report: &mut DispatchReport,
     ) -> Result<(), DispatchError> {
@@ -246,8 +261,8 @@ impl<T: Target> Dispatcher<T> {
         let result = self.target.send(action, context).await;
         let now = self.clock.now_ms();
         match result {
-            Ok(confirmation) => self.confirm(store, action, confirmation, report),
-            Err(TargetError::Permanent(reason)) => self.fail(store, action, &reason, report),
+            Ok(confirmation) => self.confirm(store, action, name, confirmation, report),
+            Err(TargetError::Permanent(reason)) => self.fail(store, action, name, &reason, report),
             // Given up only when it certainly did not take effect: an unknown outcome stays
             // unknown (listed for the supervisor) and keeps being reconciled, so an action
             // whose effect exists is never marked failed.
@@ -255,6 +270,7 @@ impl<T: Target> Dispatcher<T> {
                 .fail(
                     store,
                     action,
+                    name,
                     &format!("gave up after {attempts} attempts: {reason}"),
                     report,
                 ),
@@ -266,7 +282,7 @@ impl<T: Target> Dispatcher<T> {
             Err(TargetError::Unknown(reason)) => {
                 store.mark_action_unknown(key, now, now + self.delay_ms(attempts), &reason)?;
                 report.unknown += 1;
-                tracing::warn!(key = %key, target = self.target.name(), reason = %reason, "action outcome unknown; will reconcile");
+                tracing::warn!(key = %key, target = %name, reason = %reason, "action outcome unknown; will reconcile");
                 Ok(())
             }
         }
@@ -280,6 +296,7 @@ impl<T: Target> Dispatcher<T> {
         &self,
         store: &mut Store,
         action: &ActionDue,
+        name: &str,
         confirmation: Confirmation,
         report: &mut DispatchReport,
     ) -> Result<(), DispatchError> {
@@ -287,12 +304,12 @@ impl<T: Target> Dispatcher<T> {
         let event = DomainEvent::ActionConfirmed {
             key: key.clone(),
             return_id: action.return_id.clone(),
-            target: self.target.name().to_owned(),
+            target: name.to_owned(),
             reference: confirmation.reference.clone(),
         };
         self.append(store, event)?;
         report.confirmed += 1;
-        tracing::info!(key = %key, target = self.target.name(), reference = %confirmation.reference, "action confirmed");
+        tracing::info!(key = %key, target = %name, reference = %confirmation.reference, "action confirmed");
         Ok(())
     }
 
@@ -300,6 +317,7 @@ impl<T: Target> Dispatcher<T> {
         &self,
         store: &mut Store,
         action: &ActionDue,
+        name: &str,
         reason: &str,
         report: &mut DispatchReport,
     ) -> Result<(), DispatchError> {
@@ -307,12 +325,12 @@ impl<T: Target> Dispatcher<T> {
         let event = DomainEvent::ActionFailed {
             key: key.clone(),
             return_id: action.return_id.clone(),
-            target: self.target.name().to_owned(),
+            target: name.to_owned(),
             reason: reason.to_owned(),
         };
         self.append(store, event)?;
         report.failed += 1;
-        tracing::error!(key = %key, target = self.target.name(), reason, "action failed; a supervisor can retry it");
+        tracing::error!(key = %key, target = %name, reason, "action failed; a supervisor can retry it");
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 //!   by Loop closing the return) and Loop's signed webhooks.
 //! - [`returns_prime`]: Returns Prime as a lookup source (a parcel's request by AWB) and as
 //!   the target of a partner update (each item's QC verdict).
+//! - [`route`]: one target over every connection, choosing by the return's bound target.
 //! - [`increff`]: Increff's Returns Processing Update as a target (Clickpost's QC goes this
 //!   way), with Clickpost's exchange rule on the retailer's Shopify.
 
@@ -23,6 +24,7 @@ pub mod import;
 pub mod increff;
 pub mod loop_returns;
 pub mod returns_prime;
+pub mod route;
 pub mod shopify;
 pub mod tracking_out;
 pub mod webhook;
@@ -37,6 +39,7 @@ pub use import::{ImportOptions, ImportProgress, Importer};
 pub use increff::{IncreffConfig, IncreffTarget};
 pub use loop_returns::{LoopConfig, LoopTarget};
 pub use returns_prime::{ReturnsPrimeClient, ReturnsPrimeConfig, ReturnsPrimeTarget};
+pub use route::Router;
 pub use shopify::{ShopifySettings, ShopifyTarget};
 
 /// Checks the credentials with a cheap query and returns the shop's name.

@@ -66,6 +66,33 @@ pub struct PartnerPolicy {
     /// Loop's `https://api.loopreturns.com/hook/v1/seko/update`. Passwords are secrets: they
     /// live in the keyring under the URL, never here.
     pub tracking_webhooks: Vec<TrackingWebhook>,
+    /// The retailer's connections to partners (what is not secret; the key, password or token
+    /// is in the keyring of each device that sends).
+    pub connections: Vec<PartnerConnection>,
+}
+
+/// How to reach a partner for one retailer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConnection {
+    /// Loop, Increff or Returns Prime.
+    pub target: ActionTarget,
+    /// The API's base URL (Loop: `https://api.loopreturns.com/api/v1`).
+    pub base_url: String,
+    /// Increff's `authUsername`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Increff's `authDomainName`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Returns Prime's processing-update path (not documented by Returns Prime: an adapter
+    /// setting; `{id}` is the request id). `None`: the default.
+    #[serde(default)]
+    pub qc_path: Option<String>,
+    /// Where partners can fetch the hub's photos (`{base}/{hash}.jpg`); `None`: no photo URLs.
+    #[serde(default)]
+    pub photo_url_base: Option<String>,
+    pub connected_at: String,
 }
 
 /// One URL that receives the retailer's tracking events.
@@ -195,6 +222,7 @@ mod tests {
                 target: ActionTarget::Shopify,
             }],
             tracking_webhooks: vec![],
+            connections: vec![],
         };
         assert_eq!(bound.target_for("loop"), ActionTarget::Shopify);
         assert!(bound.problems().is_empty());
@@ -218,12 +246,14 @@ mod tests {
                 },
             ],
             tracking_webhooks: vec![],
+            connections: vec![],
         };
         let problems = policy.problems();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("route 1"));
         assert!(problems[1].contains("bound twice"));
         let hooks = PartnerPolicy {
+            connections: vec![],
             routes: vec![],
             tracking_webhooks: vec![
                 TrackingWebhook {

@@ -9,6 +9,7 @@ mod central;
 mod demo;
 mod options;
 mod orphan;
+mod partners;
 mod photos;
 mod rules_admin;
 mod shops;
@@ -35,6 +36,7 @@ pub use central::SyncView;
 pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};
+pub use partners::{PartnerConnectionInput, PartnerConnectionView};
 pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};
 pub use rules_admin::RulesCheck;
 pub use shops::{

@@ -14,19 +14,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use returnhub_connectors::dispatch::{
-    Confirmation, DispatchOptions, Dispatcher, Target, TargetError,
-};
+use returnhub_connectors::dispatch::{DispatchOptions, Dispatcher};
 use returnhub_connectors::graphql::{documents, ClientOptions, Repeat, ShopifyClient};
 use returnhub_connectors::import::{ImportOptions, ImportProgress, Importer, BULK_STREAM};
+use returnhub_connectors::Router;
 use returnhub_connectors::{ShopCredentials, ShopifySettings, ShopifyTarget, SystemClock};
 use returnhub_core::auth::Role;
 use returnhub_core::event::DomainEvent;
-use returnhub_core::trigger::{ActionDue, IdempotencyKey, ShopifyPolicy};
-use returnhub_store::{ActionContext, ActionRow, EventInput, OutboxState, Store};
+use returnhub_core::trigger::{IdempotencyKey, ShopifyPolicy};
+use returnhub_store::{ActionRow, EventInput, OutboxState, Store};
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::partners::PartnerTarget;
 use crate::{Hub, HubError, Result};
 
 /// An incremental import (what changed since the last one) runs this often.
@@ -54,6 +54,8 @@ pub struct RetailerShopView {
     pub connection: Option<ShopConnectionView>,
     /// How the retailer's actions are carried out on Shopify.
     pub shopify: ShopifyPolicy,
+    /// Its partner connections (Loop, Increff, Returns Prime; secrets are never here).
+    pub partners: Vec<returnhub_core::partner::PartnerConnection>,
     pub import: ImportView,
     pub actions: ActionCounts,
 }
@@ -217,11 +219,13 @@ impl Hub {
         }
         let imports = lock(&self.shops.imports).clone();
         let mut retailers = Vec::new();
+        let mut any_partner = false;
         for r in store.retailer_summaries()? {
-            let shopify = store
+            let (shopify, partners) = store
                 .retailer_record(&r.id)?
-                .map(|record| record.policy.shopify)
+                .map(|record| (record.policy.shopify, record.policy.partners.connections))
                 .unwrap_or_default();
+            any_partner |= !partners.is_empty();
             let mut import = imports.get(&r.id).cloned().unwrap_or_default();
             import.last_import_at = [
                 store.import_cursor(&r.id, returnhub_connectors::import::PAGED_STREAM)?,
@@ -239,6 +243,7 @@ impl Hub {
                     connected_at: c.connected_at.clone(),
                 }),
                 shopify,
+                partners,
                 actions: counts.remove(&r.id).unwrap_or_default(),
                 retailer_id: r.id,
                 retailer_name: r.name,
@@ -253,7 +258,7 @@ impl Hub {
         let (last_pass_at, last_error) = lock(&self.shops.dispatch).clone();
         Ok(ShopsView {
             dispatch: DispatchView {
-                mode: self.dispatch_mode(!connections.is_empty()),
+                mode: self.dispatch_mode(!connections.is_empty() || any_partner),
                 last_pass_at,
                 last_error,
             },
@@ -658,42 +663,60 @@ async fn import_one(
     result.map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// Routes each action to its retailer's shop.
-struct ShopTargets {
-    shops: HashMap<String, ShopifyTarget>,
+fn shop_target(
+    hub: &Hub,
+    store: &Store,
+    retailer_id: &str,
+) -> std::result::Result<ShopifyTarget, String> {
+    let credentials = hub.shop_credentials(retailer_id)?;
+    let client = ShopifyClient::new(
+        &credentials,
+        Arc::new(SystemClock),
+        ClientOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let settings = store
+        .retailer_record(retailer_id)
+        .map_err(|e| e.to_string())?
+        .map(|r| ShopifySettings::for_policy(&r.policy.shopify))
+        .unwrap_or_default();
+    Ok(ShopifyTarget::new(client, settings))
 }
 
-impl ShopTargets {
-    fn target(&self, action: &ActionDue) -> std::result::Result<&ShopifyTarget, TargetError> {
-        self.shops.get(&action.retailer_id).ok_or_else(|| {
-            TargetError::NotApplied(format!(
-                "retailer {} has no shop connected on this hub",
-                action.retailer_id
-            ))
-        })
+/// Every connection this device can send through: the retailers' shops and partners. An
+/// Increff connection gets the retailer's shop too (Clickpost exchanges are held there).
+fn router(hub: &Hub, store: &Store) -> std::result::Result<Router, String> {
+    let mut router = Router::default();
+    for connection in store.shop_connections().map_err(|e| e.to_string())? {
+        match shop_target(hub, store, &connection.retailer_id) {
+            Ok(target) => {
+                router
+                    .shopify
+                    .insert(connection.retailer_id.clone(), target);
+            }
+            Err(e) => {
+                tracing::warn!(retailer = %connection.retailer_id, error = %e, "Shopify actions of this retailer wait")
+            }
+        }
     }
-}
-
-impl Target for ShopTargets {
-    fn name(&self) -> &str {
-        "shopify"
+    for (retailer, target) in hub.partner_targets(store)? {
+        match target {
+            PartnerTarget::Loop(t) => {
+                router.loop_returns.insert(retailer, t);
+            }
+            PartnerTarget::Increff(t) => {
+                let t = match router.shopify.contains_key(&retailer) {
+                    true => t.with_shop(shop_target(hub, store, &retailer)?),
+                    false => t,
+                };
+                router.increff.insert(retailer, t);
+            }
+            PartnerTarget::ReturnsPrime(t) => {
+                router.returns_prime.insert(retailer, t);
+            }
+        }
     }
-
-    async fn send(
-        &self,
-        action: &ActionDue,
-        context: &ActionContext,
-    ) -> std::result::Result<Confirmation, TargetError> {
-        self.target(action)?.send(action, context).await
-    }
-
-    async fn reconcile(
-        &self,
-        action: &ActionDue,
-        context: &ActionContext,
-    ) -> std::result::Result<Option<Confirmation>, TargetError> {
-        self.target(action)?.reconcile(action, context).await
-    }
+    Ok(router)
 }
 
 fn dispatch_round(
@@ -701,37 +724,13 @@ fn dispatch_round(
     store: &mut Store,
     rt: &tokio::runtime::Runtime,
 ) -> std::result::Result<Duration, String> {
-    let mut shops = HashMap::new();
-    for connection in store.shop_connections().map_err(|e| e.to_string())? {
-        match hub.shop_credentials(&connection.retailer_id) {
-            Ok(credentials) => {
-                let client = ShopifyClient::new(
-                    &credentials,
-                    Arc::new(SystemClock),
-                    ClientOptions::default(),
-                )
-                .map_err(|e| e.to_string())?;
-                let settings = store
-                    .retailer_record(&connection.retailer_id)
-                    .map_err(|e| e.to_string())?
-                    .map(|r| ShopifySettings::for_policy(&r.policy.shopify))
-                    .unwrap_or_default();
-                shops.insert(
-                    connection.retailer_id.clone(),
-                    ShopifyTarget::new(client, settings),
-                );
-            }
-            Err(e) => {
-                tracing::warn!(retailer = %connection.retailer_id, error = %e, "actions of this retailer wait")
-            }
-        }
-    }
-    if shops.is_empty() {
+    let router = router(hub, store)?;
+    if router.is_empty() {
         return Ok(Duration::from_secs(60));
     }
-    let retailers: Vec<String> = shops.keys().cloned().collect();
+    let retailers = router.retailers();
     let dispatcher = Dispatcher::new(
-        ShopTargets { shops },
+        router,
         Arc::new(SystemClock),
         DispatchOptions {
             retailers: Some(retailers.clone()),

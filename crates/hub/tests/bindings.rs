@@ -13,8 +13,9 @@ use returnhub_core::station::StationConfig;
 use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
-    ItemScan, OrderMatch, PhotoRef, ProcessResult, RulesCheck, SessionView, ShopsView, StationView,
-    SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
+    ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef, ProcessResult,
+    RulesCheck, SessionView, ShopsView, StationView, SupervisorResult, SyncView,
+    TrackingWebhookInput, TrackingWebhookView,
 };
 use ts_rs::TS;
 
@@ -64,6 +65,8 @@ fn typescript_bindings_are_current() {
     ShopsView::export_all(&config).unwrap();
     TrackingWebhookView::export_all(&config).unwrap();
     TrackingWebhookInput::export_all(&config).unwrap();
+    PartnerConnectionInput::export_all(&config).unwrap();
+    PartnerConnectionView::export_all(&config).unwrap();
     returnhub_core::partner::PartnerPolicy::export_all(&config).unwrap();
     Outcome::export_all(&config).unwrap();
     ScannerEvent::export_all(&config).unwrap();

@@ -1,0 +1,302 @@
+//! Retailers' connections to partners (Loop, Increff with Clickpost, Returns Prime), made by an
+//! admin on F5: the connection is tested against the partner with its credentials before
+//! anything is kept; the key, password or token goes to the keyring, the rest into the
+//! retailer's configuration (an event, so it syncs). The dispatcher (`shops.rs`) routes each
+//! action to the target its return's source is bound to, through these connections.
+
+use std::time::Duration;
+
+use returnhub_connectors::returns_prime::DEFAULT_QC_PATH;
+use returnhub_connectors::{
+    IncreffConfig, IncreffTarget, LoopConfig, LoopTarget, ReturnsPrimeClient, ReturnsPrimeConfig,
+    ReturnsPrimeTarget, SystemClock,
+};
+use returnhub_core::auth::Role;
+use returnhub_core::partner::{ActionTarget, PartnerConnection};
+use returnhub_core::time::rfc3339;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Hub, HubError, Result};
+
+fn secret_name(retailer_id: &str, target: ActionTarget) -> String {
+    format!("partner-{}-{retailer_id}", target.name())
+}
+
+/// What an admin submits to connect a retailer to a partner.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct PartnerConnectionInput {
+    pub target: ActionTarget,
+    pub base_url: String,
+    pub username: Option<String>,
+    pub domain: Option<String>,
+    pub qc_path: Option<String>,
+    pub photo_url_base: Option<String>,
+    /// Loop's API key, Increff's password or Returns Prime's token. Kept in the keyring.
+    pub secret: String,
+}
+
+/// A connection as F5 shows it (never the secret).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PartnerConnectionView {
+    pub retailer_id: String,
+    pub retailer_name: String,
+    pub connection: PartnerConnection,
+    /// The secret is in this device's keyring (without it nothing is sent from here).
+    pub has_secret: bool,
+}
+
+/// A partner's target built from a connection and its secret.
+pub(crate) enum PartnerTarget {
+    Loop(LoopTarget),
+    Increff(IncreffTarget),
+    ReturnsPrime(ReturnsPrimeTarget),
+}
+
+pub(crate) fn build(
+    c: &PartnerConnection,
+    secret: &str,
+) -> std::result::Result<PartnerTarget, String> {
+    let timeout = Duration::from_secs(30);
+    match c.target {
+        ActionTarget::Loop => LoopTarget::with_timeout(
+            &LoopConfig {
+                base_url: c.base_url.clone(),
+                api_key: secret.to_owned(),
+            },
+            timeout,
+        )
+        .map(PartnerTarget::Loop),
+        ActionTarget::Increff => IncreffTarget::new(
+            IncreffConfig {
+                base_url: c.base_url.clone(),
+                username: c.username.clone().unwrap_or_default(),
+                password: secret.to_owned(),
+                domain: c.domain.clone().unwrap_or_default(),
+                photo_url_base: c.photo_url_base.clone(),
+            },
+            timeout,
+        )
+        .map(PartnerTarget::Increff),
+        ActionTarget::ReturnsPrime => {
+            let mut config = ReturnsPrimeConfig::new(&c.base_url, secret);
+            if let Some(path) = &c.qc_path {
+                config.qc_path = path.clone();
+            }
+            ReturnsPrimeClient::new(config, std::sync::Arc::new(SystemClock))
+                .map(|client| PartnerTarget::ReturnsPrime(ReturnsPrimeTarget::new(client)))
+                .map_err(|e| e.to_string())
+        }
+        ActionTarget::Shopify => {
+            Err("Shopify is connected with its shop domain and token, above".to_owned())
+        }
+    }
+}
+
+impl PartnerTarget {
+    async fn test_connection(&self) -> std::result::Result<(), String> {
+        match self {
+            PartnerTarget::Loop(t) => t.test_connection().await,
+            PartnerTarget::Increff(t) => t.test_connection().await,
+            PartnerTarget::ReturnsPrime(t) => t.test_connection().await,
+        }
+    }
+}
+
+fn test(target: &PartnerTarget) -> Result<()> {
+    let rt = crate::shops::runtime()
+        .map_err(|e| HubError::Invalid(format!("cannot test the connection: {e}")))?;
+    rt.block_on(target.test_connection())
+        .map_err(HubError::Invalid)
+}
+
+fn trimmed(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl Hub {
+    /// Every retailer's partner connections (supervisors see them; admins change them).
+    pub fn partner_connections(&self) -> Result<Vec<PartnerConnectionView>> {
+        self.authorize(Role::Supervisor)?;
+        let store = self.store();
+        let mut views = Vec::new();
+        for summary in store.retailer_summaries()? {
+            let Some(record) = store.retailer_record(&summary.id)? else {
+                continue;
+            };
+            for c in &record.policy.partners.connections {
+                views.push(PartnerConnectionView {
+                    retailer_id: record.id.clone(),
+                    retailer_name: record.name.clone(),
+                    has_secret: self
+                        .secrets
+                        .load(&secret_name(&record.id, c.target))
+                        .is_ok(),
+                    connection: c.clone(),
+                });
+            }
+        }
+        Ok(views)
+    }
+
+    /// Connects a retailer to a partner (admins): tested with the partner first; nothing is
+    /// kept when the test fails. Replaces an earlier connection to the same partner.
+    pub fn connect_partner(
+        &self,
+        retailer_id: &str,
+        input: PartnerConnectionInput,
+    ) -> Result<Vec<PartnerConnectionView>> {
+        let actor = self.authorize(Role::Admin)?;
+        if self.store().retailer_record(retailer_id)?.is_none() {
+            return Err(HubError::UnknownRetailer(retailer_id.to_owned()));
+        }
+        let base_url = input.base_url.trim().trim_end_matches('/').to_owned();
+        let mut problems = Vec::new();
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            problems.push(format!(
+                "the API address \"{base_url}\" must start with https://"
+            ));
+        }
+        let secret = input.secret.trim().to_owned();
+        if secret.is_empty() || secret.len() > 1000 {
+            problems.push(match input.target {
+                ActionTarget::Loop => "the Loop API key is required".to_owned(),
+                ActionTarget::Increff => "the Increff password is required".to_owned(),
+                _ => "the Returns Prime token is required".to_owned(),
+            });
+        }
+        if input.target == ActionTarget::Increff {
+            if trimmed(&input.username).is_none() {
+                problems.push("Increff needs the username (authUsername)".to_owned());
+            }
+            if trimmed(&input.domain).is_none() {
+                problems.push("Increff needs the domain (authDomainName)".to_owned());
+            }
+        }
+        if let Some(path) = trimmed(&input.qc_path) {
+            if !path.starts_with('/') || !path.contains("{id}") {
+                problems.push(format!(
+                    "the QC path \"{path}\" must start with / and contain {{id}} (default {DEFAULT_QC_PATH})"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(HubError::Invalid(problems.join("; ")));
+        }
+        let connection = PartnerConnection {
+            target: input.target,
+            base_url,
+            username: trimmed(&input.username),
+            domain: trimmed(&input.domain),
+            qc_path: trimmed(&input.qc_path),
+            photo_url_base: trimmed(&input.photo_url_base),
+            connected_at: rfc3339((self.clock)()),
+        };
+        let target = build(&connection, &secret).map_err(HubError::Invalid)?;
+        test(&target).map_err(|e| {
+            HubError::Invalid(format!(
+                "{} did not accept the connection: {}",
+                input.target.name(),
+                crate::ErrorView::from(e).message
+            ))
+        })?;
+        self.secrets
+            .save(&secret_name(retailer_id, input.target), &secret)
+            .map_err(|e| HubError::Invalid(format!("cannot keep the secret: {e}")))?;
+        self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
+            let list = &mut record.policy.partners.connections;
+            list.retain(|c| c.target != connection.target);
+            list.push(connection);
+        })?;
+        tracing::info!(
+            retailer = retailer_id,
+            partner = input.target.name(),
+            "partner connected"
+        );
+        self.actions_queued();
+        self.partner_connections()
+    }
+
+    /// Tests a stored connection again (admins): one sentence either way.
+    pub fn test_partner(&self, retailer_id: &str, target: ActionTarget) -> Result<String> {
+        self.authorize(Role::Admin)?;
+        let record = self
+            .store()
+            .retailer_record(retailer_id)?
+            .ok_or_else(|| HubError::UnknownRetailer(retailer_id.to_owned()))?;
+        let connection = record
+            .policy
+            .partners
+            .connections
+            .iter()
+            .find(|c| c.target == target)
+            .ok_or_else(|| {
+                HubError::Invalid(format!(
+                    "{} is not connected to {}",
+                    record.name,
+                    target.name()
+                ))
+            })?;
+        let secret = self
+            .secrets
+            .load(&secret_name(retailer_id, target))
+            .map_err(|e| HubError::Invalid(format!("{e}: connect again to enter it")))?;
+        test(&build(connection, &secret).map_err(HubError::Invalid)?)?;
+        Ok(format!(
+            "{} answered: {}'s connection works.",
+            connection.base_url, record.name
+        ))
+    }
+
+    /// Disconnects a retailer from a partner (admins): the secret is forgotten; its returns'
+    /// actions wait until it is connected again.
+    pub fn disconnect_partner(
+        &self,
+        retailer_id: &str,
+        target: ActionTarget,
+    ) -> Result<Vec<PartnerConnectionView>> {
+        let actor = self.authorize(Role::Admin)?;
+        self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
+            record
+                .policy
+                .partners
+                .connections
+                .retain(|c| c.target != target)
+        })?;
+        let _ = self.secrets.delete(&secret_name(retailer_id, target));
+        self.partner_connections()
+    }
+
+    /// The partner targets this device can send through: connections with their secret here.
+    pub(crate) fn partner_targets(
+        &self,
+        store: &returnhub_store::Store,
+    ) -> std::result::Result<Vec<(String, PartnerTarget)>, String> {
+        let mut out = Vec::new();
+        for summary in store.retailer_summaries().map_err(|e| e.to_string())? {
+            let Some(record) = store
+                .retailer_record(&summary.id)
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            for c in &record.policy.partners.connections {
+                match self.secrets.load(&secret_name(&record.id, c.target)) {
+                    Ok(secret) => match build(c, &secret) {
+                        Ok(target) => out.push((record.id.clone(), target)),
+                        Err(e) => {
+                            tracing::warn!(retailer = %record.id, partner = c.target.name(), error = %e, "partner connection unusable")
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(retailer = %record.id, partner = c.target.name(), error = %e, "no secret on this device; its actions wait")
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
