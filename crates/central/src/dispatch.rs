@@ -40,6 +40,15 @@ pub trait ActionDispatcher {
     fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome;
     /// Asks the target whether the action under `claim.key` was applied.
     fn reconcile(&self, claim: &ActionClaim) -> DispatchOutcome;
+    /// The name recorded for this claim's outcome (a router names the target it chose).
+    fn target_for(&self, _claim: &ActionClaim) -> String {
+        self.target().to_owned()
+    }
+    /// Whether this dispatcher can carry the claim out now (its target is connected). Claims
+    /// it cannot are left claimed, untouched.
+    fn serves(&self, _claim: &ActionClaim) -> bool {
+        true
+    }
     /// The retailers whose actions this dispatcher carries out; `None`: every retailer's.
     /// Other retailers' claims are left alone (not sent, not counted as attempts).
     fn retailers(&self) -> Option<Vec<String>> {
@@ -61,7 +70,7 @@ fn settle(
     outcome: DispatchOutcome,
     now: UnixMillis,
 ) -> Result<()> {
-    let target = dispatcher.target().to_owned();
+    let target = dispatcher.target_for(claim);
     match outcome {
         DispatchOutcome::Confirmed(reference) => {
             storage.finish_claim(claim, from, &ClaimEnd::Confirmed { target, reference }, now)?;
@@ -99,6 +108,9 @@ pub fn dispatch_due(
         }
     }
     for claim in storage.claims_in_state(ClaimState::Claimed, retailers, limit)? {
+        if !dispatcher.serves(&claim) {
+            continue;
+        }
         if !storage.set_claim_state(&claim.key, ClaimState::Claimed, ClaimState::Sent, None, now)? {
             continue;
         }

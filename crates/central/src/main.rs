@@ -6,6 +6,7 @@
 //! returnhub-central add-api-key --data-dir DIR --retailer NAME          print a partner key
 //! returnhub-central connect-shop --data-dir DIR --retailer ID --shop DOMAIN   token on stdin
 //! returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID     secret on stdin
+//! returnhub-central partner-secret --data-dir DIR --retailer ID --partner P  secret on stdin
 //! ```
 
 use std::path::PathBuf;
@@ -22,7 +23,11 @@ const USAGE: &str = "usage:
       (reads the Admin API access token from stdin; checks it with Shopify before keeping it)
   returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID
       (reads the secret Shopify signs the shop's webhooks with from stdin; orders/updated
-       webhooks are then taken at POST /v1/shopify/orders-updated)";
+       webhooks are then taken at POST /v1/shopify/orders-updated)
+  returnhub-central partner-secret --data-dir DIR --retailer ID --partner loop|increff|returns_prime
+      (reads the partner's API key / password / token from stdin and tests the retailer's
+       connection, as a hub admin set it on F5, before keeping it; the central store then
+       sends that retailer's partner actions)";
 
 fn now_ms() -> i64 {
     returnhub_sync::unix_now_ms()
@@ -48,7 +53,12 @@ fn main() -> ExitCode {
 fn run(args: Vec<String>) -> Result<(), String> {
     let (command, rest) = match args.first().map(String::as_str) {
         Some(
-            "serve" | "add-device" | "add-api-key" | "connect-shop" | "shopify-webhook-secret",
+            "serve"
+            | "add-device"
+            | "add-api-key"
+            | "connect-shop"
+            | "shopify-webhook-secret"
+            | "partner-secret",
         ) => (args[0].clone(), &args[1..]),
         Some("--help" | "-h") => {
             println!("{USAGE}");
@@ -114,6 +124,23 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 "retailer '{retailer}' connected to {} ({}); its actions are sent from this central store",
                 connection.shop_name, connection.shop_domain
             );
+            Ok(())
+        }
+        "partner-secret" => {
+            let retailer = need("retailer")?;
+            let partner = need("partner")?;
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .map_err(|e| format!("cannot read the partner secret from stdin: {e}"))?;
+            let base_url = returnhub_central::shopify::set_partner_secret(
+                &storage,
+                &returnhub_central::shopify::vault(&data_dir),
+                &retailer,
+                &partner,
+                secret.trim(),
+            )?;
+            eprintln!("{partner} answered at {base_url}: secret kept for retailer '{retailer}'");
             Ok(())
         }
         "shopify-webhook-secret" => {

@@ -1,8 +1,11 @@
-//! The central store's Shopify dispatcher: the [`ActionDispatcher`] behind
-//! [`crate::dispatch::dispatch_due`] for retailers connected to their shop. It carries an
-//! action out with `returnhub-connectors`' [`ShopifyTarget`] (refunds with `@idempotent`,
-//! gift cards with a code derived from the key, held exchanges released) and reconciles an
-//! unknown outcome by reading Shopify's own records before anything is sent again.
+//! The central store's dispatcher: the [`ActionDispatcher`] behind
+//! [`crate::dispatch::dispatch_due`] for retailers connected to their shop or to a partner.
+//! It carries an action out with `returnhub-connectors`' [`Router`]: to Shopify with its
+//! [`ShopifyTarget`] (refunds with `@idempotent`, gift cards with a code derived from the key,
+//! held exchanges released), or to the partner the return's source is bound to (Loop, Increff
+//! with Clickpost, Returns Prime: connections come with the retailer's configuration from the
+//! hubs, their secrets are set here with `returnhub-central partner-secret`), and reconciles
+//! an unknown outcome by reading the target's own records before anything is sent again.
 //!
 //! It runs on its own thread with its own single-threaded runtime, so the HTTP server's
 //! workers never wait on Shopify. The shop's access token is a secret: the keyring, or a 0600
@@ -16,8 +19,10 @@ use std::time::Duration;
 
 use returnhub_connectors::dispatch::{Target, TargetError};
 use returnhub_connectors::{
-    ClientOptions, ShopCredentials, ShopifyClient, ShopifySettings, ShopifyTarget, SystemClock,
+    ClientOptions, PartnerTarget, Router, ShopCredentials, ShopifyClient, ShopifySettings,
+    ShopifyTarget, SystemClock,
 };
+use returnhub_core::partner::ActionTarget;
 use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_secrets::{Backend, SecretVault};
 
@@ -206,11 +211,60 @@ fn runtime() -> Result<tokio::runtime::Runtime, CentralError> {
         .map_err(|e| CentralError::Storage(format!("cannot start a runtime: {e}")))
 }
 
-/// Sends claims to the shops of the retailers connected when it was built.
+/// The vault name of a retailer's partner secret (the hubs use the same name).
+pub fn partner_secret_name(retailer_id: &str, target: ActionTarget) -> String {
+    format!("partner-{}-{retailer_id}", target.name())
+}
+
+/// Keeps a retailer's partner secret after testing it against the connection the retailer's
+/// configuration names (set by an admin on a hub's F5). Returns the partner's API address.
+pub fn set_partner_secret(
+    storage: &dyn CentralStorage,
+    vault: &SecretVault,
+    retailer_id: &str,
+    partner: &str,
+    secret: &str,
+) -> Result<String, String> {
+    let target = ActionTarget::parse(partner)
+        .filter(|t| t.is_partner())
+        .ok_or_else(|| {
+            format!("--partner must be loop, increff or returns_prime, not '{partner}'")
+        })?;
+    let record = storage
+        .retailer(retailer_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no retailer '{retailer_id}' here yet (a hub syncs it)"))?;
+    let connection = record
+        .policy
+        .partners
+        .connections
+        .iter()
+        .find(|c| c.target == target)
+        .ok_or_else(|| {
+            format!(
+                "{} is not connected to {partner}: an admin connects it on a hub's F5 first",
+                record.name
+            )
+        })?;
+    if secret.is_empty() {
+        return Err("the secret on stdin is empty".to_owned());
+    }
+    let built = PartnerTarget::build(connection, secret)?;
+    runtime()
+        .map_err(|e| e.to_string())?
+        .block_on(built.test_connection())
+        .map_err(|e| format!("{partner} did not accept it: {e}"))?;
+    vault
+        .save(&partner_secret_name(retailer_id, target), secret)
+        .map_err(|e| e.to_string())?;
+    Ok(connection.base_url.clone())
+}
+
+/// Sends claims through the connections (shops and partners) there were when it was built.
 pub struct ShopifyDispatcher {
     rt: tokio::runtime::Runtime,
     storage: Arc<dyn CentralStorage>,
-    shops: HashMap<String, ShopifyTarget>,
+    router: Router,
 }
 
 impl ShopifyDispatcher {
@@ -219,7 +273,7 @@ impl ShopifyDispatcher {
         vault: &SecretVault,
         options: ClientOptions,
     ) -> Result<ShopifyDispatcher, CentralError> {
-        let mut shops = HashMap::new();
+        let mut shops: HashMap<String, (ShopCredentials, ShopifySettings)> = HashMap::new();
         for connection in storage.shop_connections()? {
             let credentials: ShopCredentials = match vault
                 .load(&secret_name(&connection.retailer_id))
@@ -232,41 +286,78 @@ impl ShopifyDispatcher {
                     continue;
                 }
             };
-            let client = ShopifyClient::new(&credentials, Arc::new(SystemClock), options.clone())
-                .map_err(|e| CentralError::Storage(e.to_string()))?;
             // The retailer's Shopify settings travel with its configuration from the hubs.
             let settings = storage
                 .retailer(&connection.retailer_id)?
                 .map(|r| ShopifySettings::for_policy(&r.policy.shopify))
                 .unwrap_or_default();
-            shops.insert(connection.retailer_id, ShopifyTarget::new(client, settings));
+            shops.insert(connection.retailer_id, (credentials, settings));
+        }
+        let shop = |retailer: &str| -> Result<Option<ShopifyTarget>, CentralError> {
+            let Some((credentials, settings)) = shops.get(retailer) else {
+                return Ok(None);
+            };
+            let client = ShopifyClient::new(credentials, Arc::new(SystemClock), options.clone())
+                .map_err(|e| CentralError::Storage(e.to_string()))?;
+            Ok(Some(ShopifyTarget::new(client, settings.clone())))
+        };
+        let mut router = Router::default();
+        for retailer in shops.keys() {
+            if let Some(target) = shop(retailer)? {
+                router.shopify.insert(retailer.clone(), target);
+            }
+        }
+        for retailer in storage.retailer_ids()? {
+            let Some(record) = storage.retailer(&retailer)? else {
+                continue;
+            };
+            for c in &record.policy.partners.connections {
+                let secret = match vault.load(&partner_secret_name(&retailer, c.target)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(retailer = %retailer, partner = c.target.name(), error = %e, "no partner secret here: set it with partner-secret; its actions wait");
+                        continue;
+                    }
+                };
+                match PartnerTarget::build(c, &secret) {
+                    Ok(target) => {
+                        let for_exchanges = match c.target {
+                            ActionTarget::Increff => shop(&retailer)?,
+                            _ => None,
+                        };
+                        router.add_partner(&retailer, target, for_exchanges);
+                    }
+                    Err(e) => {
+                        tracing::error!(retailer = %retailer, partner = c.target.name(), error = %e, "partner connection unusable")
+                    }
+                }
+            }
         }
         Ok(ShopifyDispatcher {
             rt: runtime()?,
             storage,
-            shops,
+            router,
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.shops.is_empty()
+        self.router.is_empty()
     }
 
     /// The target and context of a claim, or why it cannot be worked now.
     fn prepare(
         &self,
         claim: &ActionClaim,
-    ) -> Result<(&ShopifyTarget, returnhub_store::ActionContext), DispatchOutcome> {
-        // Not connected: left claimed, it is sent once the retailer's shop is.
-        let target = self
-            .shops
-            .get(&claim.action.retailer_id)
-            .ok_or(DispatchOutcome::NotApplied)?;
+    ) -> Result<(&Router, returnhub_store::ActionContext), DispatchOutcome> {
         let context = self
             .storage
             .action_context(claim)
             .map_err(|e| DispatchOutcome::Failed(e.to_string()))?;
-        Ok((target, context))
+        // Not connected: left claimed, it is sent once the retailer's shop or partner is.
+        if !self.router.serves(&claim.action.retailer_id, &context) {
+            return Err(DispatchOutcome::NotApplied);
+        }
+        Ok((&self.router, context))
     }
 }
 
@@ -275,8 +366,23 @@ impl ActionDispatcher for ShopifyDispatcher {
         "shopify"
     }
 
+    fn target_for(&self, claim: &ActionClaim) -> String {
+        match self.storage.action_context(claim) {
+            Ok(context) => self.router.name_for(&context),
+            Err(_) => self.target().to_owned(),
+        }
+    }
+
+    fn serves(&self, claim: &ActionClaim) -> bool {
+        match self.storage.action_context(claim) {
+            Ok(context) => self.router.serves(&claim.action.retailer_id, &context),
+            // Sent on, to be failed with the reason (the return is not here, say).
+            Err(_) => true,
+        }
+    }
+
     fn retailers(&self) -> Option<Vec<String>> {
-        Some(self.shops.keys().cloned().collect())
+        Some(self.router.retailers())
     }
 
     fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome {
@@ -286,7 +392,7 @@ impl ActionDispatcher for ShopifyDispatcher {
         };
         match self.rt.block_on(target.send(&claim.action, &context)) {
             Ok(confirmation) => {
-                tracing::info!(key = %claim.key, reference = %confirmation.reference, "action confirmed by Shopify");
+                tracing::info!(key = %claim.key, target = %self.router.name_for(&context), reference = %confirmation.reference, "action confirmed");
                 DispatchOutcome::Confirmed(confirmation.reference)
             }
             Err(TargetError::Permanent(reason)) => DispatchOutcome::Failed(reason),
@@ -305,7 +411,7 @@ impl ActionDispatcher for ShopifyDispatcher {
             // Not connected any more: keep it unknown rather than resend blindly.
             Err(DispatchOutcome::NotApplied) => {
                 return DispatchOutcome::Unknown(format!(
-                    "retailer {} has no shop connected: cannot reconcile",
+                    "retailer {} is not connected to this action's target here: cannot reconcile",
                     claim.action.retailer_id
                 ))
             }

@@ -1312,6 +1312,15 @@ impl CentralStorage for SqliteStorage {
             .transpose()
     }
 
+    fn retailer_ids(&self) -> Result<Vec<String>> {
+        let inner = self.lock()?;
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT id FROM retailers ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext> {
         let inner = self.lock()?;
         let (order_id, record): (String, String) = inner

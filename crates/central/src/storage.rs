@@ -153,6 +153,8 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext>;
     /// A retailer's configuration as last pushed by a hub; `None` before any.
     fn retailer(&self, retailer_id: &str) -> Result<Option<RetailerRecord>>;
+    /// Every retailer configured (by the hubs' `RetailerConfigured` events).
+    fn retailer_ids(&self) -> Result<Vec<String>>;
     /// The shop's order as it is now (after its `orders/updated` webhook): recorded as an
     /// `OrderUpdated` event for the hub that holds the order when anything the hubs keep
     /// changed. An order no hub holds is left to the hubs' own imports.

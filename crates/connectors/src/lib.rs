@@ -39,7 +39,7 @@ pub use import::{ImportOptions, ImportProgress, Importer};
 pub use increff::{IncreffConfig, IncreffTarget};
 pub use loop_returns::{LoopConfig, LoopTarget};
 pub use returns_prime::{ReturnsPrimeClient, ReturnsPrimeConfig, ReturnsPrimeTarget};
-pub use route::Router;
+pub use route::{PartnerTarget, Router};
 pub use shopify::{ShopifySettings, ShopifyTarget};
 
 /// Checks the credentials with a cheap query and returns the shop's name.

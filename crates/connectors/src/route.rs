@@ -7,12 +7,73 @@
 
 use std::collections::HashMap;
 
-use returnhub_core::partner::ActionTarget;
+use std::time::Duration;
+
+use returnhub_core::partner::{ActionTarget, PartnerConnection};
 use returnhub_core::trigger::ActionDue;
 use returnhub_store::ActionContext;
 
 use crate::dispatch::{Confirmation, Target, TargetError};
-use crate::{IncreffTarget, LoopTarget, ReturnsPrimeTarget, ShopifyTarget};
+use crate::{
+    IncreffConfig, IncreffTarget, LoopConfig, LoopTarget, ReturnsPrimeClient, ReturnsPrimeConfig,
+    ReturnsPrimeTarget, ShopifyTarget, SystemClock,
+};
+
+/// A partner's target, built from a retailer's connection and its secret (Loop's API key,
+/// Increff's password, Returns Prime's token).
+pub enum PartnerTarget {
+    Loop(LoopTarget),
+    Increff(IncreffTarget),
+    ReturnsPrime(ReturnsPrimeTarget),
+}
+
+impl PartnerTarget {
+    pub fn build(c: &PartnerConnection, secret: &str) -> Result<PartnerTarget, String> {
+        let timeout = Duration::from_secs(30);
+        match c.target {
+            ActionTarget::Loop => LoopTarget::with_timeout(
+                &LoopConfig {
+                    base_url: c.base_url.clone(),
+                    api_key: secret.to_owned(),
+                },
+                timeout,
+            )
+            .map(PartnerTarget::Loop),
+            ActionTarget::Increff => IncreffTarget::new(
+                IncreffConfig {
+                    base_url: c.base_url.clone(),
+                    username: c.username.clone().unwrap_or_default(),
+                    password: secret.to_owned(),
+                    domain: c.domain.clone().unwrap_or_default(),
+                    photo_url_base: c.photo_url_base.clone(),
+                },
+                timeout,
+            )
+            .map(PartnerTarget::Increff),
+            ActionTarget::ReturnsPrime => {
+                let mut config = ReturnsPrimeConfig::new(&c.base_url, secret);
+                if let Some(path) = &c.qc_path {
+                    config.qc_path = path.clone();
+                }
+                ReturnsPrimeClient::new(config, std::sync::Arc::new(SystemClock))
+                    .map(|client| PartnerTarget::ReturnsPrime(ReturnsPrimeTarget::new(client)))
+                    .map_err(|e| e.to_string())
+            }
+            ActionTarget::Shopify => {
+                Err("Shopify is connected with its shop domain and token".to_owned())
+            }
+        }
+    }
+
+    /// A cheap authenticated call: `Err` is one sentence for the admin.
+    pub async fn test_connection(&self) -> Result<(), String> {
+        match self {
+            PartnerTarget::Loop(t) => t.test_connection().await,
+            PartnerTarget::Increff(t) => t.test_connection().await,
+            PartnerTarget::ReturnsPrime(t) => t.test_connection().await,
+        }
+    }
+}
 
 /// Every connection, by retailer.
 #[derive(Default)]
@@ -32,6 +93,41 @@ enum Route<'a> {
 }
 
 impl Router {
+    /// Adds a retailer's partner connection. `shop`: the retailer's Shopify shop, which an
+    /// Increff connection needs for Clickpost exchanges (held replacement orders).
+    pub fn add_partner(
+        &mut self,
+        retailer: &str,
+        target: PartnerTarget,
+        shop: Option<ShopifyTarget>,
+    ) {
+        match target {
+            PartnerTarget::Loop(t) => {
+                self.loop_returns.insert(retailer.to_owned(), t);
+            }
+            PartnerTarget::Increff(t) => {
+                let t = match shop {
+                    Some(shop) => t.with_shop(shop),
+                    None => t,
+                };
+                self.increff.insert(retailer.to_owned(), t);
+            }
+            PartnerTarget::ReturnsPrime(t) => {
+                self.returns_prime.insert(retailer.to_owned(), t);
+            }
+        }
+    }
+
+    /// Whether this router has the connection the action's context names.
+    pub fn serves(&self, retailer: &str, context: &ActionContext) -> bool {
+        match context.target {
+            ActionTarget::Shopify => self.shopify.contains_key(retailer),
+            ActionTarget::Loop => self.loop_returns.contains_key(retailer),
+            ActionTarget::Increff => self.increff.contains_key(retailer),
+            ActionTarget::ReturnsPrime => self.returns_prime.contains_key(retailer),
+        }
+    }
+
     /// Retailers with at least one connection (the dispatcher's filter).
     pub fn retailers(&self) -> Vec<String> {
         let mut all: Vec<String> = self

@@ -4,13 +4,8 @@
 //! retailer's configuration (an event, so it syncs). The dispatcher (`shops.rs`) routes each
 //! action to the target its return's source is bound to, through these connections.
 
-use std::time::Duration;
-
 use returnhub_connectors::returns_prime::DEFAULT_QC_PATH;
-use returnhub_connectors::{
-    IncreffConfig, IncreffTarget, LoopConfig, LoopTarget, ReturnsPrimeClient, ReturnsPrimeConfig,
-    ReturnsPrimeTarget, SystemClock,
-};
+use returnhub_connectors::PartnerTarget;
 use returnhub_core::auth::Role;
 use returnhub_core::partner::{ActionTarget, PartnerConnection};
 use returnhub_core::time::rfc3339;
@@ -19,7 +14,8 @@ use ts_rs::TS;
 
 use crate::{Hub, HubError, Result};
 
-fn secret_name(retailer_id: &str, target: ActionTarget) -> String {
+/// The keyring name of a retailer's partner secret (the central store uses the same name).
+pub fn partner_secret_name(retailer_id: &str, target: ActionTarget) -> String {
     format!("partner-{}-{retailer_id}", target.name())
 }
 
@@ -44,63 +40,6 @@ pub struct PartnerConnectionView {
     pub connection: PartnerConnection,
     /// The secret is in this device's keyring (without it nothing is sent from here).
     pub has_secret: bool,
-}
-
-/// A partner's target built from a connection and its secret.
-pub(crate) enum PartnerTarget {
-    Loop(LoopTarget),
-    Increff(IncreffTarget),
-    ReturnsPrime(ReturnsPrimeTarget),
-}
-
-pub(crate) fn build(
-    c: &PartnerConnection,
-    secret: &str,
-) -> std::result::Result<PartnerTarget, String> {
-    let timeout = Duration::from_secs(30);
-    match c.target {
-        ActionTarget::Loop => LoopTarget::with_timeout(
-            &LoopConfig {
-                base_url: c.base_url.clone(),
-                api_key: secret.to_owned(),
-            },
-            timeout,
-        )
-        .map(PartnerTarget::Loop),
-        ActionTarget::Increff => IncreffTarget::new(
-            IncreffConfig {
-                base_url: c.base_url.clone(),
-                username: c.username.clone().unwrap_or_default(),
-                password: secret.to_owned(),
-                domain: c.domain.clone().unwrap_or_default(),
-                photo_url_base: c.photo_url_base.clone(),
-            },
-            timeout,
-        )
-        .map(PartnerTarget::Increff),
-        ActionTarget::ReturnsPrime => {
-            let mut config = ReturnsPrimeConfig::new(&c.base_url, secret);
-            if let Some(path) = &c.qc_path {
-                config.qc_path = path.clone();
-            }
-            ReturnsPrimeClient::new(config, std::sync::Arc::new(SystemClock))
-                .map(|client| PartnerTarget::ReturnsPrime(ReturnsPrimeTarget::new(client)))
-                .map_err(|e| e.to_string())
-        }
-        ActionTarget::Shopify => {
-            Err("Shopify is connected with its shop domain and token, above".to_owned())
-        }
-    }
-}
-
-impl PartnerTarget {
-    async fn test_connection(&self) -> std::result::Result<(), String> {
-        match self {
-            PartnerTarget::Loop(t) => t.test_connection().await,
-            PartnerTarget::Increff(t) => t.test_connection().await,
-            PartnerTarget::ReturnsPrime(t) => t.test_connection().await,
-        }
-    }
 }
 
 fn test(target: &PartnerTarget) -> Result<()> {
@@ -133,7 +72,7 @@ impl Hub {
                     retailer_name: record.name.clone(),
                     has_secret: self
                         .secrets
-                        .load(&secret_name(&record.id, c.target))
+                        .load(&partner_secret_name(&record.id, c.target))
                         .is_ok(),
                     connection: c.clone(),
                 });
@@ -195,7 +134,7 @@ impl Hub {
             photo_url_base: trimmed(&input.photo_url_base),
             connected_at: rfc3339((self.clock)()),
         };
-        let target = build(&connection, &secret).map_err(HubError::Invalid)?;
+        let target = PartnerTarget::build(&connection, &secret).map_err(HubError::Invalid)?;
         test(&target).map_err(|e| {
             HubError::Invalid(format!(
                 "{} did not accept the connection: {}",
@@ -204,7 +143,7 @@ impl Hub {
             ))
         })?;
         self.secrets
-            .save(&secret_name(retailer_id, input.target), &secret)
+            .save(&partner_secret_name(retailer_id, input.target), &secret)
             .map_err(|e| HubError::Invalid(format!("cannot keep the secret: {e}")))?;
         self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
             let list = &mut record.policy.partners.connections;
@@ -242,9 +181,9 @@ impl Hub {
             })?;
         let secret = self
             .secrets
-            .load(&secret_name(retailer_id, target))
+            .load(&partner_secret_name(retailer_id, target))
             .map_err(|e| HubError::Invalid(format!("{e}: connect again to enter it")))?;
-        test(&build(connection, &secret).map_err(HubError::Invalid)?)?;
+        test(&PartnerTarget::build(connection, &secret).map_err(HubError::Invalid)?)?;
         Ok(format!(
             "{} answered: {}'s connection works.",
             connection.base_url, record.name
@@ -266,7 +205,9 @@ impl Hub {
                 .connections
                 .retain(|c| c.target != target)
         })?;
-        let _ = self.secrets.delete(&secret_name(retailer_id, target));
+        let _ = self
+            .secrets
+            .delete(&partner_secret_name(retailer_id, target));
         self.partner_connections()
     }
 
@@ -284,8 +225,11 @@ impl Hub {
                 continue;
             };
             for c in &record.policy.partners.connections {
-                match self.secrets.load(&secret_name(&record.id, c.target)) {
-                    Ok(secret) => match build(c, &secret) {
+                match self
+                    .secrets
+                    .load(&partner_secret_name(&record.id, c.target))
+                {
+                    Ok(secret) => match PartnerTarget::build(c, &secret) {
                         Ok(target) => out.push((record.id.clone(), target)),
                         Err(e) => {
                             tracing::warn!(retailer = %record.id, partner = c.target.name(), error = %e, "partner connection unusable")

@@ -17,7 +17,7 @@ use std::time::Duration;
 use returnhub_connectors::dispatch::{DispatchOptions, Dispatcher};
 use returnhub_connectors::graphql::{documents, ClientOptions, Repeat, ShopifyClient};
 use returnhub_connectors::import::{ImportOptions, ImportProgress, Importer, BULK_STREAM};
-use returnhub_connectors::Router;
+use returnhub_connectors::{PartnerTarget, Router};
 use returnhub_connectors::{ShopCredentials, ShopifySettings, ShopifyTarget, SystemClock};
 use returnhub_core::auth::Role;
 use returnhub_core::event::DomainEvent;
@@ -26,7 +26,6 @@ use returnhub_store::{ActionRow, EventInput, OutboxState, Store};
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::partners::PartnerTarget;
 use crate::{Hub, HubError, Result};
 
 /// An incremental import (what changed since the last one) runs this often.
@@ -700,21 +699,13 @@ fn router(hub: &Hub, store: &Store) -> std::result::Result<Router, String> {
         }
     }
     for (retailer, target) in hub.partner_targets(store)? {
-        match target {
-            PartnerTarget::Loop(t) => {
-                router.loop_returns.insert(retailer, t);
+        let shop = match target {
+            PartnerTarget::Increff(_) if router.shopify.contains_key(&retailer) => {
+                shop_target(hub, store, &retailer).ok()
             }
-            PartnerTarget::Increff(t) => {
-                let t = match router.shopify.contains_key(&retailer) {
-                    true => t.with_shop(shop_target(hub, store, &retailer)?),
-                    false => t,
-                };
-                router.increff.insert(retailer, t);
-            }
-            PartnerTarget::ReturnsPrime(t) => {
-                router.returns_prime.insert(retailer, t);
-            }
-        }
+            _ => None,
+        };
+        router.add_partner(&retailer, target, shop);
     }
     Ok(router)
 }
