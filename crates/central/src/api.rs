@@ -21,6 +21,8 @@ pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 
 /// Where Shopify delivers connected retailers' `orders/updated` webhooks.
 pub const SHOPIFY_ORDERS_UPDATED_PATH: &str = "/v1/shopify/orders-updated";
+/// Loop's webhooks for one retailer: `/v1/loop/webhook/{retailer id}`.
+pub const LOOP_WEBHOOK_PATH: &str = "/v1/loop/webhook/{retailer}";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -242,6 +244,30 @@ async fn shopify_orders_updated(
     Ok(Json(WebhookAnswer { outcome }).into_response())
 }
 
+async fn loop_webhook(
+    State(state): State<AppState>,
+    axum::extract::Path(retailer): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(vault) = state.shop_secrets.clone() else {
+        let body = ErrorBody {
+            code: "unavailable".into(),
+            error: "this central store takes no partner webhooks".into(),
+        };
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+    };
+    let answer = crate::shopify::loop_webhook(
+        state.storage.clone(),
+        vault,
+        &retailer,
+        header(&headers, "x-loop-signature"),
+        &body,
+    )
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
@@ -251,6 +277,7 @@ pub fn router(state: AppState) -> Router {
         .route(wire::UPLOAD_PATH, post(upload))
         .route(wire::TRACKING_PATH, post(tracking))
         .route(SHOPIFY_ORDERS_UPDATED_PATH, post(shopify_orders_updated))
+        .route(LOOP_WEBHOOK_PATH, post(loop_webhook))
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(state)
 }

@@ -7,6 +7,7 @@
 //! returnhub-central connect-shop --data-dir DIR --retailer ID --shop DOMAIN   token on stdin
 //! returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID     secret on stdin
 //! returnhub-central partner-secret --data-dir DIR --retailer ID --partner P  secret on stdin
+//! returnhub-central loop-webhook-secret --data-dir DIR --retailer ID        secret on stdin
 //! ```
 
 use std::path::PathBuf;
@@ -27,7 +28,11 @@ const USAGE: &str = "usage:
   returnhub-central partner-secret --data-dir DIR --retailer ID --partner loop|increff|returns_prime
       (reads the partner's API key / password / token from stdin and tests the retailer's
        connection, as a hub admin set it on F5, before keeping it; the central store then
-       sends that retailer's partner actions)";
+       sends that retailer's partner actions)
+  returnhub-central loop-webhook-secret --data-dir DIR --retailer ID
+      (reads the secret Loop signs the retailer's webhooks with from stdin; Loop's
+       return.closed / return.processing.failed webhooks are then taken, signature checked,
+       at POST /v1/loop/webhook/ID)";
 
 fn now_ms() -> i64 {
     returnhub_sync::unix_now_ms()
@@ -58,7 +63,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
             | "add-api-key"
             | "connect-shop"
             | "shopify-webhook-secret"
-            | "partner-secret",
+            | "partner-secret"
+            | "loop-webhook-secret",
         ) => (args[0].clone(), &args[1..]),
         Some("--help" | "-h") => {
             println!("{USAGE}");
@@ -141,6 +147,21 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 secret.trim(),
             )?;
             eprintln!("{partner} answered at {base_url}: secret kept for retailer '{retailer}'");
+            Ok(())
+        }
+        "loop-webhook-secret" => {
+            let retailer = need("retailer")?;
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .map_err(|e| format!("cannot read the webhook secret from stdin: {e}"))?;
+            returnhub_central::shopify::set_loop_webhook_secret(
+                &returnhub_central::shopify::vault(&data_dir),
+                &retailer,
+                &secret,
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!("Loop webhook secret kept for retailer '{retailer}'; point Loop's webhooks at /v1/loop/webhook/{retailer}");
             Ok(())
         }
         "shopify-webhook-secret" => {

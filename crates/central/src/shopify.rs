@@ -25,6 +25,7 @@ use returnhub_connectors::{
 use returnhub_core::partner::ActionTarget;
 use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_secrets::{Backend, SecretVault};
+use returnhub_sync::wire::ClaimState;
 
 use crate::dispatch::{dispatch_due, ActionDispatcher, DispatchOutcome};
 use crate::storage::{ActionClaim, CentralError, CentralStorage, OrderUpdate, ShopConnection};
@@ -214,6 +215,102 @@ fn runtime() -> Result<tokio::runtime::Runtime, CentralError> {
 /// The vault name of a retailer's partner secret (the hubs use the same name).
 pub fn partner_secret_name(retailer_id: &str, target: ActionTarget) -> String {
     format!("partner-{}-{retailer_id}", target.name())
+}
+
+fn loop_webhook_secret_name(retailer_id: &str) -> String {
+    format!("loop-webhook-{retailer_id}")
+}
+
+/// Keeps the secret Loop signs a retailer's webhooks with (`X-Loop-Signature`).
+pub fn set_loop_webhook_secret(
+    vault: &SecretVault,
+    retailer_id: &str,
+    secret: &str,
+) -> Result<(), CentralError> {
+    let secret = secret.trim();
+    if secret.len() < 16 {
+        return Err(CentralError::Invalid(
+            "that is not a webhook secret: use the one Loop shows for the webhook (16 characters or more)".into(),
+        ));
+    }
+    vault
+        .save(&loop_webhook_secret_name(retailer_id), secret)
+        .map_err(|e| CentralError::Storage(e.to_string()))
+}
+
+/// What a verified Loop webhook told us.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoopWebhookAnswer {
+    pub topic: String,
+    pub return_id: String,
+    /// Claims of that return still waiting for Loop (sent or unknown): the dispatcher's next
+    /// pass reconciles them against Loop's own record of the return.
+    pub awaiting: usize,
+}
+
+/// A Loop webhook for `retailer_id`: the signature is checked (constant time) against the
+/// retailer's Loop webhook secret before the body is read; a tampered or unsigned one is
+/// refused. A `return.closed` or `return.processing.failed` is not taken as the outcome
+/// itself: the dispatcher reconciles against Loop's record of the return (every pass
+/// reconciles claims that wait), so a replayed webhook can never confirm anything.
+pub async fn loop_webhook(
+    storage: Arc<dyn CentralStorage>,
+    vault: Arc<SecretVault>,
+    retailer_id: &str,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<LoopWebhookAnswer, CentralError> {
+    let secret = {
+        let vault = vault.clone();
+        let name = loop_webhook_secret_name(retailer_id);
+        tokio::task::spawn_blocking(move || vault.load(&name))
+            .await
+            .map_err(|e| CentralError::Storage(e.to_string()))?
+    }
+    .map_err(|_| {
+        CentralError::Unauthorized(format!(
+            "webhook refused: no Loop webhook secret is set for retailer {retailer_id}"
+        ))
+    })?;
+    let hook =
+        returnhub_connectors::loop_returns::verify_webhook(secret.as_bytes(), body, signature)
+            .map_err(|e| match e {
+                returnhub_connectors::loop_returns::LoopWebhookError::NotJson(_)
+                | returnhub_connectors::loop_returns::LoopWebhookError::NoReturnId => {
+                    CentralError::BadRequest(format!("Loop webhook: {e}"))
+                }
+                _ => CentralError::Unauthorized(format!("webhook refused: {e}")),
+            })?;
+    let topic = match &hook.topic {
+        returnhub_connectors::loop_returns::LoopTopic::Closed => "return.closed".to_owned(),
+        returnhub_connectors::loop_returns::LoopTopic::ProcessingFailed { .. } => {
+            "return.processing.failed".to_owned()
+        }
+        returnhub_connectors::loop_returns::LoopTopic::Other(t) => t.clone(),
+    };
+    let retailer = retailer_id.to_owned();
+    let loop_id = hook.return_id.clone();
+    let awaiting = tokio::task::spawn_blocking(move || -> Result<usize, CentralError> {
+        let returns = storage.returns_by_external_id(&retailer, &loop_id)?;
+        let retailers = [retailer];
+        let mut n = 0;
+        for state in [ClaimState::Sent, ClaimState::Unknown] {
+            n += storage
+                .claims_in_state(state, Some(&retailers), 10_000)?
+                .iter()
+                .filter(|c| returns.contains(&c.return_id))
+                .count();
+        }
+        Ok(n)
+    })
+    .await
+    .map_err(|e| CentralError::Storage(e.to_string()))??;
+    tracing::info!(retailer = retailer_id, loop_return = %hook.return_id, topic = %topic, awaiting, "Loop webhook verified");
+    Ok(LoopWebhookAnswer {
+        topic,
+        return_id: hook.return_id,
+        awaiting,
+    })
 }
 
 /// Keeps a retailer's partner secret after testing it against the connection the retailer's

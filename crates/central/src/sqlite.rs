@@ -1321,6 +1321,16 @@ impl CentralStorage for SqliteStorage {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn returns_by_external_id(&self, retailer_id: &str, external_id: &str) -> Result<Vec<String>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT id FROM returns
+             WHERE retailer_id = ?1 AND json_extract(record, '$.external_id') = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![retailer_id, external_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext> {
         let inner = self.lock()?;
         let (order_id, record): (String, String) = inner

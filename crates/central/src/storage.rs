@@ -155,6 +155,8 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn retailer(&self, retailer_id: &str) -> Result<Option<RetailerRecord>>;
     /// Every retailer configured (by the hubs' `RetailerConfigured` events).
     fn retailer_ids(&self) -> Result<Vec<String>>;
+    /// The retailer's returns that came from a partner under the partner's id `external_id`.
+    fn returns_by_external_id(&self, retailer_id: &str, external_id: &str) -> Result<Vec<String>>;
     /// The shop's order as it is now (after its `orders/updated` webhook): recorded as an
     /// `OrderUpdated` event for the hub that holds the order when anything the hubs keep
     /// changed. An order no hub holds is left to the hubs' own imports.

@@ -175,6 +175,7 @@ async fn the_central_store_sends_a_loop_returns_update_once_and_confirms_it_when
     );
     assert_eq!(second.reconciled, 1);
     assert_eq!(confirmed, 1);
+    check_loop_webhooks(&central).await;
     let at_loop = sim.get("7001");
     assert_eq!(at_loop.state, SimState::Closed);
     assert_eq!(at_loop.processed, 1, "processed once");
@@ -194,4 +195,49 @@ async fn the_central_store_sends_a_loop_returns_update_once_and_confirms_it_when
         )
         .unwrap();
     assert_eq!(target, "loop");
+}
+
+/// Loop's webhooks at `/v1/loop/webhook/{retailer}`: refused until a secret is set, then
+/// only with a valid `X-Loop-Signature` over the exact body (checked before it is read).
+async fn check_loop_webhooks(central: &Central) {
+    use returnhub_connectors::loop_returns::sign_webhook;
+    let url = format!("{}/v1/loop/webhook/acme", central.url());
+    let body = r#"{"topic":"return.closed","return":{"id":7001}}"#;
+    let secret = "loop-webhook-secret-0123456789";
+    let post = |body: &'static str, signature: Option<String>| {
+        let url = url.clone();
+        async move {
+            let mut request = plain_client()
+                .post(url)
+                .header("Content-Type", "application/json")
+                .body(body);
+            if let Some(s) = signature {
+                request = request.header("X-Loop-Signature", s);
+            }
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            (
+                status,
+                answer.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let signed = sign_webhook(secret.as_bytes(), body.as_bytes());
+    let (status, _) = post(body, Some(signed.clone())).await;
+    assert_eq!(status, 401, "no secret set yet: refused");
+    let vault = returnhub_central::shopify::vault(&central.dir);
+    returnhub_central::shopify::set_loop_webhook_secret(&vault, "acme", secret).unwrap();
+    let (status, answer) = post(body, Some(signed.clone())).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["topic"], "return.closed");
+    assert_eq!(answer["return_id"], "7001");
+    assert_eq!(answer["awaiting"], 0, "confirmed already: nothing waits for Loop");
+    let tampered = r#"{"topic":"return.closed","return":{"id":7002}}"#;
+    let (status, answer) = post(tampered, Some(signed)).await;
+    assert_eq!(status, 401, "a tampered body is refused: {answer}");
+    let (status, _) = post(body, None).await;
+    assert_eq!(status, 401, "an unsigned one too");
+    let wrong = sign_webhook(b"another-secret-0123456789", body.as_bytes());
+    let (status, _) = post(body, Some(wrong)).await;
+    assert_eq!(status, 401, "and one signed with another secret");
 }
