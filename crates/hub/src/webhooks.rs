@@ -25,7 +25,7 @@ use returnhub_core::model::ReturnView;
 use returnhub_core::partner::TrackingWebhook;
 use returnhub_core::rules::Outcome;
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis};
-use returnhub_store::{DeliveryRow, Store, WriteTx};
+use returnhub_store::{Attempt, DeliveryRow, Store, WriteTx};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
@@ -361,7 +361,7 @@ fn run(hub: &Hub) {
             return;
         }
     };
-    let store = match Store::open(&hub.options.store_path()) {
+    let mut store = match Store::open(&hub.options.store_path()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "tracking webhook: cannot open the store");
@@ -377,7 +377,7 @@ fn run(hub: &Hub) {
     };
     let schedule = hub.options.webhook_schedule;
     loop {
-        let wait = match rt.block_on(pass(hub, &store, &client, schedule)) {
+        let wait = match rt.block_on(pass(hub, &mut store, &client, schedule)) {
             Ok(wait) => wait,
             Err(e) => {
                 tracing::error!(error = %e, "tracking webhook pass failed");
@@ -392,7 +392,7 @@ fn run(hub: &Hub) {
 /// long to sleep until the next is due (at most a minute: new batches wake the worker).
 pub(crate) async fn pass(
     hub: &Hub,
-    store: &Store,
+    store: &mut Store,
     client: &reqwest::Client,
     schedule: RetrySchedule,
 ) -> Result<Duration> {
@@ -418,9 +418,12 @@ pub(crate) async fn pass(
         }))
         .await;
         let now = (hub.clock)();
-        for (row, result) in due.iter().zip(results) {
-            record(store, row, result, now, schedule)?;
-        }
+        let attempts: Vec<Attempt> = due
+            .iter()
+            .zip(results)
+            .map(|(row, result)| attempt(row, result, now, schedule))
+            .collect();
+        store.record_attempts(now, &attempts)?;
     }
     let wait = match store.next_delivery_at()? {
         None => 60_000,
@@ -429,35 +432,32 @@ pub(crate) async fn pass(
     Ok(Duration::from_millis(wait as u64))
 }
 
-fn record(
-    store: &Store,
+fn attempt(
     row: &DeliveryRow,
     result: Delivery,
     now: UnixMillis,
     schedule: RetrySchedule,
-) -> Result<()> {
+) -> Attempt {
     match result {
         Delivery::Delivered => {
-            store.mark_delivered(row.id, now)?;
             if row.alerted_at.is_some() {
                 tracing::info!(url = %row.url, retailer = %row.retailer_id, "tracking webhook delivered again after an alert");
             }
+            Attempt::Delivered { id: row.id }
         }
         Delivery::Retry(why) => {
             let next = schedule.after_failure(row.attempts + 1);
-            store.reschedule_delivery(
-                row.id,
-                now,
-                now + next.after.as_millis() as UnixMillis,
-                &why,
-                next.alert,
-            )?;
             if next.alert && row.alerted_at.is_none() {
                 tracing::error!(url = %row.url, retailer = %row.retailer_id, attempts = row.attempts + 1, error = %why, "tracking webhook: retry budget spent; alerting the supervisor (still retrying)");
             } else {
                 tracing::warn!(url = %row.url, retailer = %row.retailer_id, error = %why, "tracking webhook: will retry");
             }
+            Attempt::Failed {
+                id: row.id,
+                next_at: now + next.after.as_millis() as UnixMillis,
+                error: why,
+                alert: next.alert,
+            }
         }
     }
-    Ok(())
 }

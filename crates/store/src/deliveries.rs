@@ -35,6 +35,20 @@ pub struct DeliveryRow {
     pub delivered_at: Option<String>,
 }
 
+/// The result of one attempt, for [`Store::record_attempts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Answered 200.
+    Delivered { id: i64 },
+    /// Anything else: try again at `next_at`; `alert` flags the row for the supervisor.
+    Failed {
+        id: i64,
+        next_at: UnixMillis,
+        error: String,
+        alert: bool,
+    },
+}
+
 /// Per retailer and URL: what is waiting, what is flagged, and the latest error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliverySummary {
@@ -140,37 +154,41 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// pending → delivered (a 200).
-    pub fn mark_delivered(&self, id: i64, now: UnixMillis) -> Result<()> {
-        self.conn
-            .prepare_cached(
+    /// Records a pass's attempts in one transaction (durable on return), so a pass costs one
+    /// sync of the file, not one per delivery.
+    pub fn record_attempts(&mut self, now: UnixMillis, attempts: &[Attempt]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut delivered = tx.prepare_cached(
                 "UPDATE webhook_deliveries
                  SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2,
                      last_error = NULL
                  WHERE id = ?1 AND state = 'pending'",
-            )?
-            .execute(params![id, rfc3339(now)])?;
-        Ok(())
-    }
-
-    /// A failed attempt: try again at `next_at`; `alert` flags the row for the supervisor
-    /// (kept from the first time it was flagged).
-    pub fn reschedule_delivery(
-        &self,
-        id: i64,
-        now: UnixMillis,
-        next_at: UnixMillis,
-        error: &str,
-        alert: bool,
-    ) -> Result<()> {
-        self.conn
-            .prepare_cached(
+            )?;
+            let mut failed = tx.prepare_cached(
                 "UPDATE webhook_deliveries
                  SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
                      alerted_at = CASE WHEN ?4 THEN coalesce(alerted_at, ?5) ELSE alerted_at END
                  WHERE id = ?1 AND state = 'pending'",
-            )?
-            .execute(params![id, rfc3339(next_at), error, alert, rfc3339(now)])?;
+            )?;
+            let at = rfc3339(now);
+            for attempt in attempts {
+                match attempt {
+                    Attempt::Delivered { id } => {
+                        delivered.execute(params![id, at])?;
+                    }
+                    Attempt::Failed {
+                        id,
+                        next_at,
+                        error,
+                        alert,
+                    } => {
+                        failed.execute(params![id, rfc3339(*next_at), error, alert, at])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
