@@ -231,7 +231,10 @@ async fn check_loop_webhooks(central: &Central) {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["topic"], "return.closed");
     assert_eq!(answer["return_id"], "7001");
-    assert_eq!(answer["awaiting"], 0, "confirmed already: nothing waits for Loop");
+    assert_eq!(
+        answer["awaiting"], 0,
+        "confirmed already: nothing waits for Loop"
+    );
     let tampered = r#"{"topic":"return.closed","return":{"id":7002}}"#;
     let (status, answer) = post(tampered, Some(signed)).await;
     assert_eq!(status, 401, "a tampered body is refused: {answer}");
