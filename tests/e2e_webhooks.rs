@@ -1,11 +1,16 @@
-//! The tracking webhook in the real window: an admin adds a URL on the shops screen (F5) with
-//! a username and password and tests it; a first scan at the bench queues RC for it; the URL
+//! Partners and the tracking webhook in the real window: an admin connects Kōwhai to Loop on
+//! the shops screen (F5; a refused key keeps nothing, the right one is tested and kept) and
+//! tests the connection again; adds a tracking webhook URL with a username and password and
+//! tests it; a first scan at the bench queues RC for it; the URL
 //! refuses past the retry budget and the supervisor's F5 shows the alert naming it; the batch
 //! is kept and still retried, and once the URL answers 200 it is delivered and the alert
 //! clears. The receiver is a real socket on loopback.
 
 mod support;
 
+#[allow(dead_code)]
+#[path = "../crates/connectors/tests/support/loop_sim.rs"]
+mod loop_sim;
 #[allow(dead_code)]
 #[path = "../crates/connectors/tests/support/receiver.rs"]
 mod receiver;
@@ -49,7 +54,7 @@ fn open_shops(driver: &Driver) {
 }
 
 #[test]
-fn an_alerted_tracking_webhook_shows_on_f5_and_delivers_once_the_url_answers() {
+fn partners_connect_on_f5_and_an_alerted_tracking_webhook_delivers_once_the_url_answers() {
     let _one = support::ONE_WINDOW
         .lock()
         .unwrap_or_else(|p| p.into_inner());
@@ -78,6 +83,42 @@ fn an_alerted_tracking_webhook_shows_on_f5_and_delivers_once_the_url_answers() {
                 > 0)
         .then_some(())
     });
+    // Loop, through the partner form: a refused key first, then the right one.
+    let sim = loop_sim::LoopSim::start();
+    driver.execute("document.getElementById('partner-retailer').value = 'kowhai'");
+    driver.execute("document.getElementById('partner-target').value = 'loop'");
+    driver.type_into(&driver.find("#partner-url").unwrap(), &sim.base());
+    driver.type_into(&driver.find("#partner-secret").unwrap(), "loop_wrong_key");
+    driver.click(&driver.find("#partner-connect").unwrap());
+    driver.wait_for(20, "the refusal", |d| {
+        d.text_of("#partners-status")?
+            .contains("did not accept")
+            .then_some(())
+    });
+    let kept: i64 = one(
+        dir,
+        "SELECT count(*) FROM retailers WHERE json_array_length(policy_json, '$.partners.connections') > 0",
+    );
+    assert_eq!(kept, 0, "a refused key keeps nothing");
+    driver.execute("document.getElementById('partner-secret').value = ''");
+    driver.type_into(&driver.find("#partner-secret").unwrap(), loop_sim::API_KEY);
+    driver.click(&driver.find("#partner-connect").unwrap());
+    driver.wait_for(20, "connected", |d| {
+        d.text_of("#partners-status")?
+            .contains("Connected to Loop Returns")
+            .then_some(())
+    });
+    let secret = driver.execute("return document.getElementById('partner-secret').value");
+    assert_eq!(secret.as_str(), Some(""), "the key does not stay on screen");
+    driver.execute(
+        "document.querySelector('#partners-table tr[data-target=\"loop\"] button.test').click()",
+    );
+    driver.wait_for(20, "the test's answer", |d| {
+        d.text_of("#partners-status")?
+            .contains("works")
+            .then_some(())
+    });
+
     driver.execute("document.getElementById('webhook-retailer').value = 'kowhai'");
     driver.type_into(&driver.find("#webhook-url").unwrap(), "ftp://nope");
     driver.click(&driver.find("#webhook-add").unwrap());
@@ -184,4 +225,12 @@ fn an_alerted_tracking_webhook_shows_on_f5_and_delivers_once_the_url_answers() {
         "SELECT count(*) FROM events WHERE payload LIKE '%pw-e2e-secret%'",
     );
     assert_eq!(leaked, 0, "the password never reaches the event log");
+    let leaked: i64 = one(
+        dir,
+        &format!(
+            "SELECT count(*) FROM events WHERE payload LIKE '%{}%'",
+            loop_sim::API_KEY
+        ),
+    );
+    assert_eq!(leaked, 0, "nor the Loop key");
 }
