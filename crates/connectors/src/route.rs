@@ -23,7 +23,7 @@ use crate::{
 /// Increff's password, Returns Prime's token).
 pub enum PartnerTarget {
     Loop(LoopTarget),
-    Increff(IncreffTarget),
+    Increff(Box<IncreffTarget>),
     ReturnsPrime(ReturnsPrimeTarget),
 }
 
@@ -49,7 +49,7 @@ impl PartnerTarget {
                 },
                 timeout,
             )
-            .map(PartnerTarget::Increff),
+            .map(|t| PartnerTarget::Increff(Box::new(t))),
             ActionTarget::ReturnsPrime => {
                 let mut config = ReturnsPrimeConfig::new(&c.base_url, secret);
                 if let Some(path) = &c.qc_path {
@@ -107,8 +107,8 @@ impl Router {
             }
             PartnerTarget::Increff(t) => {
                 let t = match shop {
-                    Some(shop) => t.with_shop(shop),
-                    None => t,
+                    Some(shop) => (*t).with_shop(shop),
+                    None => *t,
                 };
                 self.increff.insert(retailer.to_owned(), t);
             }

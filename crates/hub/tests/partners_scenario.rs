@@ -184,7 +184,7 @@ fn plan(seed: u64) -> Vec<Planned> {
                         (_, 6..=7) => Check::Fail,
                         _ => Check::Missing,
                     };
-                    let choice = if src == Src::Shopify && splitmix(&mut rng) % 3 == 0 {
+                    let choice = if src == Src::Shopify && splitmix(&mut rng).is_multiple_of(3) {
                         ReturnOption::CreditNote
                     } else {
                         ReturnOption::Refund
