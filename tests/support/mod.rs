@@ -98,7 +98,32 @@ impl Driver {
             agent,
             tauri_driver,
         };
-        let created = driver.raw("POST", "/session", Some(caps));
+        // tauri-driver listens before its WebKitWebDriver does: a session asked for too early
+        // is dropped ("Peer disconnected"). Ask again a few times before calling it a failure.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let created = loop {
+            match driver
+                .agent
+                .post(&format!("{}/session", driver.base))
+                .send_json(caps.clone())
+            {
+                Ok(response) => {
+                    let status = response.status();
+                    let value: Value = response.into_body().read_json().unwrap();
+                    let value = value.get("value").cloned().unwrap_or(Value::Null);
+                    assert!(
+                        status.is_success(),
+                        "POST /session failed ({status}): {value}"
+                    );
+                    break value;
+                }
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("POST /session: {e}; asking again");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => panic!("POST /session: {e}"),
+            }
+        };
         driver.session = created["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no session: {created}"))
