@@ -119,6 +119,24 @@ fn partners_connect_on_f5_and_an_alerted_tracking_webhook_delivers_once_the_url_
             .then_some(())
     });
 
+    // A source bound away from its default: Clickpost returns straight to Shopify.
+    driver.execute("document.getElementById('route-retailer').value = 'kowhai'");
+    driver.type_into(&driver.find("#route-source").unwrap(), "clickpost");
+    driver.execute("document.getElementById('route-target').value = 'shopify'");
+    driver.click(&driver.find("#route-add").unwrap());
+    driver.wait_for(10, "the binding listed", |d| {
+        let row = d.execute(
+            "const r = document.querySelector('#routes-table tr[data-source=\"clickpost\"]'); return r ? r.innerText : ''",
+        );
+        let row = row.as_str().unwrap_or_default().to_owned();
+        (row.contains("Shopify") && row.contains("Increff")).then_some(())
+    });
+    let bound: String = one(
+        dir,
+        "SELECT json_extract(policy_json, '$.partners.routes[0].target') FROM retailers WHERE id = 'kowhai'",
+    );
+    assert_eq!(bound, "shopify");
+
     driver.execute("document.getElementById('webhook-retailer').value = 'kowhai'");
     driver.type_into(&driver.find("#webhook-url").unwrap(), "ftp://nope");
     driver.click(&driver.find("#webhook-add").unwrap());

@@ -54,4 +54,6 @@ pub const ALL: &[&str] = &[
     "connect_partner",
     "test_partner",
     "disconnect_partner",
+    "partner_routes",
+    "save_partner_routes",
 ];

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use returnhub_core::bench::BenchState;
 use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
-use returnhub_core::partner::ActionTarget;
+use returnhub_core::partner::{ActionTarget, SourceRoute};
 use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
 use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
     ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef,
-    PrinterQueueView, ProcessResult, RulesCheck, SessionView, ShopsView, StationView,
+    PrinterQueueView, ProcessResult, RouteView, RulesCheck, SessionView, ShopsView, StationView,
     SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
 };
 use tauri::State;
@@ -492,4 +492,29 @@ pub fn disconnect_partner(
 ) -> Reply<Vec<PartnerConnectionView>> {
     short_input("retailer", &retailer_id, 128)?;
     Ok(state.hub.disconnect_partner(&retailer_id, target)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn partner_routes(state: State<'_, AppState>) -> Reply<Vec<RouteView>> {
+    Ok(state.hub.partner_routes()?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn save_partner_routes(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    routes: Vec<SourceRoute>,
+) -> Reply<Vec<RouteView>> {
+    short_input("retailer", &retailer_id, 128)?;
+    if routes.len() > 50 {
+        return Err(ErrorView::invalid(
+            "at most 50 source bindings per retailer",
+        ));
+    }
+    for route in &routes {
+        short_input("source", &route.source, 100)?;
+    }
+    Ok(state.hub.save_partner_routes(&retailer_id, routes)?)
 }

@@ -169,6 +169,8 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::connect_partner,
             commands::test_partner,
             commands::disconnect_partner,
+            commands::partner_routes,
+            commands::save_partner_routes,
         ])
 }
 

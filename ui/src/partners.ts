@@ -6,6 +6,8 @@
 import type { ActionTarget } from "./bindings/ActionTarget";
 import type { PartnerConnectionInput } from "./bindings/PartnerConnectionInput";
 import type { PartnerConnectionView } from "./bindings/PartnerConnectionView";
+import type { RouteView } from "./bindings/RouteView";
+import type { SourceRoute } from "./bindings/SourceRoute";
 import { el, text, type Call } from "./util";
 
 const NAMES: Record<ActionTarget, string> = {
@@ -18,12 +20,60 @@ const NAMES: Record<ActionTarget, string> = {
 export class Partners {
   private role: string | null = null;
   private shown = "";
+  private routes: RouteView[] = [];
 
   constructor(private readonly call: Call) {
     el<HTMLFormElement>("partner-form").addEventListener("submit", (e) => {
       e.preventDefault();
       void this.connect();
     });
+    el<HTMLFormElement>("route-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const retailerId = el<HTMLSelectElement>("route-retailer").value;
+      const route: SourceRoute = {
+        source: el<HTMLInputElement>("route-source").value.trim(),
+        target: el<HTMLSelectElement>("route-target").value as ActionTarget,
+      };
+      const others = this.routesOf(retailerId).filter((r) => r.source !== route.source);
+      void this.saveRoutes(retailerId, [...others, route], `Returns from "${route.source}" now go to ${NAMES[route.target]}.`);
+    });
+  }
+
+  private routesOf(retailerId: string): SourceRoute[] {
+    return this.routes.filter((r) => r.retailer_id === retailerId).map((r) => ({ source: r.source, target: r.target }));
+  }
+
+  private showRoutes(routes: RouteView[]): void {
+    this.routes = routes;
+    const body = el<HTMLTableElement>("routes-table").tBodies[0];
+    body?.replaceChildren(
+      ...routes.map((r) => {
+        const tr = document.createElement("tr");
+        tr.dataset["retailer"] = r.retailer_id;
+        tr.dataset["source"] = r.source;
+        tr.append(text("td", r.retailer_name), text("td", r.source, "mono"), text("td", NAMES[r.target]), text("td", NAMES[r.default_target], "muted"));
+        const cell = document.createElement("td");
+        if (this.role === "admin") {
+          const remove = text("button", "Remove");
+          remove.addEventListener("click", () =>
+            void this.saveRoutes(r.retailer_id, this.routesOf(r.retailer_id).filter((x) => x.source !== r.source), `Returns from "${r.source}" go to their default again.`),
+          );
+          cell.append(remove);
+        }
+        tr.append(cell);
+        return tr;
+      }),
+    );
+    if (routes.length === 0) body?.append(text("tr", "No bindings: every source goes to its default."));
+  }
+
+  private async saveRoutes(retailerId: string, routes: SourceRoute[], done: string): Promise<void> {
+    try {
+      this.showRoutes(await this.call<RouteView[]>("save_partner_routes", { retailerId, routes }));
+      this.status(done, true);
+    } catch (e) {
+      this.status(e instanceof Error ? e.message : String(e), false);
+    }
   }
 
   /// The form's retailer list is filled by the shops view (the same retailers).
@@ -32,8 +82,10 @@ export class Partners {
     this.shown = "";
     el("partners-status").textContent = "";
     el("partner-form").hidden = role !== "admin";
+    el("route-form").hidden = role !== "admin";
     try {
       this.show(await this.call<PartnerConnectionView[]>("partner_connections"));
+      this.showRoutes(await this.call<RouteView[]>("partner_routes"));
     } catch (e) {
       this.status(e instanceof Error ? e.message : String(e), false);
     }

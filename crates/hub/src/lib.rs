@@ -36,7 +36,7 @@ pub use central::SyncView;
 pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};
-pub use partners::{PartnerConnectionInput, PartnerConnectionView};
+pub use partners::{PartnerConnectionInput, PartnerConnectionView, RouteView};
 pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};
 pub use rules_admin::RulesCheck;
 pub use shops::{

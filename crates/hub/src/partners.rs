@@ -7,7 +7,9 @@
 use returnhub_connectors::returns_prime::DEFAULT_QC_PATH;
 use returnhub_connectors::PartnerTarget;
 use returnhub_core::auth::Role;
-use returnhub_core::partner::{ActionTarget, PartnerConnection};
+use returnhub_core::partner::{
+    default_target, ActionTarget, PartnerConnection, PartnerPolicy, SourceRoute,
+};
 use returnhub_core::time::rfc3339;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -30,6 +32,17 @@ pub struct PartnerConnectionInput {
     pub photo_url_base: Option<String>,
     /// Loop's API key, Increff's password or Returns Prime's token. Kept in the keyring.
     pub secret: String,
+}
+
+/// A source binding as F5 shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RouteView {
+    pub retailer_id: String,
+    pub retailer_name: String,
+    pub source: String,
+    pub target: ActionTarget,
+    /// Where returns from `source` would go without the binding.
+    pub default_target: ActionTarget,
 }
 
 /// A connection as F5 shows it (never the secret).
@@ -188,6 +201,65 @@ impl Hub {
             "{} answered: {}'s connection works.",
             connection.base_url, record.name
         ))
+    }
+
+    /// Every retailer's source bindings (supervisors see them; admins change them).
+    pub fn partner_routes(&self) -> Result<Vec<RouteView>> {
+        self.authorize(Role::Supervisor)?;
+        let store = self.store();
+        let mut views = Vec::new();
+        for summary in store.retailer_summaries()? {
+            let Some(record) = store.retailer_record(&summary.id)? else {
+                continue;
+            };
+            for route in &record.policy.partners.routes {
+                views.push(RouteView {
+                    retailer_id: record.id.clone(),
+                    retailer_name: record.name.clone(),
+                    source: route.source.clone(),
+                    target: route.target,
+                    default_target: default_target(&route.source),
+                });
+            }
+        }
+        Ok(views)
+    }
+
+    /// Replaces a retailer's source bindings (admins): returns from each `source` are then
+    /// actioned through its `target` instead of the default for that source. Actions already
+    /// due follow the binding at the time they are sent; every problem is named and nothing is
+    /// kept unless all are fixed.
+    pub fn save_partner_routes(
+        &self,
+        retailer_id: &str,
+        routes: Vec<SourceRoute>,
+    ) -> Result<Vec<RouteView>> {
+        let actor = self.authorize(Role::Admin)?;
+        let routes: Vec<SourceRoute> = routes
+            .into_iter()
+            .map(|r| SourceRoute {
+                source: r.source.trim().to_owned(),
+                target: r.target,
+            })
+            .collect();
+        let problems = PartnerPolicy {
+            routes: routes.clone(),
+            ..Default::default()
+        }
+        .problems();
+        if !problems.is_empty() {
+            return Err(HubError::Invalid(problems.join("; ")));
+        }
+        if self.store().retailer_record(retailer_id)?.is_none() {
+            return Err(HubError::UnknownRetailer(retailer_id.to_owned()));
+        }
+        if self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
+            record.policy.partners.routes = routes
+        })? {
+            tracing::info!(retailer = retailer_id, actor = %actor.user_id, "saved the retailer's source bindings");
+            self.actions_queued();
+        }
+        self.partner_routes()
     }
 
     /// Disconnects a retailer from a partner (admins): the secret is forgotten; its returns'

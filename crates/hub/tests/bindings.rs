@@ -14,7 +14,7 @@ use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
     ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef, ProcessResult,
-    RulesCheck, SessionView, ShopsView, StationView, SupervisorResult, SyncView,
+    RouteView, RulesCheck, SessionView, ShopsView, StationView, SupervisorResult, SyncView,
     TrackingWebhookInput, TrackingWebhookView,
 };
 use ts_rs::TS;
@@ -67,6 +67,7 @@ fn typescript_bindings_are_current() {
     TrackingWebhookInput::export_all(&config).unwrap();
     PartnerConnectionInput::export_all(&config).unwrap();
     PartnerConnectionView::export_all(&config).unwrap();
+    RouteView::export_all(&config).unwrap();
     returnhub_core::partner::PartnerPolicy::export_all(&config).unwrap();
     Outcome::export_all(&config).unwrap();
     ScannerEvent::export_all(&config).unwrap();

@@ -239,3 +239,58 @@ fn a_loop_return_processed_at_the_bench_reaches_loop_once_and_confirms_when_loop
     let e = ErrorView::from(hub.test_partner("kowhai", ActionTarget::Loop).unwrap_err());
     assert!(e.message.contains("not connected"), "{}", e.message);
 }
+
+#[test]
+fn an_admin_binds_a_source_to_another_target_and_its_returns_follow() {
+    use returnhub_core::partner::SourceRoute;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    expect_loop_return(dir.path(), "9002", "502");
+    let to_shopify = vec![SourceRoute {
+        source: "loop".into(),
+        target: ActionTarget::Shopify,
+    }];
+
+    hub.sign_in("SV-2001", "2222").unwrap();
+    assert!(hub.partner_routes().unwrap().is_empty());
+    let e = ErrorView::from(
+        hub.save_partner_routes("kowhai", to_shopify.clone())
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, ErrorCode::Forbidden, "supervisors see, admins bind");
+    hub.sign_out().unwrap();
+
+    hub.sign_in("AD-3001", "3333").unwrap();
+    let bad = vec![SourceRoute {
+        source: "Loop Returns".into(),
+        target: ActionTarget::Shopify,
+    }];
+    let e = ErrorView::from(hub.save_partner_routes("kowhai", bad).unwrap_err());
+    assert!(e.message.contains("lower-case"), "{}", e.message);
+    assert!(hub.partner_routes().unwrap().is_empty(), "nothing kept");
+    let routes = hub.save_partner_routes("kowhai", to_shopify).unwrap();
+    assert_eq!(routes.len(), 1);
+    assert_eq!(routes[0].target, ActionTarget::Shopify);
+    assert_eq!(routes[0].default_target, ActionTarget::Loop);
+    hub.sign_out().unwrap();
+
+    // The Loop return is now actioned on Shopify: a refund per item, no partner update.
+    hub.sign_in("OP-1001", "1111").unwrap();
+    let ret = hub.scan(CONNOTE).unwrap().ret.unwrap();
+    hub.inspect_item(InspectRequest {
+        return_id: ret.id.clone(),
+        item_id: ret.items[0].id.clone(),
+        presence: Presence::Found,
+        qc: Some(QcStatus::Pass),
+        qc_reason: None,
+        grade: Some(Grade::A),
+        disposition: None,
+        note: None,
+        photos: vec![],
+    })
+    .unwrap();
+    hub.process_return(&ret.id).unwrap();
+    let actions = hub.with_store(|s| s.actions_of(&ret.id).unwrap());
+    assert_eq!(actions.len(), 1);
+    assert!(actions[0].2.contains("\"refund\""), "{actions:?}");
+}
