@@ -3,6 +3,8 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    // The command list is compiled in, but say so: the ACL must follow it.
+    println!("cargo:rerun-if-changed=src-tauri/src/command_names.rs");
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")
         .app_manifest(tauri_build::AppManifest::new().commands(returnhub_commands::ALL));
