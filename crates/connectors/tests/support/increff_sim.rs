@@ -27,7 +27,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-use super::simulator::{read_request, respond, Fault};
+use super::receiver::read_request;
+use super::simulator::{respond, Fault};
 
 pub const USERNAME: &str = "hub-kowhai";
 pub const PASSWORD: &str = "increff-pass-0123456789";

@@ -21,6 +21,7 @@
 //! held past the client's timeout after the effect, a slow answer, and an effect that lands
 //! `hold` after the connection dropped.
 
+use super::receiver::read_request;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use returnhub_connectors::loop_returns::sign_webhook;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 pub const API_KEY: &str = "loop_sim_key_6f1d2c9a8b7e";
@@ -733,37 +734,6 @@ impl HookSink {
     pub fn hooks(&self) -> Vec<Hook> {
         self.hooks.lock().unwrap().clone()
     }
-}
-
-async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((head, body))
 }
 
 async fn respond(stream: &mut TcpStream, status: u16, body: &Value) {

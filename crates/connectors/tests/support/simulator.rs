@@ -18,6 +18,7 @@
 //! THROTTLED, a 502 before the effect, a dropped connection before or after the effect, an
 //! answer held past the client's timeout after the effect, and a slow answer.
 
+use super::receiver::read_request;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use returnhub_connectors::graphql::documents;
 use returnhub_core::money::{Currency, Money};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::schema;
@@ -1239,37 +1240,6 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             json!({ "message": format!("the simulator does not serve {other}") }),
         ]),
     }
-}
-
-pub async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((head, body))
 }
 
 pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
