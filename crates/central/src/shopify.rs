@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use returnhub_connectors::dispatch::{Target, TargetError};
+use returnhub_connectors::route::partner_secret_name;
 use returnhub_connectors::{
     ClientOptions, PartnerTarget, Router, ShopCredentials, ShopifyClient, ShopifySettings,
     ShopifyTarget, SystemClock,
@@ -210,11 +211,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, CentralError> {
         .enable_all()
         .build()
         .map_err(|e| CentralError::Storage(format!("cannot start a runtime: {e}")))
-}
-
-/// The vault name of a retailer's partner secret (the hubs use the same name).
-pub fn partner_secret_name(retailer_id: &str, target: ActionTarget) -> String {
-    format!("partner-{}-{retailer_id}", target.name())
 }
 
 fn loop_webhook_secret_name(retailer_id: &str) -> String {

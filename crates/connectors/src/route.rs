@@ -19,6 +19,12 @@ use crate::{
     ReturnsPrimeTarget, ShopifyTarget, SystemClock,
 };
 
+/// The keyring name of a retailer's partner secret (Loop's API key, Increff's password,
+/// Returns Prime's token): the same on every hub and at the central store.
+pub fn partner_secret_name(retailer_id: &str, target: ActionTarget) -> String {
+    format!("partner-{}-{retailer_id}", target.name())
+}
+
 /// A partner's target, built from a retailer's connection and its secret (Loop's API key,
 /// Increff's password, Returns Prime's token).
 pub enum PartnerTarget {

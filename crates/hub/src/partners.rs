@@ -5,6 +5,7 @@
 //! action to the target its return's source is bound to, through these connections.
 
 use returnhub_connectors::returns_prime::DEFAULT_QC_PATH;
+use returnhub_connectors::route::partner_secret_name;
 use returnhub_connectors::PartnerTarget;
 use returnhub_core::auth::Role;
 use returnhub_core::partner::{
@@ -15,11 +16,6 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{Hub, HubError, Result};
-
-/// The keyring name of a retailer's partner secret (the central store uses the same name).
-pub fn partner_secret_name(retailer_id: &str, target: ActionTarget) -> String {
-    format!("partner-{}-{retailer_id}", target.name())
-}
 
 /// What an admin submits to connect a retailer to a partner.
 #[derive(Debug, Clone, Deserialize, TS)]
