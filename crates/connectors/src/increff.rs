@@ -28,6 +28,22 @@
 //! [`IncreffConfig::photo_url_base`] names where the hub's photos are published, and empty
 //! otherwise (a URL Increff could not fetch would be worse than none).
 //!
+//! # A return Increff does not know yet
+//!
+//! A return routed to Increff that did not come from Increff or Clickpost (one opened at the
+//! hub for a parcel with no return, or a source an admin bound to Increff) has no return
+//! order code. Before its processing update the hub creates the return order (`POST
+//! /return/return-orders`, orderType `CUSTOMER_RETURN`, the first connote as `awbNumber`, one
+//! item per return item) under a code of its own, [`HUB_CODE_PREFIX`] + the return's id, and
+//! item codes that are the hub's item ids. Items of a known return order that Increff does not
+//! list (no item code) are added to it (`PUT /return/update-return-order/item`). Increff's
+//! documentation gives the two paths, `orderType` and `awbNumber` only: the rest of the body
+//! and the answers are assumptions (see the README): the client chooses `returnOrderCode` and
+//! `itemCode`, a create of an existing code is answered 409 (the return order exists: an
+//! earlier try whose answer was lost, or an earlier update of the same return), and adding an
+//! item code the order already has, with the same SKU, changes nothing. Both steps are
+//! therefore "make it so", like the update itself.
+//!
 //! # Exactly once without a read
 //!
 //! Increff documents no read of a processing update, so `reconcile` cannot look the effect
@@ -65,6 +81,12 @@ pub const REASON_ITEM_MISSING: &str = "ITEM_MISSING";
 pub const REASON_NOT_INSPECTED: &str = "NOT_INSPECTED";
 /// The path of the Returns Processing Update.
 pub const PROCESSING_UPDATE_PATH: &str = "/usp/return";
+/// The path that creates a return order.
+pub const CREATE_RETURN_ORDER_PATH: &str = "/return/return-orders";
+/// The path that adds items to a return order.
+pub const ADD_ITEMS_PATH: &str = "/return/update-return-order/item";
+/// The start of the return order code the hub gives a return Increff does not know.
+pub const HUB_CODE_PREFIX: &str = "RH-";
 
 /// A retailer's Increff connection. `Debug` never shows the password.
 #[derive(Clone)]
@@ -132,55 +154,131 @@ pub fn qc_of(line: &ActionLine) -> (QcStatus, Option<String>) {
     }
 }
 
-/// The processing update for `context`'s items. An `Err` is a sentence for the supervisor:
-/// the return or an item lacks the id Increff knows it by.
+/// The code Increff knows `return_id`'s return order by: the partner's own, or the one the
+/// hub gives a return Increff did not send ([`HUB_CODE_PREFIX`] + the return's id).
+pub fn return_order_code(return_id: &str, context: &ActionContext) -> String {
+    known_code(context.external_id.as_deref())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{HUB_CODE_PREFIX}{return_id}"))
+}
+
+/// An item's code at Increff: the partner's own, or the hub's item id.
+pub fn item_code(line: &ActionLine) -> &str {
+    known_code(line.external_id.as_deref()).unwrap_or(&line.return_item_id)
+}
+
+fn known_code(code: Option<&str>) -> Option<&str> {
+    code.map(str::trim).filter(|c| !c.is_empty())
+}
+
+/// One item of a return order, as it is created or added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnOrderItem {
+    pub item_code: String,
+    pub channel_sku_code: String,
+    pub quantity: u32,
+}
+
+/// The body of `POST /return/return-orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateReturnOrder {
+    pub return_order_code: String,
+    /// `CUSTOMER_RETURN`: a parcel a customer sent back.
+    pub order_type: String,
+    pub awb_number: Option<String>,
+    pub items: Vec<ReturnOrderItem>,
+}
+
+/// The body of `PUT /return/update-return-order/item`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddItems {
+    pub return_order_code: String,
+    pub items: Vec<ReturnOrderItem>,
+}
+
+/// What Increff must be told before a processing update can name every item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReturnOrderSteps {
+    /// The return has no Increff code: create its return order.
+    pub create: Option<CreateReturnOrder>,
+    /// Items Increff's return order does not list (or, after a create found the order
+    /// already there, every item): add them.
+    pub add: Option<AddItems>,
+}
+
+fn order_item(line: &ActionLine) -> ReturnOrderItem {
+    ReturnOrderItem {
+        item_code: item_code(line).to_owned(),
+        channel_sku_code: line.sku.clone(),
+        quantity: line.quantity,
+    }
+}
+
+/// The steps before `return_id`'s processing update (see the module doc).
+pub fn return_order_steps(return_id: &str, context: &ActionContext) -> ReturnOrderSteps {
+    let code = return_order_code(return_id, context);
+    if known_code(context.external_id.as_deref()).is_none() {
+        return ReturnOrderSteps {
+            create: Some(CreateReturnOrder {
+                return_order_code: code,
+                order_type: "CUSTOMER_RETURN".into(),
+                awb_number: context.connotes.first().cloned(),
+                items: context.lines.iter().map(order_item).collect(),
+            }),
+            add: None,
+        };
+    }
+    let missing: Vec<ReturnOrderItem> = context
+        .lines
+        .iter()
+        .filter(|l| known_code(l.external_id.as_deref()).is_none())
+        .map(order_item)
+        .collect();
+    ReturnOrderSteps {
+        create: None,
+        add: (!missing.is_empty()).then_some(AddItems {
+            return_order_code: code,
+            items: missing,
+        }),
+    }
+}
+
+/// The processing update for `return_id`'s items in `context`, under the codes Increff
+/// knows them by ([`return_order_code`], [`item_code`]).
 pub fn processing_update(
+    return_id: &str,
     context: &ActionContext,
     photo_url_base: Option<&str>,
-) -> Result<ProcessingUpdate, String> {
-    let code = context
-        .external_id
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| {
-            "the return has no Increff return order code (it was not uploaded by Increff or \
-             Clickpost), so Increff cannot be told its QC"
-                .to_owned()
-        })?;
-    let mut items = Vec::with_capacity(context.lines.len());
-    for line in &context.lines {
-        let item_code = line
-            .external_id
-            .as_deref()
-            .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| {
-                format!(
-                    "item {} ({}) of return order {code} has no Increff item code, so Increff \
-                     cannot be told its QC",
-                    line.return_item_id, line.sku
-                )
-            })?;
-        let (qc_status, qc_reason) = qc_of(line);
-        let image_urls = match (qc_status, photo_url_base, &line.qc) {
-            (QcStatus::Fail, Some(base), Some(qc)) => qc
-                .photos
-                .iter()
-                .map(|hash| format!("{}/{hash}.jpg", base.trim_end_matches('/')))
-                .collect(),
-            _ => Vec::new(),
-        };
-        items.push(QcItem {
-            item_code: item_code.to_owned(),
-            channel_sku_code: line.sku.clone(),
-            qc_status,
-            qc_reason,
-            image_urls,
-        });
-    }
-    Ok(ProcessingUpdate {
-        return_order_code: code.to_owned(),
+) -> ProcessingUpdate {
+    let items = context
+        .lines
+        .iter()
+        .map(|line| {
+            let (qc_status, qc_reason) = qc_of(line);
+            let image_urls = match (qc_status, photo_url_base, &line.qc) {
+                (QcStatus::Fail, Some(base), Some(qc)) => qc
+                    .photos
+                    .iter()
+                    .map(|hash| format!("{}/{hash}.jpg", base.trim_end_matches('/')))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            QcItem {
+                item_code: item_code(line).to_owned(),
+                channel_sku_code: line.sku.clone(),
+                qc_status,
+                qc_reason,
+                image_urls,
+            }
+        })
+        .collect();
+    ProcessingUpdate {
+        return_order_code: return_order_code(return_id, context),
         order_items: items,
-    })
+    }
 }
 
 /// How a failed exchange item finds its line on the replacement order. Clickpost's
@@ -354,13 +452,27 @@ impl IncreffTarget {
     }
 
     async fn post(&self, update: &ProcessingUpdate) -> Result<Answer, TargetError> {
-        let url = format!("{}{PROCESSING_UPDATE_PATH}", self.base());
-        let body = serde_json::to_vec(update).map_err(|e| {
-            TargetError::Permanent(format!("the processing update cannot be encoded: {e}"))
+        self.call(reqwest::Method::POST, PROCESSING_UPDATE_PATH, update)
+            .await
+    }
+
+    /// One request to Increff with the three auth headers; see the module doc for how each
+    /// failure is classed.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Answer, TargetError> {
+        let url = format!("{}{path}", self.base());
+        let body = serde_json::to_vec(body).map_err(|e| {
+            TargetError::Permanent(format!(
+                "the body for Increff {path} cannot be encoded: {e}"
+            ))
         })?;
         let response = self
             .http
-            .post(&url)
+            .request(method, &url)
             .header("authUsername", &self.config.username)
             .header("authPassword", &self.config.password)
             .header("authDomainName", &self.config.domain)
@@ -372,13 +484,13 @@ impl IncreffTarget {
             Ok(r) => r,
             Err(e) if e.is_connect() => {
                 return Err(TargetError::NotApplied(format!(
-                    "Increff {PROCESSING_UPDATE_PATH}: could not connect: {}",
+                    "Increff {path}: could not connect: {}",
                     without_url(&e)
                 )))
             }
             Err(e) => {
                 return Err(TargetError::Unknown(format!(
-                    "Increff {PROCESSING_UPDATE_PATH}: {} after the request was sent: {}",
+                    "Increff {path}: {} after the request was sent: {}",
                     if e.is_timeout() {
                         "timed out"
                     } else {
@@ -393,7 +505,7 @@ impl IncreffTarget {
             Ok(b) => b,
             Err(e) => {
                 return Err(TargetError::Unknown(format!(
-                    "Increff {PROCESSING_UPDATE_PATH}: the answer broke off (HTTP {status}): {}",
+                    "Increff {path}: the answer broke off (HTTP {status}): {}",
                     without_url(&e)
                 )))
             }
@@ -404,12 +516,12 @@ impl IncreffTarget {
         let message = increff_message(&body);
         if status.as_u16() == 429 {
             return Err(TargetError::NotApplied(format!(
-                "Increff {PROCESSING_UPDATE_PATH}: rate limited (HTTP 429): {message}"
+                "Increff {path}: rate limited (HTTP 429): {message}"
             )));
         }
         if status.is_server_error() {
             return Err(TargetError::Unknown(format!(
-                "Increff {PROCESSING_UPDATE_PATH}: HTTP {status}: {message}"
+                "Increff {path}: HTTP {status}: {message}"
             )));
         }
         Ok(Answer::Refused(status.as_u16(), message))
@@ -419,16 +531,59 @@ impl IncreffTarget {
     async fn update(&self, update: &ProcessingUpdate) -> Result<(), TargetError> {
         match self.post(update).await? {
             Answer::Ok => Ok(()),
-            Answer::Refused(status @ (401 | 403), message) => Err(TargetError::Permanent(format!(
-                "Increff refused the credentials (HTTP {status}: {message}); check the \
-                 retailer's Increff username, password and domain, then retry"
-            ))),
-            Answer::Refused(status, message) => Err(TargetError::Permanent(format!(
-                "Increff refused the processing update of return order {} (HTTP {status}): \
-                 {message}",
-                update.return_order_code
-            ))),
+            Answer::Refused(status, message) => Err(refused(
+                status,
+                message,
+                &format!(
+                    "the processing update of return order {}",
+                    update.return_order_code
+                ),
+            )),
         }
+    }
+
+    /// Creates and completes the return order Increff is to be told about (see the module
+    /// doc): a create answered 409 found it there already, so every item is added instead.
+    async fn prepare_return_order(&self, steps: ReturnOrderSteps) -> Result<(), TargetError> {
+        let mut add = steps.add;
+        if let Some(create) = steps.create {
+            match self
+                .call(reqwest::Method::POST, CREATE_RETURN_ORDER_PATH, &create)
+                .await?
+            {
+                Answer::Ok => {}
+                Answer::Refused(409, _) => {
+                    tracing::info!(code = %create.return_order_code, "return order already at Increff (an earlier try or update created it)");
+                    add = Some(AddItems {
+                        return_order_code: create.return_order_code,
+                        items: create.items,
+                    });
+                }
+                Answer::Refused(status, message) => {
+                    return Err(refused(
+                        status,
+                        message,
+                        &format!("the new return order {}", create.return_order_code),
+                    ))
+                }
+            }
+        }
+        if let Some(add) = add {
+            match self
+                .call(reqwest::Method::PUT, ADD_ITEMS_PATH, &add)
+                .await?
+            {
+                Answer::Ok => {}
+                Answer::Refused(status, message) => {
+                    return Err(refused(
+                        status,
+                        message,
+                        &format!("the items added to return order {}", add.return_order_code),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     fn shop(&self) -> Result<&ShopifyTarget, TargetError> {
@@ -691,6 +846,17 @@ impl IncreffTarget {
     }
 }
 
+/// A refusal of `what` for good: the credentials, or Increff's reason.
+fn refused(status: u16, message: String, what: &str) -> TargetError {
+    if matches!(status, 401 | 403) {
+        return TargetError::Permanent(format!(
+            "Increff refused the credentials (HTTP {status}: {message}); check the retailer's \
+             Increff username, password and domain, then retry"
+        ));
+    }
+    TargetError::Permanent(format!("Increff refused {what} (HTTP {status}): {message}"))
+}
+
 /// Increff's message from an error body (`message`, `error` or `description` of a JSON
 /// object, else the text), at most 300 characters.
 fn increff_message(body: &[u8]) -> String {
@@ -754,8 +920,11 @@ impl Target for IncreffTarget {
         if let Some(e) = not_for_increff(action, context) {
             return Err(e);
         }
-        let update = processing_update(context, self.config.photo_url_base.as_deref())
-            .map_err(TargetError::Permanent)?;
+        let update = processing_update(
+            &action.return_id,
+            context,
+            self.config.photo_url_base.as_deref(),
+        );
         let exchanged: Vec<&ActionLine> = context
             .lines
             .iter()
@@ -765,6 +934,8 @@ impl Target for IncreffTarget {
             // Before anything is sent: an exchange that cannot be carried out fails whole.
             self.shop()?;
         }
+        self.prepare_return_order(return_order_steps(&action.return_id, context))
+            .await?;
         self.update(&update).await?;
         if exchanged.is_empty() {
             return Ok(Confirmation {
@@ -839,6 +1010,65 @@ mod tests {
             qc_of(&no_qc),
             (QcStatus::Fail, Some(REASON_NOT_INSPECTED.into()))
         );
+    }
+
+    fn context(external_id: Option<&str>, lines: Vec<ActionLine>) -> ActionContext {
+        ActionContext {
+            order_id: "gid://shopify/Order/9".into(),
+            lines,
+            retries: 0,
+            source: "orphan_intake".into(),
+            target: ActionTarget::Increff,
+            external_id: external_id.map(str::to_owned),
+            connotes: vec!["AWB1".into(), "AWB2".into()],
+        }
+    }
+
+    #[test]
+    fn a_return_increff_does_not_know_is_created_under_the_hub_s_codes() {
+        let mut uncoded = line("a", Some(("found", Some("pass"), None)));
+        uncoded.external_id = None;
+        let mut blank = line("b", Some(("found", Some("fail"), Some("TAG_MISSING"))));
+        blank.external_id = Some("  ".into());
+        let context = context(None, vec![uncoded, blank]);
+        let steps = return_order_steps("ret-7", &context);
+        let create = steps.create.expect("created");
+        assert_eq!(create.return_order_code, "RH-ret-7");
+        assert_eq!(create.order_type, "CUSTOMER_RETURN");
+        assert_eq!(create.awb_number.as_deref(), Some("AWB1"));
+        let codes: Vec<&str> = create.items.iter().map(|i| i.item_code.as_str()).collect();
+        assert_eq!(codes, ["a", "b"]);
+        assert_eq!(steps.add, None);
+        let update = processing_update("ret-7", &context, None);
+        assert_eq!(update.return_order_code, "RH-ret-7");
+        let codes: Vec<&str> = update
+            .order_items
+            .iter()
+            .map(|i| i.item_code.as_str())
+            .collect();
+        assert_eq!(
+            codes,
+            ["a", "b"],
+            "the update names the items as they were created"
+        );
+        let body = serde_json::to_value(&create).unwrap();
+        assert_eq!(body["items"][0]["channelSkuCode"], "SKU-a");
+        assert_eq!(body["awbNumber"], "AWB1");
+    }
+
+    #[test]
+    fn only_the_items_increff_does_not_list_are_added() {
+        let known = line("a", Some(("found", Some("pass"), None)));
+        let mut extra = line("b", Some(("missing", None, None)));
+        extra.external_id = None;
+        let steps = return_order_steps("ret-8", &context(Some("CP-8"), vec![known.clone(), extra]));
+        assert_eq!(steps.create, None);
+        let add = steps.add.expect("added");
+        assert_eq!(add.return_order_code, "CP-8");
+        assert_eq!(add.items.len(), 1);
+        assert_eq!(add.items[0].item_code, "b");
+        let all_known = return_order_steps("ret-8", &context(Some("CP-8"), vec![known]));
+        assert_eq!(all_known, ReturnOrderSteps::default());
     }
 
     #[test]

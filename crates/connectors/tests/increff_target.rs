@@ -26,7 +26,7 @@ use returnhub_core::event::{
 };
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
-use returnhub_core::partner::ActionTarget;
+use returnhub_core::partner::{ActionTarget, PartnerPolicy, SourceRoute};
 use returnhub_core::rules::{Grade, Outcome, QcStatus, RuleSet};
 use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey, ShopifyPolicy, Trigger};
 use returnhub_store::{ActionContext, ActionLine, EventInput, ItemQc, OutboxState, Store};
@@ -507,9 +507,38 @@ fn input(event: DomainEvent) -> EventInput {
 }
 
 /// What return `n` is: 0 an Increff return (refund and no action, no exchange); 1 a Clickpost
-/// exchange that passes; 2 one that fails; 3 two exchanged items, the first passes.
+/// exchange that passes; 2 one that fails; 3 two exchanged items, the first passes; 4 a
+/// return opened at the hub (no Increff codes: its return order is created) like case 0; 5
+/// an Increff return whose second item Increff does not list (it is added) like case 0.
 fn case(n: u32) -> u32 {
-    n % 4
+    n % 6
+}
+
+/// Whether item `i` (1-based) of return `n` has an Increff item code.
+fn has_code(n: u32, i: u32) -> bool {
+    match case(n) {
+        4 => false,
+        5 => i == 1,
+        _ => true,
+    }
+}
+
+/// The return order code Increff knows return `n` by.
+fn order_code(n: u32) -> String {
+    if case(n) == 4 {
+        format!("RH-{}", return_id(n))
+    } else {
+        format!("CP-{n}")
+    }
+}
+
+/// The item code Increff knows item `i` (1-based) of return `n` by.
+fn code_at_increff(n: u32, i: u32) -> String {
+    if has_code(n, i) {
+        format!("IC-{n}-{i}")
+    } else {
+        format!("{}-i{i}", return_id(n))
+    }
 }
 
 fn return_id(n: u32) -> String {
@@ -536,7 +565,7 @@ fn items_of(n: u32) -> Vec<(String, String, String, bool, Outcome)> {
         )
     };
     match case(n) {
-        0 => vec![
+        0 | 4 | 5 => vec![
             item(1, true, Outcome::Refund),
             item(2, false, Outcome::NoAction),
         ],
@@ -565,7 +594,13 @@ fn seed_store(store: &mut Store) -> Vec<ActionDue> {
             credit_note_expiry_days: None,
             currency: Some(Currency::NZD),
             shopify: ShopifyPolicy::default(),
-            partners: Default::default(),
+            partners: PartnerPolicy {
+                routes: vec![SourceRoute {
+                    source: "orphan_intake".into(),
+                    target: ActionTarget::Increff,
+                }],
+                ..PartnerPolicy::default()
+            },
         },
         rules: RuleSet { rules: vec![] },
         reasons: vec![],
@@ -613,12 +648,17 @@ fn seed_store(store: &mut Store) -> Vec<ActionDue> {
                         .collect(),
                 })))?;
                 tx.append(input(DomainEvent::ReturnExpected(ReturnRecord {
-                    external_id: Some(format!("CP-{n}")),
+                    external_id: (case(n) != 4).then(|| format!("CP-{n}")),
                     id: return_id(n),
                     retailer_id: RETAILER.into(),
                     hub_id: "AKL".into(),
                     order_id: order.clone(),
-                    source: if case(n) == 0 { "increff" } else { "clickpost" }.into(),
+                    source: match case(n) {
+                        0 | 5 => "increff",
+                        4 => "orphan_intake",
+                        _ => "clickpost",
+                    }
+                    .into(),
                     status: ReturnStatus::Expected,
                     created_at: "2026-11-02T00:00:00.000Z".into(),
                     connotes: vec![format!("AWB{n:08}")],
@@ -626,7 +666,7 @@ fn seed_store(store: &mut Store) -> Vec<ActionDue> {
                         .iter()
                         .enumerate()
                         .map(|(i, (id, code, _, _, outcome))| ReturnItemRecord {
-                            external_id: Some(code.clone()),
+                            external_id: has_code(n, i as u32 + 1).then(|| code.clone()),
                             id: id.clone(),
                             order_line_id: line_gid(i),
                             quantity: 1,
@@ -713,10 +753,14 @@ fn seed_partners(increff: &IncreffSim, shopify: &Simulator) {
         let items = items_of(n);
         let pairs: Vec<(&str, &str)> = items
             .iter()
-            .map(|(_, code, sku, _, _)| (code.as_str(), sku.as_str()))
+            .enumerate()
+            .filter(|(i, _)| has_code(n, *i as u32 + 1))
+            .map(|(_, (_, code, sku, _, _))| (code.as_str(), sku.as_str()))
             .collect();
-        increff.add_return(&format!("CP-{n}"), &pairs);
-        if case(n) == 0 {
+        if case(n) != 4 {
+            increff.add_return(&order_code(n), &pairs);
+        }
+        if matches!(case(n), 0 | 4 | 5) {
             continue;
         }
         let lines: Vec<SimLine> = items
@@ -838,9 +882,18 @@ fn faults_on_every_kind_of_request_leave_one_effect_per_item() {
     for (n, action) in (0..RETURNS).zip(&actions) {
         let row = store.action(&action.key).unwrap().unwrap();
         let reference = row.reference.unwrap();
-        assert!(reference.starts_with(&format!("CP-{n}")), "{reference}");
-        for (_, code, _, passes, _) in items_of(n) {
-            let item = inc.item(&format!("CP-{n}"), &code);
+        assert!(reference.starts_with(&order_code(n)), "{reference}");
+        match case(n) {
+            4 => {
+                assert_eq!(inc.created.get(&order_code(n)), Some(&1), "return {n}");
+                let body = &inc.create_bodies[&order_code(n)];
+                assert_eq!(body["orderType"], "CUSTOMER_RETURN");
+                assert_eq!(body["awbNumber"], format!("AWB{n:08}"));
+            }
+            _ => assert_eq!(inc.created.get(&order_code(n)), None, "return {n}"),
+        }
+        for (i, (_, _, _, passes, _)) in items_of(n).into_iter().enumerate() {
+            let item = inc.item(&order_code(n), &code_at_increff(n, i as u32 + 1));
             match item.effects {
                 0 => lost += 1,
                 1 => {}
@@ -857,7 +910,7 @@ fn faults_on_every_kind_of_request_leave_one_effect_per_item() {
         let cancellations = shop.cancellations.get(&order).copied().unwrap_or(0);
         let status = |o: &str| shop.orders[o].fulfillment_orders[0].1.clone();
         match case(n) {
-            0 => {}
+            0 | 4 | 5 => {}
             1 => {
                 assert_eq!(status(&order), "OPEN", "return {n}: released");
                 assert_eq!(cancellations, 0);
@@ -888,6 +941,12 @@ fn faults_on_every_kind_of_request_leave_one_effect_per_item() {
         shop.quantity_changes.len()
     );
     assert_eq!((lost, doubles), (0, 0), "lost, double");
+    // Case 5's uncoded item was added once to each of its return orders (case 4's came
+    // with their create).
+    assert_eq!(
+        inc.items_added,
+        (0..RETURNS).filter(|n| case(*n) == 5).count() as u64
+    );
     let items: u64 = (0..RETURNS).map(|n| items_of(n).len() as u64).sum();
     assert_eq!(inc.effects(), items, "one effect per item, nothing else");
 }

@@ -13,6 +13,12 @@
 //! code whose SKU is not the one given, a qcStatus other than PASS/FAIL, a missing
 //! returnOrderCode (400, with a JSON `message`; the body is checked after the credentials).
 //!
+//! Return orders the hub creates (`POST /return/return-orders`: 409 when the code exists) and
+//! items it adds (`PUT /return/update-return-order/item`: an item code already there with the
+//! same SKU changes nothing) follow the shapes the connector assumes (see `increff.rs`); the
+//! ledger counts each return order created and each item added, so a test sees them happen
+//! once.
+//!
 //! Faults, per request, from a seeded generator or forced for the next requests (the same as
 //! the Shopify simulator's where they make sense): 429 (Increff rate-limits its APIs), a 502
 //! before the effect, the connection dropped before or after the effect, the answer held past
@@ -68,6 +74,12 @@ pub struct IncreffLedger {
     pub unauthorized: u64,
     /// Requests refused for their body, with the message.
     pub refused: Vec<String>,
+    /// Return order code → how often a create made it (more than 1 would be a double).
+    pub created: BTreeMap<String, u32>,
+    /// Return order code → the create body that made it.
+    pub create_bodies: BTreeMap<String, Value>,
+    /// Items added to existing return orders (each a new item code).
+    pub items_added: u64,
 }
 
 impl IncreffLedger {
@@ -85,6 +97,13 @@ impl IncreffLedger {
             .map(|i| u64::from(i.effects))
             .sum()
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Api {
+    ProcessingUpdate,
+    Create,
+    AddItems,
 }
 
 #[derive(Debug)]
@@ -212,10 +231,16 @@ impl IncreffSim {
                 json!({ "code": status, "message": message }).to_string(),
             )
         };
-        if !request_line.starts_with("POST /usp/return ") {
+        let api = if request_line.starts_with("POST /usp/return ") {
+            Api::ProcessingUpdate
+        } else if request_line.starts_with("POST /return/return-orders ") {
+            Api::Create
+        } else if request_line.starts_with("PUT /return/update-return-order/item ") {
+            Api::AddItems
+        } else {
             let (status, body) = json_answer(404, "No such API");
             return respond(&mut stream, status, "application/json", body.as_bytes()).await;
-        }
+        };
         let authorised = headers.get("authusername").map(String::as_str) == Some(USERNAME)
             && headers.get("authpassword").map(String::as_str) == Some(PASSWORD)
             && headers.get("authdomainname").map(String::as_str) == Some(DOMAIN);
@@ -251,10 +276,10 @@ impl IncreffSim {
             drop(stream);
             let hold = self.faults.lock().unwrap().hold;
             tokio::time::sleep(hold).await;
-            let _ = self.apply(&request);
+            let _ = self.handle(api, &request);
             return;
         }
-        let outcome = self.apply(&request);
+        let outcome = self.handle(api, &request);
         match fault {
             Some(Fault::DropAfterCommit) => drop(stream),
             Some(Fault::TimeoutAfterCommit) => {
@@ -264,12 +289,113 @@ impl IncreffSim {
             }
             _ => match outcome {
                 Ok(()) => respond(&mut stream, 200, "application/json", b"").await,
-                Err(message) => {
-                    let (status, body) = json_answer(400, &message);
+                Err((status, message)) => {
+                    let (status, body) = json_answer(status, &message);
                     respond(&mut stream, status, "application/json", body.as_bytes()).await
                 }
             },
         }
+    }
+
+    fn handle(&self, api: Api, request: &Value) -> Result<(), (u16, String)> {
+        match api {
+            Api::ProcessingUpdate => self.apply(request).map_err(|m| (400, m)),
+            Api::Create => self.create(request),
+            Api::AddItems => self.add_items(request).map_err(|m| (400, m)),
+        }
+    }
+
+    /// The items of a create or add body, checked: (item code, SKU).
+    fn order_items(request: &Value) -> Result<Vec<(String, String)>, String> {
+        let items = request["items"]
+            .as_array()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| "items is mandatory".to_owned())?;
+        items
+            .iter()
+            .map(|item| {
+                let code = item["itemCode"].as_str().filter(|c| !c.is_empty());
+                let sku = item["channelSkuCode"].as_str().filter(|c| !c.is_empty());
+                let quantity = item["quantity"].as_u64().filter(|q| *q > 0);
+                match (code, sku, quantity) {
+                    (Some(code), Some(sku), Some(_)) => Ok((code.to_owned(), sku.to_owned())),
+                    _ => Err(format!("Invalid item {item}: itemCode, channelSkuCode and a positive quantity are mandatory")),
+                }
+            })
+            .collect()
+    }
+
+    fn create(&self, request: &Value) -> Result<(), (u16, String)> {
+        let mut ledger = self.ledger();
+        let checked = (|| {
+            let code = request["returnOrderCode"]
+                .as_str()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| "returnOrderCode is mandatory".to_owned())?;
+            let order_type = request["orderType"].as_str().unwrap_or_default();
+            if !["SELF_SHIP", "CUSTOMER_RETURN", "RETURN_TO_ORIGIN"].contains(&order_type) {
+                return Err(format!("Invalid orderType {order_type:?}"));
+            }
+            Ok((code.to_owned(), Self::order_items(request)?))
+        })();
+        let (code, items) = match checked {
+            Ok(ok) => ok,
+            Err(message) => {
+                ledger.refused.push(message.clone());
+                return Err((400, message));
+            }
+        };
+        if ledger.returns.contains_key(&code) {
+            return Err((409, format!("Return order {code} already exists")));
+        }
+        ledger.returns.insert(
+            code.clone(),
+            items
+                .into_iter()
+                .map(|(item_code, sku)| IncreffItem {
+                    item_code,
+                    sku,
+                    history: vec![],
+                    effects: 0,
+                })
+                .collect(),
+        );
+        *ledger.created.entry(code.clone()).or_default() += 1;
+        ledger.create_bodies.insert(code, request.clone());
+        Ok(())
+    }
+
+    fn add_items(&self, request: &Value) -> Result<(), String> {
+        let mut ledger = self.ledger();
+        let code = request["returnOrderCode"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let items = Self::order_items(request)?;
+        let Some(known) = ledger.returns.get(&code) else {
+            return Err(format!("Return order {code} does not exist"));
+        };
+        let mut new = Vec::new();
+        for (item_code, sku) in items {
+            match known.iter().find(|i| i.item_code == item_code) {
+                Some(i) if i.sku == sku => {}
+                Some(i) => {
+                    return Err(format!(
+                        "Item {item_code} of return order {code} is {}, not {sku}",
+                        i.sku
+                    ))
+                }
+                None => new.push(IncreffItem {
+                    item_code,
+                    sku,
+                    history: vec![],
+                    effects: 0,
+                }),
+            }
+        }
+        ledger.items_added += new.len() as u64;
+        ledger.returns.get_mut(&code).unwrap().extend(new);
+        Ok(())
     }
 
     /// Validates the whole update, then sets each item's QC state (all or nothing).
