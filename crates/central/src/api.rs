@@ -23,6 +23,7 @@ pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 pub const SHOPIFY_ORDERS_UPDATED_PATH: &str = "/v1/shopify/orders-updated";
 /// Loop's webhooks for one retailer: `/v1/loop/webhook/{retailer id}`.
 pub const LOOP_WEBHOOK_PATH: &str = "/v1/loop/webhook/{retailer}";
+pub const INCREFF_WEBHOOK_PATH: &str = "/v1/increff/webhook/{retailer}";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -244,6 +245,15 @@ async fn shopify_orders_updated(
     Ok(Json(WebhookAnswer { outcome }).into_response())
 }
 
+/// The answer of a central store that keeps no partner webhook secrets.
+fn no_partner_webhooks() -> Response {
+    let body = ErrorBody {
+        code: "unavailable".into(),
+        error: "this central store takes no partner webhooks".into(),
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
 async fn loop_webhook(
     State(state): State<AppState>,
     axum::extract::Path(retailer): axum::extract::Path<String>,
@@ -251,11 +261,7 @@ async fn loop_webhook(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let Some(vault) = state.shop_secrets.clone() else {
-        let body = ErrorBody {
-            code: "unavailable".into(),
-            error: "this central store takes no partner webhooks".into(),
-        };
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+        return Ok(no_partner_webhooks());
     };
     let answer = crate::shopify::loop_webhook(
         state.storage.clone(),
@@ -263,6 +269,30 @@ async fn loop_webhook(
         &retailer,
         header(&headers, "x-loop-signature"),
         &body,
+    )
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn increff_webhook(
+    State(state): State<AppState>,
+    axum::extract::Path(retailer): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(vault) = state.shop_secrets.clone() else {
+        return Ok(no_partner_webhooks());
+    };
+    let answer = crate::increff::notification(
+        state.storage.clone(),
+        vault,
+        &retailer,
+        header(
+            &headers,
+            returnhub_connectors::increff_notify::SIGNATURE_HEADER,
+        ),
+        &body,
+        (state.clock)(),
     )
     .await?;
     Ok(Json(answer).into_response())
@@ -278,6 +308,7 @@ pub fn router(state: AppState) -> Router {
         .route(wire::TRACKING_PATH, post(tracking))
         .route(SHOPIFY_ORDERS_UPDATED_PATH, post(shopify_orders_updated))
         .route(LOOP_WEBHOOK_PATH, post(loop_webhook))
+        .route(INCREFF_WEBHOOK_PATH, post(increff_webhook))
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(state)
 }

@@ -6,10 +6,12 @@
 //! - [`storage::CentralStorage`]: the port; [`sqlite::SqliteStorage`]: the default backend.
 //! - [`api`]: the routes (see `returnhub_sync::wire` for the protocol).
 //! - [`dispatch`]: the seam for the action dispatcher; [`shopify`]: Shopify behind it.
+//! - [`increff`]: Increff's signed notifications in (recorded as tracking events).
 
 pub mod api;
 pub mod auth;
 pub mod dispatch;
+pub mod increff;
 pub mod shopify;
 pub mod sqlite;
 pub mod storage;

@@ -8,6 +8,7 @@
 //! returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID     secret on stdin
 //! returnhub-central partner-secret --data-dir DIR --retailer ID --partner P  secret on stdin
 //! returnhub-central loop-webhook-secret --data-dir DIR --retailer ID        secret on stdin
+//! returnhub-central increff-webhook-secret --data-dir DIR --retailer ID     secret on stdin
 //! ```
 
 use std::path::PathBuf;
@@ -32,7 +33,11 @@ const USAGE: &str = "usage:
   returnhub-central loop-webhook-secret --data-dir DIR --retailer ID
       (reads the secret Loop signs the retailer's webhooks with from stdin; Loop's
        return.closed / return.processing.failed webhooks are then taken, signature checked,
-       at POST /v1/loop/webhook/ID)";
+       at POST /v1/loop/webhook/ID)
+  returnhub-central increff-webhook-secret --data-dir DIR --retailer ID
+      (reads the secret the retailer's Increff notifications are signed with from stdin;
+       RETURN_PICKED_UP / RTO are then taken, signature checked, at POST /v1/increff/webhook/ID,
+       and forwarded by the return's hub to the retailer's tracking webhook URLs)";
 
 fn now_ms() -> i64 {
     returnhub_sync::unix_now_ms()
@@ -64,7 +69,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
             | "connect-shop"
             | "shopify-webhook-secret"
             | "partner-secret"
-            | "loop-webhook-secret",
+            | "loop-webhook-secret"
+            | "increff-webhook-secret",
         ) => (args[0].clone(), &args[1..]),
         Some("--help" | "-h") => {
             println!("{USAGE}");
@@ -162,6 +168,21 @@ fn run(args: Vec<String>) -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
             eprintln!("Loop webhook secret kept for retailer '{retailer}'; point Loop's webhooks at /v1/loop/webhook/{retailer}");
+            Ok(())
+        }
+        "increff-webhook-secret" => {
+            let retailer = need("retailer")?;
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .map_err(|e| format!("cannot read the webhook secret from stdin: {e}"))?;
+            returnhub_central::increff::set_webhook_secret(
+                &returnhub_central::shopify::vault(&data_dir),
+                &retailer,
+                &secret,
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!("Increff webhook secret kept for retailer '{retailer}'; point Increff's notifications at /v1/increff/webhook/{retailer}");
             Ok(())
         }
         "shopify-webhook-secret" => {

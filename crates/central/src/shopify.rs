@@ -223,15 +223,44 @@ pub fn set_loop_webhook_secret(
     retailer_id: &str,
     secret: &str,
 ) -> Result<(), CentralError> {
+    keep_webhook_secret(
+        vault,
+        &loop_webhook_secret_name(retailer_id),
+        secret,
+        "the one Loop shows for the webhook",
+    )
+}
+
+/// Keeps a partner's webhook secret under `name` (16 characters at least: `which` says
+/// where it comes from).
+pub(crate) fn keep_webhook_secret(
+    vault: &SecretVault,
+    name: &str,
+    secret: &str,
+    which: &str,
+) -> Result<(), CentralError> {
     let secret = secret.trim();
     if secret.len() < 16 {
-        return Err(CentralError::Invalid(
-            "that is not a webhook secret: use the one Loop shows for the webhook (16 characters or more)".into(),
-        ));
+        return Err(CentralError::Invalid(format!(
+            "that is not a webhook secret: use {which} (16 characters or more)"
+        )));
     }
     vault
-        .save(&loop_webhook_secret_name(retailer_id), secret)
+        .save(name, secret)
         .map_err(|e| CentralError::Storage(e.to_string()))
+}
+
+/// The webhook secret kept under `name`, read off the runtime's threads; a missing one
+/// refuses the webhook (401) naming `what`.
+pub(crate) async fn load_webhook_secret(
+    vault: Arc<SecretVault>,
+    name: String,
+    what: &str,
+) -> Result<String, CentralError> {
+    tokio::task::spawn_blocking(move || vault.load(&name))
+        .await
+        .map_err(|e| CentralError::Storage(e.to_string()))?
+        .map_err(|_| CentralError::Unauthorized(format!("webhook refused: no {what} is set")))
 }
 
 /// What a verified Loop webhook told us.
@@ -256,18 +285,12 @@ pub async fn loop_webhook(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<LoopWebhookAnswer, CentralError> {
-    let secret = {
-        let vault = vault.clone();
-        let name = loop_webhook_secret_name(retailer_id);
-        tokio::task::spawn_blocking(move || vault.load(&name))
-            .await
-            .map_err(|e| CentralError::Storage(e.to_string()))?
-    }
-    .map_err(|_| {
-        CentralError::Unauthorized(format!(
-            "webhook refused: no Loop webhook secret is set for retailer {retailer_id}"
-        ))
-    })?;
+    let secret = load_webhook_secret(
+        vault,
+        loop_webhook_secret_name(retailer_id),
+        &format!("Loop webhook secret for retailer {retailer_id}"),
+    )
+    .await?;
     let hook =
         returnhub_connectors::loop_returns::verify_webhook(secret.as_bytes(), body, signature)
             .map_err(|e| match e {

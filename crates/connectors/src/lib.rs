@@ -14,7 +14,10 @@
 //!   the target of a partner update (each item's QC verdict).
 //! - [`route`]: one target over every connection, choosing by the return's bound target.
 //! - [`increff`]: Increff's Returns Processing Update as a target (Clickpost's QC goes this
-//!   way), with Clickpost's exchange rule on the retailer's Shopify.
+//!   way), with Clickpost's exchange rule on the retailer's Shopify; a return Increff does not
+//!   know is created there first.
+//! - [`increff_notify`]: Increff's signed notifications in (RETURN_PICKED_UP / RTO become
+//!   tracking events the hub forwards).
 
 pub mod clock;
 pub mod credentials;
@@ -22,6 +25,7 @@ pub mod dispatch;
 pub mod graphql;
 pub mod import;
 pub mod increff;
+pub mod increff_notify;
 pub mod loop_returns;
 pub mod returns_prime;
 pub mod route;

@@ -816,24 +816,12 @@ pub fn verify_webhook(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<LoopWebhook, LoopWebhookError> {
-    if secret.is_empty() {
-        tracing::warn!("Loop webhook refused: no secret configured");
-        return Err(LoopWebhookError::NoSecret);
-    }
-    let Some(signature) = signature.filter(|s| !s.trim().is_empty()) else {
-        tracing::warn!(
-            body_bytes = body.len(),
-            "Loop webhook without a signature refused"
-        );
-        return Err(LoopWebhookError::MissingSignature);
-    };
-    if !crate::webhook::verify(secret, body, signature) {
-        tracing::warn!(
-            body_bytes = body.len(),
-            "Loop webhook with a bad signature refused"
-        );
-        return Err(LoopWebhookError::BadSignature);
-    }
+    use crate::webhook::{check_signed, SignatureRefusal};
+    check_signed("loop", secret, body, signature).map_err(|refusal| match refusal {
+        SignatureRefusal::NoSecret => LoopWebhookError::NoSecret,
+        SignatureRefusal::Missing => LoopWebhookError::MissingSignature,
+        SignatureRefusal::Bad => LoopWebhookError::BadSignature,
+    })?;
     let value: Value =
         serde_json::from_slice(body).map_err(|e| LoopWebhookError::NotJson(e.to_string()))?;
     let id_of = |v: Option<&Value>| match v {

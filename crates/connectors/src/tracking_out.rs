@@ -6,8 +6,9 @@
 //!
 //! Here: the format, the events of a return at a stage, one delivery with the verdict a
 //! retry needs, and the retry schedule (backoff, then an alert — never a silently disabled
-//! webhook). Not built yet (issue 8): the durable per-URL queue in the hub store that feeds
-//! it, the worker that drains that queue, and the supervisor's alert on screen.
+//! webhook). The durable per-URL queue is the hub store's `webhook_deliveries`, drained by
+//! the hub's webhook worker (`returnhub_hub::webhooks`), which also forwards the carrier and
+//! partner tracking events the central store recorded (Increff's RETURN_PICKED_UP / RTO).
 
 use std::time::Duration;
 

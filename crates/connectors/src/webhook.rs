@@ -28,6 +28,40 @@ pub fn verify(secret: &[u8], body: &[u8], signature_b64: &str) -> bool {
     mac.verify_slice(&signature).is_ok()
 }
 
+/// Why a partner's signed webhook was refused before its body was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureRefusal {
+    /// No secret is configured, so nothing can be checked.
+    NoSecret,
+    /// The signature header is missing or empty.
+    Missing,
+    /// The signature is not the body's under the secret.
+    Bad,
+}
+
+/// The partners' webhook check (Loop's, Increff's): a secret is configured, a signature came,
+/// and it is the body's HMAC under the secret (constant time) — all before the body is
+/// parsed. A refusal is logged naming `partner` and the body's size only (never the secret,
+/// the signature or the body).
+pub fn check_signed(
+    partner: &str,
+    secret: &[u8],
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), SignatureRefusal> {
+    let refusal = if secret.is_empty() {
+        SignatureRefusal::NoSecret
+    } else {
+        match signature.map(str::trim).filter(|s| !s.is_empty()) {
+            None => SignatureRefusal::Missing,
+            Some(signature) if verify(secret, body, signature) => return Ok(()),
+            Some(_) => SignatureRefusal::Bad,
+        }
+    };
+    tracing::warn!(partner, body_bytes = body.len(), refusal = ?refusal, "signed webhook refused");
+    Err(refusal)
+}
+
 /// The signature Shopify would send for `body` (for tests and simulators).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");

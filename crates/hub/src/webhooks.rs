@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use returnhub_connectors::tracking_out::{
     deliver_body, item_events, Delivery, Endpoint, ItemFacts, RetrySchedule, ReturnFacts,
+    TrackingEventOut,
 };
 use returnhub_core::auth::Role;
 use returnhub_core::event::RetailerRecord;
@@ -25,7 +26,7 @@ use returnhub_core::model::ReturnView;
 use returnhub_core::partner::TrackingWebhook;
 use returnhub_core::rules::Outcome;
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis};
-use returnhub_store::{Attempt, DeliveryRow, Store, WriteTx};
+use returnhub_store::{Attempt, DeliveryRow, Store, TrackingForward, TrackingRecord, WriteTx};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
@@ -120,6 +121,73 @@ pub(crate) fn tracking_batch(
         return None;
     }
     serde_json::to_string(&events).ok()
+}
+
+/// The event a pulled tracking record (a carrier's or partner's, recorded by the central
+/// store) becomes for the retailer's webhook: one per consignment, as the provider sends its
+/// carrier events (only RC and RP are per item).
+pub(crate) fn forwarded_event(
+    ret: &ReturnView,
+    hub_name: &str,
+    row: &TrackingRecord,
+) -> TrackingEventOut {
+    TrackingEventOut {
+        consignment_no: row.connote.clone(),
+        order_no: ret.order_number.clone(),
+        destination_location: Some(hub_name.to_owned()),
+        code: row.code.clone(),
+        status: row.status.clone(),
+        carrier: Some(row.source.clone()),
+        event_dt: row.event_at.clone(),
+        ..TrackingEventOut::default()
+    }
+}
+
+/// Queues the deliveries of the tracking events pulled from the central store (each once, in
+/// the transaction that marks it forwarded). An event of a return this hub does not have, or
+/// of a retailer with no URL, is marked forwarded with no delivery. Returns how many events
+/// got deliveries.
+pub(crate) fn forward_pulled_tracking(
+    store: &mut Store,
+    hub_name: &str,
+    now: UnixMillis,
+) -> Result<usize> {
+    let mut queued = 0;
+    loop {
+        let rows = store.unforwarded_tracking(BATCH)?;
+        if rows.is_empty() {
+            return Ok(queued);
+        }
+        let mut forwards = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let ret = match &row.return_id {
+                Some(id) => store.return_by_id(id)?,
+                None => None,
+            };
+            let mut forward = TrackingForward {
+                tracking_id: row.id.clone(),
+                code: row.code.clone(),
+                ..TrackingForward::default()
+            };
+            if let Some(ret) = ret {
+                let retailer = crate::bench::retailer_of(store, &ret.retailer.id)?;
+                forward.urls = retailer
+                    .policy
+                    .partners
+                    .tracking_webhooks
+                    .iter()
+                    .map(|h| h.url.clone())
+                    .collect();
+                forward.body = serde_json::to_string(&[forwarded_event(&ret, hub_name, row)])
+                    .map_err(|e| HubError::Invalid(format!("tracking event: {e}")))?;
+                forward.retailer_id = retailer.id;
+                forward.return_id = ret.id;
+            }
+            forwards.push(forward);
+        }
+        store.forward_tracking(now, &forwards)?;
+        queued += forwards.iter().filter(|f| !f.urls.is_empty()).count();
+    }
 }
 
 /// The provider's ReturnAction words.
@@ -396,6 +464,13 @@ pub(crate) async fn pass(
     client: &reqwest::Client,
     schedule: RetrySchedule,
 ) -> Result<Duration> {
+    let forwarded = forward_pulled_tracking(store, &hub.options.hub_name, (hub.clock)())?;
+    if forwarded > 0 {
+        tracing::info!(
+            events = forwarded,
+            "tracking events from the central store queued for the retailers' webhooks"
+        );
+    }
     loop {
         let now = (hub.clock)();
         let due = store.due_deliveries(now, BATCH)?;

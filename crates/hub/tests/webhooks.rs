@@ -187,6 +187,67 @@ fn rc_and_rp_reach_every_url_once_per_item_with_the_headers() {
     assert_eq!(leaked, 0);
 }
 
+/// Tracking events the central store recorded for this hub's returns (a carrier's, or
+/// Increff's RETURN_PICKED_UP / RTO) arrive with the pulled feed: each is kept once (a page
+/// pulled again changes nothing) and forwarded once to every URL of the return's retailer; an
+/// event of a return this hub does not have is marked forwarded with no delivery.
+#[test]
+fn tracking_events_pulled_from_the_central_store_are_forwarded_once() {
+    use returnhub_store::{Store, SyncCursor, TrackingRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), quick());
+    let a = Receiver::start(true);
+    hub.sign_in("AD-3001", "3333").unwrap();
+    hub.save_tracking_webhooks("kowhai", vec![hook(&a.url(), None, None)])
+        .unwrap();
+    let connote = expected_kowhai(&hub, 0);
+    let ret = hub.with_store(|s| s.return_by_connote(&connote).unwrap().unwrap());
+    let record = |id: &str, return_id: Option<&str>, connote: &str, code: &str| TrackingRecord {
+        id: id.into(),
+        return_id: return_id.map(str::to_owned),
+        connote: connote.into(),
+        code: code.into(),
+        status: "Return picked up (Increff)".into(),
+        event_at: "2026-11-23T10:00:00.000Z".into(),
+        source: "increff/Delhivery".into(),
+    };
+    let page = vec![
+        record("t-1", Some(&ret.id), &connote, "RT"),
+        record("t-2", Some("ret-not-at-this-hub"), "ELSEWHERE1", "RTO"),
+    ];
+    // The sync worker's own connection, as it applies a pulled page.
+    let mut store = Store::open(&HubOptions::demo(dir.path()).store_path()).unwrap();
+    let cursor = SyncCursor {
+        events: 0,
+        tracking: 2,
+    };
+    store.apply_remote_page(NOW, &[], &page, cursor).unwrap();
+    store.apply_remote_page(NOW, &[], &page, cursor).unwrap();
+    assert_eq!(store.unforwarded_tracking(10).unwrap().len(), 2);
+    assert_eq!(store.sync_cursor().unwrap(), cursor);
+
+    Hub::start_webhook_worker(hub.clone());
+    wait_until("the pick-up reached the URL", || accepted(&a) == 1);
+    wait_until("both events are marked forwarded", || {
+        store.unforwarded_tracking(10).unwrap().is_empty()
+    });
+    let rows = hub.with_store(|s| s.deliveries_of(&ret.id).unwrap());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].code, "RT");
+    let events: Vec<serde_json::Value> = serde_json::from_str(&rows[0].body).unwrap();
+    assert_eq!(events.len(), 1, "one event per consignment");
+    assert_eq!(events[0]["ConsignmentNo"], connote.as_str());
+    assert_eq!(events[0]["OrderNo"], ret.order_number.as_str());
+    assert_eq!(events[0]["Code"], "RT");
+    assert_eq!(events[0]["Carrier"], "increff/Delhivery");
+    assert_eq!(events[0]["EventDT"], "2026-11-23T10:00:00.000Z");
+    // Pulled again after forwarding: still nothing new to send.
+    store.apply_remote_page(NOW, &[], &page, cursor).unwrap();
+    assert!(store.unforwarded_tracking(10).unwrap().is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(accepted(&a), 1, "forwarded once");
+}
+
 #[test]
 fn a_failing_url_is_retried_then_alerts_the_supervisor_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,7 @@
 use returnhub_core::time::{rfc3339, UnixMillis};
 use rusqlite::{params, Row};
 
+use crate::sync::TrackingRecord;
 use crate::write::WriteTx;
 use crate::{Result, Store, StoreError};
 
@@ -85,6 +86,18 @@ fn row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
     })
 }
 
+/// What a pulled tracking event becomes: `body` for each of `urls` (none: it needs no
+/// delivery — its return is not at this hub, or the retailer has no URL).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrackingForward {
+    pub tracking_id: String,
+    pub retailer_id: String,
+    pub return_id: String,
+    pub code: String,
+    pub urls: Vec<String>,
+    pub body: String,
+}
+
 impl WriteTx<'_> {
     /// Queues `body` (a JSON array of tracking events) for `url`, due now. `event_id` is the
     /// event appended in this transaction that produced it; the same event and URL are
@@ -125,6 +138,69 @@ impl WriteTx<'_> {
 }
 
 impl Store {
+    /// Pulled tracking events (kept by [`Store::apply_remote_page`]) not forwarded yet, oldest
+    /// first.
+    pub fn unforwarded_tracking(&self, limit: usize) -> Result<Vec<TrackingRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, return_id, connote, code, status, event_at, source FROM tracking_in
+             WHERE forwarded_at IS NULL ORDER BY received_at, id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(TrackingRecord {
+                id: r.get(0)?,
+                return_id: r.get(1)?,
+                connote: r.get(2)?,
+                code: r.get(3)?,
+                status: r.get(4)?,
+                event_at: r.get(5)?,
+                source: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Marks each pulled tracking event forwarded and queues its deliveries, in one
+    /// transaction (bookkeeping, like [`Store::record_attempts`]: the events themselves are
+    /// already in `tracking_in`); the same event and URL are queued once, and an event
+    /// already forwarded is left alone.
+    pub fn forward_tracking(
+        &mut self,
+        now: UnixMillis,
+        forwards: &[TrackingForward],
+    ) -> Result<()> {
+        let at = rfc3339(now);
+        let tx = self.conn.transaction()?;
+        {
+            let mut mark = tx.prepare_cached(
+                "UPDATE tracking_in SET forwarded_at = ?2 WHERE id = ?1 AND forwarded_at IS NULL",
+            )?;
+            let mut queue = tx.prepare_cached(
+                "INSERT INTO webhook_deliveries (event_id, retailer_id, return_id, code, url,
+                   body, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 ON CONFLICT (event_id, url) DO NOTHING",
+            )?;
+            for f in forwards {
+                if mark.execute(params![f.tracking_id, at])? == 0 {
+                    continue;
+                }
+                for url in &f.urls {
+                    queue.execute(params![
+                        f.tracking_id,
+                        f.retailer_id,
+                        f.return_id,
+                        f.code,
+                        url,
+                        f.body,
+                        at
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Pending deliveries due at `now`, oldest first.
     pub fn due_deliveries(&self, now: UnixMillis, limit: usize) -> Result<Vec<DeliveryRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(

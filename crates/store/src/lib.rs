@@ -26,14 +26,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
-pub use deliveries::{Attempt, DeliveryRow, DeliverySummary};
+pub use deliveries::{Attempt, DeliveryRow, DeliverySummary, TrackingForward};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{
     ActionContext, ActionLine, ActionRow, ImportCursor, ItemQc, OutboxState, ShopConnectionRow,
     RETRIES_SQL,
 };
 pub use read::DemoConnote;
-pub use sync::{ApplyOutcome, PendingSync, RemoteEvent, SyncCursor};
+pub use sync::{ApplyOutcome, PendingSync, RemoteEvent, SyncCursor, TrackingRecord};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 
 /// "RHUB" in ASCII: marks the SQLite file as a Returnhub hub store.

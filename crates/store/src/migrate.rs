@@ -24,6 +24,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_partners",
         include_str!("../../../migrations/hub/0004_partners.sql"),
     ),
+    (
+        "0005_tracking_in",
+        include_str!("../../../migrations/hub/0005_tracking_in.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

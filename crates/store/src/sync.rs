@@ -14,7 +14,9 @@
 //!   A local append by another connection to the same file (the bench's, while the worker
 //!   pulls through its own) first observes the highest pulled stamp, kept in `meta`.
 //! - a pulled `ActionDue` queues no `action` outbox row: with a central store configured, the
-//!   central store claims and dispatches every action (architecture invariant 3).
+//!   central store claims and dispatches every action (architecture invariant 3). A pulled
+//!   failure of such an action gives it a row, already failed (never sent from here), so the
+//!   hub's supervisors see it on F5 and can retry it (the retry syncs to the central store).
 
 use returnhub_core::event::DomainEvent;
 use returnhub_core::hlc::{HlcClock, HlcStamp};
@@ -88,6 +90,18 @@ impl RemoteEvent {
 pub struct SyncCursor {
     pub events: i64,
     pub tracking: i64,
+}
+
+/// A carrier or partner tracking event as the central store recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingRecord {
+    pub id: String,
+    pub return_id: Option<String>,
+    pub connote: String,
+    pub code: String,
+    pub status: String,
+    pub event_at: String,
+    pub source: String,
 }
 
 /// A `sync` outbox row still waiting for the central store's acknowledgement.
@@ -195,6 +209,18 @@ impl Store {
         events: &[RemoteEvent],
         cursor: SyncCursor,
     ) -> Result<ApplyOutcome> {
+        self.apply_remote_page(now, events, &[], cursor)
+    }
+
+    /// [`Store::apply_remote_batch`] with the page's tracking events, kept (once each, by id)
+    /// in `tracking_in` in the same transaction, for the hub to forward.
+    pub fn apply_remote_page(
+        &mut self,
+        now: UnixMillis,
+        events: &[RemoteEvent],
+        tracking: &[TrackingRecord],
+        cursor: SyncCursor,
+    ) -> Result<ApplyOutcome> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -222,6 +248,24 @@ impl Store {
             } else {
                 outcome.skipped += 1;
             }
+        }
+        for t in tracking {
+            w.tx.prepare_cached(
+                "INSERT INTO tracking_in (id, return_id, connote, code, status, event_at, source,
+                   received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![
+                t.id,
+                t.return_id,
+                t.connote,
+                t.code,
+                t.status,
+                t.event_at,
+                t.source,
+                rfc3339(now)
+            ])?;
         }
         let set_meta = "INSERT INTO meta (key, value) VALUES (?1, ?2)
                         ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -302,6 +346,7 @@ impl WriteTx<'_> {
                 crate::outbox::project_confirmed(&self.tx, key, reference, &ev.recorded_at, false)?;
             }
             DomainEvent::ActionFailed { key, reason, .. } => {
+                self.adopt_failed_action(key, &ev.recorded_at)?;
                 crate::outbox::project_failed(&self.tx, key, reason, &ev.recorded_at, false)?;
             }
             DomainEvent::ActionRetried { key, .. } => {
@@ -320,6 +365,54 @@ impl WriteTx<'_> {
             hlc: stamp,
         });
         Ok(true)
+    }
+
+    /// A failure of an action this device holds no row for (made due by the central store —
+    /// a first scan reported by a carrier — or by another device of this hub) gets its row
+    /// here, already failed, so the supervisors of the return's hub see it and can retry it.
+    /// A failed row is never sent by a dispatcher; the row is made from the `ActionDue` in the
+    /// log (nothing is shown if the log does not have it).
+    fn adopt_failed_action(
+        &self,
+        key: &returnhub_core::trigger::IdempotencyKey,
+        at: &str,
+    ) -> Result<()> {
+        let held: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM outbox WHERE topic = 'action' AND dedupe_key = ?1")?
+            .query_row([key.as_str()], |r| r.get(0))
+            .optional()?;
+        if held.is_some() {
+            return Ok(());
+        }
+        let due: Option<(String, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, payload FROM events
+                 WHERE kind = 'action_due' AND json_extract(payload, '$.key') = ?1
+                 ORDER BY seq LIMIT 1",
+            )?
+            .query_row([key.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((event_id, payload)) = due else {
+            return Ok(());
+        };
+        let DomainEvent::ActionDue(action) = serde_json::from_str(&payload)? else {
+            return Ok(());
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO outbox (topic, dedupe_key, event_id, payload, state, created_at,
+                   updated_at)
+                 VALUES ('action', ?1, ?2, ?3, 'failed', ?4, ?4)",
+            )?
+            .execute(params![
+                key.as_str(),
+                event_id,
+                serde_json::to_string(&action)?,
+                at
+            ])?;
+        Ok(())
     }
 
     /// Sets the return's status to the `to` of its status change with the highest HLC in

@@ -197,9 +197,12 @@ impl<T: Transport> Syncer<T> {
         if page.cursor.events < req.cursor.events || page.cursor.tracking < req.cursor.tracking {
             return Err(SyncError::Protocol("the pull cursor went backwards".into()));
         }
-        let applied = self
-            .store
-            .apply_remote_batch((self.clock)(), &page.events, page.cursor)?;
+        let applied = self.store.apply_remote_page(
+            (self.clock)(),
+            &page.events,
+            &page.tracking,
+            page.cursor,
+        )?;
         report.pulled += applied.applied;
         report.tracking += page.tracking.len();
         Ok(page.more)

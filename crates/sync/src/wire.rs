@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use returnhub_store::{RemoteEvent, SyncCursor};
+pub use returnhub_store::{RemoteEvent, SyncCursor, TrackingRecord};
 
 pub const PUSH_PATH: &str = "/v1/sync/push";
 pub const PULL_PATH: &str = "/v1/sync/pull";
@@ -116,18 +116,6 @@ pub struct PullResponse {
     pub cursor: SyncCursor,
     /// More is waiting: pull again.
     pub more: bool,
-}
-
-/// A carrier or partner tracking event as the central store recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrackingRecord {
-    pub id: String,
-    pub return_id: Option<String>,
-    pub connote: String,
-    pub code: String,
-    pub status: String,
-    pub event_at: String,
-    pub source: String,
 }
 
 /// Two devices acted on the same return (or claimed the same action); for the supervisor.
