@@ -15,8 +15,8 @@ use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
     ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef,
-    PrinterQueueView, ProcessResult, RouteView, RulesCheck, SessionView, ShopsView, StationView,
-    SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
+    PrinterQueueView, ProcessResult, ReturnsPrimeLookup, RouteView, RulesCheck, SessionView,
+    ShopsView, StationView, SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
 };
 use tauri::State;
 
@@ -239,6 +239,58 @@ pub fn link_orphan(
 ) -> Reply<ScanResult> {
     short_input("connote", &connote, MAX_SCAN_LEN)?;
     Ok(state.hub.link_orphan(&connote, &order_id)?)
+}
+
+/// Whether any retailer is connected to Returns Prime: the orphan intake then offers the lookup.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn returns_prime_connected(state: State<'_, AppState>) -> Reply<bool> {
+    Ok(state.hub.returns_prime_connected()?)
+}
+
+/// Runs a hub call that waits on a partner's API off the window's thread (it may take up to
+/// `returnhub_hub::LOOKUP_TIMEOUT`; the window stays responsive meanwhile).
+async fn off_the_window<T: Send + 'static>(
+    work: impl FnOnce() -> returnhub_hub::Result<T> + Send + 'static,
+) -> Reply<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| ErrorView::invalid(format!("the request to the partner stopped: {e}")))?
+        .map_err(ErrorView::from)
+}
+
+/// The parcel's AWB or a request number, looked up at Returns Prime.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn find_at_returns_prime(
+    state: State<'_, AppState>,
+    query: String,
+) -> Reply<ReturnsPrimeLookup> {
+    short_input("search", &query, MAX_SCAN_LEN)?;
+    let hub = state.hub.clone();
+    off_the_window(move || hub.find_at_returns_prime(&query)).await
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn link_returns_prime(
+    state: State<'_, AppState>,
+    connote: String,
+    retailer_id: String,
+    request_id: String,
+    order_id: Option<String>,
+) -> Reply<ScanResult> {
+    short_input("connote", &connote, MAX_SCAN_LEN)?;
+    short_input("retailer", &retailer_id, 128)?;
+    short_input("request id", &request_id, 128)?;
+    if let Some(order_id) = &order_id {
+        short_input("order id", order_id, 256)?;
+    }
+    let hub = state.hub.clone();
+    off_the_window(move || {
+        hub.link_returns_prime(&connote, &retailer_id, &request_id, order_id.as_deref())
+    })
+    .await
 }
 
 #[tauri::command]

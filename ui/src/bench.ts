@@ -15,10 +15,12 @@ import type { InspectionRecord } from "./bindings/InspectionRecord";
 import type { ItemScan } from "./bindings/ItemScan";
 import type { Money } from "./bindings/Money";
 import type { Outcome } from "./bindings/Outcome";
+import type { PartnerReturnMatch } from "./bindings/PartnerReturnMatch";
 import type { PhotoRef } from "./bindings/PhotoRef";
 import type { ProcessResult } from "./bindings/ProcessResult";
 import type { ReturnOption } from "./bindings/ReturnOption";
 import type { ReturnView } from "./bindings/ReturnView";
+import type { ReturnsPrimeLookup } from "./bindings/ReturnsPrimeLookup";
 import type { Role } from "./bindings/Role";
 import type { ScanResult } from "./bindings/ScanResult";
 import type { ScanVerdict } from "./bindings/ScanVerdict";
@@ -171,6 +173,8 @@ export class Bench {
   private orphanConnote = "";
   private orphanPhotos: string[] = [];
   private photoTarget: "item" | "orphan" = "item";
+  /// A Returns Prime request whose order is not imported: the next order picked is its order.
+  private rpPick: PartnerReturnMatch | null = null;
   private stream: MediaStream | null = null;
   /// Commands run one after another in the order their keys came: "P" then Enter must
   /// inspect before it processes, however fast the keys.
@@ -196,6 +200,7 @@ export class Bench {
       }
     });
     el("orphan-photo").addEventListener("click", () => this.choosePhoto("orphan"));
+    el("orphan-rp-find").addEventListener("click", () => void this.findAtReturnsPrime());
     this.dialogInput("item-note-input", () => void this.saveNote());
     this.dialogInput("override-reason", () => void this.saveOverride());
     this.dialogInput("close-note", () => void this.closeReturn());
@@ -743,7 +748,20 @@ export class Bench {
     el<HTMLInputElement>("orphan-query").value = "";
     el<HTMLTextAreaElement>("orphan-note").value = "";
     el("orphan-results").replaceChildren();
+    this.rpPick = null;
+    el("orphan-rp-pick").hidden = true;
+    el("orphan-rp-results").replaceChildren();
     el<HTMLInputElement>("orphan-query").focus();
+    void this.offerReturnsPrime();
+  }
+
+  /// The Returns Prime lookup is offered when some retailer is connected to Returns Prime.
+  private async offerReturnsPrime(): Promise<void> {
+    try {
+      el("orphan-rp").hidden = !(await this.call<boolean>("returns_prime_connected"));
+    } catch {
+      el("orphan-rp").hidden = true;
+    }
   }
 
   get orphanOpen(): boolean {
@@ -770,9 +788,14 @@ export class Bench {
           const li = document.createElement("li");
           const button = document.createElement("button");
           button.type = "button";
-          button.textContent = `${i + 1}. Attach to ${o.order_number}`;
+          const pick = this.rpPick;
+          button.textContent = pick
+            ? `${i + 1}. Attach request ${pick.request_number} with order ${o.order_number}`
+            : `${i + 1}. Attach to ${o.order_number}`;
           button.dataset["orderId"] = o.order_id;
-          button.addEventListener("click", () => void this.link(o.order_id));
+          button.addEventListener("click", () =>
+            void (pick ? this.linkReturnsPrime(pick, o.order_id) : this.link(o.order_id)),
+          );
           li.append(
             button,
             text(
@@ -790,8 +813,15 @@ export class Bench {
   }
 
   private async link(orderId: string): Promise<void> {
+    await this.attach("link_orphan", { orderId });
+  }
+
+  /// Attaches the unknown parcel (to an order, or to a partner's request) and opens the
+  /// return it now belongs to, as if it had been scanned.
+  private async attach(command: "link_orphan" | "link_returns_prime", args: Record<string, unknown>): Promise<void> {
     try {
-      const result = await this.call<ScanResult>("link_orphan", { connote: this.orphanConnote, orderId });
+      const result = await this.call<ScanResult>(command, { connote: this.orphanConnote, ...args });
+      this.rpPick = null;
       el("orphan-panel").hidden = true;
       this.showResult(result);
       beep("expected");
@@ -799,6 +829,80 @@ export class Bench {
       showVerdict("error", message(e));
       beep("refused");
     }
+  }
+
+  /// Looks the typed request number (or else the parcel's connote) up at Returns Prime.
+  private async findAtReturnsPrime(): Promise<void> {
+    const query = el<HTMLInputElement>("orphan-query").value.trim() || this.orphanConnote;
+    const list = el<HTMLOListElement>("orphan-rp-results");
+    const button = el<HTMLButtonElement>("orphan-rp-find");
+    list.replaceChildren(text("li", `Asking Returns Prime for ${query}…`, "muted"));
+    button.disabled = true;
+    try {
+      const found = await this.call<ReturnsPrimeLookup>("find_at_returns_prime", { query });
+      const rows = found.matches.map((m) => this.returnsPrimeRow(m));
+      if (found.matches.length === 0) {
+        rows.push(text("li", `No Returns Prime request matches ${query}.`, "muted"));
+      }
+      rows.push(...found.problems.map((p) => text("li", p, "error")));
+      list.replaceChildren(...rows);
+      list.querySelector("button")?.focus();
+    } catch (e) {
+      list.replaceChildren(text("li", message(e), "error"));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  private returnsPrimeRow(m: PartnerReturnMatch): HTMLElement {
+    const li = document.createElement("li");
+    const state = [m.status || "no status", m.received ? "received at Returns Prime" : "", m.rejected ? "rejected" : ""]
+      .filter((s) => s)
+      .join(", ");
+    const items = m.items
+      .map((i) => `${i.quantity}× ${i.sku}${i.on_order === false ? " (not on the order)" : ""}`)
+      .join(", ");
+    const order = m.order
+      ? `order ${m.order.order_number} (${m.order.customer_name})`
+      : m.order_name
+        ? `order ${m.order_name} not imported — pick it below`
+        : "order not imported — pick it below";
+    const here = m.hub_return ? ` · here as return ${m.hub_return} (${m.hub_return_status ?? ""})` : "";
+    li.append(
+      text("strong", `Request ${m.request_number}`),
+      text("span", ` ${m.retailer_name} · ${state} · ${items} · ${order}${here} `),
+    );
+    if (m.linkable) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Attach to this request";
+      button.dataset["requestId"] = m.request_id;
+      button.addEventListener("click", () => void this.attachToRequest(m));
+      li.append(button);
+    } else {
+      li.append(text("span", m.not_linkable ?? "It cannot be attached.", "error"));
+    }
+    return li;
+  }
+
+  /// Attaches the parcel to a request: with its own order when the hub has it (or the hub
+  /// already holds the request's return), else the operator picks the order first.
+  private async attachToRequest(m: PartnerReturnMatch): Promise<void> {
+    if (m.order || m.hub_return) {
+      await this.linkReturnsPrime(m, null);
+      return;
+    }
+    this.rpPick = m;
+    const hint = el("orphan-rp-pick");
+    hint.textContent = `Request ${m.request_number} (${m.retailer_name}): find its order above by number, email or an item's SKU, then pick it to attach.`;
+    hint.hidden = false;
+    el("orphan-results").replaceChildren();
+    el<HTMLInputElement>("orphan-query").value = "";
+    el<HTMLInputElement>("orphan-query").focus();
+  }
+
+  private async linkReturnsPrime(m: PartnerReturnMatch, orderId: string | null): Promise<void> {
+    await this.attach("link_returns_prime", { retailerId: m.retailer_id, requestId: m.request_id, orderId });
   }
 
   private async park(): Promise<void> {

@@ -24,6 +24,11 @@
 //! reconciliation would find nothing and an update whose answer was lost would be sent
 //! again; that repeat sets the same verdict on the same items.
 //!
+//! Also assumed, to find the request's order at the hub: the request object carries the shop
+//! order's name as `order_name` (or `order.name`). The request object documents no order
+//! reference, but the list takes an `order_name` filter, so the field is taken to exist;
+//! [`RpRequest::order_name`] is `None` when it does not, and the parse never fails for it.
+//!
 //! Where a getter of a request answers with an envelope (`{status, data: {...}}`) the
 //! request is `data`; a bare request object is taken as it is.
 //!
@@ -194,6 +199,12 @@ pub struct RpRequest {
     pub rejected: bool,
     /// `created_at` when Returns Prime gives it.
     pub created_at: Option<String>,
+    /// The shop order the request returns (its name, as the shop shows it: "#1042"), from
+    /// `order_name` or `order.name`. Assumed: the request object documents no order
+    /// reference, but the list takes an `order_name` filter, so the request is taken to
+    /// carry it. `None` when neither field is there (or is not text): the operator then
+    /// picks the order by hand.
+    pub order_name: Option<String>,
     pub line_items: Vec<RpLineItem>,
 }
 
@@ -273,6 +284,7 @@ impl RpRequest {
                 .get("created_at")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            order_name: order_name(object),
             line_items,
         })
     }
@@ -324,6 +336,17 @@ impl RpLineItem {
             qc_status: text("/qc/status").map(|s| s.to_ascii_uppercase()),
         })
     }
+}
+
+/// `order_name`, else `order.name`: text or a number, trimmed; anything else is no name (the
+/// field is assumed, so an odd one must not make the whole request unreadable).
+fn order_name(object: &serde_json::Map<String, Value>) -> Option<String> {
+    id_text(object.get("order_name")).or_else(|| {
+        object
+            .get("order")
+            .and_then(Value::as_object)
+            .and_then(|order| id_text(order.get("name")))
+    })
 }
 
 /// An id Returns Prime may send as a number or a string.
@@ -1034,6 +1057,65 @@ mod tests {
         let mut bad_path = ReturnsPrimeConfig::new("https://rp.example", "t");
         bad_path.qc_path = "qc".into();
         assert!(bad_path.problems()[0].contains("qc_path"));
+    }
+
+    fn request_with(extra: Value) -> Value {
+        let mut v = json!({
+            "id": 9001,
+            "request_number": "RP-1",
+            "line_items": [{
+                "id": 500001,
+                "original_product": { "sku": "SKU-1" },
+                "shop_price": { "return_quantity": 1 },
+            }],
+        });
+        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+        v
+    }
+
+    #[test]
+    fn order_name_is_read_from_order_name_or_order_dot_name() {
+        let parse = |extra| RpRequest::parse(&request_with(extra)).unwrap().order_name;
+        assert_eq!(
+            parse(json!({ "order_name": " #1042 " })),
+            Some("#1042".into())
+        );
+        assert_eq!(
+            parse(json!({ "order": { "name": "#1043" } })),
+            Some("#1043".into())
+        );
+        assert_eq!(
+            parse(json!({ "order_name": "#1042", "order": { "name": "#9" } })),
+            Some("#1042".into()),
+            "order_name first"
+        );
+        assert_eq!(parse(json!({ "order_name": 1044 })), Some("1044".into()));
+    }
+
+    #[test]
+    fn a_missing_or_odd_order_name_is_none_and_the_request_still_parses() {
+        let parse = |extra| RpRequest::parse(&request_with(extra)).unwrap();
+        for extra in [
+            json!({}),
+            json!({ "order_name": null }),
+            json!({ "order_name": "  " }),
+            json!({ "order_name": { "x": 1 } }),
+            json!({ "order": "#1042" }),
+            json!({ "order": { "id": 5 } }),
+            json!({ "order": null, "order_name": [] }),
+        ] {
+            let r = parse(extra.clone());
+            assert_eq!(r.order_name, None, "{extra}");
+            assert_eq!(r.request_number, "RP-1");
+            assert_eq!(r.line_items.len(), 1);
+        }
+        // An empty order_name falls back to order.name.
+        assert_eq!(
+            parse(json!({ "order_name": "", "order": { "name": "#7" } })).order_name,
+            Some("#7".into())
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod options;
 mod orphan;
 mod partners;
 mod photos;
+mod returns_prime;
 mod rules_admin;
 mod shops;
 mod station;
@@ -38,6 +39,9 @@ pub use options::{HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};
 pub use partners::{PartnerConnectionInput, PartnerConnectionView, RouteView};
 pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};
+pub use returns_prime::{
+    PartnerReturnItem, PartnerReturnMatch, ReturnsPrimeLookup, LOOKUP_TIMEOUT,
+};
 pub use rules_admin::RulesCheck;
 pub use shops::{
     ActionCounts, ActionView, DispatchMode, DispatchView, ImportState, ImportView,

@@ -11,8 +11,39 @@ use returnhub_core::time::rfc3339;
 use serde::Serialize;
 use ts_rs::TS;
 
+use returnhub_core::time::UnixMillis;
+use returnhub_store::{OrderSummaryRow, Store};
+
+use crate::auth::Actor;
 use crate::bench::new_id;
 use crate::{Hub, HubError, Result};
+
+/// A return still to be received or inspected: a parcel for it is attached, not a new return.
+pub(crate) fn is_open(status: &str) -> bool {
+    matches!(status, "expected" | "in_transit" | "received")
+}
+
+/// The events that attach `connote` to an open return and mark it received.
+pub(crate) fn attach_and_receive(
+    return_id: &str,
+    status: &str,
+    connote: &str,
+) -> Result<Vec<DomainEvent>> {
+    let mut events = vec![DomainEvent::ConnoteAttached {
+        return_id: return_id.to_owned(),
+        connote: connote.to_owned(),
+    }];
+    let from = ReturnStatus::parse(status)
+        .ok_or_else(|| HubError::Corrupt(format!("return {return_id}: {status}")))?;
+    if from != ReturnStatus::Received {
+        events.push(DomainEvent::ReturnStatusChanged {
+            return_id: return_id.to_owned(),
+            from,
+            to: ReturnStatus::Received,
+        });
+    }
+    Ok(events)
+}
 
 /// An order the intake found, with its lines and any returns it already has.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -55,35 +86,42 @@ impl Hub {
             let Some(o) = store.order_summary(&id)? else {
                 continue;
             };
-            let open_return = o
-                .returns
-                .iter()
-                .find(|(_, hub, status)| {
-                    hub == &self.options.hub_id
-                        && matches!(status.as_str(), "expected" | "in_transit" | "received")
-                })
-                .map(|(id, _, _)| id.clone());
-            out.push(OrderMatch {
-                order_id: o.id,
-                retailer: o.retailer,
-                order_number: o.order_number,
-                customer_name: o.customer_name,
-                email: o.email,
-                created_at: o.created_at,
-                lines: o
-                    .lines
-                    .into_iter()
-                    .map(|(_, sku, ean, title, quantity)| OrderMatchLine {
-                        sku,
-                        ean,
-                        title,
-                        quantity,
-                    })
-                    .collect(),
-                open_return,
-            });
+            out.push(self.order_match(o));
         }
         Ok(out)
+    }
+
+    /// An order as the intake shows it, with this hub's open return of it if there is one.
+    pub(crate) fn order_match(&self, o: OrderSummaryRow) -> OrderMatch {
+        let open_return = self.open_return_of(&o).map(|(id, _)| id.to_owned());
+        OrderMatch {
+            order_id: o.id,
+            retailer: o.retailer,
+            order_number: o.order_number,
+            customer_name: o.customer_name,
+            email: o.email,
+            created_at: o.created_at,
+            lines: o
+                .lines
+                .into_iter()
+                .map(|(_, sku, ean, title, quantity)| OrderMatchLine {
+                    sku,
+                    ean,
+                    title,
+                    quantity,
+                })
+                .collect(),
+            open_return,
+        }
+    }
+
+    /// The order's open return (expected, in transit or received) at this hub: (id, status).
+    fn open_return_of<'a>(&self, order: &'a OrderSummaryRow) -> Option<(&'a str, &'a str)> {
+        order
+            .returns
+            .iter()
+            .find(|(_, hub, status)| hub == &self.options.hub_id && is_open(status))
+            .map(|(id, _, status)| (id.as_str(), status.as_str()))
     }
 
     /// Attaches an unknown parcel to an order: to the order's open return at this hub (which
@@ -105,28 +143,12 @@ impl Hub {
         let order = store
             .order_summary(order_id)?
             .ok_or_else(|| HubError::Invalid(format!("no order {order_id}")))?;
-        let open = order.returns.iter().find(|(_, hub, status)| {
-            hub == &self.options.hub_id
-                && matches!(status.as_str(), "expected" | "in_transit" | "received")
-        });
         let now = (self.clock)();
         let mut events = Vec::new();
-        let return_id = match open {
-            Some((return_id, _, status)) => {
-                events.push(DomainEvent::ConnoteAttached {
-                    return_id: return_id.clone(),
-                    connote: connote.clone(),
-                });
-                let from = ReturnStatus::parse(status)
-                    .ok_or_else(|| HubError::Corrupt(format!("return {return_id}: {status}")))?;
-                if from != ReturnStatus::Received {
-                    events.push(DomainEvent::ReturnStatusChanged {
-                        return_id: return_id.clone(),
-                        from,
-                        to: ReturnStatus::Received,
-                    });
-                }
-                return_id.clone()
+        let return_id = match self.open_return_of(&order) {
+            Some((return_id, status)) => {
+                events = attach_and_receive(return_id, status, &connote)?;
+                return_id.to_owned()
             }
             None => {
                 let return_id = format!("ret-{}", new_id());
@@ -158,22 +180,41 @@ impl Hub {
                 return_id
             }
         };
+        let message = format!(
+            "{connote} attached to order {}: inspect the items.",
+            order.order_number
+        );
+        self.write_link(
+            &mut store, &actor, now, events, &return_id, &connote, message,
+        )
+    }
+
+    /// Appends a link's events in one write and answers as if the connote had been scanned:
+    /// an expected parcel, with the return open at the bench.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write_link(
+        &self,
+        store: &mut Store,
+        actor: &Actor,
+        now: UnixMillis,
+        events: Vec<DomainEvent>,
+        return_id: &str,
+        connote: &str,
+        message: String,
+    ) -> Result<ScanResult> {
         store.write(now, |tx| {
             for event in events {
-                tx.append(self.input(&actor, event))?;
+                tx.append(self.input(actor, event))?;
             }
             Ok(())
         })?;
-        let ret = store.return_by_id(&return_id)?;
-        let bench = Some(self.state_of(&store, &return_id, &actor)?);
+        let ret = store.return_by_id(return_id)?;
+        let bench = Some(self.state_of(store, return_id, actor)?);
         Ok(ScanResult {
             verdict: ScanVerdict::Expected,
-            connote: connote.clone(),
-            raw: connote.clone(),
-            message: format!(
-                "{connote} attached to order {}: inspect the items.",
-                order.order_number
-            ),
+            connote: connote.to_owned(),
+            raw: connote.to_owned(),
+            message,
             ret,
             bench,
         })

@@ -14,8 +14,8 @@ use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
     ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef, ProcessResult,
-    RouteView, RulesCheck, SessionView, ShopsView, StationView, SupervisorResult, SyncView,
-    TrackingWebhookInput, TrackingWebhookView,
+    ReturnsPrimeLookup, RouteView, RulesCheck, SessionView, ShopsView, StationView,
+    SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
 };
 use ts_rs::TS;
 
@@ -55,6 +55,7 @@ fn typescript_bindings_are_current() {
     ItemScan::export_all(&config).unwrap();
     ProcessResult::export_all(&config).unwrap();
     OrderMatch::export_all(&config).unwrap();
+    ReturnsPrimeLookup::export_all(&config).unwrap();
     PhotoRef::export_all(&config).unwrap();
     StationView::export_all(&config).unwrap();
     StationConfig::export_all(&config).unwrap();

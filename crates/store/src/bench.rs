@@ -642,6 +642,24 @@ impl Store {
         Ok(Some(head))
     }
 
+    /// The returns a retailer's partner knows by `external_id` (its request or return id),
+    /// from `source`: (return id, hub id, status), oldest first.
+    pub fn returns_by_external_id(
+        &self,
+        retailer_id: &str,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, hub_id, status FROM returns
+             WHERE retailer_id = ?1 AND external_id = ?2 AND source = ?3 ORDER BY created_at",
+        )?;
+        let rows = stmt.query_map(params![retailer_id, external_id, source], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Whether the outbox holds `key` under `topic` (in any state).
     pub fn outbox_has(&self, topic: &str, key: &str) -> Result<bool> {
         Ok(self
