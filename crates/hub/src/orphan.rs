@@ -202,12 +202,61 @@ impl Hub {
         connote: &str,
         message: String,
     ) -> Result<ScanResult> {
+        // The receipt's RC for the retailer's tracking webhooks, in the same transaction (as
+        // a scan queues it): the return as this transaction made it names its items.
+        let retailer_id = match events.iter().find_map(|e| match e {
+            DomainEvent::ReturnExpected(r) => Some(r.retailer_id.clone()),
+            _ => None,
+        }) {
+            Some(id) => Some(id),
+            None => store.return_by_id(return_id)?.map(|r| r.retailer.id),
+        };
+        let retailer = match retailer_id {
+            Some(id) => Some(crate::bench::retailer_of(store, &id)?),
+            None => None,
+        };
+        let mut queued = false;
         store.write(now, |tx| {
+            let mut receipt = None;
             for event in events {
-                tx.append(self.input(actor, event))?;
+                let received = matches!(
+                    &event,
+                    DomainEvent::ReturnExpected(ReturnRecord {
+                        status: ReturnStatus::Received,
+                        ..
+                    }) | DomainEvent::ReturnStatusChanged {
+                        to: ReturnStatus::Received,
+                        ..
+                    }
+                );
+                let appended = tx.append(self.input(actor, event))?;
+                if received {
+                    receipt = Some(appended.id);
+                }
+            }
+            if let (Some(event_id), Some(retailer)) = (receipt, &retailer) {
+                let view = tx.return_by_id(return_id)?;
+                let body = view.and_then(|ret| {
+                    crate::webhooks::tracking_batch(
+                        retailer,
+                        &ret,
+                        &self.options.hub_name,
+                        "RC",
+                        now,
+                        &[],
+                        &[],
+                    )
+                });
+                if let Some(body) = body {
+                    crate::webhooks::queue_batch(tx, retailer, &event_id, return_id, "RC", &body)?;
+                    queued = true;
+                }
             }
             Ok(())
         })?;
+        if queued {
+            self.webhooks_queued();
+        }
         let ret = store.return_by_id(return_id)?;
         let bench = Some(self.state_of(store, return_id, actor)?);
         Ok(ScanResult {

@@ -95,6 +95,17 @@ fn scan_and_process(hub: &Hub, connote: &str) -> (String, usize, usize) {
     (ret.id, n, n - 1)
 }
 
+/// A demo hub (signed in as an admin) whose retailer kowhai has one URL, a receiver that
+/// answers 200.
+fn hub_with_one_url(dir: &Path) -> (Arc<Hub>, Receiver) {
+    let hub = demo_hub(dir, quick());
+    let receiver = Receiver::start(true);
+    hub.sign_in("AD-3001", "3333").unwrap();
+    hub.save_tracking_webhooks("kowhai", vec![hook(&receiver.url(), None, None)])
+        .unwrap();
+    (hub, receiver)
+}
+
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
@@ -195,11 +206,7 @@ fn rc_and_rp_reach_every_url_once_per_item_with_the_headers() {
 fn tracking_events_pulled_from_the_central_store_are_forwarded_once() {
     use returnhub_store::{Store, SyncCursor, TrackingRecord};
     let dir = tempfile::tempdir().unwrap();
-    let hub = demo_hub(dir.path(), quick());
-    let a = Receiver::start(true);
-    hub.sign_in("AD-3001", "3333").unwrap();
-    hub.save_tracking_webhooks("kowhai", vec![hook(&a.url(), None, None)])
-        .unwrap();
+    let (hub, a) = hub_with_one_url(dir.path());
     let connote = expected_kowhai(&hub, 0);
     let ret = hub.with_store(|s| s.return_by_connote(&connote).unwrap().unwrap());
     let record = |id: &str, return_id: Option<&str>, connote: &str, code: &str| TrackingRecord {
@@ -246,6 +253,35 @@ fn tracking_events_pulled_from_the_central_store_are_forwarded_once() {
     assert!(store.unforwarded_tracking(10).unwrap().is_empty());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(accepted(&a), 1, "forwarded once");
+}
+
+/// A parcel attached at the orphan intake is received like a scanned one: its RC is queued
+/// for every URL in the same write.
+#[test]
+fn a_parcel_attached_at_the_orphan_intake_queues_its_rc() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, a) = hub_with_one_url(dir.path());
+    let order_id: String = hub.with_store(|s| {
+        s.reader()
+            .query_row(
+                "SELECT id FROM orders WHERE retailer_id = 'kowhai' ORDER BY id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    });
+    let linked = hub.link_orphan("ORPHAN0001", &order_id).unwrap();
+    let ret = linked.ret.unwrap();
+    let rows = hub.with_store(|s| s.deliveries_of(&ret.id).unwrap());
+    let rc: Vec<&returnhub_store::DeliveryRow> = rows.iter().filter(|r| r.code == "RC").collect();
+    assert_eq!(rc.len(), 1, "{rows:?}");
+    let events: Vec<serde_json::Value> = serde_json::from_str(&rc[0].body).unwrap();
+    assert_eq!(events.len(), ret.items.len(), "one event per line item");
+    assert!(events.iter().all(|e| e["Code"] == "RC"));
+    Hub::start_webhook_worker(hub.clone());
+    wait_until("the RC reached the URL", || {
+        accepted(&a) == ret.items.len() as u64
+    });
 }
 
 #[test]

@@ -47,54 +47,74 @@ impl Store {
     }
 
     fn return_view(&self, from_where: &str, key: &str) -> Result<Option<ReturnView>> {
-        let head = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage, o.order_number,
+        return_view_on(&self.conn, from_where, key)
+    }
+}
+
+impl crate::write::WriteTx<'_> {
+    /// [`Store::return_by_id`] as this transaction sees it (with what it appended so far).
+    pub fn return_by_id(&self, return_id: &str) -> Result<Option<ReturnView>> {
+        return_view_on(
+            &self.tx,
+            "FROM returns r JOIN retailers t ON t.id = r.retailer_id
+             JOIN orders o ON o.id = r.order_id
+             WHERE r.id = ?1",
+            return_id,
+        )
+    }
+}
+
+fn return_view_on(
+    conn: &rusqlite::Connection,
+    from_where: &str,
+    key: &str,
+) -> Result<Option<ReturnView>> {
+    let head = conn
+        .prepare_cached(&format!(
+            "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage, o.order_number,
                         o.customer_name, o.email, o.currency {from_where}"
-            ))?
-            .query_row([key], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, String>(6)?,
-                    row.get::<_, String>(7)?,
-                    row.get::<_, String>(8)?,
-                    row.get::<_, String>(9)?,
-                ))
-            })
-            .optional()?;
-        let Some((
-            id,
-            hub_id,
-            status,
-            retailer_id,
-            retailer_name,
-            trigger,
-            order_number,
-            customer_name,
-            email,
-            currency,
-        )) = head
-        else {
-            return Ok(None);
-        };
-        let status = ReturnStatus::parse(&status).ok_or_else(|| bad("status", &status))?;
-        let trigger = Trigger::parse(&trigger).ok_or_else(|| bad("trigger", &trigger))?;
-        let currency: Currency = currency.parse().map_err(|_| bad("currency", &currency))?;
+        ))?
+        .query_row([key], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
+                row.get::<_, String>(8)?,
+                row.get::<_, String>(9)?,
+            ))
+        })
+        .optional()?;
+    let Some((
+        id,
+        hub_id,
+        status,
+        retailer_id,
+        retailer_name,
+        trigger,
+        order_number,
+        customer_name,
+        email,
+        currency,
+    )) = head
+    else {
+        return Ok(None);
+    };
+    let status = ReturnStatus::parse(&status).ok_or_else(|| bad("status", &status))?;
+    let trigger = Trigger::parse(&trigger).ok_or_else(|| bad("trigger", &trigger))?;
+    let currency: Currency = currency.parse().map_err(|_| bad("currency", &currency))?;
 
-        let connotes = self
-            .conn
-            .prepare_cached("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY connote")?
-            .query_map([&id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+    let connotes = conn
+        .prepare_cached("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY connote")?
+        .query_map([&id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
 
-        let mut items_stmt = self.conn.prepare_cached(
-            "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity, l.unit_price_minor,
+    let mut items_stmt = conn.prepare_cached(
+        "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity, l.unit_price_minor,
                     COALESCE(rr.label, i.reason_code), sr.label, i.comment, i.chosen_option
              FROM return_items i
              JOIN order_lines l ON l.id = i.order_line_id
@@ -103,43 +123,44 @@ impl Store {
                   AND sr.reason_code = i.reason_code AND sr.code = i.sub_reason_code
              WHERE i.return_id = ?1
              ORDER BY i.id",
-        )?;
-        let items = items_stmt
-            .query_map(params![id, retailer_id], |r| {
-                let chosen: Option<String> = r.get(10)?;
-                Ok(ReturnItemView {
-                    id: r.get(0)?,
-                    sku: r.get(1)?,
-                    ean: r.get(2)?,
-                    title: r.get(3)?,
-                    image: r.get(4)?,
-                    quantity: r.get(5)?,
-                    unit_price: Money::new(r.get(6)?, currency),
-                    reason: r.get(7)?,
-                    sub_reason: r.get(8)?,
-                    comment: r.get(9)?,
-                    chosen_option: chosen.as_deref().and_then(ReturnOption::parse),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+    )?;
+    let items = items_stmt
+        .query_map(params![id, retailer_id], |r| {
+            let chosen: Option<String> = r.get(10)?;
+            Ok(ReturnItemView {
+                id: r.get(0)?,
+                sku: r.get(1)?,
+                ean: r.get(2)?,
+                title: r.get(3)?,
+                image: r.get(4)?,
+                quantity: r.get(5)?,
+                unit_price: Money::new(r.get(6)?, currency),
+                reason: r.get(7)?,
+                sub_reason: r.get(8)?,
+                comment: r.get(9)?,
+                chosen_option: chosen.as_deref().and_then(ReturnOption::parse),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
 
-        Ok(Some(ReturnView {
-            id,
-            retailer: RetailerSummary {
-                id: retailer_id,
-                name: retailer_name,
-                trigger,
-            },
-            hub_id,
-            order_number,
-            customer_name,
-            customer_email: email,
-            status,
-            connotes,
-            items,
-        }))
-    }
+    Ok(Some(ReturnView {
+        id,
+        retailer: RetailerSummary {
+            id: retailer_id,
+            name: retailer_name,
+            trigger,
+        },
+        hub_id,
+        order_number,
+        customer_name,
+        customer_email: email,
+        status,
+        connotes,
+        items,
+    }))
+}
 
+impl Store {
     /// Up to `per_status` connotes for each status, in a stable order.
     pub fn sample_connotes(&self, per_status: u32) -> Result<Vec<DemoConnote>> {
         let mut stmt = self.conn.prepare_cached(
