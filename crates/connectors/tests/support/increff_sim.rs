@@ -25,7 +25,7 @@
 //! the client's timeout after the effect, a slow answer, and the effect landing `hold` after
 //! the connection dropped.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-use super::receiver::read_request;
+use super::receiver::{read_request, Faults};
 use super::simulator::{respond, Fault};
 
 pub const USERNAME: &str = "hub-kowhai";
@@ -106,31 +106,12 @@ enum Api {
     AddItems,
 }
 
-#[derive(Debug)]
-struct FaultPlan {
-    rate: f64,
-    rng: u64,
-    forced: VecDeque<Option<Fault>>,
-    injected: BTreeMap<Fault, u64>,
-    hold: Duration,
-    slow: Duration,
-}
-
 #[derive(Clone)]
 pub struct IncreffSim {
     pub addr: SocketAddr,
     ledger: Arc<Mutex<IncreffLedger>>,
-    faults: Arc<Mutex<FaultPlan>>,
+    faults: Faults<Fault>,
 }
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl IncreffSim {
     pub fn start() -> IncreffSim {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -138,14 +119,7 @@ impl IncreffSim {
         let sim = IncreffSim {
             addr: listener.local_addr().unwrap(),
             ledger: Arc::new(Mutex::new(IncreffLedger::default())),
-            faults: Arc::new(Mutex::new(FaultPlan {
-                rate: 0.0,
-                rng: 1,
-                forced: VecDeque::new(),
-                injected: BTreeMap::new(),
-                hold: Duration::from_secs(3),
-                slow: Duration::from_millis(100),
-            })),
+            faults: Faults::new(&Fault::ALL),
         };
         let server = sim.clone();
         super::receiver::serve_forever("increff-simulator", listener, Some(2), move |stream| {
@@ -180,39 +154,19 @@ impl IncreffSim {
     }
 
     pub fn inject(&self, rate: f64, seed: u64, hold: Duration, slow: Duration) {
-        let mut f = self.faults.lock().unwrap();
-        f.rate = rate;
-        f.rng = seed;
-        f.hold = hold;
-        f.slow = slow;
+        self.faults.inject(rate, seed, hold, slow);
     }
 
     pub fn force(&self, faults: &[Fault]) {
-        self.faults
-            .lock()
-            .unwrap()
-            .forced
-            .extend(faults.iter().copied().map(Some));
+        self.faults.force(faults);
     }
 
     pub fn injected(&self) -> BTreeMap<Fault, u64> {
-        self.faults.lock().unwrap().injected.clone()
+        self.faults.injected()
     }
 
     fn next_fault(&self) -> Option<Fault> {
-        let mut f = self.faults.lock().unwrap();
-        let fault = if let Some(forced) = f.forced.pop_front() {
-            forced
-        } else if f.rate > 0.0 {
-            let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
-            (draw < f.rate).then(|| Fault::ALL[(splitmix(&mut f.rng) % 7) as usize])
-        } else {
-            None
-        };
-        if let Some(fault) = fault {
-            *f.injected.entry(fault).or_default() += 1;
-        }
-        fault
+        self.faults.next()
     }
 
     async fn serve(&self, mut stream: TcpStream) {
@@ -260,7 +214,7 @@ impl IncreffSim {
             }
             Some(Fault::DropBeforeCommit) => return drop(stream),
             Some(Fault::Slow) => {
-                let slow = self.faults.lock().unwrap().slow;
+                let slow = self.faults.slow();
                 tokio::time::sleep(slow).await;
             }
             _ => {}
@@ -274,7 +228,7 @@ impl IncreffSim {
         };
         if fault == Some(Fault::LateCommit) {
             drop(stream);
-            let hold = self.faults.lock().unwrap().hold;
+            let hold = self.faults.hold();
             tokio::time::sleep(hold).await;
             let _ = self.handle(api, &request);
             return;
@@ -283,7 +237,7 @@ impl IncreffSim {
         match fault {
             Some(Fault::DropAfterCommit) => drop(stream),
             Some(Fault::TimeoutAfterCommit) => {
-                let hold = self.faults.lock().unwrap().hold;
+                let hold = self.faults.hold();
                 tokio::time::sleep(hold).await;
                 drop(stream);
             }

@@ -21,8 +21,8 @@
 //! held past the client's timeout after the effect, a slow answer, and an effect that lands
 //! `hold` after the connection dropped.
 
-use super::receiver::read_request;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use super::receiver::{read_request, Faults};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -132,16 +132,6 @@ pub struct LoopLedger {
     pub deliveries: Vec<Delivery>,
 }
 
-#[derive(Debug)]
-struct FaultPlan {
-    rate: f64,
-    rng: u64,
-    forced: VecDeque<Option<LoopFault>>,
-    injected: BTreeMap<LoopFault, u64>,
-    hold: Duration,
-    slow: Duration,
-}
-
 #[derive(Debug, Clone)]
 struct Settings {
     /// Queued returns close after this; `None`: only [`LoopSim::complete`] closes them.
@@ -154,18 +144,9 @@ struct Settings {
 pub struct LoopSim {
     pub addr: SocketAddr,
     ledger: Arc<Mutex<LoopLedger>>,
-    faults: Arc<Mutex<FaultPlan>>,
+    faults: Faults<LoopFault>,
     settings: Arc<Mutex<Settings>>,
 }
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn now_rfc3339() -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -253,14 +234,7 @@ impl LoopSim {
         let sim = LoopSim {
             addr: listener.local_addr().unwrap(),
             ledger: Arc::default(),
-            faults: Arc::new(Mutex::new(FaultPlan {
-                rate: 0.0,
-                rng: 1,
-                forced: VecDeque::new(),
-                injected: BTreeMap::new(),
-                hold: Duration::from_secs(3),
-                slow: Duration::from_millis(100),
-            })),
+            faults: Faults::new(&LoopFault::ALL),
             settings: Arc::new(Mutex::new(Settings {
                 close_after: None,
                 webhook: None,
@@ -334,20 +308,16 @@ impl LoopSim {
 
     /// Faults on a `rate` share of requests, drawn from `seed`.
     pub fn inject(&self, rate: f64, seed: u64, hold: Duration, slow: Duration) {
-        let mut f = self.faults.lock().unwrap();
-        f.rate = rate;
-        f.rng = seed;
-        f.hold = hold;
-        f.slow = slow;
+        self.faults.inject(rate, seed, hold, slow);
     }
 
     /// The next requests, in order, get these faults or (`None`) none.
     pub fn force_sequence(&self, faults: &[Option<LoopFault>]) {
-        self.faults.lock().unwrap().forced.extend(faults);
+        self.faults.force_sequence(faults);
     }
 
     pub fn injected(&self) -> BTreeMap<LoopFault, u64> {
-        self.faults.lock().unwrap().injected.clone()
+        self.faults.injected()
     }
 
     /// Loop finishes processing a queued return: closed, `return.closed` sent. `false` when
@@ -402,19 +372,7 @@ impl LoopSim {
     }
 
     fn next_fault(&self) -> Option<LoopFault> {
-        let mut f = self.faults.lock().unwrap();
-        let fault = if let Some(forced) = f.forced.pop_front() {
-            forced
-        } else if f.rate > 0.0 {
-            let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
-            (draw < f.rate).then(|| LoopFault::ALL[(splitmix(&mut f.rng) % 7) as usize])
-        } else {
-            None
-        };
-        if let Some(fault) = fault {
-            *f.injected.entry(fault).or_default() += 1;
-        }
-        fault
+        self.faults.next()
     }
 
     async fn serve(&self, mut stream: TcpStream) {
@@ -455,12 +413,12 @@ impl LoopSim {
             }
             Some(LoopFault::DropBeforeCommit) => return drop(stream),
             Some(LoopFault::Slow) => {
-                let slow = self.faults.lock().unwrap().slow;
+                let slow = self.faults.slow();
                 tokio::time::sleep(slow).await;
             }
             Some(LoopFault::LateCommit) => {
                 drop(stream);
-                let hold = self.faults.lock().unwrap().hold;
+                let hold = self.faults.hold();
                 tokio::time::sleep(hold).await;
                 self.answer(&method, &path, &body);
                 return;
@@ -471,7 +429,7 @@ impl LoopSim {
         match fault {
             Some(LoopFault::DropAfterCommit) => drop(stream),
             Some(LoopFault::TimeoutAfterCommit) => {
-                let hold = self.faults.lock().unwrap().hold;
+                let hold = self.faults.hold();
                 tokio::time::sleep(hold).await;
                 drop(stream);
             }

@@ -1,11 +1,13 @@
 //! A webhook receiver on loopback (test code only): a keep-alive HTTP/1.1 server that takes
 //! POSTed JSON arrays, counts their events, keeps the headers of each request, and answers
-//! 200 — or, on request, a 5xx or a dropped connection for the next requests.
+//! 200 — or, on request, a 5xx or a dropped connection for the next requests. Also what every
+//! simulator shares: the serve loop, the request reader and the fault plan ([`Faults`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -208,4 +210,101 @@ pub async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
         body.extend_from_slice(&chunk[..n]);
     }
     Some((head, body))
+}
+
+/// A simulator's fault plan, shared by its clones: the forced faults first, in order (`None`:
+/// a clean request), then a seeded share of requests at random, drawn from `all`; it counts
+/// what it injected. `hold` is how long an answer is held (past the client's timeout) and how
+/// late a late effect lands; `slow` how long a slow answer waits.
+#[derive(Clone)]
+pub struct Faults<F: 'static> {
+    all: &'static [F],
+    plan: Arc<Mutex<Plan<F>>>,
+}
+
+struct Plan<F> {
+    rate: f64,
+    rng: u64,
+    forced: VecDeque<Option<F>>,
+    injected: BTreeMap<F, u64>,
+    hold: Duration,
+    slow: Duration,
+}
+
+impl<F: Copy + Ord + 'static> Faults<F> {
+    pub fn new(all: &'static [F]) -> Faults<F> {
+        Faults {
+            all,
+            plan: Arc::new(Mutex::new(Plan {
+                rate: 0.0,
+                rng: 1,
+                forced: VecDeque::new(),
+                injected: BTreeMap::new(),
+                hold: Duration::from_secs(3),
+                slow: Duration::from_millis(100),
+            })),
+        }
+    }
+
+    fn plan(&self) -> std::sync::MutexGuard<'_, Plan<F>> {
+        self.plan.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Faults on a `rate` share of requests, drawn from `seed`.
+    pub fn inject(&self, rate: f64, seed: u64, hold: Duration, slow: Duration) {
+        let mut plan = self.plan();
+        plan.rate = rate;
+        plan.rng = seed;
+        plan.hold = hold;
+        plan.slow = slow;
+    }
+
+    /// The next requests get these faults, in order.
+    pub fn force(&self, faults: &[F]) {
+        self.plan().forced.extend(faults.iter().copied().map(Some));
+    }
+
+    /// The next requests, in order, get these faults or (`None`) none.
+    pub fn force_sequence(&self, faults: &[Option<F>]) {
+        self.plan().forced.extend(faults.iter().copied());
+    }
+
+    pub fn injected(&self) -> BTreeMap<F, u64> {
+        self.plan().injected.clone()
+    }
+
+    pub fn hold(&self) -> Duration {
+        self.plan().hold
+    }
+
+    pub fn slow(&self) -> Duration {
+        self.plan().slow
+    }
+
+    /// The fault of the next request, if any (counted).
+    pub fn next(&self) -> Option<F> {
+        let mut plan = self.plan();
+        let fault = if let Some(forced) = plan.forced.pop_front() {
+            forced
+        } else if plan.rate > 0.0 {
+            let draw = (splitmix(&mut plan.rng) >> 11) as f64 / (1u64 << 53) as f64;
+            let pick = splitmix(&mut plan.rng) % self.all.len() as u64;
+            (draw < plan.rate).then(|| self.all[pick as usize])
+        } else {
+            None
+        };
+        if let Some(fault) = fault {
+            *plan.injected.entry(fault).or_default() += 1;
+        }
+        fault
+    }
+}
+
+/// SplitMix64: a small, seeded, repeatable generator.
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

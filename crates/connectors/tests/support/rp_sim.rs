@@ -21,8 +21,8 @@
 //! an effect that lands after a reconciliation found nothing is a double effect whatever the
 //! client does, so that fault would test the simulator, not the connector.
 
-use super::receiver::read_request;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use super::receiver::{read_request, Faults};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -96,31 +96,12 @@ pub struct RpLedger {
     pub refused_tokens: u64,
 }
 
-#[derive(Debug)]
-struct FaultPlan {
-    rate: f64,
-    rng: u64,
-    forced: VecDeque<Option<Fault>>,
-    injected: BTreeMap<Fault, u64>,
-    hold: Duration,
-    slow: Duration,
-}
-
 #[derive(Clone)]
 pub struct RpSim {
     pub addr: SocketAddr,
     ledger: Arc<Mutex<RpLedger>>,
-    faults: Arc<Mutex<FaultPlan>>,
+    faults: Faults<Fault>,
 }
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn request_json(r: &RpRequestSim) -> Value {
     json!({
         "id": r.id.parse::<u64>().map_or_else(|_| json!(r.id), |n| json!(n)),
@@ -194,14 +175,7 @@ impl RpSim {
                 requests_seen: Vec::new(),
                 refused_tokens: 0,
             })),
-            faults: Arc::new(Mutex::new(FaultPlan {
-                rate: 0.0,
-                rng: 1,
-                forced: VecDeque::new(),
-                injected: BTreeMap::new(),
-                hold: Duration::from_secs(3),
-                slow: Duration::from_millis(100),
-            })),
+            faults: Faults::new(&FAULTS),
         };
         let server = sim.clone();
         super::receiver::serve_forever("rp-simulator", listener, Some(2), move |stream| {
@@ -225,24 +199,16 @@ impl RpSim {
 
     /// Faults on a `rate` share of requests, drawn from `seed`.
     pub fn inject(&self, rate: f64, seed: u64, hold: Duration, slow: Duration) {
-        let mut f = self.faults.lock().unwrap();
-        f.rate = rate;
-        f.rng = seed;
-        f.hold = hold;
-        f.slow = slow;
+        self.faults.inject(rate, seed, hold, slow);
     }
 
     /// The next requests get these faults, in order.
     pub fn force(&self, faults: &[Fault]) {
-        self.faults
-            .lock()
-            .unwrap()
-            .forced
-            .extend(faults.iter().copied().map(Some));
+        self.faults.force(faults);
     }
 
     pub fn injected(&self) -> BTreeMap<Fault, u64> {
-        self.faults.lock().unwrap().injected.clone()
+        self.faults.injected()
     }
 
     /// Effects applied to one line item.
@@ -256,19 +222,7 @@ impl RpSim {
     }
 
     fn next_fault(&self) -> Option<Fault> {
-        let mut f = self.faults.lock().unwrap();
-        let fault = if let Some(forced) = f.forced.pop_front() {
-            forced
-        } else if f.rate > 0.0 {
-            let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
-            (draw < f.rate).then(|| FAULTS[(splitmix(&mut f.rng) % FAULTS.len() as u64) as usize])
-        } else {
-            None
-        };
-        if let Some(fault) = fault {
-            *f.injected.entry(fault).or_default() += 1;
-        }
-        fault
+        self.faults.next()
     }
 
     async fn serve(&self, mut stream: TcpStream) {
@@ -305,7 +259,7 @@ impl RpSim {
             }
             Some(Fault::DropBeforeCommit) => return drop(stream),
             Some(Fault::Slow) => {
-                let slow = self.faults.lock().unwrap().slow;
+                let slow = self.faults.slow();
                 tokio::time::sleep(slow).await;
             }
             Some(Fault::LateCommit) => {
@@ -317,7 +271,7 @@ impl RpSim {
         match fault {
             Some(Fault::DropAfterCommit) => drop(stream),
             Some(Fault::TimeoutAfterCommit) => {
-                let hold = self.faults.lock().unwrap().hold;
+                let hold = self.faults.hold();
                 tokio::time::sleep(hold).await;
                 drop(stream);
             }

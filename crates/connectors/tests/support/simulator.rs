@@ -18,8 +18,8 @@
 //! THROTTLED, a 502 before the effect, a dropped connection before or after the effect, an
 //! answer held past the client's timeout after the effect, and a slow answer.
 
-use super::receiver::read_request;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use super::receiver::{read_request, Faults};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -264,33 +264,13 @@ impl Ledger {
     }
 }
 
-#[derive(Debug)]
-struct FaultPlan {
-    rate: f64,
-    rng: u64,
-    /// Faults for the next requests, in order (`None`: that request is served normally).
-    forced: VecDeque<Option<Fault>>,
-    injected: BTreeMap<Fault, u64>,
-    hold: Duration,
-    slow: Duration,
-}
-
 #[derive(Clone)]
 pub struct Simulator {
     pub addr: SocketAddr,
     ledger: Arc<Mutex<Ledger>>,
-    faults: Arc<Mutex<FaultPlan>>,
+    faults: Faults<Fault>,
     bucket: Arc<Mutex<Bucket>>,
 }
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 pub fn money(minor: i64, currency: Currency) -> Value {
     json!({ "amount": Money::new(minor, currency).to_decimal_string(), "currencyCode": currency.code() })
 }
@@ -403,14 +383,7 @@ impl Simulator {
                 shop_name: shop_name.to_owned(),
                 ..Ledger::default()
             })),
-            faults: Arc::new(Mutex::new(FaultPlan {
-                rate: 0.0,
-                rng: 1,
-                forced: VecDeque::new(),
-                injected: BTreeMap::new(),
-                hold: Duration::from_secs(3),
-                slow: Duration::from_millis(100),
-            })),
+            faults: Faults::new(&Fault::ALL),
             bucket: Arc::new(Mutex::new(Bucket {
                 maximum: 1000.0,
                 available: 1000.0,
@@ -438,29 +411,21 @@ impl Simulator {
     /// Faults on a `rate` share of requests, drawn from `seed`; answers held for `hold`
     /// (longer than the client's timeout) and slowed by `slow`.
     pub fn inject(&self, rate: f64, seed: u64, hold: Duration, slow: Duration) {
-        let mut f = self.faults.lock().unwrap();
-        f.rate = rate;
-        f.rng = seed;
-        f.hold = hold;
-        f.slow = slow;
+        self.faults.inject(rate, seed, hold, slow);
     }
 
     /// The next requests get these faults, in order.
     pub fn force(&self, faults: &[Fault]) {
-        self.faults
-            .lock()
-            .unwrap()
-            .forced
-            .extend(faults.iter().copied().map(Some));
+        self.faults.force(faults);
     }
 
     /// The next requests, in order, get these faults or (`None`) none.
     pub fn force_sequence(&self, faults: &[Option<Fault>]) {
-        self.faults.lock().unwrap().forced.extend(faults);
+        self.faults.force_sequence(faults);
     }
 
     pub fn injected(&self) -> BTreeMap<Fault, u64> {
-        self.faults.lock().unwrap().injected.clone()
+        self.faults.injected()
     }
 
     pub fn set_bucket(&self, maximum: f64, restore_rate: f64) {
@@ -480,19 +445,7 @@ impl Simulator {
     }
 
     fn next_fault(&self) -> Option<Fault> {
-        let mut f = self.faults.lock().unwrap();
-        let fault = if let Some(forced) = f.forced.pop_front() {
-            forced
-        } else if f.rate > 0.0 {
-            let draw = (splitmix(&mut f.rng) >> 11) as f64 / (1u64 << 53) as f64;
-            (draw < f.rate).then(|| Fault::ALL[(splitmix(&mut f.rng) % 7) as usize])
-        } else {
-            None
-        };
-        if let Some(fault) = fault {
-            *f.injected.entry(fault).or_default() += 1;
-        }
-        fault
+        self.faults.next()
     }
 
     async fn serve(&self, mut stream: TcpStream) {
@@ -541,7 +494,7 @@ impl Simulator {
             }
             Some(Fault::DropBeforeCommit) => return drop(stream),
             Some(Fault::Slow) => {
-                let slow = self.faults.lock().unwrap().slow;
+                let slow = self.faults.slow();
                 tokio::time::sleep(slow).await;
             }
             _ => {}
@@ -565,7 +518,7 @@ impl Simulator {
                 self.ledger().pending_keys.insert(key.clone());
             }
             drop(stream);
-            let hold = self.faults.lock().unwrap().hold;
+            let hold = self.faults.hold();
             tokio::time::sleep(hold).await;
             if let Some(key) = &key {
                 self.ledger().pending_keys.remove(key);
@@ -577,7 +530,7 @@ impl Simulator {
         match fault {
             Some(Fault::DropAfterCommit) => drop(stream),
             Some(Fault::TimeoutAfterCommit) => {
-                let hold = self.faults.lock().unwrap().hold;
+                let hold = self.faults.hold();
                 tokio::time::sleep(hold).await;
                 drop(stream);
             }
