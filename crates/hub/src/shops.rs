@@ -725,7 +725,7 @@ fn dispatch_round(
         Arc::new(SystemClock),
         DispatchOptions {
             retailers: Some(retailers.clone()),
-            ..DispatchOptions::default()
+            ..hub.options.dispatch_schedule.options()
         },
     );
     let result = rt.block_on(dispatcher.run_once(store));
