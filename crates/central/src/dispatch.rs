@@ -14,10 +14,50 @@
 //! hub's supervisor sees it on F5, and the hub's Retry (an `ActionRetried` event, pushed) sends
 //! a failed claim back through reconciliation here.
 
+use std::cell::OnceCell;
+
 use returnhub_core::time::UnixMillis;
+use returnhub_store::ActionContext;
 use returnhub_sync::wire::ClaimState;
 
 use crate::storage::{ActionClaim, CentralStorage, ClaimEnd, Result};
+
+type ContextRead<'a> = Box<dyn Fn() -> std::result::Result<ActionContext, String> + 'a>;
+
+/// What a claim's action is about (its order, lines and their dispositions: the storage's
+/// `action_context`), read when a dispatcher first asks and then kept: [`dispatch_due`] makes
+/// one per claim and hands it to every call about that claim (`serves`, `dispatch` or
+/// `reconcile`, `target_for`), so a claim's context is read at most once per pass, and the
+/// target named in its outcome is the one chosen for its send.
+pub struct ClaimContext<'a> {
+    read: ContextRead<'a>,
+    value: OnceCell<std::result::Result<ActionContext, String>>,
+}
+
+impl<'a> ClaimContext<'a> {
+    /// `claim`'s context as `storage` has it.
+    pub fn of(storage: &'a dyn CentralStorage, claim: &'a ActionClaim) -> ClaimContext<'a> {
+        ClaimContext::from_fn(move || storage.action_context(claim).map_err(|e| e.to_string()))
+    }
+
+    /// A context read by `read` (called once, when first asked).
+    pub fn from_fn(
+        read: impl Fn() -> std::result::Result<ActionContext, String> + 'a,
+    ) -> ClaimContext<'a> {
+        ClaimContext {
+            read: Box::new(read),
+            value: OnceCell::new(),
+        }
+    }
+
+    /// The context, or why it cannot be read (the return is not at the central store, say).
+    pub fn get(&self) -> std::result::Result<&ActionContext, &str> {
+        self.value
+            .get_or_init(|| (self.read)())
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DispatchOutcome {
@@ -37,16 +77,16 @@ pub trait ActionDispatcher {
         "dispatcher"
     }
     /// Sends the action once, under `claim.key` as the idempotency key.
-    fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome;
+    fn dispatch(&self, claim: &ActionClaim, context: &ClaimContext<'_>) -> DispatchOutcome;
     /// Asks the target whether the action under `claim.key` was applied.
-    fn reconcile(&self, claim: &ActionClaim) -> DispatchOutcome;
+    fn reconcile(&self, claim: &ActionClaim, context: &ClaimContext<'_>) -> DispatchOutcome;
     /// The name recorded for this claim's outcome (a router names the target it chose).
-    fn target_for(&self, _claim: &ActionClaim) -> String {
+    fn target_for(&self, _claim: &ActionClaim, _context: &ClaimContext<'_>) -> String {
         self.target().to_owned()
     }
     /// Whether this dispatcher can carry the claim out now (its target is connected). Claims
     /// it cannot are left claimed, untouched.
-    fn serves(&self, _claim: &ActionClaim) -> bool {
+    fn serves(&self, _claim: &ActionClaim, _context: &ClaimContext<'_>) -> bool {
         true
     }
     /// The retailers whose actions this dispatcher carries out; `None`: every retailer's.
@@ -66,11 +106,12 @@ fn settle(
     storage: &dyn CentralStorage,
     dispatcher: &dyn ActionDispatcher,
     claim: &ActionClaim,
+    context: &ClaimContext<'_>,
     from: ClaimState,
     outcome: DispatchOutcome,
     now: UnixMillis,
 ) -> Result<()> {
-    let target = dispatcher.target_for(claim);
+    let target = dispatcher.target_for(claim, context);
     match outcome {
         DispatchOutcome::Confirmed(reference) => {
             storage.finish_claim(claim, from, &ClaimEnd::Confirmed { target, reference }, now)?;
@@ -102,21 +143,55 @@ pub fn dispatch_due(
     let retailers = retailers.as_deref();
     for state in [ClaimState::Sent, ClaimState::Unknown] {
         for claim in storage.claims_in_state(state, retailers, limit)? {
-            let outcome = dispatcher.reconcile(&claim);
-            settle(storage, dispatcher, &claim, state, outcome, now)?;
+            let context = ClaimContext::of(storage, &claim);
+            let outcome = dispatcher.reconcile(&claim, &context);
+            settle(storage, dispatcher, &claim, &context, state, outcome, now)?;
             report.reconciled += 1;
         }
     }
     for claim in storage.claims_in_state(ClaimState::Claimed, retailers, limit)? {
-        if !dispatcher.serves(&claim) {
+        let context = ClaimContext::of(storage, &claim);
+        if !dispatcher.serves(&claim, &context) {
             continue;
         }
         if !storage.set_claim_state(&claim.key, ClaimState::Claimed, ClaimState::Sent, None, now)? {
             continue;
         }
-        let outcome = dispatcher.dispatch(&claim);
-        settle(storage, dispatcher, &claim, ClaimState::Sent, outcome, now)?;
+        let outcome = dispatcher.dispatch(&claim, &context);
+        settle(
+            storage,
+            dispatcher,
+            &claim,
+            &context,
+            ClaimState::Sent,
+            outcome,
+            now,
+        )?;
         report.sent += 1;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn a_claims_context_is_read_once_however_often_it_is_asked_for() {
+        let reads = Cell::new(0);
+        let context = ClaimContext::from_fn(|| {
+            reads.set(reads.get() + 1);
+            Err("action k: return R1 is not at the central store".into())
+        });
+        assert_eq!(reads.get(), 0, "not read before it is asked for");
+        for _ in 0..3 {
+            assert_eq!(
+                context.get().unwrap_err(),
+                "action k: return R1 is not at the central store"
+            );
+        }
+        assert_eq!(reads.get(), 1);
+    }
 }

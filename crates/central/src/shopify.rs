@@ -28,7 +28,7 @@ use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_secrets::{Backend, SecretVault};
 use returnhub_sync::wire::ClaimState;
 
-use crate::dispatch::{dispatch_due, ActionDispatcher, DispatchOutcome};
+use crate::dispatch::{dispatch_due, ActionDispatcher, ClaimContext, DispatchOutcome};
 use crate::storage::{ActionClaim, CentralError, CentralStorage, OrderUpdate, ShopConnection};
 
 /// Between two dispatch passes when there was nothing to do.
@@ -379,7 +379,6 @@ pub fn set_partner_secret(
 /// Sends claims through the connections (shops and partners) there were when it was built.
 pub struct ShopifyDispatcher {
     rt: tokio::runtime::Runtime,
-    storage: Arc<dyn CentralStorage>,
     router: Router,
 }
 
@@ -451,7 +450,6 @@ impl ShopifyDispatcher {
         }
         Ok(ShopifyDispatcher {
             rt: runtime()?,
-            storage,
             router,
         })
     }
@@ -461,16 +459,16 @@ impl ShopifyDispatcher {
     }
 
     /// The target and context of a claim, or why it cannot be worked now.
-    fn prepare(
+    fn prepare<'c>(
         &self,
         claim: &ActionClaim,
-    ) -> Result<(&Router, returnhub_store::ActionContext), DispatchOutcome> {
-        let context = self
-            .storage
-            .action_context(claim)
-            .map_err(|e| DispatchOutcome::Failed(e.to_string()))?;
+        context: &'c ClaimContext<'_>,
+    ) -> Result<(&Router, &'c returnhub_store::ActionContext), DispatchOutcome> {
+        let context = context
+            .get()
+            .map_err(|e| DispatchOutcome::Failed(e.to_owned()))?;
         // Not connected: left claimed, it is sent once the retailer's shop or partner is.
-        if !self.router.serves(&claim.action.retailer_id, &context) {
+        if !self.router.serves(&claim.action.retailer_id, context) {
             return Err(DispatchOutcome::NotApplied);
         }
         Ok((&self.router, context))
@@ -482,16 +480,16 @@ impl ActionDispatcher for ShopifyDispatcher {
         "shopify"
     }
 
-    fn target_for(&self, claim: &ActionClaim) -> String {
-        match self.storage.action_context(claim) {
-            Ok(context) => self.router.name_for(&context),
+    fn target_for(&self, _claim: &ActionClaim, context: &ClaimContext<'_>) -> String {
+        match context.get() {
+            Ok(context) => self.router.name_for(context),
             Err(_) => self.target().to_owned(),
         }
     }
 
-    fn serves(&self, claim: &ActionClaim) -> bool {
-        match self.storage.action_context(claim) {
-            Ok(context) => self.router.serves(&claim.action.retailer_id, &context),
+    fn serves(&self, claim: &ActionClaim, context: &ClaimContext<'_>) -> bool {
+        match context.get() {
+            Ok(context) => self.router.serves(&claim.action.retailer_id, context),
             // Sent on, to be failed with the reason (the return is not here, say).
             Err(_) => true,
         }
@@ -501,14 +499,14 @@ impl ActionDispatcher for ShopifyDispatcher {
         Some(self.router.retailers())
     }
 
-    fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome {
-        let (target, context) = match self.prepare(claim) {
+    fn dispatch(&self, claim: &ActionClaim, context: &ClaimContext<'_>) -> DispatchOutcome {
+        let (target, context) = match self.prepare(claim, context) {
             Ok(x) => x,
             Err(outcome) => return outcome,
         };
-        match self.rt.block_on(target.send(&claim.action, &context)) {
+        match self.rt.block_on(target.send(&claim.action, context)) {
             Ok(confirmation) => {
-                tracing::info!(key = %claim.key, target = %self.router.name_for(&context), reference = %confirmation.reference, "action confirmed");
+                tracing::info!(key = %claim.key, target = %self.router.name_for(context), reference = %confirmation.reference, "action confirmed");
                 DispatchOutcome::Confirmed(confirmation.reference)
             }
             Err(TargetError::Permanent(reason)) => DispatchOutcome::Failed(reason),
@@ -521,8 +519,8 @@ impl ActionDispatcher for ShopifyDispatcher {
         }
     }
 
-    fn reconcile(&self, claim: &ActionClaim) -> DispatchOutcome {
-        let (target, context) = match self.prepare(claim) {
+    fn reconcile(&self, claim: &ActionClaim, context: &ClaimContext<'_>) -> DispatchOutcome {
+        let (target, context) = match self.prepare(claim, context) {
             Ok(x) => x,
             // Not connected any more: keep it unknown rather than resend blindly.
             Err(DispatchOutcome::NotApplied) => {
@@ -533,7 +531,7 @@ impl ActionDispatcher for ShopifyDispatcher {
             }
             Err(outcome) => return outcome,
         };
-        match self.rt.block_on(target.reconcile(&claim.action, &context)) {
+        match self.rt.block_on(target.reconcile(&claim.action, context)) {
             Ok(Some(found)) => DispatchOutcome::Confirmed(found.reference),
             Ok(None) => DispatchOutcome::NotApplied,
             Err(TargetError::Permanent(reason)) => DispatchOutcome::Failed(reason),

@@ -635,11 +635,13 @@ async fn an_orders_updated_webhook_brings_the_shops_change_to_the_hub_that_holds
 }
 
 /// A dispatcher whose first send is refused for good and whose later sends succeed; nothing
-/// is ever found by reconciliation (the refused send did nothing).
+/// is ever found by reconciliation (the refused send did nothing). It notes each send's
+/// context (its retries), as `dispatch_due` read it for the claim.
 #[derive(Default)]
 struct RefusesOnce {
     sends: std::sync::Mutex<u32>,
     reconciles: std::sync::Mutex<u32>,
+    retries_sent: std::sync::Mutex<Vec<Option<u32>>>,
 }
 
 impl returnhub_central::dispatch::ActionDispatcher for RefusesOnce {
@@ -649,8 +651,13 @@ impl returnhub_central::dispatch::ActionDispatcher for RefusesOnce {
     fn dispatch(
         &self,
         _: &returnhub_central::storage::ActionClaim,
+        context: &returnhub_central::dispatch::ClaimContext<'_>,
     ) -> returnhub_central::dispatch::DispatchOutcome {
         use returnhub_central::dispatch::DispatchOutcome;
+        self.retries_sent
+            .lock()
+            .unwrap()
+            .push(context.get().ok().map(|c| c.retries));
         let mut sends = self.sends.lock().unwrap();
         *sends += 1;
         if *sends == 1 {
@@ -662,6 +669,7 @@ impl returnhub_central::dispatch::ActionDispatcher for RefusesOnce {
     fn reconcile(
         &self,
         _: &returnhub_central::storage::ActionClaim,
+        _: &returnhub_central::dispatch::ClaimContext<'_>,
     ) -> returnhub_central::dispatch::DispatchOutcome {
         *self.reconciles.lock().unwrap() += 1;
         returnhub_central::dispatch::DispatchOutcome::NotApplied
@@ -742,6 +750,11 @@ async fn a_refused_action_reaches_the_hub_and_its_retry_there_is_reconciled_then
         *dispatcher.sends.lock().unwrap(),
         2,
         "sent once more, not twice"
+    );
+    assert_eq!(
+        *dispatcher.retries_sent.lock().unwrap(),
+        [Some(0), Some(1)],
+        "each send with its claim's context as it was then"
     );
     w.h1a.sync_once().await.unwrap();
     w.h1b.sync_once().await.unwrap();

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use returnhub_central::dispatch::{dispatch_due, ActionDispatcher, DispatchOutcome};
+use returnhub_central::dispatch::{dispatch_due, ActionDispatcher, ClaimContext, DispatchOutcome};
 use returnhub_central::storage::{ActionClaim, CentralStorage};
 use returnhub_core::event::DomainEvent;
 use returnhub_core::model::ReturnStatus;
@@ -600,7 +600,7 @@ struct CountingDispatcher {
 }
 
 impl ActionDispatcher for CountingDispatcher {
-    fn dispatch(&self, claim: &ActionClaim) -> DispatchOutcome {
+    fn dispatch(&self, claim: &ActionClaim, _: &ClaimContext<'_>) -> DispatchOutcome {
         let mut sent = self.sent.lock().unwrap();
         *sent.entry(claim.key.clone()).or_default() += 1;
         if sent.len().is_multiple_of(3) {
@@ -609,7 +609,7 @@ impl ActionDispatcher for CountingDispatcher {
             DispatchOutcome::Confirmed(format!("ref-{}", claim.key))
         }
     }
-    fn reconcile(&self, claim: &ActionClaim) -> DispatchOutcome {
+    fn reconcile(&self, claim: &ActionClaim, _: &ClaimContext<'_>) -> DispatchOutcome {
         if self.sent.lock().unwrap().contains_key(&claim.key) {
             DispatchOutcome::Confirmed(format!("ref-{}", claim.key))
         } else {

@@ -35,7 +35,7 @@ pub use auth::{hash_pin, Actor, SessionView};
 pub use bench::{BenchScan, InspectRequest, ItemScan, ProcessResult};
 pub use central::SyncView;
 pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
-pub use options::{HubOptions, OptionsError};
+pub use options::{DispatchSchedule, HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};
 pub use partners::{PartnerConnectionInput, PartnerConnectionView, RouteView};
 pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};

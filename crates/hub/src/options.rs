@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use returnhub_connectors::dispatch::DispatchOptions;
 use returnhub_connectors::tracking_out::RetrySchedule;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,42 @@ pub struct HubOptions {
     pub central_url: Option<String>,
     /// How undelivered tracking webhook batches are retried (`[webhooks]`).
     pub webhook_schedule: RetrySchedule,
+    /// How a standalone hub's dispatcher retries an action (`[dispatch]`).
+    pub dispatch_schedule: DispatchSchedule,
+}
+
+/// The action dispatcher's retries: the backoff after a send that did not take effect (or
+/// whose outcome is unknown) starts at `backoff_base` and doubles up to `backoff_max`; after
+/// `max_attempts` sends an action is marked failed for a supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchSchedule {
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for DispatchSchedule {
+    /// The dispatcher's own defaults (2 s doubling to 15 min, 8 sends).
+    fn default() -> Self {
+        let d = DispatchOptions::default();
+        DispatchSchedule {
+            backoff_base: d.backoff_base,
+            backoff_max: d.backoff_max,
+            max_attempts: d.max_attempts,
+        }
+    }
+}
+
+impl DispatchSchedule {
+    /// The dispatcher's options with this schedule.
+    pub fn options(&self) -> DispatchOptions {
+        DispatchOptions {
+            backoff_base: self.backoff_base,
+            backoff_max: self.backoff_max,
+            max_attempts: self.max_attempts,
+            ..DispatchOptions::default()
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +88,21 @@ struct ConfigFile {
     hub: HubSection,
     central: Option<CentralSection>,
     webhooks: Option<WebhooksSection>,
+    dispatch: Option<DispatchSection>,
 }
+
+/// `[dispatch]`: a standalone hub's action dispatcher retries (a hub with `[central]` sends
+/// nothing; the central store has its own).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DispatchSection {
+    backoff_base_ms: Option<u64>,
+    backoff_max_ms: Option<u64>,
+    max_attempts: Option<u32>,
+}
+
+/// The longest backoff either schedule accepts: a week.
+const MAX_BACKOFF: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// `[webhooks]`: the tracking webhook's retries. After `retry_budget` failed attempts the
 /// supervisor is alerted; the batch is still retried every `retry_max_seconds`.
@@ -154,7 +205,7 @@ impl HubOptions {
             }
             if webhook_schedule.base.is_zero()
                 || webhook_schedule.max < webhook_schedule.base
-                || webhook_schedule.max > Duration::from_secs(7 * 24 * 3600)
+                || webhook_schedule.max > MAX_BACKOFF
                 || webhook_schedule.budget == 0
             {
                 return Err(OptionsError::Invalid {
@@ -165,8 +216,16 @@ impl HubOptions {
                 });
             }
         }
+        let dispatch_schedule = match file.dispatch {
+            Some(d) => dispatch_schedule(d).map_err(|message| OptionsError::Invalid {
+                path: path.clone(),
+                message,
+            })?,
+            None => DispatchSchedule::default(),
+        };
         Ok(HubOptions {
             webhook_schedule,
+            dispatch_schedule,
             data_dir: data_dir.to_path_buf(),
             hub_id: h.id,
             hub_name: h.name,
@@ -187,6 +246,7 @@ impl HubOptions {
             lock_after_minutes: default_lock_after_minutes(),
             central_url: None,
             webhook_schedule: RetrySchedule::default(),
+            dispatch_schedule: DispatchSchedule::default(),
         }
     }
 
@@ -197,6 +257,38 @@ impl HubOptions {
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
     }
+}
+
+/// `[dispatch]` over the defaults; each bad value is named with what it must be.
+fn dispatch_schedule(d: DispatchSection) -> Result<DispatchSchedule, String> {
+    let mut schedule = DispatchSchedule::default();
+    if let Some(ms) = d.backoff_base_ms {
+        schedule.backoff_base = Duration::from_millis(ms);
+    }
+    if let Some(ms) = d.backoff_max_ms {
+        schedule.backoff_max = Duration::from_millis(ms);
+    }
+    if let Some(n) = d.max_attempts {
+        schedule.max_attempts = n;
+    }
+    let max_ms = MAX_BACKOFF.as_millis();
+    if schedule.backoff_base.is_zero() || schedule.backoff_base > MAX_BACKOFF {
+        return Err(format!(
+            "[dispatch] backoff_base_ms is {}: it must be between 1 and {max_ms}",
+            schedule.backoff_base.as_millis()
+        ));
+    }
+    if schedule.backoff_max < schedule.backoff_base || schedule.backoff_max > MAX_BACKOFF {
+        return Err(format!(
+            "[dispatch] backoff_max_ms is {}: it must be between backoff_base_ms ({}) and {max_ms}",
+            schedule.backoff_max.as_millis(),
+            schedule.backoff_base.as_millis()
+        ));
+    }
+    if schedule.max_attempts == 0 {
+        return Err("[dispatch] max_attempts is 0: it must be at least 1".into());
+    }
+    Ok(schedule)
 }
 
 fn default_data_dir() -> Option<PathBuf> {
@@ -247,11 +339,101 @@ mod tests {
                 "[hub]\nid = \"CHC\"\nname = \"x\"\n[central]\nurl = \"central:8787\"\n",
                 "not an http(s) URL",
             ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nbackoff_base_ms = 0\n",
+                "[dispatch] backoff_base_ms is 0: it must be between 1 and 604800000",
+            ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nbackoff_base_ms = 5000\nbackoff_max_ms = 1000\n",
+                "[dispatch] backoff_max_ms is 1000: it must be between backoff_base_ms (5000) and 604800000",
+            ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nbackoff_max_ms = 604800001\n",
+                "[dispatch] backoff_max_ms is 604800001",
+            ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nmax_attempts = 0\n",
+                "[dispatch] max_attempts is 0: it must be at least 1",
+            ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nmax_attempts = -1\n",
+                "max_attempts",
+            ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nbackoff_base_ms = \"2s\"\n",
+                "backoff_base_ms",
+            ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nbackoff_ms = 10\n",
+                "unknown field `backoff_ms`",
+            ),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = HubOptions::in_dir(dir.path()).unwrap_err().to_string();
             assert!(err.contains("hub.toml"), "{err}");
             assert!(err.contains(expect), "{err} should mention {expect}");
         }
+    }
+
+    #[test]
+    fn dispatch_schedule_defaults_to_the_dispatchers_and_reads_dispatch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        let hub = "[hub]\nid = \"CHC\"\nname = \"x\"\n";
+        std::fs::write(&path, hub).unwrap();
+        let o = HubOptions::in_dir(dir.path()).unwrap();
+        assert_eq!(
+            o.dispatch_schedule,
+            DispatchSchedule {
+                backoff_base: Duration::from_secs(2),
+                backoff_max: Duration::from_secs(15 * 60),
+                max_attempts: 8,
+            }
+        );
+        assert_eq!(
+            HubOptions::demo(dir.path()).dispatch_schedule,
+            o.dispatch_schedule
+        );
+
+        std::fs::write(
+            &path,
+            format!(
+                "{hub}[dispatch]\nbackoff_base_ms = 250\nbackoff_max_ms = 4000\nmax_attempts = 3\n"
+            ),
+        )
+        .unwrap();
+        let o = HubOptions::in_dir(dir.path()).unwrap();
+        assert_eq!(
+            o.dispatch_schedule,
+            DispatchSchedule {
+                backoff_base: Duration::from_millis(250),
+                backoff_max: Duration::from_millis(4000),
+                max_attempts: 3,
+            }
+        );
+        let d = o.dispatch_schedule.options();
+        assert_eq!(
+            (d.backoff_base, d.backoff_max, d.max_attempts, d.batch),
+            (
+                Duration::from_millis(250),
+                Duration::from_millis(4000),
+                3,
+                DispatchOptions::default().batch
+            )
+        );
+
+        // Only the keys given change; an empty table is the defaults.
+        std::fs::write(&path, format!("{hub}[dispatch]\nmax_attempts = 20\n")).unwrap();
+        let o = HubOptions::in_dir(dir.path()).unwrap();
+        assert_eq!(
+            o.dispatch_schedule,
+            DispatchSchedule {
+                max_attempts: 20,
+                ..DispatchSchedule::default()
+            }
+        );
+        std::fs::write(&path, format!("{hub}[dispatch]\n")).unwrap();
+        let o = HubOptions::in_dir(dir.path()).unwrap();
+        assert_eq!(o.dispatch_schedule, DispatchSchedule::default());
     }
 }

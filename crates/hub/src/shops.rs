@@ -157,6 +157,9 @@ pub(crate) struct ShopWorkers {
     dispatch: Mutex<(Option<String>, Option<String>)>,
     pub(crate) webhook_started: Mutex<bool>,
     pub(crate) webhook_wake: Wake,
+    /// Whether each (retailer, URL) has a tracking webhook password in the keyring, as last
+    /// read (F5 asks every second); see `Hub::has_webhook_password`.
+    pub(crate) webhook_passwords: Mutex<HashMap<(String, String), bool>>,
 }
 
 #[derive(Default)]
@@ -725,7 +728,7 @@ fn dispatch_round(
         Arc::new(SystemClock),
         DispatchOptions {
             retailers: Some(retailers.clone()),
-            ..DispatchOptions::default()
+            ..hub.options.dispatch_schedule.options()
         },
     );
     let result = rt.block_on(dispatcher.run_once(store));

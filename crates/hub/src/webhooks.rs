@@ -26,6 +26,7 @@ use returnhub_core::model::ReturnView;
 use returnhub_core::partner::TrackingWebhook;
 use returnhub_core::rules::Outcome;
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis};
+use returnhub_secrets::SecretError;
 use returnhub_store::{Attempt, DeliveryRow, Store, TrackingForward, TrackingRecord, WriteTx};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -236,10 +237,7 @@ impl Hub {
                     retailer_name: record.name.clone(),
                     url: hook.url.clone(),
                     username: hook.username.clone(),
-                    has_password: self
-                        .secrets
-                        .load(&password_secret(&record.id, &hook.url))
-                        .is_ok(),
+                    has_password: self.has_webhook_password(&record.id, &hook.url),
                     pending: queue.map_or(0, |q| q.pending),
                     alerted: queue.map_or(0, |q| q.alerted),
                     delivered: queue.map_or(0, |q| q.delivered),
@@ -324,12 +322,20 @@ impl Hub {
         }
         // Passwords first: a saved URL never waits for a password that was not kept.
         for hook in &hooks {
-            let name = password_secret(retailer_id, hook.url.trim());
+            if hook.password.is_none() && !hook.clear_password {
+                continue;
+            }
+            let url = hook.url.trim();
+            let name = password_secret(retailer_id, url);
+            // The cached flag is forgotten under its lock, with the keyring changed, so a
+            // view running meanwhile cannot cache what was there before.
+            let mut known = crate::shops::lock(&self.shops.webhook_passwords);
+            known.remove(&(retailer_id.to_owned(), url.to_owned()));
             if let Some(password) = &hook.password {
                 self.secrets
                     .save(&name, password)
                     .map_err(|e| HubError::Invalid(format!("cannot keep the password: {e}")))?;
-            } else if hook.clear_password {
+            } else {
                 let _ = self.secrets.delete(&name);
             }
         }
@@ -340,6 +346,25 @@ impl Hub {
         }
         self.shops.webhook_wake.notify();
         self.tracking_webhooks()
+    }
+
+    /// Whether `url` of `retailer_id` has a password in the keyring. F5 asks for every URL
+    /// every second, so the answer is kept until [`Hub::save_tracking_webhooks`] saves or
+    /// clears that password (nothing else writes it); a keyring that cannot answer is asked
+    /// again next time.
+    fn has_webhook_password(&self, retailer_id: &str, url: &str) -> bool {
+        let mut known = crate::shops::lock(&self.shops.webhook_passwords);
+        let key = (retailer_id.to_owned(), url.to_owned());
+        if let Some(&has) = known.get(&key) {
+            return has;
+        }
+        let has = match self.secrets.load(&password_secret(retailer_id, url)) {
+            Ok(_) => true,
+            Err(SecretError::Missing(_)) => false,
+            Err(_) => return false,
+        };
+        known.insert(key, has);
+        has
     }
 
     /// Posts an empty array to one of the retailer's URLs with its headers (admins): the

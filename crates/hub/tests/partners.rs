@@ -27,16 +27,23 @@ use returnhub_core::money::{Currency, Money};
 use returnhub_core::partner::ActionTarget;
 use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_hub::{
-    ErrorCode, ErrorView, Hub, HubOptions, InspectRequest, PartnerConnectionInput,
+    DispatchSchedule, ErrorCode, ErrorView, Hub, HubOptions, InspectRequest, PartnerConnectionInput,
 };
 use returnhub_store::{EventInput, OutboxState, Store};
 
 const NOW: i64 = 1_795_461_900_000; // 2026-11-23T19:25:00Z
 const CONNOTE: &str = "LZ123456785NZ";
 
-/// On the system clock: the dispatcher's backoff is written with it.
+/// On the system clock (the dispatcher's backoff is written with it), with the dispatcher's
+/// retries quick enough for a test (`[dispatch]`).
 fn demo_hub(dir: &Path) -> Arc<Hub> {
-    Arc::new(Hub::open(HubOptions::demo(dir)).unwrap())
+    let mut options = HubOptions::demo(dir);
+    options.dispatch_schedule = DispatchSchedule {
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(1_000),
+        ..DispatchSchedule::default()
+    };
+    Arc::new(Hub::open(options).unwrap())
 }
 
 fn loop_input(base: &str, key: &str) -> PartnerConnectionInput {

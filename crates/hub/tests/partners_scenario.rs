@@ -53,7 +53,7 @@ use returnhub_core::partner::ActionTarget;
 use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_core::trigger::{ActionDue, ActionKind};
 use returnhub_hub::{
-    Hub, HubOptions, InspectRequest, PartnerConnectionInput, TrackingWebhookInput,
+    DispatchSchedule, Hub, HubOptions, InspectRequest, PartnerConnectionInput, TrackingWebhookInput,
 };
 use returnhub_store::{EventInput, OutboxState, Store};
 use rp_sim::{RpLine, RpRequestSim, RpSim};
@@ -500,10 +500,16 @@ fn every_partner_gets_exactly_one_effect_per_action_and_every_url_every_event_on
     println!("scenario seed: {seed} (SCENARIO_SEED={seed} repeats this run)");
     let planned = plan(seed);
 
-    // The hub on the system clock (the dispatcher's backoff is written with it), webhook
-    // retries quick enough for a test.
+    // The hub on the system clock (the dispatcher's backoff is written with it), the
+    // dispatcher's and the webhook's retries quick enough for a test (`[dispatch]`,
+    // `[webhooks]`).
     let dir = tempfile::tempdir().unwrap();
     let mut options = HubOptions::demo(dir.path());
+    options.dispatch_schedule = DispatchSchedule {
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(1_000),
+        max_attempts: 8,
+    };
     options.webhook_schedule = RetrySchedule {
         base: Duration::from_millis(200),
         max: Duration::from_millis(1_000),

@@ -410,3 +410,38 @@ fn only_admins_change_webhooks_and_bad_settings_are_named() {
     let (_, why) = code(hub.test_tracking_webhook("kowhai", &closed).unwrap_err());
     assert!(why.contains("could not connect"), "{why}");
 }
+
+#[test]
+fn the_password_flag_follows_every_save_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), quick());
+    hub.sign_in("AD-3001", "3333").unwrap();
+    let url = "https://a.example/hook";
+    let has_password = |views: Vec<returnhub_hub::TrackingWebhookView>| {
+        views
+            .iter()
+            .find(|v| v.url == url)
+            .map(|v| v.has_password)
+            .unwrap()
+    };
+    let save = |input: TrackingWebhookInput| hub.save_tracking_webhooks("kowhai", vec![input]);
+
+    assert!(!has_password(save(hook(url, Some("u"), None)).unwrap()));
+    assert!(!has_password(hub.tracking_webhooks().unwrap()));
+    assert!(has_password(
+        save(hook(url, Some("u"), Some("pw-1"))).unwrap()
+    ));
+    assert!(has_password(hub.tracking_webhooks().unwrap()));
+    // Saved again without a password: the stored one is kept.
+    assert!(has_password(save(hook(url, Some("u"), None)).unwrap()));
+    let cleared = TrackingWebhookInput {
+        clear_password: true,
+        ..hook(url, Some("u"), None)
+    };
+    assert!(!has_password(save(cleared).unwrap()));
+    assert!(!has_password(hub.tracking_webhooks().unwrap()));
+    assert!(has_password(
+        save(hook(url, Some("u"), Some("pw-2"))).unwrap()
+    ));
+    assert!(has_password(hub.tracking_webhooks().unwrap()));
+}

@@ -7,6 +7,10 @@
 //! states: how far a delivery got, not a change to the domain. Rows are never deleted and
 //! never given up: after the retry budget a row is flagged `alerted_at` (the supervisor's
 //! screen shows it) and is still retried, at the longest interval, until a 200.
+//!
+//! Delivered rows are also counted per retailer and URL in `webhook_delivery_totals` (by a
+//! trigger, in the same transaction), so the supervisor's view never reads the delivered
+//! history.
 
 use returnhub_core::time::{rfc3339, UnixMillis};
 use rusqlite::{params, Row};
@@ -286,21 +290,13 @@ impl Store {
             .execute(params![retailer_id, url, rfc3339(now)])?)
     }
 
-    /// Per retailer and URL, what the supervisor's screen shows.
+    /// Per retailer and URL, what the supervisor's screen shows (each second, while F5 is
+    /// open). The cost follows what is waiting, not what was ever sent: pending rows are
+    /// read through `webhook_deliveries_pending` (an index of pending rows only), delivered
+    /// ones are counted in `webhook_delivery_totals` (kept by a trigger as each is delivered).
+    /// One statement, so the counts are of one snapshot.
     pub fn delivery_summaries(&self) -> Result<Vec<DeliverySummary>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT retailer_id, url,
-                    sum(state = 'pending'),
-                    sum(state = 'pending' AND alerted_at IS NOT NULL),
-                    sum(state = 'delivered'),
-                    (SELECT d.last_error FROM webhook_deliveries d
-                     WHERE d.retailer_id = w.retailer_id AND d.url = w.url
-                       AND d.state = 'pending' AND d.last_error IS NOT NULL
-                     ORDER BY d.id DESC LIMIT 1),
-                    min(CASE WHEN state = 'pending' THEN next_attempt_at END)
-             FROM webhook_deliveries w
-             GROUP BY retailer_id, url ORDER BY retailer_id, url",
-        )?;
+        let mut stmt = self.conn.prepare_cached(DELIVERY_SUMMARIES)?;
         let rows = stmt.query_map([], |r| {
             Ok(DeliverySummary {
                 retailer_id: r.get(0)?,
@@ -315,3 +311,18 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+/// [`Store::delivery_summaries`]'s query (public for the plan check in the tests).
+pub const DELIVERY_SUMMARIES: &str =
+    "SELECT retailer_id, url, sum(pending), sum(alerted), sum(delivered),
+        (SELECT d.last_error FROM webhook_deliveries d
+         WHERE d.retailer_id = q.retailer_id AND d.url = q.url
+           AND d.state = 'pending' AND d.last_error IS NOT NULL
+         ORDER BY d.id DESC LIMIT 1),
+        min(next_attempt_at)
+ FROM (SELECT retailer_id, url, count(*) AS pending, count(alerted_at) AS alerted,
+              0 AS delivered, min(next_attempt_at) AS next_attempt_at
+       FROM webhook_deliveries WHERE state = 'pending' GROUP BY retailer_id, url
+       UNION ALL
+       SELECT retailer_id, url, 0, 0, delivered, NULL FROM webhook_delivery_totals) q
+ GROUP BY retailer_id, url ORDER BY retailer_id, url";

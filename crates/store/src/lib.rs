@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
-pub use deliveries::{Attempt, DeliveryRow, DeliverySummary, TrackingForward};
+pub use deliveries::{Attempt, DeliveryRow, DeliverySummary, TrackingForward, DELIVERY_SUMMARIES};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{
     ActionContext, ActionLine, ActionRow, ImportCursor, ItemQc, OutboxState, ShopConnectionRow,

@@ -28,6 +28,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_tracking_in",
         include_str!("../../../migrations/hub/0005_tracking_in.sql"),
     ),
+    (
+        "0006_webhook_totals",
+        include_str!("../../../migrations/hub/0006_webhook_totals.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
