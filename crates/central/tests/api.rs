@@ -680,7 +680,8 @@ impl returnhub_central::dispatch::ActionDispatcher for RefusesOnce {
 /// shows on the hub (its outbox row failed, with the reason) and a supervisor's Retry there
 /// (an `ActionRetried` event, pushed) sends the claim back through reconciliation at the
 /// central store, then once more; the confirmation and its reference reach the hub. Another
-/// device of the same hub, which holds no row for the action, pulls the outcomes too.
+/// device of the same hub, which never made the action due, gets a row with the failure
+/// (never sent from there) and then the confirmation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_action_reaches_the_hub_and_its_retry_there_is_reconciled_then_sent_once() {
     use returnhub_central::dispatch::dispatch_due;
@@ -716,10 +717,11 @@ async fn a_refused_action_reaches_the_hub_and_its_retry_there_is_reconciled_then
         row.last_error.as_deref(),
         Some("refundCreate: Order is archived")
     );
-    assert!(
-        w.h1b.store.action(&key).unwrap().is_none(),
-        "h1b holds no row"
-    );
+    // Another device of the hub, which never made the action due, shows the failure too
+    // (its supervisor may be the one at hand); the row is failed, so nothing sends it there.
+    let other = w.h1b.store.action(&key).unwrap().expect("h1b shows it");
+    assert_eq!(other.state, OutboxState::Failed);
+    assert_eq!(other.last_error, row.last_error);
 
     // The supervisor's Retry on the hub.
     w.h1a
@@ -761,6 +763,8 @@ async fn a_refused_action_reaches_the_hub_and_its_retry_there_is_reconciled_then
     let row = w.h1a.store.action(&key).unwrap().unwrap();
     assert_eq!(row.state, OutboxState::Confirmed);
     assert_eq!(row.reference.as_deref(), Some("gid://shopify/Refund/9"));
+    let other = w.h1b.store.action(&key).unwrap().unwrap();
+    assert_eq!(other.state, OutboxState::Confirmed, "and its confirmation");
     dispatch_due(storage.as_ref(), &dispatcher, now, 10).unwrap();
     assert_eq!(*dispatcher.sends.lock().unwrap(), 2, "nothing more");
     let outcomes: i64 = w
