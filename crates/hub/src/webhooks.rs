@@ -171,7 +171,16 @@ pub(crate) fn forward_pulled_tracking(
                 ..TrackingForward::default()
             };
             if let Some(ret) = ret {
-                let retailer = crate::bench::retailer_of(store, &ret.retailer.id)?;
+                // One event this hub cannot describe must not hold up the rest (nor the
+                // deliveries after them): it is marked forwarded with none, and logged.
+                let retailer = match crate::bench::retailer_of(store, &ret.retailer.id) {
+                    Ok(retailer) => retailer,
+                    Err(e) => {
+                        tracing::warn!(tracking = %row.id, return_id = %ret.id, error = %e, "tracking event not forwarded");
+                        forwards.push(forward);
+                        continue;
+                    }
+                };
                 forward.urls = retailer
                     .policy
                     .partners
@@ -489,12 +498,16 @@ pub(crate) async fn pass(
     client: &reqwest::Client,
     schedule: RetrySchedule,
 ) -> Result<Duration> {
-    let forwarded = forward_pulled_tracking(store, &hub.options.hub_name, (hub.clock)())?;
-    if forwarded > 0 {
-        tracing::info!(
+    // A failure here is logged, not returned: the deliveries already queued still go.
+    match forward_pulled_tracking(store, &hub.options.hub_name, (hub.clock)()) {
+        Ok(0) => {}
+        Ok(forwarded) => tracing::info!(
             events = forwarded,
             "tracking events from the central store queued for the retailers' webhooks"
-        );
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "tracking events from the central store not forwarded yet")
+        }
     }
     loop {
         let now = (hub.clock)();
