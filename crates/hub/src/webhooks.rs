@@ -490,8 +490,8 @@ fn run(hub: &Hub) {
     }
 }
 
-/// Posts every due batch once (each URL's batches concurrently with the others'); returns how
-/// long to sleep until the next is due (at most a minute: new batches wake the worker).
+/// Posts every due batch once (each URL's in order, the URLs concurrently); returns how long to
+/// sleep until the next is due (at most a minute: new batches wake the worker).
 pub(crate) async fn pass(
     hub: &Hub,
     store: &mut Store,
@@ -525,15 +525,45 @@ pub(crate) async fn pass(
                 );
             }
         }
-        let results = futures_util::future::join_all(due.iter().map(|row| {
-            let endpoint = &endpoints[&(row.retailer_id.clone(), row.url.clone())];
-            deliver_body(client, endpoint, row.body.clone().into_bytes())
+        // Each URL's batches one after another, oldest first (its receiver sees them in the
+        // order they were queued, over one kept-alive connection); the URLs concurrently.
+        // After a failure, the URL's remaining batches of the pass are not posted: they fail
+        // with the same error and back off with it, as they would have (the URL is down),
+        // instead of each waiting out a timeout of its own.
+        let mut by_url: Vec<(&(String, String), Vec<&DeliveryRow>)> = Vec::new();
+        for row in &due {
+            let key = endpoints
+                .get_key_value(&(row.retailer_id.clone(), row.url.clone()))
+                .map(|(k, _)| k)
+                .expect("every due row's endpoint was read above");
+            match by_url.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, rows)) => rows.push(row),
+                None => by_url.push((key, vec![row])),
+            }
+        }
+        let per_url = futures_util::future::join_all(by_url.iter().map(|(key, rows)| {
+            let endpoint = &endpoints[*key];
+            async move {
+                let mut results = Vec::with_capacity(rows.len());
+                let mut down: Option<String> = None;
+                for row in rows {
+                    let result = match &down {
+                        Some(why) => Delivery::Retry(format!("not sent after a failure: {why}")),
+                        None => deliver_body(client, endpoint, row.body.clone().into_bytes()).await,
+                    };
+                    if let (Delivery::Retry(why), None) = (&result, &down) {
+                        down = Some(why.clone());
+                    }
+                    results.push((*row, result));
+                }
+                results
+            }
         }))
         .await;
         let now = (hub.clock)();
-        let attempts: Vec<Attempt> = due
-            .iter()
-            .zip(results)
+        let attempts: Vec<Attempt> = per_url
+            .into_iter()
+            .flatten()
             .map(|(row, result)| attempt(row, result, now, schedule))
             .collect();
         store.record_attempts(now, &attempts)?;
