@@ -25,7 +25,7 @@
 //! the client's timeout after the effect, a slow answer, and the effect landing `hold` after
 //! the connection dropped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-use super::receiver::{read_request, Faults};
+use super::receiver::{read_sim_request, Faults, SimRequest};
 use super::simulator::{respond, Fault};
 
 pub const USERNAME: &str = "hub-kowhai";
@@ -165,20 +165,15 @@ impl IncreffSim {
         self.faults.injected()
     }
 
-    fn next_fault(&self) -> Option<Fault> {
-        self.faults.next()
-    }
-
     async fn serve(&self, mut stream: TcpStream) {
-        let Some((head, body)) = read_request(&mut stream).await else {
+        let Some(SimRequest {
+            line: request_line,
+            headers,
+            body,
+        }) = read_sim_request(&mut stream).await
+        else {
             return;
         };
-        let mut lines = head.lines();
-        let request_line = lines.next().unwrap_or_default().to_owned();
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
         let json_answer = |status: u16, message: &str| {
             (
                 status,
@@ -203,7 +198,7 @@ impl IncreffSim {
             let (status, body) = json_answer(401, "Invalid authentication credentials");
             return respond(&mut stream, status, "application/json", body.as_bytes()).await;
         }
-        let fault = self.next_fault();
+        let fault = self.faults.next();
         match fault {
             Some(Fault::Throttled) => {
                 let (status, body) = json_answer(429, "Too many requests");

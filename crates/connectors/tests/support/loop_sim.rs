@@ -21,7 +21,7 @@
 //! held past the client's timeout after the effect, a slow answer, and an effect that lands
 //! `hold` after the connection dropped.
 
-use super::receiver::{read_request, Faults};
+use super::receiver::{read_sim_request, Faults, SimRequest};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -371,20 +371,15 @@ impl LoopSim {
         });
     }
 
-    fn next_fault(&self) -> Option<LoopFault> {
-        self.faults.next()
-    }
-
     async fn serve(&self, mut stream: TcpStream) {
-        let Some((head, body)) = read_request(&mut stream).await else {
+        let Some(SimRequest {
+            line: request_line,
+            headers,
+            body,
+        }) = read_sim_request(&mut stream).await
+        else {
             return;
         };
-        let mut lines = head.lines();
-        let request_line = lines.next().unwrap_or_default().to_owned();
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
         let mut parts = request_line.split(' ');
         let method = parts.next().unwrap_or_default().to_owned();
         let path = parts.next().unwrap_or_default().to_owned();
@@ -401,7 +396,7 @@ impl LoopSim {
             "{method} {}",
             path.split('?').next().unwrap_or_default()
         ));
-        let fault = self.next_fault();
+        let fault = self.faults.next();
         match fault {
             Some(LoopFault::Throttled) => {
                 let (s, b) = error(429, "TOO_MANY_REQUESTS", "Too many requests.");
@@ -669,15 +664,10 @@ impl HookSink {
         super::receiver::serve_forever("loop-hook-sink", listener, None, move |mut stream| {
             let server = server.clone();
             async move {
-                let Some((head, body)) = read_request(&mut stream).await else {
+                let Some(SimRequest { headers, body, .. }) = read_sim_request(&mut stream).await
+                else {
                     return;
                 };
-                let headers = head
-                    .lines()
-                    .skip(1)
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                    .collect();
                 server.hooks.lock().unwrap().push(Hook { headers, body });
                 respond(&mut stream, 200, &json!({})).await;
             }

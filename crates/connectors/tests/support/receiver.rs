@@ -3,7 +3,7 @@
 //! 200 — or, on request, a 5xx or a dropped connection for the next requests. Also what every
 //! simulator shares: the serve loop, the request reader and the fault plan ([`Faults`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -181,6 +181,31 @@ impl Receiver {
 
 /// Reads one HTTP/1.1 request (head and a `Content-Length` body) from `stream`; `None` when
 /// the peer closes first. Shared by the simulators.
+/// A request as a simulator reads it.
+pub struct SimRequest {
+    /// "POST /usp/return HTTP/1.1".
+    pub line: String,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// [`read_request`], its head split into the request line and the headers.
+pub async fn read_sim_request(stream: &mut TcpStream) -> Option<SimRequest> {
+    let (head, body) = read_request(stream).await?;
+    let mut lines = head.lines();
+    let line = lines.next().unwrap_or_default().to_owned();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Some(SimRequest {
+        line,
+        headers,
+        body,
+    })
+}
+
 pub async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];

@@ -21,7 +21,7 @@
 //! an effect that lands after a reconciliation found nothing is a double effect whatever the
 //! client does, so that fault would test the simulator, not the connector.
 
-use super::receiver::{read_request, Faults};
+use super::receiver::{read_sim_request, Faults, SimRequest};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -221,20 +221,15 @@ impl RpSim {
             .collect()
     }
 
-    fn next_fault(&self) -> Option<Fault> {
-        self.faults.next()
-    }
-
     async fn serve(&self, mut stream: TcpStream) {
-        let Some((head, body)) = read_request(&mut stream).await else {
+        let Some(SimRequest {
+            line: request_line,
+            headers,
+            body,
+        }) = read_sim_request(&mut stream).await
+        else {
             return;
         };
-        let mut lines = head.lines();
-        let request_line = lines.next().unwrap_or_default().to_owned();
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
         let mut parts = request_line.split(' ');
         let method = parts.next().unwrap_or_default().to_owned();
         let target = parts.next().unwrap_or_default().to_owned();
@@ -248,7 +243,7 @@ impl RpSim {
             let body = json!({ "status": false, "message": "Unauthorized: invalid x-rp-token" });
             return respond(&mut stream, 401, &body.to_string()).await;
         }
-        let fault = self.next_fault();
+        let fault = self.faults.next();
         match fault {
             Some(Fault::Throttled) => {
                 let body = json!({ "status": false, "message": "Too many requests" });

@@ -18,7 +18,7 @@
 //! THROTTLED, a 502 before the effect, a dropped connection before or after the effect, an
 //! answer held past the client's timeout after the effect, and a slow answer.
 
-use super::receiver::{read_request, Faults};
+use super::receiver::{read_sim_request, Faults, SimRequest};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -444,20 +444,15 @@ impl Simulator {
         self.ledger().returns.push(shop_return);
     }
 
-    fn next_fault(&self) -> Option<Fault> {
-        self.faults.next()
-    }
-
     async fn serve(&self, mut stream: TcpStream) {
-        let Some((head, body)) = read_request(&mut stream).await else {
+        let Some(SimRequest {
+            line: request_line,
+            headers,
+            body,
+        }) = read_sim_request(&mut stream).await
+        else {
             return;
         };
-        let mut lines = head.lines();
-        let request_line = lines.next().unwrap_or_default().to_owned();
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
         let path = request_line
             .split(' ')
             .nth(1)
@@ -487,7 +482,7 @@ impl Simulator {
             )
             .await;
         }
-        let fault = self.next_fault();
+        let fault = self.faults.next();
         match fault {
             Some(Fault::ServerError) => {
                 return respond(&mut stream, 502, "text/html", b"<h1>502 Bad Gateway</h1>").await
