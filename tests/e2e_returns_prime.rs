@@ -13,22 +13,12 @@ mod sims;
 use std::path::Path;
 
 use sims::rp_sim::{RpLine, RpRequestSim, RpSim, TOKEN};
-use support::Driver;
+use support::{one, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
 const ENTER: char = '\u{E007}';
 const F5: char = '\u{E035}';
 const AWB: &str = "RPAWB0000001";
-
-fn one<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
-    rusqlite::Connection::open_with_flags(
-        dir.join("returnhub.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap()
-    .query_row(sql, [], |r| r.get(0))
-    .unwrap()
-}
 
 #[test]
 fn an_unknown_parcel_is_found_at_returns_prime_and_attached_to_its_request() {
@@ -128,20 +118,16 @@ fn an_unknown_parcel_is_found_at_returns_prime_and_attached_to_its_request() {
     });
 
     let (source, external, status): (String, String, String) = {
-        let conn = rusqlite::Connection::open_with_flags(
-            dir.join("returnhub.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        conn.query_row(
-            &format!(
-                "SELECT r.source, r.external_id, r.status FROM returns r
+        support::store(dir)
+            .query_row(
+                &format!(
+                    "SELECT r.source, r.external_id, r.status FROM returns r
                  JOIN connotes c ON c.return_id = r.id WHERE c.connote = '{AWB}'"
-            ),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap()
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
     };
     assert_eq!(source, "returns_prime");
     assert_eq!(external, "880001");

@@ -23,7 +23,7 @@ use returnhub_core::trigger::{CreditNoteVia, ShopifyPolicy};
 use returnhub_hub::{Hub, HubOptions};
 use returnhub_store::{EventInput, Store};
 use shopify::simulator::{SimLine, SimOrder, Simulator, TOKEN};
-use support::Driver;
+use support::{one, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
 const ENTER: char = '\u{E007}';
@@ -71,16 +71,6 @@ fn sim_order(n: u32, created: i64) -> SimOrder {
         refunds: vec![],
         fulfillment_orders: vec![],
     }
-}
-
-fn one<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
-    rusqlite::Connection::open_with_flags(
-        dir.join("returnhub.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap()
-    .query_row(sql, [], |r| r.get(0))
-    .unwrap()
 }
 
 fn sign_out(driver: &Driver) {

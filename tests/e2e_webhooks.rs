@@ -19,21 +19,11 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use receiver::{Answer, Receiver};
-use support::Driver;
+use support::{one, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
 const ENTER: char = '\u{E007}';
 const F5: char = '\u{E035}';
-
-fn one<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
-    rusqlite::Connection::open_with_flags(
-        dir.join("returnhub.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap()
-    .query_row(sql, [], |r| r.get(0))
-    .unwrap()
-}
 
 fn webhook_row(driver: &Driver, url: &str) -> String {
     driver

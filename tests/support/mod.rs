@@ -14,6 +14,20 @@ use serde_json::{json, Value};
 /// The W3C name for the element reference key.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// The app's store in `data_dir`, read-only (a test reads what the window did).
+pub fn store(data_dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(
+        data_dir.join("returnhub.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap()
+}
+
+/// The one value `sql` selects from the app's store in `data_dir`.
+pub fn one<T: rusqlite::types::FromSql>(data_dir: &Path, sql: &str) -> T {
+    store(data_dir).query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
 /// One window at a time: the tests share one X display and one D-Bus session.
 pub static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
