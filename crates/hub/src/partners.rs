@@ -71,10 +71,7 @@ impl Hub {
         self.authorize(Role::Supervisor)?;
         let store = self.store();
         let mut views = Vec::new();
-        for summary in store.retailer_summaries()? {
-            let Some(record) = store.retailer_record(&summary.id)? else {
-                continue;
-            };
+        for record in store.retailer_records()? {
             for c in &record.policy.partners.connections {
                 views.push(PartnerConnectionView {
                     retailer_id: record.id.clone(),
@@ -204,10 +201,7 @@ impl Hub {
         self.authorize(Role::Supervisor)?;
         let store = self.store();
         let mut views = Vec::new();
-        for summary in store.retailer_summaries()? {
-            let Some(record) = store.retailer_record(&summary.id)? else {
-                continue;
-            };
+        for record in store.retailer_records()? {
             for route in &record.policy.partners.routes {
                 views.push(RouteView {
                     retailer_id: record.id.clone(),
@@ -285,13 +279,7 @@ impl Hub {
         store: &returnhub_store::Store,
     ) -> std::result::Result<Vec<(String, PartnerTarget)>, String> {
         let mut out = Vec::new();
-        for summary in store.retailer_summaries().map_err(|e| e.to_string())? {
-            let Some(record) = store
-                .retailer_record(&summary.id)
-                .map_err(|e| e.to_string())?
-            else {
-                continue;
-            };
+        for record in store.retailer_records().map_err(|e| e.to_string())? {
             for c in &record.policy.partners.connections {
                 match self
                     .secrets

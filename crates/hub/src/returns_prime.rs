@@ -195,21 +195,14 @@ impl Hub {
     /// the lookup). Operators may ask.
     pub fn returns_prime_connected(&self) -> Result<bool> {
         self.authorize(Role::Operator)?;
-        let store = self.store();
-        for summary in store.retailer_summaries()? {
-            if let Some(record) = store.retailer_record(&summary.id)? {
-                if record
-                    .policy
-                    .partners
-                    .connections
-                    .iter()
-                    .any(|c| c.target == ActionTarget::ReturnsPrime)
-                {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
+        Ok(self.store().retailer_records()?.iter().any(|record| {
+            record
+                .policy
+                .partners
+                .connections
+                .iter()
+                .any(|c| c.target == ActionTarget::ReturnsPrime)
+        }))
     }
 
     /// The Returns Prime accounts this device can read (`only`: one retailer's), and a
@@ -219,13 +212,10 @@ impl Hub {
         let mut accounts = Vec::new();
         let mut problems = Vec::new();
         let mut connected = 0;
-        for summary in store.retailer_summaries()? {
-            if only.is_some_and(|id| id != summary.id) {
+        for record in store.retailer_records()? {
+            if only.is_some_and(|id| id != record.id) {
                 continue;
             }
-            let Some(record) = store.retailer_record(&summary.id)? else {
-                continue;
-            };
             let Some(connection) = record
                 .policy
                 .partners

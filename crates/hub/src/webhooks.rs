@@ -233,10 +233,7 @@ impl Hub {
         let store = self.store();
         let summaries = store.delivery_summaries()?;
         let mut views = Vec::new();
-        for summary in store.retailer_summaries()? {
-            let Some(record) = store.retailer_record(&summary.id)? else {
-                continue;
-            };
+        for record in store.retailer_records()? {
             for hook in &record.policy.partners.tracking_webhooks {
                 let queue = summaries
                     .iter()

@@ -43,6 +43,15 @@ pub struct HistoryRow {
 }
 
 impl Store {
+    /// Every retailer's whole configuration, in the order of [`Store::retailer_summaries`].
+    pub fn retailer_records(&self) -> Result<Vec<RetailerRecord>> {
+        let mut records = Vec::new();
+        for summary in self.retailer_summaries()? {
+            records.extend(self.retailer_record(&summary.id)?);
+        }
+        Ok(records)
+    }
+
     /// The retailer's whole configuration as last recorded.
     pub fn retailer_record(&self, id: &str) -> Result<Option<RetailerRecord>> {
         let row = self
