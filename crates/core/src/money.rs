@@ -47,6 +47,17 @@ impl Currency {
         }
     }
 
+    /// A currency code as a person types it in a setting: checked against the ISO 4217 list
+    /// (`FromStr` takes any three letters, as data from a shop may carry a code newer than
+    /// our list).
+    pub fn from_input(input: &str) -> Result<Currency, MoneyError> {
+        let code = input.trim().to_ascii_uppercase();
+        match iso_currency::Currency::from_code(&code) {
+            Some(_) => code.parse(),
+            None => Err(MoneyError::BadCurrency(input.trim().to_string())),
+        }
+    }
+
     fn scale(&self) -> i64 {
         10_i64.pow(self.exponent())
     }

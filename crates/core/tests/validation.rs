@@ -113,7 +113,8 @@ fn type_mismatches_and_bad_values_are_refused_with_their_path() {
             rule(
                 "country-name",
                 3,
-                text(Field::OrderCountry, Op::Eq, "Canada"),
+                // "Canada" is read as CA now; a country no one has heard of is still refused.
+                text(Field::OrderCountry, Op::Eq, "Atlantis"),
                 Outcome::Refund,
             ),
             rule(
@@ -147,7 +148,7 @@ fn type_mismatches_and_bad_values_are_refused_with_their_path() {
     );
     assert_eq!(issues[1].path, "condition.all[0].predicate");
     assert!(
-        issues[2].message.contains("CA for Canada"),
+        issues[2].message.contains("'Atlantis' is not a country"),
         "{}",
         issues[2].message
     );
@@ -438,4 +439,46 @@ fn unknown_keys_in_an_outcome_and_bad_ratios_are_refused() {
     let bad: Result<returnhub_core::rules::Ratio, _> =
         serde_json::from_str(r#"{"numerator":1,"denominator":0}"#);
     assert!(bad.is_err());
+}
+
+/// Countries in rules as people write them: "Canada", "CA" and "CAN" all pass the engine's
+/// check, and a country nobody has heard of is an error naming what was typed.
+#[test]
+fn countries_in_rules_are_read_by_name_or_code() {
+    let rule = |value: &str| {
+        format!(
+            r#"{{"rules": [{{"id": "ca", "name": "No returns from Canada", "priority": 1,
+               "condition": {{"predicate": {{"field": "order_country", "op": "eq", "value": {{"text": "{value}"}}}}}},
+               "outcome": {{"kind": "no_action"}}}}]}}"#
+        )
+    };
+    let policy = returnhub_core::decision::RetailerPolicy {
+        trigger: returnhub_core::trigger::Trigger::Processing,
+        customers_choose: false,
+        exchange_enabled: false,
+        rules_override_customer_choice: true,
+        default_outcome: returnhub_core::rules::Outcome::Refund,
+        qc_fail: returnhub_core::decision::QcFailPolicy::NoAction,
+        credit_note_expiry_days: None,
+        currency: None,
+        shopify: Default::default(),
+        partners: Default::default(),
+    };
+    for typed in ["Canada", "CA", "CAN", "canada"] {
+        let set = returnhub_core::rules::parse_rule_set(&rule(typed)).unwrap();
+        let errors: Vec<_> = returnhub_core::rules::validate(&set, &policy)
+            .into_iter()
+            .filter(|i| i.severity == returnhub_core::rules::Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{typed}: {errors:?}");
+    }
+    let set = returnhub_core::rules::parse_rule_set(&rule("Atlantis")).unwrap();
+    let issues = returnhub_core::rules::validate(&set, &policy);
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.severity == returnhub_core::rules::Severity::Error
+                && i.message.contains("'Atlantis'")),
+        "{issues:?}"
+    );
 }

@@ -162,6 +162,46 @@ impl FromStr for CountryCode {
     }
 }
 
+impl CountryCode {
+    /// A country as a person writes it, in a setting or a rule: its ISO 3166 alpha-2 or
+    /// alpha-3 code, or its name ("Canada", "CA" and "CAN" are the same). Names and codes
+    /// come from the `celes` crate's ISO 3166-1 table, not a hand list. Two codes outside
+    /// the standard are accepted because data carries them: XK (Kosovo, as Shopify sends
+    /// it) and ZZ (unknown, which the central store uses for an order without a country).
+    pub fn from_input(input: &str) -> Result<CountryCode, String> {
+        let typed = input.trim();
+        if typed.is_empty() {
+            return Err(
+                "no country given: type its name or its ISO 3166 code (e.g. Canada, CA or CAN)"
+                    .to_owned(),
+            );
+        }
+        if typed.eq_ignore_ascii_case("XK") || typed.eq_ignore_ascii_case("ZZ") {
+            return Ok(typed.parse().expect("two letters"));
+        }
+        let found = match typed.len() {
+            2 => celes::Country::from_alpha2(typed).ok(),
+            3 => celes::Country::from_alpha3(typed).ok(),
+            _ => None,
+        }
+        .or_else(|| celes::Country::from_name(typed).ok())
+        .or_else(|| celes::Country::from_alias(typed).ok())
+        // celes spells names without spaces ("UnitedStates"); people type them with spaces.
+        .or_else(|| {
+            let squashed: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+            celes::Country::from_name(&squashed)
+                .or_else(|_| celes::Country::from_alias(&squashed))
+                .ok()
+        });
+        match found {
+            Some(country) => Ok(country.alpha2.parse().expect("celes alpha-2 codes are two letters")),
+            None => Err(format!(
+                "'{typed}' is not a country: type its name or its ISO 3166 code (e.g. Canada, CA or CAN)"
+            )),
+        }
+    }
+}
+
 impl fmt::Display for CountryCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -203,8 +203,7 @@ fn cmp_of(op: Op) -> Option<Cmp> {
 /// Normalises a value of a code field, or says why it is not one.
 fn code_value(field: Field, raw: &str) -> Result<String, PredicateError> {
     match field {
-        Field::OrderCountry => raw
-            .parse::<CountryCode>()
+        Field::OrderCountry => CountryCode::from_input(raw)
             .map(|c| c.as_str().to_owned())
             .map_err(bad_value),
         Field::QcStatus => QcStatus::ALL
