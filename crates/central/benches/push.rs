@@ -224,6 +224,7 @@ async fn pull_run(n: usize) -> (Duration, usize) {
         id: "acme".into(),
         name: "Acme Apparel".into(),
         currency: aud,
+        country: None,
         policy: RetailerPolicy {
             trigger: Trigger::Processing,
             customers_choose: true,

@@ -146,6 +146,7 @@ fn child_import(file: &Path, store_dir: &Path) -> u64 {
                     id: "kowhai".into(),
                     name: "Kōwhai Apparel".into(),
                     currency: Currency::NZD,
+                    country: None,
                     policy: RetailerPolicy {
                         trigger: Trigger::Processing,
                         customers_choose: true,

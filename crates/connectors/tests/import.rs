@@ -100,6 +100,7 @@ fn store(dir: &std::path::Path) -> Store {
                     id: RETAILER.into(),
                     name: "Kōwhai Apparel".into(),
                     currency: Currency::NZD,
+                    country: None,
                     policy: RetailerPolicy {
                         trigger: Trigger::Processing,
                         customers_choose: true,

@@ -584,6 +584,7 @@ fn seed_store(store: &mut Store) -> Vec<ActionDue> {
         id: RETAILER.into(),
         name: "Kōwhai Apparel".into(),
         currency: Currency::NZD,
+        country: None,
         policy: RetailerPolicy {
             trigger: Trigger::Processing,
             customers_choose: true,

@@ -87,6 +87,7 @@ fn new_store(dir: &tempfile::TempDir) -> Store {
                 id: RETAILER.into(),
                 name: "Kōwhai Apparel".into(),
                 currency: Currency::NZD,
+                country: None,
                 policy: RetailerPolicy {
                     trigger: Trigger::Processing,
                     customers_choose: true,

@@ -561,6 +561,7 @@ fn retailer() -> RetailerRecord {
         id: RETAILER.into(),
         name: "Kōwhai Apparel".into(),
         currency: Currency::NZD,
+        country: None,
         policy: RetailerPolicy {
             trigger: Trigger::Processing,
             customers_choose: true,

@@ -88,6 +88,7 @@ fn retailer(shopify: &ShopifyPolicy) -> RetailerRecord {
         id: RETAILER.into(),
         name: "Kōwhai Apparel".into(),
         currency: Currency::NZD,
+        country: None,
         policy: RetailerPolicy {
             trigger: Trigger::Processing,
             customers_choose: true,

@@ -236,6 +236,7 @@ fn an_unknown_outcome_is_never_given_up_as_failed() {
             id: "kowhai".into(),
             name: "Kōwhai".into(),
             currency: Currency::NZD,
+            country: None,
             policy: RetailerPolicy {
                 trigger: returnhub_core::trigger::Trigger::Processing,
                 customers_choose: true,

@@ -34,6 +34,8 @@ pub enum DomainEvent {
         station: String,
         reason: String,
     },
+    /// An admin lifted a badge's wrong-PIN lockout at a station.
+    UserUnlocked { user_id: String, station: String },
     /// A retailer's configuration, whole (replaces the previous one).
     RetailerConfigured(RetailerRecord),
     /// An order became known to the hub (imported from Shopify, synced, or demo data).
@@ -149,6 +151,7 @@ impl DomainEvent {
             DomainEvent::SignedIn { .. } => "signed_in",
             DomainEvent::SignedOut { .. } => "signed_out",
             DomainEvent::SignInRefused { .. } => "sign_in_refused",
+            DomainEvent::UserUnlocked { .. } => "user_unlocked",
             DomainEvent::RetailerConfigured(_) => "retailer_configured",
             DomainEvent::OrderImported(_) => "order_imported",
             DomainEvent::OrdersImported { .. } => "orders_imported",
@@ -185,6 +188,7 @@ impl DomainEvent {
                 Some(user_id)
             }
             DomainEvent::SignInRefused { .. } => None,
+            DomainEvent::UserUnlocked { user_id, .. } => Some(user_id),
             DomainEvent::RetailerConfigured(r) => Some(&r.id),
             DomainEvent::OrderImported(o) | DomainEvent::OrderUpdated(o) => Some(&o.id),
             DomainEvent::OrdersImported { retailer_id, .. } => Some(retailer_id),
@@ -283,6 +287,10 @@ pub struct RetailerRecord {
     pub id: String,
     pub name: String,
     pub currency: crate::money::Currency,
+    /// The retailer's home country (ISO 3166 alpha-2), as an admin set it; absent in
+    /// configurations made before it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
     /// Trigger, customer choice, exchange, default outcome, QC-fail policy, credit expiry.
     pub policy: RetailerPolicy,
     /// The automated return rules (validated by the rules engine before they are stored).
@@ -292,7 +300,7 @@ pub struct RetailerRecord {
     pub qc_reasons: Vec<QcReasonRecord>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ReasonRecord {
     pub code: String,
     pub label: String,
@@ -301,13 +309,13 @@ pub struct ReasonRecord {
     pub sub_reasons: Vec<SubReasonRecord>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SubReasonRecord {
     pub code: String,
     pub label: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct QcReasonRecord {
     pub code: String,
     pub label: String,
@@ -324,6 +332,10 @@ pub struct UserRecord {
     pub pin_hash: String,
     pub role: crate::auth::Role,
     pub active: bool,
+    /// The PIN was set by an admin (enrolment or reset): the person must choose their own at
+    /// their next sign-in before they can do anything else.
+    #[serde(default)]
+    pub must_change_pin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -228,6 +228,7 @@ fn plans() -> Vec<RetailerPlan> {
                 id: "kowhai".into(),
                 name: "Kōwhai Apparel".into(),
                 currency: Currency::NZD,
+                country: Some("NZ".into()),
                 policy: RetailerPolicy {
                     trigger: Trigger::Processing,
                     customers_choose: true,
@@ -261,6 +262,7 @@ fn plans() -> Vec<RetailerPlan> {
                 id: "bondi".into(),
                 name: "Bondi Surf Co".into(),
                 currency: Currency::AUD,
+                country: Some("AU".into()),
                 policy: RetailerPolicy {
                     trigger: Trigger::FirstScan,
                     customers_choose: false,
@@ -292,6 +294,7 @@ fn plans() -> Vec<RetailerPlan> {
                 id: "maple".into(),
                 name: "Maple & Pine".into(),
                 currency: Currency::CAD,
+                country: Some("CA".into()),
                 policy: RetailerPolicy {
                     trigger: Trigger::Manual,
                     customers_choose: true,
@@ -364,6 +367,7 @@ pub fn seed_demo(store: &mut Store, now: UnixMillis) -> Result<()> {
                 pin_hash: crate::auth::hash_pin(pin),
                 role: *role,
                 active: true,
+                must_change_pin: false,
             })))?;
         }
         let mut order_seq: u32 = 1000;

@@ -2,7 +2,9 @@
 //! The rows are plain: the hub maps them into the domain's facts.
 
 use returnhub_core::decision::RetailerPolicy;
-use returnhub_core::event::{QcReasonRecord, ReasonRecord, RetailerRecord, SubReasonRecord};
+use returnhub_core::event::{
+    QcReasonRecord, ReasonRecord, RetailerRecord, SubReasonRecord, UserRecord,
+};
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::rules::RuleSet;
 use rusqlite::{params, OptionalExtension};
@@ -57,7 +59,7 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT name, currency, policy_json, rules_json FROM retailers WHERE id = ?1",
+                "SELECT name, currency, policy_json, rules_json, country FROM retailers WHERE id = ?1",
                 [id],
                 |r| {
                     Ok((
@@ -65,11 +67,12 @@ impl Store {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((name, currency, policy, rules)) = row else {
+        let Some((name, currency, policy, rules, country)) = row else {
             return Ok(None);
         };
         let currency: Currency = currency
@@ -125,6 +128,7 @@ impl Store {
             id: id.to_string(),
             name,
             currency,
+            country,
             policy,
             rules,
             reasons,
@@ -297,15 +301,60 @@ pub struct UserRow {
     pub pin_hash: String,
     pub role: returnhub_core::auth::Role,
     pub active: bool,
+    pub must_change_pin: bool,
 }
 
 impl Store {
+    /// Whether anyone at all is enrolled: a store with nobody in it is set up first.
+    pub fn has_users(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
+    }
+
+    /// Every enrolled person's whole record (hash included: the hub's people admin rebuilds
+    /// a record from it), ordered by name.
+    pub fn users(&self) -> Result<Vec<UserRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, badge, pin_hash, role, active, must_change_pin FROM users
+             ORDER BY name COLLATE NOCASE, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, bool>(5)?,
+                r.get::<_, bool>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, badge, pin_hash, role, active, must_change_pin) = row?;
+            let role = returnhub_core::auth::Role::parse(&role)
+                .ok_or_else(|| StoreError::Invalid(format!("user {id}: bad role {role}")))?;
+            out.push(UserRecord {
+                id,
+                name,
+                badge,
+                pin_hash,
+                role,
+                active,
+                must_change_pin,
+            });
+        }
+        Ok(out)
+    }
+
     /// The user whose badge (or id) is `badge`.
     pub fn user_by_badge(&self, badge: &str) -> Result<Option<UserRow>> {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT id, name, pin_hash, role, active FROM users WHERE badge = ?1 OR id = ?1
+                "SELECT id, name, pin_hash, role, active, must_change_pin FROM users
+                 WHERE badge = ?1 OR id = ?1
                  ORDER BY badge = ?1 DESC LIMIT 1",
             )?
             .query_row([badge], |r| {
@@ -315,10 +364,11 @@ impl Store {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, bool>(4)?,
+                    r.get::<_, bool>(5)?,
                 ))
             })
             .optional()?;
-        row.map(|(id, name, pin_hash, role, active)| {
+        row.map(|(id, name, pin_hash, role, active, must_change_pin)| {
             let role = returnhub_core::auth::Role::parse(&role)
                 .ok_or_else(|| StoreError::Invalid(format!("user {id}: bad role {role}")))?;
             Ok(UserRow {
@@ -327,6 +377,7 @@ impl Store {
                 pin_hash,
                 role,
                 active,
+                must_change_pin,
             })
         })
         .transpose()

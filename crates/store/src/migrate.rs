@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_webhook_totals",
         include_str!("../../../migrations/hub/0006_webhook_totals.sql"),
     ),
+    (
+        "0007_go_live",
+        include_str!("../../../migrations/hub/0007_go_live.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

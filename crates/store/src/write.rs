@@ -142,11 +142,12 @@ impl WriteTx<'_> {
             DomainEvent::UserEnrolled(u) => {
                 self.tx
                     .prepare_cached(
-                        "INSERT INTO users (id, name, badge, pin_hash, role, active)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                        "INSERT INTO users (id, name, badge, pin_hash, role, active, must_change_pin)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                          ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                            badge = excluded.badge, pin_hash = excluded.pin_hash,
-                           role = excluded.role, active = excluded.active",
+                           role = excluded.role, active = excluded.active,
+                           must_change_pin = excluded.must_change_pin",
                     )?
                     .execute(params![
                         u.id,
@@ -154,14 +155,16 @@ impl WriteTx<'_> {
                         u.badge,
                         u.pin_hash,
                         u.role.as_str(),
-                        u.active
+                        u.active,
+                        u.must_change_pin
                     ])?;
                 Ok(())
             }
             // The log is the audit trail of sessions; no read model needed.
             DomainEvent::SignedIn { .. }
             | DomainEvent::SignedOut { .. }
-            | DomainEvent::SignInRefused { .. } => Ok(()),
+            | DomainEvent::SignInRefused { .. }
+            | DomainEvent::UserUnlocked { .. } => Ok(()),
             DomainEvent::RetailerConfigured(retailer) => self.project_retailer(retailer),
             DomainEvent::OrderImported(order) => self.project_order(order),
             DomainEvent::OrdersImported { orders, .. } => {
@@ -411,11 +414,12 @@ impl WriteTx<'_> {
     fn project_retailer(&self, r: &RetailerRecord) -> Result<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO retailers (id, name, currency, policy_json, rules_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO retailers (id, name, currency, policy_json, rules_json, country)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (id) DO UPDATE SET
                    name = excluded.name, currency = excluded.currency,
-                   policy_json = excluded.policy_json, rules_json = excluded.rules_json",
+                   policy_json = excluded.policy_json, rules_json = excluded.rules_json,
+                   country = excluded.country",
             )?
             .execute(params![
                 r.id,
@@ -423,6 +427,7 @@ impl WriteTx<'_> {
                 r.currency.code(),
                 serde_json::to_string(&r.policy)?,
                 serde_json::to_string(&r.rules)?,
+                r.country,
             ])?;
         // The configuration is whole: reasons not in it are gone. Sub-reasons first (they
         // reference their reason).

@@ -20,6 +20,7 @@ fn retailer(id: &str) -> RetailerRecord {
         id: id.into(),
         name: format!("Retailer {id}"),
         currency: Currency::NZD,
+        country: None,
         policy: RetailerPolicy {
             trigger: Trigger::Processing,
             customers_choose: true,

@@ -29,6 +29,7 @@ fn seed() -> Vec<DomainEvent> {
             id: "acme".into(),
             name: "Acme".into(),
             currency: aud,
+            country: None,
             policy: RetailerPolicy {
                 trigger: Trigger::Processing,
                 customers_choose: true,

@@ -32,6 +32,7 @@ fn retailer() -> RetailerRecord {
         id: "r1".into(),
         name: "Retailer One".into(),
         currency: Currency::NZD,
+        country: None,
         policy: RetailerPolicy {
             trigger: Trigger::Processing,
             customers_choose: true,

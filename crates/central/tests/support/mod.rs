@@ -123,6 +123,7 @@ pub fn retailer(id: &str, name: &str, trigger: Trigger) -> RetailerRecord {
         id: id.into(),
         name: name.into(),
         currency: aud(),
+        country: None,
         policy: RetailerPolicy {
             trigger,
             customers_choose: true,
