@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::money::Money;
 
 /// A retailer's automated return rules. Order in the list does not matter: priority does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
