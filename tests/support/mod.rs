@@ -31,6 +31,28 @@ pub fn one<T: rusqlite::types::FromSql>(data_dir: &Path, sql: &str) -> T {
 /// One window at a time: the tests share one X display and one D-Bus session.
 pub static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The wall clock in Unix milliseconds (the app under test runs on it too).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A time as Shopify writes it (`2026-12-07T01:25:03Z`).
+pub fn shopify_time(ms: i64) -> String {
+    returnhub_core::time::rfc3339(ms)[..19].to_owned() + "Z"
+}
+
+/// Waits (bounded) until `check` holds, outside the window (a simulator's ledger, the store).
+pub fn wait_until(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "waited {secs} s for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub struct Driver {
     base: String,
     session: String,
@@ -64,8 +86,15 @@ fn find_tauri_driver() -> PathBuf {
 }
 
 impl Driver {
-    /// Starts tauri-driver and opens a session on the app binary with `data_dir`.
+    /// Starts tauri-driver and opens a session on the app binary with `data_dir`; a data dir
+    /// with no hub.toml opens the demo hub (`RETURNHUB_DEMO=1`, as `scripts/demo` runs it).
     pub fn launch(app: &Path, data_dir: &Path) -> Driver {
+        Driver::launch_with(app, data_dir, true)
+    }
+
+    /// As [`Driver::launch`]; with `demo` false a data dir with no hub.toml opens the setup
+    /// screen, as a fresh install does.
+    pub fn launch_with(app: &Path, data_dir: &Path, demo: bool) -> Driver {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "no DISPLAY: run the end-to-end tests through scripts/test, which starts Xvfb"
@@ -82,6 +111,7 @@ impl Driver {
                 "/usr/bin/WebKitWebDriver",
             ])
             .env("RETURNHUB_DATA_DIR", data_dir)
+            .env("RETURNHUB_DEMO", if demo { "1" } else { "0" })
             .env("NO_AT_BRIDGE", "1")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -199,6 +199,8 @@ pub struct ExceptionRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct LabelJob {
     pub id: String,
+    /// What the label is about: a return, or for a badge label the person's user id (the
+    /// label then shows in that person's history).
     pub return_id: String,
     pub station: String,
     /// The template's name, e.g. "hub_item".

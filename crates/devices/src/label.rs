@@ -421,6 +421,59 @@ pub mod templates {
         }
     }
 
+    /// A person's badge (4×2 in): their name and role, and the badge code as a Code 128 the
+    /// bench's scanner reads at sign-in. Fields: `name`, `role`, `badge`, `hub`.
+    pub fn badge() -> LabelTemplate {
+        LabelTemplate {
+            name: "badge".into(),
+            width_dots: 812,
+            height_dots: 406,
+            elements: vec![
+                Element::Text {
+                    x: 40,
+                    y: 30,
+                    height: 50,
+                    text: "{name}".into(),
+                },
+                Element::Text {
+                    x: 40,
+                    y: 95,
+                    height: 28,
+                    text: "{role} · {hub}".into(),
+                },
+                Element::Code128 {
+                    x: 60,
+                    y: 150,
+                    height: 150,
+                    module: 3,
+                    data: "{badge}".into(),
+                    gs1: false,
+                },
+                Element::Text {
+                    x: 60,
+                    y: 320,
+                    height: 34,
+                    text: "{badge}".into(),
+                },
+            ],
+        }
+    }
+
+    /// Fields for [`badge`].
+    pub fn badge_fields(
+        name: &str,
+        role: &str,
+        badge: &str,
+        hub: &str,
+    ) -> BTreeMap<String, String> {
+        fields(&[
+            ("name", name),
+            ("role", role),
+            ("badge", badge),
+            ("hub", hub),
+        ])
+    }
+
     /// Fields for [`hub_item`]; a convenience over building the map by hand.
     #[allow(clippy::too_many_arguments)]
     pub fn hub_item_fields(

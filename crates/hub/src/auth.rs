@@ -29,6 +29,8 @@ pub struct SessionView {
     pub user_id: String,
     pub name: String,
     pub role: Role,
+    /// Signed in with a one-time PIN: every command but changing it is refused until then.
+    pub must_change_pin: bool,
 }
 
 /// The signed-in user a command acts as; recorded as the actor of its events.
@@ -53,7 +55,7 @@ pub fn hash_pin(pin: &str) -> String {
         .to_string()
 }
 
-fn pin_matches(pin: &str, hash: &str) -> bool {
+pub(crate) fn pin_matches(pin: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()
@@ -98,7 +100,7 @@ impl Hub {
                 "system:sign-in",
                 DomainEvent::SignInRefused {
                     badge: badge.to_string(),
-                    station: self.options.station.clone(),
+                    station: self.options().station.clone(),
                     reason: reason.to_string(),
                 },
             )?;
@@ -112,6 +114,7 @@ impl Hub {
             user_id: user.id.clone(),
             name: user.name,
             role: user.role,
+            must_change_pin: user.must_change_pin,
         };
         // Whoever was signed in at this station hands over.
         self.sign_out()?;
@@ -120,7 +123,7 @@ impl Hub {
             &user.id,
             DomainEvent::SignedIn {
                 user_id: user.id.clone(),
-                station: self.options.station.clone(),
+                station: self.options().station.clone(),
             },
         )?;
         let mut sessions = self.sessions();
@@ -157,6 +160,9 @@ impl Hub {
         let Some((view, last)) = sessions.current.as_mut() else {
             return Err(HubError::NotSignedIn);
         };
+        if view.must_change_pin {
+            return Err(HubError::MustChangePin);
+        }
         if !view.role.covers(required) {
             tracing::warn!(user = %view.user_id, needed = required.as_str(), "forbidden");
             return Err(HubError::Forbidden {
@@ -171,8 +177,73 @@ impl Hub {
         })
     }
 
+    /// Who is signed in, even before they chose their own PIN (only changing it needs this).
+    pub(crate) fn signed_in_user_id(&self) -> Result<String> {
+        let now = (self.clock)();
+        self.expire_if_idle(now)?;
+        let mut sessions = self.sessions();
+        let Some((view, last)) = sessions.current.as_mut() else {
+            return Err(HubError::NotSignedIn);
+        };
+        *last = now;
+        Ok(view.user_id.clone())
+    }
+
+    /// The signed-in person chose their own PIN: the session may do what their role allows.
+    pub(crate) fn pin_changed(&self) {
+        if let Some((view, _)) = self.sessions().current.as_mut() {
+            view.must_change_pin = false;
+        }
+    }
+
+    /// A person's record changed: if they are the one signed in here, their session follows
+    /// at once (a new role; deactivated: signed out), not at their next sign-in.
+    pub(crate) fn person_changed(&self, record: &returnhub_core::event::UserRecord) {
+        let mut sessions = self.sessions();
+        let Some((view, _)) = sessions.current.as_mut() else {
+            return;
+        };
+        if view.user_id != record.id {
+            return;
+        }
+        if record.active {
+            view.role = record.role;
+            view.name.clone_from(&record.name);
+        } else {
+            sessions.current = None;
+        }
+    }
+
+    /// Badges locked out at this station now (wrong PINs).
+    pub(crate) fn locked_out_badges(&self) -> Vec<String> {
+        let now = (self.clock)();
+        let sessions = self.sessions();
+        let mut badges: Vec<String> = Vec::new();
+        for (badge, _) in &sessions.failures {
+            let recent: Vec<UnixMillis> = sessions
+                .failures
+                .iter()
+                .filter(|(b, at)| b == badge && now - at < FAILURE_WINDOW_MS)
+                .map(|(_, at)| *at)
+                .collect();
+            let locked = recent.len() >= MAX_FAILURES
+                && recent.last().is_some_and(|last| now - last < LOCKOUT_MS);
+            if locked && !badges.contains(badge) {
+                badges.push(badge.clone());
+            }
+        }
+        badges
+    }
+
+    /// Forgets a badge's wrong PINs at this station (an admin lifted its lockout).
+    pub(crate) fn clear_failures(&self, badge: &str) {
+        self.sessions()
+            .failures
+            .retain(|(b, _)| !b.eq_ignore_ascii_case(badge));
+    }
+
     fn expire_if_idle(&self, now: UnixMillis) -> Result<()> {
-        let limit = i64::from(self.options.lock_after_minutes) * 60_000;
+        let limit = i64::from(self.options().lock_after_minutes) * 60_000;
         let expired = {
             let mut sessions = self.sessions();
             match &sessions.current {
@@ -194,7 +265,7 @@ impl Hub {
     fn signed_out(&self, view: &SessionView, reason: SignOutReason) -> DomainEvent {
         DomainEvent::SignedOut {
             user_id: view.user_id.clone(),
-            station: self.options.station.clone(),
+            station: self.options().station.clone(),
             reason,
         }
     }
@@ -205,7 +276,7 @@ impl Hub {
             tx.append(EventInput {
                 event,
                 actor: actor.to_string(),
-                station: Some(self.options.station.clone()),
+                station: Some(self.options().station.clone()),
             })
         })?;
         Ok(())

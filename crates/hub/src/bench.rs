@@ -166,7 +166,7 @@ impl Hub {
             labels,
             open_exceptions,
         };
-        state.blockers = blockers(&state, &ret.hub_id, &self.options.hub_id);
+        state.blockers = blockers(&state, &ret.hub_id, &self.options().hub_id);
         Ok(state)
     }
 
@@ -290,9 +290,9 @@ impl Hub {
         let verdict = returnhub_core::model::ScanVerdict::for_known(
             ret.status,
             &ret.hub_id,
-            &self.options.hub_id,
+            &self.options().hub_id,
         );
-        let bench = (ret.hub_id == self.options.hub_id)
+        let bench = (ret.hub_id == self.options().hub_id)
             .then(|| self.state_of(&store, return_id, &actor))
             .transpose()?;
         Ok(ScanResult {
@@ -327,7 +327,7 @@ impl Hub {
             match store.return_by_id(return_id)? {
                 Some(ret)
                     if ret.status == ReturnStatus::Received
-                        && ret.hub_id == self.options.hub_id =>
+                        && ret.hub_id == self.options().hub_id =>
                 {
                     let is_item = ret
                         .items
@@ -417,7 +417,7 @@ impl Hub {
             let note = format!(
                 "Process pressed again on a {} return at station {}",
                 ret.status.as_str(),
-                self.options.station
+                self.options().station
             );
             store.write((self.clock)(), |tx| {
                 tx.append(self.input(
@@ -539,7 +539,7 @@ impl Hub {
         let tracking = crate::webhooks::tracking_batch(
             &retailer,
             &ret,
-            &self.options.hub_name,
+            &self.options().hub_name,
             "RP",
             now,
             &outcomes,
@@ -607,7 +607,7 @@ impl Hub {
         let ret = store
             .return_by_id(return_id)?
             .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
-        if ret.hub_id != self.options.hub_id {
+        if ret.hub_id != self.options().hub_id {
             return Err(HubError::Invalid(format!(
                 "this return belongs to hub {}",
                 ret.hub_id
@@ -626,7 +626,7 @@ impl Hub {
         EventInput {
             event,
             actor: actor.user_id.clone(),
-            station: Some(self.options.station.clone()),
+            station: Some(self.options().station.clone()),
         }
     }
 
@@ -675,7 +675,7 @@ impl Hub {
         LabelJob {
             id: new_id(),
             return_id: return_id.to_string(),
-            station: self.options.station.clone(),
+            station: self.options().station.clone(),
             template: "hub_item".into(),
             fields,
             reprint_of: None,

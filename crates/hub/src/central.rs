@@ -11,7 +11,7 @@ use ts_rs::TS;
 use crate::{Hub, HubError, Result};
 
 /// The keyring name of this hub's device token.
-const TOKEN_SECRET: &str = "central-device-token";
+pub(crate) const TOKEN_SECRET: &str = "central-device-token";
 
 /// What the header and the station screen show about sync.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -31,7 +31,7 @@ impl Hub {
     /// Starts the sync worker if `hub.toml` names a central store and a device token is
     /// stored. Called once at start-up; a missing token is not an error (an admin enters it).
     pub fn start_sync_if_configured(&self) -> Result<bool> {
-        let Some(url) = self.options.central_url.clone() else {
+        let Some(url) = self.options().central_url.clone() else {
             return Ok(false);
         };
         let token = match self.secrets.load(TOKEN_SECRET) {
@@ -48,8 +48,9 @@ impl Hub {
         if let Some(old) = slot.take() {
             old.stop();
         }
-        let worker = SyncWorker::start(&self.options.store_path(), SyncConfig::new(url, token))
-            .map_err(|e| HubError::Invalid(format!("cannot start syncing with {url}: {e}")))?;
+        let worker =
+            SyncWorker::start(&self.options().store_path(), SyncConfig::new(url, token))
+                .map_err(|e| HubError::Invalid(format!("cannot start syncing with {url}: {e}")))?;
         *slot = Some(worker);
         tracing::info!(central = url, "sync worker started");
         Ok(())
@@ -58,17 +59,12 @@ impl Hub {
     /// Stores this hub's device token (admins) and (re)starts syncing with it.
     pub fn set_central_token(&self, token: &str) -> Result<SyncView> {
         self.authorize(Role::Admin)?;
-        let Some(url) = self.options.central_url.clone() else {
+        let Some(url) = self.options().central_url.clone() else {
             return Err(HubError::Invalid(
                 "this hub has no central store: add [central] url to hub.toml first".into(),
             ));
         };
-        let token = token.trim();
-        if token.len() < 16 || token.chars().any(char::is_whitespace) {
-            return Err(HubError::Invalid(
-                "that is not a device token (returnhub-central add-device prints one)".into(),
-            ));
-        }
+        let token = check_token(token)?;
         self.secrets
             .save(TOKEN_SECRET, token)
             .map_err(|e| HubError::Invalid(e.to_string()))?;
@@ -82,7 +78,7 @@ impl Hub {
         let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
         let status = slot.as_ref().map(|w| w.status());
         Ok(SyncView {
-            central_url: self.options.central_url.clone(),
+            central_url: self.options().central_url.clone(),
             running: status.is_some(),
             online: status.as_ref().is_some_and(|s| s.online),
             queue_depth: match &status {
@@ -93,4 +89,15 @@ impl Hub {
             last_error: status.and_then(|s| s.last_error),
         })
     }
+}
+
+/// A device token as pasted: trimmed; long, with no spaces inside.
+pub(crate) fn check_token(token: &str) -> Result<&str> {
+    let token = token.trim();
+    if token.len() < 16 || token.chars().any(char::is_whitespace) {
+        return Err(HubError::Invalid(
+            "that is not a device token (returnhub-central add-device prints one)".into(),
+        ));
+    }
+    Ok(token)
 }

@@ -10,16 +10,19 @@ mod demo;
 mod options;
 mod orphan;
 mod partners;
+mod people;
 mod photos;
+mod retailer_admin;
 mod returns_prime;
 mod rules_admin;
+mod setup;
 mod shops;
 mod station;
 mod supervisor;
 mod webhooks;
 
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use returnhub_core::auth::Role;
 use returnhub_core::event::DomainEvent;
@@ -38,11 +41,16 @@ pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{DispatchSchedule, HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};
 pub use partners::{PartnerConnectionInput, PartnerConnectionView, RouteView};
+pub use people::{
+    IssuedPin, PersonInput, PersonView, StaffImport, StaffRowError, MAX_STAFF_CSV_BYTES,
+};
 pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};
+pub use retailer_admin::RetailerSaved;
 pub use returns_prime::{
     PartnerReturnItem, PartnerReturnMatch, ReturnsPrimeLookup, LOOKUP_TIMEOUT,
 };
 pub use rules_admin::RulesCheck;
+pub use setup::{SetupInput, SetupState};
 pub use shops::{
     ActionCounts, ActionView, DispatchMode, DispatchView, ImportState, ImportView,
     RetailerShopView, ShopConnectionView, ShopsView,
@@ -64,6 +72,17 @@ pub enum HubError {
     },
     #[error("{0}")]
     SignIn(String),
+    /// Nobody may do this now, whatever their role (say, setup once the hub is set up).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The signed-in person holds a one-time PIN: they choose their own before anything else.
+    #[error("choose your own PIN first: you signed in with a one-time PIN")]
+    MustChangePin,
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with what is recorded (a badge already someone's).
+    #[error("{0}")]
+    Conflict(String),
     /// The request cannot be done as asked; the sentence says why and what to do.
     #[error("{0}")]
     Invalid(String),
@@ -94,6 +113,12 @@ pub enum ErrorCode {
     SignIn,
     /// The input was wrong; the message says how.
     Invalid,
+    /// The signed-in person must choose their own PIN first: show the PIN form.
+    ChangePin,
+    /// What was asked for is not here.
+    NotFound,
+    /// It clashes with what is recorded; the message says with what.
+    Conflict,
     /// Something failed on this machine (store, disk): tell a supervisor.
     Failed,
 }
@@ -109,8 +134,11 @@ impl From<HubError> for ErrorView {
     fn from(e: HubError) -> Self {
         let code = match &e {
             HubError::NotSignedIn => ErrorCode::NotSignedIn,
-            HubError::Forbidden { .. } => ErrorCode::Forbidden,
+            HubError::Forbidden { .. } | HubError::NotAllowed(_) => ErrorCode::Forbidden,
             HubError::SignIn(_) => ErrorCode::SignIn,
+            HubError::MustChangePin => ErrorCode::ChangePin,
+            HubError::NotFound(_) => ErrorCode::NotFound,
+            HubError::Conflict(_) => ErrorCode::Conflict,
             HubError::UnknownRetailer(_) | HubError::Rules(_) | HubError::Invalid(_) => {
                 ErrorCode::Invalid
             }
@@ -176,7 +204,8 @@ pub struct Hub {
     /// Which scans are connotes, and which are misreads (check digits); retailer patterns later.
     connote_rules: ConnoteRules,
     sessions: Mutex<auth::Sessions>,
-    options: HubOptions,
+    /// Replaced once, when first-start setup names the hub; read through [`Hub::options`].
+    options: RwLock<Arc<HubOptions>>,
     clock: Clock,
     /// This station's undoable inspection steps, newest last.
     undo: Mutex<Vec<bench::UndoStep>>,
@@ -204,6 +233,16 @@ impl Hub {
             source,
         })?;
         let mut store = Store::open(&options.store_path())?;
+        if !options.configured && store.has_users()? {
+            // People are enrolled, so setup ran (or the demo did) and wrote hub.toml: opening
+            // this store under no hub's name would mislabel everything done here.
+            return Err(HubError::Invalid(format!(
+                "{} is missing, but the store in {} was set up already: put the hub's hub.toml \
+                 back (or set RETURNHUB_DEMO=1 if this is the demo's data)",
+                options.config_path().display(),
+                options.data_dir.display()
+            )));
+        }
         if options.demo && !store.has_retailers()? {
             let now = clock();
             seed_demo(&mut store, now)?;
@@ -221,7 +260,7 @@ impl Hub {
             ),
             sync: Mutex::new(None),
             shops: shops::ShopWorkers::default(),
-            options,
+            options: RwLock::new(Arc::new(options)),
             clock,
             undo: Mutex::new(Vec::new()),
             print_signal: station::PrintSignal::default(),
@@ -239,21 +278,29 @@ impl Hub {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn options(&self) -> &HubOptions {
-        &self.options
+    /// Who this hub is and how it runs, as of now (setup may have named it since start).
+    pub fn options(&self) -> Arc<HubOptions> {
+        self.options
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn replace_options(&self, options: HubOptions) {
+        *self.options.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(options);
     }
 
     pub fn app_info(&self) -> Result<AppInfo> {
         let store = self.store();
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            hub_id: self.options.hub_id.clone(),
-            hub_name: self.options.hub_name.clone(),
-            station: self.options.station.clone(),
+            hub_id: self.options().hub_id.clone(),
+            hub_name: self.options().hub_name.clone(),
+            station: self.options().station.clone(),
             device_id: store.device_id().to_string(),
-            data_dir: self.options.data_dir.display().to_string(),
+            data_dir: self.options().data_dir.display().to_string(),
             schema_version: store.schema_version()?,
-            demo: self.options.demo,
+            demo: self.options().demo,
         })
     }
 
@@ -276,7 +323,7 @@ impl Hub {
         let verdict = match &found {
             _ if classified.lookup_key().is_none() => ScanVerdict::Misread,
             None => ScanVerdict::Unknown,
-            Some(ret) => ScanVerdict::for_known(ret.status, &ret.hub_id, &self.options.hub_id),
+            Some(ret) => ScanVerdict::for_known(ret.status, &ret.hub_id, &self.options().hub_id),
         };
         let receive = found.as_ref().filter(|ret| {
             verdict == ScanVerdict::Expected
@@ -288,7 +335,7 @@ impl Hub {
             raw: raw.to_string(),
             connote: connote.clone(),
             return_id: found.as_ref().map(|r| r.id.clone()),
-            station: self.options.station.clone(),
+            station: self.options().station.clone(),
         }];
         if let Some(ret) = receive {
             events.push(DomainEvent::ReturnStatusChanged {
@@ -320,7 +367,7 @@ impl Hub {
                     connote: Some(connote.clone()),
                     note: format!(
                         "scanned again at station {} after it was processed",
-                        self.options.station
+                        self.options().station
                     ),
                     photos: Vec::new(),
                 },
@@ -334,7 +381,7 @@ impl Hub {
                 webhooks::tracking_batch(
                     &retailer,
                     ret,
-                    &self.options.hub_name,
+                    &self.options().hub_name,
                     "RC",
                     now,
                     &[],
@@ -349,7 +396,7 @@ impl Hub {
                 let appended = tx.append(EventInput {
                     event,
                     actor: actor.user_id.clone(),
-                    station: Some(self.options.station.clone()),
+                    station: Some(self.options().station.clone()),
                 })?;
                 if let (1, Some((retailer, return_id, body))) = (i, &tracking) {
                     webhooks::queue_batch(tx, retailer, &appended.id, return_id, "RC", body)?;
@@ -370,7 +417,7 @@ impl Hub {
             _ => verdict_message(verdict, &connote, found.as_ref().map(|r| r.hub_id.as_str())),
         };
         let bench = match &found {
-            Some(ret) if ret.hub_id == self.options.hub_id => {
+            Some(ret) if ret.hub_id == self.options().hub_id => {
                 Some(self.state_of(&store, &ret.id, &actor)?)
             }
             _ => None,
@@ -389,14 +436,14 @@ impl Hub {
     /// Empty on a real hub: the sampling reads every connote, which is cheap on the demo's
     /// hundred and seconds of start-up on a hub with a million.
     pub fn demo_connotes(&self) -> Result<Vec<DemoConnote>> {
-        if !self.options.demo {
+        if !self.options().demo {
             return Ok(Vec::new());
         }
         let samples = self.store().sample_connotes(2)?;
         Ok(samples
             .into_iter()
             .map(|s| DemoConnote {
-                verdict: ScanVerdict::for_known(s.status, &s.hub_id, &self.options.hub_id),
+                verdict: ScanVerdict::for_known(s.status, &s.hub_id, &self.options().hub_id),
                 connote: s.connote,
                 retailer: s.retailer,
                 items: s.items,

@@ -1,6 +1,8 @@
 //! Where the hub keeps its data and who it is. The data dir comes from `RETURNHUB_DATA_DIR`
-//! (tests and second instances set it so nothing is shared) or the platform's data dir. An
-//! optional `hub.toml` in it names the hub and station; without one the demo hub opens.
+//! (tests and second instances set it so nothing is shared) or the platform's data dir. Its
+//! `hub.toml` names the hub and station. Without one the hub is not set up yet: the window
+//! opens the setup screen (or `returnhub init` writes it), unless `RETURNHUB_DEMO=1` (what
+//! `scripts/demo` sets) asks for the embedded demo hub.
 
 use std::time::Duration;
 
@@ -13,6 +15,8 @@ use serde::Deserialize;
 use crate::demo::{DEMO_HUB_ID, DEMO_HUB_NAME};
 
 pub const DATA_DIR_ENV: &str = "RETURNHUB_DATA_DIR";
+/// `1` opens the embedded demo hub in a data dir that has no `hub.toml`.
+pub const DEMO_ENV: &str = "RETURNHUB_DEMO";
 pub const CONFIG_FILE: &str = "hub.toml";
 const STORE_FILE: &str = "returnhub.db";
 
@@ -24,6 +28,8 @@ pub struct HubOptions {
     pub station: String,
     /// Seed the demo hub into an empty store.
     pub demo: bool,
+    /// A `hub.toml` names this hub (or the demo runs). False until setup writes one.
+    pub configured: bool,
     /// Minutes without a command before the station locks.
     pub lock_after_minutes: u32,
     /// The central return store's base URL (`[central] url`); none: the hub works standalone.
@@ -139,6 +145,22 @@ fn default_lock_after_minutes() -> u32 {
     10
 }
 
+/// A TOML basic string: quoted, with quotes, backslashes and control characters escaped.
+fn toml_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn default_station() -> String {
     "bench-1".to_string()
 }
@@ -150,16 +172,23 @@ impl HubOptions {
             Some(dir) if !dir.is_empty() => PathBuf::from(dir),
             _ => default_data_dir().ok_or(OptionsError::NoDataDir)?,
         };
-        HubOptions::in_dir(&data_dir)
+        let options = HubOptions::in_dir(&data_dir)?;
+        let demo_asked = std::env::var(DEMO_ENV).is_ok_and(|v| v == "1" || v == "true");
+        Ok(if !options.configured && demo_asked {
+            HubOptions::demo(&data_dir)
+        } else {
+            options
+        })
     }
 
-    /// The options for `data_dir`: its `hub.toml` if there is one, else the demo hub.
+    /// The options for `data_dir`: its `hub.toml` if there is one, else a hub still to be set
+    /// up ([`HubOptions::unconfigured`]).
     pub fn in_dir(data_dir: &Path) -> Result<HubOptions, OptionsError> {
         let path = data_dir.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(HubOptions::demo(data_dir));
+                return Ok(HubOptions::unconfigured(data_dir));
             }
             Err(source) => return Err(OptionsError::Read { path, source }),
         };
@@ -231,6 +260,7 @@ impl HubOptions {
             hub_name: h.name,
             station: h.station,
             demo: h.demo,
+            configured: true,
             lock_after_minutes: h.lock_after_minutes,
             central_url,
         })
@@ -243,11 +273,43 @@ impl HubOptions {
             hub_name: DEMO_HUB_NAME.to_string(),
             station: default_station(),
             demo: true,
+            configured: true,
             lock_after_minutes: default_lock_after_minutes(),
             central_url: None,
             webhook_schedule: RetrySchedule::default(),
             dispatch_schedule: DispatchSchedule::default(),
         }
+    }
+
+    /// A data dir with no `hub.toml`: nothing is known of the hub until setup names it.
+    pub fn unconfigured(data_dir: &Path) -> HubOptions {
+        HubOptions {
+            hub_id: String::new(),
+            hub_name: String::new(),
+            demo: false,
+            configured: false,
+            ..HubOptions::demo(data_dir)
+        }
+    }
+
+    /// `hub.toml` as setup writes it: what the setup screen (or `returnhub init`) asked.
+    pub(crate) fn config_text(&self) -> String {
+        let mut text = format!(
+            "# Written by Returnhub's setup. Edit with care: unknown keys are refused.\n\
+             [hub]\nid = {}\nname = {}\nstation = {}\nlock_after_minutes = {}\n",
+            toml_string(&self.hub_id),
+            toml_string(&self.hub_name),
+            toml_string(&self.station),
+            self.lock_after_minutes
+        );
+        if let Some(url) = &self.central_url {
+            text.push_str(&format!("\n[central]\nurl = {}\n", toml_string(url)));
+        }
+        text
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.data_dir.join(CONFIG_FILE)
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -300,12 +362,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_config_file_means_the_demo_hub() {
+    fn no_config_file_means_a_hub_still_to_set_up() {
         let dir = tempfile::tempdir().unwrap();
         let o = HubOptions::in_dir(dir.path()).unwrap();
-        assert!(o.demo);
-        assert_eq!(o.hub_id, DEMO_HUB_ID);
+        assert!(!o.demo && !o.configured);
+        assert_eq!(o.hub_id, "");
         assert_eq!(o.store_path(), dir.path().join("returnhub.db"));
+        assert!(HubOptions::demo(dir.path()).demo);
+        assert_eq!(HubOptions::demo(dir.path()).hub_id, DEMO_HUB_ID);
+    }
+
+    #[test]
+    fn the_config_setup_writes_reads_back_whatever_the_names_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = HubOptions {
+            hub_id: "WLG".into(),
+            hub_name: "Wellington \"north\" \\ hub\u{7}".into(),
+            station: "bench 2".into(),
+            central_url: Some("https://central.example:8787".into()),
+            configured: true,
+            ..HubOptions::unconfigured(dir.path())
+        };
+        std::fs::write(dir.path().join(CONFIG_FILE), written.config_text()).unwrap();
+        let read = HubOptions::in_dir(dir.path()).unwrap();
+        assert_eq!(read, written);
     }
 
     #[test]

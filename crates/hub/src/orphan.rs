@@ -120,7 +120,7 @@ impl Hub {
         order
             .returns
             .iter()
-            .find(|(_, hub, status)| hub == &self.options.hub_id && is_open(status))
+            .find(|(_, hub, status)| hub == &self.options().hub_id && is_open(status))
             .map(|(id, _, status)| (id.as_str(), status.as_str()))
     }
 
@@ -156,7 +156,7 @@ impl Hub {
                     external_id: None,
                     id: return_id.clone(),
                     retailer_id: order.retailer_id.clone(),
-                    hub_id: self.options.hub_id.clone(),
+                    hub_id: self.options().hub_id.clone(),
                     order_id: order.id.clone(),
                     source: "orphan_intake".into(),
                     status: ReturnStatus::Received,
@@ -240,7 +240,7 @@ impl Hub {
                     crate::webhooks::tracking_batch(
                         retailer,
                         &ret,
-                        &self.options.hub_name,
+                        &self.options().hub_name,
                         "RC",
                         now,
                         &[],

@@ -339,7 +339,7 @@ impl Hub {
                 request.request_number
             ))
         } else if let Some(why) =
-            existing_return_refusal(&self.options.hub_id, &request, existing.as_ref())
+            existing_return_refusal(&self.options().hub_id, &request, existing.as_ref())
         {
             Some(why)
         } else if let (Some(o), Some(missing)) =
@@ -451,7 +451,7 @@ impl Hub {
             .returns_by_external_id(retailer_id, SOURCE, &request.id)?
             .pop();
         if let Some(why) =
-            existing_return_refusal(&self.options.hub_id, &request, existing.as_ref())
+            existing_return_refusal(&self.options().hub_id, &request, existing.as_ref())
         {
             return Err(HubError::Invalid(why));
         }
@@ -515,7 +515,7 @@ impl Hub {
             ExpectAt {
                 return_id: &return_id,
                 retailer_id,
-                hub_id: &self.options.hub_id,
+                hub_id: &self.options().hub_id,
                 created_at: &rfc3339(now),
             },
             &order,

@@ -114,7 +114,7 @@ impl Hub {
             tx.append(EventInput {
                 event: DomainEvent::RetailerConfigured(record),
                 actor: actor.to_owned(),
-                station: Some(self.options.station.clone()),
+                station: Some(self.options().station.clone()),
             })
         })?;
         Ok(true)

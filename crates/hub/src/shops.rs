@@ -190,7 +190,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Hub {
     fn dispatch_mode(&self, connected: bool) -> DispatchMode {
-        if self.options.central_url.is_some() {
+        if self.options().central_url.is_some() {
             DispatchMode::Central
         } else if connected {
             DispatchMode::Here
@@ -303,7 +303,7 @@ impl Hub {
                     shop_name: shop_name.clone(),
                 },
                 actor: actor.user_id.clone(),
-                station: Some(self.options.station.clone()),
+                station: Some(self.options().station.clone()),
             })
         })?;
         tracing::info!(retailer = retailer_id, shop = %credentials.shop_domain, "shop connected");
@@ -323,7 +323,7 @@ impl Hub {
                     retailer_id: retailer_id.to_owned(),
                 },
                 actor: actor.user_id.clone(),
-                station: Some(self.options.station.clone()),
+                station: Some(self.options().station.clone()),
             })
         })?;
         self.secrets
@@ -398,7 +398,7 @@ impl Hub {
                         return_id: row.action.return_id.clone(),
                     },
                     actor: actor.user_id.clone(),
-                    station: Some(self.options.station.clone()),
+                    station: Some(self.options().station.clone()),
                 })
             })?;
         }
@@ -434,7 +434,7 @@ impl Hub {
             .name("shop-import".into())
             .spawn(move || run_worker(&importer, "import", import_round))
             .expect("spawning the shop import thread");
-        if hub.options.central_url.is_none() {
+        if hub.options().central_url.is_none() {
             std::thread::Builder::new()
                 .name("action-dispatch".into())
                 .spawn(move || run_worker(&hub, "dispatch", dispatch_round))
@@ -501,7 +501,7 @@ fn run_worker(hub: &Hub, name: &str, round: Round) {
             return;
         }
     };
-    let mut store = match Store::open(&hub.options.store_path()) {
+    let mut store = match Store::open(&hub.options().store_path()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(worker = name, error = %e, "cannot open the store");
@@ -728,7 +728,7 @@ fn dispatch_round(
         Arc::new(SystemClock),
         DispatchOptions {
             retailers: Some(retailers.clone()),
-            ..hub.options.dispatch_schedule.options()
+            ..hub.options().dispatch_schedule.options()
         },
     );
     let result = rt.block_on(dispatcher.run_once(store));

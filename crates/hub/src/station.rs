@@ -65,8 +65,8 @@ impl Hub {
     pub(crate) fn station_config(&self) -> Result<StationConfig> {
         Ok(self
             .store()
-            .station_config(&self.options.station)?
-            .unwrap_or_else(|| StationConfig::default_for(&self.options.station)))
+            .station_config(&self.options().station)?
+            .unwrap_or_else(|| StationConfig::default_for(&self.options().station)))
     }
 
     /// The settings screen: this station's settings, what is plugged in, the print queue.
@@ -84,10 +84,11 @@ impl Hub {
     /// setting is wrong.
     pub fn save_station(self: &Arc<Self>, config: StationConfig) -> Result<StationView> {
         let actor = self.authorize(Role::Admin)?;
-        if config.station != self.options.station {
+        if config.station != self.options().station {
             return Err(HubError::Invalid(format!(
                 "these are the settings of station {}, not of this one ({})",
-                config.station, self.options.station
+                config.station,
+                self.options().station
             )));
         }
         let problems = config.problems();
@@ -113,10 +114,10 @@ impl Hub {
     pub fn printer_queue(&self) -> Result<PrinterQueueView> {
         let config = self.station_config()?;
         let store = self.store();
-        let waiting = store.labels_waiting(&self.options.station)?;
+        let waiting = store.labels_waiting(&self.options().station)?;
         let last_error = if waiting > 0 {
             store
-                .labels_due(&self.options.station, "9999")?
+                .labels_due(&self.options().station, "9999")?
                 .into_iter()
                 .find_map(|l| l.last_error)
         } else {
@@ -137,7 +138,7 @@ impl Hub {
         let now = (self.clock)();
         let due = self
             .store()
-            .labels_due(&self.options.station, &rfc3339(now))?;
+            .labels_due(&self.options().station, &rfc3339(now))?;
         let mut round = PrintRound::default();
         for row in due {
             let result = print_job(&config.printer, &row.job);
@@ -214,6 +215,7 @@ pub fn render(job: &LabelJob) -> std::result::Result<Label, PrintError> {
     let template = match job.template.as_str() {
         "hub_item" => templates::hub_item(),
         "carton_sscc" => templates::carton_sscc(),
+        "badge" => templates::badge(),
         other => return Err(PrintError::Io(format!("unknown label template {other}"))),
     };
     let label = template

@@ -318,7 +318,7 @@ impl Hub {
                     DomainEvent::LabelQueued(LabelJob {
                         id: new_id(),
                         return_id: return_id.to_string(),
-                        station: self.options.station.clone(),
+                        station: self.options().station.clone(),
                         template: original.template.clone(),
                         fields,
                         reprint_of: Some(original.id.clone()),
@@ -361,6 +361,26 @@ impl Hub {
         }
         Ok(out)
     }
+}
+
+/// A line of a history (a person's, a retailer's) from its event row: the actor by name where
+/// it is a person (system actors such as `system:setup` as they are).
+pub(crate) fn audit_entry(
+    store: &returnhub_store::Store,
+    row: returnhub_store::AuditRow,
+    what: String,
+) -> Result<AuditEntry> {
+    let who = if row.actor.starts_with("system:") {
+        row.actor
+    } else {
+        store.user_name(&row.actor)?.unwrap_or(row.actor)
+    };
+    Ok(AuditEntry {
+        at: row.recorded_at,
+        who,
+        station: row.station,
+        what,
+    })
 }
 
 /// One sentence per event, before → after where there is one.

@@ -460,7 +460,7 @@ fn run(hub: &Hub) {
             return;
         }
     };
-    let mut store = match Store::open(&hub.options.store_path()) {
+    let mut store = match Store::open(&hub.options().store_path()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "tracking webhook: cannot open the store");
@@ -474,7 +474,7 @@ fn run(hub: &Hub) {
             return;
         }
     };
-    let schedule = hub.options.webhook_schedule;
+    let schedule = hub.options().webhook_schedule;
     loop {
         let wait = match rt.block_on(pass(hub, &mut store, &client, schedule)) {
             Ok(wait) => wait,
@@ -496,7 +496,7 @@ pub(crate) async fn pass(
     schedule: RetrySchedule,
 ) -> Result<Duration> {
     // A failure here is logged, not returned: the deliveries already queued still go.
-    match forward_pulled_tracking(store, &hub.options.hub_name, (hub.clock)()) {
+    match forward_pulled_tracking(store, &hub.options().hub_name, (hub.clock)()) {
         Ok(0) => {}
         Ok(forwarded) => tracing::info!(
             events = forwarded,

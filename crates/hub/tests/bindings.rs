@@ -72,6 +72,14 @@ fn typescript_bindings_are_current() {
     returnhub_core::partner::PartnerPolicy::export_all(&config).unwrap();
     Outcome::export_all(&config).unwrap();
     ScannerEvent::export_all(&config).unwrap();
+    returnhub_hub::SetupState::export_all(&config).unwrap();
+    returnhub_hub::SetupInput::export_all(&config).unwrap();
+    returnhub_hub::PersonView::export_all(&config).unwrap();
+    returnhub_hub::PersonInput::export_all(&config).unwrap();
+    returnhub_hub::IssuedPin::export_all(&config).unwrap();
+    returnhub_hub::StaffImport::export_all(&config).unwrap();
+    returnhub_hub::RetailerSaved::export_all(&config).unwrap();
+    returnhub_core::retailer::RetailerForm::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());
     assert!(generated.contains_key("ScanResult.ts") && generated.contains_key("Money.ts"));
 

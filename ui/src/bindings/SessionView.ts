@@ -4,4 +4,8 @@ import type { Role } from "./Role";
 /**
  * Who is signed in, as the window shows it.
  */
-export type SessionView = { user_id: string, name: string, role: Role, };
+export type SessionView = { user_id: string, name: string, role: Role, 
+/**
+ * Signed in with a one-time PIN: every command but changing it is refused until then.
+ */
+must_change_pin: boolean, };
