@@ -80,3 +80,74 @@ fn a_bad_hub_toml_names_the_file_and_the_problem() {
         "{err}"
     );
 }
+
+/// `returnhub init` sets a hub up from a script: the PIN from standard input, never argv;
+/// a second init is refused; the app then opens that hub (not the demo, not setup).
+#[test]
+fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let init = |pin: &str| {
+        let mut child = Command::new(APP)
+            .args([
+                "init",
+                "--hub-id",
+                "chc",
+                "--hub-name",
+                "Christchurch returns",
+                "--admin-badge",
+                "AD-77",
+                "--admin-name",
+                "Tama Evans",
+            ])
+            .env("RETURNHUB_DATA_DIR", dir.path())
+            .env_remove("RETURNHUB_DEMO")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pin}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = init("12");
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(
+        stderr(&weak).contains("4 to 12 digits"),
+        "{}",
+        stderr(&weak)
+    );
+    assert!(!dir.path().join("hub.toml").exists());
+
+    let out = init("86420");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Set up hub CHC (Christchurch returns)"),
+        "{said}"
+    );
+    let toml = std::fs::read_to_string(dir.path().join("hub.toml")).unwrap();
+    assert!(
+        toml.contains("id = \"CHC\"") && !toml.contains("86420"),
+        "{toml}"
+    );
+
+    let again = init("86420");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("set up"), "{}", stderr(&again));
+
+    let pin_flag = run(&["init", "--pin", "1234"], dir.path());
+    assert_eq!(pin_flag.status.code(), Some(2));
+
+    // The store holds the admin, with the PIN hashed.
+    let hub =
+        returnhub_hub::Hub::open(returnhub_hub::HubOptions::in_dir(dir.path()).unwrap()).unwrap();
+    let session = hub.sign_in("AD-77", "86420").unwrap();
+    assert_eq!(session.name, "Tama Evans");
+    assert!(!hub.app_info().unwrap().demo);
+}

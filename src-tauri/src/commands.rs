@@ -5,18 +5,22 @@
 
 use std::sync::Arc;
 
+use returnhub_core::auth::Role;
 use returnhub_core::bench::BenchState;
 use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
 use returnhub_core::partner::{ActionTarget, SourceRoute};
+use returnhub_core::retailer::RetailerForm;
 use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
 use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
-    ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef,
-    PrinterQueueView, ProcessResult, ReturnsPrimeLookup, RouteView, RulesCheck, SessionView,
-    ShopsView, StationView, SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
+    IssuedPin, ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PersonInput,
+    PersonView, PhotoRef, PrinterQueueView, ProcessResult, RetailerSaved, ReturnsPrimeLookup,
+    RouteView, RulesCheck, SessionView, SetupInput, SetupState, ShopsView, StaffImport,
+    StationView, SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
+    MAX_STAFF_CSV_BYTES,
 };
 use tauri::State;
 
@@ -569,4 +573,173 @@ pub fn save_partner_routes(
         short_input("source", &route.source, 100)?;
     }
     Ok(state.hub.save_partner_routes(&retailer_id, routes)?)
+}
+
+// --- Going live: setup, people, retailers -----------------------------------------------
+
+/// Whether the setup screen shows (nobody enrolled, demo off), with what is known already.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn setup_state(state: State<'_, AppState>) -> Reply<SetupState> {
+    Ok(state.hub.setup_state()?)
+}
+
+/// First-start setup. Refused by the hub once anyone is enrolled, whoever calls it. The PINs
+/// and the device token are skipped by `instrument`: they must never reach a log. Runs off
+/// the window's thread: it hashes a PIN and writes hub.toml.
+#[tauri::command]
+#[tracing::instrument(skip(state, input))]
+pub async fn set_up(state: State<'_, AppState>, input: SetupInput) -> Reply<SessionView> {
+    for (what, value, max) in [
+        ("hub id", input.hub_id.as_str(), 16),
+        ("hub name", &input.hub_name, 100),
+        ("badge", &input.admin_badge, MAX_BADGE_LEN),
+        ("name", &input.admin_name, 100),
+        ("PIN", &input.pin, MAX_PIN_LEN),
+        ("PIN", &input.pin_again, MAX_PIN_LEN),
+    ] {
+        short_input(what, value, max)?;
+    }
+    let hub = state.hub.clone();
+    off_the_window(move || {
+        hub.set_up(&input)?;
+        if let Err(e) = hub.start_sync_if_configured() {
+            tracing::error!(error = %e, "sync not started after setup");
+        }
+        hub.sign_in(&input.admin_badge, &input.pin)
+    })
+    .await
+}
+
+/// The signed-in person chooses their own PIN (after a one-time PIN, or any time).
+#[tauri::command]
+#[tracing::instrument(skip(state, current_pin, new_pin, new_pin_again))]
+pub fn change_own_pin(
+    state: State<'_, AppState>,
+    current_pin: String,
+    new_pin: String,
+    new_pin_again: String,
+) -> Reply<SessionView> {
+    for pin in [&current_pin, &new_pin, &new_pin_again] {
+        short_input("PIN", pin, MAX_PIN_LEN)?;
+    }
+    state
+        .hub
+        .change_own_pin(&current_pin, &new_pin, &new_pin_again)?;
+    state
+        .hub
+        .session()?
+        .ok_or_else(|| ErrorView::from(returnhub_hub::HubError::NotSignedIn))
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn people(state: State<'_, AppState>) -> Reply<Vec<PersonView>> {
+    Ok(state.hub.people()?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn enrol_person(state: State<'_, AppState>, person: PersonInput) -> Reply<IssuedPin> {
+    short_input("badge", &person.badge, MAX_BADGE_LEN)?;
+    short_input("name", &person.name, 100)?;
+    Ok(state.hub.enrol_person(&person)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn set_person_role(
+    state: State<'_, AppState>,
+    user_id: String,
+    role: Role,
+) -> Reply<PersonView> {
+    short_input("person", &user_id, 128)?;
+    Ok(state.hub.set_role(&user_id, role)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn set_person_active(
+    state: State<'_, AppState>,
+    user_id: String,
+    active: bool,
+) -> Reply<PersonView> {
+    short_input("person", &user_id, 128)?;
+    Ok(state.hub.set_active(&user_id, active)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn reset_pin(state: State<'_, AppState>, user_id: String) -> Reply<IssuedPin> {
+    short_input("person", &user_id, 128)?;
+    Ok(state.hub.reset_pin(&user_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn unlock_person(state: State<'_, AppState>, user_id: String) -> Reply<PersonView> {
+    short_input("person", &user_id, 128)?;
+    Ok(state.hub.unlock_person(&user_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn print_badge(state: State<'_, AppState>, user_id: String) -> Reply<()> {
+    short_input("person", &user_id, 128)?;
+    Ok(state.hub.print_badge(&user_id)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn person_history(state: State<'_, AppState>, user_id: String) -> Reply<Vec<AuditEntry>> {
+    short_input("person", &user_id, 128)?;
+    Ok(state.hub.person_history(&user_id)?)
+}
+
+/// A staff CSV file's text. Off the window's thread: each person's one-time PIN is hashed
+/// with Argon2id, which takes a while for a few hundred people.
+#[tauri::command]
+#[tracing::instrument(skip(state, csv))]
+pub async fn import_staff(state: State<'_, AppState>, csv: String) -> Reply<StaffImport> {
+    if csv.len() > MAX_STAFF_CSV_BYTES {
+        return Err(ErrorView::invalid(format!(
+            "The file is {} bytes; a staff file of at most {MAX_STAFF_CSV_BYTES} is accepted.",
+            csv.len()
+        )));
+    }
+    let hub = state.hub.clone();
+    off_the_window(move || hub.import_staff(&csv)).await
+}
+
+/// The retailer form for `retailer_id`, or a blank one for a new retailer.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn retailer_form(
+    state: State<'_, AppState>,
+    retailer_id: Option<String>,
+) -> Reply<RetailerForm> {
+    if let Some(id) = &retailer_id {
+        short_input("retailer", id, 128)?;
+    }
+    Ok(state.hub.retailer_form(retailer_id.as_deref())?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state, form))]
+pub fn save_retailer(
+    state: State<'_, AppState>,
+    form: RetailerForm,
+    create: bool,
+) -> Reply<RetailerSaved> {
+    if form.reasons.len() + form.qc_reasons.len() > 500 {
+        return Err(ErrorView::invalid("At most 500 reasons per retailer."));
+    }
+    Ok(state.hub.save_retailer(&form, create)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn retailer_history(state: State<'_, AppState>, retailer_id: String) -> Reply<Vec<AuditEntry>> {
+    short_input("retailer", &retailer_id, 128)?;
+    Ok(state.hub.retailer_history(&retailer_id)?)
 }

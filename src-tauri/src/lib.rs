@@ -4,6 +4,7 @@
 
 mod command_names;
 mod commands;
+mod init;
 mod logging;
 
 use std::process::ExitCode;
@@ -15,12 +16,15 @@ pub use commands::AppState;
 
 const USAGE: &str = "\
 Usage: returnhub [--version] [--help]
+       returnhub init --hub-id ID --hub-name NAME --admin-badge BADGE --admin-name NAME ...
 
-Opens the Returnhub bench. On first start with no configuration it opens a demo hub.
+Opens the Returnhub bench. A data dir with no hub.toml opens the setup screen (or set it up
+with `returnhub init`; `returnhub init --help` says more).
 
 Environment:
   RETURNHUB_DATA_DIR   where the store, photos and logs live
                        (default: the platform data dir, e.g. ~/.local/share/returnhub)
+  RETURNHUB_DEMO=1     a data dir with no hub.toml opens the embedded demo hub instead
   RUST_LOG             log filter, e.g. info or returnhub_hub=debug";
 
 pub fn run() -> ExitCode {
@@ -34,6 +38,7 @@ pub fn run() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Some("init") => return init::run(&args[1..]),
         Some(other) => {
             eprintln!("returnhub: unknown argument '{other}'\n\n{USAGE}");
             return ExitCode::from(2);
@@ -174,6 +179,21 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::disconnect_partner,
             commands::partner_routes,
             commands::save_partner_routes,
+            commands::setup_state,
+            commands::set_up,
+            commands::change_own_pin,
+            commands::people,
+            commands::enrol_person,
+            commands::set_person_role,
+            commands::set_person_active,
+            commands::reset_pin,
+            commands::unlock_person,
+            commands::print_badge,
+            commands::person_history,
+            commands::import_staff,
+            commands::retailer_form,
+            commands::save_retailer,
+            commands::retailer_history,
         ])
 }
 
@@ -249,6 +269,27 @@ mod tests {
                 "save_shopify_policy" => serde_json::json!({"retailerId": "kowhai",
                     "policy": {"exchange": "release_hold"}}),
                 "close_return" => serde_json::json!({"returnId": "r", "note": ""}),
+                "set_up" => serde_json::json!({"input": {"hub_id": "X", "hub_name": "X",
+                    "station": null, "admin_badge": "B", "admin_name": "N", "pin": "1234",
+                    "pin_again": "1234", "central_url": null, "device_token": null}}),
+                "change_own_pin" => serde_json::json!({"currentPin": "1", "newPin": "2",
+                    "newPinAgain": "2"}),
+                "enrol_person" => serde_json::json!({"person": {"badge": "B", "name": "N",
+                    "role": "operator"}}),
+                "set_person_role" => serde_json::json!({"userId": "u", "role": "admin"}),
+                "set_person_active" => serde_json::json!({"userId": "u", "active": false}),
+                "reset_pin" | "unlock_person" | "print_badge" | "person_history" => {
+                    serde_json::json!({"userId": "u"})
+                }
+                "import_staff" => serde_json::json!({"csv": "badge,name,role\n"}),
+                "retailer_form" => serde_json::json!({"retailerId": null}),
+                "retailer_history" => serde_json::json!({"retailerId": "kowhai"}),
+                "save_retailer" => serde_json::json!({"create": true, "form": {
+                    "id": "x", "name": "x", "currency": "NZD", "country": "NZ",
+                    "trigger": "processing", "customers_choose": true,
+                    "rules_override_customer_choice": true, "exchange_enabled": false,
+                    "credit_note_expiry_days": null, "default_outcome": {"kind": "refund"},
+                    "qc_fail": "no_action", "reasons": [], "qc_reasons": []}}),
                 "save_station" => serde_json::json!({"config": {"station": "s",
                     "wedge": {"max_gap_ms": 35, "min_length": 6, "suffix": "enter"},
                     "serial_scanner": null, "printer": {"kind": "none"}}}),
@@ -319,6 +360,25 @@ mod tests {
             "{refused:?}"
         );
 
+        // The demo hub is set up: a raw IPC call to setup is refused by the hub, and the
+        // state says so.
+        let setup = get_ipc_response(
+            &window,
+            request(
+                "set_up",
+                serde_json::json!({"input": {"hub_id": "EVIL", "hub_name": "Evil",
+                    "station": null, "admin_badge": "EV-1", "admin_name": "Eve",
+                    "pin": "1234", "pin_again": "1234", "central_url": null,
+                    "device_token": null}}),
+            ),
+        );
+        assert!(setup.is_err(), "{setup:?}");
+        let state = get_ipc_response(&window, request("setup_state", serde_json::json!({})))
+            .unwrap()
+            .deserialize::<serde_json::Value>()
+            .unwrap();
+        assert_eq!(state["needed"], false);
+
         // Core plugin commands are not granted to the bench window (listening to the
         // scanner's events is the one exception).
         for cmd in [
@@ -330,5 +390,47 @@ mod tests {
             let response = get_ipc_response(&window, request(cmd, serde_json::json!({})));
             assert!(response.is_err(), "{cmd} must be refused");
         }
+    }
+
+    #[test]
+    fn setup_over_ipc_works_once_on_an_empty_store_and_is_refused_after() {
+        let data = tempfile::tempdir().unwrap();
+        let hub = Arc::new(Hub::open(HubOptions::in_dir(data.path()).unwrap()).unwrap());
+        let app = with_commands(mock_builder(), AppState { hub: hub.clone() })
+            .build(tauri::generate_context!())
+            .unwrap();
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        let ask = |badge: &str| {
+            get_ipc_response(
+                &window,
+                request(
+                    "set_up",
+                    serde_json::json!({"input": {"hub_id": "NEW", "hub_name": "New hub",
+                        "station": null, "admin_badge": badge, "admin_name": "First Admin",
+                        "pin": "13579", "pin_again": "13579", "central_url": null,
+                        "device_token": null}}),
+                ),
+            )
+        };
+        let state = get_ipc_response(&window, request("setup_state", serde_json::json!({})))
+            .unwrap()
+            .deserialize::<serde_json::Value>()
+            .unwrap();
+        assert_eq!(state["needed"], true);
+        let session = ask("AD-1")
+            .unwrap()
+            .deserialize::<serde_json::Value>()
+            .unwrap();
+        assert_eq!(session["role"], "admin");
+        let again = ask("AD-2");
+        assert!(
+            format!("{again:?}").contains("forbidden")
+                && format!("{again:?}").contains("set up already"),
+            "{again:?}"
+        );
+        assert_eq!(hub.options().hub_id, "NEW");
+        assert!(data.path().join("hub.toml").is_file());
     }
 }

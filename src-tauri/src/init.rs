@@ -1,0 +1,210 @@
+//! `returnhub init`: first-start setup for scripted installs, the same as the setup screen
+//! (`Hub::set_up`). Names and the badge come from flags; the PIN, and the device token when a
+//! central store is named, are read from the terminal without echo, or from standard input
+//! when it is not a terminal (first line the PIN, an optional second line the token). Never
+//! from argv or the environment, where other users and logs can see them.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use returnhub_hub::{Hub, HubOptions, SetupInput};
+
+pub const USAGE: &str = "\
+Usage: returnhub init --hub-id ID --hub-name NAME --admin-badge BADGE --admin-name NAME
+                      [--station NAME] [--central-url URL]
+
+Sets up a new hub in RETURNHUB_DATA_DIR (as the setup screen does): writes hub.toml and
+enrols the first admin. Refused once anyone is enrolled there.
+
+The admin's PIN is asked on the terminal (twice, not echoed), or read from the first line of
+standard input when that is not a terminal. With --central-url, this device's token (from
+`returnhub-central add-device`) is asked next, or read from the second line; empty skips it.";
+
+/// The flags, each at most once; anything else is a usage error (a mistyped flag must not be
+/// ignored).
+fn parse(args: &[String]) -> Result<SetupInput, String> {
+    let mut input = SetupInput {
+        hub_id: String::new(),
+        hub_name: String::new(),
+        station: None,
+        admin_badge: String::new(),
+        admin_name: String::new(),
+        pin: String::new(),
+        pin_again: String::new(),
+        central_url: None,
+        device_token: None,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .clone();
+        if seen.contains(&flag.as_str()) {
+            return Err(format!("{flag} is given twice"));
+        }
+        match flag.as_str() {
+            "--hub-id" => input.hub_id = value,
+            "--hub-name" => input.hub_name = value,
+            "--station" => input.station = Some(value),
+            "--admin-badge" => input.admin_badge = value,
+            "--admin-name" => input.admin_name = value,
+            "--central-url" => input.central_url = Some(value),
+            "--pin" => {
+                return Err(
+                    "the PIN is never taken on the command line: it is asked for, or read from standard input".into(),
+                )
+            }
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+        seen.push(flag.as_str());
+    }
+    for (flag, value) in [
+        ("--hub-id", &input.hub_id),
+        ("--hub-name", &input.hub_name),
+        ("--admin-badge", &input.admin_badge),
+        ("--admin-name", &input.admin_name),
+    ] {
+        if value.is_empty() {
+            return Err(format!("{flag} is required"));
+        }
+    }
+    Ok(input)
+}
+
+/// The PIN (twice) and the optional token, from the terminal or standard input.
+fn read_secrets(input: &mut SetupInput) -> Result<(), String> {
+    let wants_token = input.central_url.is_some();
+    if std::io::stdin().is_terminal() {
+        let ask = |prompt: &str| {
+            rpassword::prompt_password(prompt)
+                .map_err(|e| format!("cannot read from the terminal: {e}"))
+        };
+        input.pin = ask(&format!("PIN for {} (not shown): ", input.admin_name))?;
+        input.pin_again = ask("The same PIN again: ")?;
+        if wants_token {
+            let token = ask("This device's token (Enter to skip): ")?;
+            input.device_token = Some(token).filter(|t| !t.trim().is_empty());
+        }
+    } else {
+        let stdin = std::io::stdin();
+        let mut lines = stdin.lock().lines();
+        let mut line = || -> Result<Option<String>, String> {
+            lines
+                .next()
+                .transpose()
+                .map_err(|e| format!("cannot read standard input: {e}"))
+                .map(|l| l.map(|l| l.trim_end_matches('\r').to_string()))
+        };
+        let pin = line()?.ok_or("no PIN on standard input (its first line)")?;
+        input.pin_again.clone_from(&pin);
+        input.pin = pin;
+        if wants_token {
+            input.device_token = line()?.filter(|t| !t.trim().is_empty());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let mut input = match parse(args) {
+        Ok(input) => input,
+        Err(e) => {
+            eprintln!("returnhub init: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = match HubOptions::from_env() {
+        Ok(o) if o.configured => {
+            eprintln!(
+                "returnhub init: {} exists already: this hub is set up",
+                o.config_path().display()
+            );
+            return ExitCode::FAILURE;
+        }
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("returnhub init: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = read_secrets(&mut input) {
+        eprintln!("returnhub init: {e}");
+        return ExitCode::FAILURE;
+    }
+    let data_dir = options.data_dir.clone();
+    let result = Hub::open(options).and_then(|hub| {
+        hub.set_up(&input)?;
+        Ok(hub.options())
+    });
+    match result {
+        Ok(options) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "Set up hub {} ({}) in {}.\n{} ({}) can sign in as the first admin{}.",
+                options.hub_id,
+                options.hub_name,
+                data_dir.display(),
+                input.admin_name.trim(),
+                input.admin_badge.trim(),
+                match (&options.central_url, &input.device_token) {
+                    (Some(url), Some(_)) => format!("; the hub syncs with {url}"),
+                    (Some(url), None) => format!(
+                        "; enter this device's token on the station screen (F4) to sync with {url}"
+                    ),
+                    _ => String::new(),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("returnhub init: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_are_strict() {
+        let ok = parse(&args(&[
+            "--hub-id",
+            "WLG",
+            "--hub-name",
+            "Wellington",
+            "--admin-badge",
+            "AD-1",
+            "--admin-name",
+            "Mere",
+        ]))
+        .unwrap();
+        assert_eq!(ok.hub_id, "WLG");
+        assert!(ok.pin.is_empty(), "the PIN is not a flag");
+        for (bad, says) in [
+            (
+                vec!["--hub-id", "A", "--hubname", "x"],
+                "unknown argument '--hubname'",
+            ),
+            (vec!["--hub-id", "A", "--hub-id", "B"], "given twice"),
+            (vec!["--hub-id"], "needs a value"),
+            (vec!["--hub-id", "A"], "--hub-name is required"),
+            (vec!["--pin", "1234"], "never taken on the command line"),
+        ] {
+            let e = parse(&args(&bad)).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+    }
+}
