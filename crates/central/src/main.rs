@@ -9,6 +9,9 @@
 //! returnhub-central partner-secret --data-dir DIR --retailer ID --partner P  secret on stdin
 //! returnhub-central loop-webhook-secret --data-dir DIR --retailer ID        secret on stdin
 //! returnhub-central increff-webhook-secret --data-dir DIR --retailer ID     secret on stdin
+//! returnhub-central retailer-list --data-dir DIR                            list retailers
+//! returnhub-central retailer-create --data-dir DIR --id ID --name NAME --currency C --country X
+//! returnhub-central retailer-save --data-dir DIR --file FORM.json           create or edit
 //! ```
 
 use std::path::PathBuf;
@@ -16,6 +19,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use returnhub_central::{AppState, CentralStorage, SqliteStorage};
+use returnhub_core::retailer::RetailerForm;
+use returnhub_core::trigger::Trigger;
 
 const USAGE: &str = "usage:
   returnhub-central [serve] --data-dir DIR [--listen ADDR]   (ADDR defaults to 127.0.0.1:8787)
@@ -37,7 +42,31 @@ const USAGE: &str = "usage:
   returnhub-central increff-webhook-secret --data-dir DIR --retailer ID
       (reads the secret the retailer's Increff notifications are signed with from stdin;
        RETURN_PICKED_UP / RTO are then taken, signature checked, at POST /v1/increff/webhook/ID,
-       and forwarded by the return's hub to the retailer's tracking webhook URLs)";
+       and forwarded by the return's hub to the retailer's tracking webhook URLs)
+  returnhub-central retailer-list --data-dir DIR
+  returnhub-central retailer-create --data-dir DIR --id ID --name NAME --currency CODE
+      --country COUNTRY [--trigger first_scan|processing|manual]
+      (a new retailer with the usual defaults; every hub gets it when it syncs)
+  returnhub-central retailer-save --data-dir DIR --file FORM.json
+      (a retailer's whole form as JSON, the hub's retailer form's fields: creates it, or edits
+       the retailer with that id; rules, Shopify and partner settings are kept)";
+
+/// The flags each command takes; any other is refused (a mistyped flag must not be ignored).
+fn allowed_flags(command: &str) -> &'static [&'static str] {
+    match command {
+        "add-device" => &["data-dir", "hub", "name"],
+        "add-api-key" => &["data-dir", "retailer"],
+        "connect-shop" => &["data-dir", "retailer", "shop"],
+        "partner-secret" => &["data-dir", "retailer", "partner"],
+        "shopify-webhook-secret" | "loop-webhook-secret" | "increff-webhook-secret" => {
+            &["data-dir", "retailer"]
+        }
+        "retailer-list" => &["data-dir"],
+        "retailer-create" => &["data-dir", "id", "name", "currency", "country", "trigger"],
+        "retailer-save" => &["data-dir", "file"],
+        _ => &["data-dir", "listen"],
+    }
+}
 
 fn now_ms() -> i64 {
     returnhub_sync::unix_now_ms()
@@ -70,7 +99,10 @@ fn run(args: Vec<String>) -> Result<(), String> {
             | "shopify-webhook-secret"
             | "partner-secret"
             | "loop-webhook-secret"
-            | "increff-webhook-secret",
+            | "increff-webhook-secret"
+            | "retailer-list"
+            | "retailer-create"
+            | "retailer-save",
         ) => (args[0].clone(), &args[1..]),
         Some("--help" | "-h") => {
             println!("{USAGE}");
@@ -84,10 +116,15 @@ fn run(args: Vec<String>) -> Result<(), String> {
         let name = flag
             .strip_prefix("--")
             .ok_or_else(|| format!("unexpected argument '{flag}'\n{USAGE}"))?;
+        if !allowed_flags(&command).contains(&name) {
+            return Err(format!("{command} takes no --{name}\n{USAGE}"));
+        }
         let value = it
             .next()
             .ok_or_else(|| format!("--{name} needs a value\n{USAGE}"))?;
-        opts.insert(name.to_string(), value.clone());
+        if opts.insert(name.to_string(), value.clone()).is_some() {
+            return Err(format!("--{name} is given twice"));
+        }
     }
     let need = |k: &str| {
         opts.get(k)
@@ -105,6 +142,82 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{token}");
             eprintln!("device '{name}' of hub '{hub}' registered; give the token above to that device only (it is not shown again)");
+            Ok(())
+        }
+        "retailer-list" => {
+            for r in storage.retailers().map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.name,
+                    r.currency.code(),
+                    r.country.as_deref().unwrap_or("-"),
+                    r.policy.trigger.as_str()
+                );
+            }
+            Ok(())
+        }
+        "retailer-create" | "retailer-save" => {
+            let (form, create) = if command == "retailer-save" {
+                let path = need("file")?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {path}: {e}"))?;
+                let form: RetailerForm = serde_json::from_str(&text)
+                    .map_err(|e| format!("{path} is not a retailer form: {e}"))?;
+                (form, false)
+            } else {
+                let trigger = match opts.get("trigger").map(String::as_str) {
+                    None | Some("processing") => Trigger::Processing,
+                    Some("first_scan") => Trigger::FirstScan,
+                    Some("manual") => Trigger::Manual,
+                    Some(other) => {
+                        return Err(format!(
+                            "'{other}' is not a trigger: first_scan, processing or manual"
+                        ))
+                    }
+                };
+                let form = RetailerForm {
+                    id: need("id")?,
+                    name: need("name")?,
+                    currency: need("currency")?,
+                    country: need("country")?,
+                    trigger,
+                    ..RetailerForm::blank()
+                };
+                (form, true)
+            };
+            let all = storage.retailers().map_err(|e| e.to_string())?;
+            let existing = all.iter().find(|r| r.id == form.id.trim());
+            if create && existing.is_some() {
+                return Err(format!(
+                    "there is already a retailer {} (use retailer-save to edit it)",
+                    form.id.trim()
+                ));
+            }
+            let others: Vec<_> = all
+                .iter()
+                .filter(|r| Some(*r) != existing)
+                .cloned()
+                .collect();
+            let record = returnhub_core::retailer::build_record(&form, existing, &others).map_err(
+                |issues| {
+                    let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
+                    format!("the retailer was not saved:\n{}", lines.join("\n"))
+                },
+            )?;
+            storage
+                .configure_retailer(&record, now_ms())
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "retailer '{}' ({}) {}; every hub gets it when it syncs",
+                record.id,
+                record.name,
+                if existing.is_some() {
+                    "saved"
+                } else {
+                    "created"
+                }
+            );
             Ok(())
         }
         "add-api-key" => {

@@ -1321,6 +1321,28 @@ impl CentralStorage for SqliteStorage {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn retailers(&self) -> Result<Vec<RetailerRecord>> {
+        let inner = self.lock()?;
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT record FROM retailers ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    fn configure_retailer(&self, record: &RetailerRecord, now: UnixMillis) -> Result<()> {
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
+        // No hub: retailer configuration is pulled by every hub.
+        w.append_own(DomainEvent::RetailerConfigured(record.clone()), None)?;
+        w.tx.commit()?;
+        Ok(())
+    }
+
     fn returns_by_external_id(&self, retailer_id: &str, external_id: &str) -> Result<Vec<String>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(

@@ -155,6 +155,11 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn retailer(&self, retailer_id: &str) -> Result<Option<RetailerRecord>>;
     /// Every retailer configured (by the hubs' `RetailerConfigured` events).
     fn retailer_ids(&self) -> Result<Vec<String>>;
+    /// Every retailer's whole configuration, by id.
+    fn retailers(&self) -> Result<Vec<RetailerRecord>>;
+    /// Records a retailer's whole configuration made here (the central CLI's `retailer`
+    /// commands) as a `RetailerConfigured` event for every hub, as if a hub had pushed it.
+    fn configure_retailer(&self, record: &RetailerRecord, now: UnixMillis) -> Result<()>;
     /// The retailer's returns that came from a partner under the partner's id `external_id`.
     fn returns_by_external_id(&self, retailer_id: &str, external_id: &str) -> Result<Vec<String>>;
     /// The shop's order as it is now (after its `orders/updated` webhook): recorded as an
