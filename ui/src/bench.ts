@@ -26,7 +26,7 @@ import type { ScanResult } from "./bindings/ScanResult";
 import type { ScanVerdict } from "./bindings/ScanVerdict";
 import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { Trigger } from "./bindings/Trigger";
-import { el, formatMoney, text, type Call } from "./util";
+import { el, formatMoney, message, text, type Call } from "./util";
 
 const VERDICT_LABEL: Record<ScanVerdict, string> = {
   expected: "Expected return",
@@ -936,6 +936,3 @@ export class Bench {
   }
 }
 
-export function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

@@ -4,7 +4,7 @@
 // all of it to anyone below supervisor.
 
 import type { ExceptionView } from "./bindings/ExceptionView";
-import { el, text, type Call } from "./util";
+import { el, message, text, type Call } from "./util";
 
 const KIND_LABEL: Record<ExceptionView["kind"], string> = {
   unknown_parcel: "Unknown parcel",
@@ -45,7 +45,7 @@ export class Exceptions {
       this.paint();
       el("exceptions-screen").focus();
     } catch (e) {
-      status.textContent = e instanceof Error ? e.message : String(e);
+      status.textContent = message(e);
     }
   }
 
@@ -123,7 +123,7 @@ export class Exceptions {
       this.closeResolve();
       await this.load();
     } catch (e) {
-      el("exceptions-status").textContent = e instanceof Error ? e.message : String(e);
+      el("exceptions-status").textContent = message(e);
     }
   }
 }

@@ -1,9 +1,9 @@
-// The window: sign-in, the screens (bench F1, rules F2, exceptions F3, station F4, shops F5), and the
-// one keyboard path. Every key goes through the wedge detector first: a scanner's burst is a
-// scan wherever the focus is (a text field gets its characters taken back out), anything
-// else is an ordinary key for the screen. Serial scanners arrive as `scanner` events and
-// take the same path. All data comes from typed Rust commands; the types are generated from
-// Rust (./bindings), never written here.
+// The window: first-start setup, sign-in, the screens (bench F1, rules F2, exceptions F3,
+// station F4, shops F5, people F6, retailers F7), and the one keyboard path. Every key goes
+// through the wedge detector first: a scanner's burst is a scan wherever the focus is (a text
+// field gets its characters taken back out), anything else is an ordinary key for the screen.
+// Serial scanners arrive as `scanner` events and take the same path. All data comes from typed
+// Rust commands; the types are generated from Rust (./bindings), never written here.
 
 import { invoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
@@ -14,17 +14,21 @@ import type { PrinterQueueView } from "./bindings/PrinterQueueView";
 import type { ScanResult } from "./bindings/ScanResult";
 import type { ScannerEvent } from "./bindings/ScannerEvent";
 import type { SessionView } from "./bindings/SessionView";
+import type { SetupInput } from "./bindings/SetupInput";
+import type { SetupState } from "./bindings/SetupState";
 import type { StationConfig } from "./bindings/StationConfig";
 import type { StationView } from "./bindings/StationView";
 import type { SyncView } from "./bindings/SyncView";
-import { Bench, VERDICT_LABEL, beep, message, showVerdict } from "./bench";
+import { Bench, VERDICT_LABEL, beep, showVerdict } from "./bench";
 import { Exceptions } from "./exceptions";
 import { setUpRulesScreen } from "./rules";
 import { Settings } from "./settings";
 import { Shops } from "./shops";
 import { Webhooks } from "./webhooks";
 import { Partners } from "./partners";
-import { el, formatMoney, text, typingInField } from "./util";
+import { People } from "./people";
+import { Retailers } from "./retailers";
+import { el, formatMoney, message, text, typingInField } from "./util";
 import { WedgeDetector } from "./wedge";
 
 export { formatMoney };
@@ -41,6 +45,7 @@ async function call<T>(cmd: string, args?: InvokeArgs): Promise<T> {
   } catch (e) {
     if (isErrorView(e)) {
       if (e.code === "not_signed_in") showSignIn();
+      if (e.code === "change_pin") showPinChange();
       throw new Error(e.message);
     }
     throw new Error(String(e));
@@ -57,8 +62,15 @@ const settings = new Settings(call, (config: StationConfig) => wedge.configure(c
 const shops = new Shops(call);
 const webhooks = new Webhooks(call);
 const partners = new Partners(call);
+const people = new People(call);
+const retailers = new Retailers(call);
 
-type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops";
+type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops" | "people" | "retailers";
+
+/// Setup, sign-in or the PIN change is in front: keys belong to its form, not to the bench.
+function overlayOpen(): boolean {
+  return !el("sign-in").hidden || !el("setup").hidden || !el("pin-change").hidden;
+}
 let screen: Screen = "bench";
 
 function showSignIn(message = ""): void {
@@ -76,7 +88,7 @@ function showSignIn(message = ""): void {
 function showScreen(wanted: Screen): void {
   // Screens a role may not use are not shown; the hub refuses their commands anyway.
   const allowed =
-    (wanted === "rules" && role === "admin") ||
+    ((wanted === "rules" || wanted === "people" || wanted === "retailers") && role === "admin") ||
     ((wanted === "exceptions" || wanted === "shops") && (role === "supervisor" || role === "admin")) ||
     wanted === "bench" ||
     wanted === "settings";
@@ -87,8 +99,18 @@ function showScreen(wanted: Screen): void {
     exceptions: "exceptions-screen",
     settings: "settings-screen",
     shops: "shops-screen",
+    people: "people-screen",
+    retailers: "retailers-screen",
   };
-  const titles: Record<Screen, string> = { bench: "Bench", rules: "Rules", exceptions: "Exceptions", settings: "Station", shops: "Shops" };
+  const titles: Record<Screen, string> = {
+    bench: "Bench",
+    rules: "Rules",
+    exceptions: "Exceptions",
+    settings: "Station",
+    shops: "Shops",
+    people: "People",
+    retailers: "Retailers",
+  };
   for (const [name, id] of Object.entries(screens)) el(id).hidden = name !== screen;
   el("screen-title").textContent = titles[screen];
   for (const name of Object.keys(screens)) {
@@ -107,6 +129,10 @@ function showScreen(wanted: Screen): void {
     void shops.load(role);
     void webhooks.load(role);
     void partners.load(role);
+  } else if (screen === "people") {
+    void people.load();
+  } else if (screen === "retailers") {
+    void retailers.load();
   } else {
     void settings.load();
   }
@@ -119,10 +145,94 @@ function showSession(session: SessionView): void {
   el("sign-out").hidden = false;
   const supervisor = session.role === "supervisor" || session.role === "admin";
   el("nav-rules").hidden = session.role !== "admin";
+  el("nav-people").hidden = session.role !== "admin";
+  el("nav-retailers").hidden = session.role !== "admin";
   el("nav-exceptions").hidden = !supervisor;
   el("nav-shops").hidden = !supervisor;
   el("supervisor-keys").hidden = !supervisor;
   showScreen("bench");
+  if (session.must_change_pin) showPinChange();
+}
+
+/// The signed-in person holds a one-time PIN: nothing else until they choose their own.
+function showPinChange(): void {
+  el("pin-change").hidden = false;
+  el("pin-change-error").textContent = "";
+  for (const id of ["pin-current", "pin-new", "pin-new-again"]) el<HTMLInputElement>(id).value = "";
+  el<HTMLInputElement>("pin-current").focus();
+}
+
+function setUpPinChange(): void {
+  el<HTMLFormElement>("pin-change-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const field = (id: string): string => el<HTMLInputElement>(id).value;
+    const args = { currentPin: field("pin-current"), newPin: field("pin-new"), newPinAgain: field("pin-new-again") };
+    for (const id of ["pin-current", "pin-new", "pin-new-again"]) el<HTMLInputElement>(id).value = "";
+    call<SessionView>("change_own_pin", args).then(
+      (session) => {
+        el("pin-change").hidden = true;
+        showSession(session);
+      },
+      (e: unknown) => {
+        el("pin-change-error").textContent = message(e);
+        el<HTMLInputElement>("pin-current").focus();
+      },
+    );
+  });
+}
+
+/// First start: nobody is enrolled and the demo is off. The hub refuses setup once anyone is,
+/// so this screen is only a convenience over that rule.
+function showSetup(state: SetupState): void {
+  el("sign-in").hidden = true;
+  el("setup").hidden = false;
+  el<HTMLInputElement>("setup-hub-id").value = state.hub_id;
+  el<HTMLInputElement>("setup-hub-name").value = state.hub_name;
+  el<HTMLInputElement>("setup-station").value = state.station;
+  el<HTMLInputElement>("setup-central-url").value = state.central_url ?? "";
+  el<HTMLInputElement>(state.hub_id ? "setup-badge" : "setup-hub-id").focus();
+}
+
+function setUpSetup(): void {
+  // An error is about what was typed: it goes as soon as anything is typed again.
+  el<HTMLFormElement>("setup-form").addEventListener("input", () => {
+    el("setup-error").textContent = "";
+  });
+  el<HTMLFormElement>("setup-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = (id: string): string => el<HTMLInputElement>(id).value;
+    const optional = (id: string): string | null => value(id).trim() || null;
+    if (value("setup-pin") !== value("setup-pin-again")) {
+      el("setup-error").textContent = "The two PINs differ: type the same PIN twice.";
+      return;
+    }
+    const input: SetupInput = {
+      hub_id: value("setup-hub-id"),
+      hub_name: value("setup-hub-name"),
+      station: optional("setup-station"),
+      admin_badge: value("setup-badge"),
+      admin_name: value("setup-name"),
+      pin: value("setup-pin"),
+      pin_again: value("setup-pin-again"),
+      central_url: optional("setup-central-url"),
+      device_token: optional("setup-token"),
+    };
+    el<HTMLButtonElement>("setup-submit").disabled = true;
+    call<SessionView>("set_up", { input })
+      .then((session) => {
+        for (const id of ["setup-pin", "setup-pin-again", "setup-token"]) el<HTMLInputElement>(id).value = "";
+        el("setup").hidden = true;
+        void loadHeader();
+        showSession(session);
+        watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
+      })
+      .catch((e: unknown) => {
+        el("setup-error").textContent = message(e);
+      })
+      .finally(() => {
+        el<HTMLButtonElement>("setup-submit").disabled = false;
+      });
+  });
 }
 
 async function openOnBench(returnId: string): Promise<void> {
@@ -139,7 +249,7 @@ async function openOnBench(returnId: string): Promise<void> {
 
 /// A scan from the wedge or a serial scanner, wherever the focus was.
 function routeScan(code: string, startedAt: number, parcel = false): void {
-  if (!el("sign-in").hidden) return;
+  if (overlayOpen()) return;
   if (screen !== "bench") showScreen("bench");
   if (bench.orphanOpen && !bench.ret) {
     // An item scanned off the unknown parcel: look its order up by SKU / EAN.
@@ -151,12 +261,25 @@ function routeScan(code: string, startedAt: number, parcel = false): void {
 
 /// An ordinary key (not part of a scan) on the current screen.
 function hotkey(key: string, ctrl: boolean): boolean {
-  if (key === "F1" || key === "F2" || key === "F3" || key === "F4" || key === "F5") {
-    showScreen(({ F1: "bench", F2: "rules", F3: "exceptions", F4: "settings", F5: "shops" } as const)[key]);
+  const screenKeys = {
+    F1: "bench",
+    F2: "rules",
+    F3: "exceptions",
+    F4: "settings",
+    F5: "shops",
+    F6: "people",
+    F7: "retailers",
+  } as const;
+  if (key in screenKeys) {
+    showScreen(screenKeys[key as keyof typeof screenKeys]);
     return true;
   }
   if (screen === "settings" && ctrl && key.toLowerCase() === "s") {
     void settings.save();
+    return true;
+  }
+  if (screen === "retailers" && ctrl && key.toLowerCase() === "s") {
+    void retailers.save();
     return true;
   }
   if (typingInField()) return false;
@@ -186,7 +309,7 @@ function setUpKeyboard(): void {
   document.addEventListener(
     "keydown",
     (event) => {
-      if (!el("sign-in").hidden) return;
+      if (overlayOpen()) return;
       const ctrl = event.ctrlKey || event.metaKey;
       // The scan box: typed or scanned, Enter submits, at once on the key going down (the
       // form's own submit waits for the key press, which WebKitGTK delivers tens of ms later).
@@ -293,7 +416,7 @@ async function watchStation(): Promise<void> {
   };
   call<SyncView>("sync_status").then(paintSync, () => undefined);
   window.setInterval(() => {
-    if (!el("sign-in").hidden) return;
+    if (overlayOpen()) return;
     call<PrinterQueueView>("printer_queue").then(paint, () => undefined);
     call<SyncView>("sync_status").then(paintSync, () => undefined);
     if (screen === "settings") settings.refresh().catch(() => undefined);
@@ -351,8 +474,10 @@ function setUpSignIn(): void {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey && event.shiftKey && event.key.toLowerCase() === "l") signOut();
   });
-  call<SessionView | null>("session")
-    .then((session) => {
+  call<SetupState>("setup_state")
+    .then(async (state) => {
+      if (state.needed) return showSetup(state);
+      const session = await call<SessionView | null>("session");
       if (!session) return showSignIn();
       showSession(session);
       watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
@@ -387,9 +512,11 @@ function setUpCentral(): void {
 
 function main(): void {
   setUpSignIn();
+  setUpSetup();
+  setUpPinChange();
   setUpCentral();
   openRules = setUpRulesScreen(call, formatMoney);
-  for (const name of ["bench", "rules", "exceptions", "settings", "shops"] as const) {
+  for (const name of ["bench", "rules", "exceptions", "settings", "shops", "people", "retailers"] as const) {
     el(`nav-${name}`).addEventListener("click", () => showScreen(name));
   }
   setUpKeyboard();

@@ -8,7 +8,7 @@ import type { PartnerConnectionInput } from "./bindings/PartnerConnectionInput";
 import type { PartnerConnectionView } from "./bindings/PartnerConnectionView";
 import type { RouteView } from "./bindings/RouteView";
 import type { SourceRoute } from "./bindings/SourceRoute";
-import { el, text, type Call } from "./util";
+import { el, message, text, type Call } from "./util";
 
 const NAMES: Record<ActionTarget, string> = {
   shopify: "Shopify",
@@ -72,7 +72,7 @@ export class Partners {
       this.showRoutes(await this.call<RouteView[]>("save_partner_routes", { retailerId, routes }));
       this.status(done, true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -87,7 +87,7 @@ export class Partners {
       this.show(await this.call<PartnerConnectionView[]>("partner_connections"));
       this.showRoutes(await this.call<RouteView[]>("partner_routes"));
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -157,7 +157,7 @@ export class Partners {
       this.show(views);
       this.status(`Connected to ${NAMES[input.target]}: its returns' actions go there now.`, true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -165,7 +165,7 @@ export class Partners {
     try {
       this.status(await this.call<string>("test_partner", { retailerId, target }), true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -174,7 +174,7 @@ export class Partners {
       this.show(await this.call<PartnerConnectionView[]>("disconnect_partner", { retailerId, target }));
       this.status(`Disconnected from ${NAMES[target]}: its returns' actions wait until it is connected again.`, true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 

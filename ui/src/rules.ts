@@ -1,4 +1,5 @@
-// The admin's rules screen: pick a retailer, edit its rule set, check it and dry-run it against
+// The admin's rules screen: pick a retailer, edit its rule set (as JSON or in the form of
+// ruleform.ts, switching either way keeps the same rules), check it and dry-run it against
 // the last 30 days beside the current rules, save it. Every check runs in the hub (which also
 // refuses anyone who is not an admin); this screen only shows what it says.
 
@@ -11,16 +12,11 @@ import type { RuleIssue } from "./bindings/RuleIssue";
 import type { RuleSet } from "./bindings/RuleSet";
 import type { RulesCheck } from "./bindings/RulesCheck";
 import type { Money } from "./bindings/Money";
+import { OUTCOME_LABEL, formFromJson, fromForm, mountRuleForm, ruleSetJson, toForm, type FormIssue } from "./ruleform";
 import type { Call } from "./util";
+import { message } from "./util";
 
-
-const OUTCOME_LABEL: Record<OutcomeKind, string> = {
-  refund: "Refund",
-  credit_note: "Credit note",
-  exchange: "Exchange",
-  no_action: "No action",
-  hold_for_review: "Hold for review",
-};
+type View = "json" | "form";
 
 function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -53,7 +49,7 @@ function status(text: string, ok: boolean): void {
   s.className = ok ? "ok" : "bad";
 }
 
-function showIssues(issues: RuleIssue[]): void {
+function showIssues(issues: readonly FormIssue[]): void {
   el<HTMLUListElement>("rules-issues").replaceChildren(
     ...issues.map((issue) => {
       const li = document.createElement("li");
@@ -94,22 +90,80 @@ function showDryRun(report: DryRunReport, format: (m: Money) => string): void {
 export function setUpRulesScreen(call: Call, format: (m: Money) => string): () => Promise<void> {
   const select = el<HTMLSelectElement>("rules-retailer");
   const text = el<HTMLTextAreaElement>("rules-text");
+  const form = mountRuleForm(el("rules-form"));
+  let view: View = "json";
   let retailers: RetailerSummary[] = [];
+
+  const showView = (next: View): void => {
+    view = next;
+    el("rules-json").hidden = next !== "json";
+    el("rules-form").hidden = next !== "form";
+    el("rules-view-json").setAttribute("aria-pressed", String(next === "json"));
+    el("rules-view-form").setAttribute("aria-pressed", String(next === "form"));
+  };
+
+  /// The draft the hub gets: the textarea's text, or in the form view the form's rule set,
+  /// written into the textarea first so the JSON view shows what was sent. Null (with the
+  /// inputs that are not values yet shown) when the form cannot be a rule set.
+  const draft = (): string | null => {
+    if (view === "json") return text.value;
+    const read = fromForm(form.state());
+    if (!read.ok) {
+      showIssues(read.error);
+      form.flag(read.error);
+      status("Some inputs are not values yet; fix the marked ones first.", false);
+      return null;
+    }
+    text.value = ruleSetJson(read.value);
+    return text.value;
+  };
+
+  const switchTo = (next: View): void => {
+    if (next === view) return;
+    if (next === "json") {
+      if (draft() === null) return;
+    } else {
+      const state = formFromJson(text.value);
+      if (!state.ok) {
+        // The text stays as it is, to be fixed where it is.
+        status(`Stays in JSON: ${state.error}`, false);
+        return;
+      }
+      form.load(state.value);
+    }
+    showView(next);
+    showIssues([]);
+    status("", true);
+  };
 
   const loadRules = async (): Promise<void> => {
     const retailer = retailers.find((r) => r.id === select.value);
     el("rules-trigger").textContent = retailer ? `trigger: ${retailer.trigger.replace("_", " ")}` : "";
     const rules = await call<RuleSet>("retailer_rules", { retailerId: select.value });
-    text.value = JSON.stringify(rules, null, 2);
+    text.value = ruleSetJson(rules);
     showIssues([]);
     status("", true);
+    if (view === "form") {
+      const state = toForm(rules);
+      if (state.ok) {
+        form.load(state.value);
+      } else {
+        showView("json");
+        status(`Shown as JSON: ${state.error}`, false);
+      }
+    }
   };
 
   const check = async (): Promise<void> => {
-    const args = { retailerId: select.value, draft: text.value };
+    const sent = draft();
+    if (sent === null) return;
+    const from = view;
+    const args = { retailerId: select.value, draft: sent };
     try {
       const issues = await call<RuleIssue[]>("check_rules", args);
       showIssues(issues);
+      // Issues point at rules by their place in the draft sent, which is the form's order.
+      if (from === "form" && view === "form") form.flag(issues);
       if (issues.some((i) => i.severity === "error")) {
         status("The draft has errors; the dry run needs a valid draft.", false);
         return;
@@ -117,23 +171,29 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
       showDryRun(await call<DryRunReport>("dry_run_rules", args), format);
       status(issues.length ? "Valid, with warnings." : "Valid.", true);
     } catch (e) {
-      status(e instanceof Error ? e.message : String(e), false);
+      status(message(e), false);
     }
   };
 
   const save = async (): Promise<void> => {
+    const sent = draft();
+    if (sent === null) return;
+    const from = view;
     try {
-      const result = await call<RulesCheck>("save_rules", { retailerId: select.value, draft: text.value });
+      const result = await call<RulesCheck>("save_rules", { retailerId: select.value, draft: sent });
       showIssues(result.issues);
+      if (from === "form" && view === "form") form.flag(result.issues);
       status(result.saved ? "Saved as the retailer's rules." : "Not saved: fix the errors first.", result.saved);
     } catch (e) {
-      status(e instanceof Error ? e.message : String(e), false);
+      status(message(e), false);
     }
   };
 
   select.addEventListener("change", () => void loadRules().catch((e: unknown) => status(String(e), false)));
   el("rules-check").addEventListener("click", () => void check());
   el("rules-save").addEventListener("click", () => void save());
+  el("rules-view-form").addEventListener("click", () => switchTo("form"));
+  el("rules-view-json").addEventListener("click", () => switchTo("json"));
   text.addEventListener("keydown", (event) => {
     if (event.key === "Tab" && !event.shiftKey) {
       // Indent in place: this is an editor. Esc leaves it for the buttons.
@@ -167,6 +227,7 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
     );
     if (retailers.some((r) => r.id === keep)) select.value = keep;
     await loadRules();
-    text.focus();
+    if (view === "form") form.focus();
+    else text.focus();
   };
 }

@@ -6,7 +6,7 @@ import type { PrinterSettings } from "./bindings/PrinterSettings";
 import type { StationConfig } from "./bindings/StationConfig";
 import type { StationView } from "./bindings/StationView";
 import type { WedgeSettings } from "./bindings/WedgeSettings";
-import { el, text, type Call } from "./util";
+import { el, message, text, type Call } from "./util";
 
 export class Settings {
   private config: StationConfig | null = null;
@@ -25,7 +25,7 @@ export class Settings {
     try {
       this.show(await this.call<StationView>("station_view"));
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -142,7 +142,7 @@ export class Settings {
       this.show(await this.call<StationView>("save_station", { config }));
       this.status("Saved.", true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 

@@ -11,7 +11,7 @@ import type { ImportView } from "./bindings/ImportView";
 import type { RetailerShopView } from "./bindings/RetailerShopView";
 import type { ShopifyPolicy } from "./bindings/ShopifyPolicy";
 import type { ShopsView } from "./bindings/ShopsView";
-import { el, text, type Call } from "./util";
+import { el, message, text, type Call } from "./util";
 
 export class Shops {
   private role: string | null = null;
@@ -43,7 +43,7 @@ export class Shops {
     try {
       this.show(await this.call<ShopsView>("shops_view"), true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -147,7 +147,7 @@ export class Shops {
       this.show(await this.call<ShopsView>(cmd, args), false);
       this.status(done, true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -181,7 +181,7 @@ export class Shops {
       this.fillPolicy();
       this.status("Settings saved: queued and future actions of this retailer follow them.", true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -199,7 +199,7 @@ export class Shops {
       const r = view.retailers.find((x) => x.retailer_id === el<HTMLSelectElement>("shop-retailer").value);
       this.status(`Connected to ${r?.connection?.shop_name ?? "the shop"}; importing the last 30 days of orders.`, true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 

@@ -6,6 +6,11 @@ import type { Money } from "./bindings/Money";
 /// Calls a Rust command; errors come back as one readable sentence (see main.ts).
 export type Call = <T>(cmd: string, args?: InvokeArgs) => Promise<T>;
 
+/// An error as one sentence for a status line.
+export function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 export function el<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
   if (!found) throw new Error(`the page has no #${id}`);

@@ -5,7 +5,7 @@
 
 import type { TrackingWebhookInput } from "./bindings/TrackingWebhookInput";
 import type { TrackingWebhookView } from "./bindings/TrackingWebhookView";
-import { el, text, type Call } from "./util";
+import { el, message, text, type Call } from "./util";
 
 export class Webhooks {
   private role: string | null = null;
@@ -34,7 +34,7 @@ export class Webhooks {
     try {
       this.show(await this.call<TrackingWebhookView[]>("tracking_webhooks"));
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -116,7 +116,7 @@ export class Webhooks {
       this.status(done, true);
       return true;
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
       return false;
     }
   }
@@ -126,7 +126,7 @@ export class Webhooks {
     try {
       this.status(await this.call<string>("test_tracking_webhook", { retailerId: v.retailer_id, url: v.url }), true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 
@@ -135,7 +135,7 @@ export class Webhooks {
       this.show(await this.call<TrackingWebhookView[]>("retry_tracking_webhooks", { retailerId: v.retailer_id, url: v.url }));
       this.status(`Sending the waiting batches to ${v.url} now.`, true);
     } catch (e) {
-      this.status(e instanceof Error ? e.message : String(e), false);
+      this.status(message(e), false);
     }
   }
 

@@ -4,12 +4,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ui = join(dirname(fileURLToPath(import.meta.url)), "..");
-await build({
-  entryPoints: [join(ui, "src", "wedge.ts")],
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "es2022",
-  outfile: join(ui, "dist-test", "wedge.mjs"),
-  logLevel: "warning",
-});
+for (const name of ["wedge", "ruleform", "retailers"]) {
+  await build({
+    entryPoints: [join(ui, "src", `${name}.ts`)],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "es2022",
+    outfile: join(ui, "dist-test", `${name}.mjs`),
+    logLevel: "warning",
+  });
+}
