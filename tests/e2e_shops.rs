@@ -13,7 +13,7 @@ mod support;
 mod shopify;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use returnhub_core::decision::ReturnOption;
 use returnhub_core::event::{DomainEvent, ReturnItemRecord, ReturnRecord};
@@ -23,22 +23,11 @@ use returnhub_core::trigger::{CreditNoteVia, ShopifyPolicy};
 use returnhub_hub::{Hub, HubOptions};
 use returnhub_store::{EventInput, Store};
 use shopify::simulator::{SimLine, SimOrder, Simulator, TOKEN};
-use support::{one, Driver};
+use support::{now_ms, one, shopify_time, wait_until, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
 const ENTER: char = '\u{E007}';
 const F5: char = '\u{E035}';
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn shopify_time(ms: i64) -> String {
-    returnhub_core::time::rfc3339(ms)[..19].to_owned() + "Z"
-}
 
 fn sim_order(n: u32, created: i64) -> SimOrder {
     SimOrder {
@@ -86,14 +75,6 @@ fn shop_row(driver: &Driver, retailer: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-fn wait_until(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check() {
-        assert!(Instant::now() < deadline, "waited {secs} s for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A return of imported order `n`, expected at this hub (as a returns portal would send it).
