@@ -163,6 +163,16 @@ async fn pull(
     Ok(Json(blocking(move || storage.pull(&device, &req)).await?))
 }
 
+/// Which hub the calling device's token is for (a station joining its hub asks first).
+async fn device_info(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<wire::DeviceInfo> {
+    let device = device(&state, &headers).await?;
+    let storage = state.storage.clone();
+    Ok(Json(blocking(move || storage.device_info(&device)).await?))
+}
+
 async fn conflicts(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -304,6 +314,7 @@ pub fn router(state: AppState) -> Router {
         .route(wire::PUSH_PATH, post(push))
         .route(wire::PULL_PATH, post(pull))
         .route(wire::CONFLICTS_PATH, get(conflicts))
+        .route(wire::DEVICE_PATH, get(device_info))
         .route(wire::UPLOAD_PATH, post(upload))
         .route(wire::TRACKING_PATH, post(tracking))
         .route(SHOPIFY_ORDERS_UPDATED_PATH, post(shopify_orders_updated))
@@ -322,4 +333,33 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serves `state` on `listener` from a thread of its own (with its own tokio runtime) for as
+/// long as the process runs, and returns the base URL: the central store embedded in another
+/// program, such as a test of hub stations against a real central store.
+pub fn serve_in_background(
+    listener: std::net::TcpListener,
+    state: AppState,
+) -> std::io::Result<String> {
+    listener.set_nonblocking(true)?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("central-store".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => return tracing::error!(error = %e, "cannot serve"),
+                };
+                if let Err(e) = serve(listener, state, std::future::pending()).await {
+                    tracing::error!(error = %e, "the central store stopped");
+                }
+            })
+        })?;
+    Ok(url)
 }

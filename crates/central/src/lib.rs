@@ -17,6 +17,6 @@ pub mod sqlite;
 pub mod storage;
 pub mod upload;
 
-pub use api::{router, serve, AppState};
+pub use api::{router, serve, serve_in_background, AppState};
 pub use sqlite::SqliteStorage;
 pub use storage::{CentralError, CentralStorage};

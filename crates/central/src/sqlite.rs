@@ -617,6 +617,38 @@ impl CentralStorage for SqliteStorage {
         }))
     }
 
+    fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_sync::wire::DeviceInfo> {
+        let inner = self.lock()?;
+        let device_name: String = inner.conn.query_row(
+            "SELECT name FROM devices WHERE id = ?1",
+            [&device.token_id],
+            |r| r.get(0),
+        )?;
+        // Only what the hub's own stations pushed counts (events_by_aggregate finds it).
+        let registered: Option<String> = inner
+            .conn
+            .query_row(
+                "SELECT payload FROM events
+                 WHERE aggregate_id = ?1 AND kind = 'hub_registered' AND hub_id = ?1
+                 ORDER BY hlc DESC LIMIT 1",
+                [&device.hub_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let hub_name = match registered {
+            Some(payload) => match serde_json::from_str::<DomainEvent>(&payload)? {
+                DomainEvent::HubRegistered { name, .. } => Some(name),
+                _ => None,
+            },
+            None => None,
+        };
+        Ok(returnhub_sync::wire::DeviceInfo {
+            hub_id: device.hub_id.clone(),
+            device_name,
+            hub_name,
+        })
+    }
+
     fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>> {
         let inner = self.lock()?;
         let (id, secret) = auth::split("rhk", key);

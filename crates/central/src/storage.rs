@@ -89,6 +89,10 @@ pub trait CentralStorage: Send + Sync + 'static {
     /// Creates a partner API key for `retailer_name` (exact); returns it (stored hashed).
     fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String>;
     fn authenticate_device(&self, token: &str) -> Result<Option<DeviceIdentity>>;
+    /// The device's hub as the central store knows it: its id, the token's name, and the
+    /// hub's name from the latest `HubRegistered` a station of that hub pushed (none yet: no
+    /// station of it has been set up).
+    fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_sync::wire::DeviceInfo>;
     fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>>;
 
     /// Stores a batch of a device's events (idempotent by event id) and applies their effects

@@ -75,16 +75,34 @@ impl HttpTransport {
         })
     }
 
+    /// Which hub this token is for, as the central store knows it.
+    pub async fn device_info(&self) -> Result<wire::DeviceInfo, SyncError> {
+        let request = self
+            .client
+            .get(format!("{}{}", self.base, wire::DEVICE_PATH))
+            .bearer_auth(&self.token);
+        self.answer(request).await
+    }
+
     async fn post<Q: Serialize, A: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &Q,
     ) -> Result<A, SyncError> {
-        let response = self
+        let request = self
             .client
             .post(format!("{}{}", self.base, path))
             .bearer_auth(&self.token)
-            .json(body)
+            .json(body);
+        self.answer(request).await
+    }
+
+    /// Sends `request` and reads its JSON answer; a refusal carries the central store's reason.
+    async fn answer<A: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<A, SyncError> {
+        let response = request
             .send()
             .await
             .map_err(|e| SyncError::Unreachable(e.without_url().to_string()))?;

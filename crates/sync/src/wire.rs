@@ -21,8 +21,21 @@ pub const PULL_PATH: &str = "/v1/sync/pull";
 pub const CONFLICTS_PATH: &str = "/v1/conflicts";
 pub const UPLOAD_PATH: &str = "/v1/returns/upload";
 pub const TRACKING_PATH: &str = "/v1/tracking";
+/// Which hub a device token belongs to (a station joining its hub asks before anything else).
+pub const DEVICE_PATH: &str = "/v1/device";
 pub const API_KEY_HEADER: &str = "x-api-key";
 pub const RETAILER_HEADER: &str = "x-retailer-name";
+
+/// The answer to `GET /v1/device`: the hub the token is for, as the central store knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub hub_id: String,
+    /// The token's name (`add-device --name`).
+    pub device_name: String,
+    /// The hub's name as its first station's setup registered it; none while no station of
+    /// the hub has been set up (and synced).
+    pub hub_name: Option<String>,
+}
 
 /// A batch of this device's events, oldest first, each exactly as it is in the hub's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
