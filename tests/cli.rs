@@ -151,3 +151,94 @@ fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
     assert_eq!(session.name, "Tama Evans");
     assert!(!hub.app_info().unwrap().demo);
 }
+
+/// `returnhub init --join`: another station of a hub that is set up (at a real central store
+/// in this process), its token from standard input; the hub's id and name come from the
+/// central store.
+#[test]
+fn init_join_makes_a_station_of_a_hub_that_is_set_up() {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use returnhub_central::CentralStorage;
+    let tmp = tempfile::tempdir().unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let storage = Arc::new(returnhub_central::SqliteStorage::open(&tmp.path().join("c")).unwrap());
+    let url = returnhub_central::serve_in_background(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        returnhub_central::AppState {
+            storage: storage.clone(),
+            clock: Arc::new(now),
+            shop_secrets: None,
+            shopify_client: Default::default(),
+        },
+    )
+    .unwrap();
+    let first_token = storage.create_device("NPE", "bench-1", now()).unwrap();
+    let second_token = storage.create_device("NPE", "bench-2", now()).unwrap();
+    let first = returnhub_hub::Hub::open(
+        returnhub_hub::HubOptions::in_dir(&tmp.path().join("one")).unwrap(),
+    )
+    .unwrap();
+    first
+        .set_up(&returnhub_hub::SetupInput {
+            hub_id: "NPE".into(),
+            hub_name: "Napier returns".into(),
+            station: None,
+            admin_badge: "AD-1".into(),
+            admin_name: "Ana".into(),
+            pin: "2468".into(),
+            pin_again: "2468".into(),
+            central_url: Some(url.clone()),
+            device_token: Some(first_token),
+        })
+        .unwrap();
+    assert!(first.start_sync_if_configured().unwrap());
+    first.sign_in("AD-1", "2468").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while first.sync_view().unwrap().queue_depth > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first station never synced"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let two = tmp.path().join("two");
+    let mut child = Command::new(APP)
+        .args([
+            "init",
+            "--join",
+            "--central-url",
+            &url,
+            "--station",
+            "bench-2",
+        ])
+        .env("RETURNHUB_DATA_DIR", &two)
+        .env_remove("RETURNHUB_DEMO")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{second_token}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("joined hub NPE (Napier returns)"), "{said}");
+    let toml = std::fs::read_to_string(two.join("hub.toml")).unwrap();
+    assert!(
+        toml.contains("id = \"NPE\"") && toml.contains(&url),
+        "{toml}"
+    );
+}

@@ -61,6 +61,7 @@ pub const ALL: &[&str] = &[
     "save_partner_routes",
     "setup_state",
     "set_up",
+    "join_hub",
     "change_own_pin",
     "people",
     "enrol_person",

@@ -16,11 +16,11 @@ use returnhub_core::station::StationConfig;
 use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
-    IssuedPin, ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PersonInput,
-    PersonView, PhotoRef, PrinterQueueView, ProcessResult, RetailerSaved, ReturnsPrimeLookup,
-    RouteView, RulesCheck, SessionView, SetupInput, SetupState, ShopsView, StaffImport,
-    StationView, SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
-    MAX_STAFF_CSV_BYTES,
+    IssuedPin, ItemScan, JoinInput, OrderMatch, PartnerConnectionInput, PartnerConnectionView,
+    PersonInput, PersonView, PhotoRef, PrinterQueueView, ProcessResult, RetailerSaved,
+    ReturnsPrimeLookup, RouteView, RulesCheck, SessionView, SetupInput, SetupState, ShopsView,
+    StaffImport, StationView, SupervisorResult, SyncView, TrackingWebhookInput,
+    TrackingWebhookView, MAX_STAFF_CSV_BYTES,
 };
 use tauri::State;
 
@@ -607,6 +607,21 @@ pub async fn set_up(state: State<'_, AppState>, input: SetupInput) -> Reply<Sess
             tracing::error!(error = %e, "sync not started after setup");
         }
         hub.sign_in(&input.admin_badge, &input.pin)
+    })
+    .await
+}
+
+/// Makes this station another station of the hub its device token is for (see
+/// `Hub::join_hub`). Off the window's thread: it asks the central store first.
+#[tauri::command]
+#[tracing::instrument(skip(state, input))]
+pub async fn join_hub(state: State<'_, AppState>, input: JoinInput) -> Reply<SetupState> {
+    short_input("central store URL", &input.central_url, 512)?;
+    short_input("device token", &input.device_token, 512)?;
+    let hub = state.hub.clone();
+    off_the_window(move || {
+        hub.join_hub(&input)?;
+        hub.setup_state()
     })
     .await
 }

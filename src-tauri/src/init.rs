@@ -7,21 +7,70 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use returnhub_hub::{Hub, HubOptions, SetupInput};
+use returnhub_hub::{Hub, HubOptions, JoinInput, SetupInput};
 
 pub const USAGE: &str = "\
 Usage: returnhub init --hub-id ID --hub-name NAME --admin-badge BADGE --admin-name NAME
                       [--station NAME] [--central-url URL]
+       returnhub init --join --central-url URL [--station NAME]
 
 Sets up a new hub in RETURNHUB_DATA_DIR (as the setup screen does): writes hub.toml and
 enrols the first admin. Refused once anyone is enrolled there.
 
 The admin's PIN is asked on the terminal (twice, not echoed), or read from the first line of
 standard input when that is not a terminal. With --central-url, this device's token (from
-`returnhub-central add-device`) is asked next, or read from the second line; empty skips it.";
+`returnhub-central add-device`) is asked next, or read from the second line; empty skips it.
 
-/// The flags, each at most once; anything else is a usage error (a mistyped flag must not be
-/// ignored).
+With --join, this station becomes another station of the hub its device token is for (asked
+on the terminal, or the first line of standard input): the hub's id and name come from the
+central store, its people arrive when the app syncs.";
+
+/// What `init` was asked to do.
+enum Init {
+    NewHub(SetupInput),
+    Join(JoinInput),
+}
+
+/// `--join` and the flags, each at most once; anything else is a usage error (a mistyped flag
+/// must not be ignored).
+fn parse_init(args: &[String]) -> Result<Init, String> {
+    let joining = args.iter().any(|a| a == "--join");
+    if !joining {
+        return parse(args).map(Init::NewHub);
+    }
+    let rest: Vec<String> = args.iter().filter(|a| *a != "--join").cloned().collect();
+    if rest.len() != args.len() - 1 {
+        return Err("--join is given twice".into());
+    }
+    let mut input = JoinInput {
+        central_url: String::new(),
+        device_token: String::new(),
+        station: None,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .clone();
+        if seen.contains(&flag.as_str()) {
+            return Err(format!("{flag} is given twice"));
+        }
+        match flag.as_str() {
+            "--central-url" => input.central_url = value,
+            "--station" => input.station = Some(value),
+            other => return Err(format!("unknown argument '{other}' (with --join)")),
+        }
+        seen.push(flag.as_str());
+    }
+    if input.central_url.is_empty() {
+        return Err("--central-url is required with --join".into());
+    }
+    Ok(Init::Join(input))
+}
+
+/// The flags of a new hub's setup.
 fn parse(args: &[String]) -> Result<SetupInput, String> {
     let mut input = SetupInput {
         hub_id: String::new(),
@@ -107,26 +156,35 @@ fn read_secrets(input: &mut SetupInput) -> Result<(), String> {
     Ok(())
 }
 
+/// The device token for joining, from the terminal (not echoed) or standard input's first line.
+fn read_token() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("This station's device token (not shown): ")
+            .map_err(|e| format!("cannot read from the terminal: {e}"))
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        Ok(line.trim().to_string())
+    }
+}
+
 pub fn run(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let mut input = match parse(args) {
-        Ok(input) => input,
+    let mut input = match parse_init(args) {
+        Ok(Init::NewHub(input)) => input,
+        Ok(Init::Join(input)) => return join(input),
         Err(e) => {
             eprintln!("returnhub init: {e}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let options = match HubOptions::from_env() {
-        Ok(o) if o.configured => {
-            eprintln!(
-                "returnhub init: {} exists already: this hub is set up",
-                o.config_path().display()
-            );
-            return ExitCode::FAILURE;
-        }
+    let options = match fresh_options() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("returnhub init: {e}");
@@ -160,6 +218,44 @@ pub fn run(args: &[String]) -> ExitCode {
                     ),
                     _ => String::new(),
                 }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("returnhub init: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The options of a data dir that is not set up yet, or the reason to stop.
+fn fresh_options() -> Result<HubOptions, String> {
+    match HubOptions::from_env() {
+        Ok(o) if o.configured => Err(format!(
+            "{} exists already: this station is set up",
+            o.config_path().display()
+        )),
+        Ok(o) => Ok(o),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn join(mut input: JoinInput) -> ExitCode {
+    let result = fresh_options().and_then(|options| {
+        input.device_token = read_token()?;
+        let hub = Hub::open(options).map_err(|e| e.to_string())?;
+        hub.join_hub(&input).map_err(|e| e.to_string())?;
+        Ok(hub.options())
+    });
+    match result {
+        Ok(options) => {
+            println!(
+                "This station ({}) joined hub {} ({}); its people arrive when the app syncs \
+                 with {}.",
+                options.station,
+                options.hub_id,
+                options.hub_name,
+                options.central_url.as_deref().unwrap_or_default()
             );
             ExitCode::SUCCESS
         }
@@ -204,6 +300,31 @@ mod tests {
             (vec!["--pin", "1234"], "never taken on the command line"),
         ] {
             let e = parse(&args(&bad)).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+        let Ok(Init::Join(join)) = parse_init(&args(&[
+            "--join",
+            "--central-url",
+            "http://c:8787",
+            "--station",
+            "b2",
+        ])) else {
+            panic!("a join");
+        };
+        assert_eq!(join.central_url, "http://c:8787");
+        assert!(join.device_token.is_empty(), "the token is not a flag");
+        for (bad, says) in [
+            (vec!["--join"], "--central-url is required"),
+            (
+                vec!["--join", "--central-url", "x", "--hub-id", "A"],
+                "unknown argument '--hub-id'",
+            ),
+            (
+                vec!["--join", "--join", "--central-url", "x"],
+                "given twice",
+            ),
+        ] {
+            let e = parse_init(&args(&bad)).err().unwrap();
             assert!(e.contains(says), "{bad:?}: {e}");
         }
     }

@@ -43,7 +43,7 @@ impl Hub {
         Ok(true)
     }
 
-    fn start_sync(&self, url: &str, token: &str) -> Result<()> {
+    pub(crate) fn start_sync(&self, url: &str, token: &str) -> Result<()> {
         let mut slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = slot.take() {
             old.stop();
@@ -65,6 +65,19 @@ impl Hub {
             ));
         };
         let token = check_token(token)?;
+        // A token for another hub would sync this station's events into that hub. Checked
+        // when the central store answers; offline, the token is kept and sync reports later.
+        match crate::setup::device_info(&url, token) {
+            Ok(device) if device.hub_id != self.options().hub_id => {
+                return Err(HubError::Invalid(format!(
+                    "that device token is for hub {}, and this is hub {}",
+                    device.hub_id,
+                    self.options().hub_id
+                )))
+            }
+            Ok(_) | Err(HubError::Network(_)) => {}
+            Err(e) => return Err(e),
+        }
         self.secrets
             .save(TOKEN_SECRET, token)
             .map_err(|e| HubError::Invalid(e.to_string()))?;

@@ -50,7 +50,7 @@ pub use returns_prime::{
     PartnerReturnItem, PartnerReturnMatch, ReturnsPrimeLookup, LOOKUP_TIMEOUT,
 };
 pub use rules_admin::RulesCheck;
-pub use setup::{SetupInput, SetupState};
+pub use setup::{JoinInput, SetupInput, SetupState};
 pub use shops::{
     ActionCounts, ActionView, DispatchMode, DispatchView, ImportState, ImportView,
     RetailerShopView, ShopConnectionView, ShopsView,
@@ -83,6 +83,9 @@ pub enum HubError {
     /// The request clashes with what is recorded (a badge already someone's).
     #[error("{0}")]
     Conflict(String),
+    /// Another machine did not answer, or answered no (the central store while joining).
+    #[error("{0}")]
+    Network(String),
     /// The request cannot be done as asked; the sentence says why and what to do.
     #[error("{0}")]
     Invalid(String),
@@ -119,6 +122,8 @@ pub enum ErrorCode {
     NotFound,
     /// It clashes with what is recorded; the message says with what.
     Conflict,
+    /// Another machine did not answer as needed; try again when it is reachable.
+    Network,
     /// Something failed on this machine (store, disk): tell a supervisor.
     Failed,
 }
@@ -139,6 +144,7 @@ impl From<HubError> for ErrorView {
             HubError::MustChangePin => ErrorCode::ChangePin,
             HubError::NotFound(_) => ErrorCode::NotFound,
             HubError::Conflict(_) => ErrorCode::Conflict,
+            HubError::Network(_) => ErrorCode::Network,
             HubError::UnknownRetailer(_) | HubError::Rules(_) | HubError::Invalid(_) => {
                 ErrorCode::Invalid
             }

@@ -3,6 +3,13 @@
 //! optionally, points the hub at its central store with this device's token. After that the
 //! setup command is refused in the core, whoever calls it: from then on people are enrolled
 //! by an admin who signed in.
+//!
+//! Another station of a hub that is set up already does not set up again (a second first
+//! admin, perhaps with the same badge, would clash with the people the hub already has): it
+//! *joins*. Its device token tells the central store which hub it is for; the station writes
+//! that hub's `hub.toml`, starts syncing, and its people, retailers and returns arrive by pull.
+//! A token given at setup is checked the same way: it must be for the hub being set up, and
+//! that hub must not be set up already.
 
 use returnhub_core::auth::Role;
 use returnhub_core::event::{DomainEvent, UserRecord};
@@ -32,11 +39,30 @@ pub struct SetupInput {
     pub device_token: Option<String>,
 }
 
+/// What the "another station of a hub" form asks.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct JoinInput {
+    pub central_url: String,
+    /// This station's own token from `returnhub-central add-device --hub HUB`.
+    pub device_token: String,
+    /// This machine's station name (default bench-1).
+    pub station: Option<String>,
+}
+
+/// How long joining waits for the central store to say which hub a token is for.
+const CENTRAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// What the window needs to know before anyone signs in.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SetupState {
     /// Nobody is enrolled and the demo is off: the setup screen shows.
     pub needed: bool,
+    /// This station joined its hub and is pulling its people: sign-in follows when they are
+    /// here.
+    pub joining: bool,
+    /// Why the last pull failed, while joining.
+    pub sync_error: Option<String>,
     /// Values already known (a `hub.toml` written by an installer), to prefill the form.
     pub hub_id: String,
     pub hub_name: String,
@@ -71,8 +97,16 @@ impl Hub {
     pub fn setup_state(&self) -> Result<SetupState> {
         let options = self.options();
         let needed = !options.demo && !self.store().has_users()?;
+        let status = self
+            .sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|w| w.status());
         Ok(SetupState {
             needed,
+            joining: needed && options.configured && status.is_some(),
+            sync_error: status.and_then(|s| s.last_error),
             hub_id: options.hub_id.clone(),
             hub_name: options.hub_name.clone(),
             station: options.station.clone(),
@@ -119,6 +153,22 @@ impl Hub {
             }
             Some(t) => Some(crate::central::check_token(t)?.to_string()),
         };
+        if let (Some(url), Some(token)) = (&central_url, &token) {
+            let device = device_info(url, token)?;
+            if device.hub_id != hub_id {
+                return Err(HubError::Invalid(format!(
+                    "this device's token is for hub {}, not {hub_id}: use that hub id, or a token \
+                     made for {hub_id} (returnhub-central add-device --hub {hub_id})",
+                    device.hub_id
+                )));
+            }
+            if let Some(name) = device.hub_name {
+                return Err(HubError::NotAllowed(format!(
+                    "hub {hub_id} ({name}) is set up already: set this station up as another \
+                     station of it (Join), so its people come from the central store"
+                )));
+            }
+        }
 
         let options = {
             let current = self.options();
@@ -179,6 +229,90 @@ impl Hub {
         self.replace_options(options);
         tracing::info!(hub = %hub_id, admin = %admin_id, "hub set up");
         Ok(admin_id)
+    }
+}
+
+impl Hub {
+    /// Makes this station another station of the hub its device token is for: the hub's
+    /// id and name from the central store, `hub.toml` written, the token kept, sync started.
+    /// The hub's people arrive with the first pull; until then nobody can sign in here (the
+    /// setup screen says so). Refused once anyone is enrolled here, and for a hub no station
+    /// has set up yet (that one is set up, not joined). Returns the hub's id.
+    pub fn join_hub(&self, input: &JoinInput) -> Result<String> {
+        let current = self.options();
+        if current.demo {
+            return Err(HubError::Invalid("the demo hub is set up already".into()));
+        }
+        let url = input.central_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(HubError::Invalid(format!(
+                "'{url}' is not an http(s) URL of a central store"
+            )));
+        }
+        let url = url.trim_end_matches('/').to_string();
+        let token = crate::central::check_token(&input.device_token)?.to_string();
+        let station = match input.station.as_deref().map(str::trim) {
+            None | Some("") => current.station.clone(),
+            Some(s) => check_text("station name", s, 40)?,
+        };
+        if self.store().has_users()? {
+            return Err(HubError::NotAllowed(
+                "this station is set up already: sign in".into(),
+            ));
+        }
+        let device = device_info(&url, &token)?;
+        let Some(hub_name) = device.hub_name else {
+            return Err(HubError::NotAllowed(format!(
+                "no station of hub {} has been set up yet: set this one up as the hub's first \
+                 (New hub), with hub id {}",
+                device.hub_id, device.hub_id
+            )));
+        };
+        let options = HubOptions {
+            hub_id: device.hub_id.clone(),
+            hub_name,
+            station,
+            central_url: Some(url.clone()),
+            configured: true,
+            ..(*current).clone()
+        };
+        {
+            // Held so a setup racing this join cannot enrol someone under another hub.toml.
+            let store = self.store();
+            if store.has_users()? {
+                return Err(HubError::NotAllowed(
+                    "this station is set up already: sign in".into(),
+                ));
+            }
+            write_config(&options)?;
+        }
+        self.secrets
+            .save(crate::central::TOKEN_SECRET, &token)
+            .map_err(|e| HubError::Invalid(e.to_string()))?;
+        self.replace_options(options);
+        self.start_sync(&url, &token)?;
+        tracing::info!(hub = %device.hub_id, device = %device.device_name, "joined the hub; pulling its people");
+        Ok(device.hub_id)
+    }
+}
+
+/// Asks the central store which hub `token` is for (bounded by [`CENTRAL_TIMEOUT`]).
+pub(crate) fn device_info(url: &str, token: &str) -> Result<returnhub_sync::wire::DeviceInfo> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        HubError::Network(format!("cannot ask the central store at {url}: {e}"))
+    };
+    let transport = returnhub_sync::HttpTransport::new(url, token, CENTRAL_TIMEOUT)
+        .map_err(|e| unreachable(&e))?;
+    let rt = crate::shops::runtime().map_err(|e| unreachable(&e))?;
+    match rt.block_on(transport.device_info()) {
+        Ok(info) => Ok(info),
+        Err(returnhub_sync::SyncError::Refused { status: 401, .. }) => Err(HubError::Invalid(
+            format!("the central store at {url} does not know that device token"),
+        )),
+        Err(e) => {
+            tracing::warn!(central = url, error = %e, "cannot ask the central store for the device's hub");
+            Err(unreachable(&e))
+        }
     }
 }
 

@@ -74,6 +74,7 @@ fn typescript_bindings_are_current() {
     ScannerEvent::export_all(&config).unwrap();
     returnhub_hub::SetupState::export_all(&config).unwrap();
     returnhub_hub::SetupInput::export_all(&config).unwrap();
+    returnhub_hub::JoinInput::export_all(&config).unwrap();
     returnhub_hub::PersonView::export_all(&config).unwrap();
     returnhub_hub::PersonInput::export_all(&config).unwrap();
     returnhub_hub::IssuedPin::export_all(&config).unwrap();
