@@ -14,6 +14,7 @@ import type { PrinterQueueView } from "./bindings/PrinterQueueView";
 import type { ScanResult } from "./bindings/ScanResult";
 import type { ScannerEvent } from "./bindings/ScannerEvent";
 import type { SessionView } from "./bindings/SessionView";
+import type { JoinInput } from "./bindings/JoinInput";
 import type { SetupInput } from "./bindings/SetupInput";
 import type { SetupState } from "./bindings/SetupState";
 import type { StationConfig } from "./bindings/StationConfig";
@@ -190,10 +191,57 @@ function showSetup(state: SetupState): void {
   el<HTMLInputElement>("setup-hub-name").value = state.hub_name;
   el<HTMLInputElement>("setup-station").value = state.station;
   el<HTMLInputElement>("setup-central-url").value = state.central_url ?? "";
+  if (state.joining) return showJoining(state);
   el<HTMLInputElement>(state.hub_id ? "setup-badge" : "setup-hub-id").focus();
 }
 
+/// "A new hub" asks for the hub and its first admin; "another station of a hub" only for the
+/// central store and this station's token (the rest comes from the central store).
+let joiningMode = false;
+
+function setSetupMode(join: boolean): void {
+  joiningMode = join;
+  el("setup-mode-new").setAttribute("aria-pressed", String(!join));
+  el("setup-mode-join").setAttribute("aria-pressed", String(join));
+  const fields = el<HTMLFieldSetElement>("setup-new-fields");
+  // Disabled, its required inputs do not stop the form; hidden, they are not in the way.
+  fields.disabled = join;
+  fields.hidden = join;
+  el("setup-join-help").hidden = !join;
+  el("setup-central-heading").textContent = join ? "Central return store" : "Central return store (optional)";
+  el("setup-submit").textContent = join ? "Join the hub" : "Set up the hub";
+  el("setup-error").textContent = "";
+  el<HTMLInputElement>(join ? "setup-central-url" : "setup-hub-id").focus();
+}
+
+let joinWatch: number | undefined;
+
+/// Joined: the hub's people are on their way from the central store; sign-in when they are here.
+function showJoining(state: SetupState): void {
+  setSetupMode(true);
+  for (const id of ["setup-mode-new", "setup-mode-join", "setup-submit"]) el<HTMLButtonElement>(id).disabled = true;
+  const paint = (s: SetupState): void => {
+    el("setup-joining").hidden = false;
+    el("setup-joining").textContent =
+      `This station joined hub ${s.hub_id} (${s.hub_name}). Bringing its people from the central store…` +
+      (s.sync_error ? ` Not yet: ${s.sync_error}` : "");
+  };
+  paint(state);
+  window.clearInterval(joinWatch);
+  joinWatch = window.setInterval(() => {
+    call<SetupState>("setup_state").then((s) => {
+      if (s.needed) return paint(s);
+      window.clearInterval(joinWatch);
+      el("setup").hidden = true;
+      void loadHeader();
+      showSignIn(`This station is part of ${s.hub_name} now: sign in with your badge.`);
+    }, () => undefined);
+  }, 1_000);
+}
+
 function setUpSetup(): void {
+  el("setup-mode-new").addEventListener("click", () => setSetupMode(false));
+  el("setup-mode-join").addEventListener("click", () => setSetupMode(true));
   // An error is about what was typed: it goes as soon as anything is typed again.
   el<HTMLFormElement>("setup-form").addEventListener("input", () => {
     el("setup-error").textContent = "";
@@ -202,6 +250,24 @@ function setUpSetup(): void {
     event.preventDefault();
     const value = (id: string): string => el<HTMLInputElement>(id).value;
     const optional = (id: string): string | null => value(id).trim() || null;
+    const submit = el<HTMLButtonElement>("setup-submit");
+    const failed = (e: unknown): void => {
+      el("setup-error").textContent = message(e);
+      submit.disabled = false;
+    };
+    if (joiningMode) {
+      const input: JoinInput = {
+        central_url: value("setup-central-url"),
+        device_token: value("setup-token"),
+        station: optional("setup-station"),
+      };
+      submit.disabled = true;
+      call<SetupState>("join_hub", { input }).then((state) => {
+        el<HTMLInputElement>("setup-token").value = "";
+        showJoining(state);
+      }, failed);
+      return;
+    }
     if (value("setup-pin") !== value("setup-pin-again")) {
       el("setup-error").textContent = "The two PINs differ: type the same PIN twice.";
       return;
@@ -217,21 +283,15 @@ function setUpSetup(): void {
       central_url: optional("setup-central-url"),
       device_token: optional("setup-token"),
     };
-    el<HTMLButtonElement>("setup-submit").disabled = true;
-    call<SessionView>("set_up", { input })
-      .then((session) => {
-        for (const id of ["setup-pin", "setup-pin-again", "setup-token"]) el<HTMLInputElement>(id).value = "";
-        el("setup").hidden = true;
-        void loadHeader();
-        showSession(session);
-        watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
-      })
-      .catch((e: unknown) => {
-        el("setup-error").textContent = message(e);
-      })
-      .finally(() => {
-        el<HTMLButtonElement>("setup-submit").disabled = false;
-      });
+    submit.disabled = true;
+    call<SessionView>("set_up", { input }).then((session) => {
+      for (const id of ["setup-pin", "setup-pin-again", "setup-token"]) el<HTMLInputElement>(id).value = "";
+      submit.disabled = false;
+      el("setup").hidden = true;
+      void loadHeader();
+      showSession(session);
+      watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
+    }, failed);
   });
 }
 

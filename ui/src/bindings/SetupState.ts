@@ -9,6 +9,15 @@ export type SetupState = {
  */
 needed: boolean, 
 /**
+ * This station joined its hub and is pulling its people: sign-in follows when they are
+ * here.
+ */
+joining: boolean, 
+/**
+ * Why the last pull failed, while joining.
+ */
+sync_error: string | null, 
+/**
  * Values already known (a `hub.toml` written by an installer), to prefill the form.
  */
 hub_id: string, hub_name: string, station: string, central_url: string | null, };
