@@ -252,8 +252,22 @@ function setUpSetup(): void {
     const optional = (id: string): string | null => value(id).trim() || null;
     const submit = el<HTMLButtonElement>("setup-submit");
     const failed = (e: unknown): void => {
-      el("setup-error").textContent = message(e);
       submit.disabled = false;
+      // Set up after all (say, the device token could not be kept): sign in, with the reason.
+      call<SetupState>("setup_state").then(
+        (state) => {
+          if (state.needed) {
+            el("setup-error").textContent = message(e);
+          } else {
+            el("setup").hidden = true;
+            void loadHeader();
+            showSignIn(message(e));
+          }
+        },
+        () => {
+          el("setup-error").textContent = message(e);
+        },
+      );
     };
     if (joiningMode) {
       const input: JoinInput = {

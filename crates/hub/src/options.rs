@@ -305,6 +305,25 @@ impl HubOptions {
         if let Some(url) = &self.central_url {
             text.push_str(&format!("\n[central]\nurl = {}\n", toml_string(url)));
         }
+        // Retry settings an installer's hub.toml set survive setup rewriting the file.
+        let webhooks = &self.webhook_schedule;
+        if *webhooks != RetrySchedule::default() {
+            text.push_str(&format!(
+                "\n[webhooks]\nretry_base_seconds = {}\nretry_max_seconds = {}\nretry_budget = {}\n",
+                webhooks.base.as_secs(),
+                webhooks.max.as_secs(),
+                webhooks.budget
+            ));
+        }
+        let dispatch = &self.dispatch_schedule;
+        if *dispatch != DispatchSchedule::default() {
+            text.push_str(&format!(
+                "\n[dispatch]\nbackoff_base_ms = {}\nbackoff_max_ms = {}\nmax_attempts = {}\n",
+                dispatch.backoff_base.as_millis(),
+                dispatch.backoff_max.as_millis(),
+                dispatch.max_attempts
+            ));
+        }
         text
     }
 
@@ -381,6 +400,16 @@ mod tests {
             station: "bench 2".into(),
             central_url: Some("https://central.example:8787".into()),
             configured: true,
+            webhook_schedule: RetrySchedule {
+                base: Duration::from_secs(5),
+                max: Duration::from_secs(600),
+                budget: 3,
+            },
+            dispatch_schedule: DispatchSchedule {
+                backoff_base: Duration::from_millis(250),
+                backoff_max: Duration::from_secs(60),
+                max_attempts: 4,
+            },
             ..HubOptions::unconfigured(dir.path())
         };
         std::fs::write(dir.path().join(CONFIG_FILE), written.config_text()).unwrap();

@@ -221,13 +221,20 @@ impl Hub {
                 Ok(())
             })?;
         }
-        if let Some(token) = token {
-            self.secrets
-                .save(crate::central::TOKEN_SECRET, &token)
-                .map_err(|e| HubError::Invalid(e.to_string()))?;
-        }
         self.replace_options(options);
         tracing::info!(hub = %hub_id, admin = %admin_id, "hub set up");
+        if let Some(token) = token {
+            // The hub is set up whatever happens here; the token can be entered again on F4.
+            self.secrets
+                .save(crate::central::TOKEN_SECRET, &token)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "setup could not keep the device token");
+                    HubError::Invalid(format!(
+                        "the hub is set up, but this device's token could not be kept ({e}): \
+                         sign in and enter it on the station screen (F4)"
+                    ))
+                })?;
+        }
         Ok(admin_id)
     }
 }
