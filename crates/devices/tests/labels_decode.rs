@@ -145,6 +145,27 @@ fn carton_label_pdf_decodes_to_gs1_128_sscc() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A person's badge label: what the sign-in screen's scanner reads is the badge code itself.
+#[test]
+fn badge_label_pdf_decodes_to_the_badge() {
+    let dir = tmpdir("badge");
+    let label = badge()
+        .fill(&badge_fields(
+            "Mere Tāne",
+            "admin",
+            "AD-9001",
+            "Wellington returns hub",
+        ))
+        .unwrap();
+    assert_eq!(
+        decode_pdf(&label.to_pdf(), &dir),
+        vec![s("CODE-128", false, "AD-9001")]
+    );
+    let zpl = label.to_zpl();
+    assert!(zpl.contains("AD-9001"), "{zpl}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn reprint_label_pdf_still_decodes() {
     let dir = tmpdir("reprint");
