@@ -95,7 +95,8 @@ impl SqliteStorage {
             .optional()?
             .flatten();
         if let Some(max) = max.and_then(|s| s.parse::<HlcStamp>().ok()) {
-            clock.observe(&max, 0);
+            // Every stored stamp was bounded when it was pushed.
+            clock.catch_up(&max, 0);
         }
         Ok(SqliteStorage {
             path,
@@ -679,6 +680,17 @@ impl CentralStorage for SqliteStorage {
             let stamp: HlcStamp = ev.hlc.parse().map_err(|e: returnhub_core::hlc::BadStamp| {
                 CentralError::BadRequest(e.to_string())
             })?;
+            // A clock far ahead would pin every device's clock to its future: refused whole,
+            // with the reason the pushing station shows (its events wait in its outbox).
+            let ahead_ms = stamp.wall_ms.saturating_sub(now.max(0) as u64);
+            if ahead_ms > returnhub_core::hlc::MAX_AHEAD_MS {
+                let e = returnhub_core::hlc::TooFarAhead { ahead_ms };
+                tracing::warn!(event = %ev.id, device = %ev.device_id, error = %e, "push refused: clock ahead");
+                return Err(CentralError::BadRequest(format!(
+                    "event {} is {e}: set that PC's clock right, then it syncs again",
+                    ev.id
+                )));
+            }
             let event: DomainEvent = serde_json::from_str(&ev.payload).map_err(|e| {
                 CentralError::BadRequest(format!("event {}: payload is not an event: {e}", ev.id))
             })?;
@@ -729,7 +741,9 @@ impl CentralStorage for SqliteStorage {
                     ev.id, ev.device_id
                 )));
             }
-            w.clock.observe(stamp, now.max(0) as u64);
+            w.clock
+                .observe(stamp, now.max(0) as u64)
+                .map_err(|e| CentralError::BadRequest(format!("event {}: {e}", ev.id)))?;
             let hub = w.scope(event, &device.hub_id)?;
             if w.insert_event(ev, hub.as_deref())? {
                 w.project(event, ev, hub.as_deref())?;

@@ -3,11 +3,35 @@
 //! device, and it moves past every stamp the device has seen from others.
 //!
 //! The clock is pure: the caller passes the physical time in, so tests replay exactly.
+//!
+//! Two bounds keep one bad clock from breaking everyone's: the counter never grows past six
+//! digits (it carries into the millisecond part, so the encoded stamp keeps one width that
+//! every peer parses), and a stamp more than [`MAX_AHEAD_MS`] ahead of the receiver's wall
+//! clock is refused by [`HlcClock::observe`] without moving the clock (a bench PC whose
+//! clock runs fast would otherwise pin every device's clock to its future).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+/// The largest counter a stamp carries; one more carries into `wall_ms`.
+pub const MAX_COUNTER: u32 = 999_999;
+
+/// How far ahead of the receiver's wall clock a peer's stamp may be: more is a clock that is
+/// wrong, not drift between two machines.
+pub const MAX_AHEAD_MS: u64 = 5 * 60_000;
+
+/// A peer's stamp refused because it is too far ahead of this device's wall clock.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "stamped {} s ahead of this clock (at most {} s is accepted): the sending machine's clock is wrong",
+    .ahead_ms / 1000,
+    MAX_AHEAD_MS / 1000
+)]
+pub struct TooFarAhead {
+    pub ahead_ms: u64,
+}
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HlcStamp {
@@ -107,23 +131,45 @@ impl HlcClock {
         } else {
             self.last_counter += 1;
         }
+        self.carry();
         self.stamp()
     }
 
-    /// Moves the clock past a stamp received from another device.
-    pub fn observe(&mut self, remote: &HlcStamp, now_ms: u64) -> HlcStamp {
-        let wall = now_ms.max(self.last_wall).max(remote.wall_ms);
-        self.last_counter = if wall == self.last_wall && wall == remote.wall_ms {
-            self.last_counter.max(remote.counter) + 1
+    /// Moves the clock past a stamp received from another device — unless the stamp is more
+    /// than [`MAX_AHEAD_MS`] ahead of `now_ms`, which is refused and leaves the clock as it was.
+    pub fn observe(&mut self, remote: &HlcStamp, now_ms: u64) -> Result<HlcStamp, TooFarAhead> {
+        let ahead_ms = remote.wall_ms.saturating_sub(now_ms);
+        if ahead_ms > MAX_AHEAD_MS {
+            return Err(TooFarAhead { ahead_ms });
+        }
+        Ok(self.catch_up(remote, now_ms))
+    }
+
+    /// Moves the clock past a stamp this device accepted earlier (its own store's history,
+    /// checked by [`HlcClock::observe`] when it arrived): no bound, it is already trusted.
+    pub fn catch_up(&mut self, seen: &HlcStamp, now_ms: u64) -> HlcStamp {
+        let wall = now_ms.max(self.last_wall).max(seen.wall_ms);
+        self.last_counter = if wall == self.last_wall && wall == seen.wall_ms {
+            self.last_counter.max(seen.counter) + 1
         } else if wall == self.last_wall {
             self.last_counter + 1
-        } else if wall == remote.wall_ms {
-            remote.counter + 1
+        } else if wall == seen.wall_ms {
+            seen.counter + 1
         } else {
             0
         };
         self.last_wall = wall;
+        self.carry();
         self.stamp()
+    }
+
+    /// A counter past six digits carries into the milliseconds: the stamp keeps its width and
+    /// its order (a later stamp still sorts after), at the cost of running a millisecond ahead.
+    fn carry(&mut self) {
+        if self.last_counter > MAX_COUNTER {
+            self.last_wall += u64::from(self.last_counter / (MAX_COUNTER + 1));
+            self.last_counter %= MAX_COUNTER + 1;
+        }
     }
 
     fn stamp(&self) -> HlcStamp {
@@ -139,6 +185,69 @@ impl HlcClock {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_counter_carries_into_the_milliseconds_and_the_width_never_grows() {
+        let mut c = HlcClock::resume(
+            "hub-a",
+            Some(&HlcStamp {
+                wall_ms: 5_000,
+                counter: MAX_COUNTER - 1,
+                device: "hub-a".into(),
+            }),
+        );
+        let a = c.tick(5_000);
+        assert_eq!((a.wall_ms, a.counter), (5_000, MAX_COUNTER));
+        let b = c.tick(5_000);
+        assert_eq!((b.wall_ms, b.counter), (5_001, 0), "carried");
+        assert!(a < b);
+        assert_eq!(a.encode().len(), b.encode().len());
+        assert_eq!(b.encode().parse::<HlcStamp>().unwrap(), b);
+        // Observing a peer at the limit carries too.
+        let peer = HlcStamp {
+            wall_ms: 9_000,
+            counter: MAX_COUNTER,
+            device: "hub-b".into(),
+        };
+        let seen = c.observe(&peer, 9_000).unwrap();
+        assert_eq!((seen.wall_ms, seen.counter), (9_001, 0));
+        assert!(seen > peer);
+        // A stamp with a seventh counter digit is not a stamp.
+        assert!("000000000009000-1000000-hub-b".parse::<HlcStamp>().is_err());
+    }
+
+    #[test]
+    fn a_stamp_too_far_ahead_is_refused_and_moves_nothing() {
+        let now = 1_800_000_000_000;
+        let mut c = HlcClock::new("central");
+        let before = c.tick(now);
+        let at_limit = HlcStamp {
+            wall_ms: now + MAX_AHEAD_MS,
+            counter: 0,
+            device: "bench".into(),
+        };
+        let past_limit = HlcStamp {
+            wall_ms: now + MAX_AHEAD_MS + 1,
+            ..at_limit.clone()
+        };
+        let mut probe = c.clone();
+        assert!(
+            probe.observe(&at_limit, now).is_ok(),
+            "the limit itself is accepted"
+        );
+        let refused = c.observe(&past_limit, now).unwrap_err();
+        assert_eq!(refused.ahead_ms, MAX_AHEAD_MS + 1);
+        assert!(refused.to_string().contains("clock is wrong"), "{refused}");
+        let after = c.tick(now);
+        assert_eq!(after.wall_ms, before.wall_ms, "the clock did not move");
+        assert!(after > before);
+        // Far-future stamps (a year ahead) likewise.
+        let year = HlcStamp {
+            wall_ms: now + 365 * 86_400_000,
+            ..at_limit
+        };
+        assert!(c.observe(&year, now).is_err());
+    }
 
     #[test]
     fn never_goes_backwards_when_the_wall_clock_does() {
@@ -159,7 +268,7 @@ mod tests {
             counter: 7,
             device: "hub-b".into(),
         };
-        let seen = c.observe(&remote, 1_100);
+        let seen = c.observe(&remote, 1_100).unwrap();
         assert!(seen > remote);
         assert!(c.tick(1_200) > seen);
     }

@@ -19,7 +19,7 @@
 //!   hub's supervisors see it on F5 and can retry it (the retry syncs to the central store).
 
 use returnhub_core::event::DomainEvent;
-use returnhub_core::hlc::{HlcClock, HlcStamp};
+use returnhub_core::hlc::{HlcClock, HlcStamp, MAX_AHEAD_MS};
 use returnhub_core::time::{rfc3339, UnixMillis};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -136,7 +136,8 @@ pub(crate) fn observe_pulled(
         .query_row([SEEN_KEY], |r| r.get(0))
         .optional()?;
     if let Some(stamp) = seen.and_then(|s| s.parse::<HlcStamp>().ok()) {
-        clock.observe(&stamp, now.max(0) as u64);
+        // Bounded when it was pulled (see `apply_remote_batch`); trusted now.
+        clock.catch_up(&stamp, now.max(0) as u64);
     }
     Ok(())
 }
@@ -273,7 +274,14 @@ impl Store {
             set_meta,
             params![CURSOR_KEY, serde_json::to_string(&cursor)?],
         )?;
-        let pulled_max = w.appended.iter().map(|a| &a.hlc).max();
+        // A stamp too far ahead (a peer with a wrong clock) is kept with its event but never
+        // becomes what this file has seen: it would pin every later local stamp to it.
+        let pulled_max = w
+            .appended
+            .iter()
+            .map(|a| &a.hlc)
+            .filter(|h| h.wall_ms.saturating_sub(now.max(0) as u64) <= MAX_AHEAD_MS)
+            .max();
         if let Some(high) = pulled_max {
             let seen: Option<HlcStamp> =
                 w.tx.query_row("SELECT value FROM meta WHERE key = ?1", [SEEN_KEY], |r| {
@@ -315,8 +323,11 @@ impl WriteTx<'_> {
                 event.kind()
             )));
         }
-        // Local events from now on sort after everything this device has seen.
-        self.clock.observe(&stamp, self.now.max(0) as u64);
+        // Local events from now on sort after everything this device has seen — but a stamp
+        // from a clock that runs far ahead moves nothing (the event is still applied).
+        if let Err(e) = self.clock.observe(&stamp, self.now.max(0) as u64) {
+            tracing::warn!(event = %ev.id, device = %ev.device_id, error = %e, "pulled event from a clock that runs ahead");
+        }
         self.tx
             .prepare_cached(
                 "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at)

@@ -252,9 +252,10 @@ fn the_bench_connection_sorts_after_what_the_worker_connection_pulled() {
     let path = dir.path().join("hub.sqlite3");
     let mut bench = Store::open(&path).unwrap();
     let mut worker = Store::open(&path).unwrap();
-    // Another device whose clock runs an hour ahead.
+    // Another device whose clock runs two minutes ahead (drift within the bound; an hour
+    // ahead moves no clock at all, see below).
     let mut other = HlcClock::new("other-device");
-    let ahead = NOW + 3_600_000;
+    let ahead = NOW + 120_000;
     let mut events: Vec<RemoteEvent> = seed()
         .iter()
         .map(|e| remote(&mut other, ahead, e))
@@ -298,4 +299,50 @@ fn the_bench_connection_sorts_after_what_the_worker_connection_pulled() {
         .unwrap();
     assert_eq!(status(&third), "processed");
     assert_eq!(status(&bench), "processed");
+}
+
+/// A pulled event from a device whose clock ran an hour ahead (it slipped past before the
+/// central store bounded clocks) is applied, but this device's clock does not follow it: its
+/// next local stamp is at its own time, not an hour in the future, also after a restart.
+#[test]
+fn a_pulled_stamp_from_a_clock_far_ahead_moves_no_local_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let mut fast = HlcClock::new("other-device");
+    let hour = 3_600_000;
+    let events: Vec<RemoteEvent> = seed()
+        .iter()
+        .map(|e| remote(&mut fast, NOW + hour, e))
+        .collect();
+    let cursor = SyncCursor {
+        events: 3,
+        tracking: 0,
+    };
+    let applied = store.apply_remote_batch(NOW, &events, cursor).unwrap();
+    assert_eq!(applied.applied, 3, "the events are kept");
+    let local = |store: &mut Store| {
+        let (_, appended) = store
+            .write(NOW + 1_000, |w| {
+                w.append(EventInput {
+                    event: DomainEvent::ConnoteScanned {
+                        raw: "X".into(),
+                        connote: "X".into(),
+                        return_id: None,
+                        station: "bench-1".into(),
+                    },
+                    actor: "u-1".into(),
+                    station: None,
+                })
+            })
+            .unwrap();
+        appended[0].hlc.wall_ms
+    };
+    assert_eq!(local(&mut store), (NOW + 1_000) as u64);
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    assert!(
+        local(&mut store) < (NOW + hour) as u64,
+        "a restart does not pin it either"
+    );
 }
