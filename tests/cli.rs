@@ -118,13 +118,13 @@ fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
     let weak = init("12");
     assert_eq!(weak.status.code(), Some(1));
     assert!(
-        stderr(&weak).contains("4 to 12 digits"),
+        stderr(&weak).contains("6 to 12 digits"),
         "{}",
         stderr(&weak)
     );
     assert!(!dir.path().join("hub.toml").exists());
 
-    let out = init("86420");
+    let out = init("864209");
     assert!(out.status.success(), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -133,11 +133,11 @@ fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
     );
     let toml = std::fs::read_to_string(dir.path().join("hub.toml")).unwrap();
     assert!(
-        toml.contains("id = \"CHC\"") && !toml.contains("86420"),
+        toml.contains("id = \"CHC\"") && !toml.contains("864209"),
         "{toml}"
     );
 
-    let again = init("86420");
+    let again = init("864209");
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("set up"), "{}", stderr(&again));
 
@@ -147,7 +147,7 @@ fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
     // The store holds the admin, with the PIN hashed.
     let hub =
         returnhub_hub::Hub::open(returnhub_hub::HubOptions::in_dir(dir.path()).unwrap()).unwrap();
-    let session = hub.sign_in("AD-77", "86420").unwrap();
+    let session = hub.sign_in("AD-77", "864209").unwrap();
     assert_eq!(session.name, "Tama Evans");
     assert!(!hub.app_info().unwrap().demo);
 }
@@ -192,14 +192,14 @@ fn init_join_makes_a_station_of_a_hub_that_is_set_up() {
             station: None,
             admin_badge: "AD-1".into(),
             admin_name: "Ana".into(),
-            pin: "2468".into(),
-            pin_again: "2468".into(),
+            pin: "246813".into(),
+            pin_again: "246813".into(),
             central_url: Some(url.clone()),
             device_token: Some(first_token),
         })
         .unwrap();
     assert!(first.start_sync_if_configured().unwrap());
-    first.sign_in("AD-1", "2468").unwrap();
+    first.sign_in("AD-1", "246813").unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while first.sync_view().unwrap().queue_depth > 0 {
         assert!(

@@ -149,7 +149,8 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
         Some(""),
         "typing clears it"
     );
-    driver.execute("document.getElementById('setup-form').scrollTop = 0; document.getElementById('setup').scrollTop = 0;");
+    driver
+        .execute("document.activeElement.blur(); document.getElementById('setup').scrollTop = 0;");
     screenshot(&driver, "setup.png");
     click(&driver, "setup-submit");
     let who = driver.wait_for(20, "the first admin signed in", |d| {
@@ -316,8 +317,8 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
         visible(d, "pin-change").then_some(())
     });
     type_in(&driver, "pin-current", &one_time_pin);
-    type_in(&driver, "pin-new", "7531");
-    type_in(&driver, "pin-new-again", "7531");
+    type_in(&driver, "pin-new", "753195");
+    type_in(&driver, "pin-new-again", "753195");
     click(&driver, "pin-change-submit");
     driver.wait_for(10, "the bench", |d| {
         (!visible(d, "pin-change") && visible(d, "bench-screen")).then_some(())
@@ -387,7 +388,7 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
         visible(d, "sign-in").then_some(())
     });
     assert!(!visible(&driver, "setup"));
-    let who = driver.sign_in("OP-5001", "7531");
+    let who = driver.sign_in("OP-5001", "753195");
     assert_eq!(who, "Hemi Walker (operator)");
     let logs = std::fs::read_dir(dir.join("logs"))
         .unwrap()

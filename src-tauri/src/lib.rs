@@ -412,7 +412,7 @@ mod tests {
                     "set_up",
                     serde_json::json!({"input": {"hub_id": "NEW", "hub_name": "New hub",
                         "station": null, "admin_badge": badge, "admin_name": "First Admin",
-                        "pin": "13579", "pin_again": "13579", "central_url": null,
+                        "pin": "135791", "pin_again": "135791", "central_url": null,
                         "device_token": null}}),
                 ),
             )

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Role;
 use crate::event::UserRecord;
 
-pub const MIN_PIN_DIGITS: usize = 4;
+/// New PINs only: people enrolled before this rule keep theirs until they change it.
+pub const MIN_PIN_DIGITS: usize = 6;
 pub const MAX_PIN_DIGITS: usize = 12;
 pub const MAX_BADGE_LEN: usize = 64;
 pub const MAX_NAME_LEN: usize = 100;
@@ -64,7 +65,7 @@ pub fn check_name(raw: &str) -> Result<String, PeopleError> {
     Ok(name.to_string())
 }
 
-/// A PIN: digits only (typed on a bench keypad), 4 to 12 of them.
+/// A new PIN: digits only (typed on a bench keypad), 6 to 12 of them.
 pub fn check_pin(pin: &str) -> Result<(), PeopleError> {
     let digits = pin.chars().count();
     if !pin.chars().all(|c| c.is_ascii_digit()) {
@@ -233,9 +234,9 @@ mod tests {
         assert!(check_badge(" ").is_err());
         assert!(check_name("").is_err());
         assert_eq!(check_name(" Mere ").unwrap(), "Mere");
-        assert!(check_pin("1234").is_ok());
-        assert!(check_pin("123").is_err());
-        assert!(check_pin("12a4").is_err());
+        assert!(check_pin("123456").is_ok());
+        assert!(check_pin("12345").is_err(), "six digits at least");
+        assert!(check_pin("12a456").is_err());
         assert!(check_pin("1234567890123").is_err());
     }
 

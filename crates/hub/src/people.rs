@@ -132,6 +132,8 @@ impl Hub {
 
     /// Replaces a person's PIN with a one-time PIN they must change at the next sign-in.
     pub fn reset_pin(&self, user_id: &str) -> Result<IssuedPin> {
+        // Checked before the (deliberately slow) hash, not only inside change_person.
+        self.authorize(Role::Admin)?;
         let pin = one_time_pin();
         let hash = crate::auth::hash_pin(&pin);
         let view = self.change_person(user_id, |u| {

@@ -119,6 +119,11 @@ impl Hub {
     /// user id; the caller starts sync if a central store was named.
     pub fn set_up(&self, input: &SetupInput) -> Result<String> {
         let now = (self.clock)();
+        // Refused first, whatever was typed: once set up, there is nothing to validate.
+        if self.store().has_users()? {
+            tracing::warn!("setup refused: the hub is set up already");
+            return Err(set_up_already());
+        }
         let hub_id = check_hub_id(&input.hub_id)?;
         let hub_name = check_text("hub name", &input.hub_name, 100)?;
         let station = match input.station.as_deref().map(str::trim) {
@@ -191,9 +196,7 @@ impl Hub {
             let mut store = self.store();
             if store.has_users()? {
                 tracing::warn!("setup refused: the hub is set up already");
-                return Err(HubError::NotAllowed(
-                    "this hub is set up already: sign in, and ask an admin to enrol people".into(),
-                ));
+                return Err(set_up_already());
             }
             // hub.toml first: if the events then fail, nobody is enrolled and setup runs again
             // (rewriting it); the other order could leave people in a store no hub.toml names.
@@ -321,6 +324,12 @@ pub(crate) fn device_info(url: &str, token: &str) -> Result<returnhub_sync::wire
             Err(unreachable(&e))
         }
     }
+}
+
+fn set_up_already() -> HubError {
+    HubError::NotAllowed(
+        "this hub is set up already: sign in, and ask an admin to enrol people".into(),
+    )
 }
 
 fn invalid(e: people::PeopleError) -> HubError {

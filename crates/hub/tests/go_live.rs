@@ -78,7 +78,7 @@ fn an_empty_data_dir_is_set_up_once_and_then_signs_in() {
                 pin_again: "12".into(),
                 ..setup_input()
             },
-            "4 to 12 digits",
+            "6 to 12 digits",
         ),
         (
             SetupInput {
@@ -188,7 +188,7 @@ fn admins_enrol_people_who_choose_their_own_pin() {
         Err(HubError::MustChangePin)
     ));
     assert!(hub
-        .change_own_pin(&issued.one_time_pin, "7531", "7532")
+        .change_own_pin(&issued.one_time_pin, "753195", "753196")
         .is_err());
     assert!(hub
         .change_own_pin(
@@ -198,14 +198,14 @@ fn admins_enrol_people_who_choose_their_own_pin() {
         )
         .is_err());
     assert!(matches!(
-        hub.change_own_pin("000000", "7531", "7531"),
+        hub.change_own_pin("000000", "753195", "753195"),
         Err(HubError::SignIn(_))
     ));
-    hub.change_own_pin(&issued.one_time_pin, "7531", "7531")
+    hub.change_own_pin(&issued.one_time_pin, "753195", "753195")
         .unwrap();
     assert!(hub.scan("LZ482131160NZ").is_ok(), "allowed now");
     assert!(hub.sign_in("OP-5001", &issued.one_time_pin).is_err());
-    let session = hub.sign_in("OP-5001", "7531").unwrap();
+    let session = hub.sign_in("OP-5001", "753195").unwrap();
     assert!(!session.must_change_pin);
 
     // An operator (and a supervisor) may not use any admin command.
@@ -238,7 +238,7 @@ fn admins_enrol_people_who_choose_their_own_pin() {
     forbidden(&hub);
     hub.sign_in("AD-9001", "482913").unwrap();
     hub.set_role(&issued.user_id, Role::Supervisor).unwrap();
-    hub.sign_in("OP-5001", "7531").unwrap();
+    hub.sign_in("OP-5001", "753195").unwrap();
     forbidden(&hub);
     assert_eq!(
         count(
@@ -276,7 +276,7 @@ fn the_last_active_admin_can_be_neither_deactivated_nor_demoted() {
     // The first is a supervisor now: admin commands are refused to them.
     assert!(matches!(hub.people(), Err(HubError::Forbidden { .. })));
     hub.sign_in("AD-9002", &second.one_time_pin).unwrap();
-    hub.change_own_pin(&second.one_time_pin, "2468", "2468")
+    hub.change_own_pin(&second.one_time_pin, "246813", "246813")
         .unwrap();
     assert!(matches!(
         hub.set_active(&second.user_id, false),
@@ -288,7 +288,7 @@ fn the_last_active_admin_can_be_neither_deactivated_nor_demoted() {
         hub.sign_in("AD-9001", "482913"),
         Err(HubError::SignIn(_))
     ));
-    hub.sign_in("AD-9002", "2468").unwrap();
+    hub.sign_in("AD-9002", "246813").unwrap();
     let history = hub.person_history(&me).unwrap();
     let lines: Vec<&str> = history.iter().map(|h| h.what.as_str()).collect();
     assert!(
