@@ -88,6 +88,37 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// `X-Retailer-Name` as its sender meant it: UTF-8 bytes as they are ("Kōwhai Apparel" is
+/// not ASCII), or the RFC 8187 form `UTF-8''K%C5%8Dwhai%20Apparel` for clients that can send
+/// ASCII only.
+fn retailer_header(headers: &HeaderMap) -> Result<String, ApiError> {
+    let missing = || {
+        ApiError(CentralError::Unauthorized(
+            "missing X-Retailer-Name header".into(),
+        ))
+    };
+    let raw = headers
+        .get(wire::RETAILER_HEADER)
+        .ok_or_else(missing)?
+        .as_bytes();
+    let not_utf8 = || {
+        ApiError(CentralError::Unauthorized(
+            "X-Retailer-Name is not UTF-8 (send the name as UTF-8, or as UTF-8''<percent-encoded>)"
+                .into(),
+        ))
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| not_utf8())?;
+    match text.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("UTF-8''") => {
+            percent_encoding::percent_decode_str(&text[7..])
+                .decode_utf8()
+                .map(|name| name.into_owned())
+                .map_err(|_| not_utf8())
+        }
+        _ => Ok(text.to_string()),
+    }
+}
+
 async fn device(state: &AppState, headers: &HeaderMap) -> Result<DeviceIdentity, ApiError> {
     let token = header(headers, "authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -108,14 +139,12 @@ async fn partner(state: &AppState, headers: &HeaderMap) -> Result<PartnerIdentit
         .ok_or_else(|| CentralError::Unauthorized("missing X-Api-Key header".into()))?
         .trim()
         .to_string();
-    let name = header(headers, wire::RETAILER_HEADER)
-        .ok_or_else(|| CentralError::Unauthorized("missing X-Retailer-Name header".into()))?
-        .to_string();
+    let name = retailer_header(headers)?;
     let storage = state.storage.clone();
     let identity = blocking(move || storage.authenticate_partner(&key))
         .await?
         .ok_or_else(|| ApiError(CentralError::Unauthorized("unknown API key".into())))?;
-    if !auth::same_text(&identity.retailer_name, &name) {
+    if !auth::same_name(&identity.retailer_name, &name) {
         return Err(ApiError(CentralError::Forbidden(format!(
             "this API key is not for retailer '{name}' (the name must match exactly)"
         ))));

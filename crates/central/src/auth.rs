@@ -56,9 +56,35 @@ pub fn same_text(a: &str, b: &str) -> bool {
     digest(a).ct_eq(&digest(b)).into()
 }
 
+/// A name as compared: Unicode NFC ("ō" typed as one character or as "o" + a macron is the
+/// same name) and trimmed. Case and inner spaces still count: the contract says "exactly".
+pub fn normalise_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.trim().nfc().collect()
+}
+
+/// Whether two retailer names are the same once normalised, in constant time.
+pub fn same_name(a: &str, b: &str) -> bool {
+    same_text(&normalise_name(a), &normalise_name(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_compare_after_unicode_normalisation() {
+        let composed = "K\u{14D}whai Apparel";
+        let decomposed = "Ko\u{304}whai Apparel";
+        assert_ne!(composed, decomposed);
+        assert!(same_name(composed, decomposed));
+        assert!(same_name(composed, " K\u{14D}whai Apparel "));
+        assert!(!same_name(composed, "Kowhai Apparel"));
+        assert!(
+            !same_name(composed, "k\u{14D}whai apparel"),
+            "case still counts"
+        );
+    }
 
     #[test]
     fn minted_tokens_verify_and_others_do_not() {

@@ -456,6 +456,29 @@ impl Tx<'_> {
                 |r| r.get(0),
             )
             .optional()?;
+        // The key's name as typed at the CLI may be composed differently from the name the
+        // hub's form recorded ("ō" as one character or two): a retailer's few names are
+        // compared normalised when the exact text is not there.
+        let record = match record {
+            Some(r) => Some(r),
+            None => {
+                let wanted = crate::auth::normalise_name(name);
+                let mut stmt = self
+                    .tx
+                    .prepare_cached("SELECT name, record FROM retailers")?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+                let mut found = None;
+                for row in rows {
+                    let (candidate, record) = row?;
+                    if crate::auth::normalise_name(&candidate) == wanted {
+                        found = Some(record);
+                        break;
+                    }
+                }
+                found
+            }
+        };
         let record = record.ok_or_else(|| {
             CentralError::Invalid(format!(
                 "retailer '{name}' is not configured at the central store yet"

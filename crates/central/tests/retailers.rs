@@ -162,3 +162,63 @@ async fn retailers_from_a_hub_and_from_the_cli_reach_every_hub() {
         .collect();
     assert_eq!(at_central, ["kowhai", "maple"]);
 }
+
+/// A retailer named as people write it ("Kōwhai Apparel") authenticates to the Upload API:
+/// its key made with the name typed decomposed at the CLI, the header sent as UTF-8 bytes or
+/// in the RFC 8187 form; another spelling is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retailer_name_outside_ascii_authenticates_however_it_is_composed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = SimClock::new();
+    let central = Central::start(&tmp.path().join("central"), clock.clone()).await;
+    let token = create_device(&central.storage, "AKL", clock.now());
+    let store = Store::open(&tmp.path().join("akl.sqlite3")).unwrap();
+    let t = HttpTransport::new(&central.url(), &token, Duration::from_secs(10)).unwrap();
+    let mut akl = Syncer::new(store, t, clock.as_fn());
+    let composed = "K\u{14D}whai Apparel";
+    configure(
+        &mut akl.store,
+        clock.now(),
+        &[retailer("kowhai", composed, Trigger::Processing)],
+    );
+    akl.sync_once().await.unwrap();
+    let decomposed = "Ko\u{304}whai Apparel";
+    let partner = Partner {
+        client: plain_client(),
+        base: central.url(),
+        key: central
+            .storage
+            .create_api_key(decomposed, clock.now())
+            .unwrap(),
+        retailer: composed.into(),
+    };
+    let rows = vec![upload_row("C-NAME-1", "#1", "SKU-1", "AKL", "REFUND")];
+    for header in [
+        composed.to_string(),
+        decomposed.to_string(),
+        "UTF-8''K%C5%8Dwhai%20Apparel".to_string(),
+    ] {
+        let (status, body) = partner
+            .post_raw(
+                returnhub_sync::wire::UPLOAD_PATH,
+                &rows,
+                &partner.key,
+                &header,
+            )
+            .await;
+        // Row results, not an error: authenticated, and the retailer found by its name.
+        assert!(
+            (status == 200 || status == 422) && body["rows"].is_array(),
+            "{header}: {status} {body}"
+        );
+    }
+    let (status, _) = partner
+        .post_raw(
+            returnhub_sync::wire::UPLOAD_PATH,
+            &rows,
+            &partner.key,
+            "Kowhai Apparel",
+        )
+        .await;
+    assert_eq!(status, 403, "another name is another retailer");
+}

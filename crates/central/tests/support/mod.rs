@@ -195,7 +195,11 @@ impl Partner {
             .client
             .post(format!("{}{}", self.base, path))
             .header(wire::API_KEY_HEADER, key)
-            .header(wire::RETAILER_HEADER, retailer)
+            // As bytes: a retailer name need not be ASCII ("Kōwhai Apparel").
+            .header(
+                wire::RETAILER_HEADER,
+                reqwest::header::HeaderValue::from_bytes(retailer.as_bytes()).unwrap(),
+            )
             .json(body)
             .send()
             .await
