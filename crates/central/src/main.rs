@@ -9,6 +9,9 @@
 //! returnhub-central partner-secret --data-dir DIR --retailer ID --partner P  secret on stdin
 //! returnhub-central loop-webhook-secret --data-dir DIR --retailer ID        secret on stdin
 //! returnhub-central increff-webhook-secret --data-dir DIR --retailer ID     secret on stdin
+//! returnhub-central device-list --data-dir DIR                              list device tokens
+//! returnhub-central device-revoke --data-dir DIR --device ID                stop a token
+//! returnhub-central device-rotate --data-dir DIR --device ID                print a new one
 //! returnhub-central retailer-list --data-dir DIR                            list retailers
 //! returnhub-central retailer-create --data-dir DIR --id ID --name NAME --currency C --country X
 //! returnhub-central retailer-save --data-dir DIR --file FORM.json           create or edit
@@ -43,6 +46,12 @@ const USAGE: &str = "usage:
       (reads the secret the retailer's Increff notifications are signed with from stdin;
        RETURN_PICKED_UP / RTO are then taken, signature checked, at POST /v1/increff/webhook/ID,
        and forwarded by the return's hub to the retailer's tracking webhook URLs)
+  returnhub-central device-list --data-dir DIR
+      (every device token: id, hub, name, the store it is bound to, created, revoked)
+  returnhub-central device-revoke --data-dir DIR --device ID
+      (the token stops authenticating at once, for good: a stolen or retired PC)
+  returnhub-central device-rotate --data-dir DIR --device ID
+      (prints a new token for the same device; the old one stops working)
   returnhub-central retailer-list --data-dir DIR
   returnhub-central retailer-create --data-dir DIR --id ID --name NAME --currency CODE
       --country COUNTRY [--trigger first_scan|processing|manual]
@@ -61,7 +70,8 @@ fn allowed_flags(command: &str) -> &'static [&'static str] {
         "shopify-webhook-secret" | "loop-webhook-secret" | "increff-webhook-secret" => {
             &["data-dir", "retailer"]
         }
-        "retailer-list" => &["data-dir"],
+        "retailer-list" | "device-list" => &["data-dir"],
+        "device-revoke" | "device-rotate" => &["data-dir", "device"],
         "retailer-create" => &["data-dir", "id", "name", "currency", "country", "trigger"],
         "retailer-save" => &["data-dir", "file"],
         _ => &["data-dir", "listen"],
@@ -101,6 +111,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
             | "loop-webhook-secret"
             | "increff-webhook-secret"
             | "retailer-list"
+            | "device-list"
+            | "device-revoke"
+            | "device-rotate"
             | "retailer-create"
             | "retailer-save",
         ) => (args[0].clone(), &args[1..]),
@@ -142,6 +155,37 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{token}");
             eprintln!("device '{name}' of hub '{hub}' registered; give the token above to that device only (it is not shown again)");
+            Ok(())
+        }
+        "device-list" => {
+            for d in storage.devices().map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    d.id,
+                    d.hub_id,
+                    d.name,
+                    d.bound_device_id.as_deref().unwrap_or("-"),
+                    d.created_at,
+                    d.revoked_at
+                        .as_deref()
+                        .map_or("active".to_string(), |at| format!("revoked {at}"))
+                );
+            }
+            Ok(())
+        }
+        "device-revoke" => {
+            let id = need("device")?;
+            storage
+                .revoke_device(&id, now_ms())
+                .map_err(|e| e.to_string())?;
+            eprintln!("device token {id} revoked: it is refused from now on");
+            Ok(())
+        }
+        "device-rotate" => {
+            let id = need("device")?;
+            let token = storage.rotate_device(&id).map_err(|e| e.to_string())?;
+            println!("{token}");
+            eprintln!("device token {id} rotated: enter the token above on that device (F4); the old one is refused");
             Ok(())
         }
         "retailer-list" => {

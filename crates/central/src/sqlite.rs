@@ -24,8 +24,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use crate::auth;
 use crate::storage::{
-    ActionClaim, CentralError, CentralStorage, ClaimEnd, DeviceIdentity, Failpoint, OrderUpdate,
-    PartnerIdentity, Result, ShopConnection,
+    ActionClaim, CentralError, CentralStorage, ClaimEnd, DeviceIdentity, DeviceRow, Failpoint,
+    OrderUpdate, PartnerIdentity, Result, ShopConnection,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_shops",
         include_str!("../../../migrations/central/0002_shops.sql"),
+    ),
+    (
+        "0003_device_revocation",
+        include_str!("../../../migrations/central/0003_device_revocation.sql"),
     ),
 ];
 
@@ -611,6 +615,52 @@ impl CentralStorage for SqliteStorage {
         Ok(token)
     }
 
+    fn devices(&self) -> Result<Vec<DeviceRow>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT id, hub_id, name, bound_device_id, created_at, revoked_at FROM devices
+             ORDER BY hub_id, created_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeviceRow {
+                id: r.get(0)?,
+                hub_id: r.get(1)?,
+                name: r.get(2)?,
+                bound_device_id: r.get(3)?,
+                created_at: r.get(4)?,
+                revoked_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn revoke_device(&self, id: &str, now: UnixMillis) -> Result<()> {
+        let changed = self.lock()?.conn.execute(
+            "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, rfc3339(now)],
+        )?;
+        if changed == 0 {
+            return Err(CentralError::Invalid(format!(
+                "no device token {id} that is not revoked already (device-list shows them)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn rotate_device(&self, id: &str) -> Result<String> {
+        let (_, secret, _) = auth::mint("rhd")?;
+        let changed = self.lock()?.conn.execute(
+            "UPDATE devices SET secret_sha256 = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, auth::digest(&secret).to_vec()],
+        )?;
+        if changed == 0 {
+            return Err(CentralError::Invalid(format!(
+                "no device token {id} to rotate (revoked tokens stay revoked: add a device)"
+            )));
+        }
+        Ok(format!("rhd_{id}_{secret}"))
+    }
+
     fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String> {
         let (id, secret, token) = auth::mint("rhk")?;
         self.lock()?.conn.execute(
@@ -626,7 +676,8 @@ impl CentralStorage for SqliteStorage {
         let row: Option<(String, Vec<u8>, Option<String>)> = inner
             .conn
             .prepare_cached(
-                "SELECT hub_id, secret_sha256, bound_device_id FROM devices WHERE id = ?1",
+                "SELECT hub_id, secret_sha256, bound_device_id FROM devices
+                 WHERE id = ?1 AND revoked_at IS NULL",
             )?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
@@ -736,6 +787,12 @@ impl CentralStorage for SqliteStorage {
         )?;
         let origin = match (&bound, events.first()) {
             (Some(b), _) => b.clone(),
+            // The central store's own events go out under this id: no device may take it.
+            (None, Some(first)) if first.device_id == CENTRAL_DEVICE => {
+                return Err(CentralError::Forbidden(format!(
+                    "the device id '{CENTRAL_DEVICE}' is the central store's own"
+                )));
+            }
             (None, Some(first)) => {
                 w.tx.execute(
                     "UPDATE devices SET bound_device_id = ?2 WHERE id = ?1",

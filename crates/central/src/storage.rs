@@ -40,6 +40,19 @@ impl From<serde_json::Error> for CentralError {
 
 pub type Result<T, E = CentralError> = std::result::Result<T, E>;
 
+/// A device token as the central CLI lists it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// The token's id: `rhd_<id>_<secret>`.
+    pub id: String,
+    pub hub_id: String,
+    pub name: String,
+    /// The hub store's device id, bound on the token's first push.
+    pub bound_device_id: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
 /// The hub device a bearer token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentity {
@@ -89,6 +102,12 @@ pub trait CentralStorage: Send + Sync + 'static {
     /// Creates a partner API key for `retailer_name` (exact); returns it (stored hashed).
     fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String>;
     fn authenticate_device(&self, token: &str) -> Result<Option<DeviceIdentity>>;
+    /// Every device token, revoked ones too.
+    fn devices(&self) -> Result<Vec<DeviceRow>>;
+    /// Stops a device token authenticating, for good.
+    fn revoke_device(&self, id: &str, now: UnixMillis) -> Result<()>;
+    /// A new secret for a device token (the old one stops working); same id and binding.
+    fn rotate_device(&self, id: &str) -> Result<String>;
     /// The device's hub as the central store knows it: its id, the token's name, and the
     /// hub's name from the latest `HubRegistered` a station of that hub pushed (none yet: no
     /// station of it has been set up).
