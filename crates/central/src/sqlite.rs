@@ -64,6 +64,22 @@ impl SqliteStorage {
             CentralError::Storage(format!("cannot create {}: {e}", data_dir.display()))
         })?;
         let path = data_dir.join("central.sqlite3");
+        // Every hub's data and the claims: readable by the service's user only (SQLite gives
+        // the -wal and -shm files the database's permissions).
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let private = |e: std::io::Error| {
+                CentralError::Storage(format!("cannot make {} private: {e}", path.display()))
+            };
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(private)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(private)?;
+        }
         let mut conn = Connection::open(&path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;

@@ -2,6 +2,7 @@
 //! token at once (push, pull and the device endpoint all refuse it), `device-rotate` prints a
 //! new token for the same device (the old one is refused, the new one keeps the device's
 //! binding), `device-list` shows both. No token may push as the central store's own device.
+//! The database file is the service user's alone (0600).
 
 mod support;
 
@@ -51,6 +52,18 @@ async fn tokens_are_revoked_and_rotated_from_the_cli() {
         let t = HttpTransport::new(&central.url(), token, Duration::from_secs(10)).unwrap();
         Syncer::new(store, t, clock.as_fn())
     };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("central.sqlite3"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "every hub's data: the service's user only"
+        );
+    }
     let stolen_token = create_device(&central.storage, "h1", clock.now());
     let kept_token = create_device(&central.storage, "h1", clock.now());
     let mut stolen = syncer("stolen", &stolen_token);

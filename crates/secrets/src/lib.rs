@@ -50,16 +50,16 @@ impl SecretVault {
     }
 
     fn file(&self, name: &str) -> PathBuf {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        // Letters, digits, '-' and '_' stand for themselves; every other byte is `~XX`. One
+        // name, one file: "a/b" and "a_b" must not share a secret.
+        let mut safe = String::with_capacity(name.len());
+        for byte in name.bytes() {
+            if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+                safe.push(char::from(byte));
+            } else {
+                safe.push_str(&format!("~{byte:02X}"));
+            }
+        }
         self.fallback_dir
             .join(format!("{}-{safe}.secret", self.service))
     }
@@ -92,6 +92,9 @@ impl SecretVault {
             message,
         };
         std::fs::create_dir_all(&self.fallback_dir).map_err(|e| err(e.to_string()))?;
+        // Only this user may even list which secrets there are.
+        std::fs::set_permissions(&self.fallback_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| err(e.to_string()))?;
         let tmp = path.with_extension("tmp");
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -178,6 +181,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_that_differ_never_share_a_file_and_the_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let vault = SecretVault::new("returnhub", dir.path(), Backend::FileOnly);
+        for (name, value) in [
+            ("a/b", "one"),
+            ("a_b", "two"),
+            ("a~2Fb", "three"),
+            ("a.b", "four"),
+        ] {
+            vault.save(name, value).unwrap();
+        }
+        assert_eq!(vault.load("a/b").unwrap(), "one");
+        assert_eq!(vault.load("a_b").unwrap(), "two");
+        assert_eq!(vault.load("a~2Fb").unwrap(), "three");
+        assert_eq!(vault.load("a.b").unwrap(), "four");
+        assert_eq!(
+            vault.file("partner-returns_prime-kowhai"),
+            dir.path()
+                .join("returnhub-partner-returns_prime-kowhai.secret"),
+            "names of safe characters keep the files they always had"
+        );
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+
+    #[test]
     fn the_file_fallback_round_trips_readable_only_by_the_owner() {
         let dir = tempfile::tempdir().unwrap();
         let vault = SecretVault::new("returnhub-test", dir.path(), Backend::FileOnly);
@@ -214,7 +244,7 @@ mod tests {
             .unwrap()
             .to_str()
             .unwrap()
-            .ends_with("a_b.secret"));
+            .ends_with("a~2Fb.secret"));
     }
 
     #[test]
