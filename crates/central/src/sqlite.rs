@@ -1025,16 +1025,26 @@ impl CentralStorage for SqliteStorage {
                 );
                 continue;
             }
-            let existing: Option<(String, String)> = w
-                .tx
-                .query_row(
-                    "SELECT r.id, o.order_number FROM connotes c JOIN returns r ON r.id = c.return_id
+            let existing: Option<(String, String, String)> =
+                w.tx.query_row(
+                    "SELECT r.id, o.order_number, r.retailer_id FROM connotes c
+                     JOIN returns r ON r.id = c.return_id
                      JOIN orders o ON o.id = r.order_id WHERE c.connote = ?1",
                     [&consignment],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            if let Some((return_id, order_number)) = existing {
+            if let Some((_, _, owner)) = existing.as_ref().filter(|e| e.2 != retailer.id) {
+                // Another retailer's parcel: neither its return nor its retailer is named, and
+                // nothing of it is touched.
+                tracing::warn!(retailer = %retailer.id, owner = %owner, "upload named another retailer's connote");
+                fail_all(
+                    &mut results,
+                    field("ConsignmentNo", "this consignment number is already in use"),
+                );
+                continue;
+            }
+            if let Some((return_id, order_number, _)) = existing {
                 if order_number == first.order_number {
                     // A resent upload: the same return, nothing new.
                     for (i, v) in &lines {

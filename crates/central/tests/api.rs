@@ -933,3 +933,34 @@ async fn outcomes_a_hub_reached_itself_settle_the_claims() {
     dispatch_due(storage.as_ref(), &dispatcher, w.clock.now(), 10).unwrap();
     assert_eq!(*dispatcher.sends.lock().unwrap(), 0, "nothing sent again");
 }
+
+/// The Upload API's connote lookup is the calling retailer's: another retailer uploading a
+/// consignment number that is already one of Acme's returns (even for an order with the same
+/// number) neither learns that return's id nor gets it as its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connote_of_another_retailer_is_neither_revealed_nor_taken() {
+    let w = world().await;
+    let acme = w
+        .partner
+        .upload(&[upload_row("SHARED1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    let acme_return = acme.rows[0].return_id.clone().expect("Acme's return");
+    let bolt = w
+        .bolt
+        .upload(&[upload_row("SHARED1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    let row = &bolt.rows[0];
+    assert_eq!(row.return_id, None, "not Acme's return");
+    let said = serde_json::to_string(&bolt).unwrap();
+    assert!(!said.contains(&acme_return), "nothing of Acme's: {said}");
+    assert!(said.contains("already in use"), "{said}");
+    // Acme's own resend still finds its return.
+    let again = w
+        .partner
+        .upload(&[upload_row("SHARED1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    assert_eq!(
+        again.rows[0].return_id.as_deref(),
+        Some(acme_return.as_str())
+    );
+}
