@@ -4,7 +4,9 @@
 //! scanning their badge and typing a PIN; the PIN is checked against an Argon2id hash and never
 //! stored, logged or put in an event. The session locks after a configurable time without a
 //! command, and repeated wrong PINs lock the badge out for a while. Every sign-in, sign-out,
-//! lock and refusal is an event: the audit trail says who was at which station when.
+//! lock and refusal is an event: the audit trail says who was at which station when. The
+//! lockout is counted from the refusals in the store (`sign_in_failures`, projected from those
+//! events), so it survives a restart and holds at every station of the hub as they sync.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -43,8 +45,6 @@ pub struct Actor {
 #[derive(Debug, Default)]
 pub(crate) struct Sessions {
     current: Option<(SessionView, UnixMillis)>,
-    /// Recent wrong-PIN times per badge.
-    failures: Vec<(String, UnixMillis)>,
 }
 
 /// Hashes a PIN for storage (Argon2id, random salt).
@@ -53,6 +53,11 @@ pub fn hash_pin(pin: &str) -> String {
         .hash_password(pin.as_bytes(), &SaltString::generate(&mut OsRng))
         .expect("Argon2 with default parameters hashes any input")
         .to_string()
+}
+
+/// Whether refusals at these times (the last few minutes') lock the badge out at `now`.
+fn locked_out(recent: &[UnixMillis], now: UnixMillis) -> bool {
+    recent.len() >= MAX_FAILURES && recent.last().is_some_and(|last| now - last < LOCKOUT_MS)
 }
 
 pub(crate) fn pin_matches(pin: &str, hash: &str) -> bool {
@@ -70,22 +75,13 @@ impl Hub {
     pub fn sign_in(&self, badge: &str, pin: &str) -> Result<SessionView> {
         let badge = badge.trim();
         let now = (self.clock)();
-        {
-            let mut sessions = self.sessions();
-            sessions
-                .failures
-                .retain(|(_, at)| now - at < FAILURE_WINDOW_MS);
-            let recent: Vec<UnixMillis> = sessions
-                .failures
-                .iter()
-                .filter(|(b, _)| b == badge)
-                .map(|(_, at)| *at)
-                .collect();
-            if recent.len() >= MAX_FAILURES && now - recent[recent.len() - 1] < LOCKOUT_MS {
-                return Err(HubError::SignIn(
-                    "too many wrong PINs for this badge: wait a minute, or ask a supervisor".into(),
-                ));
-            }
+        let recent = self
+            .store()
+            .sign_in_failures(badge, now - FAILURE_WINDOW_MS)?;
+        if locked_out(&recent, now) {
+            return Err(HubError::SignIn(
+                "too many wrong PINs for this badge: wait a minute, or ask a supervisor".into(),
+            ));
         }
         let user = self.store().user_by_badge(badge)?;
         let refusal = match &user {
@@ -104,7 +100,6 @@ impl Hub {
                     reason: reason.to_string(),
                 },
             )?;
-            self.sessions().failures.push((badge.to_string(), now));
             tracing::warn!(badge, reason, "sign-in refused");
             // One message for both, so a badge cannot be probed for existence.
             return Err(HubError::SignIn("badge or PIN not recognised".into()));
@@ -126,9 +121,7 @@ impl Hub {
                 station: self.options().station.clone(),
             },
         )?;
-        let mut sessions = self.sessions();
-        sessions.failures.retain(|(b, _)| b != badge);
-        sessions.current = Some((view.clone(), now));
+        self.sessions().current = Some((view.clone(), now));
         tracing::info!(user = %view.user_id, role = view.role.as_str(), "signed in");
         Ok(view)
     }
@@ -214,32 +207,16 @@ impl Hub {
         }
     }
 
-    /// Badges locked out at this station now (wrong PINs).
-    pub(crate) fn locked_out_badges(&self) -> Vec<String> {
+    /// Badges locked out now (wrong PINs, at any station of the hub).
+    pub(crate) fn locked_out_badges(&self) -> Result<Vec<String>> {
         let now = (self.clock)();
-        let sessions = self.sessions();
-        let mut badges: Vec<String> = Vec::new();
-        for (badge, _) in &sessions.failures {
-            let recent: Vec<UnixMillis> = sessions
-                .failures
-                .iter()
-                .filter(|(b, at)| b == badge && now - at < FAILURE_WINDOW_MS)
-                .map(|(_, at)| *at)
-                .collect();
-            let locked = recent.len() >= MAX_FAILURES
-                && recent.last().is_some_and(|last| now - last < LOCKOUT_MS);
-            if locked && !badges.contains(badge) {
-                badges.push(badge.clone());
-            }
-        }
-        badges
-    }
-
-    /// Forgets a badge's wrong PINs at this station (an admin lifted its lockout).
-    pub(crate) fn clear_failures(&self, badge: &str) {
-        self.sessions()
-            .failures
-            .retain(|(b, _)| !b.eq_ignore_ascii_case(badge));
+        Ok(self
+            .store()
+            .badges_refused(now - FAILURE_WINDOW_MS, MAX_FAILURES as u32)?
+            .into_iter()
+            .filter(|(_, last)| now - last < LOCKOUT_MS)
+            .map(|(badge, _)| badge)
+            .collect())
     }
 
     fn expire_if_idle(&self, now: UnixMillis) -> Result<()> {

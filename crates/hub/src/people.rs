@@ -35,7 +35,7 @@ pub struct PersonView {
     pub active: bool,
     /// Signs in with a one-time PIN and must choose their own.
     pub must_change_pin: bool,
-    /// Locked out at this station after wrong PINs (an admin can lift it).
+    /// Locked out after wrong PINs at any station of the hub (an admin can lift it).
     pub locked_out: bool,
 }
 
@@ -91,7 +91,7 @@ impl Hub {
     pub fn people(&self) -> Result<Vec<PersonView>> {
         self.authorize(Role::Admin)?;
         let users = self.store().users()?;
-        let locked = self.locked_out_badges();
+        let locked = self.locked_out_badges()?;
         Ok(users.into_iter().map(|u| view_of(u, &locked)).collect())
     }
 
@@ -140,7 +140,6 @@ impl Hub {
             u.pin_hash = hash;
             u.must_change_pin = true;
         })?;
-        self.clear_failures(&view.badge);
         Ok(IssuedPin {
             user_id: view.id,
             name: view.name,
@@ -149,7 +148,8 @@ impl Hub {
         })
     }
 
-    /// Lifts a badge's wrong-PIN lockout at this station (admins), as an event.
+    /// Lifts a badge's wrong-PIN lockout (admins): a `UserUnlocked` event, which ends the count
+    /// at every station of the hub.
     pub fn unlock_person(&self, user_id: &str) -> Result<PersonView> {
         let actor = self.authorize(Role::Admin)?;
         let user = self.person(user_id)?;
@@ -165,7 +165,6 @@ impl Hub {
             })?;
             Ok(())
         })?;
-        self.clear_failures(&user.badge);
         tracing::info!(actor = %actor.user_id, user = %user.id, "lifted a lockout");
         self.person_view(user_id)
     }
@@ -376,7 +375,7 @@ impl Hub {
 
     /// The person as the people screen shows them (the caller has checked the role).
     fn person_view(&self, user_id: &str) -> Result<PersonView> {
-        Ok(view_of(self.person(user_id)?, &self.locked_out_badges()))
+        Ok(view_of(self.person(user_id)?, &self.locked_out_badges()?))
     }
 
     /// Applies `change` to a person's record and records it, if it keeps the rules.

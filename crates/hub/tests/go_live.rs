@@ -332,6 +332,16 @@ fn a_locked_out_badge_is_unlocked_and_a_reset_pin_is_one_time() {
         locked.to_string().contains("too many wrong PINs"),
         "{locked}"
     );
+    // A restart does not forget it (the refusals are in the store, not in memory).
+    drop(hub);
+    let clock = now.clone();
+    let hub = Hub::open_with_clock(
+        HubOptions::in_dir(dir.path()).unwrap(),
+        Box::new(move || clock.load(Ordering::SeqCst)),
+    )
+    .unwrap();
+    let still = hub.sign_in("OP-5002", &op.one_time_pin).unwrap_err();
+    assert!(still.to_string().contains("too many wrong PINs"), "{still}");
     hub.sign_in("AD-9001", "482913").unwrap();
     let view = hub
         .people()

@@ -179,6 +179,26 @@ fn a_second_station_joins_its_hub_and_gets_its_people() {
             .must_change_pin
     );
 
+    // Five wrong PINs at the first station lock the badge out at the second one too…
+    for _ in 0..5 {
+        assert!(first.sign_in("OP-5001", "000000").is_err());
+    }
+    wait_for("the refusals at the second station", || {
+        second.with_store(|s| s.sign_in_failures("OP-5001", 0).unwrap().len()) == 5
+    });
+    let locked = second.sign_in("OP-5001", &issued.one_time_pin).unwrap_err();
+    assert!(
+        locked.to_string().contains("too many wrong PINs"),
+        "{locked}"
+    );
+    // …until an admin at the second station lifts it, for both.
+    second.sign_in("AD-9001", "482913").unwrap();
+    second.unlock_person(&issued.user_id).unwrap();
+    wait_for("the lifted lockout at the first station", || {
+        first.with_store(|s| s.sign_in_failures("OP-5001", 0).unwrap().is_empty())
+    });
+    assert!(first.sign_in("OP-5001", &issued.one_time_pin).is_ok());
+
     // Restarted, the joined station is that hub, syncing with its stored token.
     drop(second);
     let second = station(&dir2);

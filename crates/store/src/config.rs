@@ -305,6 +305,25 @@ pub struct UserRow {
 }
 
 impl Store {
+    /// When `badge`'s refused sign-ins since `since_ms` happened, oldest first.
+    pub fn sign_in_failures(&self, badge: &str, since_ms: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at_ms FROM sign_in_failures WHERE badge = ?1 AND at_ms >= ?2 ORDER BY at_ms",
+        )?;
+        let rows = stmt.query_map(params![badge, since_ms], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every badge refused at least `count` times since `since_ms`, with its latest refusal.
+    pub fn badges_refused(&self, since_ms: i64, count: u32) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT badge, max(at_ms) FROM sign_in_failures WHERE at_ms >= ?1
+             GROUP BY badge HAVING count(*) >= ?2",
+        )?;
+        let rows = stmt.query_map(params![since_ms, count], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Whether anyone at all is enrolled: a store with nobody in it is set up first.
     pub fn has_users(&self) -> Result<bool> {
         Ok(self

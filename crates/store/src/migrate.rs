@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_go_live",
         include_str!("../../../migrations/hub/0007_go_live.sql"),
     ),
+    (
+        "0008_sign_in_failures",
+        include_str!("../../../migrations/hub/0008_sign_in_failures.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

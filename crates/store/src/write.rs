@@ -140,6 +140,13 @@ impl WriteTx<'_> {
                 Ok(())
             }
             DomainEvent::UserEnrolled(u) => {
+                // A new PIN for the person ends their badge's wrong-PIN count.
+                self.tx
+                    .prepare_cached(
+                        "DELETE FROM sign_in_failures WHERE badge = ?1
+                           AND EXISTS (SELECT 1 FROM users WHERE id = ?2 AND pin_hash != ?3)",
+                    )?
+                    .execute(params![u.badge, u.id, u.pin_hash])?;
                 self.tx
                     .prepare_cached(
                         "INSERT INTO users (id, name, badge, pin_hash, role, active, must_change_pin)
@@ -160,11 +167,33 @@ impl WriteTx<'_> {
                     ])?;
                 Ok(())
             }
+            // A refused sign-in counts towards its badge's lockout (on every station of the
+            // hub, as the event syncs); a sign-in or a lifted lockout ends the count.
+            DomainEvent::SignInRefused { badge, .. } => {
+                let at = returnhub_core::time::parse_rfc3339(recorded_at).unwrap_or(self.now);
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO sign_in_failures (event_id, badge, at_ms)
+                         VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![event_id, badge, at])?;
+                // Old refusals decide nothing any more: the table stays small.
+                self.tx
+                    .prepare_cached("DELETE FROM sign_in_failures WHERE badge = ?1 AND at_ms < ?2")?
+                    .execute(params![badge, at - returnhub_core::time::MS_PER_DAY])?;
+                Ok(())
+            }
+            DomainEvent::SignedIn { user_id, .. } | DomainEvent::UserUnlocked { user_id, .. } => {
+                self.tx
+                    .prepare_cached(
+                        "DELETE FROM sign_in_failures
+                         WHERE badge = (SELECT badge FROM users WHERE id = ?1)",
+                    )?
+                    .execute([user_id])?;
+                Ok(())
+            }
             // The log is the audit trail of sessions; no read model needed.
-            DomainEvent::SignedIn { .. }
-            | DomainEvent::SignedOut { .. }
-            | DomainEvent::SignInRefused { .. }
-            | DomainEvent::UserUnlocked { .. } => Ok(()),
+            DomainEvent::SignedOut { .. } => Ok(()),
             DomainEvent::RetailerConfigured(retailer) => self.project_retailer(retailer),
             DomainEvent::OrderImported(order) => self.project_order(order),
             DomainEvent::OrdersImported { orders, .. } => {

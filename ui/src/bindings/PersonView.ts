@@ -10,6 +10,6 @@ export type PersonView = { id: string, name: string, badge: string, role: Role, 
  */
 must_change_pin: boolean, 
 /**
- * Locked out at this station after wrong PINs (an admin can lift it).
+ * Locked out after wrong PINs at any station of the hub (an admin can lift it).
  */
 locked_out: boolean, };
