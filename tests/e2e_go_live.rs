@@ -62,15 +62,6 @@ fn sim_order(n: u32, created: i64) -> SimOrder {
     }
 }
 
-fn visible(driver: &Driver, id: &str) -> bool {
-    driver
-        .execute(&format!(
-            "const e = document.getElementById('{id}'); return !!e && !e.hidden"
-        ))
-        .as_bool()
-        .unwrap_or(false)
-}
-
 /// Sets an input's or select's value the way a person's edit would end: with its events.
 fn set_value(driver: &Driver, id: &str, value: &str) {
     let value = serde_json::to_string(value).unwrap();
@@ -129,10 +120,8 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     let driver = Driver::launch_with(Path::new(APP), dir, false);
 
     // First start: the setup screen, not sign-in, and no demo data.
-    driver.wait_for(30, "the setup screen", |d| {
-        visible(d, "setup").then_some(())
-    });
-    assert!(!visible(&driver, "sign-in"));
+    driver.wait_for(30, "the setup screen", |d| d.visible("setup").then_some(()));
+    assert!(!driver.visible("sign-in"));
     type_in(&driver, "setup-hub-id", "WLG");
     type_in(&driver, "setup-hub-name", "Wellington returns hub");
     type_in(&driver, "setup-badge", "AD-9001");
@@ -157,7 +146,7 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
         Some(d.text_of("#user-name")?).filter(|t| !t.is_empty())
     });
     assert_eq!(who, "Mere Tane (admin)");
-    assert!(!visible(&driver, "setup"));
+    assert!(!driver.visible("setup"));
     assert_eq!(one::<i64>(dir, "SELECT count(*) FROM retailers"), 0);
     let toml = std::fs::read_to_string(dir.join("hub.toml")).unwrap();
     assert!(toml.contains("id = \"WLG\""), "{toml}");
@@ -173,7 +162,7 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     // People (F6): a second person, with a one-time PIN shown once.
     driver.keys(&F6.to_string(), 0);
     driver.wait_for(10, "the people screen", |d| {
-        (visible(d, "people-screen") && d.text_of("#people-table")?.contains("AD-9001"))
+        (d.visible("people-screen") && d.text_of("#people-table")?.contains("AD-9001"))
             .then_some(())
     });
     type_in(&driver, "person-badge", "OP-5001");
@@ -194,7 +183,7 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     // Retailers (F7): a new retailer by form; a country nobody has heard of is named inline.
     driver.keys(&F7.to_string(), 0);
     driver.wait_for(10, "the retailers screen", |d| {
-        visible(d, "retailers-screen").then_some(())
+        d.visible("retailers-screen").then_some(())
     });
     click(&driver, "retailer-new");
     driver.wait_for(10, "a blank retailer form", |d| {
@@ -251,7 +240,7 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     // Rules (F2): a rule by form — orders from New Zealand are refunded — saved.
     driver.keys(&F2.to_string(), 0);
     driver.wait_for(10, "the rules screen", |d| {
-        (visible(d, "rules-screen")
+        (d.visible("rules-screen")
             && d.execute("return [...document.getElementById('rules-retailer').options].some(o => o.value === 'tui')")
                 .as_bool()?)
         .then_some(())
@@ -259,7 +248,7 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     set_value(&driver, "rules-retailer", "tui");
     click(&driver, "rules-view-form");
     driver.wait_for(10, "the form editor", |d| {
-        visible(d, "rules-form").then_some(())
+        d.visible("rules-form").then_some(())
     });
     click(&driver, "rule-add");
     driver.wait_for(10, "a new rule", |d| d.find("#rule-0-name").map(|_| ()));
@@ -292,7 +281,7 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     // Shops (F5): the retailer's shop connected; its orders imported.
     driver.keys(&F5.to_string(), 0);
     driver.wait_for(10, "the shops screen", |d| {
-        (visible(d, "shops-screen")
+        (d.visible("shops-screen")
             && d.execute("return [...document.getElementById('shop-retailer').options].some(o => o.value === 'tui')")
                 .as_bool()?)
         .then_some(())
@@ -314,14 +303,14 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     // The new person signs in with the one-time PIN and must choose their own first.
     driver.sign_in("OP-5001", &one_time_pin);
     driver.wait_for(10, "the PIN change", |d| {
-        visible(d, "pin-change").then_some(())
+        d.visible("pin-change").then_some(())
     });
     type_in(&driver, "pin-current", &one_time_pin);
     type_in(&driver, "pin-new", "753195");
     type_in(&driver, "pin-new-again", "753195");
     click(&driver, "pin-change-submit");
     driver.wait_for(10, "the bench", |d| {
-        (!visible(d, "pin-change") && visible(d, "bench-screen")).then_some(())
+        (!d.visible("pin-change") && d.visible("bench-screen")).then_some(())
     });
 
     // An unknown parcel: its order found by number, the parcel attached, inspected, processed.
@@ -385,9 +374,9 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     // A restart: sign-in, not setup.
     let driver = Driver::launch_with(Path::new(APP), dir, false);
     driver.wait_for(30, "the sign-in screen", |d| {
-        visible(d, "sign-in").then_some(())
+        d.visible("sign-in").then_some(())
     });
-    assert!(!visible(&driver, "setup"));
+    assert!(!driver.visible("setup"));
     let who = driver.sign_in("OP-5001", "753195");
     assert_eq!(who, "Hemi Walker (operator)");
     let logs = std::fs::read_dir(dir.join("logs"))

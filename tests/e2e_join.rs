@@ -16,15 +16,6 @@ use support::{now_ms, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
 
-fn visible(driver: &Driver, id: &str) -> bool {
-    driver
-        .execute(&format!(
-            "const e = document.getElementById('{id}'); return !!e && !e.hidden"
-        ))
-        .as_bool()
-        .unwrap_or(false)
-}
-
 fn type_in(driver: &Driver, id: &str, text: &str) {
     let element = driver.find(&format!("#{id}")).unwrap();
     driver.execute(&format!("document.getElementById('{id}').value = ''"));
@@ -77,12 +68,10 @@ fn a_second_station_joins_its_hub_from_the_setup_screen() {
 
     let second_dir = tmp.path().join("bench-2");
     let driver = Driver::launch_with(Path::new(APP), &second_dir, false);
-    driver.wait_for(30, "the setup screen", |d| {
-        visible(d, "setup").then_some(())
-    });
+    driver.wait_for(30, "the setup screen", |d| d.visible("setup").then_some(()));
     driver.click(&driver.find("#setup-mode-join").unwrap());
     driver.wait_for(10, "the join form", |d| {
-        (!visible(d, "setup-new-fields") && visible(d, "setup-join-help")).then_some(())
+        (!d.visible("setup-new-fields") && d.visible("setup-join-help")).then_some(())
     });
 
     // A token for a hub no station has set up: refused, nothing written.
@@ -101,7 +90,7 @@ fn a_second_station_joins_its_hub_from_the_setup_screen() {
     type_in(&driver, "setup-token", &second_token);
     driver.click(&driver.find("#setup-submit").unwrap());
     driver.wait_for(60, "sign-in after the hub's people arrived", |d| {
-        (visible(d, "sign-in") && !visible(d, "setup")).then_some(())
+        (d.visible("sign-in") && !d.visible("setup")).then_some(())
     });
     assert!(driver
         .text_of("#sign-in-error")

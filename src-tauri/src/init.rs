@@ -34,40 +34,53 @@ enum Init {
 /// `--join` and the flags, each at most once; anything else is a usage error (a mistyped flag
 /// must not be ignored).
 fn parse_init(args: &[String]) -> Result<Init, String> {
-    let joining = args.iter().any(|a| a == "--join");
-    if !joining {
+    let joining = args.iter().filter(|a| *a == "--join").count();
+    if joining > 1 {
+        return Err("--join is given twice".into());
+    }
+    if joining == 0 {
         return parse(args).map(Init::NewHub);
     }
     let rest: Vec<String> = args.iter().filter(|a| *a != "--join").cloned().collect();
-    if rest.len() != args.len() - 1 {
-        return Err("--join is given twice".into());
-    }
     let mut input = JoinInput {
         central_url: String::new(),
         device_token: String::new(),
         station: None,
     };
-    let mut seen: Vec<&str> = Vec::new();
-    let mut it = rest.iter();
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?
-            .clone();
-        if seen.contains(&flag.as_str()) {
-            return Err(format!("{flag} is given twice"));
-        }
-        match flag.as_str() {
+    for (flag, value) in flag_values(&rest)? {
+        match flag {
             "--central-url" => input.central_url = value,
             "--station" => input.station = Some(value),
             other => return Err(format!("unknown argument '{other}' (with --join)")),
         }
-        seen.push(flag.as_str());
     }
     if input.central_url.is_empty() {
         return Err("--central-url is required with --join".into());
     }
     Ok(Init::Join(input))
+}
+
+/// `--flag value` pairs in order; a flag without its value or given twice is an error.
+fn flag_values(args: &[String]) -> Result<Vec<(&str, String)>, String> {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        if flag == "--pin" {
+            return Err(
+                "the PIN is never taken on the command line: it is asked for, or read from standard input"
+                    .into(),
+            );
+        }
+        let value = rest
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .clone();
+        if pairs.iter().any(|(seen, _)| seen == flag) {
+            return Err(format!("{flag} is given twice"));
+        }
+        pairs.push((flag.as_str(), value));
+    }
+    Ok(pairs)
 }
 
 /// The flags of a new hub's setup.
@@ -83,31 +96,16 @@ fn parse(args: &[String]) -> Result<SetupInput, String> {
         central_url: None,
         device_token: None,
     };
-    let mut seen: Vec<&str> = Vec::new();
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let value = rest
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?
-            .clone();
-        if seen.contains(&flag.as_str()) {
-            return Err(format!("{flag} is given twice"));
-        }
-        match flag.as_str() {
+    for (flag, value) in flag_values(args)? {
+        match flag {
             "--hub-id" => input.hub_id = value,
             "--hub-name" => input.hub_name = value,
             "--station" => input.station = Some(value),
             "--admin-badge" => input.admin_badge = value,
             "--admin-name" => input.admin_name = value,
             "--central-url" => input.central_url = Some(value),
-            "--pin" => {
-                return Err(
-                    "the PIN is never taken on the command line: it is asked for, or read from standard input".into(),
-                )
-            }
             other => return Err(format!("unknown argument '{other}'")),
         }
-        seen.push(flag.as_str());
     }
     for (flag, value) in [
         ("--hub-id", &input.hub_id),

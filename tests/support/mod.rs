@@ -226,6 +226,15 @@ impl Driver {
             .to_string()
     }
 
+    /// Whether the element with `id` is on the page and not hidden.
+    pub fn visible(&self, id: &str) -> bool {
+        self.execute(&format!(
+            "const e = document.getElementById('{id}'); return !!e && !e.hidden"
+        ))
+        .as_bool()
+        .unwrap_or(false)
+    }
+
     /// The text of the first element matching `css`, read in one script: parts of the page
     /// are repainted whole, so a handle found a moment earlier may already be stale.
     pub fn text_of(&self, css: &str) -> Option<String> {

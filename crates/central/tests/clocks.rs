@@ -8,23 +8,11 @@ mod support;
 use std::time::Duration;
 
 use returnhub_central::storage::CentralStorage;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::hlc::MAX_AHEAD_MS;
 use returnhub_core::trigger::Trigger;
 use returnhub_store::Store;
 use returnhub_sync::{HttpTransport, SyncError, Syncer};
 use support::*;
-
-fn scan(n: usize) -> Vec<DomainEvent> {
-    (0..n)
-        .map(|i| DomainEvent::ConnoteScanned {
-            raw: format!("S{i}"),
-            connote: format!("S{i}"),
-            return_id: None,
-            station: "bench-1".into(),
-        })
-        .collect()
-}
 
 fn central_events(central: &Central) -> i64 {
     central

@@ -6,39 +6,16 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use returnhub_core::event::DomainEvent;
 use returnhub_core::hlc::HlcClock;
 use returnhub_store::{RemoteEvent, Store};
 use returnhub_sync::wire::PushRequest;
 use returnhub_sync::{HttpTransport, SyncError, Syncer, Transport};
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_returnhub-central");
-
-fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .args(["--data-dir", dir.to_str().unwrap()])
-        .output()
-        .unwrap()
-}
-
 fn token_id(token: &str) -> String {
     token.split('_').nth(1).unwrap().to_string()
-}
-
-fn scan(n: usize) -> Vec<DomainEvent> {
-    (0..n)
-        .map(|i| DomainEvent::ConnoteScanned {
-            raw: format!("S{i}"),
-            connote: format!("S{i}"),
-            return_id: None,
-            station: "bench-1".into(),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

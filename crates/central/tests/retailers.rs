@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use returnhub_central::storage::CentralStorage;
@@ -14,16 +13,6 @@ use returnhub_core::trigger::Trigger;
 use returnhub_store::Store;
 use returnhub_sync::{HttpTransport, Syncer};
 use support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_returnhub-central");
-
-fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .args(["--data-dir", dir.to_str().unwrap()])
-        .output()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retailers_from_a_hub_and_from_the_cli_reach_every_hub() {

@@ -6,7 +6,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use returnhub_core::event::DomainEvent;
 use returnhub_store::Store;
 use returnhub_sync::{SyncConfig, SyncStatus, SyncWorker};
 use support::*;
@@ -23,17 +22,6 @@ fn wait_for(worker: &SyncWorker, what: &str, ok: impl Fn(&SyncStatus) -> bool) -
         worker.sync_now();
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn scan(n: usize) -> Vec<DomainEvent> {
-    (0..n)
-        .map(|i| DomainEvent::ConnoteScanned {
-            raw: format!("S{i}"),
-            connote: format!("S{i}"),
-            return_id: None,
-            station: "bench-1".into(),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

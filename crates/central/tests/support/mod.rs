@@ -355,3 +355,24 @@ pub fn configure(store: &mut Store, now: UnixMillis, retailers: &[RetailerRecord
             .collect(),
     );
 }
+
+/// `n` scans of made-up parcels: events a bench appends, about no return.
+pub fn scan(n: usize) -> Vec<DomainEvent> {
+    (0..n)
+        .map(|i| DomainEvent::ConnoteScanned {
+            raw: format!("S{i}"),
+            connote: format!("S{i}"),
+            return_id: None,
+            station: "bench-1".into(),
+        })
+        .collect()
+}
+
+/// Runs the `returnhub-central` binary's `args` on the data dir `dir`.
+pub fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_returnhub-central"))
+        .args(args)
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
