@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -51,6 +51,7 @@ impl IntoResponse for ApiError {
             CentralError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             CentralError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             CentralError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            CentralError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             CentralError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             CentralError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -66,6 +67,30 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The most each route reads of a body, enforced while reading, after the caller is
+/// authenticated (where a route has a caller to authenticate): an unauthenticated request is
+/// answered from its headers, and no request makes the server hold more than its route's limit.
+/// A push carries a page of at most 16 MiB of payload (`wire::MAX_PAGE_BYTES`) in JSON.
+pub const PUSH_BODY_LIMIT: usize = 48 * 1024 * 1024;
+/// A pull asks with a cursor.
+pub const PULL_BODY_LIMIT: usize = 64 * 1024;
+/// 64k upload rows of a few hundred bytes each.
+pub const UPLOAD_BODY_LIMIT: usize = 32 * 1024 * 1024;
+pub const TRACKING_BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// A partner's webhook is one order or one notification: its signature covers the whole
+/// body, so the body is read (to this limit) before the signature is checked.
+pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Reads a body to its end, or refuses it (413) as soon as it passes `limit`.
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        ApiError(CentralError::TooLarge(format!(
+            "the request body is over {} KiB, or broke off: {e}",
+            limit / 1024
+        )))
+    })
+}
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, CentralError> + Send + 'static,
@@ -166,13 +191,11 @@ fn failpoint(_headers: &HeaderMap) -> Failpoint {
     Failpoint::None
 }
 
-async fn push(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<wire::PushResponse> {
+async fn push(State(state): State<AppState>, request: Request) -> ApiResult<wire::PushResponse> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let device = device(&state, &headers).await?;
-    let req: PushRequest = parse(&body)?;
+    let req: PushRequest = parse(&read_body(body, PUSH_BODY_LIMIT).await?)?;
     let fp = failpoint(&headers);
     let now = (state.clock)();
     let storage = state.storage.clone();
@@ -181,13 +204,10 @@ async fn push(
     ))
 }
 
-async fn pull(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<wire::PullResponse> {
-    let device = device(&state, &headers).await?;
-    let req: PullRequest = parse(&body)?;
+async fn pull(State(state): State<AppState>, request: Request) -> ApiResult<wire::PullResponse> {
+    let (parts, body) = request.into_parts();
+    let device = device(&state, &parts.headers).await?;
+    let req: PullRequest = parse(&read_body(body, PULL_BODY_LIMIT).await?)?;
     let storage = state.storage.clone();
     Ok(Json(blocking(move || storage.pull(&device, &req)).await?))
 }
@@ -213,13 +233,10 @@ async fn conflicts(
     ))
 }
 
-async fn upload(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let partner = partner(&state, &headers).await?;
-    let rows: Vec<UploadRow> = parse(&body)?;
+async fn upload(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let partner = partner(&state, &parts.headers).await?;
+    let rows: Vec<UploadRow> = parse(&read_body(body, UPLOAD_BODY_LIMIT).await?)?;
     if rows.is_empty() {
         return Err(ApiError(CentralError::BadRequest(
             "the upload has no rows".into(),
@@ -238,11 +255,11 @@ async fn upload(
 
 async fn tracking(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> ApiResult<wire::TrackingResponse> {
-    let partner = partner(&state, &headers).await?;
-    let events: Vec<TrackingIn> = parse(&body)?;
+    let (parts, body) = request.into_parts();
+    let partner = partner(&state, &parts.headers).await?;
+    let events: Vec<TrackingIn> = parse(&read_body(body, TRACKING_BODY_LIMIT).await?)?;
     let now = (state.clock)();
     let storage = state.storage.clone();
     Ok(Json(
@@ -346,10 +363,19 @@ pub fn router(state: AppState) -> Router {
         .route(wire::DEVICE_PATH, get(device_info))
         .route(wire::UPLOAD_PATH, post(upload))
         .route(wire::TRACKING_PATH, post(tracking))
-        .route(SHOPIFY_ORDERS_UPDATED_PATH, post(shopify_orders_updated))
-        .route(LOOP_WEBHOOK_PATH, post(loop_webhook))
-        .route(INCREFF_WEBHOOK_PATH, post(increff_webhook))
-        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        // The webhooks read their body whole (the signature covers it): bounded per route.
+        .route(
+            SHOPIFY_ORDERS_UPDATED_PATH,
+            post(shopify_orders_updated).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
+        .route(
+            LOOP_WEBHOOK_PATH,
+            post(loop_webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
+        .route(
+            INCREFF_WEBHOOK_PATH,
+            post(increff_webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
         .with_state(state)
 }
 

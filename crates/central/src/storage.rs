@@ -20,6 +20,9 @@ pub enum CentralError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The request's body is over its route's limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Invalid(String),
     #[error("central store: {0}")]
