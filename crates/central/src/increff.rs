@@ -91,12 +91,27 @@ pub async fn notification(
         } => (event, code, status, awb, courier, at),
     };
     let retailer = retailer_id.to_owned();
+    let carrier = courier.map_or_else(|| "increff".to_owned(), |c| format!("increff/{c}"));
+    let event_dt = match at {
+        Some(at) => at,
+        // Without a time of its own, a redelivered notification would look new each time
+        // (tracking events are told apart by time): it takes its first delivery's time.
+        None => {
+            let storage = storage.clone();
+            let (connote, code, source) =
+                (awb.trim().to_uppercase(), code.to_owned(), carrier.clone());
+            tokio::task::spawn_blocking(move || storage.tracking_event_at(&connote, &code, &source))
+                .await
+                .map_err(|e| CentralError::Storage(e.to_string()))??
+                .unwrap_or_else(|| rfc3339(now))
+        }
+    };
     let tracking = TrackingIn {
         consignment_no: awb,
         code: code.to_owned(),
         status: status.to_owned(),
-        event_dt: at.unwrap_or_else(|| rfc3339(now)),
-        carrier: Some(courier.map_or_else(|| "increff".to_owned(), |c| format!("increff/{c}"))),
+        event_dt,
+        carrier: Some(carrier),
         item_no: None,
     };
     let answer = tokio::task::spawn_blocking(move || {

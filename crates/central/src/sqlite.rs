@@ -45,6 +45,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_device_revocation",
         include_str!("../../../migrations/central/0003_device_revocation.sql"),
     ),
+    (
+        "0004_tracking_by_connote",
+        include_str!("../../../migrations/central/0004_tracking_by_connote.sql"),
+    ),
 ];
 
 pub struct SqliteStorage {
@@ -710,6 +714,19 @@ impl CentralStorage for SqliteStorage {
             hub_id,
             bound_device_id: bound,
         }))
+    }
+
+    fn tracking_event_at(&self, connote: &str, code: &str, source: &str) -> Result<Option<String>> {
+        let inner = self.lock()?;
+        let first = inner
+            .conn
+            .prepare_cached(
+                "SELECT event_at FROM tracking_events WHERE connote = ?1 AND code = ?2 AND source = ?3
+                 ORDER BY tseq LIMIT 1",
+            )?
+            .query_row(params![connote, code, source], |r| r.get(0))
+            .optional()?;
+        Ok(first)
     }
 
     fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_sync::wire::DeviceInfo> {

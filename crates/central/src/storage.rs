@@ -141,6 +141,9 @@ pub trait CentralStorage: Send + Sync + 'static {
         events: &[TrackingIn],
         now: UnixMillis,
     ) -> Result<TrackingResponse>;
+    /// When the first tracking event with this parcel, code and source happened (a partner
+    /// notification without a time of its own takes it, so its redelivery is one event).
+    fn tracking_event_at(&self, connote: &str, code: &str, source: &str) -> Result<Option<String>>;
 
     /// Conflicts for the supervisor; of one hub, or all.
     fn conflicts(&self, hub_id: Option<&str>) -> Result<Vec<Conflict>>;

@@ -257,6 +257,11 @@ async fn increff_notifications_are_signed_recorded_once_and_reach_the_return_s_h
     assert_eq!(answer["recorded"], true);
     assert!(answer["return_id"].is_null());
     assert!(answer["note"].as_str().unwrap().contains("not forwarded"));
+    // Without an eventTime, its redelivery — later, by the clock — is still the same event.
+    clock.advance(90_000);
+    let (status, answer) = post(rto, signed(rto)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicate"], true, "{answer}");
     let create = r#"{"eventType":"RETURN_ORDER_CREATE","returnOrderCode":"CP-I9"}"#;
     let (status, answer) = post(create, signed(create)).await;
     assert_eq!(status, 200, "{answer}");
