@@ -305,6 +305,15 @@ fn a_fresh_install_goes_from_setup_to_a_refund_at_the_shop() {
     driver.wait_for(10, "the PIN change", |d| {
         d.visible("pin-change").then_some(())
     });
+    // Signing out from the PIN form (Ctrl+Shift+L) leaves sign-in alone on screen.
+    driver.chord(&['\u{E009}', '\u{E008}', 'L']);
+    driver.wait_for(10, "sign-in without the PIN form", |d| {
+        (d.visible("sign-in") && !d.visible("pin-change")).then_some(())
+    });
+    driver.sign_in("OP-5001", &one_time_pin);
+    driver.wait_for(10, "the PIN change again", |d| {
+        d.visible("pin-change").then_some(())
+    });
     type_in(&driver, "pin-current", &one_time_pin);
     type_in(&driver, "pin-new", "753195");
     type_in(&driver, "pin-new-again", "753195");

@@ -76,6 +76,9 @@ let screen: Screen = "bench";
 
 function showSignIn(message = ""): void {
   role = null;
+  // Signed out (Ctrl+Shift+L, or the station locked) while asked for a new PIN: the next
+  // person signs in, and is not shown the last one's PIN form.
+  el("pin-change").hidden = true;
   el("sign-in").hidden = false;
   el("user-name").textContent = "";
   el("sign-out").hidden = true;
