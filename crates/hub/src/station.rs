@@ -260,6 +260,14 @@ fn print_job(printer: &PrinterSettings, job: &LabelJob) -> std::result::Result<(
             print_zpl(&mut usb, label.to_zpl().as_bytes(), status_timeout)
         }
         PrinterSettings::PdfFolder { dir } => {
+            // The job id names the file. Jobs arrive by sync from the hub's other devices too,
+            // so an id that is not a plain name (a "../" in it) is never a path.
+            if !is_plain_file_name(&job.id) {
+                return Err(PrintError::Io(format!(
+                    "label job id {:?} cannot name a file",
+                    job.id
+                )));
+            }
             let dir = std::path::Path::new(dir);
             std::fs::create_dir_all(dir).map_err(|e| PrintError::Unreachable {
                 target: dir.display().to_string(),
@@ -271,6 +279,14 @@ fn print_job(printer: &PrinterSettings, job: &LabelJob) -> std::result::Result<(
             file.send(&label.to_pdf())
         }
     }
+}
+
+/// Letters, digits, '-' and '_' only, 1 to 100 of them: a name that stays in its folder.
+fn is_plain_file_name(id: &str) -> bool {
+    (1..=100).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Where serial-scanner events go: the window, in the app.
@@ -358,5 +374,37 @@ impl Hub {
 
     fn last_serial_scan(&self) -> Option<String> {
         self.serial().last_scan.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A label job pulled from another device of the hub with a crafted id is refused, not
+    /// written outside the PDF folder.
+    #[test]
+    fn a_job_id_that_is_not_a_plain_name_never_becomes_a_path() {
+        let root = tempfile::tempdir().unwrap();
+        let folder = root.path().join("labels");
+        let printer = PrinterSettings::PdfFolder {
+            dir: folder.display().to_string(),
+        };
+        let job = |id: &str| LabelJob {
+            id: id.into(),
+            return_id: "u-1".into(),
+            station: "bench-1".into(),
+            template: "badge".into(),
+            fields: returnhub_devices::label::templates::badge_fields("A", "admin", "AD-1", "Hub"),
+            reprint_of: None,
+        };
+        for bad in ["../escaped", "a/b", "..", "", "x\\y"] {
+            assert!(print_job(&printer, &job(bad)).is_err(), "{bad:?}");
+        }
+        assert!(!root.path().join("escaped.pdf").exists());
+        print_job(&printer, &job("01a24e2e-c139-74ed-8744-81f371343586")).unwrap();
+        assert!(folder
+            .join("01a24e2e-c139-74ed-8744-81f371343586.pdf")
+            .is_file());
     }
 }
