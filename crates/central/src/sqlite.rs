@@ -476,43 +476,7 @@ impl Tx<'_> {
 
     /// The configuration of the retailer a partner's key is for; refused until a hub pushed it.
     fn retailer_by_name(&self, name: &str) -> Result<RetailerRecord> {
-        let record: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT record FROM retailers WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        // The key's name as typed at the CLI may be composed differently from the name the
-        // hub's form recorded ("ō" as one character or two): a retailer's few names are
-        // compared normalised when the exact text is not there.
-        let record = match record {
-            Some(r) => Some(r),
-            None => {
-                let wanted = crate::auth::normalise_name(name);
-                let mut stmt = self
-                    .tx
-                    .prepare_cached("SELECT name, record FROM retailers")?;
-                let rows =
-                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-                let mut found = None;
-                for row in rows {
-                    let (candidate, record) = row?;
-                    if crate::auth::normalise_name(&candidate) == wanted {
-                        found = Some(record);
-                        break;
-                    }
-                }
-                found
-            }
-        };
-        let record = record.ok_or_else(|| {
-            CentralError::Invalid(format!(
-                "retailer '{name}' is not configured at the central store yet"
-            ))
-        })?;
-        Ok(serde_json::from_str(&record)?)
+        retailer_named(&self.tx, name)
     }
 
     /// First scan: the return moves to in transit; for a First-scan retailer its actions
@@ -607,6 +571,45 @@ fn row_errors(row: usize, consignment: &str, errors: Vec<FieldError>) -> RowResu
         return_id: None,
         errors,
     }
+}
+
+/// The configuration of the retailer named `name` (a partner key's name); refused until a hub
+/// or the CLI configured it.
+fn retailer_named(conn: &Connection, name: &str) -> Result<RetailerRecord> {
+    let record: Option<String> = conn
+        .query_row(
+            "SELECT record FROM retailers WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    // The key's name as typed at the CLI may be composed differently from the name the
+    // hub's form recorded ("ō" as one character or two): a retailer's few names are
+    // compared normalised when the exact text is not there.
+    let record = match record {
+        Some(r) => Some(r),
+        None => {
+            let wanted = crate::auth::normalise_name(name);
+            let mut stmt = conn.prepare_cached("SELECT name, record FROM retailers")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut found = None;
+            for row in rows {
+                let (candidate, record) = row?;
+                if crate::auth::normalise_name(&candidate) == wanted {
+                    found = Some(record);
+                    break;
+                }
+            }
+            found
+        }
+    };
+    let record = record.ok_or_else(|| {
+        CentralError::Invalid(format!(
+            "retailer '{name}' is not configured at the central store yet"
+        ))
+    })?;
+    Ok(serde_json::from_str(&record)?)
 }
 
 fn field(field: &str, message: impl Into<String>) -> FieldError {
@@ -978,19 +981,24 @@ impl CentralStorage for SqliteStorage {
         rows: &[UploadRow],
         now: UnixMillis,
     ) -> Result<UploadResponse> {
-        let mut inner = self.lock()?;
-        let mut w = inner.write(now)?;
-        let retailer = w.retailer_by_name(&partner.retailer_name)?;
+        // Checking and grouping the rows needs only the retailer's configuration: it is done
+        // before the store's write lock, so a large upload holds up no other hub's push while
+        // it is checked, and grouping is one hash lookup a row (64k rows, not 64k² steps).
+        let retailer = retailer_named(&self.lock()?.conn, &partner.retailer_name)?;
         let reasons: Vec<String> = retailer.reasons.iter().map(|r| r.code.clone()).collect();
         let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
         // Validate every row, then group the valid ones by consignment (first-seen order).
         let mut groups: Vec<(String, Vec<(usize, ValidRow)>)> = Vec::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
         let mut bad_consignments: HashMap<String, usize> = HashMap::new();
         for (i, row) in rows.iter().enumerate() {
             match validate_row(row, retailer.currency, &reasons) {
-                Ok(v) => match groups.iter_mut().find(|g| g.0 == v.consignment) {
-                    Some(g) => g.1.push((i, v)),
-                    None => groups.push((v.consignment.clone(), vec![(i, v)])),
+                Ok(v) => match group_of.get(&v.consignment) {
+                    Some(&g) => groups[g].1.push((i, v)),
+                    None => {
+                        group_of.insert(v.consignment.clone(), groups.len());
+                        groups.push((v.consignment.clone(), vec![(i, v)]));
+                    }
                 },
                 Err(errors) => {
                     bad_consignments
@@ -1000,6 +1008,8 @@ impl CentralStorage for SqliteStorage {
                 }
             }
         }
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
         let mut created = 0;
         for (consignment, lines) in groups {
             let fail_all = |results: &mut Vec<RowResult>, f: FieldError| {
