@@ -252,14 +252,15 @@ pub fn returns_prime_connected(state: State<'_, AppState>) -> Reply<bool> {
     Ok(state.hub.returns_prime_connected()?)
 }
 
-/// Runs a hub call that waits on a partner's API off the window's thread (it may take up to
-/// `returnhub_hub::LOOKUP_TIMEOUT`; the window stays responsive meanwhile).
+/// Runs a hub call that waits on another machine (a partner's API, Shopify, the central
+/// store, a webhook URL) or on slow hashing off the window's thread: a sync Tauri command runs
+/// on the window's thread, which would freeze for as long as the answer takes.
 async fn off_the_window<T: Send + 'static>(
     work: impl FnOnce() -> returnhub_hub::Result<T> + Send + 'static,
 ) -> Reply<T> {
     tauri::async_runtime::spawn_blocking(work)
         .await
-        .map_err(|e| ErrorView::invalid(format!("the request to the partner stopped: {e}")))?
+        .map_err(|e| ErrorView::invalid(format!("the request stopped: {e}")))?
         .map_err(ErrorView::from)
 }
 
@@ -392,12 +393,14 @@ pub fn sync_status(state: State<'_, AppState>) -> Reply<SyncView> {
     Ok(state.hub.sync_view()?)
 }
 
-/// The token is skipped by `instrument`: it must never reach a log.
+/// The token is skipped by `instrument`: it must never reach a log. Off the window's thread:
+/// the central store is asked which hub the token is for.
 #[tauri::command]
 #[tracing::instrument(skip(state, token))]
-pub fn set_central_token(state: State<'_, AppState>, token: String) -> Reply<SyncView> {
+pub async fn set_central_token(state: State<'_, AppState>, token: String) -> Reply<SyncView> {
     short_input("token", &token, 512)?;
-    Ok(state.hub.set_central_token(&token)?)
+    let hub = state.hub.clone();
+    off_the_window(move || hub.set_central_token(&token)).await
 }
 
 #[tauri::command]
@@ -420,12 +423,7 @@ pub async fn connect_shop(
     short_input("shop domain", &shop_domain, 256)?;
     short_input("access token", &access_token, 512)?;
     let hub = state.hub.clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        hub.connect_shop(&retailer_id, &shop_domain, &access_token)
-    })
-    .await
-    .map_err(|e| ErrorView::invalid(format!("the check stopped: {e}")))?
-    .map_err(ErrorView::from)
+    off_the_window(move || hub.connect_shop(&retailer_id, &shop_domain, &access_token)).await
 }
 
 #[tauri::command]
@@ -481,16 +479,18 @@ pub fn save_tracking_webhooks(
     Ok(state.hub.save_tracking_webhooks(&retailer_id, hooks)?)
 }
 
+/// Off the window's thread: it posts to the URL and waits for its answer.
 #[tauri::command]
 #[tracing::instrument(skip(state))]
-pub fn test_tracking_webhook(
+pub async fn test_tracking_webhook(
     state: State<'_, AppState>,
     retailer_id: String,
     url: String,
 ) -> Reply<String> {
     short_input("retailer", &retailer_id, 128)?;
     short_input("webhook URL", &url, 2000)?;
-    Ok(state.hub.test_tracking_webhook(&retailer_id, &url)?)
+    let hub = state.hub.clone();
+    off_the_window(move || hub.test_tracking_webhook(&retailer_id, &url)).await
 }
 
 #[tauri::command]
@@ -515,28 +515,32 @@ pub fn partner_connections(state: State<'_, AppState>) -> Reply<Vec<PartnerConne
     Ok(state.hub.partner_connections()?)
 }
 
-/// `input.secret` is a key, password or token: not traced.
+/// `input.secret` is a key, password or token: not traced. Off the window's thread: the
+/// connection is tested with the partner before it is kept.
 #[tauri::command]
 #[tracing::instrument(skip(state, input))]
-pub fn connect_partner(
+pub async fn connect_partner(
     state: State<'_, AppState>,
     retailer_id: String,
     input: PartnerConnectionInput,
 ) -> Reply<Vec<PartnerConnectionView>> {
     short_input("retailer", &retailer_id, 128)?;
     short_input("API address", &input.base_url, 2000)?;
-    Ok(state.hub.connect_partner(&retailer_id, input)?)
+    let hub = state.hub.clone();
+    off_the_window(move || hub.connect_partner(&retailer_id, input)).await
 }
 
+/// Off the window's thread: it waits for the partner's answer.
 #[tauri::command]
 #[tracing::instrument(skip(state))]
-pub fn test_partner(
+pub async fn test_partner(
     state: State<'_, AppState>,
     retailer_id: String,
     target: ActionTarget,
 ) -> Reply<String> {
     short_input("retailer", &retailer_id, 128)?;
-    Ok(state.hub.test_partner(&retailer_id, target)?)
+    let hub = state.hub.clone();
+    off_the_window(move || hub.test_partner(&retailer_id, target)).await
 }
 
 #[tauri::command]
