@@ -229,7 +229,7 @@ pub fn run(args: &[String]) -> ExitCode {
 /// The options of a data dir that is not set up yet, or the reason to stop.
 fn fresh_options() -> Result<HubOptions, String> {
     match HubOptions::from_env() {
-        Ok(o) if o.configured => Err(format!(
+        Ok(o) if o.configured() => Err(format!(
             "{} exists already: this station is set up",
             o.config_path().display()
         )),

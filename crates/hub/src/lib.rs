@@ -239,7 +239,7 @@ impl Hub {
             source,
         })?;
         let mut store = Store::open(&options.store_path())?;
-        if !options.configured && store.has_users()? {
+        if !options.configured() && store.has_users()? {
             // People are enrolled, so setup ran (or the demo did) and wrote hub.toml: opening
             // this store under no hub's name would mislabel everything done here.
             return Err(HubError::Invalid(format!(

@@ -28,8 +28,6 @@ pub struct HubOptions {
     pub station: String,
     /// Seed the demo hub into an empty store.
     pub demo: bool,
-    /// A `hub.toml` names this hub (or the demo runs). False until setup writes one.
-    pub configured: bool,
     /// Minutes without a command before the station locks.
     pub lock_after_minutes: u32,
     /// The central return store's base URL (`[central] url`); none: the hub works standalone.
@@ -174,7 +172,7 @@ impl HubOptions {
         };
         let options = HubOptions::in_dir(&data_dir)?;
         let demo_asked = std::env::var(DEMO_ENV).is_ok_and(|v| v == "1" || v == "true");
-        Ok(if !options.configured && demo_asked {
+        Ok(if !options.configured() && demo_asked {
             HubOptions::demo(&data_dir)
         } else {
             options
@@ -260,7 +258,6 @@ impl HubOptions {
             hub_name: h.name,
             station: h.station,
             demo: h.demo,
-            configured: true,
             lock_after_minutes: h.lock_after_minutes,
             central_url,
         })
@@ -273,7 +270,6 @@ impl HubOptions {
             hub_name: DEMO_HUB_NAME.to_string(),
             station: default_station(),
             demo: true,
-            configured: true,
             lock_after_minutes: default_lock_after_minutes(),
             central_url: None,
             webhook_schedule: RetrySchedule::default(),
@@ -287,7 +283,6 @@ impl HubOptions {
             hub_id: String::new(),
             hub_name: String::new(),
             demo: false,
-            configured: false,
             ..HubOptions::demo(data_dir)
         }
     }
@@ -329,6 +324,11 @@ impl HubOptions {
 
     pub fn config_path(&self) -> PathBuf {
         self.data_dir.join(CONFIG_FILE)
+    }
+
+    /// A `hub.toml` names this hub (or the demo runs): only a hub not set up yet has no id.
+    pub fn configured(&self) -> bool {
+        !self.hub_id.is_empty()
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -384,7 +384,7 @@ mod tests {
     fn no_config_file_means_a_hub_still_to_set_up() {
         let dir = tempfile::tempdir().unwrap();
         let o = HubOptions::in_dir(dir.path()).unwrap();
-        assert!(!o.demo && !o.configured);
+        assert!(!o.demo && !o.configured());
         assert_eq!(o.hub_id, "");
         assert_eq!(o.store_path(), dir.path().join("returnhub.db"));
         assert!(HubOptions::demo(dir.path()).demo);
@@ -399,7 +399,6 @@ mod tests {
             hub_name: "Wellington \"north\" \\ hub\u{7}".into(),
             station: "bench 2".into(),
             central_url: Some("https://central.example:8787".into()),
-            configured: true,
             webhook_schedule: RetrySchedule {
                 base: Duration::from_secs(5),
                 max: Duration::from_secs(600),

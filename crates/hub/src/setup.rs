@@ -105,7 +105,7 @@ impl Hub {
             .map(|w| w.status());
         Ok(SetupState {
             needed,
-            joining: needed && options.configured && status.is_some(),
+            joining: needed && options.configured() && status.is_some(),
             sync_error: status.and_then(|s| s.last_error),
             hub_id: options.hub_id.clone(),
             hub_name: options.hub_name.clone(),
@@ -185,7 +185,6 @@ impl Hub {
                 hub_name: hub_name.clone(),
                 station,
                 central_url,
-                configured: true,
                 ..(*current).clone()
             }
         };
@@ -283,7 +282,6 @@ impl Hub {
             hub_name,
             station,
             central_url: Some(url.clone()),
-            configured: true,
             ..(*current).clone()
         };
         {
