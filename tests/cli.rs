@@ -19,6 +19,27 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs the app with `args` on `data_dir` (demo off), `input` on its standard input.
+fn run_with_stdin(args: &[&str], data_dir: &std::path::Path, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(APP)
+        .args(args)
+        .env("RETURNHUB_DATA_DIR", data_dir)
+        .env_remove("RETURNHUB_DEMO")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn version_and_help() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,11 +106,10 @@ fn a_bad_hub_toml_names_the_file_and_the_problem() {
 /// a second init is refused; the app then opens that hub (not the demo, not setup).
 #[test]
 fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let init = |pin: &str| {
-        let mut child = Command::new(APP)
-            .args([
+        run_with_stdin(
+            &[
                 "init",
                 "--hub-id",
                 "chc",
@@ -99,21 +119,10 @@ fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
                 "AD-77",
                 "--admin-name",
                 "Tama Evans",
-            ])
-            .env("RETURNHUB_DATA_DIR", dir.path())
-            .env_remove("RETURNHUB_DEMO")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{pin}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            ],
+            dir.path(),
+            &format!("{pin}\n"),
+        )
     };
     let weak = init("12");
     assert_eq!(weak.status.code(), Some(1));
@@ -157,7 +166,6 @@ fn init_sets_up_a_hub_once_with_the_pin_from_standard_input() {
 /// central store.
 #[test]
 fn init_join_makes_a_station_of_a_hub_that_is_set_up() {
-    use std::io::Write;
     use std::sync::Arc;
 
     use returnhub_central::CentralStorage;
@@ -210,29 +218,18 @@ fn init_join_makes_a_station_of_a_hub_that_is_set_up() {
     }
 
     let two = tmp.path().join("two");
-    let mut child = Command::new(APP)
-        .args([
+    let out = run_with_stdin(
+        &[
             "init",
             "--join",
             "--central-url",
             &url,
             "--station",
             "bench-2",
-        ])
-        .env("RETURNHUB_DATA_DIR", &two)
-        .env_remove("RETURNHUB_DEMO")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{second_token}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &two,
+        &format!("{second_token}\n"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("joined hub NPE (Napier returns)"), "{said}");

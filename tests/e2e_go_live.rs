@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use returnhub_core::money::Currency;
-use shopify::simulator::{SimLine, SimOrder, Simulator, TOKEN};
+use shopify::simulator::{SimOrder, Simulator, TOKEN};
 use support::{now_ms, one, shopify_time, wait_until, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
@@ -30,36 +30,13 @@ const F6: char = '\u{E036}';
 const F7: char = '\u{E037}';
 
 fn sim_order(n: u32, created: i64) -> SimOrder {
-    SimOrder {
-        id: format!("gid://shopify/Order/{}", 55_000 + n),
-        name: format!("#T{}", 55_000 + n),
-        email: format!("tramper{n}@example.com"),
-        customer: format!("Tramper {n}"),
-        created_at: shopify_time(created),
-        updated_at: shopify_time(created),
-        currency: Currency::NZD,
-        country: "NZ".into(),
-        tags: vec![],
-        discount_codes: vec![],
-        lines: vec![SimLine {
-            id: format!("gid://shopify/LineItem/{}", 66_000 + n),
-            sku: format!("TUI-PACK-{n}"),
-            title: "Tararua day pack".into(),
-            barcode: Some(format!("94210055{n:05}")),
-            image: None,
-            product_tags: vec![],
-            quantity: 1,
-            unit_price: 12_900,
-            discount: 0,
-        }],
-        payment: (
-            format!("gid://shopify/OrderTransaction/{}", 77_000 + n),
-            "shopify_payments".into(),
-            12_900,
-        ),
-        refunds: vec![],
-        fulfillment_orders: vec![],
-    }
+    SimOrder::one_line(
+        55_000 + n,
+        "T",
+        &shopify_time(created),
+        Currency::NZD,
+        12_900,
+    )
 }
 
 /// Sets an input's or select's value the way a person's edit would end: with its events.

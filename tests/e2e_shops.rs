@@ -22,7 +22,7 @@ use returnhub_core::money::Currency;
 use returnhub_core::trigger::{CreditNoteVia, ShopifyPolicy};
 use returnhub_hub::{Hub, HubOptions};
 use returnhub_store::{EventInput, Store};
-use shopify::simulator::{SimLine, SimOrder, Simulator, TOKEN};
+use shopify::simulator::{SimOrder, Simulator, TOKEN};
 use support::{now_ms, one, shopify_time, wait_until, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
@@ -30,36 +30,13 @@ const ENTER: char = '\u{E007}';
 const F5: char = '\u{E035}';
 
 fn sim_order(n: u32, created: i64) -> SimOrder {
-    SimOrder {
-        id: format!("gid://shopify/Order/{}", 77_000 + n),
-        name: format!("#K{}", 77_000 + n),
-        email: format!("shopper{n}@example.com"),
-        customer: format!("Shopper {n}"),
-        created_at: shopify_time(created),
-        updated_at: shopify_time(created),
-        currency: Currency::NZD,
-        country: "NZ".into(),
-        tags: vec![],
-        discount_codes: vec![],
-        lines: vec![SimLine {
-            id: format!("gid://shopify/LineItem/{}", 88_000 + n),
-            sku: format!("KOW-SIM-{n}"),
-            title: "Harakeke linen shirt".into(),
-            barcode: Some(format!("94210000{n:05}")),
-            image: None,
-            product_tags: vec![],
-            quantity: 1,
-            unit_price: 8_900,
-            discount: 0,
-        }],
-        payment: (
-            format!("gid://shopify/OrderTransaction/{}", 99_000 + n),
-            "shopify_payments".into(),
-            8_900,
-        ),
-        refunds: vec![],
-        fulfillment_orders: vec![],
-    }
+    SimOrder::one_line(
+        77_000 + n,
+        "K",
+        &shopify_time(created),
+        Currency::NZD,
+        8_900,
+    )
 }
 
 fn sign_out(driver: &Driver) {
@@ -96,7 +73,7 @@ fn expect_return(dir: &Path, n: u32, connote: &str, option: ReturnOption) {
                     items: vec![ReturnItemRecord {
                         external_id: None,
                         id: format!("RET-SIM-{n}-i1"),
-                        order_line_id: format!("gid://shopify/LineItem/{}", 88_000 + n),
+                        order_line_id: format!("gid://shopify/LineItem/{}", 77_000 + n),
                         quantity: 1,
                         reason_code: "CHANGED_MIND".into(),
                         sub_reason_code: None,

@@ -123,6 +123,48 @@ pub struct SimOrder {
 }
 
 impl SimOrder {
+    /// An order of one unit of one item at `unit_price`, paid in full, from New Zealand,
+    /// numbered `number` (the order, its line and its payment take it; its name is
+    /// `#{prefix}{number}`): the order a window test brings into a shop. Tests change the rest.
+    pub fn one_line(
+        number: u32,
+        prefix: &str,
+        created_at: &str,
+        currency: Currency,
+        unit_price: i64,
+    ) -> SimOrder {
+        SimOrder {
+            id: format!("gid://shopify/Order/{number}"),
+            name: format!("#{prefix}{number}"),
+            email: format!("customer{number}@example.com"),
+            customer: format!("Customer {number}"),
+            created_at: created_at.to_owned(),
+            updated_at: created_at.to_owned(),
+            currency,
+            country: "NZ".into(),
+            tags: vec![],
+            discount_codes: vec![],
+            lines: vec![SimLine {
+                id: format!("gid://shopify/LineItem/{number}"),
+                sku: format!("SKU-{number}"),
+                title: format!("Item {number}"),
+                barcode: None,
+                image: None,
+                product_tags: vec![],
+                quantity: 1,
+                unit_price,
+                discount: 0,
+            }],
+            payment: (
+                format!("gid://shopify/OrderTransaction/{number}"),
+                "shopify_payments".into(),
+                unit_price,
+            ),
+            refunds: vec![],
+            fulfillment_orders: vec![],
+        }
+    }
+
     fn line_net(&self, line: &SimLine) -> i64 {
         // What one unit was paid, the line's discount spread evenly (the last unit takes the
         // remainder, like Shopify's allocation): for a suggestion, the floor per unit.
