@@ -356,4 +356,43 @@ fn a_supervisor_closes_a_manual_return_and_works_the_exception_queue() {
         "SELECT resolved_by FROM exceptions WHERE state = 'resolved'",
     );
     assert_eq!(who, "u-sam");
+
+    // A station on a newer Returnhub recorded a kind this one does not know; the sync
+    // worker's connection pulls it. The header says so to everyone, F3 lists it.
+    let mut worker = returnhub_store::Store::open(&dir.join("returnhub.db")).unwrap();
+    let mut clock = returnhub_core::hlc::HlcClock::new("newer-station");
+    let now = support::now_ms();
+    let note = returnhub_core::event::DomainEvent::ReturnNoted {
+        return_id: "r-none".into(),
+        note: "sealed on pallet 4".into(),
+    };
+    let mut future = returnhub_store::RemoteEvent::new(
+        &note,
+        "01900000-0000-7000-8000-00000000f00d".into(),
+        "newer-station",
+        &clock.tick(now as u64),
+        "u-other",
+        Some("bench-9"),
+        returnhub_core::time::rfc3339(now),
+    )
+    .unwrap();
+    future.kind = "pallet_sealed".into();
+    let applied = worker
+        .apply_remote_batch(now, &[future], Default::default())
+        .unwrap();
+    assert_eq!(applied.held, 1);
+    driver.wait_for(10, "the header's held count", |d| {
+        let status = d.find("#sync-status")?;
+        d.text(&status)
+            .contains("1 event(s) need this station updated")
+            .then_some(())
+    });
+    driver.keys("i", 0); // reloads the queue (and the held list)
+    let row = driver.wait_for(10, "the held event on F3", |d| {
+        d.text_of("#held-table tbody tr[data-state='needs_update']")
+    });
+    assert!(row.contains("pallet_sealed v1"), "{row}");
+    assert!(row.contains("newer-station / bench-9"), "{row}");
+    let summary = driver.text_of("#held-summary").unwrap();
+    assert!(summary.contains("needs an update"), "{summary}");
 }

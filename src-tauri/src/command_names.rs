@@ -33,6 +33,7 @@ pub const ALL: &[&str] = &[
     "link_returns_prime",
     "park_orphan",
     "list_exceptions",
+    "held_events",
     "resolve_exception",
     "override_decision",
     "close_return",

@@ -15,11 +15,11 @@ use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
 use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
-    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, Hub, InspectRequest,
-    IssuedPin, ItemScan, JoinInput, OrderMatch, PartnerConnectionInput, PartnerConnectionView,
-    PersonInput, PersonView, PhotoRef, PrinterQueueView, ProcessResult, RetailerSaved,
-    ReturnsPrimeLookup, RouteView, RulesCheck, SessionView, SetupInput, SetupState, ShopsView,
-    StaffImport, StationView, SupervisorResult, SyncView, TrackingWebhookInput,
+    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, HeldEventView, Hub,
+    InspectRequest, IssuedPin, ItemScan, JoinInput, OrderMatch, PartnerConnectionInput,
+    PartnerConnectionView, PersonInput, PersonView, PhotoRef, PrinterQueueView, ProcessResult,
+    RetailerSaved, ReturnsPrimeLookup, RouteView, RulesCheck, SessionView, SetupInput, SetupState,
+    ShopsView, StaffImport, StationView, SupervisorResult, SyncView, TrackingWebhookInput,
     TrackingWebhookView, MAX_STAFF_CSV_BYTES,
 };
 use tauri::State;
@@ -318,6 +318,13 @@ pub fn list_exceptions(
     include_resolved: bool,
 ) -> Reply<Vec<ExceptionView>> {
     Ok(state.hub.exceptions(include_resolved)?)
+}
+
+/// Events from other stations this one holds back (F3): a newer Returnhub's, or malformed.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn held_events(state: State<'_, AppState>) -> Reply<Vec<HeldEventView>> {
+    Ok(state.hub.held_events()?)
 }
 
 #[tauri::command]

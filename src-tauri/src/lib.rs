@@ -153,6 +153,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::link_returns_prime,
             commands::park_orphan,
             commands::list_exceptions,
+            commands::held_events,
             commands::resolve_exception,
             commands::override_decision,
             commands::close_return,

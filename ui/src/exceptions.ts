@@ -4,6 +4,7 @@
 // all of it to anyone below supervisor.
 
 import type { ExceptionView } from "./bindings/ExceptionView";
+import type { HeldEventView } from "./bindings/HeldEventView";
 import { el, message, text, type Call } from "./util";
 
 const KIND_LABEL: Record<ExceptionView["kind"], string> = {
@@ -11,6 +12,12 @@ const KIND_LABEL: Record<ExceptionView["kind"], string> = {
   mismatch: "Missing / extra items",
   qc_hold: "QC hold",
   duplicate_processing: "Duplicate processing",
+};
+
+const HELD_LABEL: Record<string, string> = {
+  needs_update: "needs an update",
+  unapplied: "waits for one that needs an update",
+  malformed: "malformed",
 };
 
 export class Exceptions {
@@ -47,6 +54,40 @@ export class Exceptions {
     } catch (e) {
       status.textContent = message(e);
     }
+    await this.loadHeld();
+  }
+
+  /// Events from other stations this one cannot apply: a newer Returnhub's (this station
+  /// needs an update; they are applied by its first sync after it) or malformed ones.
+  private async loadHeld(): Promise<void> {
+    let held: HeldEventView[];
+    try {
+      held = await this.call<HeldEventView[]>("held_events");
+    } catch (e) {
+      el("held-summary").textContent = message(e);
+      el("held-events").hidden = false;
+      return;
+    }
+    el("held-events").hidden = held.length === 0;
+    const malformed = held.filter((h) => h.state === "malformed").length;
+    const waiting = held.length - malformed;
+    el("held-summary").textContent = [
+      waiting ? `${waiting} event(s) from a newer Returnhub: this station needs an update; they are applied by its first sync after it.` : "",
+      malformed ? `${malformed} malformed event(s), kept and never applied: tell whoever supports Returnhub.` : "",
+    ].filter(Boolean).join(" ");
+    el<HTMLTableElement>("held-table").tBodies[0]?.replaceChildren(
+      ...held.map((h) => {
+        const tr = document.createElement("tr");
+        tr.dataset["state"] = h.state;
+        tr.append(
+          text("td", `${h.kind} v${h.version}`),
+          text("td", [h.device_id, h.station].filter(Boolean).join(" / ")),
+          text("td", h.recorded_at.slice(0, 16).replace("T", " ")),
+          text("td", `${HELD_LABEL[h.state] ?? h.state}: ${h.reason}`),
+        );
+        return tr;
+      }),
+    );
   }
 
   private paint(): void {

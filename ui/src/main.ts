@@ -487,8 +487,12 @@ async function watchStation(): Promise<void> {
       : !v.running
         ? "Sync: no device token (F4)"
         : `Sync: ${v.online ? "online" : "offline"} · ${v.queue_depth} queued${v.last_success_at ? ` · last ${v.last_success_at.slice(11, 16)}` : ""}${v.last_error ? ` · ${v.last_error}` : ""}`;
-    node.textContent = text;
-    node.className = v.running && !v.online ? "bad" : "muted";
+    const held = [
+      v.needs_update ? `${v.needs_update} event(s) need this station updated` : "",
+      v.malformed ? `${v.malformed} malformed event(s) kept` : "",
+    ].filter(Boolean);
+    node.textContent = held.length ? `${text} · ${held.join(" · ")}` : text;
+    node.className = (v.running && !v.online) || held.length ? "bad" : "muted";
     el("central-state").textContent = v.central_url ? `${v.central_url} — ${text}` : "None: add [central] url to hub.toml to sync with one.";
   };
   call<SyncView>("sync_status").then(paintSync, () => undefined);

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 use returnhub_core::decision::Decider;
 use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+    Decoded, DomainEvent, KnownEvents, OrderLineRecord, OrderRecord, RetailerRecord,
+    ReturnItemRecord, ReturnRecord,
 };
 use returnhub_core::hlc::{HlcClock, HlcStamp};
 use returnhub_core::model::ReturnStatus;
@@ -17,15 +18,16 @@ use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due_under, ActionDue, ItemOutcome, ReturnEvent, Trigger};
 use returnhub_store::{ActionContext, ActionLine, ItemQc, RemoteEvent};
 use returnhub_sync::wire::{
-    ClaimOutcome, ClaimState, Conflict, FieldError, PullRequest, PullResponse, PushResponse,
-    RowResult, SyncCursor, TrackingIn, TrackingRecord, TrackingResponse, UploadResponse, UploadRow,
+    ClaimOutcome, ClaimState, Conflict, FieldError, HeldAnswer, PullRequest, PullResponse,
+    PushResponse, RowResult, SyncCursor, TrackingIn, TrackingRecord, TrackingResponse,
+    UploadResponse, UploadRow,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::auth;
 use crate::storage::{
     ActionClaim, CentralError, CentralStorage, ClaimEnd, DeviceIdentity, DeviceRow, Failpoint,
-    OrderUpdate, PartnerIdentity, Result, ShopConnection,
+    HeldRow, OrderUpdate, PartnerIdentity, Result, ShopConnection,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
@@ -49,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_tracking_by_connote",
         include_str!("../../../migrations/central/0004_tracking_by_connote.sql"),
     ),
+    (
+        "0005_event_versions",
+        include_str!("../../../migrations/central/0005_event_versions.sql"),
+    ),
 ];
 
 pub struct SqliteStorage {
@@ -59,11 +65,20 @@ pub struct SqliteStorage {
 struct Inner {
     conn: Connection,
     clock: HlcClock,
+    /// The event kinds and versions this store projects; others pushed are held.
+    known: KnownEvents,
 }
 
 impl SqliteStorage {
-    /// Opens (creating) `<data_dir>/central.sqlite3` and applies the migrations.
+    /// Opens (creating) `<data_dir>/central.sqlite3`, applies the migrations, and projects the
+    /// held events this build reads.
     pub fn open(data_dir: &Path) -> Result<SqliteStorage> {
+        SqliteStorage::open_as(data_dir, KnownEvents::this_build())
+    }
+
+    /// [`SqliteStorage::open`] projecting only the event kinds and versions in `known`: this
+    /// build playing an older one, for the mixed-version tests.
+    pub fn open_as(data_dir: &Path, known: KnownEvents) -> Result<SqliteStorage> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             CentralError::Storage(format!("cannot create {}: {e}", data_dir.display()))
         })?;
@@ -122,10 +137,44 @@ impl SqliteStorage {
             // Every stored stamp was bounded when it was pushed.
             clock.catch_up(&max, 0);
         }
-        Ok(SqliteStorage {
+        let storage = SqliteStorage {
             path,
-            inner: Mutex::new(Inner { conn, clock }),
-        })
+            inner: Mutex::new(Inner { conn, clock, known }),
+        };
+        storage.release_held(returnhub_sync::unix_now_ms())?;
+        Ok(storage)
+    }
+
+    /// Projects the held events that this build reads (it was updated since they were
+    /// pushed); they are in the log already. Runs when the store opens.
+    pub fn release_held(&self, now: UnixMillis) -> Result<usize> {
+        let mut inner = self.lock()?;
+        let known = inner.known.clone();
+        let mut w = inner.write(now)?;
+        let held: Vec<(RemoteEvent, String)> =
+            w.tx.prepare(
+                "SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+                        recorded_at, version, hub_id
+                 FROM held_events WHERE state = 'needs_update' ORDER BY hlc",
+            )?
+            .query_map([], |r| Ok((RemoteEvent::from_row(r, 0)?, r.get(10)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut released = 0;
+        for (ev, device_hub) in held {
+            let Decoded::Event(event) = known.decode(&ev.kind, ev.version, &ev.payload) else {
+                continue;
+            };
+            w.tx.execute("DELETE FROM held_events WHERE id = ?1", [&ev.id])?;
+            let hub: Option<String> =
+                w.tx.query_row("SELECT hub_id FROM events WHERE id = ?1", [&ev.id], |r| {
+                    r.get(0)
+                })?;
+            w.project(&event, &ev, hub.as_deref().or(Some(&device_hub)))?;
+            tracing::info!(event = %ev.id, kind = %ev.kind, "held event projected after an update");
+            released += 1;
+        }
+        w.tx.commit()?;
+        Ok(released)
     }
 
     pub fn path(&self) -> &Path {
@@ -192,8 +241,8 @@ impl Tx<'_> {
             .tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO events (id, device_id, hlc, actor, station, kind,
-                   aggregate_id, payload, recorded_at, hub_id, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                   aggregate_id, payload, recorded_at, hub_id, received_at, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 ev.id,
@@ -206,7 +255,38 @@ impl Tx<'_> {
                 ev.payload,
                 ev.recorded_at,
                 hub,
-                rfc3339(self.now)
+                rfc3339(self.now),
+                ev.version,
+            ])?;
+        Ok(n == 1)
+    }
+
+    /// Keeps a pushed event this build cannot project (see migration 0005); false if it was
+    /// held already.
+    fn hold(&self, ev: &RemoteEvent, hub: &str, state: &str, reason: &str) -> Result<bool> {
+        tracing::warn!(event = %ev.id, kind = %ev.kind, version = ev.version, device = %ev.device_id, state, reason, "pushed event held");
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO held_events (id, device_id, hub_id, hlc, actor, station,
+                   kind, version, aggregate_id, payload, recorded_at, state, reason, held_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                ev.id,
+                ev.device_id,
+                hub,
+                ev.hlc,
+                ev.actor,
+                ev.station,
+                ev.kind,
+                ev.version,
+                ev.aggregate_id,
+                ev.payload,
+                ev.recorded_at,
+                state,
+                reason,
+                rfc3339(self.now),
             ])?;
         Ok(n == 1)
     }
@@ -458,8 +538,9 @@ impl Tx<'_> {
         let latest: Option<String> = self
             .tx
             .prepare_cached(
-                "SELECT payload FROM events
+                "SELECT payload FROM events e
                  WHERE aggregate_id = ?1 AND kind = 'return_status_changed'
+                   AND NOT EXISTS (SELECT 1 FROM held_events h WHERE h.id = e.id)
                  ORDER BY hlc DESC LIMIT 1",
             )?
             .query_row([return_id], |r| r.get(0))
@@ -743,8 +824,9 @@ impl CentralStorage for SqliteStorage {
         let registered: Option<String> = inner
             .conn
             .query_row(
-                "SELECT payload FROM events
+                "SELECT payload FROM events e
                  WHERE aggregate_id = ?1 AND kind = 'hub_registered' AND hub_id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM held_events h WHERE h.id = e.id)
                  ORDER BY hlc DESC LIMIT 1",
                 [&device.hub_id],
                 |r| r.get(0),
@@ -805,20 +887,16 @@ impl CentralStorage for SqliteStorage {
                     ev.id
                 )));
             }
-            let event: DomainEvent = serde_json::from_str(&ev.payload).map_err(|e| {
-                CentralError::BadRequest(format!("event {}: payload is not an event: {e}", ev.id))
-            })?;
-            if event.kind() != ev.kind || uuid::Uuid::parse_str(&ev.id).is_err() {
+            if uuid::Uuid::parse_str(&ev.id).is_err() {
                 return Err(CentralError::BadRequest(format!(
-                    "event {}: bad id or kind {} for a {} payload",
-                    ev.id,
-                    ev.kind,
-                    event.kind()
+                    "event {:?}: an event id is a UUID",
+                    ev.id
                 )));
             }
-            parsed.push((stamp, event));
+            parsed.push(stamp);
         }
         let mut inner = self.lock()?;
+        let known = inner.known.clone();
         let mut w = inner.write(now)?;
         let bound: Option<String> = w.tx.query_row(
             "SELECT bound_device_id FROM devices WHERE id = ?1",
@@ -853,8 +931,9 @@ impl CentralStorage for SqliteStorage {
             new: 0,
             duplicates: 0,
             claims: Vec::new(),
+            held: Vec::new(),
         };
-        for (ev, (stamp, event)) in events.iter().zip(&parsed) {
+        for (ev, stamp) in events.iter().zip(&parsed) {
             if ev.device_id != origin {
                 return Err(CentralError::Forbidden(format!(
                     "event {} was recorded by device {}, not by this token's device",
@@ -864,14 +943,44 @@ impl CentralStorage for SqliteStorage {
             w.clock
                 .observe(stamp, now.max(0) as u64)
                 .map_err(|e| CentralError::BadRequest(format!("event {}: {e}", ev.id)))?;
-            let hub = w.scope(event, &device.hub_id)?;
+            // Acknowledged whatever it holds: an event this build cannot read is kept (and
+            // shown to whoever runs the central store), and the device goes on syncing.
+            let event = match known.decode(&ev.kind, ev.version, &ev.payload) {
+                Decoded::Event(event) => event,
+                Decoded::NeedsUpdate(reason) => {
+                    // Relayed to the device's hub, where a station as new as its author
+                    // applies it; projected here after this store's update.
+                    if w.insert_event(ev, Some(&device.hub_id))? {
+                        w.hold(ev, &device.hub_id, "needs_update", &reason)?;
+                        answer.new += 1;
+                    } else {
+                        answer.duplicates += 1;
+                    }
+                    answer.acknowledged.push(ev.id.clone());
+                    continue;
+                }
+                Decoded::Malformed(reason) => {
+                    if w.hold(ev, &device.hub_id, "malformed", &reason)? {
+                        answer.new += 1;
+                    } else {
+                        answer.duplicates += 1;
+                    }
+                    answer.held.push(HeldAnswer {
+                        id: ev.id.clone(),
+                        reason,
+                    });
+                    answer.acknowledged.push(ev.id.clone());
+                    continue;
+                }
+            };
+            let hub = w.scope(&event, &device.hub_id)?;
             if w.insert_event(ev, hub.as_deref())? {
-                w.project(event, ev, hub.as_deref())?;
+                w.project(&event, ev, hub.as_deref())?;
                 answer.new += 1;
             } else {
                 answer.duplicates += 1;
             }
-            if let DomainEvent::ActionDue(a) = event {
+            if let DomainEvent::ActionDue(a) = &event {
                 answer
                     .claims
                     .push(w.claim_outcome(a.key.as_str(), &ev.device_id, &ev.id)?);
@@ -899,12 +1008,14 @@ impl CentralStorage for SqliteStorage {
             // Two ordered index ranges merged (an OR would sort everything after the
             // cursor on every page).
             "SELECT * FROM (
-               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at
+               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at,
+                 version
                FROM events WHERE hub_id = ?2 AND seq > ?1 AND device_id != ?3
                ORDER BY seq LIMIT ?4)
              UNION ALL
              SELECT * FROM (
-               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at
+               SELECT seq, id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at,
+                 version
                FROM events WHERE hub_id IS NULL AND seq > ?1 AND device_id != ?3
                ORDER BY seq LIMIT ?4)
              ORDER BY seq LIMIT ?4",
@@ -973,6 +1084,27 @@ impl CentralStorage for SqliteStorage {
             },
             more,
         })
+    }
+
+    fn held_events(&self) -> Result<Vec<HeldRow>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare(
+            "SELECT id, device_id, hub_id, kind, version, state, reason, held_at
+             FROM held_events ORDER BY held_at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(HeldRow {
+                id: r.get(0)?,
+                device_id: r.get(1)?,
+                hub_id: r.get(2)?,
+                kind: r.get(3)?,
+                version: r.get(4)?,
+                state: r.get(5)?,
+                reason: r.get(6)?,
+                held_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn upload_returns(

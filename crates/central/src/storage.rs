@@ -99,6 +99,21 @@ pub struct ActionClaim {
     pub last_error: Option<String>,
 }
 
+/// A pushed event the central store keeps without applying it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRow {
+    pub id: String,
+    pub device_id: String,
+    pub hub_id: String,
+    pub kind: String,
+    pub version: u32,
+    /// `needs_update` (relayed; projected after this store's update) or `malformed` (kept
+    /// here only).
+    pub state: String,
+    pub reason: String,
+    pub held_at: String,
+}
+
 pub trait CentralStorage: Send + Sync + 'static {
     /// Registers a hub device; returns its bearer token (shown once, stored hashed).
     fn create_device(&self, hub_id: &str, name: &str, now: UnixMillis) -> Result<String>;
@@ -128,6 +143,9 @@ pub trait CentralStorage: Send + Sync + 'static {
     ) -> Result<PushResponse>;
     /// What changed for the device's hub since the cursor.
     fn pull(&self, device: &DeviceIdentity, req: &PullRequest) -> Result<PullResponse>;
+    /// Pushed events this build does not apply (from a newer build, or malformed), newest
+    /// first.
+    fn held_events(&self) -> Result<Vec<HeldRow>>;
 
     fn upload_returns(
         &self,

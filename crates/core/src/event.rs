@@ -1,6 +1,15 @@
 //! The hub's domain events: every state change is one of these, appended to the event log with
-//! its effects in one transaction. Payloads are versioned by their `type` tag; add variants,
-//! never change the meaning of an existing one (old events are replayed by newer code).
+//! its effects in one transaction, and synced between devices through the central store.
+//!
+//! Compatibility rules (devices of one hub do not all update on the same day):
+//! - Every kind has a version, written with each event ([`EVENT_KINDS`]). Adding a field with a
+//!   default keeps the version; changing or removing one, or changing a field's meaning, makes
+//!   a new version, and [`KnownEvents::decode`] upgrades the older versions to it.
+//! - Every kind at every version has a golden payload in `tests/golden/events/`, checked in
+//!   once and never edited: the golden test decodes each of them.
+//! - A device meeting a kind, or a version of a kind, that it does not know parks the event
+//!   (kept, shown to supervisors as needing an update) and keeps syncing; it applies the event
+//!   once it has been updated ([`Decoded::NeedsUpdate`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -142,7 +151,129 @@ pub enum DomainEvent {
     },
 }
 
+/// Every event kind this build reads and writes, with the version of its payload that this
+/// build writes (and the highest it reads). A new kind or version goes here, with its golden
+/// payload.
+pub const EVENT_KINDS: &[(&str, u32)] = &[
+    ("hub_registered", 1),
+    ("user_enrolled", 1),
+    ("signed_in", 1),
+    ("signed_out", 1),
+    ("sign_in_refused", 1),
+    ("user_unlocked", 1),
+    ("retailer_configured", 1),
+    ("order_imported", 1),
+    ("orders_imported", 1),
+    ("order_updated", 1),
+    ("return_expected", 1),
+    ("connote_scanned", 1),
+    ("return_status_changed", 1),
+    ("action_due", 1),
+    ("item_inspected", 1),
+    ("extra_item_recorded", 1),
+    ("step_undone", 1),
+    ("items_decided", 1),
+    ("exception_raised", 1),
+    ("exception_resolved", 1),
+    ("label_queued", 1),
+    ("connote_attached", 1),
+    ("return_noted", 1),
+    ("station_configured", 1),
+    ("action_confirmed", 1),
+    ("action_failed", 1),
+    ("action_retried", 1),
+    ("shop_connected", 1),
+    ("shop_disconnected", 1),
+    ("import_checkpoint", 1),
+];
+
+/// The event kinds and versions a device understands: this build's ([`KnownEvents::this_build`]),
+/// or fewer, to play an older build in the mixed-version tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownEvents {
+    kinds: Vec<(&'static str, u32)>,
+}
+
+/// What a device can make of an event that reached it from another device.
+// Unboxed: one per pulled event, matched and moved out at once; a box would be an allocation
+// per event on the sync path.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// Understood (an older version upgraded to this build's).
+    Event(DomainEvent),
+    /// A kind, or a version of a kind, newer than this build: keep it, apply it after an
+    /// update. The sentence says which.
+    NeedsUpdate(String),
+    /// A kind and version this build knows whose payload does not read as one: kept and shown,
+    /// never applied.
+    Malformed(String),
+}
+
+impl KnownEvents {
+    pub fn this_build() -> KnownEvents {
+        KnownEvents {
+            kinds: EVENT_KINDS.to_vec(),
+        }
+    }
+
+    /// This build as an older one that has never heard of `kind`.
+    pub fn without(mut self, kind: &str) -> KnownEvents {
+        self.kinds.retain(|(k, _)| *k != kind);
+        self
+    }
+
+    /// The highest version of `kind` understood, if the kind is known at all.
+    pub fn version_of(&self, kind: &str) -> Option<u32> {
+        self.kinds.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+    }
+
+    /// Whether an event of `kind` at `version` can be applied here.
+    pub fn understands(&self, kind: &str, version: u32) -> bool {
+        self.version_of(kind)
+            .is_some_and(|known| (1..=known).contains(&version))
+    }
+
+    /// Reads an event that came from another device: its kind and version as the envelope
+    /// says, and its payload as JSON text.
+    pub fn decode(&self, kind: &str, version: u32, payload: &str) -> Decoded {
+        let Some(known) = self.version_of(kind) else {
+            return Decoded::NeedsUpdate(format!(
+                "a {kind} event (version {version}) comes from a newer Returnhub; update this one"
+            ));
+        };
+        if version > known {
+            return Decoded::NeedsUpdate(format!(
+                "a {kind} event is version {version}; this Returnhub reads up to version {known}: \
+                 update it"
+            ));
+        }
+        if version == 0 {
+            return Decoded::Malformed(format!("a {kind} event says version 0"));
+        }
+        // Every kind is at version 1 so far: when one moves on, its older payloads are
+        // upgraded here, before they are read as this build's.
+        match serde_json::from_str::<DomainEvent>(payload) {
+            Ok(event) if event.kind() == kind => Decoded::Event(event),
+            Ok(event) => Decoded::Malformed(format!(
+                "the envelope says {kind} but the payload is a {} event",
+                event.kind()
+            )),
+            Err(e) => Decoded::Malformed(format!("a {kind} payload that does not read: {e}")),
+        }
+    }
+}
+
 impl DomainEvent {
+    /// The version of this kind's payload that this build writes.
+    pub fn version(&self) -> u32 {
+        let kind = self.kind();
+        // Every kind is listed (a debug build stops here otherwise, so every test would).
+        let listed = EVENT_KINDS.iter().find(|(k, _)| *k == kind);
+        debug_assert!(listed.is_some(), "{kind} is missing from EVENT_KINDS");
+        listed.map_or(1, |(_, v)| *v)
+    }
+
     /// The stable text stored in the event log's `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -25,6 +25,28 @@ pub struct SyncView {
     pub queue_depth: u64,
     pub last_success_at: Option<String>,
     pub last_error: Option<String>,
+    /// Events from stations on a newer Returnhub that this one cannot apply until it is
+    /// updated, and events that need them (kept; applied by the first sync after the update).
+    #[ts(type = "number")]
+    pub needs_update: u64,
+    /// Events whose payload is not what their kind says: kept, never applied.
+    #[ts(type = "number")]
+    pub malformed: u64,
+}
+
+/// A pulled event held back (F3, for supervisors).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct HeldEventView {
+    pub event_id: String,
+    pub kind: String,
+    pub version: u32,
+    /// The device that recorded it, and where and when.
+    pub device_id: String,
+    pub station: Option<String>,
+    pub recorded_at: String,
+    /// `needs_update`, `unapplied` (it needs one of the others) or `malformed`.
+    pub state: String,
+    pub reason: String,
 }
 
 impl Hub {
@@ -90,6 +112,7 @@ impl Hub {
         self.authorize(Role::Operator)?;
         let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
         let status = slot.as_ref().map(|w| w.status());
+        let (needs_update, malformed) = self.store().held_counts()?;
         Ok(SyncView {
             central_url: self.options().central_url.clone(),
             running: status.is_some(),
@@ -100,7 +123,30 @@ impl Hub {
             },
             last_success_at: status.as_ref().and_then(|s| s.last_success_at.clone()),
             last_error: status.and_then(|s| s.last_error),
+            needs_update,
+            malformed,
         })
+    }
+
+    /// The events pulled from other devices that this station holds back, newest first:
+    /// from a newer Returnhub (this station needs an update) or malformed. Supervisors.
+    pub fn held_events(&self) -> Result<Vec<HeldEventView>> {
+        self.authorize(Role::Supervisor)?;
+        Ok(self
+            .store()
+            .held_events(500)?
+            .into_iter()
+            .map(|h| HeldEventView {
+                event_id: h.event.id,
+                kind: h.event.kind,
+                version: h.event.version,
+                device_id: h.event.device_id,
+                station: h.event.station,
+                recorded_at: h.event.recorded_at,
+                state: h.state.as_str().into(),
+                reason: h.reason,
+            })
+            .collect())
     }
 }
 

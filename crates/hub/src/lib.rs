@@ -36,7 +36,7 @@ use ts_rs::TS;
 
 pub use auth::{hash_pin, Actor, SessionView};
 pub use bench::{BenchScan, InspectRequest, ItemScan, ProcessResult};
-pub use central::SyncView;
+pub use central::{HeldEventView, SyncView};
 pub use demo::{seed_demo, DEMO_HUB_ID, DEMO_USERS};
 pub use options::{DispatchSchedule, HubOptions, OptionsError};
 pub use orphan::{OrderMatch, OrderMatchLine};

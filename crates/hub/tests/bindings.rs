@@ -12,9 +12,9 @@ use returnhub_core::rules::RuleSet;
 use returnhub_core::station::StationConfig;
 use returnhub_devices::serial::ScannerEvent;
 use returnhub_hub::{
-    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, InspectRequest,
-    ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef, ProcessResult,
-    ReturnsPrimeLookup, RouteView, RulesCheck, SessionView, ShopsView, StationView,
+    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, HeldEventView,
+    InspectRequest, ItemScan, OrderMatch, PartnerConnectionInput, PartnerConnectionView, PhotoRef,
+    ProcessResult, ReturnsPrimeLookup, RouteView, RulesCheck, SessionView, ShopsView, StationView,
     SupervisorResult, SyncView, TrackingWebhookInput, TrackingWebhookView,
 };
 use ts_rs::TS;
@@ -46,6 +46,7 @@ fn typescript_bindings_are_current() {
     DemoConnote::export_all(&config).unwrap();
     SessionView::export_all(&config).unwrap();
     ErrorView::export_all(&config).unwrap();
+    HeldEventView::export_all(&config).unwrap();
     RulesCheck::export_all(&config).unwrap();
     RuleSet::export_all(&config).unwrap();
     DryRunReport::export_all(&config).unwrap();

@@ -21,6 +21,7 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+use returnhub_core::event::KnownEvents;
 use returnhub_core::hlc::{HlcClock, HlcStamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
@@ -33,7 +34,9 @@ pub use outbox::{
     RETRIES_SQL,
 };
 pub use read::DemoConnote;
-pub use sync::{ApplyOutcome, PendingSync, RemoteEvent, SyncCursor, TrackingRecord};
+pub use sync::{
+    ApplyOutcome, HeldEvent, HeldState, PendingSync, RemoteEvent, SyncCursor, TrackingRecord,
+};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 
 /// "RHUB" in ASCII: marks the SQLite file as a Returnhub hub store.
@@ -78,6 +81,11 @@ pub struct Store {
     conn: Connection,
     device_id: String,
     clock: HlcClock,
+    /// The event kinds and versions this store applies; others pulled are held.
+    known: KnownEvents,
+    /// Held events were retried since this store was opened (they can only become readable
+    /// when a newer build opens the file).
+    held_retried: bool,
 }
 
 impl Store {
@@ -180,7 +188,17 @@ impl Store {
             conn,
             device_id,
             clock,
+            known: KnownEvents::this_build(),
+            held_retried: false,
         })
+    }
+
+    /// Applies only the event kinds and versions in `known`: this build playing an older one,
+    /// for the mixed-version tests.
+    pub fn with_known_events(mut self, known: KnownEvents) -> Store {
+        self.known = known;
+        self.held_retried = false;
+        self
     }
 
     /// This device's stable id, minted when the store was created.

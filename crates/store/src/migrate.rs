@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_sign_in_failures",
         include_str!("../../../migrations/hub/0008_sign_in_failures.sql"),
     ),
+    (
+        "0009_event_versions",
+        include_str!("../../../migrations/hub/0009_event_versions.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

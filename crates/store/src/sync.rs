@@ -17,8 +17,13 @@
 //!   central store claims and dispatches every action (architecture invariant 3). A pulled
 //!   failure of such an action gives it a row, already failed (never sent from here), so the
 //!   hub's supervisors see it on F5 and can retry it (the retry syncs to the central store).
+//!
+//! A pulled event this build cannot read (a kind or version from a newer build, or a payload
+//! that is not what its kind says) is held in `held_events`, whole, instead of the log, and
+//! the pull goes on: one device's newer build never stops another's sync. Held events that
+//! need an update are applied by the first pull after one.
 
-use returnhub_core::event::DomainEvent;
+use returnhub_core::event::{Decoded, DomainEvent, KnownEvents};
 use returnhub_core::hlc::{HlcClock, HlcStamp, MAX_AHEAD_MS};
 use returnhub_core::time::{rfc3339, UnixMillis};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
@@ -40,6 +45,13 @@ pub struct RemoteEvent {
     pub aggregate_id: Option<String>,
     pub payload: String,
     pub recorded_at: String,
+    /// The version of the kind's payload; absent (1) from builds before versions.
+    #[serde(default = "first_version")]
+    pub version: u32,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 impl RemoteEvent {
@@ -64,11 +76,12 @@ impl RemoteEvent {
             aggregate_id: event.aggregate_id().map(str::to_string),
             payload: serde_json::to_string(event)?,
             recorded_at,
+            version: event.version(),
         })
     }
 
-    /// Reads the nine columns `id, device_id, hlc, actor, station, kind, aggregate_id,
-    /// payload, recorded_at` of an event-log row, starting at column `first`.
+    /// Reads the ten columns `id, device_id, hlc, actor, station, kind, aggregate_id,
+    /// payload, recorded_at, version` of an event-log row, starting at column `first`.
     pub fn from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<RemoteEvent> {
         Ok(RemoteEvent {
             id: r.get(first)?,
@@ -80,6 +93,7 @@ impl RemoteEvent {
             aggregate_id: r.get(first + 6)?,
             payload: r.get(first + 7)?,
             recorded_at: r.get(first + 8)?,
+            version: r.get(first + 9)?,
         })
     }
 }
@@ -117,6 +131,57 @@ pub struct ApplyOutcome {
     pub applied: usize,
     /// Events already in the log (ours echoed back, or a repeated pull): skipped.
     pub skipped: usize,
+    /// Events this build cannot read, held (see the module docs).
+    pub held: usize,
+    /// Held events applied now that this build reads them.
+    pub released: usize,
+}
+
+/// Why a pulled event is held rather than applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldState {
+    /// From a newer build: applied after this station's update.
+    NeedsUpdate,
+    /// Not what its kind says: never applied.
+    Malformed,
+    /// Readable, but its effects failed here (it needs an event this station holds): retried
+    /// with the events that need an update.
+    Unapplied,
+}
+
+impl HeldState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldState::NeedsUpdate => "needs_update",
+            HeldState::Malformed => "malformed",
+            HeldState::Unapplied => "unapplied",
+        }
+    }
+
+    fn parse(text: &str) -> HeldState {
+        match text {
+            "malformed" => HeldState::Malformed,
+            "unapplied" => HeldState::Unapplied,
+            _ => HeldState::NeedsUpdate,
+        }
+    }
+}
+
+/// A pulled event held back, for the supervisors' list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldEvent {
+    pub event: RemoteEvent,
+    pub state: HeldState,
+    pub reason: String,
+    pub held_at: String,
+}
+
+/// What became of one pulled event.
+enum Applied {
+    New,
+    AlreadyHere,
+    Held,
 }
 
 const CURSOR_KEY: &str = "sync_cursor";
@@ -147,7 +212,7 @@ impl Store {
     pub fn pending_sync(&self, limit: u32) -> Result<Vec<PendingSync>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT o.id, e.id, e.device_id, e.hlc, e.actor, e.station, e.kind, e.aggregate_id,
-                    e.payload, e.recorded_at
+                    e.payload, e.recorded_at, e.version
              FROM outbox o JOIN events e ON e.id = o.event_id
              WHERE o.topic = 'sync' AND o.state = 'pending'
              ORDER BY o.id LIMIT ?1",
@@ -235,19 +300,22 @@ impl Store {
             appended: Vec::new(),
         };
         let mut outcome = ApplyOutcome::default();
+        if !self.held_retried {
+            outcome.released = w.release_held(&self.known)?;
+        }
         for event in events {
             // Name the event: a pull that cannot be applied stops the worker's rounds, and
             // the sentence is what the UI shows as the last error.
-            let applied = w.apply_remote(event).map_err(|e| {
+            let applied = w.apply_remote(event, &self.known).map_err(|e| {
                 StoreError::Invalid(format!(
                     "pulled event {} ({}) from device {} could not be applied: {e}",
                     event.id, event.kind, event.device_id
                 ))
             })?;
-            if applied {
-                outcome.applied += 1;
-            } else {
-                outcome.skipped += 1;
+            match applied {
+                Applied::New => outcome.applied += 1,
+                Applied::AlreadyHere => outcome.skipped += 1,
+                Applied::Held => outcome.held += 1,
             }
         }
         for t in tracking {
@@ -294,44 +362,110 @@ impl Store {
             }
         }
         w.tx.commit()?;
+        self.held_retried = true;
         Ok(outcome)
+    }
+
+    /// Pulled events held back, newest first (at most `limit`), and how many there are of each
+    /// state.
+    pub fn held_events(&self, limit: u32) -> Result<Vec<HeldEvent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at,
+                    version, state, reason, held_at
+             FROM held_events ORDER BY held_at DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            let state: String = r.get(10)?;
+            Ok(HeldEvent {
+                event: RemoteEvent::from_row(r, 0)?,
+                state: HeldState::parse(&state),
+                reason: r.get(11)?,
+                held_at: r.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many pulled events wait for an update (or for one that does), and how many are
+    /// malformed.
+    pub fn held_counts(&self) -> Result<(u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FILTER (WHERE state != 'malformed'),
+                    count(*) FILTER (WHERE state = 'malformed')
+             FROM held_events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 }
 
 impl WriteTx<'_> {
     /// Inserts a pulled event as it is and projects it; `false` (and nothing changed) when an
     /// event with its id is already in the log.
-    pub fn apply_remote(&mut self, ev: &RemoteEvent) -> Result<bool> {
+    fn apply_remote(&mut self, ev: &RemoteEvent, known: &KnownEvents) -> Result<Applied> {
         let present: Option<i64> = self
             .tx
-            .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
+            .prepare_cached(
+                "SELECT 1 FROM events WHERE id = ?1 UNION ALL SELECT 1 FROM held_events WHERE id = ?1",
+            )?
             .query_row([&ev.id], |r| r.get(0))
             .optional()?;
         if present.is_some() {
-            return Ok(false);
+            return Ok(Applied::AlreadyHere);
         }
         let stamp: HlcStamp = ev
             .hlc
             .parse()
             .map_err(|e: returnhub_core::hlc::BadStamp| StoreError::Invalid(e.to_string()))?;
-        let event: DomainEvent = serde_json::from_str(&ev.payload)?;
-        if event.kind() != ev.kind {
-            return Err(StoreError::Invalid(format!(
-                "pulled event {} says kind {} but its payload is {}",
-                ev.id,
-                ev.kind,
-                event.kind()
-            )));
+        let event = match known.decode(&ev.kind, ev.version, &ev.payload) {
+            Decoded::Event(event) => event,
+            Decoded::NeedsUpdate(reason) => {
+                self.hold(ev, HeldState::NeedsUpdate, &reason)?;
+                return Ok(Applied::Held);
+            }
+            Decoded::Malformed(reason) => {
+                self.hold(ev, HeldState::Malformed, &reason)?;
+                return Ok(Applied::Held);
+            }
+        };
+        // Its effects in a savepoint: an event that needs one this station holds (an order of
+        // a retailer configured by a newer build) is held too, instead of stopping the pull.
+        self.tx
+            .prepare_cached("SAVEPOINT pulled_event")?
+            .execute([])?;
+        match self.insert_remote(ev, &stamp, &event) {
+            Ok(()) => {
+                self.tx
+                    .prepare_cached("RELEASE pulled_event")?
+                    .execute([])?;
+                Ok(Applied::New)
+            }
+            Err(e) if about_the_event(&e) => {
+                self.tx
+                    .prepare_cached("ROLLBACK TO pulled_event")?
+                    .execute([])?;
+                self.tx
+                    .prepare_cached("RELEASE pulled_event")?
+                    .execute([])?;
+                self.hold(
+                    ev,
+                    HeldState::Unapplied,
+                    &format!("not applied here yet: {e}"),
+                )?;
+                Ok(Applied::Held)
+            }
+            Err(e) => Err(e),
         }
-        // Local events from now on sort after everything this device has seen — but a stamp
-        // from a clock that runs far ahead moves nothing (the event is still applied).
-        if let Err(e) = self.clock.observe(&stamp, self.now.max(0) as u64) {
-            tracing::warn!(event = %ev.id, device = %ev.device_id, error = %e, "pulled event from a clock that runs ahead");
-        }
+    }
+
+    /// Keeps a pulled event this build cannot apply, whole, and says so in the log.
+    fn hold(&self, ev: &RemoteEvent, state: HeldState, reason: &str) -> Result<()> {
+        tracing::warn!(event = %ev.id, kind = %ev.kind, version = ev.version, device = %ev.device_id, state = state.as_str(), reason, "pulled event held");
         self.tx
             .prepare_cached(
-                "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO held_events (id, device_id, hlc, actor, station, kind, aggregate_id,
+                   payload, recorded_at, version, state, reason, held_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 ev.id,
@@ -343,12 +477,81 @@ impl WriteTx<'_> {
                 ev.aggregate_id,
                 ev.payload,
                 ev.recorded_at,
+                ev.version,
+                state.as_str(),
+                reason,
+                rfc3339(self.now),
+            ])?;
+        Ok(())
+    }
+
+    /// Applies the held events that this build reads (it was updated since they were held),
+    /// oldest first; the others stay held.
+    fn release_held(&mut self, known: &KnownEvents) -> Result<usize> {
+        let held: Vec<RemoteEvent> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+                        recorded_at, version
+                 FROM held_events WHERE state IN ('needs_update', 'unapplied') ORDER BY hlc, id",
+            )?
+            .query_map([], |r| RemoteEvent::from_row(r, 0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut released = 0;
+        for ev in held
+            .iter()
+            .filter(|ev| known.understands(&ev.kind, ev.version))
+        {
+            self.tx
+                .prepare_cached("DELETE FROM held_events WHERE id = ?1")?
+                .execute([&ev.id])?;
+            match self.apply_remote(ev, known)? {
+                Applied::New => {
+                    tracing::info!(event = %ev.id, kind = %ev.kind, "held event applied after an update");
+                    released += 1;
+                }
+                Applied::AlreadyHere | Applied::Held => {}
+            }
+        }
+        Ok(released)
+    }
+
+    /// Inserts a pulled event this build reads, as it is, and projects it. On an error the
+    /// caller rolls back to its savepoint (the clock may have moved on: harmless).
+    fn insert_remote(
+        &mut self,
+        ev: &RemoteEvent,
+        stamp: &HlcStamp,
+        event: &DomainEvent,
+    ) -> Result<()> {
+        // Local events from now on sort after everything this device has seen — but a stamp
+        // from a clock that runs far ahead moves nothing (the event is still applied).
+        if let Err(e) = self.clock.observe(stamp, self.now.max(0) as u64) {
+            tracing::warn!(event = %ev.id, device = %ev.device_id, error = %e, "pulled event from a clock that runs ahead");
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+                   recorded_at, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                ev.id,
+                ev.device_id,
+                ev.hlc,
+                ev.actor,
+                ev.station,
+                ev.kind,
+                ev.aggregate_id,
+                ev.payload,
+                ev.recorded_at,
+                ev.version,
             ])?;
         let seq = self.tx.last_insert_rowid();
         // Read models that record who did it (inspections, exceptions) record the author.
         self.actor.clone_from(&ev.actor);
         self.station.clone_from(&ev.station);
-        match &event {
+        match event {
             DomainEvent::ReturnStatusChanged { return_id, .. } => {
                 self.settle_status(return_id)?;
             }
@@ -364,7 +567,7 @@ impl WriteTx<'_> {
                 crate::outbox::project_retried(&self.tx, key, &ev.recorded_at, false)?;
             }
             DomainEvent::ReturnExpected(r) => {
-                self.project(&event, &ev.id, &ev.recorded_at)?;
+                self.project(event, &ev.id, &ev.recorded_at)?;
                 // A status change that arrived before its return takes effect now.
                 self.settle_status(&r.id)?;
             }
@@ -373,9 +576,9 @@ impl WriteTx<'_> {
         self.appended.push(AppendedEvent {
             id: ev.id.clone(),
             seq,
-            hlc: stamp,
+            hlc: stamp.clone(),
         });
-        Ok(true)
+        Ok(())
     }
 
     /// A failure of an action this device holds no row for (made due by the central store —
@@ -449,5 +652,18 @@ impl WriteTx<'_> {
                 .execute(params![return_id, to.as_str(), rfc3339(self.now)])?;
         }
         Ok(())
+    }
+}
+
+/// Whether applying an event failed because of the event (a constraint it breaks here, a
+/// payload the projection refuses), not because of the store (disk full, I/O): those stop the
+/// pull, to be retried whole.
+fn about_the_event(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sql(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == rusqlite::ErrorCode::ConstraintViolation
+        }
+        StoreError::Json(_) | StoreError::Invalid(_) => true,
+        _ => false,
     }
 }

@@ -91,8 +91,9 @@ impl WriteTx<'_> {
         let recorded_at = rfc3339(self.now);
         self.tx
             .prepare_cached(
-                "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+                   recorded_at, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 id,
@@ -104,6 +105,7 @@ impl WriteTx<'_> {
                 input.event.aggregate_id(),
                 payload,
                 recorded_at,
+                input.event.version(),
             ])?;
         let seq = self.tx.last_insert_rowid();
         failpoint("after_event_row");

@@ -3,7 +3,8 @@
 
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
 use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+    DomainEvent, KnownEvents, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord,
+    ReturnRecord,
 };
 use returnhub_core::hlc::HlcClock;
 use returnhub_core::model::ReturnStatus;
@@ -11,7 +12,7 @@ use returnhub_core::money::Money;
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::rfc3339;
 use returnhub_core::trigger::Trigger;
-use returnhub_store::{EventInput, RemoteEvent, Store, SyncCursor};
+use returnhub_store::{EventInput, HeldState, RemoteEvent, Store, SyncCursor};
 
 const NOW: i64 = 1_795_392_000_000;
 
@@ -226,24 +227,101 @@ fn status_is_last_writer_wins_by_hlc_in_any_arrival_order() {
 }
 
 #[test]
-fn a_pulled_event_with_a_lying_kind_is_refused_whole() {
+fn a_pulled_event_this_build_cannot_read_is_held_and_the_page_still_applies() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
     let mut other = HlcClock::new("other-device");
-    let mut ev = remote(&mut other, NOW, &seed()[0]);
-    ev.kind = "return_expected".into();
-    assert!(store
-        .apply_remote_batch(
-            NOW,
-            &[ev],
-            SyncCursor {
-                events: 9,
-                tracking: 0
-            }
-        )
-        .is_err());
-    assert_eq!(store.sync_cursor().unwrap(), SyncCursor::default());
-    assert_eq!(count(&store, "SELECT count(*) FROM events"), 0);
+    let events = seed();
+    let readable: Vec<RemoteEvent> = events.iter().map(|e| remote(&mut other, NOW, e)).collect();
+    // A return's payload under an order's kind; a kind from a newer build.
+    let mut lying = remote(&mut other, NOW, &events[2]);
+    lying.kind = "order_imported".into();
+    let mut future = remote(&mut other, NOW, &events[1]);
+    future.kind = "pallet_sealed".into();
+    let page = vec![
+        lying.clone(),
+        readable[0].clone(),
+        future.clone(),
+        readable[1].clone(),
+        readable[2].clone(),
+    ];
+    let cursor = SyncCursor {
+        events: 9,
+        tracking: 0,
+    };
+    let outcome = store.apply_remote_batch(NOW, &page, cursor).unwrap();
+    assert_eq!((outcome.applied, outcome.held), (3, 2), "{outcome:?}");
+    assert_eq!(
+        store.sync_cursor().unwrap(),
+        cursor,
+        "the pull goes on past them"
+    );
+    assert_eq!(store.held_counts().unwrap(), (1, 1));
+    let held = store.held_events(10).unwrap();
+    let lying_held = held.iter().find(|h| h.event.id == lying.id).unwrap();
+    assert_eq!(lying_held.state, HeldState::Malformed);
+    assert_eq!(lying_held.event, lying, "kept whole, as pulled");
+    let future_held = held.iter().find(|h| h.event.id == future.id).unwrap();
+    assert_eq!(future_held.state, HeldState::NeedsUpdate);
+    // Neither is in the log, nor pushed back, nor held twice by a repeated pull.
+    assert_eq!(count(&store, "SELECT count(*) FROM events"), 3);
+    assert_eq!(store.sync_queue_depth().unwrap(), 0);
+    let again = store.apply_remote_batch(NOW, &page, cursor).unwrap();
+    assert_eq!(
+        (again.applied, again.skipped, again.held),
+        (0, page.len(), 0)
+    );
+    assert_eq!(status(&store), "expected");
+}
+
+#[test]
+fn held_events_and_those_that_need_them_apply_at_the_first_pull_after_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.sqlite3");
+    // A build from before retailers were configured at all: the order and the return, which
+    // need their retailer, wait with it instead of stopping the pull.
+    let older = KnownEvents::this_build().without("retailer_configured");
+    let mut store = Store::open(&path).unwrap().with_known_events(older.clone());
+    let mut other = HlcClock::new("other-device");
+    let mut events = seed();
+    events.push(change(ReturnStatus::Expected, ReturnStatus::Received));
+    let page: Vec<RemoteEvent> = events.iter().map(|e| remote(&mut other, NOW, e)).collect();
+    let outcome = store
+        .apply_remote_batch(NOW, &page, SyncCursor::default())
+        .unwrap();
+    assert_eq!((outcome.held, outcome.applied), (3, 1), "{outcome:?}");
+    let states: Vec<_> = store
+        .held_events(10)
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.event.kind, h.state))
+        .collect();
+    assert!(states.contains(&("retailer_configured".into(), HeldState::NeedsUpdate)));
+    assert!(states.contains(&("order_imported".into(), HeldState::Unapplied)));
+    assert!(states.contains(&("return_expected".into(), HeldState::Unapplied)));
+    assert_eq!(store.held_counts().unwrap(), (3, 0));
+    // Reopened by the same older build: the first pull retries, and they stay held.
+    drop(store);
+    let mut store = Store::open(&path).unwrap().with_known_events(older);
+    let outcome = store
+        .apply_remote_batch(NOW, &[], SyncCursor::default())
+        .unwrap();
+    assert_eq!(outcome.released, 0);
+    assert_eq!(store.held_counts().unwrap(), (3, 0));
+    // Reopened by the updated build: applied oldest first, and the return's status is what
+    // it would have been had they been read when they arrived.
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    let outcome = store
+        .apply_remote_batch(NOW, &[], SyncCursor::default())
+        .unwrap();
+    assert_eq!(outcome.released, 3, "{outcome:?}");
+    assert_eq!(status(&store), "received");
+    assert_eq!(store.held_counts().unwrap(), (0, 0));
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM events") as usize,
+        page.len()
+    );
 }
 
 #[test]

@@ -138,6 +138,8 @@ impl Transport for HttpTransport {
 pub struct RoundReport {
     pub pushed: usize,
     pub pulled: usize,
+    /// Pulled events this build cannot read, held back (see `returnhub_store`'s sync module).
+    pub held: usize,
     pub tracking: usize,
 }
 
@@ -200,6 +202,10 @@ impl<T: Transport> Syncer<T> {
                 "the central store acknowledged none of the batch".into(),
             ));
         }
+        for held in &answer.held {
+            // Only a fault of this build writes such an event: loud, but not a stop.
+            tracing::error!(event = %held.id, reason = %held.reason, "the central store keeps one of our events without applying it");
+        }
         self.store.confirm_synced(&acked, (self.clock)())?;
         Ok(acked.len())
     }
@@ -222,6 +228,7 @@ impl<T: Transport> Syncer<T> {
             page.cursor,
         )?;
         report.pulled += applied.applied;
+        report.held += applied.held;
         report.tracking += page.tracking.len();
         Ok(page.more)
     }

@@ -53,6 +53,17 @@ pub struct PushResponse {
     /// One per `ActionDue` in the batch: who holds the claim on its key and in what state.
     #[serde(default)]
     pub claims: Vec<ClaimOutcome>,
+    /// Events acknowledged but not applied: their payload is not what their kind says. They
+    /// are kept at the central store (`returnhub-central held-events`), never relayed.
+    #[serde(default)]
+    pub held: Vec<HeldAnswer>,
+}
+
+/// An acknowledged event the central store keeps but does not apply, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldAnswer {
+    pub id: String,
+    pub reason: String,
 }
 
 /// The central store's answer to an `ActionDue`: the claim on its key. A second device's

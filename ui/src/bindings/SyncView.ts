@@ -11,4 +11,13 @@ central_url: string | null,
 /**
  * The worker runs (a URL and a device token are set).
  */
-running: boolean, online: boolean, queue_depth: number, last_success_at: string | null, last_error: string | null, };
+running: boolean, online: boolean, queue_depth: number, last_success_at: string | null, last_error: string | null, 
+/**
+ * Events from stations on a newer Returnhub that this one cannot apply until it is
+ * updated, and events that need them (kept; applied by the first sync after the update).
+ */
+needs_update: number, 
+/**
+ * Events whose payload is not what their kind says: kept, never applied.
+ */
+malformed: number, };

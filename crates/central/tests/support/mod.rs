@@ -11,7 +11,7 @@ use std::sync::Arc;
 use returnhub_central::storage::CentralStorage;
 use returnhub_central::{AppState, SqliteStorage};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{DomainEvent, ReasonRecord, RetailerRecord};
+use returnhub_core::event::{DomainEvent, KnownEvents, ReasonRecord, RetailerRecord};
 use returnhub_core::money::Currency;
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::UnixMillis;
@@ -49,19 +49,27 @@ pub struct Central {
     pub addr: SocketAddr,
     pub storage: Arc<SqliteStorage>,
     clock: SimClock,
+    /// The event kinds the store projects: fewer plays an older build of it.
+    pub known: KnownEvents,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Central {
     pub async fn start(dir: &Path, clock: SimClock) -> Central {
+        Central::start_as(dir, clock, KnownEvents::this_build()).await
+    }
+
+    /// A central store that projects only the event kinds in `known` (an older build).
+    pub async fn start_as(dir: &Path, clock: SimClock, known: KnownEvents) -> Central {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut c = Central {
             dir: dir.to_path_buf(),
             addr,
-            storage: Arc::new(SqliteStorage::open(dir).unwrap()),
+            storage: Arc::new(SqliteStorage::open_as(dir, known.clone()).unwrap()),
             clock,
+            known,
             stop: None,
             task: None,
         };
@@ -99,7 +107,7 @@ impl Central {
     pub async fn restart(&mut self) {
         self.stop().await;
         // Drop our handle on the old storage before opening the file again.
-        self.storage = Arc::new(SqliteStorage::open(&self.dir).unwrap());
+        self.storage = Arc::new(SqliteStorage::open_as(&self.dir, self.known.clone()).unwrap());
         let listener = loop {
             match tokio::net::TcpListener::bind(self.addr).await {
                 Ok(l) => break l,
