@@ -7,8 +7,7 @@
 mod support;
 
 // The connector tests' simulators (test code only): Returns Prime's is used here.
-#[path = "../crates/connectors/tests/support/mod.rs"]
-mod sims;
+use returnhub_simulators as sims;
 
 use std::path::Path;
 

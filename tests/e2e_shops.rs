@@ -9,8 +9,7 @@
 
 mod support;
 
-#[path = "../crates/connectors/tests/support/mod.rs"]
-mod shopify;
+use returnhub_simulators as shopify;
 
 use std::path::Path;
 use std::time::Duration;

@@ -8,12 +8,8 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "../crates/connectors/tests/support/loop_sim.rs"]
-mod loop_sim;
-#[allow(dead_code)]
-#[path = "../crates/connectors/tests/support/receiver.rs"]
-mod receiver;
+use returnhub_simulators::loop_sim;
+use returnhub_simulators::receiver;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;

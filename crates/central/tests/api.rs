@@ -4,8 +4,7 @@
 
 mod support;
 
-#[path = "../../connectors/tests/support/mod.rs"]
-mod shopify;
+use returnhub_simulators as shopify;
 
 use std::time::Duration;
 

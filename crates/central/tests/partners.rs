@@ -7,12 +7,7 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/loop_sim.rs"]
-mod loop_sim;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/receiver.rs"]
-mod receiver;
+use returnhub_simulators::loop_sim;
 
 use std::time::Duration;
 

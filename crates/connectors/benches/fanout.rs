@@ -11,9 +11,7 @@
 //! must reach every URL exactly once per run. Medians of 3 runs. What is measured is the sender
 //! alone: the durable per-URL queue in the hub store that will feed it is not built yet.
 
-#[path = "../tests/support/receiver.rs"]
-#[allow(dead_code)] // the benchmark uses only the counting part
-mod receiver;
+use returnhub_simulators::receiver;
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;

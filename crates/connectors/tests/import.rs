@@ -3,7 +3,7 @@
 //! days (lines, money in minor units, discounts, tags, country, currency, images, barcodes);
 //! an interrupted import resumes from its cursor; a later run brings in what changed.
 
-mod support;
+use returnhub_simulators as support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! rule's effect on the held replacement order, refusals, the connection check, and exactly
 //! one effect per item when faults hit every kind of request across many returns.
 
-mod support;
+use returnhub_simulators as support;
 
 use support::rt;
 

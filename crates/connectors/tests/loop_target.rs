@@ -4,7 +4,7 @@
 //! stays unknown until Loop closes the return, failures that name their reason, faults on
 //! every kind of request, Loop's signed webhooks, and the connection test.
 
-mod support;
+use returnhub_simulators as support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! store file while every kind of request meets faults: exactly one effect per item, none
 //! lost, all confirmed.
 
-mod support;
+use returnhub_simulators as support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,7 +14,7 @@
 //! gift cards and exchanges by releasing a held replacement order, then credit notes as store
 //! credit and exchanges by processing the customer's Shopify return.
 
-mod support;
+use returnhub_simulators as support;
 
 use std::sync::Arc;
 use std::time::Duration;

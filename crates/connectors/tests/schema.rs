@@ -2,7 +2,7 @@
 //! for the pinned version (from `@shopify/dev-mcp`), and the validator is live: it rejects a
 //! misspelled field, a wrong argument type and an unknown directive.
 
-mod support;
+use returnhub_simulators as support;
 
 use returnhub_connectors::graphql::documents;
 

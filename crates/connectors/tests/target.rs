@@ -1,6 +1,6 @@
 //! Shopify as a dispatch target, on cases the random scenario reaches only by luck.
 
-mod support;
+use returnhub_simulators as support;
 
 use support::rt;
 

@@ -2,7 +2,7 @@
 //! URL at once, the optional Username / Password headers only where configured, only a 200
 //! counted as delivered (a 5xx or a dropped connection is a retry, with its reason).
 
-mod support;
+use returnhub_simulators as support;
 
 use support::rt;
 

@@ -12,9 +12,7 @@
 //! Medians of 3 runs. The receivers count accepted events: every event must reach every URL
 //! exactly once per run, or the run panics.
 
-#[path = "../../connectors/tests/support/receiver.rs"]
-#[allow(dead_code)]
-mod receiver;
+use returnhub_simulators::receiver;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

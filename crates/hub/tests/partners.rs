@@ -4,13 +4,7 @@
 //! bench, and the hub's own dispatch thread sends its one partner update to Loop — recorded
 //! under "loop" and confirmed only when Loop closes the return. Roles are checked in the core.
 
-// The connector tests' Loop simulator and its socket helper (test code only).
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/loop_sim.rs"]
-mod loop_sim;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/receiver.rs"]
-mod receiver;
+use returnhub_simulators::loop_sim;
 
 use std::path::Path;
 use std::sync::Arc;

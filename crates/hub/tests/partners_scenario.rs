@@ -11,26 +11,11 @@
 //! 0 lost, 0 doubled; every tracking batch delivered once to each URL (RC one event per item,
 //! RP one per item not found missing).
 
-// The connector tests' simulators and their socket helper (test code only). They name each
-// other as `super::…`, so they sit at the crate root.
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/increff_sim.rs"]
-mod increff_sim;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/loop_sim.rs"]
-mod loop_sim;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/receiver.rs"]
-mod receiver;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/rp_sim.rs"]
-mod rp_sim;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/schema.rs"]
-mod schema;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/simulator.rs"]
-mod simulator;
+use returnhub_simulators::increff_sim;
+use returnhub_simulators::loop_sim;
+use returnhub_simulators::receiver;
+use returnhub_simulators::rp_sim;
+use returnhub_simulators::simulator;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;

@@ -6,20 +6,7 @@
 //! sends the processing update to Returns Prime. A retailer whose token is not on this device
 //! and a Returns Prime answering 5xx are named in clear sentences; signed-out is refused.
 
-// The connector tests' simulators and their socket helper (test code only). They name each
-// other as `super::…`, so they sit at the crate root (rp_sim takes `Fault` from simulator).
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/receiver.rs"]
-mod receiver;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/rp_sim.rs"]
-mod rp_sim;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/schema.rs"]
-mod schema;
-#[allow(dead_code)]
-#[path = "../../connectors/tests/support/simulator.rs"]
-mod simulator;
+use returnhub_simulators::rp_sim;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -4,9 +4,7 @@
 //! and raise the supervisor's alert after the budget without dropping anything, and only
 //! admins change the URLs (passwords to the keyring, never to the log).
 
-#[allow(dead_code)] // the simulators' request reader is not used here
-#[path = "../../connectors/tests/support/receiver.rs"]
-mod receiver;
+use returnhub_simulators::receiver;
 
 use std::path::Path;
 use std::sync::Arc;

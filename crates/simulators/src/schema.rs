@@ -17,14 +17,10 @@ pub fn introspection_path() -> PathBuf {
         "schema/node_modules/@shopify/dev-mcp/dist/data/admin_{}.json.gz",
         returnhub_connectors::API_VERSION
     );
-    // This module is compiled into the tests of the connectors crate, the central store and
-    // the root package: look where each of them sits.
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [".", "crates/connectors", "../connectors"]
-        .iter()
-        .map(|dir| manifest.join(dir).join(&file))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| manifest.join(&file))
+    // Kept beside the connectors that it checks (`npm ci` in crates/connectors/schema).
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../connectors")
+        .join(file)
 }
 
 /// The schema, parsed once per test binary.
