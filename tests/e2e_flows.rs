@@ -360,13 +360,13 @@ fn a_supervisor_closes_a_manual_return_and_works_the_exception_queue() {
     // A station on a newer Returnhub recorded a kind this one does not know; the sync
     // worker's connection pulls it. The header says so to everyone, F3 lists it.
     let mut worker = returnhub_store::Store::open(&dir.join("returnhub.db")).unwrap();
-    let mut clock = returnhub_core::hlc::HlcClock::new("newer-station");
+    let mut clock = returnhub_protocol::hlc::HlcClock::new("newer-station");
     let now = support::now_ms();
-    let note = returnhub_core::event::DomainEvent::ReturnNoted {
+    let note = returnhub_protocol::event::DomainEvent::ReturnNoted {
         return_id: "r-none".into(),
         note: "sealed on pallet 4".into(),
     };
-    let mut future = returnhub_store::RemoteEvent::new(
+    let mut future = returnhub_protocol::wire::RemoteEvent::new(
         &note,
         "01900000-0000-7000-8000-00000000f00d".into(),
         "newer-station",

@@ -15,11 +15,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use returnhub_core::decision::ReturnOption;
-use returnhub_core::event::{DomainEvent, ReturnItemRecord, ReturnRecord};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::Currency;
+use returnhub_core::record::{ReturnItemRecord, ReturnRecord};
 use returnhub_core::trigger::{CreditNoteVia, ShopifyPolicy};
 use returnhub_hub::{Hub, HubOptions};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Store};
 use shopify::simulator::{SimOrder, Simulator, TOKEN};
 use support::{now_ms, one, shopify_time, wait_until, Driver};

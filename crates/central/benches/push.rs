@@ -18,17 +18,19 @@ use std::time::{Duration, Instant};
 use returnhub_central::storage::{CentralStorage, DeviceIdentity, Failpoint};
 use returnhub_central::{AppState, SqliteStorage};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
-};
-use returnhub_core::hlc::HlcClock;
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::rfc3339;
 use returnhub_core::trigger::Trigger;
-use returnhub_store::{RemoteEvent, Store};
-use returnhub_sync::wire::{self, PushRequest, PushResponse};
+use returnhub_protocol::event::DomainEvent;
+use returnhub_protocol::hlc::HlcClock;
+use returnhub_protocol::wire::RemoteEvent;
+use returnhub_protocol::wire::{self, PushRequest, PushResponse};
+use returnhub_store::Store;
 use returnhub_sync::{unix_now_ms, HttpTransport, Syncer};
 use rusqlite::params;
 

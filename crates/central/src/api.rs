@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use returnhub_core::time::UnixMillis;
-use returnhub_sync::wire::{self, ErrorBody, PullRequest, PushRequest, TrackingIn, UploadRow};
+use returnhub_protocol::wire::{self, ErrorBody, PullRequest, PushRequest, TrackingIn, UploadRow};
 use serde::de::DeserializeOwned;
 
 use crate::auth;

@@ -17,8 +17,8 @@
 use std::cell::OnceCell;
 
 use returnhub_core::time::UnixMillis;
-use returnhub_store::ActionContext;
-use returnhub_sync::wire::ClaimState;
+use returnhub_protocol::action::ActionContext;
+use returnhub_protocol::wire::ClaimState;
 
 use crate::storage::{ActionClaim, CentralStorage, ClaimEnd, Result};
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use returnhub_connectors::increff_notify::{self, IncreffEvent};
 use returnhub_core::time::{rfc3339, UnixMillis};
+use returnhub_protocol::wire::TrackingIn;
 use returnhub_secrets::SecretVault;
-use returnhub_sync::wire::TrackingIn;
 use serde::Serialize;
 
 use crate::storage::{CentralError, CentralStorage, PartnerIdentity};

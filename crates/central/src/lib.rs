@@ -4,7 +4,7 @@
 //! trait; embedded SQLite by default. Links no WebKit.
 //!
 //! - [`storage::CentralStorage`]: the port; [`sqlite::SqliteStorage`]: the default backend.
-//! - [`api`]: the routes (see `returnhub_sync::wire` for the protocol).
+//! - [`api`]: the routes (see `returnhub_protocol::wire` for the protocol).
 //! - [`dispatch`]: the seam for the action dispatcher; [`shopify`]: Shopify behind it.
 //! - [`increff`]: Increff's signed notifications in (recorded as tracking events).
 

@@ -25,8 +25,8 @@ use returnhub_connectors::{
 };
 use returnhub_core::partner::ActionTarget;
 use returnhub_core::time::{rfc3339, UnixMillis};
+use returnhub_protocol::wire::ClaimState;
 use returnhub_secrets::{Backend, SecretVault};
-use returnhub_sync::wire::ClaimState;
 
 use crate::dispatch::{dispatch_due, ActionDispatcher, ClaimContext, DispatchOutcome};
 use crate::storage::{ActionClaim, CentralError, CentralStorage, OrderUpdate, ShopConnection};
@@ -463,7 +463,7 @@ impl ShopifyDispatcher {
         &self,
         claim: &ActionClaim,
         context: &'c ClaimContext<'_>,
-    ) -> Result<(&Router, &'c returnhub_store::ActionContext), DispatchOutcome> {
+    ) -> Result<(&Router, &'c returnhub_protocol::action::ActionContext), DispatchOutcome> {
         let context = context
             .get()
             .map_err(|e| DispatchOutcome::Failed(e.to_owned()))?;

@@ -6,18 +6,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use returnhub_core::decision::Decider;
-use returnhub_core::event::{
-    Decoded, DomainEvent, KnownEvents, OrderLineRecord, OrderRecord, RetailerRecord,
-    ReturnItemRecord, ReturnRecord,
-};
-use returnhub_core::hlc::{HlcClock, HlcStamp};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
 use returnhub_core::rules::{CountryCode, ItemFacts, Ratio};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due_under, ActionDue, ItemOutcome, ReturnEvent, Trigger};
-use returnhub_store::{ActionContext, ActionLine, ItemQc, RemoteEvent};
-use returnhub_sync::wire::{
+use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
+use returnhub_protocol::event::{Decoded, DomainEvent, KnownEvents};
+use returnhub_protocol::hlc::{HlcClock, HlcStamp};
+use returnhub_protocol::wire::RemoteEvent;
+use returnhub_protocol::wire::{
     ClaimOutcome, ClaimState, Conflict, FieldError, HeldAnswer, PullRequest, PullResponse,
     PushResponse, RowResult, SyncCursor, TrackingIn, TrackingRecord, TrackingResponse,
     UploadResponse, UploadRow,
@@ -813,7 +814,7 @@ impl CentralStorage for SqliteStorage {
         Ok(first)
     }
 
-    fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_sync::wire::DeviceInfo> {
+    fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_protocol::wire::DeviceInfo> {
         let inner = self.lock()?;
         let device_name: String = inner.conn.query_row(
             "SELECT name FROM devices WHERE id = ?1",
@@ -839,7 +840,7 @@ impl CentralStorage for SqliteStorage {
             },
             None => None,
         };
-        Ok(returnhub_sync::wire::DeviceInfo {
+        Ok(returnhub_protocol::wire::DeviceInfo {
             hub_id: device.hub_id.clone(),
             device_name,
             hub_name,
@@ -873,14 +874,17 @@ impl CentralStorage for SqliteStorage {
         // Parse everything before taking the lock: a bad batch is refused whole.
         let mut parsed = Vec::with_capacity(events.len());
         for ev in events {
-            let stamp: HlcStamp = ev.hlc.parse().map_err(|e: returnhub_core::hlc::BadStamp| {
-                CentralError::BadRequest(e.to_string())
-            })?;
+            let stamp: HlcStamp =
+                ev.hlc
+                    .parse()
+                    .map_err(|e: returnhub_protocol::hlc::BadStamp| {
+                        CentralError::BadRequest(e.to_string())
+                    })?;
             // A clock far ahead would pin every device's clock to its future: refused whole,
             // with the reason the pushing station shows (its events wait in its outbox).
             let ahead_ms = stamp.wall_ms.saturating_sub(now.max(0) as u64);
-            if ahead_ms > returnhub_core::hlc::MAX_AHEAD_MS {
-                let e = returnhub_core::hlc::TooFarAhead { ahead_ms };
+            if ahead_ms > returnhub_protocol::hlc::MAX_AHEAD_MS {
+                let e = returnhub_protocol::hlc::TooFarAhead { ahead_ms };
                 tracing::warn!(event = %ev.id, device = %ev.device_id, error = %e, "push refused: clock ahead");
                 return Err(CentralError::BadRequest(format!(
                     "event {} is {e}: set that PC's clock right, then it syncs again",
@@ -1022,8 +1026,8 @@ impl CentralStorage for SqliteStorage {
         )?;
         let budget = req
             .max_bytes
-            .unwrap_or(returnhub_sync::wire::MAX_PAGE_BYTES)
-            .clamp(1, returnhub_sync::wire::MAX_PAGE_BYTES);
+            .unwrap_or(returnhub_protocol::wire::MAX_PAGE_BYTES)
+            .clamp(1, returnhub_protocol::wire::MAX_PAGE_BYTES);
         let mut events = Vec::new();
         let mut bytes = 0u64;
         let mut full = false;
@@ -1684,7 +1688,7 @@ impl CentralStorage for SqliteStorage {
                     claim.key, claim.return_id
                 ))
             })?;
-        let record: returnhub_core::event::ReturnRecord = serde_json::from_str(&record)?;
+        let record: returnhub_core::record::ReturnRecord = serde_json::from_str(&record)?;
         // The item's latest inspection that was not undone, as the hubs' stores keep it.
         let mut inspection = inner.conn.prepare_cached(
             "SELECT e.payload, e.recorded_at FROM events e
@@ -1702,7 +1706,7 @@ impl CentralStorage for SqliteStorage {
                AND json_extract(d.value, '$.item_id') = ?2
              ORDER BY e.hlc DESC LIMIT 1",
         )?;
-        let order: Option<returnhub_core::event::OrderRecord> = inner
+        let order: Option<returnhub_core::record::OrderRecord> = inner
             .conn
             .query_row(
                 "SELECT record FROM orders WHERE id = ?1",

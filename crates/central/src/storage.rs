@@ -2,12 +2,13 @@
 //! [`CentralStorage`]; [`crate::sqlite::SqliteStorage`] is the embedded default, and a
 //! PostgreSQL backend implements the same trait (every method is one transaction).
 
-use returnhub_core::event::{OrderRecord, RetailerRecord};
+use returnhub_core::record::{OrderRecord, RetailerRecord};
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::ActionDue;
-pub use returnhub_store::ActionLine;
-use returnhub_store::{ActionContext, RemoteEvent};
-use returnhub_sync::wire::{
+use returnhub_protocol::action::ActionContext;
+pub use returnhub_protocol::action::ActionLine;
+use returnhub_protocol::wire::RemoteEvent;
+use returnhub_protocol::wire::{
     ClaimState, Conflict, PullRequest, PullResponse, PushResponse, TrackingIn, TrackingResponse,
     UploadResponse, UploadRow,
 };
@@ -129,7 +130,7 @@ pub trait CentralStorage: Send + Sync + 'static {
     /// The device's hub as the central store knows it: its id, the token's name, and the
     /// hub's name from the latest `HubRegistered` a station of that hub pushed (none yet: no
     /// station of it has been set up).
-    fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_sync::wire::DeviceInfo>;
+    fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_protocol::wire::DeviceInfo>;
     fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>>;
 
     /// Stores a batch of a device's events (idempotent by event id) and applies their effects

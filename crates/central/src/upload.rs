@@ -4,7 +4,7 @@
 use returnhub_core::decision::ReturnOption;
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::time::parse_rfc3339;
-use returnhub_sync::wire::{FieldError, TrackingIn, UploadRow};
+use returnhub_protocol::wire::{FieldError, TrackingIn, UploadRow};
 
 /// An upload line that passed every field check, in domain types.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,13 +9,13 @@ use returnhub_simulators as shopify;
 use std::time::Duration;
 
 use returnhub_central::storage::CentralStorage;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::Money;
 use returnhub_core::rules::Outcome;
 use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent, Trigger};
+use returnhub_protocol::event::DomainEvent;
+use returnhub_protocol::wire::{self, PushRequest, PushResponse, TrackingIn};
 use returnhub_store::Store;
-use returnhub_sync::wire::{self, PushRequest, PushResponse, TrackingIn};
 use returnhub_sync::{HttpTransport, SyncError, Syncer, Transport};
 use support::*;
 
@@ -343,7 +343,7 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
 }
 
 /// The retailer's one order as the central store holds it.
-fn central_order(w: &World, retailer: &str) -> returnhub_core::event::OrderRecord {
+fn central_order(w: &World, retailer: &str) -> returnhub_core::record::OrderRecord {
     let record: String = w
         .central
         .storage
@@ -359,7 +359,7 @@ fn central_order(w: &World, retailer: &str) -> returnhub_core::event::OrderRecor
 }
 
 /// The shop's copy of an order the central store holds.
-fn sim_order_of(order: &returnhub_core::event::OrderRecord) -> shopify::simulator::SimOrder {
+fn sim_order_of(order: &returnhub_core::record::OrderRecord) -> shopify::simulator::SimOrder {
     use shopify::simulator::{SimLine, SimOrder};
     SimOrder {
         id: order.id.clone(),
@@ -786,7 +786,7 @@ async fn a_refused_action_reaches_the_hub_and_its_retry_there_is_reconciled_then
 /// body limit, and another device of the hub gets every order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_import_events_sync_in_pages_cut_by_bytes() {
-    use returnhub_core::event::{OrderLineRecord, OrderRecord};
+    use returnhub_core::record::{OrderLineRecord, OrderRecord};
 
     let mut w = world().await;
     let aud = |m| Money::new(m, aud());

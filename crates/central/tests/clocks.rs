@@ -8,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use returnhub_central::storage::CentralStorage;
-use returnhub_core::hlc::MAX_AHEAD_MS;
 use returnhub_core::trigger::Trigger;
+use returnhub_protocol::hlc::MAX_AHEAD_MS;
 use returnhub_store::Store;
 use returnhub_sync::{HttpTransport, SyncError, Syncer};
 use support::*;

@@ -8,9 +8,10 @@ mod support;
 
 use std::time::Duration;
 
-use returnhub_core::hlc::HlcClock;
-use returnhub_store::{RemoteEvent, Store};
-use returnhub_sync::wire::PushRequest;
+use returnhub_protocol::hlc::HlcClock;
+use returnhub_protocol::wire::PushRequest;
+use returnhub_protocol::wire::RemoteEvent;
+use returnhub_store::Store;
 use returnhub_sync::{HttpTransport, SyncError, Syncer, Transport};
 use support::*;
 

@@ -26,15 +26,15 @@ use std::sync::{Arc, Mutex};
 
 use returnhub_central::dispatch::{dispatch_due, ActionDispatcher, ClaimContext, DispatchOutcome};
 use returnhub_central::storage::{ActionClaim, CentralStorage};
-use returnhub_core::event::DomainEvent;
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::Money;
 use returnhub_core::rules::Outcome;
 use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent, Trigger};
-use returnhub_store::Store;
-use returnhub_sync::wire::{
+use returnhub_protocol::event::DomainEvent;
+use returnhub_protocol::wire::{
     self, ClaimState, ErrorBody, PullRequest, PullResponse, PushRequest, PushResponse, TrackingIn,
 };
+use returnhub_store::Store;
 use returnhub_sync::{SplitMix64, SyncError, Syncer, Transport};
 use support::*;
 

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use returnhub_core::event::DomainEvent;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::Store;
 use returnhub_sync::{unix_now_ms, HttpTransport, SplitMix64, Syncer};
 use support::*;

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use returnhub_central::api::PULL_BODY_LIMIT;
-use returnhub_sync::wire;
+use returnhub_protocol::wire;
 
 const BIN: &str = env!("CARGO_BIN_EXE_returnhub-central");
 const MIB: usize = 1024 * 1024;

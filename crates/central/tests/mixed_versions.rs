@@ -12,10 +12,11 @@ mod support;
 use std::time::Duration;
 
 use returnhub_central::storage::CentralStorage;
-use returnhub_core::event::{DomainEvent, KnownEvents};
 use returnhub_core::model::ReturnStatus;
-use returnhub_store::{HeldState, RemoteEvent, Store};
-use returnhub_sync::wire::PushRequest;
+use returnhub_protocol::event::{DomainEvent, KnownEvents};
+use returnhub_protocol::wire::PushRequest;
+use returnhub_protocol::wire::RemoteEvent;
+use returnhub_store::{HeldState, Store};
 use returnhub_sync::{HttpTransport, Syncer, Transport};
 use support::*;
 

@@ -7,11 +7,11 @@ mod support;
 
 use std::time::Duration;
 
-use returnhub_core::event::DomainEvent;
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::Money;
 use returnhub_core::rules::Outcome;
 use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent, Trigger};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::Store;
 use returnhub_sync::{HttpTransport, SyncError, Syncer};
 use support::*;

@@ -18,16 +18,15 @@ use returnhub_central::storage::CentralStorage;
 use returnhub_connectors::ClientOptions;
 use returnhub_core::bench::{Disposition, InspectionRecord, Presence};
 use returnhub_core::decision::ReturnOption;
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, ReturnItemRecord, ReturnRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::Money;
 use returnhub_core::partner::{ActionTarget, PartnerConnection};
+use returnhub_core::record::{OrderLineRecord, OrderRecord, ReturnItemRecord, ReturnRecord};
 use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey, Trigger};
+use returnhub_protocol::event::DomainEvent;
+use returnhub_protocol::wire::ClaimState;
 use returnhub_store::{OutboxState, Store};
-use returnhub_sync::wire::ClaimState;
 use returnhub_sync::{HttpTransport, Syncer};
 use support::*;
 
@@ -325,7 +324,7 @@ async fn a_failed_action_the_central_store_made_due_shows_on_the_return_s_hub() 
         retailer: "Acme Apparel".into(),
     };
     let answer = partner
-        .tracking(&[returnhub_sync::wire::TrackingIn {
+        .tracking(&[returnhub_protocol::wire::TrackingIn {
             consignment_no: "FSAWB1".into(),
             code: "RT".into(),
             status: "In transit".into(),

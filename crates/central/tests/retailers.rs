@@ -189,7 +189,7 @@ async fn a_retailer_name_outside_ascii_authenticates_however_it_is_composed() {
     ] {
         let (status, body) = partner
             .post_raw(
-                returnhub_sync::wire::UPLOAD_PATH,
+                returnhub_protocol::wire::UPLOAD_PATH,
                 &rows,
                 &partner.key,
                 &header,
@@ -203,7 +203,7 @@ async fn a_retailer_name_outside_ascii_authenticates_however_it_is_composed() {
     }
     let (status, _) = partner
         .post_raw(
-            returnhub_sync::wire::UPLOAD_PATH,
+            returnhub_protocol::wire::UPLOAD_PATH,
             &rows,
             &partner.key,
             "Kowhai Apparel",

@@ -17,10 +17,11 @@ use std::time::Instant;
 
 use returnhub_connectors::import::{ImportOptions, JsonlImport, BULK_STREAM};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{DomainEvent, RetailerRecord};
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::RetailerRecord;
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::trigger::Trigger;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Store};
 
 const ORDERS: u64 = 100_000;

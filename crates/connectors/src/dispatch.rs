@@ -17,10 +17,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use returnhub_core::event::DomainEvent;
 use returnhub_core::time::{parse_rfc3339, UnixMillis};
 use returnhub_core::trigger::ActionDue;
-use returnhub_store::{ActionContext, ActionRow, EventInput, OutboxState, Store, StoreError};
+use returnhub_protocol::action::ActionContext;
+use returnhub_protocol::event::DomainEvent;
+use returnhub_store::{ActionRow, EventInput, OutboxState, Store, StoreError};
 
 use crate::clock::{Backoff, Clock};
 

@@ -13,9 +13,10 @@
 
 use std::time::Duration;
 
-use returnhub_core::event::{DomainEvent, OrderLineRecord, OrderRecord};
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{OrderLineRecord, OrderRecord};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};

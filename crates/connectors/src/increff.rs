@@ -67,7 +67,7 @@ use std::time::Duration;
 
 use returnhub_core::partner::ActionTarget;
 use returnhub_core::trigger::{ActionDue, ActionKind};
-use returnhub_store::{ActionContext, ActionLine};
+use returnhub_protocol::action::{ActionContext, ActionLine};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -966,7 +966,7 @@ impl Target for IncreffTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use returnhub_store::ItemQc;
+    use returnhub_protocol::action::ItemQc;
 
     fn line(id: &str, qc: Option<(&str, Option<&str>, Option<&str>)>) -> ActionLine {
         ActionLine {

@@ -78,7 +78,7 @@ use std::fmt;
 use std::time::Duration;
 
 use returnhub_core::trigger::{ActionDue, ActionKind};
-use returnhub_store::{ActionContext, ActionLine, ItemQc};
+use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
 use serde_json::{json, Value};
 
 use crate::dispatch::{Confirmation, Target, TargetError};

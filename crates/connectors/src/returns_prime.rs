@@ -43,10 +43,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use returnhub_core::event::{OrderRecord, ReturnItemRecord, ReturnRecord};
 use returnhub_core::model::ReturnStatus;
+use returnhub_core::record::{OrderRecord, ReturnItemRecord, ReturnRecord};
 use returnhub_core::trigger::{ActionDue, ActionKind};
-use returnhub_store::{ActionContext, ActionLine};
+use returnhub_protocol::action::{ActionContext, ActionLine};
 use serde_json::{json, Value};
 
 use crate::clock::{Backoff, Clock};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use returnhub_core::partner::{ActionTarget, PartnerConnection};
 use returnhub_core::trigger::ActionDue;
-use returnhub_store::ActionContext;
+use returnhub_protocol::action::ActionContext;
 
 use crate::dispatch::{Confirmation, Target, TargetError};
 use crate::{

@@ -9,7 +9,7 @@ use returnhub_core::time::{rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::{
     ActionDue, ActionKind, CreditNoteVia, ExchangeVia, IdempotencyKey, ShopifyPolicy,
 };
-use returnhub_store::ActionContext;
+use returnhub_protocol::action::ActionContext;
 use serde_json::{json, Value};
 
 use crate::dispatch::{Confirmation, Target, TargetError};

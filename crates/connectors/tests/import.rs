@@ -12,11 +12,12 @@ use returnhub_connectors::clock::{Clock, Sleep};
 use returnhub_connectors::import::{ImportOptions, Importer, BULK_STREAM, PAGED_STREAM};
 use returnhub_connectors::{ClientOptions, ShopCredentials, ShopifyClient};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{DomainEvent, RetailerRecord};
 use returnhub_core::money::Currency;
+use returnhub_core::record::RetailerRecord;
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::Trigger;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Store};
 use support::simulator::{Fault, SimLine, SimOrder, Simulator, TOKEN};
 

@@ -21,15 +21,17 @@ use returnhub_core::bench::{
     DecidedBy, Disposition, InspectionRecord, ItemDecisionRecord, Presence,
 };
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::partner::{ActionTarget, PartnerPolicy, SourceRoute};
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
 use returnhub_core::rules::{Grade, Outcome, QcStatus, RuleSet};
 use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey, ShopifyPolicy, Trigger};
-use returnhub_store::{ActionContext, ActionLine, EventInput, ItemQc, OutboxState, Store};
+use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
+use returnhub_protocol::event::DomainEvent;
+use returnhub_store::{EventInput, OutboxState, Store};
 use support::increff_sim::{IncreffSim, DOMAIN, PASSWORD, USERNAME};
 use support::simulator::{Fault, SimLine, SimOrder, Simulator, TOKEN};
 

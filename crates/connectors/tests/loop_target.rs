@@ -16,13 +16,14 @@ use returnhub_connectors::loop_returns::{
 use returnhub_connectors::SystemClock;
 use returnhub_core::bench::{Disposition, InspectionRecord, Presence};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
 use returnhub_core::rules::{Grade, Outcome, QcStatus, RuleSet};
 use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey, Trigger};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{ActionRow, EventInput, OutboxState, Store};
 use serde_json::json;
 use support::loop_sim::{HookSink, LoopFault, LoopSim, SimState, API_KEY, WEBHOOK_SECRET};

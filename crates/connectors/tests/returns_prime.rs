@@ -21,12 +21,14 @@ use returnhub_connectors::{
 };
 use returnhub_core::bench::{DecidedBy, InspectionRecord, ItemDecisionRecord, Presence};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord};
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::partner::ActionTarget;
+use returnhub_core::record::{OrderLineRecord, OrderRecord, RetailerRecord};
 use returnhub_core::rules::{Grade, Outcome, QcStatus, RuleSet};
 use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey, Trigger};
-use returnhub_store::{ActionContext, ActionLine, EventInput, ItemQc, OutboxState, Store};
+use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
+use returnhub_protocol::event::DomainEvent;
+use returnhub_store::{EventInput, OutboxState, Store};
 use support::rp_sim::{Fault, RpLine, RpRequestSim, RpSim, FAULTS, TOKEN};
 use support::rt;
 

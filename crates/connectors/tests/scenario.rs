@@ -26,15 +26,16 @@ use returnhub_connectors::{
 };
 use returnhub_core::bench::{Disposition, InspectionRecord, Presence};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
 use returnhub_core::rules::{Grade, Outcome, QcStatus, RuleSet};
 use returnhub_core::trigger::{
     ActionDue, ActionKind, CreditNoteVia, ExchangeVia, IdempotencyKey, ShopifyPolicy, Trigger,
 };
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 use support::simulator::{Fault, SimLine, SimOrder, SimReturn, Simulator, TOKEN};
 

@@ -16,7 +16,7 @@ use returnhub_core::money::{Currency, Money};
 use returnhub_core::trigger::{
     ActionDue, ActionKind, CreditNoteVia, ExchangeVia, IdempotencyKey, ShopifyPolicy,
 };
-use returnhub_store::{ActionContext, ActionLine};
+use returnhub_protocol::action::{ActionContext, ActionLine};
 use support::simulator::{Fault, SimLine, SimOrder, SimRefund, SimReturn, Simulator, TOKEN};
 
 fn target(sim: &Simulator) -> ShopifyTarget {
@@ -222,9 +222,10 @@ impl Target for SlowToShow {
 fn an_unknown_outcome_is_never_given_up_as_failed() {
     use returnhub_connectors::dispatch::{DispatchOptions, Dispatcher};
     use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
-    use returnhub_core::event::{
-        DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+    use returnhub_core::record::{
+        OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
     };
+    use returnhub_protocol::event::DomainEvent;
     use returnhub_store::{EventInput, OutboxState, Store};
 
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
-use crate::event::UserRecord;
+use crate::record::UserRecord;
 
 /// New PINs only: people enrolled before this rule keep theirs until they change it.
 pub const MIN_PIN_DIGITS: usize = 6;

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::decision::{Decider, QcFailPolicy, RetailerPolicy};
-use crate::event::{QcReasonRecord, ReasonRecord, RetailerRecord, SubReasonRecord};
 use crate::money::Currency;
+use crate::record::{QcReasonRecord, ReasonRecord, RetailerRecord, SubReasonRecord};
 use crate::rules::{CountryCode, Outcome, RuleSet, Severity};
 use crate::trigger::Trigger;
 

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use receiver::Receiver;
 use returnhub_connectors::tracking_out::{item_events, ItemFacts, RetrySchedule, ReturnFacts};
-use returnhub_core::event::DomainEvent;
 use returnhub_hub::{Hub, HubOptions, TrackingWebhookInput};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Store};
 
 const EVENTS: usize = 100_000;

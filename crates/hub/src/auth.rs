@@ -12,8 +12,9 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use returnhub_core::auth::Role;
-use returnhub_core::event::{DomainEvent, SignOutReason};
+use returnhub_core::record::SignOutReason;
 use returnhub_core::time::UnixMillis;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::EventInput;
 use serde::Serialize;
 use ts_rs::TS;
@@ -191,7 +192,7 @@ impl Hub {
 
     /// A person's record changed: if they are the one signed in here, their session follows
     /// at once (a new role; deactivated: signed out), not at their next sign-in.
-    pub(crate) fn person_changed(&self, record: &returnhub_core::event::UserRecord) {
+    pub(crate) fn person_changed(&self, record: &returnhub_core::record::UserRecord) {
         let mut sessions = self.sessions();
         let Some((view, _)) = sessions.current.as_mut() else {
             return;

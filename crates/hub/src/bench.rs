@@ -14,15 +14,16 @@ use returnhub_core::bench::{
     QcReasonOption,
 };
 use returnhub_core::decision::{Decider, ReturnOption};
-use returnhub_core::event::{DomainEvent, RetailerRecord};
 use returnhub_core::model::{ReturnStatus, ScanResult, Transition};
 use returnhub_core::money::Money;
+use returnhub_core::record::RetailerRecord;
 use returnhub_core::refund::{
     refund_for_return, Order, OrderLine, ReceivedLine, RefundPolicy, RestockingFee,
 };
 use returnhub_core::rules::{Grade, ItemFacts, Outcome, QcStatus, Ratio};
 use returnhub_core::time::{parse_rfc3339, rfc3339, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due_under, ItemOutcome, ReturnEvent};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, HistoryRow, Store};
 use serde::Deserialize;
 use ts_rs::TS;

@@ -5,15 +5,16 @@
 
 use returnhub_core::auth::Role;
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, QcReasonRecord, ReasonRecord, RetailerRecord,
-    ReturnItemRecord, ReturnRecord, SubReasonRecord, UserRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, QcReasonRecord, ReasonRecord, RetailerRecord, ReturnItemRecord,
+    ReturnRecord, SubReasonRecord, UserRecord,
+};
 use returnhub_core::rules::{parse_rule_set, Outcome, RuleSet};
 use returnhub_core::time::{rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::Trigger;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Result, Store};
 
 pub const DEMO_HUB_ID: &str = "AKL";

@@ -25,11 +25,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use returnhub_core::auth::Role;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::model::{ReturnStatus, ScanResult, ScanVerdict, Transition};
 use returnhub_core::time::UnixMillis;
 use returnhub_devices::classify::{Classification, ConnoteRules};
 use returnhub_devices::scan::normalise_wedge;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Store, StoreError};
 use serde::Serialize;
 use ts_rs::TS;

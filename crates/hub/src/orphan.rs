@@ -5,9 +5,10 @@
 
 use returnhub_core::auth::Role;
 use returnhub_core::bench::{ExceptionKind, ExceptionRecord};
-use returnhub_core::event::{DomainEvent, ReturnItemRecord, ReturnRecord};
 use returnhub_core::model::{ReturnStatus, ScanResult, ScanVerdict};
+use returnhub_core::record::{ReturnItemRecord, ReturnRecord};
 use returnhub_core::time::rfc3339;
+use returnhub_protocol::event::DomainEvent;
 use serde::Serialize;
 use ts_rs::TS;
 

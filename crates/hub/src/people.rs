@@ -11,9 +11,10 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use returnhub_core::auth::Role;
 use returnhub_core::bench::LabelJob;
-use returnhub_core::event::{DomainEvent, SignOutReason, UserRecord};
 use returnhub_core::people::{self, PeopleError};
+use returnhub_core::record::{SignOutReason, UserRecord};
 use returnhub_devices::label::templates;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::EventInput;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

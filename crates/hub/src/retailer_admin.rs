@@ -4,8 +4,8 @@
 //! so it syncs to the central store and every other hub like any configuration change.
 
 use returnhub_core::auth::Role;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::retailer::{self, FieldIssue, RetailerForm};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::EventInput;
 use serde::Serialize;
 use ts_rs::TS;

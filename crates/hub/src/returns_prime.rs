@@ -25,10 +25,10 @@ use returnhub_connectors::returns_prime::{
 use returnhub_connectors::route::partner_secret_name;
 use returnhub_connectors::{ReturnsPrimeClient, ReturnsPrimeConfig, SystemClock};
 use returnhub_core::auth::Role;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::model::{ReturnStatus, ScanResult};
 use returnhub_core::partner::{ActionTarget, PartnerConnection};
 use returnhub_core::time::rfc3339;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{OrderSummaryRow, Store};
 use serde::Serialize;
 use ts_rs::TS;

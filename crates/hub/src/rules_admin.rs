@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use returnhub_core::auth::Role;
 use returnhub_core::decision::{Decider, ReturnOption};
 use returnhub_core::dryrun::{dry_run, DryRunReport, HistoricalItem, DEFAULT_WINDOW_DAYS};
-use returnhub_core::event::DomainEvent;
 use returnhub_core::refund::Order;
 use returnhub_core::rules::{parse_rule_set, RuleIssue, RuleSet, Severity};
 use returnhub_core::time::{parse_rfc3339, rfc3339, MS_PER_DAY};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, HistoryRow, Store};
 
 use crate::bench::{item_facts, item_worth, order_for_refunds};
@@ -101,7 +101,7 @@ impl Hub {
         &self,
         retailer_id: &str,
         actor: &str,
-        change: impl FnOnce(&mut returnhub_core::event::RetailerRecord),
+        change: impl FnOnce(&mut returnhub_core::record::RetailerRecord),
     ) -> Result<bool> {
         let mut store = self.store();
         let before = retailer(&store, retailer_id)?;
@@ -121,7 +121,7 @@ impl Hub {
     }
 }
 
-fn retailer(store: &Store, id: &str) -> Result<returnhub_core::event::RetailerRecord> {
+fn retailer(store: &Store, id: &str) -> Result<returnhub_core::record::RetailerRecord> {
     store
         .retailer_record(id)?
         .ok_or_else(|| HubError::UnknownRetailer(id.to_string()))

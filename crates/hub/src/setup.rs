@@ -12,8 +12,9 @@
 //! that hub must not be set up already.
 
 use returnhub_core::auth::Role;
-use returnhub_core::event::{DomainEvent, UserRecord};
 use returnhub_core::people;
+use returnhub_core::record::UserRecord;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::EventInput;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -305,7 +306,7 @@ impl Hub {
 }
 
 /// Asks the central store which hub `token` is for (bounded by [`CENTRAL_TIMEOUT`]).
-pub(crate) fn device_info(url: &str, token: &str) -> Result<returnhub_sync::wire::DeviceInfo> {
+pub(crate) fn device_info(url: &str, token: &str) -> Result<returnhub_protocol::wire::DeviceInfo> {
     let unreachable = |e: &dyn std::fmt::Display| {
         HubError::Network(format!("cannot ask the central store at {url}: {e}"))
     };

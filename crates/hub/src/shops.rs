@@ -20,8 +20,8 @@ use returnhub_connectors::import::{ImportOptions, ImportProgress, Importer, BULK
 use returnhub_connectors::{PartnerTarget, Router};
 use returnhub_connectors::{ShopCredentials, ShopifySettings, ShopifyTarget, SystemClock};
 use returnhub_core::auth::Role;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::trigger::{IdempotencyKey, ShopifyPolicy};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{ActionRow, EventInput, OutboxState, Store};
 use serde::Serialize;
 use ts_rs::TS;

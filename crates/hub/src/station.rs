@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use returnhub_core::auth::Role;
 use returnhub_core::bench::LabelJob;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::station::{unescape, PrinterSettings, StationConfig};
 use returnhub_core::time::rfc3339;
 use returnhub_devices::devices::DeviceInfo;
@@ -20,6 +19,7 @@ use returnhub_devices::label::{templates, Label};
 use returnhub_devices::printer::{
     print_zpl, CupsPrinter, PrintError, PrinterTransport, SerialPrinter, TcpPrinter,
 };
+use returnhub_protocol::event::DomainEvent;
 use serde::Serialize;
 use ts_rs::TS;
 

@@ -5,11 +5,11 @@
 
 use returnhub_core::auth::Role;
 use returnhub_core::bench::{BenchState, DecidedBy, ExceptionKind, ItemDecisionRecord, LabelJob};
-use returnhub_core::event::DomainEvent;
 use returnhub_core::model::{ReturnStatus, Transition};
 use returnhub_core::rules::Outcome;
 use returnhub_core::time::rfc3339;
 use returnhub_core::trigger::{ReturnEvent, Trigger};
+use returnhub_protocol::event::DomainEvent;
 use serde::Serialize;
 use ts_rs::TS;
 

@@ -21,13 +21,14 @@ use returnhub_connectors::tracking_out::{
     TrackingEventOut,
 };
 use returnhub_core::auth::Role;
-use returnhub_core::event::RetailerRecord;
 use returnhub_core::model::ReturnView;
 use returnhub_core::partner::TrackingWebhook;
+use returnhub_core::record::RetailerRecord;
 use returnhub_core::rules::Outcome;
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis};
+use returnhub_protocol::wire::TrackingRecord;
 use returnhub_secrets::SecretError;
-use returnhub_store::{Attempt, DeliveryRow, Store, TrackingForward, TrackingRecord, WriteTx};
+use returnhub_store::{Attempt, DeliveryRow, Store, TrackingForward, WriteTx};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;

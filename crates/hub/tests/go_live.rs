@@ -472,7 +472,7 @@ fn retailers_are_created_and_edited_by_form() {
         name: "Tūī Outdoor".into(),
         currency: "NZD".into(),
         country: "New Zealand".into(),
-        reasons: vec![returnhub_core::event::ReasonRecord {
+        reasons: vec![returnhub_core::record::ReasonRecord {
             code: "FAULTY".into(),
             label: "Faulty".into(),
             requires_evidence: true,

@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use returnhub_core::event::DomainEvent;
-use returnhub_core::hlc::HlcClock;
 use returnhub_core::time::rfc3339;
 use returnhub_hub::{ErrorCode, ErrorView, Hub, HubOptions};
-use returnhub_store::{RemoteEvent, Store, SyncCursor};
+use returnhub_protocol::event::DomainEvent;
+use returnhub_protocol::hlc::HlcClock;
+use returnhub_protocol::wire::{RemoteEvent, SyncCursor};
+use returnhub_store::Store;
 
 const NOW: i64 = 1_795_461_900_000;
 

@@ -13,16 +13,15 @@ use std::time::{Duration, Instant};
 use loop_sim::{LoopSim, SimState, API_KEY};
 use returnhub_core::bench::Presence;
 use returnhub_core::decision::ReturnOption;
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, ReturnItemRecord, ReturnRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::partner::ActionTarget;
+use returnhub_core::record::{OrderLineRecord, OrderRecord, ReturnItemRecord, ReturnRecord};
 use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_hub::{
     DispatchSchedule, ErrorCode, ErrorView, Hub, HubOptions, InspectRequest, PartnerConnectionInput,
 };
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 
 const NOW: i64 = 1_795_461_900_000; // 2026-11-23T19:25:00Z

@@ -29,17 +29,16 @@ use returnhub_connectors::shopify::{gift_card_code, refund_note};
 use returnhub_connectors::tracking_out::RetrySchedule;
 use returnhub_core::bench::Presence;
 use returnhub_core::decision::ReturnOption;
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, ReturnItemRecord, ReturnRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::partner::ActionTarget;
+use returnhub_core::record::{OrderLineRecord, OrderRecord, ReturnItemRecord, ReturnRecord};
 use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_core::trigger::{ActionDue, ActionKind};
 use returnhub_hub::{
     DispatchSchedule, Hub, HubOptions, InspectRequest, PartnerConnectionInput, TrackingWebhookInput,
 };
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 use rp_sim::{RpLine, RpRequestSim, RpSim};
 use simulator::{Fault, SimLine, SimOrder, Simulator};

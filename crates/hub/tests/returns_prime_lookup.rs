@@ -13,16 +13,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use returnhub_core::bench::Presence;
-use returnhub_core::event::{DomainEvent, OrderLineRecord, OrderRecord};
 use returnhub_core::model::{ReturnStatus, ScanVerdict};
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::partner::{ActionTarget, PartnerConnection};
+use returnhub_core::record::{OrderLineRecord, OrderRecord};
 use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey};
 use returnhub_hub::{
     ErrorCode, ErrorView, Hub, HubOptions, InspectRequest, PartnerConnectionInput,
     ReturnsPrimeLookup,
 };
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 use rp_sim::{Fault, RpLine, RpRequestSim, RpSim, TOKEN};
 

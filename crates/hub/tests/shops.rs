@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use returnhub_core::bench::Presence;
-use returnhub_core::event::DomainEvent;
 use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_core::trigger::IdempotencyKey;
 use returnhub_hub::{ErrorCode, ErrorView, Hub, HubOptions, InspectRequest};
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 
 const NOW: i64 = 1_795_461_900_000; // 2026-11-23T19:25:00Z

@@ -202,7 +202,8 @@ fn rc_and_rp_reach_every_url_once_per_item_with_the_headers() {
 /// event of a return this hub does not have is marked forwarded with no delivery.
 #[test]
 fn tracking_events_pulled_from_the_central_store_are_forwarded_once() {
-    use returnhub_store::{Store, SyncCursor, TrackingRecord};
+    use returnhub_protocol::wire::{SyncCursor, TrackingRecord};
+    use returnhub_store::Store;
     let dir = tempfile::tempdir().unwrap();
     let (hub, a) = hub_with_one_url(dir.path());
     let connote = expected_kowhai(&hub, 0);

@@ -3,9 +3,9 @@
 //! are point lookups by return or by state.
 
 use returnhub_core::bench::{DecidedBy, ExceptionKind};
-use returnhub_core::event::DomainEvent;
 use returnhub_core::station::StationConfig;
 use returnhub_core::time::rfc3339;
+use returnhub_protocol::event::DomainEvent;
 use rusqlite::{params, OptionalExtension};
 
 use crate::write::WriteTx;
@@ -671,12 +671,12 @@ impl Store {
     }
 
     /// The standard QC failure reasons every retailer starts with, in order.
-    pub fn standard_qc_reasons(&self) -> Result<Vec<returnhub_core::event::QcReasonRecord>> {
+    pub fn standard_qc_reasons(&self) -> Result<Vec<returnhub_core::record::QcReasonRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT code, label, requires_photo FROM qc_reasons WHERE retailer_id = '' ORDER BY position",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok(returnhub_core::event::QcReasonRecord {
+            Ok(returnhub_core::record::QcReasonRecord {
                 code: r.get(0)?,
                 label: r.get(1)?,
                 requires_photo: r.get(2)?,

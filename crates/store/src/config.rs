@@ -2,10 +2,10 @@
 //! The rows are plain: the hub maps them into the domain's facts.
 
 use returnhub_core::decision::RetailerPolicy;
-use returnhub_core::event::{
+use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{
     QcReasonRecord, ReasonRecord, RetailerRecord, SubReasonRecord, UserRecord,
 };
-use returnhub_core::money::{Currency, Money};
 use returnhub_core::rules::RuleSet;
 use rusqlite::{params, OptionalExtension};
 

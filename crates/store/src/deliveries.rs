@@ -15,9 +15,9 @@
 use returnhub_core::time::{rfc3339, UnixMillis};
 use rusqlite::{params, Row};
 
-use crate::sync::TrackingRecord;
 use crate::write::WriteTx;
 use crate::{Result, Store, StoreError};
+use returnhub_protocol::wire::TrackingRecord;
 
 /// One queued delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]

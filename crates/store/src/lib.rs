@@ -21,22 +21,17 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-use returnhub_core::event::KnownEvents;
-use returnhub_core::hlc::{HlcClock, HlcStamp};
+use returnhub_protocol::event::KnownEvents;
+use returnhub_protocol::hlc::{HlcClock, HlcStamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use deliveries::{Attempt, DeliveryRow, DeliverySummary, TrackingForward, DELIVERY_SUMMARIES};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
-pub use outbox::{
-    ActionContext, ActionLine, ActionRow, ImportCursor, ItemQc, OutboxState, ShopConnectionRow,
-    RETRIES_SQL,
-};
+pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};
 pub use read::DemoConnote;
-pub use sync::{
-    ApplyOutcome, HeldEvent, HeldState, PendingSync, RemoteEvent, SyncCursor, TrackingRecord,
-};
+pub use sync::{ApplyOutcome, HeldEvent, HeldState, PendingSync};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 
 /// "RHUB" in ASCII: marks the SQLite file as a Returnhub hub store.

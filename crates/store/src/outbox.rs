@@ -8,9 +8,9 @@
 //! states are domain facts: `confirmed` and `failed` are set only by the projection of the
 //! `ActionConfirmed` / `ActionFailed` events, in the same transaction that appends them.
 
-use returnhub_core::partner::ActionTarget;
 use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_core::trigger::{ActionDue, IdempotencyKey};
+use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use crate::{Result, Store, StoreError};
@@ -58,78 +58,6 @@ pub struct ActionRow {
     pub next_attempt_at: Option<String>,
     pub last_error: Option<String>,
     pub reference: Option<String>,
-}
-
-/// What a target needs besides the action itself: the return and order it is about, the
-/// lines with what the bench found (each item's current inspection), and where the return
-/// came from (a partner's return is actioned through that partner, under its own ids).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionContext {
-    /// `orders.id`: for a Shopify order, its Order GID.
-    pub order_id: String,
-    pub lines: Vec<ActionLine>,
-    /// How often a supervisor retried the action after it failed. A target whose idempotency
-    /// keys remember a refusal (Shopify answers a repeat with the first request's result) is
-    /// sent a retried action under a key of its own, which is safe: a refusal took no effect.
-    pub retries: u32,
-    /// The return's source (portal, loop, increff, returns_prime, …).
-    pub source: String,
-    /// Where the retailer's policy sends actions of returns from `source`.
-    pub target: ActionTarget,
-    /// The return's id at the partner it came from.
-    pub external_id: Option<String>,
-    /// The return's connotes (AWBs), in the order they were recorded.
-    pub connotes: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionLine {
-    pub return_item_id: String,
-    /// `order_lines.id`: for a Shopify order, the LineItem GID.
-    pub order_line_id: String,
-    pub quantity: u32,
-    /// back_to_stock, resale_hold, … or `None` when the item was not inspected.
-    pub disposition: Option<String>,
-    pub sku: String,
-    /// The item's line id at the partner the return came from.
-    pub external_id: Option<String>,
-    /// The item's current inspection (the latest not undone), if it was inspected.
-    pub qc: Option<ItemQc>,
-    /// The item's latest decision (refund, credit_note, exchange, no_action,
-    /// hold_for_review), if it was decided.
-    pub outcome: Option<String>,
-}
-
-/// What the bench recorded about an item, as partners are told it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemQc {
-    /// found, missing or extra.
-    pub presence: String,
-    /// pass or fail; `None` when QC was not recorded.
-    pub qc: Option<String>,
-    pub qc_reason: Option<String>,
-    /// A, B, C or D.
-    pub grade: Option<String>,
-    pub note: Option<String>,
-    /// Content hashes of the item's photos.
-    pub photos: Vec<String>,
-    /// RFC 3339.
-    pub inspected_at: String,
-}
-
-impl ItemQc {
-    /// The partner-facing summary of an inspection recorded at `inspected_at`.
-    pub fn of(record: &returnhub_core::bench::InspectionRecord, inspected_at: &str) -> ItemQc {
-        ItemQc {
-            presence: record.presence.as_str().to_owned(),
-            qc: record.qc.map(|q| q.name().to_owned()),
-            qc_reason: record.qc_reason.clone(),
-            grade: record.grade.map(|g| g.name().to_owned()),
-            note: record.note.clone(),
-            photos: record.photos.clone(),
-            inspected_at: inspected_at.to_owned(),
-        }
-    }
 }
 
 /// Counts a return's `ActionRetried` events for `key` (hub and central event logs alike).
@@ -531,9 +459,9 @@ impl Store {
     }
 
     /// An order as the store holds it, lines in id order (to tell whether an import changes it).
-    pub fn order_record(&self, id: &str) -> Result<Option<returnhub_core::event::OrderRecord>> {
-        use returnhub_core::event::{OrderLineRecord, OrderRecord};
+    pub fn order_record(&self, id: &str) -> Result<Option<returnhub_core::record::OrderRecord>> {
         use returnhub_core::money::{Currency, Money};
+        use returnhub_core::record::{OrderLineRecord, OrderRecord};
         let header = self
             .conn
             .prepare_cached(

@@ -23,100 +23,15 @@
 //! the pull goes on: one device's newer build never stops another's sync. Held events that
 //! need an update are applied by the first pull after one.
 
-use returnhub_core::event::{Decoded, DomainEvent, KnownEvents};
-use returnhub_core::hlc::{HlcClock, HlcStamp, MAX_AHEAD_MS};
 use returnhub_core::time::{rfc3339, UnixMillis};
+use returnhub_protocol::event::{Decoded, DomainEvent, KnownEvents};
+use returnhub_protocol::hlc::{HlcClock, HlcStamp, MAX_AHEAD_MS};
+use returnhub_protocol::wire::{RemoteEvent, SyncCursor, TrackingRecord};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::write::{AppendedEvent, WriteTx};
 use crate::{Result, Store, StoreError};
-
-/// One event as it travels between devices: every column of the event log but the local
-/// `seq`. `payload` is the JSON text exactly as the originating device stored it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemoteEvent {
-    pub id: String,
-    pub device_id: String,
-    pub hlc: String,
-    pub actor: String,
-    pub station: Option<String>,
-    pub kind: String,
-    pub aggregate_id: Option<String>,
-    pub payload: String,
-    pub recorded_at: String,
-    /// The version of the kind's payload; absent (1) from builds before versions.
-    #[serde(default = "first_version")]
-    pub version: u32,
-}
-
-fn first_version() -> u32 {
-    1
-}
-
-impl RemoteEvent {
-    /// An event of `device_id` ready to travel (its payload serialised once, here).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        event: &DomainEvent,
-        id: String,
-        device_id: &str,
-        hlc: &HlcStamp,
-        actor: &str,
-        station: Option<&str>,
-        recorded_at: String,
-    ) -> Result<RemoteEvent> {
-        Ok(RemoteEvent {
-            id,
-            device_id: device_id.to_string(),
-            hlc: hlc.encode(),
-            actor: actor.to_string(),
-            station: station.map(str::to_string),
-            kind: event.kind().to_string(),
-            aggregate_id: event.aggregate_id().map(str::to_string),
-            payload: serde_json::to_string(event)?,
-            recorded_at,
-            version: event.version(),
-        })
-    }
-
-    /// Reads the ten columns `id, device_id, hlc, actor, station, kind, aggregate_id,
-    /// payload, recorded_at, version` of an event-log row, starting at column `first`.
-    pub fn from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<RemoteEvent> {
-        Ok(RemoteEvent {
-            id: r.get(first)?,
-            device_id: r.get(first + 1)?,
-            hlc: r.get(first + 2)?,
-            actor: r.get(first + 3)?,
-            station: r.get(first + 4)?,
-            kind: r.get(first + 5)?,
-            aggregate_id: r.get(first + 6)?,
-            payload: r.get(first + 7)?,
-            recorded_at: r.get(first + 8)?,
-            version: r.get(first + 9)?,
-        })
-    }
-}
-
-/// Where this device's pulls resume: the last central event sequence and tracking sequence
-/// it applied. Kept in `meta` and moved in the same transaction as the events it covers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncCursor {
-    pub events: i64,
-    pub tracking: i64,
-}
-
-/// A carrier or partner tracking event as the central store recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrackingRecord {
-    pub id: String,
-    pub return_id: Option<String>,
-    pub connote: String,
-    pub code: String,
-    pub status: String,
-    pub event_at: String,
-    pub source: String,
-}
 
 /// A `sync` outbox row still waiting for the central store's acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,7 +331,7 @@ impl WriteTx<'_> {
         let stamp: HlcStamp = ev
             .hlc
             .parse()
-            .map_err(|e: returnhub_core::hlc::BadStamp| StoreError::Invalid(e.to_string()))?;
+            .map_err(|e: returnhub_protocol::hlc::BadStamp| StoreError::Invalid(e.to_string()))?;
         let event = match known.decode(&ev.kind, ev.version, &ev.payload) {
             Decoded::Event(event) => event,
             Decoded::NeedsUpdate(reason) => {

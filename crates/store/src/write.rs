@@ -3,9 +3,10 @@
 //! the outbox row that syncs it) before the transaction commits. A write with no event is
 //! refused, so no state change can bypass the log.
 
-use returnhub_core::event::{DomainEvent, OrderRecord, RetailerRecord, ReturnRecord};
-use returnhub_core::hlc::{HlcClock, HlcStamp};
+use returnhub_core::record::{OrderRecord, RetailerRecord, ReturnRecord};
 use returnhub_core::time::{rfc3339, UnixMillis};
+use returnhub_protocol::event::DomainEvent;
+use returnhub_protocol::hlc::{HlcClock, HlcStamp};
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use crate::{Result, Store, StoreError};

@@ -3,11 +3,12 @@
 //! exactly what an aggregation over every row says, at every step of a row's life.
 
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{DomainEvent, RetailerRecord};
 use returnhub_core::money::Currency;
+use returnhub_core::record::RetailerRecord;
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::Trigger;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{Attempt, DeliverySummary, EventInput, Store, DELIVERY_SUMMARIES};
 use rusqlite::Connection;
 

@@ -2,17 +2,18 @@
 //! are, idempotently, with last-writer-wins status by HLC whatever the arrival order.
 
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{
-    DomainEvent, KnownEvents, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord,
-    ReturnRecord,
-};
-use returnhub_core::hlc::HlcClock;
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::Money;
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::rfc3339;
 use returnhub_core::trigger::Trigger;
-use returnhub_store::{EventInput, HeldState, RemoteEvent, Store, SyncCursor};
+use returnhub_protocol::event::{DomainEvent, KnownEvents};
+use returnhub_protocol::hlc::HlcClock;
+use returnhub_protocol::wire::{RemoteEvent, SyncCursor};
+use returnhub_store::{EventInput, HeldState, Store};
 
 const NOW: i64 = 1_795_392_000_000;
 

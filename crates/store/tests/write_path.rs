@@ -8,13 +8,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy, ReturnOption};
-use returnhub_core::event::{
-    DomainEvent, OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
-};
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::money::{Currency, Money};
+use returnhub_core::record::{
+    OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
+};
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::trigger::Trigger;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, Store, StoreError};
 
 const CHILD_ENV: &str = "RETURNHUB_TEST_CHILD_DB";
@@ -366,7 +367,7 @@ fn hlc_stamps_increase_across_reopen_even_if_the_clock_goes_back() {
 
 #[test]
 fn a_retailer_configuration_reads_back_whole_and_in_order() {
-    use returnhub_core::event::{QcReasonRecord, ReasonRecord, SubReasonRecord};
+    use returnhub_core::record::{QcReasonRecord, ReasonRecord, SubReasonRecord};
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("hub.db")).unwrap();
     let mut r = retailer();

@@ -12,7 +12,7 @@
 //! in the outbox as `pending` (they are pushed whenever a central store is configured later)
 //! and the hub dispatches its actions itself.
 
-pub mod wire;
+use returnhub_protocol::wire;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

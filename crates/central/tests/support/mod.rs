@@ -11,13 +11,14 @@ use std::sync::Arc;
 use returnhub_central::storage::CentralStorage;
 use returnhub_central::{AppState, SqliteStorage};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
-use returnhub_core::event::{DomainEvent, KnownEvents, ReasonRecord, RetailerRecord};
 use returnhub_core::money::Currency;
+use returnhub_core::record::{ReasonRecord, RetailerRecord};
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::Trigger;
+use returnhub_protocol::event::{DomainEvent, KnownEvents};
+use returnhub_protocol::wire::{self, TrackingIn, TrackingResponse, UploadResponse, UploadRow};
 use returnhub_store::{EventInput, Store};
-use returnhub_sync::wire::{self, TrackingIn, TrackingResponse, UploadResponse, UploadRow};
 use sha2::{Digest, Sha256};
 
 /// 2026-11-23T00:00:00Z: the simulated clock starts here.

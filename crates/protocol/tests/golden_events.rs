@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use returnhub_core::event::{Decoded, KnownEvents, EVENT_KINDS};
+use returnhub_protocol::event::{Decoded, KnownEvents, EVENT_KINDS};
 
 fn golden_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/events"))
