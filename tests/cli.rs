@@ -53,7 +53,20 @@ fn version_and_help() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("RETURNHUB_DATA_DIR"));
     let bad = run(&["--frobnicate"], dir.path());
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("unknown argument '--frobnicate'"));
+    assert!(
+        stderr(&bad).contains("unexpected argument '--frobnicate'"),
+        "{}",
+        stderr(&bad)
+    );
+    let init_help = run(&["init", "--help"], dir.path());
+    let init_help = String::from_utf8_lossy(&init_help.stdout);
+    for flag in ["--hub-id", "--join", "--central-url"] {
+        assert!(init_help.contains(flag), "{flag} in {init_help}");
+    }
+    assert!(
+        !init_help.contains("--pin"),
+        "the refused flag is not offered"
+    );
     // Nothing was created for a --version or a usage error.
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }

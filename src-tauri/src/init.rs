@@ -9,21 +9,45 @@ use std::process::ExitCode;
 
 use returnhub_hub::{Hub, HubOptions, JoinInput, SetupInput};
 
-pub const USAGE: &str = "\
-Usage: returnhub init --hub-id ID --hub-name NAME --admin-badge BADGE --admin-name NAME
-                      [--station NAME] [--central-url URL]
-       returnhub init --join --central-url URL [--station NAME]
-
-Sets up a new hub in RETURNHUB_DATA_DIR (as the setup screen does): writes hub.toml and
-enrols the first admin. Refused once anyone is enrolled there.
-
+/// `returnhub init`'s flags. The PIN and the device token are never among them.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
 The admin's PIN is asked on the terminal (twice, not echoed), or read from the first line of
 standard input when that is not a terminal. With --central-url, this device's token (from
 `returnhub-central add-device`) is asked next, or read from the second line; empty skips it.
 
 With --join, this station becomes another station of the hub its device token is for (asked
 on the terminal, or the first line of standard input): the hub's id and name come from the
-central store, its people arrive when the app syncs.";
+central store, its people arrive when the app syncs.
+
+Sets up RETURNHUB_DATA_DIR; refused once anyone is enrolled there.")]
+pub struct InitArgs {
+    /// Join the hub of this station's device token instead of setting up a new hub.
+    #[arg(long, conflicts_with_all = ["hub_id", "hub_name", "admin_badge", "admin_name"],
+          requires = "central_url")]
+    join: bool,
+    /// The new hub's id (as the central store and partners know it).
+    #[arg(long, value_name = "ID", required_unless_present = "join")]
+    hub_id: Option<String>,
+    /// The new hub's name.
+    #[arg(long, value_name = "NAME", required_unless_present = "join")]
+    hub_name: Option<String>,
+    /// The first admin's badge.
+    #[arg(long, value_name = "BADGE", required_unless_present = "join")]
+    admin_badge: Option<String>,
+    /// The first admin's name.
+    #[arg(long, value_name = "NAME", required_unless_present = "join")]
+    admin_name: Option<String>,
+    /// This station's name.
+    #[arg(long, value_name = "NAME")]
+    station: Option<String>,
+    /// The central store to sync with.
+    #[arg(long, value_name = "URL")]
+    central_url: Option<String>,
+    /// Refused: a PIN on the command line is seen by other users and kept in shell history.
+    #[arg(long, hide = true)]
+    pin: Option<String>,
+}
 
 /// What `init` was asked to do.
 enum Init {
@@ -31,93 +55,33 @@ enum Init {
     Join(JoinInput),
 }
 
-/// `--join` and the flags, each at most once; anything else is a usage error (a mistyped flag
-/// must not be ignored).
-fn parse_init(args: &[String]) -> Result<Init, String> {
-    let joining = args.iter().filter(|a| *a == "--join").count();
-    if joining > 1 {
-        return Err("--join is given twice".into());
-    }
-    if joining == 0 {
-        return parse(args).map(Init::NewHub);
-    }
-    let rest: Vec<String> = args.iter().filter(|a| *a != "--join").cloned().collect();
-    let mut input = JoinInput {
-        central_url: String::new(),
-        device_token: String::new(),
-        station: None,
-    };
-    for (flag, value) in flag_values(&rest)? {
-        match flag {
-            "--central-url" => input.central_url = value,
-            "--station" => input.station = Some(value),
-            other => return Err(format!("unknown argument '{other}' (with --join)")),
-        }
-    }
-    if input.central_url.is_empty() {
-        return Err("--central-url is required with --join".into());
-    }
-    Ok(Init::Join(input))
-}
-
-/// `--flag value` pairs in order; a flag without its value or given twice is an error.
-fn flag_values(args: &[String]) -> Result<Vec<(&str, String)>, String> {
-    let mut pairs: Vec<(&str, String)> = Vec::new();
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        if flag == "--pin" {
+impl InitArgs {
+    fn into_init(self) -> Result<Init, String> {
+        if self.pin.is_some() {
             return Err(
                 "the PIN is never taken on the command line: it is asked for, or read from standard input"
                     .into(),
             );
         }
-        let value = rest
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?
-            .clone();
-        if pairs.iter().any(|(seen, _)| seen == flag) {
-            return Err(format!("{flag} is given twice"));
+        if self.join {
+            return Ok(Init::Join(JoinInput {
+                central_url: self.central_url.unwrap_or_default(),
+                device_token: String::new(),
+                station: self.station,
+            }));
         }
-        pairs.push((flag.as_str(), value));
+        Ok(Init::NewHub(SetupInput {
+            hub_id: self.hub_id.unwrap_or_default(),
+            hub_name: self.hub_name.unwrap_or_default(),
+            station: self.station,
+            admin_badge: self.admin_badge.unwrap_or_default(),
+            admin_name: self.admin_name.unwrap_or_default(),
+            pin: String::new(),
+            pin_again: String::new(),
+            central_url: self.central_url,
+            device_token: None,
+        }))
     }
-    Ok(pairs)
-}
-
-/// The flags of a new hub's setup.
-fn parse(args: &[String]) -> Result<SetupInput, String> {
-    let mut input = SetupInput {
-        hub_id: String::new(),
-        hub_name: String::new(),
-        station: None,
-        admin_badge: String::new(),
-        admin_name: String::new(),
-        pin: String::new(),
-        pin_again: String::new(),
-        central_url: None,
-        device_token: None,
-    };
-    for (flag, value) in flag_values(args)? {
-        match flag {
-            "--hub-id" => input.hub_id = value,
-            "--hub-name" => input.hub_name = value,
-            "--station" => input.station = Some(value),
-            "--admin-badge" => input.admin_badge = value,
-            "--admin-name" => input.admin_name = value,
-            "--central-url" => input.central_url = Some(value),
-            other => return Err(format!("unknown argument '{other}'")),
-        }
-    }
-    for (flag, value) in [
-        ("--hub-id", &input.hub_id),
-        ("--hub-name", &input.hub_name),
-        ("--admin-badge", &input.admin_badge),
-        ("--admin-name", &input.admin_name),
-    ] {
-        if value.is_empty() {
-            return Err(format!("{flag} is required"));
-        }
-    }
-    Ok(input)
 }
 
 /// The PIN (twice) and the optional token, from the terminal or standard input.
@@ -169,16 +133,12 @@ fn read_token() -> Result<String, String> {
     }
 }
 
-pub fn run(args: &[String]) -> ExitCode {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let mut input = match parse_init(args) {
+pub fn run(args: InitArgs) -> ExitCode {
+    let mut input = match args.into_init() {
         Ok(Init::NewHub(input)) => input,
         Ok(Init::Join(input)) => return join(input),
         Err(e) => {
-            eprintln!("returnhub init: {e}\n\n{USAGE}");
+            eprintln!("returnhub init: {e}");
             return ExitCode::from(2);
         }
     };
@@ -266,15 +226,25 @@ fn join(mut input: JoinInput) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        init: InitArgs,
+    }
+
+    fn parse(list: &[&str]) -> Result<Init, String> {
+        let cli = Cli::try_parse_from(std::iter::once("init").chain(list.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.init.into_init()
     }
 
     #[test]
     fn flags_are_strict() {
-        let ok = parse(&args(&[
+        let Ok(Init::NewHub(ok)) = parse(&[
             "--hub-id",
             "WLG",
             "--hub-name",
@@ -283,46 +253,61 @@ mod tests {
             "AD-1",
             "--admin-name",
             "Mere",
-        ]))
-        .unwrap();
+        ]) else {
+            panic!("a new hub");
+        };
         assert_eq!(ok.hub_id, "WLG");
         assert!(ok.pin.is_empty(), "the PIN is not a flag");
+        let new_hub = [
+            "--hub-id",
+            "A",
+            "--hub-name",
+            "a",
+            "--admin-badge",
+            "b",
+            "--admin-name",
+            "c",
+        ];
+        let with = |extra: &[&'static str]| -> Vec<&'static str> {
+            new_hub
+                .iter()
+                .copied()
+                .chain(extra.iter().copied())
+                .collect()
+        };
         for (bad, says) in [
-            (
-                vec!["--hub-id", "A", "--hubname", "x"],
-                "unknown argument '--hubname'",
-            ),
-            (vec!["--hub-id", "A", "--hub-id", "B"], "given twice"),
-            (vec!["--hub-id"], "needs a value"),
-            (vec!["--hub-id", "A"], "--hub-name is required"),
-            (vec!["--pin", "1234"], "never taken on the command line"),
+            (with(&["--hubname", "x"]), "unexpected argument '--hubname'"),
+            (with(&["--hub-id", "B"]), "cannot be used multiple times"),
+            (vec!["--hub-id"], "a value is required"),
+            (vec!["--hub-id", "A"], "--hub-name <NAME>"),
+            (with(&["--pin", "1234"]), "never taken on the command line"),
         ] {
-            let e = parse(&args(&bad)).unwrap_err();
+            let e = parse(&bad).err().unwrap();
             assert!(e.contains(says), "{bad:?}: {e}");
         }
-        let Ok(Init::Join(join)) = parse_init(&args(&[
+        let Ok(Init::Join(join)) = parse(&[
             "--join",
             "--central-url",
             "http://c:8787",
             "--station",
             "b2",
-        ])) else {
+        ]) else {
             panic!("a join");
         };
         assert_eq!(join.central_url, "http://c:8787");
         assert!(join.device_token.is_empty(), "the token is not a flag");
         for (bad, says) in [
-            (vec!["--join"], "--central-url is required"),
+            (vec!["--join"], "--central-url <URL>"),
             (
                 vec!["--join", "--central-url", "x", "--hub-id", "A"],
-                "unknown argument '--hub-id'",
+                "cannot be used with",
             ),
             (
                 vec!["--join", "--join", "--central-url", "x"],
-                "given twice",
+                "cannot be used multiple times",
             ),
         ] {
-            let e = parse_init(&args(&bad)).err().unwrap();
+            let e = parse(&bad).err().unwrap();
             assert!(e.contains(says), "{bad:?}: {e}");
         }
     }

@@ -14,36 +14,36 @@ use returnhub_hub::{Hub, HubOptions};
 
 pub use commands::AppState;
 
-const USAGE: &str = "\
-Usage: returnhub [--version] [--help]
-       returnhub init --hub-id ID --hub-name NAME --admin-badge BADGE --admin-name NAME ...
-
-Opens the Returnhub bench. A data dir with no hub.toml opens the setup screen (or set it up
-with `returnhub init`; `returnhub init --help` says more).
-
-Environment:
+/// The command line. Without a command the window opens.
+#[derive(clap::Parser)]
+#[command(
+    name = "returnhub",
+    version,
+    about = "Opens the Returnhub bench. A data dir with no hub.toml opens the setup screen (or \
+             set it up with `returnhub init`).",
+    after_help = "Environment:
   RETURNHUB_DATA_DIR   where the store, photos and logs live
                        (default: the platform data dir, e.g. ~/.local/share/returnhub)
   RETURNHUB_DEMO=1     a data dir with no hub.toml opens the embedded demo hub instead
-  RUST_LOG             log filter, e.g. info or returnhub_hub=debug";
+  RUST_LOG             log filter, e.g. info or returnhub_hub=debug"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Set up this station from a script, as the setup screen does: a new hub, or (--join)
+    /// another station of a hub.
+    Init(init::InitArgs),
+}
 
 pub fn run() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version" | "-V") => {
-            println!("returnhub {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Some("--help" | "-h") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some("init") => return init::run(&args[1..]),
-        Some(other) => {
-            eprintln!("returnhub: unknown argument '{other}'\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-        None => {}
+    // Usage errors, --help and --version exit here.
+    let cli = <Cli as clap::Parser>::parse();
+    if let Some(Command::Init(args)) = cli.command {
+        return init::run(args);
     }
 
     let options = match HubOptions::from_env() {

@@ -1,80 +1,196 @@
-//! `returnhub-central`: the central return store.
-//!
-//! ```text
-//! returnhub-central --data-dir DIR --listen 127.0.0.1:8787      serve (same as `serve ...`)
-//! returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]   print a device token
-//! returnhub-central add-api-key --data-dir DIR --retailer NAME          print a partner key
-//! returnhub-central connect-shop --data-dir DIR --retailer ID --shop DOMAIN   token on stdin
-//! returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID     secret on stdin
-//! returnhub-central partner-secret --data-dir DIR --retailer ID --partner P  secret on stdin
-//! returnhub-central loop-webhook-secret --data-dir DIR --retailer ID        secret on stdin
-//! returnhub-central increff-webhook-secret --data-dir DIR --retailer ID     secret on stdin
-//! returnhub-central device-list --data-dir DIR                              list device tokens
-//! returnhub-central device-revoke --data-dir DIR --device ID                stop a token
-//! returnhub-central device-rotate --data-dir DIR --device ID                print a new one
-//! returnhub-central retailer-list --data-dir DIR                            list retailers
-//! returnhub-central retailer-create --data-dir DIR --id ID --name NAME --currency C --country X
-//! returnhub-central retailer-save --data-dir DIR --file FORM.json           create or edit
-//! ```
+//! `returnhub-central`: the central return store. `returnhub-central --help` lists the
+//! commands; each says what it takes with `--help` after its name. Without a command it
+//! serves (the same as `serve`). Secrets (shop tokens, partner and webhook secrets) are read
+//! from standard input, never from the command line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use returnhub_central::{AppState, CentralStorage, SqliteStorage};
 use returnhub_core::retailer::RetailerForm;
 use returnhub_core::trigger::Trigger;
 
-const USAGE: &str = "usage:
-  returnhub-central [serve] --data-dir DIR [--listen ADDR]   (ADDR defaults to 127.0.0.1:8787)
-  returnhub-central add-device --data-dir DIR --hub HUB [--name NAME]
-  returnhub-central add-api-key --data-dir DIR --retailer NAME
-  returnhub-central connect-shop --data-dir DIR --retailer ID --shop NAME.myshopify.com
-      (reads the Admin API access token from stdin; checks it with Shopify before keeping it)
-  returnhub-central shopify-webhook-secret --data-dir DIR --retailer ID
-      (reads the secret Shopify signs the shop's webhooks with from stdin; orders/updated
-       webhooks are then taken at POST /v1/shopify/orders-updated)
-  returnhub-central partner-secret --data-dir DIR --retailer ID --partner loop|increff|returns_prime
-      (reads the partner's API key / password / token from stdin and tests the retailer's
-       connection, as a hub admin set it on F5, before keeping it; the central store then
-       sends that retailer's partner actions)
-  returnhub-central loop-webhook-secret --data-dir DIR --retailer ID
-      (reads the secret Loop signs the retailer's webhooks with from stdin; Loop's
-       return.closed / return.processing.failed webhooks are then taken, signature checked,
-       at POST /v1/loop/webhook/ID)
-  returnhub-central increff-webhook-secret --data-dir DIR --retailer ID
-      (reads the secret the retailer's Increff notifications are signed with from stdin;
-       RETURN_PICKED_UP / RTO are then taken, signature checked, at POST /v1/increff/webhook/ID,
-       and forwarded by the return's hub to the retailer's tracking webhook URLs)
-  returnhub-central device-list --data-dir DIR
-      (every device token: id, hub, name, the store it is bound to, created, revoked)
-  returnhub-central device-revoke --data-dir DIR --device ID
-      (the token stops authenticating at once, for good: a stolen or retired PC)
-  returnhub-central device-rotate --data-dir DIR --device ID
-      (prints a new token for the same device; the old one stops working)
-  returnhub-central retailer-list --data-dir DIR
-  returnhub-central retailer-create --data-dir DIR --id ID --name NAME --currency CODE
-      --country COUNTRY [--trigger first_scan|processing|manual]
-      (a new retailer with the usual defaults; every hub gets it when it syncs)
-  returnhub-central retailer-save --data-dir DIR --file FORM.json
-      (a retailer's whole form as JSON, the hub's retailer form's fields: creates it, or edits
-       the retailer with that id; rules, Shopify and partner settings are kept)";
+#[derive(Parser)]
+#[command(
+    name = "returnhub-central",
+    version,
+    about = "The central return store: hubs sync with it, partners upload returns and tracking \
+             events to it, and it sends every return action once.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
 
-/// The flags each command takes; any other is refused (a mistyped flag must not be ignored).
-fn allowed_flags(command: &str) -> &'static [&'static str] {
-    match command {
-        "add-device" => &["data-dir", "hub", "name"],
-        "add-api-key" => &["data-dir", "retailer"],
-        "connect-shop" => &["data-dir", "retailer", "shop"],
-        "partner-secret" => &["data-dir", "retailer", "partner"],
-        "shopify-webhook-secret" | "loop-webhook-secret" | "increff-webhook-secret" => {
-            &["data-dir", "retailer"]
+#[derive(Args)]
+struct ServeArgs {
+    /// The store's directory (central.sqlite3 and the secrets file).
+    #[arg(long, value_name = "DIR", required = true)]
+    data_dir: Option<PathBuf>,
+    /// Where to listen.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    listen: String,
+}
+
+/// The store every command but `serve` works on.
+#[derive(Args)]
+struct DataDir {
+    /// The store's directory (central.sqlite3 and the secrets file).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default when no command is given).
+    Serve(ServeArgs),
+    /// Register a device of a hub and print its token once (give it to that device only).
+    AddDevice {
+        #[command(flatten)]
+        store: DataDir,
+        /// The hub the device belongs to.
+        #[arg(long)]
+        hub: String,
+        /// A name for the device (the hub's id when absent).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Every device token: id, hub, name, the store it is bound to, created, revoked.
+    DeviceList {
+        #[command(flatten)]
+        store: DataDir,
+    },
+    /// Stop a device token authenticating at once, for good (a stolen or retired PC).
+    DeviceRevoke {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        device: String,
+    },
+    /// Print a new token for the same device; the old one stops working.
+    DeviceRotate {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        device: String,
+    },
+    /// Create a partner API key for the retailer named exactly so and print it once.
+    AddApiKey {
+        #[command(flatten)]
+        store: DataDir,
+        /// The retailer's name, exactly as the partner sends it.
+        #[arg(long, value_name = "NAME")]
+        retailer: String,
+    },
+    /// Connect a retailer to its Shopify shop; the Admin API access token is read from
+    /// standard input and checked with Shopify before it is kept.
+    ConnectShop {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        retailer: String,
+        /// NAME.myshopify.com
+        #[arg(long, value_name = "DOMAIN")]
+        shop: String,
+    },
+    /// Keep the secret Shopify signs the shop's webhooks with (read from standard input);
+    /// orders/updated webhooks are then taken at POST /v1/shopify/orders-updated.
+    ShopifyWebhookSecret {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        retailer: String,
+    },
+    /// Keep a partner's API key, password or token (read from standard input) after testing
+    /// the retailer's connection as a hub admin set it on F5; this store then sends that
+    /// retailer's partner actions.
+    PartnerSecret {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        retailer: String,
+        #[arg(long, value_parser = ["loop", "increff", "returns_prime"])]
+        partner: String,
+    },
+    /// Keep the secret Loop signs the retailer's webhooks with (read from standard input);
+    /// they are then taken, signature checked, at POST /v1/loop/webhook/ID.
+    LoopWebhookSecret {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        retailer: String,
+    },
+    /// Keep the secret the retailer's Increff notifications are signed with (read from
+    /// standard input); they are then taken at POST /v1/increff/webhook/ID.
+    IncreffWebhookSecret {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        retailer: String,
+    },
+    /// Every retailer: id, name, currency, country, trigger.
+    RetailerList {
+        #[command(flatten)]
+        store: DataDir,
+    },
+    /// A new retailer with the usual defaults; every hub gets it when it syncs.
+    RetailerCreate {
+        #[command(flatten)]
+        store: DataDir,
+        /// The retailer's id: lower-case letters, digits and dashes; fixed once it exists.
+        #[arg(long)]
+        id: String,
+        /// The retailer's name, as partners send it.
+        #[arg(long)]
+        name: String,
+        /// ISO 4217, as a code or a name ("NZD").
+        #[arg(long)]
+        currency: String,
+        /// ISO 3166, as a code or a name ("New Zealand", "NZ").
+        #[arg(long)]
+        country: String,
+        /// When the retailer's return actions fire.
+        #[arg(long, value_enum, default_value_t = TriggerArg::Processing)]
+        trigger: TriggerArg,
+    },
+    /// Create or edit a retailer from its whole form as JSON (the hub's retailer form's
+    /// fields); rules, Shopify and partner settings are kept.
+    RetailerSave {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "FORM.json")]
+        file: PathBuf,
+    },
+    /// Pushed events this store keeps without applying them: from a newer Returnhub
+    /// (needs_update: relayed, applied after this store's update) or malformed (kept here
+    /// only). Id, device, hub, kind, version, state, held at, reason.
+    HeldEvents {
+        #[command(flatten)]
+        store: DataDir,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum TriggerArg {
+    FirstScan,
+    Processing,
+    Manual,
+}
+
+impl From<TriggerArg> for Trigger {
+    fn from(t: TriggerArg) -> Trigger {
+        match t {
+            TriggerArg::FirstScan => Trigger::FirstScan,
+            TriggerArg::Processing => Trigger::Processing,
+            TriggerArg::Manual => Trigger::Manual,
         }
-        "retailer-list" | "device-list" => &["data-dir"],
-        "device-revoke" | "device-rotate" => &["data-dir", "device"],
-        "retailer-create" => &["data-dir", "id", "name", "currency", "country", "trigger"],
-        "retailer-save" => &["data-dir", "file"],
-        _ => &["data-dir", "listen"],
     }
 }
 
@@ -83,6 +199,8 @@ fn now_ms() -> i64 {
 }
 
 fn main() -> ExitCode {
+    // Usage errors, --help and --version exit here, before any logging.
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RETURNHUB_LOG")
@@ -90,7 +208,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(std::env::args().skip(1).collect()) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("returnhub-central: {message}");
@@ -99,57 +217,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Vec<String>) -> Result<(), String> {
-    let (command, rest) = match args.first().map(String::as_str) {
-        Some(
-            "serve"
-            | "add-device"
-            | "add-api-key"
-            | "connect-shop"
-            | "shopify-webhook-secret"
-            | "partner-secret"
-            | "loop-webhook-secret"
-            | "increff-webhook-secret"
-            | "retailer-list"
-            | "device-list"
-            | "device-revoke"
-            | "device-rotate"
-            | "retailer-create"
-            | "retailer-save",
-        ) => (args[0].clone(), &args[1..]),
-        Some("--help" | "-h") => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        _ => ("serve".to_string(), &args[..]),
-    };
-    let mut opts = std::collections::HashMap::new();
-    let mut it = rest.iter();
-    while let Some(flag) = it.next() {
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument '{flag}'\n{USAGE}"))?;
-        if !allowed_flags(&command).contains(&name) {
-            return Err(format!("{command} takes no --{name}\n{USAGE}"));
-        }
-        let value = it
-            .next()
-            .ok_or_else(|| format!("--{name} needs a value\n{USAGE}"))?;
-        if opts.insert(name.to_string(), value.clone()).is_some() {
-            return Err(format!("--{name} is given twice"));
-        }
-    }
-    let need = |k: &str| {
-        opts.get(k)
-            .cloned()
-            .ok_or_else(|| format!("--{k} is required\n{USAGE}"))
-    };
-    let data_dir = PathBuf::from(need("data-dir")?);
-    let storage = SqliteStorage::open(&data_dir).map_err(|e| e.to_string())?;
-    match command.as_str() {
-        "add-device" => {
-            let hub = need("hub")?;
-            let name = opts.get("name").cloned().unwrap_or_else(|| hub.clone());
+fn open(store: &DataDir) -> Result<SqliteStorage, String> {
+    SqliteStorage::open(&store.data_dir).map_err(|e| e.to_string())
+}
+
+/// One line of standard input (a secret), without its line end.
+fn secret_from_stdin(what: &str) -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the {what} from stdin: {e}"))?;
+    Ok(line)
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    match command {
+        Command::AddDevice { store, hub, name } => {
+            let storage = open(&store)?;
+            let name = name.unwrap_or_else(|| hub.clone());
             let token = storage
                 .create_device(&hub, &name, now_ms())
                 .map_err(|e| e.to_string())?;
@@ -157,8 +243,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
             eprintln!("device '{name}' of hub '{hub}' registered; give the token above to that device only (it is not shown again)");
             Ok(())
         }
-        "device-list" => {
-            for d in storage.devices().map_err(|e| e.to_string())? {
+        Command::DeviceList { store } => {
+            for d in open(&store)?.devices().map_err(|e| e.to_string())? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     d.id,
@@ -173,23 +259,23 @@ fn run(args: Vec<String>) -> Result<(), String> {
             }
             Ok(())
         }
-        "device-revoke" => {
-            let id = need("device")?;
-            storage
-                .revoke_device(&id, now_ms())
+        Command::DeviceRevoke { store, device } => {
+            open(&store)?
+                .revoke_device(&device, now_ms())
                 .map_err(|e| e.to_string())?;
-            eprintln!("device token {id} revoked: it is refused from now on");
+            eprintln!("device token {device} revoked: it is refused from now on");
             Ok(())
         }
-        "device-rotate" => {
-            let id = need("device")?;
-            let token = storage.rotate_device(&id).map_err(|e| e.to_string())?;
+        Command::DeviceRotate { store, device } => {
+            let token = open(&store)?
+                .rotate_device(&device)
+                .map_err(|e| e.to_string())?;
             println!("{token}");
-            eprintln!("device token {id} rotated: enter the token above on that device (F4); the old one is refused");
+            eprintln!("device token {device} rotated: enter the token above on that device (F4); the old one is refused");
             Ok(())
         }
-        "retailer-list" => {
-            for r in storage.retailers().map_err(|e| e.to_string())? {
+        Command::RetailerList { store } => {
+            for r in open(&store)?.retailers().map_err(|e| e.to_string())? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     r.id,
@@ -201,89 +287,60 @@ fn run(args: Vec<String>) -> Result<(), String> {
             }
             Ok(())
         }
-        "retailer-create" | "retailer-save" => {
-            let (form, create) = if command == "retailer-save" {
-                let path = need("file")?;
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {path}: {e}"))?;
-                let form: RetailerForm = serde_json::from_str(&text)
-                    .map_err(|e| format!("{path} is not a retailer form: {e}"))?;
-                (form, false)
-            } else {
-                let trigger = match opts.get("trigger").map(String::as_str) {
-                    None | Some("processing") => Trigger::Processing,
-                    Some("first_scan") => Trigger::FirstScan,
-                    Some("manual") => Trigger::Manual,
-                    Some(other) => {
-                        return Err(format!(
-                            "'{other}' is not a trigger: first_scan, processing or manual"
-                        ))
-                    }
-                };
-                let form = RetailerForm {
-                    id: need("id")?,
-                    name: need("name")?,
-                    currency: need("currency")?,
-                    country: need("country")?,
-                    trigger,
-                    ..RetailerForm::blank()
-                };
-                (form, true)
-            };
-            let all = storage.retailers().map_err(|e| e.to_string())?;
-            let existing = all.iter().find(|r| r.id == form.id.trim());
-            if create && existing.is_some() {
-                return Err(format!(
-                    "there is already a retailer {} (use retailer-save to edit it)",
-                    form.id.trim()
-                ));
+        Command::HeldEvents { store } => {
+            for h in open(&store)?.held_events().map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}\t{}\tv{}\t{}\t{}\t{}",
+                    h.id, h.device_id, h.hub_id, h.kind, h.version, h.state, h.held_at, h.reason
+                );
             }
-            let others: Vec<_> = all
-                .iter()
-                .filter(|r| Some(*r) != existing)
-                .cloned()
-                .collect();
-            let record = returnhub_core::retailer::build_record(&form, existing, &others).map_err(
-                |issues| {
-                    let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
-                    format!("the retailer was not saved:\n{}", lines.join("\n"))
-                },
-            )?;
-            storage
-                .configure_retailer(&record, now_ms())
-                .map_err(|e| e.to_string())?;
-            eprintln!(
-                "retailer '{}' ({}) {}; every hub gets it when it syncs",
-                record.id,
-                record.name,
-                if existing.is_some() {
-                    "saved"
-                } else {
-                    "created"
-                }
-            );
             Ok(())
         }
-        "add-api-key" => {
-            let retailer = need("retailer")?;
-            let key = storage
+        Command::RetailerCreate {
+            store,
+            id,
+            name,
+            currency,
+            country,
+            trigger,
+        } => {
+            let form = RetailerForm {
+                id,
+                name,
+                currency,
+                country,
+                trigger: trigger.into(),
+                ..RetailerForm::blank()
+            };
+            save_retailer(&open(&store)?, form, true)
+        }
+        Command::RetailerSave { store, file } => {
+            let path = file.display();
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let form: RetailerForm = serde_json::from_str(&text)
+                .map_err(|e| format!("{path} is not a retailer form: {e}"))?;
+            save_retailer(&open(&store)?, form, false)
+        }
+        Command::AddApiKey { store, retailer } => {
+            let key = open(&store)?
                 .create_api_key(&retailer, now_ms())
                 .map_err(|e| e.to_string())?;
             println!("{key}");
             eprintln!("API key for retailer '{retailer}' created (it is not shown again)");
             Ok(())
         }
-        "connect-shop" => {
-            let retailer = need("retailer")?;
-            let shop = need("shop")?;
-            let mut token = String::new();
-            std::io::stdin()
-                .read_line(&mut token)
-                .map_err(|e| format!("cannot read the access token from stdin: {e}"))?;
+        Command::ConnectShop {
+            store,
+            retailer,
+            shop,
+        } => {
+            let storage = open(&store)?;
+            let token = secret_from_stdin("access token")?;
             let credentials = returnhub_connectors::ShopCredentials::new(&shop, &token)?;
             let connection = returnhub_central::shopify::connect_shop(
                 &storage,
-                &returnhub_central::shopify::vault(&data_dir),
+                &returnhub_central::shopify::vault(&store.data_dir),
                 &retailer,
                 &credentials,
                 now_ms(),
@@ -295,16 +352,16 @@ fn run(args: Vec<String>) -> Result<(), String> {
             );
             Ok(())
         }
-        "partner-secret" => {
-            let retailer = need("retailer")?;
-            let partner = need("partner")?;
-            let mut secret = String::new();
-            std::io::stdin()
-                .read_line(&mut secret)
-                .map_err(|e| format!("cannot read the partner secret from stdin: {e}"))?;
+        Command::PartnerSecret {
+            store,
+            retailer,
+            partner,
+        } => {
+            let storage = open(&store)?;
+            let secret = secret_from_stdin("partner secret")?;
             let base_url = returnhub_central::shopify::set_partner_secret(
                 &storage,
-                &returnhub_central::shopify::vault(&data_dir),
+                &returnhub_central::shopify::vault(&store.data_dir),
                 &retailer,
                 &partner,
                 secret.trim(),
@@ -312,14 +369,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
             eprintln!("{partner} answered at {base_url}: secret kept for retailer '{retailer}'");
             Ok(())
         }
-        "loop-webhook-secret" => {
-            let retailer = need("retailer")?;
-            let mut secret = String::new();
-            std::io::stdin()
-                .read_line(&mut secret)
-                .map_err(|e| format!("cannot read the webhook secret from stdin: {e}"))?;
+        Command::LoopWebhookSecret { store, retailer } => {
+            // Creates the directory, and refuses one that is not a central store's.
+            open(&store)?;
+            let secret = secret_from_stdin("webhook secret")?;
             returnhub_central::shopify::set_loop_webhook_secret(
-                &returnhub_central::shopify::vault(&data_dir),
+                &returnhub_central::shopify::vault(&store.data_dir),
                 &retailer,
                 &secret,
             )
@@ -327,14 +382,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
             eprintln!("Loop webhook secret kept for retailer '{retailer}'; point Loop's webhooks at /v1/loop/webhook/{retailer}");
             Ok(())
         }
-        "increff-webhook-secret" => {
-            let retailer = need("retailer")?;
-            let mut secret = String::new();
-            std::io::stdin()
-                .read_line(&mut secret)
-                .map_err(|e| format!("cannot read the webhook secret from stdin: {e}"))?;
+        Command::IncreffWebhookSecret { store, retailer } => {
+            // Creates the directory, and refuses one that is not a central store's.
+            open(&store)?;
+            let secret = secret_from_stdin("webhook secret")?;
             returnhub_central::increff::set_webhook_secret(
-                &returnhub_central::shopify::vault(&data_dir),
+                &returnhub_central::shopify::vault(&store.data_dir),
                 &retailer,
                 &secret,
             )
@@ -342,15 +395,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
             eprintln!("Increff webhook secret kept for retailer '{retailer}'; point Increff's notifications at /v1/increff/webhook/{retailer}");
             Ok(())
         }
-        "shopify-webhook-secret" => {
-            let retailer = need("retailer")?;
-            let mut secret = String::new();
-            std::io::stdin()
-                .read_line(&mut secret)
-                .map_err(|e| format!("cannot read the webhook secret from stdin: {e}"))?;
+        Command::ShopifyWebhookSecret { store, retailer } => {
+            let storage = open(&store)?;
+            let secret = secret_from_stdin("webhook secret")?;
             returnhub_central::shopify::set_webhook_secret(
                 &storage,
-                &returnhub_central::shopify::vault(&data_dir),
+                &returnhub_central::shopify::vault(&store.data_dir),
                 &retailer,
                 &secret,
             )
@@ -361,42 +411,81 @@ fn run(args: Vec<String>) -> Result<(), String> {
             );
             Ok(())
         }
-        _ => {
-            let listen = opts
-                .get("listen")
-                .cloned()
-                .unwrap_or_else(|| "127.0.0.1:8787".into());
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-                tracing::info!(listen = %listen, data = %storage.path().display(), "central store serving");
-                let storage: Arc<dyn CentralStorage> = Arc::new(storage);
-                // The one dispatcher of every action: claims go to the retailers' shops.
-                let _dispatch = returnhub_central::shopify::start(
-                    storage.clone(),
-                    returnhub_central::shopify::vault(&data_dir),
-                    Arc::new(now_ms),
-                    returnhub_connectors::ClientOptions::default(),
-                    Arc::new(std::sync::atomic::AtomicBool::new(false)),
-                );
-                let state = AppState {
-                    storage,
-                    clock: Arc::new(now_ms),
-                    shop_secrets: Some(Arc::new(returnhub_central::shopify::vault(&data_dir))),
-                    shopify_client: returnhub_connectors::ClientOptions::default(),
-                };
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
-                returnhub_central::serve(listener, state, shutdown)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
-        }
+        Command::Serve(args) => serve(args),
     }
+}
+
+/// Creates (`create`) or saves a retailer from its form, checked against the others.
+fn save_retailer(storage: &SqliteStorage, form: RetailerForm, create: bool) -> Result<(), String> {
+    let all = storage.retailers().map_err(|e| e.to_string())?;
+    let existing = all.iter().find(|r| r.id == form.id.trim());
+    if create && existing.is_some() {
+        return Err(format!(
+            "there is already a retailer {} (use retailer-save to edit it)",
+            form.id.trim()
+        ));
+    }
+    let others: Vec<_> = all
+        .iter()
+        .filter(|r| Some(*r) != existing)
+        .cloned()
+        .collect();
+    let record =
+        returnhub_core::retailer::build_record(&form, existing, &others).map_err(|issues| {
+            let lines: Vec<String> = issues.iter().map(|i| format!("  {i}")).collect();
+            format!("the retailer was not saved:\n{}", lines.join("\n"))
+        })?;
+    storage
+        .configure_retailer(&record, now_ms())
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "retailer '{}' ({}) {}; every hub gets it when it syncs",
+        record.id,
+        record.name,
+        if existing.is_some() {
+            "saved"
+        } else {
+            "created"
+        }
+    );
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let data_dir = args
+        .data_dir
+        .ok_or("--data-dir is required: the store's directory")?;
+    let storage = SqliteStorage::open(&data_dir).map_err(|e| e.to_string())?;
+    let listen = args.listen;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        tracing::info!(listen = %listen, data = %storage.path().display(), "central store serving");
+        let storage: Arc<dyn CentralStorage> = Arc::new(storage);
+        // The one dispatcher of every action: claims go to the retailers' shops.
+        let _dispatch = returnhub_central::shopify::start(
+            storage.clone(),
+            returnhub_central::shopify::vault(&data_dir),
+            Arc::new(now_ms),
+            returnhub_connectors::ClientOptions::default(),
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        );
+        let state = AppState {
+            storage,
+            clock: Arc::new(now_ms),
+            shop_secrets: Some(Arc::new(returnhub_central::shopify::vault(&data_dir))),
+            shopify_client: returnhub_connectors::ClientOptions::default(),
+        };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        returnhub_central::serve(listener, state, shutdown)
+            .await
+            .map_err(|e| e.to_string())
+    })
 }

@@ -283,6 +283,16 @@ async fn a_kind_from_the_future_is_relayed_and_held_and_a_malformed_event_is_kep
     assert_eq!(state_of(&future.id).as_deref(), Some("needs_update"));
     assert_eq!(state_of(&newer.id).as_deref(), Some("needs_update"));
     assert_eq!(state_of(&malformed.id).as_deref(), Some("malformed"));
+    // Whoever runs the central store sees them.
+    let listed = cli(&central.dir, &["held-events"]);
+    assert!(listed.status.success());
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&malformed.id))
+        .unwrap();
+    assert!(line.contains("\treturn_noted\tv1\tmalformed\t"), "{line}");
     // The device's own event still goes, and so does everything after.
     a.sync_once().await.unwrap();
     assert_eq!(a.store.sync_queue_depth().unwrap(), 0);

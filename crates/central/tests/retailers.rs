@@ -42,7 +42,26 @@ async fn retailers_from_a_hub_and_from_the_cli_reach_every_hub() {
     }
     let typo = cli(&data, &["retailer-create", "--idd", "x"]);
     assert!(!typo.status.success());
-    assert!(String::from_utf8_lossy(&typo.stderr).contains("takes no --idd"));
+    let said = String::from_utf8_lossy(&typo.stderr);
+    assert!(said.contains("unexpected argument '--idd'"), "{said}");
+    assert!(said.contains("--id"), "a suggestion: {said}");
+    let twice = cli(
+        &data,
+        &["retailer-list", "--data-dir", "a", "--data-dir", "b"],
+    );
+    assert!(!twice.status.success());
+    let said = String::from_utf8_lossy(&twice.stderr);
+    assert!(said.contains("cannot be used multiple times"), "{said}");
+    let help = cli(&data, &["--help"]);
+    let said = String::from_utf8_lossy(&help.stdout);
+    for command in [
+        "add-device",
+        "retailer-create",
+        "held-events",
+        "device-revoke",
+    ] {
+        assert!(said.contains(command), "{command} in {said}");
+    }
 
     let made = cli(
         &data,
