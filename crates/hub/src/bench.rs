@@ -98,7 +98,7 @@ impl Hub {
     ) -> Result<BenchState> {
         let ret = store
             .return_by_id(return_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
         let retailer = retailer_of(store, &ret.retailer.id)?;
         let qc_reasons = qc_reason_options(store, &retailer)?;
         let inspections: HashMap<String, InspectionRecord> = store
@@ -178,7 +178,7 @@ impl Hub {
         let mut store = self.store();
         let ret = self.open_for_inspection(&store, &req.return_id)?;
         if !ret.items.iter().any(|i| i.id == req.item_id) {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::NotFound(format!(
                 "item {} is not on this return",
                 req.item_id
             )));
@@ -287,7 +287,7 @@ impl Hub {
         let store = self.store();
         let ret = store
             .return_by_id(return_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
         let verdict = returnhub_core::model::ScanVerdict::for_known(
             ret.status,
             &ret.hub_id,
@@ -403,13 +403,13 @@ impl Hub {
         let mut store = self.store();
         let ret = store
             .return_by_id(return_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
         let already_raised = store
             .open_exception(ExceptionKind::DuplicateProcessing, return_id)?
             .is_some();
         if ret.status == ReturnStatus::Processed || ret.status == ReturnStatus::Closed {
             if already_raised {
-                return Err(HubError::Invalid(format!(
+                return Err(HubError::Conflict(format!(
                     "this return is already {}: put the parcel aside for the supervisor",
                     ret.status.as_str()
                 )));
@@ -433,7 +433,7 @@ impl Hub {
                     }),
                 ))
             })?;
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::Conflict(format!(
                 "this return is already {}: put the parcel aside for the supervisor",
                 ret.status.as_str()
             )));
@@ -607,15 +607,15 @@ impl Hub {
     ) -> Result<returnhub_core::model::ReturnView> {
         let ret = store
             .return_by_id(return_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
         if ret.hub_id != self.options().hub_id {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::Conflict(format!(
                 "this return belongs to hub {}",
                 ret.hub_id
             )));
         }
         if ret.status != ReturnStatus::Received {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::Conflict(format!(
                 "this return is {}: its inspection can no longer change",
                 ret.status.as_str()
             )));

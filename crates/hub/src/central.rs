@@ -59,7 +59,7 @@ impl Hub {
         let token = match self.secrets.load(TOKEN_SECRET) {
             Ok(token) => token,
             Err(returnhub_secrets::SecretError::Missing(_)) => return Ok(false),
-            Err(e) => return Err(HubError::Invalid(e.to_string())),
+            Err(e) => return Err(HubError::Failed(e.to_string())),
         };
         self.start_sync(&url, &token)?;
         Ok(true)
@@ -72,7 +72,7 @@ impl Hub {
         }
         let worker =
             SyncWorker::start(&self.options().store_path(), SyncConfig::new(url, token))
-                .map_err(|e| HubError::Invalid(format!("cannot start syncing with {url}: {e}")))?;
+                .map_err(|e| HubError::Failed(format!("cannot start syncing with {url}: {e}")))?;
         *slot = Some(worker);
         tracing::info!(central = url, "sync worker started");
         Ok(())
@@ -91,7 +91,7 @@ impl Hub {
         // when the central store answers; offline, the token is kept and sync reports later.
         match crate::setup::device_info(&url, token) {
             Ok(device) if device.hub_id != self.options().hub_id => {
-                return Err(HubError::Invalid(format!(
+                return Err(HubError::Conflict(format!(
                     "that device token is for hub {}, and this is hub {}",
                     device.hub_id,
                     self.options().hub_id
@@ -102,7 +102,7 @@ impl Hub {
         }
         self.secrets
             .save(TOKEN_SECRET, token)
-            .map_err(|e| HubError::Invalid(e.to_string()))?;
+            .map_err(|e| HubError::Failed(format!("cannot keep the device token: {e}")))?;
         self.start_sync(&url, token)?;
         self.sync_view()
     }

@@ -65,7 +65,7 @@ pub enum HubError {
     Store(#[from] StoreError),
     #[error("nobody is signed in at this station: scan your badge")]
     NotSignedIn,
-    #[error("this needs a {} (you are signed in as {})", .needed.as_str(), .have.as_str())]
+    #[error("this needs {} (you are signed in as {})", with_article(.needed.as_str()), with_article(.have.as_str()))]
     Forbidden {
         needed: returnhub_core::auth::Role,
         have: returnhub_core::auth::Role,
@@ -89,6 +89,13 @@ pub enum HubError {
     /// The request cannot be done as asked; the sentence says why and what to do.
     #[error("{0}")]
     Invalid(String),
+    /// A scanner, printer or label at this station did not work; the sentence says which.
+    #[error("{0}")]
+    Device(String),
+    /// Something on this machine failed (the keyring, a file, the runtime): not the
+    /// operator's doing. Logged with its cause.
+    #[error("{0}")]
+    Failed(String),
     #[error("no retailer '{0}' on this hub")]
     UnknownRetailer(String),
     #[error("the rules have problems: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
@@ -124,6 +131,8 @@ pub enum ErrorCode {
     Conflict,
     /// Another machine did not answer as needed; try again when it is reachable.
     Network,
+    /// A scanner, printer or label at this station did not work: check the device.
+    Device,
     /// Something failed on this machine (store, disk): tell a supervisor.
     Failed,
 }
@@ -145,21 +154,38 @@ impl From<HubError> for ErrorView {
             HubError::NotFound(_) => ErrorCode::NotFound,
             HubError::Conflict(_) => ErrorCode::Conflict,
             HubError::Network(_) => ErrorCode::Network,
+            HubError::Device(_) => ErrorCode::Device,
             HubError::UnknownRetailer(_) | HubError::Rules(_) | HubError::Invalid(_) => {
                 ErrorCode::Invalid
             }
-            HubError::Store(_) | HubError::DataDir { .. } | HubError::Corrupt(_) => {
-                ErrorCode::Failed
-            }
+            HubError::Store(_)
+            | HubError::DataDir { .. }
+            | HubError::Corrupt(_)
+            | HubError::Failed(_) => ErrorCode::Failed,
         };
-        if code == ErrorCode::Failed {
-            tracing::error!(error = %e, "command failed");
+        // What the operator did not cause is logged with its cause; the rest is an answer.
+        match code {
+            ErrorCode::Failed => tracing::error!(error = %e, "command failed"),
+            ErrorCode::Device | ErrorCode::Network => {
+                tracing::warn!(error = %e, kind = ?code, "command could not reach what it needs")
+            }
+            _ => {}
         }
         ErrorView {
             code,
             message: e.to_string(),
         }
     }
+}
+
+/// "an admin", "a supervisor", "an operator".
+fn with_article(word: &str) -> String {
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {word}")
 }
 
 impl ErrorView {

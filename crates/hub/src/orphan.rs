@@ -137,13 +137,13 @@ impl Hub {
         }
         let mut store = self.store();
         if store.return_by_connote(&connote)?.is_some() {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::Conflict(format!(
                 "{connote} already belongs to a return: scan it again"
             )));
         }
         let order = store
             .order_summary(order_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no order {order_id}")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no order {order_id}")))?;
         let now = (self.clock)();
         let mut events = Vec::new();
         let return_id = match self.open_return_of(&order) {

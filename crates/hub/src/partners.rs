@@ -53,9 +53,9 @@ pub struct PartnerConnectionView {
 
 fn test(target: &PartnerTarget) -> Result<()> {
     let rt = crate::shops::runtime()
-        .map_err(|e| HubError::Invalid(format!("cannot test the connection: {e}")))?;
+        .map_err(|e| HubError::Failed(format!("cannot test the connection: {e}")))?;
     rt.block_on(target.test_connection())
-        .map_err(HubError::Invalid)
+        .map_err(HubError::Network)
 }
 
 fn trimmed(v: &Option<String>) -> Option<String> {
@@ -142,7 +142,7 @@ impl Hub {
         };
         let target = PartnerTarget::build(&connection, &secret).map_err(HubError::Invalid)?;
         test(&target).map_err(|e| {
-            HubError::Invalid(format!(
+            HubError::Network(format!(
                 "{} did not accept the connection: {}",
                 input.target.name(),
                 crate::ErrorView::from(e).message
@@ -150,7 +150,7 @@ impl Hub {
         })?;
         self.secrets
             .save(&partner_secret_name(retailer_id, input.target), &secret)
-            .map_err(|e| HubError::Invalid(format!("cannot keep the secret: {e}")))?;
+            .map_err(|e| HubError::Failed(format!("cannot keep the secret: {e}")))?;
         self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
             let list = &mut record.policy.partners.connections;
             list.retain(|c| c.target != connection.target);
@@ -179,7 +179,7 @@ impl Hub {
             .iter()
             .find(|c| c.target == target)
             .ok_or_else(|| {
-                HubError::Invalid(format!(
+                HubError::NotFound(format!(
                     "{} is not connected to {}",
                     record.name,
                     target.name()
@@ -188,7 +188,7 @@ impl Hub {
         let secret = self
             .secrets
             .load(&partner_secret_name(retailer_id, target))
-            .map_err(|e| HubError::Invalid(format!("{e}: connect again to enter it")))?;
+            .map_err(|e| HubError::NotFound(format!("{e}: connect again to enter it")))?;
         test(&PartnerTarget::build(connection, &secret).map_err(HubError::Invalid)?)?;
         Ok(format!(
             "{} answered: {}'s connection works.",

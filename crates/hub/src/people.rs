@@ -190,7 +190,7 @@ impl Hub {
         };
         // The label must render before it is queued: a badge code the printer cannot encode
         // is the admin's to know now, not a stuck print job later.
-        crate::station::render(&job).map_err(|e| HubError::Invalid(e.to_string()))?;
+        crate::station::render(&job).map_err(|e| HubError::Device(e.to_string()))?;
         self.store().write((self.clock)(), |tx| {
             tx.append(self.input(&actor, DomainEvent::LabelQueued(job)))?;
             Ok(())

@@ -82,7 +82,7 @@ impl PhotoStore {
         let mut encoded = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, 85)
             .encode_image(&rgb)
-            .map_err(|e| HubError::Invalid(format!("cannot encode the photo: {e}")))?;
+            .map_err(|e| HubError::Failed(format!("cannot encode the photo: {e}")))?;
         let hash = hex(&Sha256::digest(&encoded));
         let path = self.path_of(&hash);
         if !path.exists() {
@@ -105,7 +105,7 @@ impl PhotoStore {
     pub fn check_stored(&self, hash: &str) -> Result<()> {
         let well_formed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
         if !well_formed || !self.path_of(hash).is_file() {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::NotFound(format!(
                 "photo {hash} is not stored at this hub"
             )));
         }

@@ -124,10 +124,10 @@ fn rp_failed(retailer_name: &str, e: &RpError) -> String {
 /// Runs a Returns Prime read to its end or to [`LOOKUP_TIMEOUT`].
 fn block_on<T>(what: &str, work: impl std::future::Future<Output = T>) -> Result<T> {
     let rt = crate::shops::runtime()
-        .map_err(|e| HubError::Invalid(format!("cannot ask Returns Prime ({what}): {e}")))?;
+        .map_err(|e| HubError::Failed(format!("cannot ask Returns Prime ({what}): {e}")))?;
     rt.block_on(async { tokio::time::timeout(LOOKUP_TIMEOUT, work).await })
         .map_err(|_| {
-            HubError::Invalid(format!(
+            HubError::Network(format!(
                 "Returns Prime did not answer within {} s ({what}): try again, or park the parcel",
                 LOOKUP_TIMEOUT.as_secs()
             ))
@@ -250,7 +250,7 @@ impl Hub {
             }
         }
         if connected == 0 {
-            return Err(HubError::Invalid(match only {
+            return Err(HubError::NotFound(match only {
                 Some(id) => format!(
                     "retailer {id} is not connected to Returns Prime: an admin connects it on F5"
                 ),
@@ -409,7 +409,7 @@ impl Hub {
                 return Err(HubError::UnknownRetailer(retailer_id.to_owned()));
             }
             if let Some(ret) = store.return_by_connote(&connote)? {
-                return Err(HubError::Invalid(format!(
+                return Err(HubError::Conflict(format!(
                     "{connote} already belongs to return {}: scan it again",
                     ret.id
                 )));
@@ -424,9 +424,9 @@ impl Hub {
             &format!("reading request {request_id}"),
             account.client.get(request_id),
         )?
-        .map_err(|e| HubError::Invalid(rp_failed(&account.retailer_name, &e)))?;
+        .map_err(|e| HubError::Network(rp_failed(&account.retailer_name, &e)))?;
         if request.rejected {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::Conflict(format!(
                 "Returns Prime rejected request {} (status {}): it cannot be attached; park the \
                  parcel for the supervisor",
                 request.request_number,
@@ -441,7 +441,7 @@ impl Hub {
         let mut store = self.store();
         // The store was let go while Returns Prime answered: check the connote again.
         if let Some(ret) = store.return_by_connote(&connote)? {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::Conflict(format!(
                 "{connote} already belongs to return {}: scan it again",
                 ret.id
             )));
@@ -501,7 +501,7 @@ impl Hub {
         };
         let order = store
             .order_record(&order_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no order {order_id} at this hub")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no order {order_id} at this hub")))?;
         if order.retailer_id != retailer_id {
             return Err(HubError::Invalid(format!(
                 "order {} belongs to another retailer, not to the one whose Returns Prime request \
@@ -534,7 +534,7 @@ impl Hub {
         }
         for awb in &record.connotes {
             if let Some(ret) = store.return_by_connote(awb)? {
-                return Err(HubError::Invalid(format!(
+                return Err(HubError::Conflict(format!(
                     "AWB {awb} of Returns Prime request {} already belongs to return {}: tell a \
                      supervisor",
                     request.request_number, ret.id

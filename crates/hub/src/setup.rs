@@ -162,7 +162,7 @@ impl Hub {
         if let (Some(url), Some(token)) = (&central_url, &token) {
             let device = device_info(url, token)?;
             if device.hub_id != hub_id {
-                return Err(HubError::Invalid(format!(
+                return Err(HubError::Conflict(format!(
                     "this device's token is for hub {}, not {hub_id}: use that hub id, or a token \
                      made for {hub_id} (returnhub-central add-device --hub {hub_id})",
                     device.hub_id
@@ -179,7 +179,9 @@ impl Hub {
         let options = {
             let current = self.options();
             if current.demo {
-                return Err(HubError::Invalid("the demo hub is set up already".into()));
+                return Err(HubError::NotAllowed(
+                    "the demo hub is set up already".into(),
+                ));
             }
             HubOptions {
                 hub_id: hub_id.clone(),
@@ -232,7 +234,7 @@ impl Hub {
                 .save(crate::central::TOKEN_SECRET, &token)
                 .map_err(|e| {
                     tracing::error!(error = %e, "setup could not keep the device token");
-                    HubError::Invalid(format!(
+                    HubError::Failed(format!(
                         "the hub is set up, but this device's token could not be kept ({e}): \
                          sign in and enter it on the station screen (F4)"
                     ))
@@ -251,7 +253,9 @@ impl Hub {
     pub fn join_hub(&self, input: &JoinInput) -> Result<String> {
         let current = self.options();
         if current.demo {
-            return Err(HubError::Invalid("the demo hub is set up already".into()));
+            return Err(HubError::NotAllowed(
+                "the demo hub is set up already".into(),
+            ));
         }
         let url = input.central_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -297,7 +301,7 @@ impl Hub {
         }
         self.secrets
             .save(crate::central::TOKEN_SECRET, &token)
-            .map_err(|e| HubError::Invalid(e.to_string()))?;
+            .map_err(|e| HubError::Failed(format!("cannot keep the device token: {e}")))?;
         self.replace_options(options);
         self.start_sync(&url, &token)?;
         tracing::info!(hub = %device.hub_id, device = %device.device_name, "joined the hub; pulling its people");
@@ -315,7 +319,7 @@ pub(crate) fn device_info(url: &str, token: &str) -> Result<returnhub_protocol::
     let rt = crate::shops::runtime().map_err(|e| unreachable(&e))?;
     match rt.block_on(transport.device_info()) {
         Ok(info) => Ok(info),
-        Err(returnhub_sync::SyncError::Refused { status: 401, .. }) => Err(HubError::Invalid(
+        Err(returnhub_sync::SyncError::Refused { status: 401, .. }) => Err(HubError::Network(
             format!("the central store at {url} does not know that device token"),
         )),
         Err(e) => {
@@ -359,9 +363,9 @@ fn write_config(options: &HubOptions) -> Result<()> {
     // The written file must read back as the same hub: a name that breaks TOML would
     // otherwise only show at the next start.
     let back = HubOptions::in_dir(&options.data_dir)
-        .map_err(|e| HubError::Invalid(format!("hub.toml as written does not read back: {e}")))?;
+        .map_err(|e| HubError::Failed(format!("hub.toml as written does not read back: {e}")))?;
     if back.hub_id != options.hub_id || back.hub_name != options.hub_name {
-        return Err(HubError::Invalid(
+        return Err(HubError::Failed(
             "hub.toml as written does not read back the same".into(),
         ));
     }

@@ -291,10 +291,10 @@ impl Hub {
             ShopCredentials::new(shop_domain, access_token).map_err(HubError::Invalid)?;
         let shop_name = verify(&credentials)?;
         let secret = serde_json::to_string(&credentials)
-            .map_err(|e| HubError::Invalid(format!("cannot keep the credentials: {e}")))?;
+            .map_err(|e| HubError::Failed(format!("cannot keep the credentials: {e}")))?;
         self.secrets
             .save(&secret_name(retailer_id), &secret)
-            .map_err(|e| HubError::Invalid(e.to_string()))?;
+            .map_err(|e| HubError::Failed(format!("cannot keep the credentials: {e}")))?;
         self.store().write((self.clock)(), |tx| {
             tx.append(EventInput {
                 event: DomainEvent::ShopConnected {
@@ -365,7 +365,7 @@ impl Hub {
             .iter()
             .any(|c| c.retailer_id == retailer_id);
         if !connected {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::NotFound(format!(
                 "retailer {retailer_id} is not connected to a shop: connect it first"
             )));
         }
@@ -383,10 +383,10 @@ impl Hub {
         {
             let mut store = self.store();
             let row = store.action(&key)?.ok_or_else(|| {
-                HubError::Invalid(format!("no action {key} in this hub's outbox"))
+                HubError::NotFound(format!("no action {key} in this hub's outbox"))
             })?;
             if row.state != OutboxState::Failed {
-                return Err(HubError::Invalid(format!(
+                return Err(HubError::Conflict(format!(
                     "action {key} is {}, not failed: there is nothing to retry",
                     row.state.as_str()
                 )));
@@ -468,7 +468,7 @@ pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn verify(credentials: &ShopCredentials) -> Result<String> {
-    let rt = runtime().map_err(|e| HubError::Invalid(format!("cannot check the shop: {e}")))?;
+    let rt = runtime().map_err(|e| HubError::Failed(format!("cannot check the shop: {e}")))?;
     let options = ClientOptions {
         timeout: Duration::from_secs(15),
         max_retries: 1,
@@ -480,7 +480,7 @@ fn verify(credentials: &ShopCredentials) -> Result<String> {
             .await
     })
     .map_err(|e| {
-        HubError::Invalid(format!(
+        HubError::Network(format!(
             "{} did not accept these credentials: {}",
             credentials.shop_domain,
             e.message()

@@ -346,7 +346,7 @@ impl Hub {
             let hid =
                 returnhub_devices::hidpos::HidPosScanner::spawn_usb(usb.vid, usb.pid, forward)
                     .map_err(|e| {
-                        HubError::Invalid(format!("cannot start the HID POS scanner: {e}"))
+                        HubError::Device(format!("cannot start the HID POS scanner: {e}"))
                     })?;
             self.serial().hid = Some(hid);
         }
@@ -363,7 +363,7 @@ impl Hub {
         cfg.suffix = unescape(&settings.suffix).unwrap_or_else(|| b"\r".to_vec());
         cfg.prefix = unescape(&settings.prefix).unwrap_or_default();
         let scanner = returnhub_devices::serial::SerialScanner::spawn(cfg, forward)
-            .map_err(|e| HubError::Invalid(format!("cannot start the serial scanner: {e}")))?;
+            .map_err(|e| HubError::Device(format!("cannot start the serial scanner: {e}")))?;
         self.serial().running = Some(scanner);
         Ok(())
     }

@@ -110,7 +110,7 @@ impl Hub {
         let mut store = self.store();
         let ret = store
             .return_by_id(return_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
         let current = store
             .current_decisions(return_id)?
             .into_iter()
@@ -131,7 +131,7 @@ impl Hub {
                     .is_ok_and(|a| a.item_ids.iter().any(|i| i == item_id))
             });
         if queued {
-            return Err(HubError::Invalid(
+            return Err(HubError::Conflict(
                 "an action for this item is already queued; settle it with the retailer".into(),
             ));
         }
@@ -229,12 +229,12 @@ impl Hub {
         let mut store = self.store();
         let ret = store
             .return_by_id(return_id)?
-            .ok_or_else(|| HubError::Invalid(format!("no return {return_id}")))?;
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
         if !ret
             .status
             .can_move(ReturnStatus::Closed, Transition::SupervisorClose)
         {
-            return Err(HubError::Invalid(format!(
+            return Err(HubError::Conflict(format!(
                 "a {} return cannot be closed",
                 ret.status.as_str()
             )));

@@ -190,7 +190,7 @@ pub(crate) fn forward_pulled_tracking(
                     .map(|h| h.url.clone())
                     .collect();
                 forward.body = serde_json::to_string(&[forwarded_event(&ret, hub_name, row)])
-                    .map_err(|e| HubError::Invalid(format!("tracking event: {e}")))?;
+                    .map_err(|e| HubError::Failed(format!("tracking event: {e}")))?;
                 forward.retailer_id = retailer.id;
                 forward.return_id = ret.id;
             }
@@ -341,7 +341,7 @@ impl Hub {
             if let Some(password) = &hook.password {
                 self.secrets
                     .save(&name, password)
-                    .map_err(|e| HubError::Invalid(format!("cannot keep the password: {e}")))?;
+                    .map_err(|e| HubError::Failed(format!("cannot keep the password: {e}")))?;
             } else {
                 let _ = self.secrets.delete(&name);
             }
@@ -383,11 +383,11 @@ impl Hub {
             self.endpoint(&store, retailer_id, url)?
         };
         let rt = crate::shops::runtime()
-            .map_err(|e| HubError::Invalid(format!("cannot test the webhook: {e}")))?;
+            .map_err(|e| HubError::Failed(format!("cannot test the webhook: {e}")))?;
         let client = http_client()?;
         match rt.block_on(deliver_body(&client, &endpoint, b"[]".to_vec())) {
             Delivery::Delivered => Ok(format!("{url} answered 200: it accepts tracking events.")),
-            Delivery::Retry(why) => Err(HubError::Invalid(format!("the test failed: {why}"))),
+            Delivery::Retry(why) => Err(HubError::Network(format!("the test failed: {why}"))),
         }
     }
 
@@ -450,7 +450,7 @@ fn http_client() -> Result<reqwest::Client> {
         .timeout(Duration::from_secs(20))
         .connect_timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| HubError::Invalid(format!("cannot make an HTTP client: {e}")))
+        .map_err(|e| HubError::Failed(format!("cannot make an HTTP client: {e}")))
 }
 
 fn run(hub: &Hub) {

@@ -51,7 +51,10 @@ fn commands_check_the_role_in_the_hub() {
         ),
         "{refused}"
     );
-    assert!(refused.to_string().contains("needs a admin") || refused.to_string().contains("admin"));
+    assert_eq!(
+        refused.to_string(),
+        "this needs an admin (you are signed in as an operator)"
+    );
     assert!(matches!(
         hub.dry_run_rules("kowhai", "{}"),
         Err(HubError::Forbidden { .. })

@@ -67,6 +67,13 @@ fn png() -> Vec<u8> {
     out
 }
 
+/// The message of an error of `code`.
+fn refused(e: returnhub_hub::HubError, code: ErrorCode) -> String {
+    let view = ErrorView::from(e);
+    assert_eq!(view.code, code, "{}", view.message);
+    view.message
+}
+
 fn invalid(e: returnhub_hub::HubError) -> String {
     let view = ErrorView::from(e);
     assert_eq!(view.code, ErrorCode::Invalid, "{}", view.message);
@@ -247,9 +254,10 @@ fn a_two_item_return_with_a_qc_fail_needs_a_reason_and_a_photo_and_is_held() {
         0,
         "nothing is held any more"
     );
-    let msg = invalid(
+    let msg = refused(
         hub.override_decision(&ret.id, &second, Outcome::NoAction, "changed my mind")
             .unwrap_err(),
+        ErrorCode::Conflict,
     );
     assert!(msg.contains("already queued"), "{msg}");
     // The trail says who did what, with before and after.
@@ -330,7 +338,10 @@ fn item_scans_tick_items_record_extras_and_undo_is_an_event() {
         ),
         1
     );
-    let msg = invalid(hub.inspect_item(pass(&ret.id, &item.id)).unwrap_err());
+    let msg = refused(
+        hub.inspect_item(pass(&ret.id, &item.id)).unwrap_err(),
+        ErrorCode::Conflict,
+    );
     assert!(msg.contains("can no longer change"), "{msg}");
 }
 
@@ -368,7 +379,10 @@ fn an_unknown_parcel_is_matched_by_order_number_or_parked() {
     assert_eq!(linked.bench.unwrap().items.len(), ret.items.len());
     // The connote now finds the return; the parcel is on the bench.
     assert_eq!(hub.scan(unknown).unwrap().verdict, ScanVerdict::Expected);
-    let msg = invalid(hub.link_orphan(unknown, &order_id).unwrap_err());
+    let msg = refused(
+        hub.link_orphan(unknown, &order_id).unwrap_err(),
+        ErrorCode::Conflict,
+    );
     assert!(msg.contains("already belongs"), "{msg}");
 
     // A parcel nobody can match goes to the supervisor with a photo.
@@ -411,7 +425,10 @@ fn a_duplicate_scan_is_one_exception_and_processing_twice_is_refused() {
         let again = hub.scan(&connote).unwrap();
         assert_eq!(again.verdict, ScanVerdict::AlreadyProcessed);
     }
-    let msg = invalid(hub.process_return(&ret.id).unwrap_err());
+    let msg = refused(
+        hub.process_return(&ret.id).unwrap_err(),
+        ErrorCode::Conflict,
+    );
     assert!(msg.contains("already processed"), "{msg}");
     assert_eq!(
         count(&hub, "SELECT count(*) FROM exceptions WHERE kind = 'duplicate_processing' AND state = 'open'"),
@@ -486,7 +503,10 @@ fn a_supervisor_close_fires_a_manual_retailers_actions_once() {
         ),
         i64::from(sends)
     );
-    let msg = invalid(hub.close_return(&ret.id, "").unwrap_err());
+    let msg = refused(
+        hub.close_return(&ret.id, "").unwrap_err(),
+        ErrorCode::Conflict,
+    );
     assert!(msg.contains("cannot be closed"), "{msg}");
     let trail = hub.audit_trail(&ret.id).unwrap();
     assert!(

@@ -429,7 +429,7 @@ fn rejected_requests_unknown_skus_and_other_orders_are_refused_and_nothing_is_wr
         hub.link_returns_prime("AWB7100001", "kowhai", "9101", None)
             .unwrap_err(),
     );
-    assert_eq!(e.code, ErrorCode::Invalid);
+    assert_eq!(e.code, ErrorCode::Conflict);
     assert!(
         e.message.contains("rejected request RP-2101"),
         "{}",

@@ -122,7 +122,7 @@ fn a_shop_that_does_not_answer_or_a_bad_domain_leaves_nothing_behind() {
         hub.connect_shop("kowhai", "http://127.0.0.1:9", TOKEN)
             .unwrap_err(),
     );
-    assert_eq!(c, ErrorCode::Invalid);
+    assert_eq!(c, ErrorCode::Network, "another machine answered no");
     assert!(m.contains("did not accept"), "{m}");
     assert!(
         !m.contains(TOKEN),
@@ -135,7 +135,7 @@ fn a_shop_that_does_not_answer_or_a_bad_domain_leaves_nothing_behind() {
         .unwrap_or(0);
     assert_eq!(kept, 0, "no credentials are kept when the check fails");
     let (c, m) = code(hub.start_import("kowhai").unwrap_err());
-    assert_eq!(c, ErrorCode::Invalid);
+    assert_eq!(c, ErrorCode::NotFound);
     assert!(m.contains("not connected"), "{m}");
 }
 
@@ -151,7 +151,7 @@ fn a_supervisor_retries_a_failed_action_through_reconciliation() {
 
     hub.sign_in("SV-2001", "2222").unwrap();
     let (c, m) = code(hub.retry_action(key.as_str()).unwrap_err());
-    assert_eq!(c, ErrorCode::Invalid, "a pending action is not retried");
+    assert_eq!(c, ErrorCode::Conflict, "a pending action is not retried");
     assert!(m.contains("pending"), "{m}");
     let (c, _) = code(hub.retry_action("rh1-not-a-key").unwrap_err());
     assert_eq!(c, ErrorCode::Invalid);
@@ -200,7 +200,7 @@ fn a_supervisor_retries_a_failed_action_through_reconciliation() {
     assert_eq!(row.attempts, 0);
     assert_eq!(row.next_attempt_at, None, "due at once");
     let (c, _) = code(hub.retry_action(key.as_str()).unwrap_err());
-    assert_eq!(c, ErrorCode::Invalid, "retrying twice is refused");
+    assert_eq!(c, ErrorCode::Conflict, "retrying twice is refused");
     let trail = hub.audit_trail(&return_id).unwrap();
     assert!(
         trail

@@ -3,4 +3,4 @@
 /**
  * What the window can do about an error.
  */
-export type ErrorCode = "not_signed_in" | "forbidden" | "sign_in" | "invalid" | "change_pin" | "not_found" | "conflict" | "network" | "failed";
+export type ErrorCode = "not_signed_in" | "forbidden" | "sign_in" | "invalid" | "change_pin" | "not_found" | "conflict" | "network" | "device" | "failed";
