@@ -438,3 +438,40 @@ mod tests {
         assert!(data.path().join("hub.toml").is_file());
     }
 }
+
+/// The commands' names as a TypeScript type: the window's one IPC wrapper takes only these, so
+/// `tsc` refuses a call to a command the app does not register (and the ACL would refuse).
+#[cfg(test)]
+mod command_names_ts {
+    const PATH: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ui/src/generated/CommandName.ts"
+    );
+
+    fn render() -> String {
+        let mut out = String::from(
+            "// Generated from src-tauri/src/command_names.rs by the app's tests \
+             (RETURNHUB_BLESS=1 cargo test -p returnhub --lib). Do not edit.\n\n\
+             /** A command the window may call. */\nexport type CommandName =\n",
+        );
+        for name in super::command_names::ALL {
+            out.push_str(&format!("  | \"{name}\"\n"));
+        }
+        out.pop();
+        out.push_str(";\n");
+        out
+    }
+
+    #[test]
+    fn the_typescript_command_names_are_current() {
+        let want = render();
+        if std::env::var_os("RETURNHUB_BLESS").is_some() {
+            std::fs::write(PATH, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(PATH).unwrap_or_default();
+        assert_eq!(
+            have, want,
+            "ui/src/generated/CommandName.ts is stale; regenerate with RETURNHUB_BLESS=1"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 
 import { invoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import type { CommandName } from "./generated/CommandName";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { DemoConnote } from "./bindings/DemoConnote";
 import type { ErrorView } from "./bindings/ErrorView";
@@ -40,7 +41,7 @@ function isErrorView(e: unknown): e is ErrorView {
 
 /// Calls a Rust command. A "not signed in" answer (the station locked, or nobody signed in)
 /// brings up the sign-in screen; every error is rethrown as one readable sentence.
-async function call<T>(cmd: string, args?: InvokeArgs): Promise<T> {
+async function call<T>(cmd: CommandName, args?: InvokeArgs): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {

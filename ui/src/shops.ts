@@ -6,6 +6,7 @@
 // cards or store credit; exchanges by releasing a held order or processing a Shopify return;
 // an optional tag for No Action orders): the core checks the role and the values.
 
+import type { CommandName } from "./generated/CommandName";
 import type { ActionView } from "./bindings/ActionView";
 import type { ImportView } from "./bindings/ImportView";
 import type { RetailerShopView } from "./bindings/RetailerShopView";
@@ -142,7 +143,7 @@ export class Shops {
     return tr;
   }
 
-  private async act(cmd: string, args: Record<string, string>, done: string): Promise<void> {
+  private async act(cmd: CommandName, args: Record<string, string>, done: string): Promise<void> {
     try {
       this.show(await this.call<ShopsView>(cmd, args), false);
       this.status(done, true);

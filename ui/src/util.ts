@@ -1,10 +1,11 @@
 // Small helpers every screen uses.
 
 import type { InvokeArgs } from "@tauri-apps/api/core";
+import type { CommandName } from "./generated/CommandName";
 import type { Money } from "./bindings/Money";
 
 /// Calls a Rust command; errors come back as one readable sentence (see main.ts).
-export type Call = <T>(cmd: string, args?: InvokeArgs) => Promise<T>;
+export type Call = <T>(cmd: CommandName, args?: InvokeArgs) => Promise<T>;
 
 /// An error as one sentence for a status line.
 export function message(e: unknown): string {
