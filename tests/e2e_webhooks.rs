@@ -19,6 +19,7 @@ use support::{one, Driver};
 
 const APP: &str = env!("CARGO_BIN_EXE_returnhub");
 const ENTER: char = '\u{E007}';
+const F1: char = '\u{E031}';
 const F5: char = '\u{E035}';
 
 fn webhook_row(driver: &Driver, url: &str) -> String {
@@ -237,4 +238,78 @@ fn partners_connect_on_f5_and_an_alerted_tracking_webhook_delivers_once_the_url_
         ),
     );
     assert_eq!(leaked, 0, "nor the Loop key");
+}
+
+/// A partner that takes the connection and never answers: testing the connection waits on it
+/// (up to the client's timeout), and the window goes on answering meanwhile, because the
+/// command runs off the window's thread. Were it run on that thread, every key and every
+/// WebDriver call would wait behind it and the first `wait_for` below would run out.
+#[test]
+fn the_window_answers_while_a_partner_does_not() {
+    let _one = support::ONE_WINDOW
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let (taken_tx, taken) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Held open, never answered; dropped (a reset) when the test says so.
+        if let Ok((socket, _)) = silent.accept() {
+            let (release_tx, release) = std::sync::mpsc::channel::<()>();
+            taken_tx.send(release_tx).unwrap();
+            let _ = release.recv();
+            drop(socket);
+        }
+    });
+    let driver = Driver::launch(Path::new(APP), dir);
+    driver.sign_in("AD-3001", "3333");
+    open_shops(&driver);
+    driver.wait_for(10, "the partner form", |d| {
+        (d.execute("return document.getElementById('partner-retailer').options.length")
+            .as_u64()
+            .unwrap_or(0)
+            > 0)
+        .then_some(())
+    });
+    driver.execute("document.getElementById('partner-retailer').value = 'kowhai'");
+    driver.execute("document.getElementById('partner-target').value = 'loop'");
+    driver.type_into(&driver.find("#partner-url").unwrap(), &url);
+    driver.type_into(&driver.find("#partner-secret").unwrap(), "loop_any_key");
+    driver.click(&driver.find("#partner-connect").unwrap());
+    let release = taken
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the hub never called the partner");
+
+    // The call hangs; the operator moves to the bench, and the window follows.
+    driver.keys(&F1.to_string(), 0);
+    driver.wait_for(5, "the bench while the partner hangs", |d| {
+        let screen = d.find("#bench-screen")?;
+        d.attribute(&screen, "hidden").is_none().then_some(())
+    });
+    let status = |d: &Driver| {
+        d.execute("return document.getElementById('partners-status').textContent")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let waiting = status(&driver);
+    assert!(
+        waiting.contains("Testing the connection"),
+        "still waiting: {waiting}"
+    );
+
+    // The partner drops the connection: the call ends with a reason, and nothing is kept.
+    release.send(()).unwrap();
+    let said = driver.wait_for(40, "the failed test", |d| {
+        let now = status(d);
+        (!now.contains("Testing the connection")).then_some(now)
+    });
+    assert!(!said.contains("Connected"), "{said}");
+    let kept: i64 = one(
+        dir,
+        "SELECT count(*) FROM retailers WHERE json_array_length(policy_json, '$.partners.connections') > 0",
+    );
+    assert_eq!(kept, 0);
 }
