@@ -6,6 +6,9 @@
 --   the hub's other devices (a newer one applies it); this store projects it once updated.
 -- `malformed`: a kind and version this build knows whose payload does not read as one. Kept
 --   only here (never relayed, never projected) for whoever runs the central store to see.
+-- `refused`: readable, but the pushing device may not do it (another hub's return, a retailer
+--   its hub does not serve). Kept only here, never relayed or projected; the pushing hub is
+--   told which and why.
 ALTER TABLE events ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 
 CREATE TABLE held_events (
@@ -20,7 +23,20 @@ CREATE TABLE held_events (
     aggregate_id TEXT,
     payload      TEXT NOT NULL,
     recorded_at  TEXT NOT NULL,
-    state        TEXT NOT NULL CHECK (state IN ('needs_update', 'malformed')),
+    state        TEXT NOT NULL CHECK (state IN ('needs_update', 'malformed', 'refused')),
     reason       TEXT NOT NULL,
     held_at      TEXT NOT NULL
 );
+
+-- The hubs that serve a retailer: only an admin of one of them may change its configuration
+-- (or the central CLI). A retailer a hub creates lists that hub; `retailer-hubs` sets the list.
+CREATE TABLE retailer_hubs (
+    retailer_id TEXT NOT NULL,
+    hub_id      TEXT NOT NULL,
+    PRIMARY KEY (retailer_id, hub_id)
+);
+-- A store made before this lists every hub whose devices configured the retailer.
+INSERT OR IGNORE INTO retailer_hubs (retailer_id, hub_id)
+    SELECT DISTINCT json_extract(e.payload, '$.id'), d.hub_id
+    FROM events e JOIN devices d ON d.bound_device_id = e.device_id
+    WHERE e.kind = 'retailer_configured';

@@ -6,7 +6,9 @@
 -- kind and version this build knows whose payload does not read as one; kept and shown,
 -- never applied. `unapplied`: readable, but its effects could not be applied here (it needs
 -- an event this station holds, such as an order of a retailer from a newer build); retried,
--- oldest first, with the events that need an update.
+-- oldest first, with the events that need an update. `refused`: one of this station's own
+-- events that the central store keeps without applying it (this hub may not do that: another
+-- hub's return, a retailer it does not serve); a copy, for the supervisors, with the reason.
 ALTER TABLE events ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 
 CREATE TABLE held_events (
@@ -20,7 +22,7 @@ CREATE TABLE held_events (
     aggregate_id TEXT,
     payload      TEXT NOT NULL,
     recorded_at  TEXT NOT NULL,
-    state        TEXT NOT NULL CHECK (state IN ('needs_update', 'malformed', 'unapplied')),
+    state        TEXT NOT NULL CHECK (state IN ('needs_update', 'malformed', 'unapplied', 'refused')),
     reason       TEXT NOT NULL,
     held_at      TEXT NOT NULL
 );

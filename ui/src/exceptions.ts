@@ -18,6 +18,7 @@ const HELD_LABEL: Record<string, string> = {
   needs_update: "needs an update",
   unapplied: "waits for one that needs an update",
   malformed: "malformed",
+  refused: "refused by the central store",
 };
 
 export class Exceptions {
@@ -70,10 +71,12 @@ export class Exceptions {
     }
     el("held-events").hidden = held.length === 0;
     const malformed = held.filter((h) => h.state === "malformed").length;
-    const waiting = held.length - malformed;
+    const refused = held.filter((h) => h.state === "refused").length;
+    const waiting = held.length - malformed - refused;
     el("held-summary").textContent = [
       waiting ? `${waiting} event(s) from a newer Returnhub: this station needs an update; they are applied by its first sync after it.` : "",
       malformed ? `${malformed} malformed event(s), kept and never applied: tell whoever supports Returnhub.` : "",
+      refused ? `${refused} of this station's event(s) refused by the central store: this hub may not do that; tell whoever runs the central store if it should.` : "",
     ].filter(Boolean).join(" ");
     el<HTMLTableElement>("held-table").tBodies[0]?.replaceChildren(
       ...held.map((h) => {

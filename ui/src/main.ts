@@ -491,6 +491,7 @@ async function watchStation(): Promise<void> {
     const held = [
       v.needs_update ? `${v.needs_update} event(s) need this station updated` : "",
       v.malformed ? `${v.malformed} malformed event(s) kept` : "",
+      v.refused ? `${v.refused} event(s) refused by the central store (F3)` : "",
     ].filter(Boolean);
     node.textContent = held.length ? `${text} · ${held.join(" · ")}` : text;
     node.className = (v.running && !v.online) || held.length ? "bad" : "muted";

@@ -158,6 +158,19 @@ enum Command {
         /// When the retailer's return actions fire.
         #[arg(long, value_enum, default_value_t = TriggerArg::Processing)]
         trigger: TriggerArg,
+        /// A hub that serves the retailer (repeat for more): its admins may change it.
+        #[arg(long = "hub", value_name = "HUB")]
+        hubs: Vec<String>,
+    },
+    /// The hubs that serve a retailer: only their admins may change its configuration (a hub
+    /// that creates a retailer serves it). With --hub, sets the list; without, prints it.
+    RetailerHubs {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        retailer: String,
+        #[arg(long = "hub", value_name = "HUB")]
+        hubs: Vec<String>,
     },
     /// Create or edit a retailer from its whole form as JSON (the hub's retailer form's
     /// fields); rules, Shopify and partner settings are kept.
@@ -303,6 +316,7 @@ fn run(cli: Cli) -> Result<(), String> {
             currency,
             country,
             trigger,
+            hubs,
         } => {
             let form = RetailerForm {
                 id,
@@ -312,7 +326,35 @@ fn run(cli: Cli) -> Result<(), String> {
                 trigger: trigger.into(),
                 ..RetailerForm::blank()
             };
-            save_retailer(&open(&store)?, form, true)
+            let storage = open(&store)?;
+            let id = form.id.trim().to_string();
+            save_retailer(&storage, form, true)?;
+            if !hubs.is_empty() {
+                storage
+                    .set_retailer_hubs(&id, &hubs)
+                    .map_err(|e| e.to_string())?;
+                eprintln!("served by {}", hubs.join(", "));
+            }
+            Ok(())
+        }
+        Command::RetailerHubs {
+            store,
+            retailer,
+            hubs,
+        } => {
+            let storage = open(&store)?;
+            if !hubs.is_empty() {
+                storage
+                    .set_retailer_hubs(&retailer, &hubs)
+                    .map_err(|e| e.to_string())?;
+            }
+            for hub in storage
+                .retailer_hubs(&retailer)
+                .map_err(|e| e.to_string())?
+            {
+                println!("{hub}");
+            }
+            Ok(())
         }
         Command::RetailerSave { store, file } => {
             let path = file.display();

@@ -228,6 +228,163 @@ impl Tx<'_> {
         })
     }
 
+    /// Why a device of `hub` may not push `event`, or `None` when it may: the central store
+    /// decides, the device proposes. A hub acts on its own returns and records, on the
+    /// retailers it serves, and changes a retailer only through one of its admins.
+    fn refusal(&self, event: &DomainEvent, actor: &str, hub: &str) -> Result<Option<String>> {
+        Ok(match event {
+            DomainEvent::HubRegistered { id, .. } => {
+                (id != hub).then(|| format!("a device of hub {hub} registered hub {id}"))
+            }
+            DomainEvent::RetailerConfigured(r) => {
+                let known = self.retailer_exists(&r.id)?;
+                if known && !self.serves(hub, &r.id)? {
+                    Some(format!(
+                        "hub {hub} does not serve retailer {}: the central store lists its hubs \
+                         (returnhub-central retailer-hubs)",
+                        r.id
+                    ))
+                } else if !self.is_admin(actor, hub)? {
+                    Some(format!(
+                        "{actor} is not an admin of hub {hub}: only an admin changes a retailer"
+                    ))
+                } else {
+                    None
+                }
+            }
+            DomainEvent::OrderImported(o) | DomainEvent::OrderUpdated(o) => {
+                self.not_served(hub, &o.retailer_id)?
+            }
+            DomainEvent::OrdersImported { retailer_id, .. }
+            | DomainEvent::ShopConnected { retailer_id, .. }
+            | DomainEvent::ShopDisconnected { retailer_id }
+            | DomainEvent::ImportCheckpoint { retailer_id, .. } => {
+                self.not_served(hub, retailer_id)?
+            }
+            DomainEvent::ReturnExpected(r) => {
+                if r.hub_id != hub {
+                    Some(format!(
+                        "a device of hub {hub} expected return {} at hub {}",
+                        r.id, r.hub_id
+                    ))
+                } else if let Some(owner) = self.hub_of(&r.id)?.filter(|h| h != hub) {
+                    Some(format!("return {} is hub {owner}'s", r.id))
+                } else {
+                    self.not_served(hub, &r.retailer_id)?
+                }
+            }
+            DomainEvent::ActionDue(a) => match self.return_facts(&a.return_id)? {
+                None => Some(format!("return {} is not known here", a.return_id)),
+                Some((owner, _)) if owner != hub => {
+                    Some(format!("return {} is hub {owner}'s", a.return_id))
+                }
+                Some((_, retailer)) if retailer != a.retailer_id => Some(format!(
+                    "return {} is retailer {retailer}'s, not {}'s",
+                    a.return_id, a.retailer_id
+                )),
+                Some(_) => None,
+            },
+            DomainEvent::ReturnStatusChanged { return_id, .. }
+            | DomainEvent::ActionConfirmed { return_id, .. }
+            | DomainEvent::ActionFailed { return_id, .. }
+            | DomainEvent::ActionRetried { return_id, .. }
+            | DomainEvent::StepUndone { return_id, .. }
+            | DomainEvent::ItemsDecided { return_id, .. }
+            | DomainEvent::ReturnNoted { return_id, .. }
+            | DomainEvent::ConnoteAttached { return_id, .. } => {
+                self.not_own(hub, return_id, true)?
+            }
+            DomainEvent::ItemInspected(i) => self.not_own(hub, &i.return_id, true)?,
+            DomainEvent::ExtraItemRecorded(x) => self.not_own(hub, &x.return_id, true)?,
+            DomainEvent::ConnoteScanned {
+                return_id: Some(return_id),
+                ..
+            } => self.not_own(hub, return_id, true)?,
+            DomainEvent::ExceptionRaised(x) => match &x.return_id {
+                Some(return_id) => self.not_own(hub, return_id, true)?,
+                None => None,
+            },
+            // A badge label names a person, not a return.
+            DomainEvent::LabelQueued(j) => self.not_own(hub, &j.return_id, false)?,
+            // The hub's own people, sign-ins, stations and exceptions: seen by that hub only.
+            DomainEvent::UserEnrolled(_)
+            | DomainEvent::SignedIn { .. }
+            | DomainEvent::SignedOut { .. }
+            | DomainEvent::SignInRefused { .. }
+            | DomainEvent::UserUnlocked { .. }
+            | DomainEvent::StationConfigured(_)
+            | DomainEvent::ExceptionResolved { .. }
+            | DomainEvent::ConnoteScanned {
+                return_id: None, ..
+            } => None,
+        })
+    }
+
+    /// Refused unless the return is `hub`'s (or, with `must_exist` false, unknown here).
+    fn not_own(&self, hub: &str, return_id: &str, must_exist: bool) -> Result<Option<String>> {
+        Ok(match self.hub_of(return_id)? {
+            Some(owner) if owner != hub => Some(format!("return {return_id} is hub {owner}'s")),
+            Some(_) => None,
+            None if must_exist => Some(format!("return {return_id} is not known here")),
+            None => None,
+        })
+    }
+
+    fn not_served(&self, hub: &str, retailer_id: &str) -> Result<Option<String>> {
+        Ok((!self.serves(hub, retailer_id)?)
+            .then(|| format!("hub {hub} does not serve retailer {retailer_id}")))
+    }
+
+    fn serves(&self, hub: &str, retailer_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM retailer_hubs WHERE retailer_id = ?1 AND hub_id = ?2")?
+            .query_row([retailer_id, hub], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn retailer_exists(&self, retailer_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM retailers WHERE id = ?1")?
+            .query_row([retailer_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// The return's hub and retailer.
+    fn return_facts(&self, return_id: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT hub_id, retailer_id FROM returns WHERE id = ?1")?
+            .query_row([return_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// Whether `user_id` is an active admin of `hub`, by the latest enrolment its stations
+    /// pushed.
+    fn is_admin(&self, user_id: &str, hub: &str) -> Result<bool> {
+        let latest: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT payload FROM events e
+                 WHERE aggregate_id = ?1 AND kind = 'user_enrolled' AND hub_id = ?2
+                   AND NOT EXISTS (SELECT 1 FROM held_events h WHERE h.id = e.id)
+                 ORDER BY hlc DESC LIMIT 1",
+            )?
+            .query_row([user_id, hub], |r| r.get(0))
+            .optional()?;
+        Ok(
+            match latest.map(|p| serde_json::from_str::<DomainEvent>(&p)) {
+                Some(Ok(DomainEvent::UserEnrolled(u))) => {
+                    u.active && u.role == returnhub_core::auth::Role::Admin
+                }
+                _ => false,
+            },
+        )
+    }
+
     fn hub_of(&self, return_id: &str) -> Result<Option<String>> {
         Ok(self
             .tx
@@ -260,6 +417,30 @@ impl Tx<'_> {
                 ev.version,
             ])?;
         Ok(n == 1)
+    }
+
+    /// Acknowledges a pushed event that is kept here but never applied or relayed (malformed,
+    /// or refused), and tells the device which and why: its supervisors see it, and its other
+    /// events go on.
+    fn keep_apart(
+        &self,
+        ev: &RemoteEvent,
+        hub: &str,
+        state: &str,
+        reason: String,
+        answer: &mut PushResponse,
+    ) -> Result<()> {
+        if self.hold(ev, hub, state, &reason)? {
+            answer.new += 1;
+        } else {
+            answer.duplicates += 1;
+        }
+        answer.held.push(HeldAnswer {
+            id: ev.id.clone(),
+            reason,
+        });
+        answer.acknowledged.push(ev.id.clone());
+        Ok(())
     }
 
     /// Keeps a pushed event this build cannot project (see migration 0005); false if it was
@@ -964,19 +1145,32 @@ impl CentralStorage for SqliteStorage {
                     continue;
                 }
                 Decoded::Malformed(reason) => {
-                    if w.hold(ev, &device.hub_id, "malformed", &reason)? {
-                        answer.new += 1;
-                    } else {
-                        answer.duplicates += 1;
-                    }
-                    answer.held.push(HeldAnswer {
-                        id: ev.id.clone(),
-                        reason,
-                    });
-                    answer.acknowledged.push(ev.id.clone());
+                    w.keep_apart(ev, &device.hub_id, "malformed", reason, &mut answer)?;
                     continue;
                 }
             };
+            // A resent event that was taken already is not judged again.
+            let stored =
+                w.tx.prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
+                    .query_row([&ev.id], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+            let refused = match stored {
+                true => None,
+                false => w.refusal(&event, &ev.actor, &device.hub_id)?,
+            };
+            if let Some(reason) = refused {
+                w.keep_apart(ev, &device.hub_id, "refused", reason, &mut answer)?;
+                continue;
+            }
+            if let DomainEvent::RetailerConfigured(r) = &event {
+                // The hub whose admin created a retailer serves it.
+                w.tx.prepare_cached(
+                    "INSERT OR IGNORE INTO retailer_hubs (retailer_id, hub_id)
+                     SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM retailers WHERE id = ?1)",
+                )?
+                .execute([&r.id, &device.hub_id])?;
+            }
             let hub = w.scope(&event, &device.hub_id)?;
             if w.insert_event(ev, hub.as_deref())? {
                 w.project(&event, ev, hub.as_deref())?;
@@ -1651,6 +1845,44 @@ impl CentralStorage for SqliteStorage {
             out.push(serde_json::from_str(&row?)?);
         }
         Ok(out)
+    }
+
+    fn retailer_hubs(&self, retailer_id: &str) -> Result<Vec<String>> {
+        let inner = self.lock()?;
+        let mut stmt = inner
+            .conn
+            .prepare("SELECT hub_id FROM retailer_hubs WHERE retailer_id = ?1 ORDER BY hub_id")?;
+        let rows = stmt.query_map([retailer_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_retailer_hubs(&self, retailer_id: &str, hubs: &[String]) -> Result<()> {
+        let mut inner = self.lock()?;
+        let tx = inner
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM retailers WHERE id = ?1)",
+            [retailer_id],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(CentralError::Invalid(format!(
+                "there is no retailer {retailer_id} (returnhub-central retailer-list)"
+            )));
+        }
+        tx.execute(
+            "DELETE FROM retailer_hubs WHERE retailer_id = ?1",
+            [retailer_id],
+        )?;
+        for hub in hubs {
+            tx.execute(
+                "INSERT OR IGNORE INTO retailer_hubs (retailer_id, hub_id) VALUES (?1, ?2)",
+                params![retailer_id, hub.trim()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn configure_retailer(&self, record: &RetailerRecord, now: UnixMillis) -> Result<()> {

@@ -205,6 +205,10 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn retailer_ids(&self) -> Result<Vec<String>>;
     /// Every retailer's whole configuration, by id.
     fn retailers(&self) -> Result<Vec<RetailerRecord>>;
+    /// The hubs that serve a retailer: only an admin of one of them may change it.
+    fn retailer_hubs(&self, retailer_id: &str) -> Result<Vec<String>>;
+    /// Sets the hubs that serve a known retailer (the central CLI).
+    fn set_retailer_hubs(&self, retailer_id: &str, hubs: &[String]) -> Result<()>;
     /// Records a retailer's whole configuration made here (the central CLI's `retailer`
     /// commands) as a `RetailerConfigured` event for every hub, as if a hub had pushed it.
     fn configure_retailer(&self, record: &RetailerRecord, now: UnixMillis) -> Result<()>;

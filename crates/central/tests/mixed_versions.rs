@@ -16,7 +16,7 @@ use returnhub_core::model::ReturnStatus;
 use returnhub_protocol::event::{DomainEvent, KnownEvents};
 use returnhub_protocol::wire::PushRequest;
 use returnhub_protocol::wire::RemoteEvent;
-use returnhub_store::{HeldState, Store};
+use returnhub_store::{HeldCounts, HeldState, Store};
 use returnhub_sync::{HttpTransport, Syncer, Transport};
 use support::*;
 
@@ -178,7 +178,14 @@ async fn an_old_and_a_new_build_sync_through_one_central_store_and_agree_after_u
         "{}",
         waiting[0].reason
     );
-    assert_eq!(old.store.held_counts().unwrap(), (1, 0));
+    assert_eq!(
+        old.store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 1,
+            malformed: 0,
+            refused: 0
+        }
+    );
     // And what the old station records reaches the new one.
     clock.advance(1_000);
     append(&mut old.store, clock.now(), vec![scan_of("C1")]);
@@ -188,7 +195,14 @@ async fn an_old_and_a_new_build_sync_through_one_central_store_and_agree_after_u
 
     // A repeated pull does not hold it twice.
     old.sync_once().await.unwrap();
-    assert_eq!(old.store.held_counts().unwrap(), (1, 0));
+    assert_eq!(
+        old.store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 1,
+            malformed: 0,
+            refused: 0
+        }
+    );
 
     // The central store is updated: on opening, it projects what it held.
     central.known = KnownEvents::this_build();
@@ -205,7 +219,14 @@ async fn an_old_and_a_new_build_sync_through_one_central_store_and_agree_after_u
     );
     updated.sync_once().await.unwrap();
     assert_eq!(status_at_hub(&updated.store, "C1"), "received");
-    assert_eq!(updated.store.held_counts().unwrap(), (0, 0));
+    assert_eq!(
+        updated.store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 0,
+            malformed: 0,
+            refused: 0
+        }
+    );
     for connote in ["C1", "C2"] {
         assert_eq!(
             status_at_hub(&updated.store, connote),
@@ -328,7 +349,14 @@ async fn a_kind_from_the_future_is_relayed_and_held_and_a_malformed_event_is_kep
         clock.as_fn(),
     );
     b.sync_once().await.unwrap();
-    assert_eq!(b.store.held_counts().unwrap(), (2, 0));
+    assert_eq!(
+        b.store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 2,
+            malformed: 0,
+            refused: 0
+        }
+    );
 }
 
 fn scan_of(connote: &str) -> DomainEvent {

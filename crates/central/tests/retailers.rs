@@ -77,6 +77,8 @@ async fn retailers_from_a_hub_and_from_the_cli_reach_every_hub() {
             "Canada",
             "--trigger",
             "manual",
+            "--hub",
+            "AKL",
         ],
     );
     assert!(
@@ -84,6 +86,27 @@ async fn retailers_from_a_hub_and_from_the_cli_reach_every_hub() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
+    // The hubs whose admins may change it: set at creation, then changed.
+    let hubs = |args: &[&str]| {
+        let out = cli(
+            &data,
+            &[&["retailer-hubs", "--retailer", "maple"], args].concat(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(hubs(&[]), "AKL\n");
+    assert_eq!(hubs(&["--hub", "WLG", "--hub", "AKL"]), "AKL\nWLG\n");
+    let unknown = cli(
+        &data,
+        &["retailer-hubs", "--retailer", "nope", "--hub", "AKL"],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no retailer nope"));
     let twice = cli(
         &data,
         &[

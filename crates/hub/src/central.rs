@@ -32,6 +32,10 @@ pub struct SyncView {
     /// Events whose payload is not what their kind says: kept, never applied.
     #[ts(type = "number")]
     pub malformed: u64,
+    /// This station's own events the central store refused (another hub's return, a retailer
+    /// this hub does not serve): kept there, not applied. Supervisors see them on F3.
+    #[ts(type = "number")]
+    pub refused: u64,
 }
 
 /// A pulled event held back (F3, for supervisors).
@@ -44,7 +48,8 @@ pub struct HeldEventView {
     pub device_id: String,
     pub station: Option<String>,
     pub recorded_at: String,
-    /// `needs_update`, `unapplied` (it needs one of the others) or `malformed`.
+    /// `needs_update`, `unapplied` (it needs one of the others), `malformed`, or `refused`
+    /// (one of this station's own, refused by the central store).
     pub state: String,
     pub reason: String,
 }
@@ -112,7 +117,7 @@ impl Hub {
         self.authorize(Role::Operator)?;
         let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
         let status = slot.as_ref().map(|w| w.status());
-        let (needs_update, malformed) = self.store().held_counts()?;
+        let held = self.store().held_counts()?;
         Ok(SyncView {
             central_url: self.options().central_url.clone(),
             running: status.is_some(),
@@ -123,8 +128,9 @@ impl Hub {
             },
             last_success_at: status.as_ref().and_then(|s| s.last_success_at.clone()),
             last_error: status.and_then(|s| s.last_error),
-            needs_update,
-            malformed,
+            needs_update: held.needs_update,
+            malformed: held.malformed,
+            refused: held.refused,
         })
     }
 

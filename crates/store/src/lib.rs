@@ -31,7 +31,7 @@ pub use deliveries::{Attempt, DeliveryRow, DeliverySummary, TrackingForward, DEL
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};
 pub use read::DemoConnote;
-pub use sync::{ApplyOutcome, HeldEvent, HeldState, PendingSync};
+pub use sync::{ApplyOutcome, HeldCounts, HeldEvent, HeldState, PendingSync};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 
 /// "RHUB" in ASCII: marks the SQLite file as a Returnhub hub store.

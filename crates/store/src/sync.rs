@@ -63,6 +63,9 @@ pub enum HeldState {
     /// Readable, but its effects failed here (it needs an event this station holds): retried
     /// with the events that need an update.
     Unapplied,
+    /// One of this station's own events that the central store refused (kept there, not
+    /// applied or relayed).
+    Refused,
 }
 
 impl HeldState {
@@ -71,6 +74,7 @@ impl HeldState {
             HeldState::NeedsUpdate => "needs_update",
             HeldState::Malformed => "malformed",
             HeldState::Unapplied => "unapplied",
+            HeldState::Refused => "refused",
         }
     }
 
@@ -78,9 +82,20 @@ impl HeldState {
         match text {
             "malformed" => HeldState::Malformed,
             "unapplied" => HeldState::Unapplied,
+            "refused" => HeldState::Refused,
             _ => HeldState::NeedsUpdate,
         }
     }
+}
+
+/// How many events are held, by why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeldCounts {
+    /// Pulled from a newer build, or needing one that is.
+    pub needs_update: u64,
+    pub malformed: u64,
+    /// This station's own, refused by the central store.
+    pub refused: u64,
 }
 
 /// A pulled event held back, for the supervisors' list.
@@ -301,16 +316,54 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// How many pulled events wait for an update (or for one that does), and how many are
-    /// malformed.
-    pub fn held_counts(&self) -> Result<(u64, u64)> {
+    /// How many pulled events wait for an update (or for one that does), how many are
+    /// malformed, and how many of this station's own the central store refused.
+    pub fn held_counts(&self) -> Result<HeldCounts> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FILTER (WHERE state != 'malformed'),
-                    count(*) FILTER (WHERE state = 'malformed')
+            "SELECT count(*) FILTER (WHERE state IN ('needs_update', 'unapplied')),
+                    count(*) FILTER (WHERE state = 'malformed'),
+                    count(*) FILTER (WHERE state = 'refused')
              FROM held_events",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok(HeldCounts {
+                    needs_update: r.get(0)?,
+                    malformed: r.get(1)?,
+                    refused: r.get(2)?,
+                })
+            },
         )?)
+    }
+
+    /// Keeps, for the supervisors, a copy of each of this station's events that the central
+    /// store refused, with its reason (once each). Returns how many were new.
+    pub fn record_refused(
+        &mut self,
+        refused: &[(String, String)],
+        now: UnixMillis,
+    ) -> Result<usize> {
+        if refused.is_empty() {
+            return Ok(0);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut new = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO held_events (id, device_id, hlc, actor, station, kind,
+                   aggregate_id, payload, recorded_at, version, state, reason, held_at)
+                 SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+                        recorded_at, version, 'refused', ?2, ?3
+                 FROM events WHERE id = ?1",
+            )?;
+            let at = rfc3339(now);
+            for (id, reason) in refused {
+                new += stmt.execute(params![id, reason, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(new)
     }
 }
 

@@ -13,7 +13,7 @@ use returnhub_core::trigger::Trigger;
 use returnhub_protocol::event::{DomainEvent, KnownEvents};
 use returnhub_protocol::hlc::HlcClock;
 use returnhub_protocol::wire::{RemoteEvent, SyncCursor};
-use returnhub_store::{EventInput, HeldState, Store};
+use returnhub_store::{EventInput, HeldCounts, HeldState, Store};
 
 const NOW: i64 = 1_795_392_000_000;
 
@@ -257,7 +257,14 @@ fn a_pulled_event_this_build_cannot_read_is_held_and_the_page_still_applies() {
         cursor,
         "the pull goes on past them"
     );
-    assert_eq!(store.held_counts().unwrap(), (1, 1));
+    assert_eq!(
+        store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 1,
+            malformed: 1,
+            refused: 0
+        }
+    );
     let held = store.held_events(10).unwrap();
     let lying_held = held.iter().find(|h| h.event.id == lying.id).unwrap();
     assert_eq!(lying_held.state, HeldState::Malformed);
@@ -300,7 +307,14 @@ fn held_events_and_those_that_need_them_apply_at_the_first_pull_after_an_update(
     assert!(states.contains(&("retailer_configured".into(), HeldState::NeedsUpdate)));
     assert!(states.contains(&("order_imported".into(), HeldState::Unapplied)));
     assert!(states.contains(&("return_expected".into(), HeldState::Unapplied)));
-    assert_eq!(store.held_counts().unwrap(), (3, 0));
+    assert_eq!(
+        store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 3,
+            malformed: 0,
+            refused: 0
+        }
+    );
     // Reopened by the same older build: the first pull retries, and they stay held.
     drop(store);
     let mut store = Store::open(&path).unwrap().with_known_events(older);
@@ -308,7 +322,14 @@ fn held_events_and_those_that_need_them_apply_at_the_first_pull_after_an_update(
         .apply_remote_batch(NOW, &[], SyncCursor::default())
         .unwrap();
     assert_eq!(outcome.released, 0);
-    assert_eq!(store.held_counts().unwrap(), (3, 0));
+    assert_eq!(
+        store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 3,
+            malformed: 0,
+            refused: 0
+        }
+    );
     // Reopened by the updated build: applied oldest first, and the return's status is what
     // it would have been had they been read when they arrived.
     drop(store);
@@ -318,7 +339,14 @@ fn held_events_and_those_that_need_them_apply_at_the_first_pull_after_an_update(
         .unwrap();
     assert_eq!(outcome.released, 3, "{outcome:?}");
     assert_eq!(status(&store), "received");
-    assert_eq!(store.held_counts().unwrap(), (0, 0));
+    assert_eq!(
+        store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 0,
+            malformed: 0,
+            refused: 0
+        }
+    );
     assert_eq!(
         count(&store, "SELECT count(*) FROM events") as usize,
         page.len()

@@ -202,10 +202,17 @@ impl<T: Transport> Syncer<T> {
                 "the central store acknowledged none of the batch".into(),
             ));
         }
-        for held in &answer.held {
-            // Only a fault of this build writes such an event: loud, but not a stop.
-            tracing::error!(event = %held.id, reason = %held.reason, "the central store keeps one of our events without applying it");
-        }
+        // Kept there, not applied: the supervisors here see which and why.
+        let refused: Vec<(String, String)> = answer
+            .held
+            .iter()
+            .filter(|h| sent.contains(&h.id))
+            .map(|h| {
+                tracing::warn!(event = %h.id, reason = %h.reason, "the central store refused one of our events");
+                (h.id.clone(), h.reason.clone())
+            })
+            .collect();
+        self.store.record_refused(&refused, (self.clock)())?;
         self.store.confirm_synced(&acked, (self.clock)())?;
         Ok(acked.len())
     }

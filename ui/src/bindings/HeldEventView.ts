@@ -9,6 +9,7 @@ export type HeldEventView = { event_id: string, kind: string, version: number,
  */
 device_id: string, station: string | null, recorded_at: string, 
 /**
- * `needs_update`, `unapplied` (it needs one of the others) or `malformed`.
+ * `needs_update`, `unapplied` (it needs one of the others), `malformed`, or `refused`
+ * (one of this station's own, refused by the central store).
  */
 state: string, reason: string, };

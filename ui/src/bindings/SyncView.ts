@@ -20,4 +20,9 @@ needs_update: number,
 /**
  * Events whose payload is not what their kind says: kept, never applied.
  */
-malformed: number, };
+malformed: number, 
+/**
+ * This station's own events the central store refused (another hub's return, a retailer
+ * this hub does not serve): kept there, not applied. Supervisors see them on F3.
+ */
+refused: number, };

@@ -12,7 +12,7 @@ use returnhub_central::storage::CentralStorage;
 use returnhub_central::{AppState, SqliteStorage};
 use returnhub_core::decision::{QcFailPolicy, RetailerPolicy};
 use returnhub_core::money::Currency;
-use returnhub_core::record::{ReasonRecord, RetailerRecord};
+use returnhub_core::record::{ReasonRecord, RetailerRecord, UserRecord};
 use returnhub_core::rules::{Outcome, RuleSet};
 use returnhub_core::time::UnixMillis;
 use returnhub_core::trigger::Trigger;
@@ -353,16 +353,26 @@ pub fn create_device(central: &SqliteStorage, hub: &str, now: UnixMillis) -> Str
 
 /// Retailer configuration reaches the central store the way it does in production: a hub
 /// device saves it (a RetailerConfigured event) and pushes it.
+/// Configures `retailers` as the hub's admin would: the admin ("u-test", who appends every
+/// event here) is enrolled first, since the central store takes a retailer's configuration
+/// only from an admin of a hub that serves it.
 pub fn configure(store: &mut Store, now: UnixMillis, retailers: &[RetailerRecord]) {
-    append(
-        store,
-        now,
+    let mut events = vec![DomainEvent::UserEnrolled(UserRecord {
+        id: "u-test".into(),
+        name: "Test Admin".into(),
+        badge: "AD-TEST".into(),
+        pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        role: returnhub_core::auth::Role::Admin,
+        active: true,
+        must_change_pin: false,
+    })];
+    events.extend(
         retailers
             .iter()
             .cloned()
-            .map(DomainEvent::RetailerConfigured)
-            .collect(),
+            .map(DomainEvent::RetailerConfigured),
     );
+    append(store, now, events);
 }
 
 /// `n` scans of made-up parcels: events a bench appends, about no return.
