@@ -52,6 +52,7 @@ pub mod model;
 pub mod money;
 pub mod partner;
 pub mod people;
+pub mod process;
 pub mod record;
 pub mod refund;
 pub mod retailer;

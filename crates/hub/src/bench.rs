@@ -14,8 +14,9 @@ use returnhub_core::bench::{
     QcReasonOption,
 };
 use returnhub_core::decision::{Decider, ReturnOption};
-use returnhub_core::model::{ReturnStatus, ScanResult, Transition};
+use returnhub_core::model::{ReturnStatus, ScanResult};
 use returnhub_core::money::Money;
+use returnhub_core::process::{self, NotProcessable};
 use returnhub_core::record::RetailerRecord;
 use returnhub_core::refund::{
     refund_for_return, Order, OrderLine, ReceivedLine, RefundPolicy, RestockingFee,
@@ -404,60 +405,23 @@ impl Hub {
         let ret = store
             .return_by_id(return_id)?
             .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
-        let already_raised = store
-            .open_exception(ExceptionKind::DuplicateProcessing, return_id)?
-            .is_some();
-        if ret.status == ReturnStatus::Processed || ret.status == ReturnStatus::Closed {
-            if already_raised {
+        let state = self.state_of(&store, return_id, &actor)?;
+        match process::check(&state) {
+            Ok(()) => {}
+            Err(NotProcessable::Blocked(blockers)) => {
+                return Err(HubError::Invalid(blockers.join(" ")))
+            }
+            Err(NotProcessable::AlreadyDone(status)) => {
+                self.raise_duplicate(&mut store, &actor, &ret, status)?;
                 return Err(HubError::Conflict(format!(
                     "this return is already {}: put the parcel aside for the supervisor",
-                    ret.status.as_str()
+                    status.as_str()
                 )));
             }
-            // A second Process on the same parcel is a duplicate for the supervisor.
-            let note = format!(
-                "Process pressed again on a {} return at station {}",
-                ret.status.as_str(),
-                self.options().station
-            );
-            store.write((self.clock)(), |tx| {
-                tx.append(self.input(
-                    &actor,
-                    DomainEvent::ExceptionRaised(ExceptionRecord {
-                        id: new_id(),
-                        kind: ExceptionKind::DuplicateProcessing,
-                        return_id: Some(return_id.to_string()),
-                        connote: ret.connotes.first().cloned(),
-                        note,
-                        photos: Vec::new(),
-                    }),
-                ))
-            })?;
-            return Err(HubError::Conflict(format!(
-                "this return is already {}: put the parcel aside for the supervisor",
-                ret.status.as_str()
-            )));
-        }
-        let state = self.state_of(&store, return_id, &actor)?;
-        if !state.blockers.is_empty() {
-            return Err(HubError::Invalid(state.blockers.join(" ")));
         }
         let retailer = retailer_of(&store, &ret.retailer.id)?;
         let now = (self.clock)();
         let decisions = decide_items(&store, &retailer, return_id, &state, now)?;
-
-        let mut events = vec![DomainEvent::ItemsDecided {
-            return_id: return_id.to_string(),
-            decisions: decisions.clone(),
-        }];
-        debug_assert!(ret
-            .status
-            .can_move(ReturnStatus::Processed, Transition::HubProcess));
-        events.push(DomainEvent::ReturnStatusChanged {
-            return_id: return_id.to_string(),
-            from: ret.status,
-            to: ReturnStatus::Processed,
-        });
         let due = due_actions(
             &store,
             &retailer,
@@ -465,77 +429,15 @@ impl Hub {
             return_id,
             &decisions,
         )?;
-        let actions_queued = due.len() as u32;
-        events.extend(due.into_iter().map(DomainEvent::ActionDue));
+        let connote = ret.connotes.first().map(String::as_str);
+        let plan = process::plan(&state, connote, decisions, due, &mut new_id);
 
-        let mut labels_queued = 0;
-        for item in &state.items {
-            let Some(n) = item
-                .inspection
-                .as_ref()
-                .filter(|n| n.presence == Presence::Found)
-            else {
-                continue;
-            };
-            let view = ret.items.iter().find(|i| i.id == item.item_id);
-            events.push(DomainEvent::LabelQueued(self.item_label(
-                &ret.id,
-                ret.connotes.first().map(String::as_str).unwrap_or(""),
-                &ret.retailer.name,
-                view.map(|v| v.sku.as_str()).unwrap_or(""),
-                n,
-                now,
-            )));
-            labels_queued += 1;
-        }
-
-        let mut exceptions = Vec::new();
-        let missing = state
-            .items
-            .iter()
-            .filter(|i| i.inspection.as_ref().map(|n| n.presence) == Some(Presence::Missing))
-            .count();
-        if missing > 0 || !state.extras.is_empty() {
-            exceptions.push(ExceptionRecord {
-                id: new_id(),
-                kind: ExceptionKind::Mismatch,
-                return_id: Some(return_id.to_string()),
-                connote: ret.connotes.first().cloned(),
-                note: format!(
-                    "{missing} item(s) missing, {} extra item(s) in the parcel",
-                    state.extras.len()
-                ),
-                photos: Vec::new(),
-            });
-        }
-        let held = decisions
-            .iter()
-            .filter(|d| d.outcome == Outcome::HoldForReview)
-            .count();
-        if held > 0 {
-            exceptions.push(ExceptionRecord {
-                id: new_id(),
-                kind: ExceptionKind::QcHold,
-                return_id: Some(return_id.to_string()),
-                connote: ret.connotes.first().cloned(),
-                note: format!("{held} item(s) held for review: decide each one"),
-                photos: Vec::new(),
-            });
-        }
-        let exceptions_raised = exceptions.len() as u32;
-        events.extend(exceptions.into_iter().map(DomainEvent::ExceptionRaised));
-
-        // RP for the retailer's tracking webhooks (items found missing left out), in the same
-        // transaction as the status change (events[1]).
-        let outcomes: Vec<(String, Outcome)> = decisions
+        // RP for the retailer's tracking webhooks (items found missing left out), queued with
+        // the status change, in the same transaction.
+        let outcomes: Vec<(String, Outcome)> = plan
+            .decisions
             .iter()
             .map(|d| (d.item_id.clone(), d.outcome))
-            .collect();
-        let missing: Vec<String> = state
-            .items
-            .iter()
-            .filter(|i| i.inspection.as_ref().map(|n| n.presence) == Some(Presence::Missing))
-            .map(|i| i.item_id.clone())
             .collect();
         let tracking = crate::webhooks::tracking_batch(
             &retailer,
@@ -544,21 +446,62 @@ impl Hub {
             "RP",
             now,
             &outcomes,
-            &missing,
+            &plan.missing_items,
         );
+        let labels: Vec<LabelJob> = plan
+            .labels
+            .iter()
+            .map(|n| {
+                let sku = ret.items.iter().find(|i| i.id == n.item_id);
+                self.item_label(
+                    &ret.id,
+                    connote.unwrap_or(""),
+                    &ret.retailer.name,
+                    sku.map(|v| v.sku.as_str()).unwrap_or(""),
+                    n,
+                    now,
+                )
+            })
+            .collect();
+        let (actions_queued, labels_queued, exceptions_raised) = (
+            plan.actions_due.len() as u32,
+            labels.len() as u32,
+            plan.exceptions.len() as u32,
+        );
+        let summary: Vec<String> = plan
+            .decisions
+            .iter()
+            .map(|d| outcome_text(&d.outcome, d.amount))
+            .collect();
+        let (from, to) = plan.status_change;
         store.write(now, |tx| {
-            for (i, event) in events.into_iter().enumerate() {
-                let appended = tx.append(self.input(&actor, event))?;
-                if let (1, Some(body)) = (i, &tracking) {
-                    crate::webhooks::queue_batch(
-                        tx,
-                        &retailer,
-                        &appended.id,
-                        return_id,
-                        "RP",
-                        body,
-                    )?;
-                }
+            tx.append(self.input(
+                &actor,
+                DomainEvent::ItemsDecided {
+                    return_id: return_id.to_string(),
+                    decisions: plan.decisions,
+                },
+            ))?;
+            let status = tx.append(self.input(
+                &actor,
+                DomainEvent::ReturnStatusChanged {
+                    return_id: return_id.to_string(),
+                    from,
+                    to,
+                },
+            ))?;
+            if let Some(body) = &tracking {
+                crate::webhooks::queue_batch(tx, &retailer, &status.id, return_id, "RP", body)?;
+            }
+            let rest = (plan.actions_due.into_iter().map(DomainEvent::ActionDue))
+                .chain(labels.into_iter().map(DomainEvent::LabelQueued))
+                .chain(
+                    plan.exceptions
+                        .into_iter()
+                        .map(DomainEvent::ExceptionRaised),
+                );
+            for event in rest {
+                tx.append(self.input(&actor, event))?;
             }
             Ok(())
         })?;
@@ -569,10 +512,6 @@ impl Hub {
         self.print_wakeup();
         self.actions_queued();
         let state = self.state_of(&store, return_id, &actor)?;
-        let summary: Vec<String> = decisions
-            .iter()
-            .map(|d| outcome_text(&d.outcome, d.amount))
-            .collect();
         Ok(ProcessResult {
             message: format!(
                 "Processed: {}. {}",
@@ -597,6 +536,42 @@ impl Hub {
             exceptions_raised,
             state,
         })
+    }
+
+    /// Process pressed again on a return processed or closed already: one exception for the
+    /// supervisor (not one per press).
+    fn raise_duplicate(
+        &self,
+        store: &mut Store,
+        actor: &Actor,
+        ret: &returnhub_core::model::ReturnView,
+        status: ReturnStatus,
+    ) -> Result<()> {
+        if store
+            .open_exception(ExceptionKind::DuplicateProcessing, &ret.id)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let note = format!(
+            "Process pressed again on a {} return at station {}",
+            status.as_str(),
+            self.options().station
+        );
+        store.write((self.clock)(), |tx| {
+            tx.append(self.input(
+                actor,
+                DomainEvent::ExceptionRaised(ExceptionRecord {
+                    id: new_id(),
+                    kind: ExceptionKind::DuplicateProcessing,
+                    return_id: Some(ret.id.clone()),
+                    connote: ret.connotes.first().cloned(),
+                    note,
+                    photos: Vec::new(),
+                }),
+            ))
+        })?;
+        Ok(())
     }
 
     /// The return, if the bench may still change its inspection.
