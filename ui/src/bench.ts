@@ -15,42 +15,17 @@ import type { InspectionRecord } from "./bindings/InspectionRecord";
 import type { ItemScan } from "./bindings/ItemScan";
 import type { Money } from "./bindings/Money";
 import type { Outcome } from "./bindings/Outcome";
-import type { PartnerReturnMatch } from "./bindings/PartnerReturnMatch";
 import type { PhotoRef } from "./bindings/PhotoRef";
 import type { ProcessResult } from "./bindings/ProcessResult";
 import type { ReturnOption } from "./bindings/ReturnOption";
 import type { ReturnView } from "./bindings/ReturnView";
-import type { ReturnsPrimeLookup } from "./bindings/ReturnsPrimeLookup";
 import type { Role } from "./bindings/Role";
 import type { ScanResult } from "./bindings/ScanResult";
-import type { ScanVerdict } from "./bindings/ScanVerdict";
 import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { Trigger } from "./bindings/Trigger";
+import { OrphanIntake } from "./orphan";
 import { el, formatMoney, message, text, type Call } from "./util";
-
-const VERDICT_LABEL: Record<ScanVerdict, string> = {
-  expected: "Expected return",
-  already_processed: "Duplicate: already processed",
-  closed: "Closed return",
-  cancelled: "Cancelled return",
-  other_hub: "Belongs to another hub",
-  unknown: "Unknown connote",
-  misread: "Misread",
-};
-
-// A distinct tone pattern per signal, so the operator hears the outcome without looking.
-const TONES: Record<ScanVerdict | "item" | "done" | "refused", number[]> = {
-  expected: [880],
-  already_processed: [440, 440],
-  closed: [330, 330],
-  cancelled: [330, 330],
-  other_hub: [523, 392],
-  unknown: [220, 220, 220],
-  misread: [180],
-  item: [1200],
-  done: [660, 990],
-  refused: [200, 160],
-};
+import { beep, showVerdict } from "./verdict";
 
 const TRIGGER_LABEL: Record<Trigger, string> = {
   first_scan: "First scan (carrier in-transit event)",
@@ -73,48 +48,6 @@ const DISPOSITIONS: Disposition[] = [
   "destroy",
   "return_to_vendor",
 ];
-
-export { VERDICT_LABEL };
-
-let audio: AudioContext | null = null;
-let audioFailedAt = -Infinity;
-
-/// Plays the signal's tones after the next frame has painted, so sound never delays what the
-/// operator sees. A station without an audio device (opening one can take a long time to
-/// fail) is asked again at most once a minute.
-export function beep(kind: keyof typeof TONES): void {
-  requestAnimationFrame(() => window.setTimeout(() => play(kind), 0));
-}
-
-function play(kind: keyof typeof TONES): void {
-  if (!audio && performance.now() - audioFailedAt < 60_000) return;
-  try {
-    audio ??= new AudioContext();
-    const ctx = audio;
-    (TONES[kind] ?? []).forEach((hz, i) => {
-      const osc = ctx.createOscillator();
-      const gain = ctx.createGain();
-      osc.frequency.value = hz;
-      gain.gain.value = 0.15;
-      osc.connect(gain).connect(ctx.destination);
-      const start = ctx.currentTime + i * 0.16;
-      osc.start(start);
-      osc.stop(start + 0.12);
-    });
-  } catch {
-    // No audio device (e.g. a headless test): the colour and the text still tell.
-    audio = null;
-    audioFailedAt = performance.now();
-  }
-}
-
-export function showVerdict(kind: ScanVerdict | "error" | "idle" | "done", message: string): void {
-  const banner = el<HTMLDivElement>("verdict");
-  banner.className = `verdict ${kind}`;
-  banner.dataset["verdict"] = kind;
-  banner.textContent =
-    kind === "idle" || kind === "error" || kind === "done" ? message : `${VERDICT_LABEL[kind]} — ${message}`;
-}
 
 function outcomeText(outcome: Outcome, amount: Money | null): string {
   const name: Record<Outcome["kind"], string> = {
@@ -170,11 +103,8 @@ export class Bench {
   state: BenchState | null = null;
   private selected = 0;
   private dialog: Dialog = null;
-  private orphanConnote = "";
-  private orphanPhotos: string[] = [];
   private photoTarget: "item" | "orphan" = "item";
-  /// A Returns Prime request whose order is not imported: the next order picked is its order.
-  private rpPick: PartnerReturnMatch | null = null;
+  readonly orphan: OrphanIntake;
   private stream: MediaStream | null = null;
   /// Commands run one after another in the order their keys came: "P" then Enter must
   /// inspect before it processes, however fast the keys.
@@ -185,22 +115,12 @@ export class Bench {
     private readonly role: () => Role | null,
   ) {
     el<HTMLInputElement>("photo-file").addEventListener("change", () => void this.photoChosen());
-    el<HTMLFormElement>("orphan-search").addEventListener("submit", (e) => {
-      e.preventDefault();
-      void this.findOrders();
-    });
-    el<HTMLFormElement>("orphan-park").addEventListener("submit", (e) => {
-      e.preventDefault();
-      void this.park();
-    });
-    el("orphan-note").addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && e.ctrlKey) {
-        e.preventDefault();
-        void this.park();
-      }
-    });
-    el("orphan-photo").addEventListener("click", () => this.choosePhoto("orphan"));
-    el("orphan-rp-find").addEventListener("click", () => void this.findAtReturnsPrime());
+    this.orphan = new OrphanIntake(
+      call,
+      (result) => this.showResult(result),
+      () => this.leave(),
+      () => this.choosePhoto("orphan"),
+    );
     this.dialogInput("item-note-input", () => void this.saveNote());
     this.dialogInput("override-reason", () => void this.saveOverride());
     this.dialogInput("close-note", () => void this.closeReturn());
@@ -274,7 +194,7 @@ export class Bench {
     this.selected = 0;
     el("orphan-panel").hidden = result.verdict !== "unknown";
     if (result.verdict === "unknown") {
-      this.openOrphan(result.connote);
+      this.orphan.open(result.connote);
     }
     this.paint();
     if (this.ret) el("return-panel").focus({ preventScroll: true });
@@ -699,8 +619,7 @@ export class Bench {
     try {
       const photo = await this.call<PhotoRef>("add_photo", bytes);
       if (this.photoTarget === "orphan") {
-        this.orphanPhotos.push(photo.hash);
-        el("orphan-photos").textContent = `${this.orphanPhotos.length} photo(s) attached`;
+        this.orphan.addPhoto(photo.hash);
       } else {
         await this.inspect((n) => ({ ...n, presence: "found", photos: [...n.photos, photo.hash] }));
       }
@@ -737,202 +656,4 @@ export class Bench {
     const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
     if (blob) await this.storePhoto(new Uint8Array(await blob.arrayBuffer()));
   }
-
-  // --- Orphan intake ----------------------------------------------------------------------
-
-  private openOrphan(connote: string): void {
-    this.orphanConnote = connote;
-    this.orphanPhotos = [];
-    el("orphan-connote").textContent = connote;
-    el("orphan-photos").textContent = "";
-    el<HTMLInputElement>("orphan-query").value = "";
-    el<HTMLTextAreaElement>("orphan-note").value = "";
-    el("orphan-results").replaceChildren();
-    this.rpPick = null;
-    el("orphan-rp-pick").hidden = true;
-    el("orphan-rp-results").replaceChildren();
-    el<HTMLInputElement>("orphan-query").focus();
-    void this.offerReturnsPrime();
-  }
-
-  /// The Returns Prime lookup is offered when some retailer is connected to Returns Prime.
-  private async offerReturnsPrime(): Promise<void> {
-    try {
-      el("orphan-rp").hidden = !(await this.call<boolean>("returns_prime_connected"));
-    } catch {
-      el("orphan-rp").hidden = true;
-    }
-  }
-
-  get orphanOpen(): boolean {
-    return !el("orphan-panel").hidden;
-  }
-
-  /// A scan while the orphan intake is open is an item of the parcel: search by it.
-  async orphanScan(code: string): Promise<void> {
-    el<HTMLInputElement>("orphan-query").value = code;
-    await this.findOrders();
-  }
-
-  private async findOrders(): Promise<void> {
-    const query = el<HTMLInputElement>("orphan-query").value;
-    const list = el<HTMLOListElement>("orphan-results");
-    try {
-      const orders = await this.call<import("./bindings/OrderMatch").OrderMatch[]>("find_orders", { query });
-      if (orders.length === 0) {
-        list.replaceChildren(text("li", "No order matches. Try the email, or park the parcel below.", "muted"));
-        return;
-      }
-      list.replaceChildren(
-        ...orders.map((o, i) => {
-          const li = document.createElement("li");
-          const button = document.createElement("button");
-          button.type = "button";
-          const pick = this.rpPick;
-          button.textContent = pick
-            ? `${i + 1}. Attach request ${pick.request_number} with order ${o.order_number}`
-            : `${i + 1}. Attach to ${o.order_number}`;
-          button.dataset["orderId"] = o.order_id;
-          button.addEventListener("click", () =>
-            void (pick ? this.linkReturnsPrime(pick, o.order_id) : this.link(o.order_id)),
-          );
-          li.append(
-            button,
-            text(
-              "span",
-              ` ${o.retailer} · ${o.customer_name} <${o.email}> · ${o.created_at.slice(0, 10)} · ${o.lines.map((l) => `${l.quantity}× ${l.title}`).join(", ")}${o.open_return ? " · has an open return" : ""}`,
-            ),
-          );
-          return li;
-        }),
-      );
-      list.querySelector("button")?.focus();
-    } catch (e) {
-      list.replaceChildren(text("li", message(e), "error"));
-    }
-  }
-
-  private async link(orderId: string): Promise<void> {
-    await this.attach("link_orphan", { orderId });
-  }
-
-  /// Attaches the unknown parcel (to an order, or to a partner's request) and opens the
-  /// return it now belongs to, as if it had been scanned.
-  private async attach(command: "link_orphan" | "link_returns_prime", args: Record<string, unknown>): Promise<void> {
-    try {
-      const result = await this.call<ScanResult>(command, { connote: this.orphanConnote, ...args });
-      this.rpPick = null;
-      el("orphan-panel").hidden = true;
-      this.showResult(result);
-      beep("expected");
-    } catch (e) {
-      showVerdict("error", message(e));
-      beep("refused");
-    }
-  }
-
-  /// Looks the typed request number (or else the parcel's connote) up at Returns Prime.
-  private async findAtReturnsPrime(): Promise<void> {
-    const query = el<HTMLInputElement>("orphan-query").value.trim() || this.orphanConnote;
-    const list = el<HTMLOListElement>("orphan-rp-results");
-    const button = el<HTMLButtonElement>("orphan-rp-find");
-    list.replaceChildren(text("li", `Asking Returns Prime for ${query}…`, "muted"));
-    button.disabled = true;
-    try {
-      const found = await this.call<ReturnsPrimeLookup>("find_at_returns_prime", { query });
-      const rows = found.matches.map((m) => this.returnsPrimeRow(m));
-      if (found.matches.length === 0) {
-        rows.push(text("li", `No Returns Prime request matches ${query}.`, "muted"));
-      }
-      rows.push(...found.problems.map((p) => text("li", p, "error")));
-      list.replaceChildren(...rows);
-      list.querySelector("button")?.focus();
-    } catch (e) {
-      list.replaceChildren(text("li", message(e), "error"));
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  private returnsPrimeRow(m: PartnerReturnMatch): HTMLElement {
-    const li = document.createElement("li");
-    const state = [m.status || "no status", m.received ? "received at Returns Prime" : "", m.rejected ? "rejected" : ""]
-      .filter((s) => s)
-      .join(", ");
-    const items = m.items
-      .map((i) => `${i.quantity}× ${i.sku}${i.on_order === false ? " (not on the order)" : ""}`)
-      .join(", ");
-    const order = m.order
-      ? `order ${m.order.order_number} (${m.order.customer_name})`
-      : m.order_name
-        ? `order ${m.order_name} not imported — pick it below`
-        : "order not imported — pick it below";
-    const here = m.hub_return ? ` · here as return ${m.hub_return} (${m.hub_return_status ?? ""})` : "";
-    li.append(
-      text("strong", `Request ${m.request_number}`),
-      text("span", ` ${m.retailer_name} · ${state} · ${items} · ${order}${here} `),
-    );
-    if (m.linkable) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = "Attach to this request";
-      button.dataset["requestId"] = m.request_id;
-      button.addEventListener("click", () => void this.attachToRequest(m));
-      li.append(button);
-    } else {
-      li.append(text("span", m.not_linkable ?? "It cannot be attached.", "error"));
-    }
-    return li;
-  }
-
-  /// Attaches the parcel to a request: with its own order when the hub has it (or the hub
-  /// already holds the request's return), else the operator picks the order first.
-  private async attachToRequest(m: PartnerReturnMatch): Promise<void> {
-    if (m.order || m.hub_return) {
-      await this.linkReturnsPrime(m, null);
-      return;
-    }
-    this.rpPick = m;
-    const hint = el("orphan-rp-pick");
-    hint.textContent = `Request ${m.request_number} (${m.retailer_name}): find its order above by number, email or an item's SKU, then pick it to attach.`;
-    hint.hidden = false;
-    el("orphan-results").replaceChildren();
-    el<HTMLInputElement>("orphan-query").value = "";
-    el<HTMLInputElement>("orphan-query").focus();
-  }
-
-  private async linkReturnsPrime(m: PartnerReturnMatch, orderId: string | null): Promise<void> {
-    await this.attach("link_returns_prime", { retailerId: m.retailer_id, requestId: m.request_id, orderId });
-  }
-
-  private async park(): Promise<void> {
-    const note = el<HTMLTextAreaElement>("orphan-note").value;
-    try {
-      await this.call<string>("park_orphan", { connote: this.orphanConnote, note, photos: this.orphanPhotos });
-      el("orphan-panel").hidden = true;
-      showVerdict("done", `${this.orphanConnote} parked for the supervisor. Ready for the next parcel.`);
-      beep("done");
-      el<HTMLInputElement>("scan-input").focus();
-    } catch (e) {
-      showVerdict("error", message(e));
-      beep("refused");
-    }
-  }
-
-  /// Digit keys pick an order from the results while they have the focus.
-  orphanKey(key: string): boolean {
-    const index = Number.parseInt(key, 10) - 1;
-    const buttons = el("orphan-results").querySelectorAll("button");
-    const button = buttons[index];
-    if (button) {
-      button.click();
-      return true;
-    }
-    if (key === "Escape") {
-      this.leave();
-      return true;
-    }
-    return false;
-  }
 }
-

@@ -21,7 +21,7 @@ import type { SetupState } from "./bindings/SetupState";
 import type { StationConfig } from "./bindings/StationConfig";
 import type { StationView } from "./bindings/StationView";
 import type { SyncView } from "./bindings/SyncView";
-import { Bench, VERDICT_LABEL, beep, showVerdict } from "./bench";
+import { Bench } from "./bench";
 import { Exceptions } from "./exceptions";
 import { setUpRulesScreen } from "./rules";
 import { Settings } from "./settings";
@@ -31,6 +31,7 @@ import { Partners } from "./partners";
 import { People } from "./people";
 import { Retailers } from "./retailers";
 import { el, formatMoney, message, text, typingInField } from "./util";
+import { VERDICT_LABEL, beep, showVerdict } from "./verdict";
 import { WedgeDetector } from "./wedge";
 
 export { formatMoney };
@@ -329,9 +330,9 @@ async function openOnBench(returnId: string): Promise<void> {
 function routeScan(code: string, startedAt: number, parcel = false): void {
   if (overlayOpen()) return;
   if (screen !== "bench") showScreen("bench");
-  if (bench.orphanOpen && !bench.ret) {
+  if (bench.orphan.isOpen && !bench.ret) {
     // An item scanned off the unknown parcel: look its order up by SKU / EAN.
-    void bench.orphanScan(code);
+    void bench.orphan.scan(code);
     return;
   }
   bench.scan(code, startedAt, parcel);
@@ -367,7 +368,7 @@ function hotkey(key: string, ctrl: boolean): boolean {
     el<HTMLInputElement>("scan-input").focus();
     return true;
   }
-  if (bench.orphanOpen && !bench.ret) return bench.orphanKey(key);
+  if (bench.orphan.isOpen && !bench.ret) return bench.orphan.key(key);
   return bench.key(key, ctrl);
 }
 
