@@ -216,6 +216,7 @@ fn init_join_makes_a_station_of_a_hub_that_is_set_up() {
             pin: "246813".into(),
             pin_again: "246813".into(),
             central_url: Some(url.clone()),
+            central_insecure: false,
             device_token: Some(first_token),
         })
         .unwrap();

@@ -56,6 +56,7 @@ fn a_second_station_joins_its_hub_from_the_setup_screen() {
             pin: "482913".into(),
             pin_again: "482913".into(),
             central_url: Some(url.clone()),
+            central_insecure: false,
             device_token: Some(first_token),
         })
         .unwrap();

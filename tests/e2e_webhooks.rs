@@ -313,3 +313,50 @@ fn the_window_answers_while_a_partner_does_not() {
     );
     assert_eq!(kept, 0);
 }
+
+/// Plain http off this machine: refused unless the admin ticks "insecure", then listed in red.
+#[test]
+fn plain_http_needs_the_insecure_box_and_then_shows_in_red() {
+    let _one = support::ONE_WINDOW
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::launch(Path::new(APP), data.path());
+    driver.sign_in("AD-3001", "3333");
+    open_shops(&driver);
+    driver.wait_for(10, "the webhook form", |d| {
+        let form = d.find("#webhook-form")?;
+        (d.attribute(&form, "hidden").is_none()
+            && d.execute("return document.getElementById('webhook-retailer').options.length")
+                .as_u64()
+                .unwrap_or(0)
+                > 0)
+        .then_some(())
+    });
+    let url = "http://10.0.0.7/hook";
+    driver.execute("document.getElementById('webhook-retailer').value = 'kowhai'");
+    driver.type_into(&driver.find("#webhook-url").unwrap(), url);
+    driver.click(&driver.find("#webhook-add").unwrap());
+    driver.wait_for(10, "the refusal", |d| {
+        d.text_of("#webhooks-status")?
+            .contains("is not encrypted")
+            .then_some(())
+    });
+    assert_eq!(webhook_row(&driver, url), "", "nothing kept");
+    driver.click(&driver.find("#webhook-insecure").unwrap());
+    driver.click(&driver.find("#webhook-add").unwrap());
+    let row = driver.wait_for(10, "the URL listed", |d| {
+        let row = webhook_row(d, url);
+        (!row.is_empty()).then_some(row)
+    });
+    assert!(row.contains("insecure: plain http"), "{row}");
+    let red = driver.execute(&format!(
+        "return [...document.querySelectorAll('#webhooks-table tr')].find(t => t.dataset.url === '{url}').children[1].classList.contains('bad')"
+    ));
+    assert_eq!(red.as_bool(), Some(true), "shown in red");
+    let kept: String = one(
+        data.path(),
+        "SELECT policy_json FROM retailers WHERE id = 'kowhai'",
+    );
+    assert!(kept.contains("\"insecure\":true"), "{kept}");
+}

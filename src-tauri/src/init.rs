@@ -41,9 +41,14 @@ pub struct InitArgs {
     /// This station's name.
     #[arg(long, value_name = "NAME")]
     station: Option<String>,
-    /// The central store to sync with.
+    /// The central store to sync with (https; plain http only to this machine, unless
+    /// --insecure-central).
     #[arg(long, value_name = "URL")]
     central_url: Option<String>,
+    /// Allow plain http to a central store off this machine: the device token crosses the
+    /// network unencrypted.
+    #[arg(long, requires = "central_url")]
+    insecure_central: bool,
     /// Refused: a PIN on the command line is seen by other users and kept in shell history.
     #[arg(long, hide = true)]
     pin: Option<String>,
@@ -66,6 +71,7 @@ impl InitArgs {
         if self.join {
             return Ok(Init::Join(JoinInput {
                 central_url: self.central_url.unwrap_or_default(),
+                central_insecure: self.insecure_central,
                 device_token: String::new(),
                 station: self.station,
             }));
@@ -79,6 +85,7 @@ impl InitArgs {
             pin: String::new(),
             pin_again: String::new(),
             central_url: self.central_url,
+            central_insecure: self.insecure_central,
             device_token: None,
         }))
     }

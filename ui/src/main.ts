@@ -277,6 +277,7 @@ function setUpSetup(): void {
     if (joiningMode) {
       const input: JoinInput = {
         central_url: value("setup-central-url"),
+        central_insecure: el<HTMLInputElement>("setup-central-insecure").checked,
         device_token: value("setup-token"),
         station: optional("setup-station"),
       };
@@ -300,6 +301,7 @@ function setUpSetup(): void {
       pin: value("setup-pin"),
       pin_again: value("setup-pin-again"),
       central_url: optional("setup-central-url"),
+      central_insecure: el<HTMLInputElement>("setup-central-insecure").checked,
       device_token: optional("setup-token"),
     };
     submit.disabled = true;
@@ -496,7 +498,10 @@ async function watchStation(): Promise<void> {
     ].filter(Boolean);
     node.textContent = held.length ? `${text} · ${held.join(" · ")}` : text;
     node.className = (v.running && !v.online) || held.length ? "bad" : "muted";
-    el("central-state").textContent = v.central_url ? `${v.central_url} — ${text}` : "None: add [central] url to hub.toml to sync with one.";
+    el("central-state").textContent = v.central_url
+      ? `${v.central_url}${v.central_insecure ? " (insecure: plain http)" : ""} — ${text}`
+      : "None: add [central] url to hub.toml to sync with one.";
+    el("central-state").classList.toggle("bad", v.central_insecure);
   };
   call<SyncView>("sync_status").then(paintSync, () => undefined);
   window.setInterval(() => {

@@ -114,7 +114,7 @@ export class Partners {
     tr.append(
       text("td", v.retailer_name),
       text("td", NAMES[c.target]),
-      text("td", c.base_url, "mono"),
+      text("td", c.insecure ? `${c.base_url} (insecure: plain http)` : c.base_url, c.insecure ? "mono bad" : "mono"),
       text("td", settings.join(" · "), v.has_secret ? "" : "bad"),
       text("td", c.connected_at),
     );
@@ -146,6 +146,7 @@ export class Partners {
       qc_path: this.value("partner-qc-path"),
       photo_url_base: null,
       secret: secret.value,
+      insecure: el<HTMLInputElement>("partner-insecure").checked,
     };
     this.status(`Testing the connection with ${NAMES[input.target]}…`, true);
     try {
@@ -154,6 +155,7 @@ export class Partners {
         input,
       });
       secret.value = "";
+      el<HTMLInputElement>("partner-insecure").checked = false;
       this.show(views);
       this.status(`Connected to ${NAMES[input.target]}: its returns' actions go there now.`, true);
     } catch (e) {

@@ -62,7 +62,11 @@ export class Webhooks {
     tr.dataset["url"] = v.url;
     tr.append(
       text("td", v.retailer_name),
-      text("td", v.removed ? `${v.url} (removed; delivering what was queued)` : v.url, "mono"),
+      text(
+        "td",
+        `${v.url}${v.insecure ? " (insecure: plain http)" : ""}${v.removed ? " (removed; delivering what was queued)" : ""}`,
+        v.insecure ? "mono bad" : "mono",
+      ),
       text("td", v.username ? `${v.username}${v.has_password ? " · password set" : ""}` : "—"),
       text("td", `${v.delivered}`),
       text("td", v.alerted > 0 ? `${v.pending} (${v.alerted} alerted)` : `${v.pending}`, v.alerted > 0 ? "bad" : ""),
@@ -91,7 +95,7 @@ export class Webhooks {
   private inputsOf(retailerId: string): TrackingWebhookInput[] {
     return this.views
       .filter((v) => v.retailer_id === retailerId && !v.removed)
-      .map((v) => ({ url: v.url, username: v.username, password: null, clear_password: false }));
+      .map((v) => ({ url: v.url, username: v.username, password: null, clear_password: false, insecure: v.insecure }));
   }
 
   private async add(): Promise<void> {
@@ -103,10 +107,12 @@ export class Webhooks {
       username: username === "" ? null : username,
       password: password.value === "" ? null : password.value,
       clear_password: false,
+      insecure: el<HTMLInputElement>("webhook-insecure").checked,
     };
     if (await this.save(retailerId, [...this.inputsOf(retailerId), hook], "Saved: new tracking events go to this URL too.")) {
       password.value = "";
       el<HTMLInputElement>("webhook-url").value = "";
+      el<HTMLInputElement>("webhook-insecure").checked = false;
     }
   }
 

@@ -106,6 +106,7 @@ async fn a_device_of_one_hub_cannot_touch_another_hubs_returns_or_retailers() {
         qc_path: None,
         photo_url_base: None,
         connected_at: "2026-12-01T00:00:00.000Z".into(),
+        insecure: false,
     }];
     let mut elsewhere = c1_record.clone();
     elsewhere.id = "r-forged".into();

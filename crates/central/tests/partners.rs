@@ -51,6 +51,7 @@ async fn the_central_store_sends_a_loop_returns_update_once_and_confirms_it_when
         qc_path: None,
         photo_url_base: None,
         connected_at: "2026-11-23T00:00:00.000Z".into(),
+        insecure: false,
     });
     configure(&mut hub.store, clock.now(), &[acme]);
     let action = ActionDue {

@@ -35,6 +35,8 @@ pub enum PartnerTarget {
 
 impl PartnerTarget {
     pub fn build(c: &PartnerConnection, secret: &str) -> Result<PartnerTarget, String> {
+        // Checked again here, where the secret is about to be used, whatever the record says.
+        returnhub_core::partner::check_endpoint(&c.base_url, c.insecure)?;
         let timeout = Duration::from_secs(30);
         match c.target {
             ActionTarget::Loop => LoopTarget::with_timeout(

@@ -93,6 +93,9 @@ pub struct PartnerConnection {
     #[serde(default)]
     pub photo_url_base: Option<String>,
     pub connected_at: String,
+    /// An admin allowed plain http to `base_url` (the window shows it in red).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 /// One URL that receives the retailer's tracking events.
@@ -102,6 +105,9 @@ pub struct TrackingWebhook {
     pub url: String,
     /// Sent as the `Username` header, with the `Password` header from the keyring.
     pub username: Option<String>,
+    /// An admin allowed plain http to this address (the window shows it in red).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 /// At most this many tracking webhook URLs per retailer.
@@ -147,7 +153,7 @@ impl PartnerPolicy {
             ));
         }
         for (i, hook) in self.tracking_webhooks.iter().enumerate() {
-            if let Err(why) = check_webhook_url(&hook.url) {
+            if let Err(why) = check_webhook_url(&hook.url, hook.insecure) {
                 problems.push(format!("webhook {}: {why}", i + 1));
             }
             if self.tracking_webhooks[..i]
@@ -169,17 +175,13 @@ impl PartnerPolicy {
     }
 }
 
-/// Why `url` cannot receive tracking events: only absolute http(s) URLs with a host, no
-/// credentials in them (those go in the Username/Password headers), no spaces.
-pub fn check_webhook_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("\"{url}\" must start with https:// (or http://)"))?;
+/// Why `url` cannot receive tracking events: only absolute URLs with a host, no credentials
+/// in them (those go in the Username/Password headers), no spaces; https unless the address
+/// is this machine's or `insecure` (see [`check_endpoint`]).
+pub fn check_webhook_url(url: &str, insecure: bool) -> Result<(), String> {
+    check_endpoint(url, insecure)?;
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || host.starts_with(':') {
-        return Err(format!("\"{url}\" names no host"));
-    }
     if host.contains('@') {
         return Err(format!(
             "\"{url}\" carries credentials: put them in the username and password fields"
@@ -189,6 +191,52 @@ pub fn check_webhook_url(url: &str) -> Result<(), String> {
         return Err(format!("\"{url}\" is not a valid URL (spaces or too long)"));
     }
     Ok(())
+}
+
+/// Why `url` may not be called with a secret or a customer's data: it must be `https://`
+/// with a host. Plain `http://` is for this machine only (127.0.0.0/8, `localhost`, `[::1]`),
+/// or for an address an admin marked `insecure` (the window shows it in red), so nothing
+/// crosses a network unencrypted by mistake.
+pub fn check_endpoint(url: &str, insecure: bool) -> Result<(), String> {
+    let (plain, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (false, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (true, rest)
+    } else {
+        return Err(format!("\"{url}\" must start with https://"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
+    } else {
+        host_port
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(format!("\"{url}\" names no host"));
+    }
+    if plain && !insecure && !is_loopback(&host) {
+        return Err(format!(
+            "\"{url}\" is not encrypted: use https://, or mark the address insecure if it \
+             must be plain http"
+        ));
+    }
+    Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host == "[::1]"
+        || host.strip_prefix("127.").is_some_and(|rest| {
+            rest.split('.').count() == 3 && rest.split('.').all(|o| o.parse::<u8>().is_ok())
+        })
 }
 
 /// The target of a source nobody bound.
@@ -259,18 +307,22 @@ mod tests {
                 TrackingWebhook {
                     url: "https://api.loopreturns.com/hook/v1/seko/update".into(),
                     username: Some("hub".into()),
+                    insecure: false,
                 },
                 TrackingWebhook {
                     url: "ftp://x".into(),
                     username: None,
+                    insecure: false,
                 },
                 TrackingWebhook {
                     url: "https://user:pw@example.com/h".into(),
                     username: None,
+                    insecure: false,
                 },
                 TrackingWebhook {
                     url: "https://api.loopreturns.com/hook/v1/seko/update".into(),
                     username: None,
+                    insecure: false,
                 },
             ],
         };
@@ -281,6 +333,43 @@ mod tests {
         assert!(problems[2].contains("listed twice"));
         for t in ActionTarget::ALL {
             assert_eq!(ActionTarget::parse(t.name()), Some(t));
+        }
+    }
+
+    #[test]
+    fn plain_http_leaves_this_machine_only_when_marked_insecure() {
+        for ok in [
+            "https://api.loopreturns.com/api/v1",
+            "https://[2001:db8::1]:8443/x",
+            "http://127.0.0.1:8080/x",
+            "http://127.9.0.1/x",
+            "http://localhost/x",
+            "http://[::1]:9000",
+        ] {
+            assert_eq!(check_endpoint(ok, false), Ok(()), "{ok}");
+        }
+        for plain in [
+            "http://10.0.0.7/h",
+            "http://127.0.0.1.example.com/h",
+            "http://localhost.evil.example/h",
+            "http://[::2]/h",
+        ] {
+            let e = check_endpoint(plain, false).unwrap_err();
+            assert!(e.contains("not encrypted"), "{plain}: {e}");
+            assert_eq!(
+                check_endpoint(plain, true),
+                Ok(()),
+                "{plain} marked insecure"
+            );
+        }
+        for bad in [
+            "ftp://x.example",
+            "x.example/h",
+            "https://",
+            "https:///path",
+            "http://[]/",
+        ] {
+            assert!(check_endpoint(bad, true).is_err(), "{bad}");
         }
     }
 }

@@ -98,6 +98,7 @@ fn main() {
                 username: Some("returnhub".into()),
                 password: Some("bench-password".into()),
                 clear_password: false,
+                insecure: false,
             })
             .collect(),
     )

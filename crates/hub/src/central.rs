@@ -18,6 +18,8 @@ pub(crate) const TOKEN_SECRET: &str = "central-device-token";
 pub struct SyncView {
     /// The central store's URL, if `hub.toml` names one.
     pub central_url: Option<String>,
+    /// Plain http to it off this machine was allowed (`[central] insecure`): shown in red.
+    pub central_insecure: bool,
     /// The worker runs (a URL and a device token are set).
     pub running: bool,
     pub online: bool,
@@ -120,6 +122,7 @@ impl Hub {
         let held = self.store().held_counts()?;
         Ok(SyncView {
             central_url: self.options().central_url.clone(),
+            central_insecure: self.options().central_insecure,
             running: status.is_some(),
             online: status.as_ref().is_some_and(|s| s.online),
             queue_depth: match &status {

@@ -32,6 +32,9 @@ pub struct HubOptions {
     pub lock_after_minutes: u32,
     /// The central return store's base URL (`[central] url`); none: the hub works standalone.
     pub central_url: Option<String>,
+    /// Plain http to a central store off this machine was allowed (`[central] insecure`):
+    /// the device token crosses the network unencrypted. Shown in red on F4.
+    pub central_insecure: bool,
     /// How undelivered tracking webhook batches are retried (`[webhooks]`).
     pub webhook_schedule: RetrySchedule,
     /// How a standalone hub's dispatcher retries an action (`[dispatch]`).
@@ -124,6 +127,9 @@ struct CentralSection {
     /// e.g. "https://central.example:8787". The device token is not here: it is a secret,
     /// entered on the station screen and kept in the keyring.
     url: String,
+    /// Allow plain http to a central store that is not on this machine.
+    #[serde(default)]
+    insecure: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,15 +215,20 @@ impl HubOptions {
                 });
             }
         }
-        let central_url = match file.central {
-            Some(c) if !(c.url.starts_with("http://") || c.url.starts_with("https://")) => {
-                return Err(OptionsError::Invalid {
-                    path,
-                    message: format!("[central] url '{}' is not an http(s) URL", c.url),
-                })
+        let (central_url, central_insecure) = match file.central {
+            Some(c) => {
+                let url = c.url.trim().trim_end_matches('/').to_string();
+                if let Err(why) = returnhub_core::partner::check_endpoint(&url, c.insecure) {
+                    return Err(OptionsError::Invalid {
+                        path,
+                        message: format!(
+                            "[central] url: {why} (set insecure = true under [central] to allow it)"
+                        ),
+                    });
+                }
+                (Some(url), c.insecure)
             }
-            Some(c) => Some(c.url.trim_end_matches('/').to_string()),
-            None => None,
+            None => (None, false),
         };
         let mut webhook_schedule = RetrySchedule::default();
         if let Some(w) = file.webhooks {
@@ -260,6 +271,7 @@ impl HubOptions {
             demo: h.demo,
             lock_after_minutes: h.lock_after_minutes,
             central_url,
+            central_insecure,
         })
     }
 
@@ -272,6 +284,7 @@ impl HubOptions {
             demo: true,
             lock_after_minutes: default_lock_after_minutes(),
             central_url: None,
+            central_insecure: false,
             webhook_schedule: RetrySchedule::default(),
             dispatch_schedule: DispatchSchedule::default(),
         }
@@ -299,6 +312,9 @@ impl HubOptions {
         );
         if let Some(url) = &self.central_url {
             text.push_str(&format!("\n[central]\nurl = {}\n", toml_string(url)));
+            if self.central_insecure {
+                text.push_str("insecure = true\n");
+            }
         }
         // Retry settings an installer's hub.toml set survive setup rewriting the file.
         let webhooks = &self.webhook_schedule;
@@ -414,6 +430,15 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), written.config_text()).unwrap();
         let read = HubOptions::in_dir(dir.path()).unwrap();
         assert_eq!(read, written);
+
+        // Plain http to a central store elsewhere only when allowed, and kept so.
+        let plain = HubOptions {
+            central_url: Some("http://10.0.0.5:8787".into()),
+            central_insecure: true,
+            ..written
+        };
+        std::fs::write(dir.path().join(CONFIG_FILE), plain.config_text()).unwrap();
+        assert_eq!(HubOptions::in_dir(dir.path()).unwrap(), plain);
     }
 
     #[test]
@@ -445,7 +470,11 @@ mod tests {
             ("[hub]\nid = \" \"\nname = \"x\"\n", "[hub] id is empty"),
             (
                 "[hub]\nid = \"CHC\"\nname = \"x\"\n[central]\nurl = \"central:8787\"\n",
-                "not an http(s) URL",
+                "must start with https://",
+            ),
+            (
+                "[hub]\nid = \"CHC\"\nname = \"x\"\n[central]\nurl = \"http://10.0.0.5:8787\"\n",
+                "is not encrypted",
             ),
             (
                 "[hub]\nid = \"CHC\"\nname = \"x\"\n[dispatch]\nbackoff_base_ms = 0\n",

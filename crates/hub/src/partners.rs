@@ -28,6 +28,9 @@ pub struct PartnerConnectionInput {
     pub photo_url_base: Option<String>,
     /// Loop's API key, Increff's password or Returns Prime's token. Kept in the keyring.
     pub secret: String,
+    /// Allow plain http to `base_url` off this machine (shown in red).
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// A source binding as F5 shows it.
@@ -100,10 +103,8 @@ impl Hub {
         }
         let base_url = input.base_url.trim().trim_end_matches('/').to_owned();
         let mut problems = Vec::new();
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            problems.push(format!(
-                "the API address \"{base_url}\" must start with https://"
-            ));
+        if let Err(why) = returnhub_core::partner::check_endpoint(&base_url, input.insecure) {
+            problems.push(format!("the API address: {why}"));
         }
         let secret = input.secret.trim().to_owned();
         if secret.is_empty() || secret.len() > 1000 {
@@ -139,6 +140,7 @@ impl Hub {
             qc_path: trimmed(&input.qc_path),
             photo_url_base: trimmed(&input.photo_url_base),
             connected_at: rfc3339((self.clock)()),
+            insecure: input.insecure,
         };
         let target = PartnerTarget::build(&connection, &secret).map_err(HubError::Invalid)?;
         test(&target).map_err(|e| {

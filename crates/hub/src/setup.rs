@@ -36,6 +36,9 @@ pub struct SetupInput {
     pub pin_again: String,
     /// The central return store's URL, when the hub syncs with one.
     pub central_url: Option<String>,
+    /// Allow plain http to a central store off this machine.
+    #[serde(default)]
+    pub central_insecure: bool,
     /// This device's token from `returnhub-central add-device` (kept in the keyring).
     pub device_token: Option<String>,
 }
@@ -45,6 +48,9 @@ pub struct SetupInput {
 #[serde(deny_unknown_fields)]
 pub struct JoinInput {
     pub central_url: String,
+    /// Allow plain http to a central store off this machine.
+    #[serde(default)]
+    pub central_insecure: bool,
     /// This station's own token from `returnhub-central add-device --hub HUB`.
     pub device_token: String,
     /// This machine's station name (default bench-1).
@@ -69,6 +75,14 @@ pub struct SetupState {
     pub hub_name: String,
     pub station: String,
     pub central_url: Option<String>,
+}
+
+/// A central store's URL as typed: https, or plain http to this machine or when allowed.
+fn central_url(raw: &str, insecure: bool) -> Result<String> {
+    let url = raw.trim().trim_end_matches('/');
+    returnhub_core::partner::check_endpoint(url, insecure)
+        .map_err(|why| HubError::Invalid(format!("the central store's URL: {why}")))?;
+    Ok(url.to_string())
 }
 
 /// A hub id: letters, digits and dashes, 2 to 16 (it is printed on labels and in logs).
@@ -141,14 +155,7 @@ impl Hub {
         }
         let central_url = match input.central_url.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                Some(url.trim_end_matches('/').to_string())
-            }
-            Some(url) => {
-                return Err(HubError::Invalid(format!(
-                    "'{url}' is not an http(s) URL of a central store"
-                )))
-            }
+            Some(url) => Some(central_url(url, input.central_insecure)?),
         };
         let token = match input.device_token.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -187,6 +194,7 @@ impl Hub {
                 hub_id: hub_id.clone(),
                 hub_name: hub_name.clone(),
                 station,
+                central_insecure: central_url.is_some() && input.central_insecure,
                 central_url,
                 ..(*current).clone()
             }
@@ -257,13 +265,7 @@ impl Hub {
                 "the demo hub is set up already".into(),
             ));
         }
-        let url = input.central_url.trim();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(HubError::Invalid(format!(
-                "'{url}' is not an http(s) URL of a central store"
-            )));
-        }
-        let url = url.trim_end_matches('/').to_string();
+        let url = central_url(&input.central_url, input.central_insecure)?;
         let token = crate::central::check_token(&input.device_token)?.to_string();
         let station = match input.station.as_deref().map(str::trim) {
             None | Some("") => current.station.clone(),
@@ -287,6 +289,7 @@ impl Hub {
             hub_name,
             station,
             central_url: Some(url.clone()),
+            central_insecure: input.central_insecure,
             ..(*current).clone()
         };
         {

@@ -56,6 +56,9 @@ pub struct TrackingWebhookInput {
     /// Forget the stored password.
     #[serde(default)]
     pub clear_password: bool,
+    /// Allow plain http to this URL off this machine (shown in red).
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// One URL of one retailer, with its queue, as F5 shows it.
@@ -66,6 +69,8 @@ pub struct TrackingWebhookView {
     pub url: String,
     pub username: Option<String>,
     pub has_password: bool,
+    /// Plain http allowed to this URL off this machine.
+    pub insecure: bool,
     #[ts(type = "number")]
     pub pending: u64,
     /// Batches past the retry budget: the alert.
@@ -245,6 +250,7 @@ impl Hub {
                     url: hook.url.clone(),
                     username: hook.username.clone(),
                     has_password: self.has_webhook_password(&record.id, &hook.url),
+                    insecure: hook.insecure,
                     pending: queue.map_or(0, |q| q.pending),
                     alerted: queue.map_or(0, |q| q.alerted),
                     delivered: queue.map_or(0, |q| q.delivered),
@@ -269,6 +275,7 @@ impl Hub {
                     url: queue.url.clone(),
                     username: None,
                     has_password: false,
+                    insecure: false,
                     pending: queue.pending,
                     alerted: queue.alerted,
                     delivered: queue.delivered,
@@ -315,6 +322,7 @@ impl Hub {
                     .map(str::trim)
                     .filter(|u| !u.is_empty())
                     .map(str::to_owned),
+                insecure: hook.insecure,
             });
         }
         // The same checks as any configuration that arrives (URLs, duplicates, count).

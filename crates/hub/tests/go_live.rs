@@ -34,6 +34,7 @@ fn setup_input() -> SetupInput {
         pin: "482913".into(),
         pin_again: "482913".into(),
         central_url: None,
+        central_insecure: false,
         device_token: None,
     }
 }
@@ -92,7 +93,14 @@ fn an_empty_data_dir_is_set_up_once_and_then_signs_in() {
                 central_url: Some("ftp://x".into()),
                 ..setup_input()
             },
-            "http(s)",
+            "must start with https://",
+        ),
+        (
+            SetupInput {
+                central_url: Some("http://192.168.1.20:8787".into()),
+                ..setup_input()
+            },
+            "is not encrypted",
         ),
         (
             SetupInput {

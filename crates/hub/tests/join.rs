@@ -56,6 +56,7 @@ fn setup(hub_id: &str, url: &str, token: &str) -> SetupInput {
         pin: "482913".into(),
         pin_again: "482913".into(),
         central_url: Some(url.into()),
+        central_insecure: false,
         device_token: Some(token.into()),
     }
 }
@@ -63,6 +64,7 @@ fn setup(hub_id: &str, url: &str, token: &str) -> SetupInput {
 fn join(url: &str, token: &str) -> JoinInput {
     JoinInput {
         central_url: url.into(),
+        central_insecure: false,
         device_token: token.into(),
         station: Some("bench-2".into()),
     }

@@ -48,6 +48,7 @@ fn loop_input(base: &str, key: &str) -> PartnerConnectionInput {
         qc_path: None,
         photo_url_base: None,
         secret: key.into(),
+        insecure: false,
     }
 }
 

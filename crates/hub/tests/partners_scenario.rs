@@ -395,6 +395,7 @@ fn partner(
         qc_path: None,
         photo_url_base: None,
         secret: secret.into(),
+        insecure: false,
     }
 }
 
@@ -404,6 +405,7 @@ fn hook(url: &str) -> TrackingWebhookInput {
         username: None,
         password: None,
         clear_password: false,
+        insecure: false,
     }
 }
 

@@ -111,6 +111,7 @@ fn rp_input(base: &str) -> PartnerConnectionInput {
         qc_path: None,
         photo_url_base: None,
         secret: TOKEN.into(),
+        insecure: false,
     }
 }
 
@@ -134,6 +135,7 @@ fn connect_elsewhere(dir: &Path, retailer: &str, base: &str) {
         qc_path: None,
         photo_url_base: None,
         connected_at: "2026-11-20T00:00:00.000Z".into(),
+        insecure: false,
     });
     store
         .write(NOW, |tx| {

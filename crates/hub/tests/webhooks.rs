@@ -45,6 +45,7 @@ fn hook(url: &str, user: Option<&str>, password: Option<&str>) -> TrackingWebhoo
         username: user.map(str::to_owned),
         password: password.map(str::to_owned),
         clear_password: false,
+        insecure: false,
     }
 }
 
@@ -387,6 +388,23 @@ fn only_admins_change_webhooks_and_bad_settings_are_named() {
         "never echoes a password: {message}"
     );
     assert!(hub.tracking_webhooks().unwrap().is_empty(), "nothing kept");
+
+    // Plain http leaves this machine only to an address an admin marked insecure.
+    let (c, message) = code(
+        hub.save_tracking_webhooks("kowhai", vec![hook("http://10.0.0.7/h", None, None)])
+            .unwrap_err(),
+    );
+    assert_eq!(c, ErrorCode::Invalid);
+    assert!(message.contains("is not encrypted"), "{message}");
+    let marked = TrackingWebhookInput {
+        insecure: true,
+        ..hook("http://10.0.0.7/h", None, None)
+    };
+    let saved = hub.save_tracking_webhooks("kowhai", vec![marked]).unwrap();
+    assert!(saved
+        .iter()
+        .any(|v| v.url == "http://10.0.0.7/h" && v.insecure));
+    hub.save_tracking_webhooks("kowhai", vec![]).unwrap();
 
     // The test button: a 200 from a live receiver, a clear sentence from a closed port.
     let live = Receiver::start(true);

@@ -5,6 +5,10 @@
  */
 export type JoinInput = { central_url: string, 
 /**
+ * Allow plain http to a central store off this machine.
+ */
+central_insecure: boolean, 
+/**
  * This station's own token from `returnhub-central add-device --hub HUB`.
  */
 device_token: string, 

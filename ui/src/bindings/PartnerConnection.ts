@@ -29,4 +29,8 @@ qc_path: string | null,
 /**
  * Where partners can fetch the hub's photos (`{base}/{hash}.jpg`); `None`: no photo URLs.
  */
-photo_url_base: string | null, connected_at: string, };
+photo_url_base: string | null, connected_at: string, 
+/**
+ * An admin allowed plain http to `base_url` (the window shows it in red).
+ */
+insecure?: boolean, };

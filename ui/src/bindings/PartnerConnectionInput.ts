@@ -8,4 +8,8 @@ export type PartnerConnectionInput = { target: ActionTarget, base_url: string, u
 /**
  * Loop's API key, Increff's password or Returns Prime's token. Kept in the keyring.
  */
-secret: string, };
+secret: string, 
+/**
+ * Allow plain http to `base_url` off this machine (shown in red).
+ */
+insecure: boolean, };

@@ -17,6 +17,10 @@ station: string | null, admin_badge: string, admin_name: string, pin: string, pi
  */
 central_url: string | null, 
 /**
+ * Allow plain http to a central store off this machine.
+ */
+central_insecure: boolean, 
+/**
  * This device's token from `returnhub-central add-device` (kept in the keyring).
  */
 device_token: string | null, };

@@ -9,6 +9,10 @@ export type SyncView = {
  */
 central_url: string | null, 
 /**
+ * Plain http to it off this machine was allowed (`[central] insecure`): shown in red.
+ */
+central_insecure: boolean, 
+/**
  * The worker runs (a URL and a device token are set).
  */
 running: boolean, online: boolean, queue_depth: number, last_success_at: string | null, last_error: string | null, 

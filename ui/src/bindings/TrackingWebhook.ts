@@ -7,4 +7,8 @@ export type TrackingWebhook = { url: string,
 /**
  * Sent as the `Username` header, with the `Password` header from the keyring.
  */
-username: string | null, };
+username: string | null, 
+/**
+ * An admin allowed plain http to this address (the window shows it in red).
+ */
+insecure?: boolean, };

@@ -11,4 +11,8 @@ password: string | null,
 /**
  * Forget the stored password.
  */
-clear_password: boolean, };
+clear_password: boolean, 
+/**
+ * Allow plain http to this URL off this machine (shown in red).
+ */
+insecure: boolean, };

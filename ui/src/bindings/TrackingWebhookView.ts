@@ -3,7 +3,11 @@
 /**
  * One URL of one retailer, with its queue, as F5 shows it.
  */
-export type TrackingWebhookView = { retailer_id: string, retailer_name: string, url: string, username: string | null, has_password: boolean, pending: number, 
+export type TrackingWebhookView = { retailer_id: string, retailer_name: string, url: string, username: string | null, has_password: boolean, 
+/**
+ * Plain http allowed to this URL off this machine.
+ */
+insecure: boolean, pending: number, 
 /**
  * Batches past the retry budget: the alert.
  */
