@@ -40,3 +40,9 @@ INSERT OR IGNORE INTO retailer_hubs (retailer_id, hub_id)
     SELECT DISTINCT json_extract(e.payload, '$.id'), d.hub_id
     FROM events e JOIN devices d ON d.bound_device_id = e.device_id
     WHERE e.kind = 'retailer_configured';
+
+-- A tracking event for a connote no return has yet is kept with the retailer whose key sent
+-- it; when a return of that retailer with the connote arrives, the event is linked to it (and
+-- reaches its hub), and a first scan makes the return's actions due then, once.
+ALTER TABLE tracking_events ADD COLUMN retailer_id TEXT;
+CREATE INDEX tracking_unlinked ON tracking_events (connote) WHERE return_id IS NULL;

@@ -574,6 +574,7 @@ impl Tx<'_> {
                         .execute(params![c, r.id])?;
                 }
                 self.settle_status(&r.id)?;
+                self.link_early_tracking(r)?;
             }
             DomainEvent::ReturnStatusChanged { return_id, to, .. } => {
                 if matches!(to, ReturnStatus::Processed | ReturnStatus::Closed) {
@@ -744,6 +745,66 @@ impl Tx<'_> {
 
     /// First scan: the return moves to in transit; for a First-scan retailer its actions
     /// become due (decided by the customer's choice and the rules) and are claimed here.
+    /// Tracking events that came for the return's connotes before the return did (sent with
+    /// its retailer's key) are linked to it now, under new feed positions so its hub pulls
+    /// them, and a first scan among them makes the return's actions due, once.
+    fn link_early_tracking(&mut self, r: &ReturnRecord) -> Result<()> {
+        let mut first_scan = false;
+        for connote in &r.connotes {
+            let early: Vec<(i64, String)> = self
+                .tx
+                .prepare_cached(
+                    "SELECT tseq, code FROM tracking_events
+                     WHERE connote = ?1 AND return_id IS NULL AND retailer_id = ?2
+                     ORDER BY tseq",
+                )?
+                .query_map([connote, &r.retailer_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            for (tseq, code) in early {
+                // Moved to a new feed position: the hub's pull cursor may be past the old one.
+                self.tx
+                    .prepare_cached(
+                        "CREATE TEMP TABLE IF NOT EXISTS moving_tracking AS
+                         SELECT * FROM tracking_events WHERE 0",
+                    )?
+                    .execute([])?;
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO temp.moving_tracking SELECT * FROM tracking_events WHERE tseq = ?1",
+                    )?
+                    .execute([tseq])?;
+                self.tx
+                    .prepare_cached("DELETE FROM tracking_events WHERE tseq = ?1")?
+                    .execute([tseq])?;
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO tracking_events (id, hub_id, return_id, connote, code, status,
+                           event_at, source, received_at, retailer_id)
+                         SELECT id, ?1, ?2, connote, code, status, event_at, source, received_at,
+                                retailer_id
+                         FROM temp.moving_tracking",
+                    )?
+                    .execute(params![r.hub_id, r.id])?;
+                self.tx
+                    .prepare_cached("DELETE FROM temp.moving_tracking")?
+                    .execute([])?;
+                first_scan |= code == "RT";
+            }
+        }
+        let record: Option<String> = self
+            .tx
+            .prepare_cached("SELECT record FROM retailers WHERE id = ?1")?
+            .query_row([&r.retailer_id], |row| row.get(0))
+            .optional()?;
+        if let (true, Some(record)) = (first_scan, record) {
+            let retailer: RetailerRecord = serde_json::from_str(&record)?;
+            self.first_scan(&r.id, &retailer)?;
+        }
+        Ok(())
+    }
+
     fn first_scan(&mut self, return_id: &str, retailer: &RetailerRecord) -> Result<usize> {
         let (hub, status, record): (String, String, String) = self.tx.query_row(
             "SELECT hub_id, status, record FROM returns WHERE id = ?1",
@@ -1564,8 +1625,8 @@ impl CentralStorage for SqliteStorage {
             let source = t.carrier.clone().unwrap_or_else(|| partner.key_id.clone());
             let inserted = w.tx.execute(
                 "INSERT OR IGNORE INTO tracking_events (id, hub_id, return_id, connote, code, status,
-                   event_at, source, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                   event_at, source, received_at, retailer_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     id,
                     found.as_ref().map(|f| &f.1),
@@ -1575,7 +1636,8 @@ impl CentralStorage for SqliteStorage {
                     t.status,
                     at,
                     source,
-                    rfc3339(now)
+                    rfc3339(now),
+                    retailer.id,
                 ],
             )?;
             if inserted == 0 {

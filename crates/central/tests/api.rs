@@ -342,6 +342,77 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     assert!(view.iter().all(|(_, s)| s == "in_transit"), "{view:?}");
 }
 
+/// A carrier's first scan can arrive before the partner's upload of the return: it is kept,
+/// linked when the return arrives (and reaches the return's hub), and the return's actions
+/// become due then, once. Another retailer's upload of the same connote does not take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_scan_before_the_upload_counts_when_the_return_arrives() {
+    let mut w = world().await;
+    let rt = |c: &str| TrackingIn {
+        consignment_no: c.into(),
+        code: "RT".into(),
+        status: "In transit".into(),
+        event_dt: "2026-11-23T10:00:00+10:00".into(),
+        ..TrackingIn::default()
+    };
+    let early = w.bolt.tracking(&[rt("B7"), rt("B8")]).await;
+    assert_eq!((early.recorded, early.actions_due), (2, 0));
+    assert_eq!(early.rows[0].return_id, None);
+    let linked = |w: &World, connote: &str| -> i64 {
+        w.central
+            .storage
+            .with_conn(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM tracking_events WHERE connote = ?1 AND return_id IS NOT NULL",
+                    [connote],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap()
+    };
+    // Another retailer's return with that connote does not take Bolt's scan.
+    w.partner
+        .upload(&[upload_row("B8", "#9", "SKU-1", "h1", "REFUND")])
+        .await;
+    assert_eq!(
+        linked(&w, "B8"),
+        0,
+        "Acme's return does not take Bolt's tracking event"
+    );
+    let answer = w
+        .bolt
+        .upload(&[
+            upload_row("B7", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B7", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    assert_eq!(answer.returns_created, 1, "{answer:?}");
+    assert_eq!(linked(&w, "B7"), 1);
+    let claims = w
+        .central
+        .storage
+        .claims_in_state(wire::ClaimState::Claimed, None, 10)
+        .unwrap();
+    assert_eq!(claims.len(), 2, "a First-scan retailer's actions, once");
+    // Sent again, nothing new is due.
+    let again = w.bolt.tracking(&[rt("B7")]).await;
+    assert_eq!(
+        (again.recorded, again.duplicates, again.actions_due),
+        (0, 1, 0)
+    );
+    let mut report = Default::default();
+    while w.h1a.pull_one_page(&mut report).await.unwrap() {}
+    assert_eq!(
+        report.tracking, 1,
+        "the hub gets the early event, once linked"
+    );
+    let view = hub_view(&w.h1a.store, "h1");
+    assert!(
+        view.contains(&("B7".to_string(), "in_transit".to_string())),
+        "{view:?}"
+    );
+}
+
 /// The retailer's one order as the central store holds it.
 fn central_order(w: &World, retailer: &str) -> returnhub_core::record::OrderRecord {
     let record: String = w
