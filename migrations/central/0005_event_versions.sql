@@ -46,3 +46,8 @@ INSERT OR IGNORE INTO retailer_hubs (retailer_id, hub_id)
 -- reaches its hub), and a first scan makes the return's actions due then, once.
 ALTER TABLE tracking_events ADD COLUMN retailer_id TEXT;
 CREATE INDEX tracking_unlinked ON tracking_events (connote) WHERE return_id IS NULL;
+
+-- A claim whose outcome stays unknown is checked again later and later (`checks` so far,
+-- the next not before `next_check_ms`), and ends failed, for a supervisor, after a cap.
+ALTER TABLE action_claims ADD COLUMN checks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE action_claims ADD COLUMN next_check_ms INTEGER NOT NULL DEFAULT 0;

@@ -119,7 +119,27 @@ fn settle(
         DispatchOutcome::Failed(reason) => {
             storage.finish_claim(claim, from, &ClaimEnd::Failed { target, reason }, now)?;
         }
+        DispatchOutcome::Unknown(e) if from == ClaimState::Unknown => {
+            // Checked again without an answer: later and later, then a supervisor's.
+            let checks = claim.checks + 1;
+            if checks >= MAX_CHECKS {
+                let reason = format!(
+                    "no certain answer from {target} after {checks} checks (last: {e}): see \
+                     whether the effect exists there, then retry"
+                );
+                tracing::error!(key = %claim.key, target = %target, checks, "action given up as failed");
+                storage.finish_claim(claim, from, &ClaimEnd::Failed { target, reason }, now)?;
+            } else {
+                storage.set_claim_state(&claim.key, from, ClaimState::Unknown, Some(&e), now)?;
+                storage.defer_claim(
+                    &claim.key,
+                    checks,
+                    now + check_delay_ms(checks, &claim.key),
+                )?;
+            }
+        }
         DispatchOutcome::Unknown(e) => {
+            // A send with no certain outcome: checked at once, on the next pass.
             storage.set_claim_state(&claim.key, from, ClaimState::Unknown, Some(&e), now)?;
         }
         DispatchOutcome::NotApplied => {
@@ -129,9 +149,29 @@ fn settle(
     Ok(())
 }
 
-/// One pass: reconciles claims left `sent`/`unknown`, then sends up to `limit` claimed ones.
-/// Run it in one task only (the state changes are compare-and-set, so a second runner can
-/// never send a claim the first already moved to `sent`).
+/// How many checks of an unknown claim before it ends failed, for a supervisor (about six
+/// hours with [`check_delay_ms`]).
+pub const MAX_CHECKS: u32 = 12;
+
+/// When to check an unknown claim again after `checks` checks: 30 s doubling up to an hour,
+/// with equal jitter drawn from the key, so claims that failed together are not all checked
+/// again at the same moment.
+pub fn check_delay_ms(checks: u32, key: &str) -> i64 {
+    let base: i64 = 30_000i64
+        .saturating_mul(1i64 << checks.saturating_sub(1).min(20))
+        .min(3_600_000);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes().chain(checks.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    base / 2 + (h % (base as u64 / 2 + 1)) as i64
+}
+
+/// One pass: sends up to `limit` claimed actions, then reconciles up to `limit` claims left
+/// `sent`/`unknown` whose check is due. New claims go first: however many old ones wait
+/// for an answer, a new one never waits behind them. Run it in one task only (the state
+/// changes are compare-and-set, so a second runner can never send a claim the first already
+/// moved to `sent`).
 pub fn dispatch_due(
     storage: &dyn CentralStorage,
     dispatcher: &dyn ActionDispatcher,
@@ -141,15 +181,54 @@ pub fn dispatch_due(
     let mut report = DispatchReport::default();
     let retailers = dispatcher.retailers();
     let retailers = retailers.as_deref();
-    for state in [ClaimState::Sent, ClaimState::Unknown] {
-        for claim in storage.claims_in_state(state, retailers, limit)? {
-            let context = ClaimContext::of(storage, &claim);
-            let outcome = dispatcher.reconcile(&claim, &context);
-            settle(storage, dispatcher, &claim, &context, state, outcome, now)?;
-            report.reconciled += 1;
-        }
+    // The unknown claims due now, taken before this pass sends anything: one whose send
+    // ends unknown in this pass is checked on a later one.
+    let unknown = storage.claims_due(ClaimState::Unknown, retailers, now, limit)?;
+    // Claims a crash left `sent` are checked before anything new is sent.
+    for claim in storage.claims_due(ClaimState::Sent, retailers, now, limit)? {
+        let context = ClaimContext::of(storage, &claim);
+        let outcome = dispatcher.reconcile(&claim, &context);
+        settle(
+            storage,
+            dispatcher,
+            &claim,
+            &context,
+            ClaimState::Sent,
+            outcome,
+            now,
+        )?;
+        report.reconciled += 1;
     }
-    for claim in storage.claims_in_state(ClaimState::Claimed, retailers, limit)? {
+    send_claimed(storage, dispatcher, retailers, now, limit, &mut report)?;
+    for claim in unknown {
+        let context = ClaimContext::of(storage, &claim);
+        let outcome = dispatcher.reconcile(&claim, &context);
+        settle(
+            storage,
+            dispatcher,
+            &claim,
+            &context,
+            ClaimState::Unknown,
+            outcome,
+            now,
+        )?;
+        report.reconciled += 1;
+    }
+    // What the checks found never applied goes out now.
+    let left = limit.saturating_sub(report.sent as u32);
+    send_claimed(storage, dispatcher, retailers, now, left, &mut report)?;
+    Ok(report)
+}
+
+fn send_claimed(
+    storage: &dyn CentralStorage,
+    dispatcher: &dyn ActionDispatcher,
+    retailers: Option<&[String]>,
+    now: UnixMillis,
+    limit: u32,
+    report: &mut DispatchReport,
+) -> Result<()> {
+    for claim in storage.claims_due(ClaimState::Claimed, retailers, now, limit)? {
         let context = ClaimContext::of(storage, &claim);
         if !dispatcher.serves(&claim, &context) {
             continue;
@@ -169,7 +248,7 @@ pub fn dispatch_due(
         )?;
         report.sent += 1;
     }
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -602,8 +602,8 @@ impl Tx<'_> {
             DomainEvent::ActionRetried { key, .. } => {
                 self.tx
                     .prepare_cached(
-                        "UPDATE action_claims SET state = 'unknown', attempts = 0,
-                           last_error = NULL, updated_at = ?2
+                        "UPDATE action_claims SET state = 'unknown', attempts = 0, checks = 0,
+                           next_check_ms = 0, last_error = NULL, updated_at = ?2
                          WHERE key = ?1 AND state = 'failed'",
                     )?
                     .execute(params![key.as_str(), rfc3339(self.now)])?;
@@ -1687,31 +1687,51 @@ impl CentralStorage for SqliteStorage {
         retailers: Option<&[String]>,
         limit: u32,
     ) -> Result<Vec<ActionClaim>> {
+        self.claims_due(state, retailers, i64::MAX, limit)
+    }
+
+    fn claims_due(
+        &self,
+        state: ClaimState,
+        retailers: Option<&[String]>,
+        now: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<ActionClaim>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
-            "SELECT key, return_id, hub_id, device_id, event_id, action, state, attempts, last_error
-             FROM action_claims WHERE state = ?1
+            "SELECT key, return_id, hub_id, device_id, event_id, action, state, attempts, last_error,
+                    checks
+             FROM action_claims WHERE state = ?1 AND next_check_ms <= ?4
                AND (?3 IS NULL OR retailer_id IN (SELECT value FROM json_each(?3)))
              ORDER BY claimed_at, key LIMIT ?2",
         )?;
         let retailers = retailers.map(serde_json::to_string).transpose()?;
-        let rows = stmt.query_map(params![state.as_str(), limit, retailers], |r| {
+        let rows = stmt.query_map(params![state.as_str(), limit, retailers, now], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
+                (
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ),
                 r.get::<_, String>(5)?,
                 r.get::<_, String>(6)?,
                 r.get::<_, u32>(7)?,
                 r.get::<_, Option<String>>(8)?,
+                r.get::<_, u32>(9)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (key, return_id, hub_id, device_id, event_id, action, state, attempts, last_error) =
-                row?;
+            let (
+                (key, return_id, hub_id, device_id, event_id),
+                action,
+                state,
+                attempts,
+                last_error,
+                checks,
+            ) = row?;
             out.push(ActionClaim {
                 key,
                 return_id,
@@ -1721,10 +1741,19 @@ impl CentralStorage for SqliteStorage {
                 action: serde_json::from_str(&action)?,
                 state: state_of(&state),
                 attempts,
+                checks,
                 last_error,
             });
         }
         Ok(out)
+    }
+
+    fn defer_claim(&self, key: &str, checks: u32, next_check: UnixMillis) -> Result<()> {
+        self.lock()?.conn.execute(
+            "UPDATE action_claims SET checks = ?2, next_check_ms = ?3 WHERE key = ?1",
+            params![key, checks, next_check],
+        )?;
+        Ok(())
     }
 
     fn set_claim_state(

@@ -97,6 +97,8 @@ pub struct ActionClaim {
     pub action: ActionDue,
     pub state: ClaimState,
     pub attempts: u32,
+    /// Reconciliations that still left the outcome unknown.
+    pub checks: u32,
     pub last_error: Option<String>,
 }
 
@@ -173,6 +175,17 @@ pub trait CentralStorage: Send + Sync + 'static {
         retailers: Option<&[String]>,
         limit: u32,
     ) -> Result<Vec<ActionClaim>>;
+    /// Claims in `state` that are due (their next check is not later than `now`), oldest
+    /// first.
+    fn claims_due(
+        &self,
+        state: ClaimState,
+        retailers: Option<&[String]>,
+        now: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<ActionClaim>>;
+    /// An unknown claim checked once more without an answer: checked again at `next_check`.
+    fn defer_claim(&self, key: &str, checks: u32, next_check: UnixMillis) -> Result<()>;
     /// Moves a claim from `from` to `to` (compare-and-set); false if it was not in `from`.
     fn set_claim_state(
         &self,

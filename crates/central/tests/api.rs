@@ -1034,3 +1034,113 @@ async fn a_connote_of_another_retailer_is_neither_revealed_nor_taken() {
         Some(acme_return.as_str())
     );
 }
+
+/// A target that never gives a certain answer: every send and every check is "unknown".
+struct Silent;
+
+impl returnhub_central::dispatch::ActionDispatcher for Silent {
+    fn target(&self) -> &str {
+        "silent"
+    }
+    fn dispatch(
+        &self,
+        _: &returnhub_central::storage::ActionClaim,
+        _: &returnhub_central::dispatch::ClaimContext<'_>,
+    ) -> returnhub_central::dispatch::DispatchOutcome {
+        returnhub_central::dispatch::DispatchOutcome::Unknown("timed out".into())
+    }
+    fn reconcile(
+        &self,
+        _: &returnhub_central::storage::ActionClaim,
+        _: &returnhub_central::dispatch::ClaimContext<'_>,
+    ) -> returnhub_central::dispatch::DispatchOutcome {
+        returnhub_central::dispatch::DispatchOutcome::Unknown("no answer".into())
+    }
+}
+
+/// Unknown outcomes are checked again later and later with jitter, a new claim never waits
+/// behind them, and after the cap a claim ends failed: the return's hub is told, for its
+/// supervisors to see and retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_actions_are_checked_less_often_then_given_up_and_new_ones_go_first() {
+    use returnhub_central::dispatch::{check_delay_ms, dispatch_due, MAX_CHECKS};
+    let w = world().await;
+    let rows: Vec<_> = (0..60)
+        .map(|n| {
+            upload_row(
+                &format!("U{n:03}"),
+                &format!("#{n}"),
+                "SKU-1",
+                "h1",
+                "REFUND",
+            )
+        })
+        .collect();
+    assert_eq!(w.bolt.upload(&rows).await.returns_created, 60);
+    let rt = |c: String| TrackingIn {
+        consignment_no: c,
+        code: "RT".into(),
+        status: "In transit".into(),
+        event_dt: "2026-11-23T10:00:00+10:00".into(),
+        ..TrackingIn::default()
+    };
+    let first: Vec<_> = (0..50).map(|n| rt(format!("U{n:03}"))).collect();
+    assert_eq!(w.bolt.tracking(&first).await.actions_due, 50);
+    let storage = &w.central.storage;
+    let mut now = w.clock.now();
+    // The first pass sends all 50 (unknown); the next checks each once: still unknown, each
+    // deferred.
+    let report = dispatch_due(storage.as_ref(), &Silent, now, 100).unwrap();
+    assert_eq!((report.sent, report.reconciled), (50, 0));
+    let report = dispatch_due(storage.as_ref(), &Silent, now, 100).unwrap();
+    assert_eq!((report.sent, report.reconciled), (0, 50));
+    let pending = storage
+        .claims_in_state(wire::ClaimState::Unknown, None, 1000)
+        .unwrap();
+    assert_eq!(pending.len(), 50);
+    assert!(pending.iter().all(|c| c.checks == 1));
+    // Not checked again before its time.
+    let again = dispatch_due(storage.as_ref(), &Silent, now + 1_000, 100).unwrap();
+    assert_eq!((again.sent, again.reconciled), (0, 0));
+    // Jittered: the 50 are not all due at one moment.
+    let delays: std::collections::BTreeSet<i64> =
+        pending.iter().map(|c| check_delay_ms(1, &c.key)).collect();
+    assert!(delays.len() > 10, "{delays:?}");
+    assert!(delays.iter().all(|d| (15_000..=30_000).contains(d)));
+
+    // A new claim goes out on the next pass, however many old ones are due for a check.
+    let late: Vec<_> = (50..60).map(|n| rt(format!("U{n:03}"))).collect();
+    assert_eq!(w.bolt.tracking(&late).await.actions_due, 10);
+    now += 3_600_000;
+    let report = dispatch_due(storage.as_ref(), &Silent, now, 20).unwrap();
+    assert_eq!(report.sent, 10, "new claims first");
+
+    // Checked until the cap, then failed, and the hub is told.
+    for _ in 0..MAX_CHECKS + 1 {
+        now += 2 * 3_600_000;
+        dispatch_due(storage.as_ref(), &Silent, now, 1000).unwrap();
+    }
+    let failed = storage
+        .claims_in_state(wire::ClaimState::Failed, None, 1000)
+        .unwrap();
+    assert_eq!(failed.len(), 60);
+    assert!(
+        failed[0]
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("after {MAX_CHECKS} checks")),
+        "{:?}",
+        failed[0].last_error
+    );
+    let told: i64 = storage
+        .with_conn(|c| {
+            c.query_row(
+                "SELECT count(*) FROM events WHERE kind = 'action_failed' AND hub_id = 'h1'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(told, 60);
+}
