@@ -282,7 +282,7 @@ impl Tx<'_> {
                     "return {} is retailer {retailer}'s, not {}'s",
                     a.return_id, a.retailer_id
                 )),
-                Some(_) => None,
+                Some(_) => self.action_refusal(a)?,
             },
             DomainEvent::ReturnStatusChanged { return_id, .. }
             | DomainEvent::ActionConfirmed { return_id, .. }
@@ -318,6 +318,109 @@ impl Tx<'_> {
                 return_id: None, ..
             } => None,
         })
+    }
+
+    /// Why an action a device made due on its own hub's return cannot stand: the items must
+    /// be the return's, the retailer's actions must become due at the hub (not at the
+    /// carrier's first scan, which the central store itself acts on), and an amount must be
+    /// in the order's currency and no more than the items are worth on it.
+    fn action_refusal(&self, a: &ActionDue) -> Result<Option<String>> {
+        let record: String = self
+            .tx
+            .prepare_cached("SELECT record FROM returns WHERE id = ?1")?
+            .query_row([&a.return_id], |r| r.get(0))?;
+        let ret: ReturnRecord = serde_json::from_str(&record)?;
+        if let Some(stray) = a
+            .item_ids
+            .iter()
+            .find(|id| !ret.items.iter().any(|i| &i.id == *id))
+        {
+            return Ok(Some(format!("item {stray} is not on return {}", ret.id)));
+        }
+        let trigger: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT json_extract(record, '$.policy.trigger') FROM retailers WHERE id = ?1",
+            )?
+            .query_row([&a.retailer_id], |r| r.get(0))
+            .optional()?;
+        if trigger.as_deref() == Some(Trigger::FirstScan.as_str()) {
+            return Ok(Some(format!(
+                "retailer {}'s actions become due at the carrier's first scan, here, not at a hub",
+                a.retailer_id
+            )));
+        }
+        let Some(amount) = a.amount else {
+            return Ok(None);
+        };
+        Ok(match self.worth(&ret, &a.item_ids)? {
+            None => Some(format!("order {} is not known here", ret.order_id)),
+            Some(worth) if worth.currency != amount.currency => Some(format!(
+                "action {} is in {}, order {} in {}",
+                a.key.as_str(),
+                amount.currency.code(),
+                ret.order_id,
+                worth.currency.code()
+            )),
+            Some(worth) if amount.minor > worth.minor => Some(format!(
+                "action {} asks {} minor units, more than its items are worth on order {} ({})",
+                a.key.as_str(),
+                amount.minor,
+                ret.order_id,
+                worth.minor
+            )),
+            Some(_) => None,
+        })
+    }
+
+    /// What `item_ids` of `ret` are worth as a refund: their share of what was paid on the
+    /// order for the quantity the return lists, discounts spread as the hub spreads them
+    /// (earlier returns not subtracted: a ceiling). `None` when the order is not here.
+    fn worth(&self, ret: &ReturnRecord, item_ids: &[String]) -> Result<Option<Money>> {
+        let record: Option<String> = self
+            .tx
+            .prepare_cached("SELECT record FROM orders WHERE id = ?1")?
+            .query_row([&ret.order_id], |r| r.get(0))
+            .optional()?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let order: OrderRecord = serde_json::from_str(&record)?;
+        let currency = order.total.currency;
+        let paid = returnhub_core::refund::Order {
+            currency,
+            lines: order
+                .lines
+                .iter()
+                .map(|l| returnhub_core::refund::OrderLine {
+                    line_id: l.id.clone(),
+                    unit_price: l.unit_price,
+                    quantity: l.quantity,
+                    line_discount: l.discount,
+                    refunded_amount: Money::zero(currency),
+                    refunded_quantity: 0,
+                })
+                .collect(),
+            order_discount: order.discount,
+            shipping_paid: Money::zero(currency),
+            shipping_refunded: Money::zero(currency),
+        };
+        let received: Vec<returnhub_core::refund::ReceivedLine> = ret
+            .items
+            .iter()
+            .filter(|i| item_ids.contains(&i.id))
+            .map(|i| returnhub_core::refund::ReceivedLine {
+                line_id: i.order_line_id.clone(),
+                quantity_received: i.quantity,
+            })
+            .collect();
+        let policy = returnhub_core::refund::RefundPolicy {
+            restocking_fee: returnhub_core::refund::RestockingFee::None,
+            refund_shipping_when_fully_returned: false,
+        };
+        returnhub_core::refund::refund_for_return(&paid, &received, &policy)
+            .map(|r| Some(r.total))
+            .map_err(|e| CentralError::Invalid(format!("order {}: {e}", order.id)))
     }
 
     /// Refused unless the return is `hub`'s (or, with `must_exist` false, unknown here).
@@ -869,7 +972,7 @@ impl Tx<'_> {
             outcomes.push(ItemOutcome {
                 item_id: item.id.clone(),
                 outcome: verdict.outcome,
-                amount: line.unit_price.checked_mul(i64::from(item.quantity)).ok(),
+                amount: self.worth(&ret, std::slice::from_ref(&item.id))?,
             });
         }
         let due = actions_due_under(

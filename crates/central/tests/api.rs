@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use returnhub_central::storage::CentralStorage;
 use returnhub_core::model::ReturnStatus;
-use returnhub_core::money::Money;
+use returnhub_core::money::{Currency, Money};
 use returnhub_core::rules::Outcome;
 use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent, Trigger};
 use returnhub_protocol::event::DomainEvent;
@@ -1143,4 +1143,96 @@ async fn unknown_actions_are_checked_less_often_then_given_up_and_new_ones_go_fi
         })
         .unwrap();
     assert_eq!(told, 60);
+}
+
+/// An action a hub makes due is checked against the order: no more than the items are worth,
+/// in the order's currency, on items of the return, and never for a retailer whose actions
+/// become due at the carrier's first scan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_action_is_checked_against_what_the_order_allows() {
+    let mut w = world().await;
+    let up = w
+        .partner
+        .upload(&[upload_row("M1", "#1", "SKU-1", "h1", "REFUND")])
+        .await;
+    let return_id = up.rows[0].return_id.clone().unwrap();
+    w.h1a.sync_once().await.unwrap();
+    let item: String = w
+        .h1a
+        .store
+        .reader()
+        .query_row(
+            "SELECT id FROM return_items WHERE return_id = ?1",
+            [&return_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let due = |retailer: &str, item: &str, amount: Money| {
+        actions_due(
+            Trigger::Processing,
+            ReturnEvent::Processed,
+            retailer,
+            &return_id,
+            &[ItemOutcome {
+                item_id: item.into(),
+                outcome: Outcome::Refund,
+                amount: Some(amount),
+            }],
+        )
+        .remove(0)
+    };
+    let nzd: Currency = "NZD".parse().unwrap();
+    let attempts = [
+        due("acme", &item, Money::new(4996, aud())),
+        due("acme", &item, Money::new(100, nzd)),
+        due("acme", "not-an-item", Money::new(100, aud())),
+    ];
+    append(
+        &mut w.h1a.store,
+        w.clock.now(),
+        attempts
+            .iter()
+            .cloned()
+            .map(DomainEvent::ActionDue)
+            .collect(),
+    );
+    let answer = push_all(&mut w.h1a).await;
+    let why: Vec<&str> = answer.held.iter().map(|h| h.reason.as_str()).collect();
+    assert_eq!(why.len(), 3, "{why:?}");
+    assert!(
+        why[0].contains("more than its items are worth") && why[0].contains("(4995)"),
+        "{why:?}"
+    );
+    assert!(why[1].contains("is in NZD"), "{why:?}");
+    assert!(
+        why[2].contains("item not-an-item is not on return"),
+        "{why:?}"
+    );
+    let claims = w
+        .central
+        .storage
+        .claims_in_state(wire::ClaimState::Claimed, None, 10)
+        .unwrap();
+    assert!(claims.is_empty(), "{claims:?}");
+    // What the item is worth goes through.
+    append(
+        &mut w.h1a.store,
+        w.clock.now(),
+        vec![DomainEvent::ActionDue(due(
+            "acme",
+            &item,
+            Money::new(4995, aud()),
+        ))],
+    );
+    // (push_all leaves the outbox as it is: the three refused go again, refused again.)
+    let again = push_all(&mut w.h1a).await;
+    assert_eq!((again.held.len(), again.new), (3, 1), "{again:?}");
+    assert_eq!(
+        w.central
+            .storage
+            .claims_in_state(wire::ClaimState::Claimed, None, 10)
+            .unwrap()
+            .len(),
+        1
+    );
 }
