@@ -133,11 +133,9 @@ fn tcp_silent_printer_is_no_status_answer() {
 
 #[test]
 fn tcp_listener_not_there_is_unreachable() {
-    // Bind then drop: the port is free and nothing listens.
-    let addr = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    // Port 1 (tcpmux): nothing listens there, and unlike a port bound then dropped, no other
+    // test's listener can take it meanwhile (they all bind ephemeral ports).
+    let addr = "127.0.0.1:1".to_string();
     let mut p = TcpPrinter::new(&addr);
     p.connect_timeout = Duration::from_millis(300);
     assert!(matches!(
