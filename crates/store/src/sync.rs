@@ -229,10 +229,12 @@ impl Store {
             station: None,
             appended: Vec::new(),
         };
-        let mut outcome = ApplyOutcome::default();
-        if !self.held_retried {
-            outcome.released = w.release_held(&self.known)?;
-        }
+        // Events that wait for a held one are retried on every page (what they need may have
+        // just been applied); events that need an update, once per opening of the file.
+        let mut outcome = ApplyOutcome {
+            released: w.release_held(&self.known, !self.held_retried)?,
+            ..ApplyOutcome::default()
+        };
         for event in events {
             // Name the event: a pull that cannot be applied stops the worker's rounds, and
             // the sentence is what the UI shows as the last error.
@@ -453,17 +455,20 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Applies the held events that this build reads (it was updated since they were held),
-    /// oldest first; the others stay held.
-    fn release_held(&mut self, known: &KnownEvents) -> Result<usize> {
+    /// Applies the held events that this build reads, oldest first: those that waited for a
+    /// held one, and (`needing_update_too`) those from a newer build this one now reads; the
+    /// others stay held.
+    fn release_held(&mut self, known: &KnownEvents, needing_update_too: bool) -> Result<usize> {
         let held: Vec<RemoteEvent> = self
             .tx
             .prepare_cached(
                 "SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload,
                         recorded_at, version
-                 FROM held_events WHERE state IN ('needs_update', 'unapplied') ORDER BY hlc, id",
+                 FROM held_events
+                 WHERE state = 'unapplied' OR (?1 AND state = 'needs_update')
+                 ORDER BY hlc, id",
             )?
-            .query_map([], |r| RemoteEvent::from_row(r, 0))?
+            .query_map([needing_update_too], |r| RemoteEvent::from_row(r, 0))?
             .collect::<rusqlite::Result<_>>()?;
         let mut released = 0;
         for ev in held

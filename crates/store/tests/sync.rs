@@ -453,3 +453,35 @@ fn a_pulled_stamp_from_a_clock_far_ahead_moves_no_local_clock() {
         "a restart does not pin it either"
     );
 }
+
+#[test]
+fn an_event_that_waits_for_another_is_applied_by_the_next_page_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let mut other = HlcClock::new("other-device");
+    let events = seed();
+    let remote_all: Vec<RemoteEvent> = events.iter().map(|e| remote(&mut other, NOW, e)).collect();
+    // The order and the return arrive before their retailer (a relay that reordered them).
+    let first = store
+        .apply_remote_batch(NOW, &remote_all[1..3], SyncCursor::default())
+        .unwrap();
+    assert_eq!((first.applied, first.held), (0, 2), "{first:?}");
+    let second = store
+        .apply_remote_batch(NOW, &remote_all[..1], SyncCursor::default())
+        .unwrap();
+    assert_eq!(second.applied, 1);
+    // The next page (even an empty one) applies what waited, without a restart.
+    let third = store
+        .apply_remote_batch(NOW, &[], SyncCursor::default())
+        .unwrap();
+    assert_eq!(third.released, 2, "{third:?}");
+    assert_eq!(status(&store), "expected");
+    assert_eq!(
+        store.held_counts().unwrap(),
+        HeldCounts {
+            needs_update: 0,
+            malformed: 0,
+            refused: 0
+        }
+    );
+}
