@@ -244,12 +244,26 @@ async fn pull_run(n: usize) -> (Duration, usize) {
         qc_reasons: vec![],
     };
     let seed_started = Instant::now();
-    let mut batch = vec![remote(
-        &mut clock,
-        &device,
-        now,
-        &DomainEvent::RetailerConfigured(retailer),
-    )];
+    // The importing station's admin ("u-bench", the actor of every event here) is enrolled
+    // first: the central store takes a retailer's configuration only from an admin.
+    let admin = DomainEvent::UserEnrolled(returnhub_core::record::UserRecord {
+        id: "u-bench".into(),
+        name: "Bench Admin".into(),
+        badge: "AD-BENCH".into(),
+        pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        role: returnhub_core::auth::Role::Admin,
+        active: true,
+        must_change_pin: false,
+    });
+    let mut batch = vec![
+        remote(&mut clock, &device, now, &admin),
+        remote(
+            &mut clock,
+            &device,
+            now,
+            &DomainEvent::RetailerConfigured(retailer),
+        ),
+    ];
     let mut ident = DeviceIdentity {
         bound_device_id: None,
         ..importer
