@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use returnhub_core::decision::Decider;
 use returnhub_core::model::ReturnStatus;
@@ -60,6 +61,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
 
 pub struct SqliteStorage {
     path: PathBuf,
+    /// Fair when asked ([`MutexGuard::unlock_fair`]): a long writer that lets go between
+    /// chunks hands the lock to a waiting request instead of taking it straight back.
     inner: Mutex<Inner>,
 }
 
@@ -182,14 +185,11 @@ impl SqliteStorage {
         &self.path
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>> {
-        // A request that panicked while holding the lock rolled its transaction back as it
-        // unwound (the Transaction is dropped): the connection is whole, so the next request
-        // takes the lock over instead of every later request failing for good.
-        Ok(self.inner.lock().unwrap_or_else(|poisoned| {
-            tracing::error!("a request panicked while holding the storage lock; carrying on");
-            poisoned.into_inner()
-        }))
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        // No poisoning: a request that panicked while holding the lock rolled its transaction
+        // back as it unwound (the Transaction is dropped), so the connection is whole and the
+        // next request takes the lock, instead of every later request failing for good.
+        Ok(self.inner.lock())
     }
 
     /// Direct read access for tests and reports.
@@ -1513,167 +1513,171 @@ impl CentralStorage for SqliteStorage {
         let mut groups = groups.into_iter().peekable();
         while groups.peek().is_some() {
             let mut inner = self.lock()?;
-            let mut w = inner.write(now)?;
-            for (consignment, lines) in groups.by_ref().take(UPLOAD_CHUNK) {
-                let fail_all = |results: &mut Vec<RowResult>, f: FieldError| {
-                    for (i, v) in &lines {
-                        results.push(row_errors(*i, &v.consignment, vec![f.clone()]));
-                    }
-                };
-                if let Some(bad) = bad_consignments.get(&consignment) {
-                    fail_all(
-                        &mut results,
-                        field(
-                            "ConsignmentNo",
-                            format!("not created: row {bad} of this consignment has errors"),
-                        ),
-                    );
-                    continue;
-                }
-                let first = &lines[0].1;
-                if lines
-                    .iter()
-                    .any(|(_, v)| v.order_number != first.order_number || v.hub_id != first.hub_id)
-                {
-                    fail_all(
-                        &mut results,
-                        field(
-                            "OrderNumber",
-                            "rows of one consignment must name the same order and hub",
-                        ),
-                    );
-                    continue;
-                }
-                let hub_known: bool = w.tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM devices WHERE hub_id = ?1)",
-                    [&first.hub_id],
-                    |r| r.get(0),
-                )?;
-                if !hub_known {
-                    fail_all(
-                        &mut results,
-                        field(
-                            "HubId",
-                            format!("hub '{}' has no registered device", first.hub_id),
-                        ),
-                    );
-                    continue;
-                }
-                let existing: Option<(String, String, String)> =
-                    w.tx.query_row(
-                        "SELECT r.id, o.order_number, r.retailer_id FROM connotes c
-                     JOIN returns r ON r.id = c.return_id
-                     JOIN orders o ON o.id = r.order_id WHERE c.connote = ?1",
-                        [&consignment],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional()?;
-                if let Some((_, _, owner)) = existing.as_ref().filter(|e| e.2 != retailer.id) {
-                    // Another retailer's parcel: neither its return nor its retailer is named, and
-                    // nothing of it is touched.
-                    tracing::warn!(retailer = %retailer.id, owner = %owner, "upload named another retailer's connote");
-                    fail_all(
-                        &mut results,
-                        field("ConsignmentNo", "this consignment number is already in use"),
-                    );
-                    continue;
-                }
-                if let Some((return_id, order_number, _)) = existing {
-                    if order_number == first.order_number {
-                        // A resent upload: the same return, nothing new.
+            {
+                let mut w = inner.write(now)?;
+                for (consignment, lines) in groups.by_ref().take(UPLOAD_CHUNK) {
+                    let fail_all = |results: &mut Vec<RowResult>, f: FieldError| {
                         for (i, v) in &lines {
-                            results.push(RowResult {
-                                row: *i,
-                                consignment_no: v.consignment.clone(),
-                                return_id: Some(return_id.clone()),
-                                errors: vec![],
-                            });
+                            results.push(row_errors(*i, &v.consignment, vec![f.clone()]));
                         }
-                    } else {
+                    };
+                    if let Some(bad) = bad_consignments.get(&consignment) {
                         fail_all(
                             &mut results,
                             field(
                                 "ConsignmentNo",
-                                format!("already belongs to return {return_id} of another order"),
+                                format!("not created: row {bad} of this consignment has errors"),
                             ),
                         );
+                        continue;
                     }
-                    continue;
-                }
-                // The order: known (a second return from it) or new, made from these rows.
-                let known: Option<String> =
+                    let first = &lines[0].1;
+                    if lines.iter().any(|(_, v)| {
+                        v.order_number != first.order_number || v.hub_id != first.hub_id
+                    }) {
+                        fail_all(
+                            &mut results,
+                            field(
+                                "OrderNumber",
+                                "rows of one consignment must name the same order and hub",
+                            ),
+                        );
+                        continue;
+                    }
+                    let hub_known: bool = w.tx.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM devices WHERE hub_id = ?1)",
+                        [&first.hub_id],
+                        |r| r.get(0),
+                    )?;
+                    if !hub_known {
+                        fail_all(
+                            &mut results,
+                            field(
+                                "HubId",
+                                format!("hub '{}' has no registered device", first.hub_id),
+                            ),
+                        );
+                        continue;
+                    }
+                    let existing: Option<(String, String, String)> =
+                        w.tx.query_row(
+                            "SELECT r.id, o.order_number, r.retailer_id FROM connotes c
+                     JOIN returns r ON r.id = c.return_id
+                     JOIN orders o ON o.id = r.order_id WHERE c.connote = ?1",
+                            [&consignment],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .optional()?;
+                    if let Some((_, _, owner)) = existing.as_ref().filter(|e| e.2 != retailer.id) {
+                        // Another retailer's parcel: neither its return nor its retailer is named, and
+                        // nothing of it is touched.
+                        tracing::warn!(retailer = %retailer.id, owner = %owner, "upload named another retailer's connote");
+                        fail_all(
+                            &mut results,
+                            field("ConsignmentNo", "this consignment number is already in use"),
+                        );
+                        continue;
+                    }
+                    if let Some((return_id, order_number, _)) = existing {
+                        if order_number == first.order_number {
+                            // A resent upload: the same return, nothing new.
+                            for (i, v) in &lines {
+                                results.push(RowResult {
+                                    row: *i,
+                                    consignment_no: v.consignment.clone(),
+                                    return_id: Some(return_id.clone()),
+                                    errors: vec![],
+                                });
+                            }
+                        } else {
+                            fail_all(
+                                &mut results,
+                                field(
+                                    "ConsignmentNo",
+                                    format!(
+                                        "already belongs to return {return_id} of another order"
+                                    ),
+                                ),
+                            );
+                        }
+                        continue;
+                    }
+                    // The order: known (a second return from it) or new, made from these rows.
+                    let known: Option<String> =
                     w.tx.query_row(
                         "SELECT record FROM orders WHERE retailer_id = ?1 AND order_number = ?2",
                         params![retailer.id, first.order_number],
                         |r| r.get(0),
                     )
                     .optional()?;
-                let order: OrderRecord = match known {
-                    Some(record) => serde_json::from_str(&record)?,
-                    None => {
-                        let order = new_order(&retailer.id, retailer.currency, &lines, now)?;
-                        w.append_own(
-                            DomainEvent::OrderImported(order.clone()),
-                            Some(&first.hub_id),
-                        )?;
-                        order
+                    let order: OrderRecord = match known {
+                        Some(record) => serde_json::from_str(&record)?,
+                        None => {
+                            let order = new_order(&retailer.id, retailer.currency, &lines, now)?;
+                            w.append_own(
+                                DomainEvent::OrderImported(order.clone()),
+                                Some(&first.hub_id),
+                            )?;
+                            order
+                        }
+                    };
+                    let mut items = Vec::new();
+                    let mut missing = Vec::new();
+                    for (i, v) in &lines {
+                        match order.lines.iter().find(|l| l.sku == v.sku) {
+                            Some(line) => items.push(ReturnItemRecord {
+                                external_id: None,
+                                id: uuid::Uuid::now_v7().to_string(),
+                                order_line_id: line.id.clone(),
+                                quantity: v.quantity,
+                                reason_code: v.reason.clone(),
+                                sub_reason_code: v.sub_reason.clone(),
+                                comment: v.description.clone(),
+                                chosen_option: Some(v.option),
+                            }),
+                            None => missing.push(*i),
+                        }
                     }
-                };
-                let mut items = Vec::new();
-                let mut missing = Vec::new();
-                for (i, v) in &lines {
-                    match order.lines.iter().find(|l| l.sku == v.sku) {
-                        Some(line) => items.push(ReturnItemRecord {
-                            external_id: None,
-                            id: uuid::Uuid::now_v7().to_string(),
-                            order_line_id: line.id.clone(),
-                            quantity: v.quantity,
-                            reason_code: v.reason.clone(),
-                            sub_reason_code: v.sub_reason.clone(),
-                            comment: v.description.clone(),
-                            chosen_option: Some(v.option),
-                        }),
-                        None => missing.push(*i),
-                    }
-                }
-                if !missing.is_empty() {
-                    fail_all(
-                        &mut results,
-                        field(
-                            "Sku",
-                            format!(
-                                "order {} has no line with the SKU of row(s) {missing:?}",
-                                first.order_number
+                    if !missing.is_empty() {
+                        fail_all(
+                            &mut results,
+                            field(
+                                "Sku",
+                                format!(
+                                    "order {} has no line with the SKU of row(s) {missing:?}",
+                                    first.order_number
+                                ),
                             ),
-                        ),
-                    );
-                    continue;
+                        );
+                        continue;
+                    }
+                    let ret = ReturnRecord {
+                        external_id: None,
+                        id: uuid::Uuid::now_v7().to_string(),
+                        retailer_id: retailer.id.clone(),
+                        hub_id: first.hub_id.clone(),
+                        order_id: order.id.clone(),
+                        source: "partner_upload".into(),
+                        status: ReturnStatus::Expected,
+                        created_at: rfc3339(now),
+                        connotes: vec![consignment.clone()],
+                        items,
+                    };
+                    let return_id = ret.id.clone();
+                    w.append_own(DomainEvent::ReturnExpected(ret), Some(&first.hub_id))?;
+                    created += 1;
+                    for (i, v) in &lines {
+                        results.push(RowResult {
+                            row: *i,
+                            consignment_no: v.consignment.clone(),
+                            return_id: Some(return_id.clone()),
+                            errors: vec![],
+                        });
+                    }
                 }
-                let ret = ReturnRecord {
-                    external_id: None,
-                    id: uuid::Uuid::now_v7().to_string(),
-                    retailer_id: retailer.id.clone(),
-                    hub_id: first.hub_id.clone(),
-                    order_id: order.id.clone(),
-                    source: "partner_upload".into(),
-                    status: ReturnStatus::Expected,
-                    created_at: rfc3339(now),
-                    connotes: vec![consignment.clone()],
-                    items,
-                };
-                let return_id = ret.id.clone();
-                w.append_own(DomainEvent::ReturnExpected(ret), Some(&first.hub_id))?;
-                created += 1;
-                for (i, v) in &lines {
-                    results.push(RowResult {
-                        row: *i,
-                        consignment_no: v.consignment.clone(),
-                        return_id: Some(return_id.clone()),
-                        errors: vec![],
-                    });
-                }
+                w.tx.commit()?;
             }
-            w.tx.commit()?;
+            MutexGuard::unlock_fair(inner);
         }
         results.sort_by_key(|r| r.row);
         let rejected = results.iter().filter(|r| !r.errors.is_empty()).count();
@@ -2297,13 +2301,13 @@ mod tests {
         let storage = SqliteStorage::open(dir.path()).unwrap();
         let panicked = std::thread::scope(|s| {
             s.spawn(|| {
-                let _held = storage.inner.lock().unwrap();
+                let _held = storage.inner.lock();
                 panic!("a handler's bug");
             })
             .join()
         });
         assert!(panicked.is_err());
-        assert!(storage.inner.is_poisoned());
+        assert!(!storage.inner.is_locked());
         let token = storage.create_device("h1", "bench-1", 0).unwrap();
         assert!(storage.authenticate_device(&token).unwrap().is_some());
     }
