@@ -107,6 +107,34 @@ pub struct HeldEvent {
     pub held_at: String,
 }
 
+/// Why a page could not be applied: because of one of its events (applied again, event by
+/// event, so that one is held), or because of the store (the pull stops, to be retried).
+enum PageFailure {
+    Event(StoreError),
+    Store(StoreError),
+}
+
+impl PageFailure {
+    fn into_store(self) -> StoreError {
+        match self {
+            PageFailure::Event(e) | PageFailure::Store(e) => e,
+        }
+    }
+
+    fn map(self, f: impl FnOnce(StoreError) -> StoreError) -> PageFailure {
+        match self {
+            PageFailure::Event(e) => PageFailure::Event(f(e)),
+            PageFailure::Store(e) => PageFailure::Store(f(e)),
+        }
+    }
+}
+
+impl<E: Into<StoreError>> From<E> for PageFailure {
+    fn from(e: E) -> PageFailure {
+        PageFailure::Store(e.into())
+    }
+}
+
 /// What became of one pulled event.
 enum Applied {
     New,
@@ -217,6 +245,27 @@ impl Store {
         tracking: &[TrackingRecord],
         cursor: SyncCursor,
     ) -> Result<ApplyOutcome> {
+        // A savepoint per event costs a copy of every page it touches: the page is applied
+        // without them, and only when one of its events cannot be (it needs a held one) is
+        // it applied again, each event in its own savepoint, so that one is held alone.
+        match self.apply_page(now, events, tracking, cursor, false) {
+            Err(PageFailure::Event(e)) => {
+                tracing::info!(error = %e, "a pulled event cannot be applied here: the page again, event by event");
+                self.apply_page(now, events, tracking, cursor, true)
+                    .map_err(PageFailure::into_store)
+            }
+            other => other.map_err(PageFailure::into_store),
+        }
+    }
+
+    fn apply_page(
+        &mut self,
+        now: UnixMillis,
+        events: &[RemoteEvent],
+        tracking: &[TrackingRecord],
+        cursor: SyncCursor,
+        careful: bool,
+    ) -> std::result::Result<ApplyOutcome, PageFailure> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -232,18 +281,22 @@ impl Store {
         // Events that wait for a held one are retried on every page (what they need may have
         // just been applied); events that need an update, once per opening of the file.
         let mut outcome = ApplyOutcome {
-            released: w.release_held(&self.known, !self.held_retried)?,
+            released: w.release_held(&self.known, !self.held_retried, careful)?,
             ..ApplyOutcome::default()
         };
         for event in events {
             // Name the event: a pull that cannot be applied stops the worker's rounds, and
             // the sentence is what the UI shows as the last error.
-            let applied = w.apply_remote(event, &self.known).map_err(|e| {
-                StoreError::Invalid(format!(
-                    "pulled event {} ({}) from device {} could not be applied: {e}",
-                    event.id, event.kind, event.device_id
-                ))
-            })?;
+            let applied = w
+                .apply_remote(event, &self.known, careful)
+                .map_err(|failure| {
+                    failure.map(|e| {
+                        StoreError::Invalid(format!(
+                            "pulled event {} ({}) from device {} could not be applied: {e}",
+                            event.id, event.kind, event.device_id
+                        ))
+                    })
+                })?;
             match applied {
                 Applied::New => outcome.applied += 1,
                 Applied::AlreadyHere => outcome.skipped += 1,
@@ -372,7 +425,12 @@ impl Store {
 impl WriteTx<'_> {
     /// Inserts a pulled event as it is and projects it; `false` (and nothing changed) when an
     /// event with its id is already in the log.
-    fn apply_remote(&mut self, ev: &RemoteEvent, known: &KnownEvents) -> Result<Applied> {
+    fn apply_remote(
+        &mut self,
+        ev: &RemoteEvent,
+        known: &KnownEvents,
+        careful: bool,
+    ) -> std::result::Result<Applied, PageFailure> {
         let present: Option<i64> = self
             .tx
             .prepare_cached(
@@ -398,6 +456,13 @@ impl WriteTx<'_> {
                 return Ok(Applied::Held);
             }
         };
+        if !careful {
+            return match self.insert_remote(ev, &stamp, &event) {
+                Ok(()) => Ok(Applied::New),
+                Err(e) if about_the_event(&e) => Err(PageFailure::Event(e)),
+                Err(e) => Err(PageFailure::Store(e)),
+            };
+        }
         // Its effects in a savepoint: an event that needs one this station holds (an order of
         // a retailer configured by a newer build) is held too, instead of stopping the pull.
         self.tx
@@ -424,7 +489,7 @@ impl WriteTx<'_> {
                 )?;
                 Ok(Applied::Held)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(PageFailure::Store(e)),
         }
     }
 
@@ -458,7 +523,12 @@ impl WriteTx<'_> {
     /// Applies the held events that this build reads, oldest first: those that waited for a
     /// held one, and (`needing_update_too`) those from a newer build this one now reads; the
     /// others stay held.
-    fn release_held(&mut self, known: &KnownEvents, needing_update_too: bool) -> Result<usize> {
+    fn release_held(
+        &mut self,
+        known: &KnownEvents,
+        needing_update_too: bool,
+        careful: bool,
+    ) -> std::result::Result<usize, PageFailure> {
         let held: Vec<RemoteEvent> = self
             .tx
             .prepare_cached(
@@ -478,7 +548,7 @@ impl WriteTx<'_> {
             self.tx
                 .prepare_cached("DELETE FROM held_events WHERE id = ?1")?
                 .execute([&ev.id])?;
-            match self.apply_remote(ev, known)? {
+            match self.apply_remote(ev, known, careful)? {
                 Applied::New => {
                     tracing::info!(event = %ev.id, kind = %ev.kind, "held event applied after an update");
                     released += 1;
