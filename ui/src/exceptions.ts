@@ -58,8 +58,9 @@ export class Exceptions {
     await this.loadHeld();
   }
 
-  /// Events from other stations this one cannot apply: a newer Returnhub's (this station
-  /// needs an update; they are applied by its first sync after it) or malformed ones.
+  /// Events held back: other stations' that this one cannot apply yet (a newer Returnhub's,
+  /// applied by its first sync after its update, and those waiting for them), malformed ones,
+  /// and this station's own that the central store refused.
   private async loadHeld(): Promise<void> {
     let held: HeldEventView[];
     try {
