@@ -854,30 +854,30 @@ impl Tx<'_> {
     fn link_early_tracking(&mut self, r: &ReturnRecord) -> Result<()> {
         let mut first_scan = false;
         for connote in &r.connotes {
-            let early: Vec<(i64, String)> = self
+            type Early = (i64, String, String, String, String, String, String);
+            let early: Vec<Early> = self
                 .tx
                 .prepare_cached(
-                    "SELECT tseq, code FROM tracking_events
+                    "SELECT tseq, id, code, status, event_at, source, received_at
+                     FROM tracking_events
                      WHERE connote = ?1 AND return_id IS NULL AND retailer_id = ?2
                      ORDER BY tseq",
                 )?
                 .query_map([connote, &r.retailer_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            for (tseq, code) in early {
-                // Moved to a new feed position: the hub's pull cursor may be past the old one.
-                self.tx
-                    .prepare_cached(
-                        "CREATE TEMP TABLE IF NOT EXISTS moving_tracking AS
-                         SELECT * FROM tracking_events WHERE 0",
-                    )?
-                    .execute([])?;
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO temp.moving_tracking SELECT * FROM tracking_events WHERE tseq = ?1",
-                    )?
-                    .execute([tseq])?;
+            for (tseq, id, code, status, event_at, source, received_at) in early {
+                // Moved to a new feed position (same id): the hub's pull cursor may be past
+                // the old one.
                 self.tx
                     .prepare_cached("DELETE FROM tracking_events WHERE tseq = ?1")?
                     .execute([tseq])?;
@@ -885,23 +885,32 @@ impl Tx<'_> {
                     .prepare_cached(
                         "INSERT INTO tracking_events (id, hub_id, return_id, connote, code, status,
                            event_at, source, received_at, retailer_id)
-                         SELECT id, ?1, ?2, connote, code, status, event_at, source, received_at,
-                                retailer_id
-                         FROM temp.moving_tracking",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     )?
-                    .execute(params![r.hub_id, r.id])?;
-                self.tx
-                    .prepare_cached("DELETE FROM temp.moving_tracking")?
-                    .execute([])?;
+                    .execute(params![
+                        id,
+                        r.hub_id,
+                        r.id,
+                        connote,
+                        code,
+                        status,
+                        event_at,
+                        source,
+                        received_at,
+                        r.retailer_id
+                    ])?;
                 first_scan |= code == "RT";
             }
+        }
+        if !first_scan {
+            return Ok(());
         }
         let record: Option<String> = self
             .tx
             .prepare_cached("SELECT record FROM retailers WHERE id = ?1")?
             .query_row([&r.retailer_id], |row| row.get(0))
             .optional()?;
-        if let (true, Some(record)) = (first_scan, record) {
+        if let Some(record) = record {
             let retailer: RetailerRecord = serde_json::from_str(&record)?;
             self.first_scan(&r.id, &retailer)?;
         }
