@@ -28,9 +28,9 @@ impl ShopCredentials {
     /// token never crosses a network unencrypted. The token must look like one.
     pub fn new(shop_domain: &str, access_token: &str) -> Result<ShopCredentials, String> {
         let domain = shop_domain.trim().trim_end_matches('/');
-        let domain = if let Some(rest) = domain.strip_prefix("http://") {
-            let host = rest.split([':', '/']).next().unwrap_or_default();
-            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        let domain = if domain.starts_with("http://") {
+            // The same rule as every address a secret goes to; a shop has no "insecure" mark.
+            if returnhub_core::partner::check_endpoint(domain, false).is_err() {
                 return Err(format!(
                     "{shop_domain} is not encrypted: use https:// (plain http only to this machine)"
                 ));
