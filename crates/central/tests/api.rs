@@ -72,6 +72,17 @@ async fn world() -> World {
     }
 }
 
+/// A carrier's "return in transit" (first scan) event for connote `c`.
+fn rt(c: &str) -> TrackingIn {
+    TrackingIn {
+        consignment_no: c.into(),
+        code: "RT".into(),
+        status: "In transit".into(),
+        event_dt: "2026-11-23T10:00:00+10:00".into(),
+        ..TrackingIn::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partners_need_a_valid_key_for_exactly_the_retailer_named() {
     let w = world().await;
@@ -307,13 +318,6 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     w.partner
         .upload(&[upload_row("A1", "#1", "SKU-1", "h1", "REFUND")])
         .await;
-    let rt = |c: &str| TrackingIn {
-        consignment_no: c.into(),
-        code: "RT".into(),
-        status: "In transit".into(),
-        event_dt: "2026-11-23T10:00:00+10:00".into(),
-        ..TrackingIn::default()
-    };
     let first = w.bolt.tracking(&[rt("b1")]).await;
     assert_eq!((first.recorded, first.actions_due), (1, 2));
     let again = w.bolt.tracking(&[rt("B1")]).await;
@@ -348,13 +352,6 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_scan_before_the_upload_counts_when_the_return_arrives() {
     let mut w = world().await;
-    let rt = |c: &str| TrackingIn {
-        consignment_no: c.into(),
-        code: "RT".into(),
-        status: "In transit".into(),
-        event_dt: "2026-11-23T10:00:00+10:00".into(),
-        ..TrackingIn::default()
-    };
     let early = w.bolt.tracking(&[rt("B7"), rt("B8")]).await;
     assert_eq!((early.recorded, early.actions_due), (2, 0));
     assert_eq!(early.rows[0].return_id, None);
@@ -1077,14 +1074,7 @@ async fn unknown_actions_are_checked_less_often_then_given_up_and_new_ones_go_fi
         })
         .collect();
     assert_eq!(w.bolt.upload(&rows).await.returns_created, 60);
-    let rt = |c: String| TrackingIn {
-        consignment_no: c,
-        code: "RT".into(),
-        status: "In transit".into(),
-        event_dt: "2026-11-23T10:00:00+10:00".into(),
-        ..TrackingIn::default()
-    };
-    let first: Vec<_> = (0..50).map(|n| rt(format!("U{n:03}"))).collect();
+    let first: Vec<_> = (0..50).map(|n| rt(&format!("U{n:03}"))).collect();
     assert_eq!(w.bolt.tracking(&first).await.actions_due, 50);
     let storage = &w.central.storage;
     let mut now = w.clock.now();
@@ -1109,7 +1099,7 @@ async fn unknown_actions_are_checked_less_often_then_given_up_and_new_ones_go_fi
     assert!(delays.iter().all(|d| (15_000..=30_000).contains(d)));
 
     // A new claim goes out on the next pass, however many old ones are due for a check.
-    let late: Vec<_> = (50..60).map(|n| rt(format!("U{n:03}"))).collect();
+    let late: Vec<_> = (50..60).map(|n| rt(&format!("U{n:03}"))).collect();
     assert_eq!(w.bolt.tracking(&late).await.actions_due, 10);
     now += 3_600_000;
     let report = dispatch_due(storage.as_ref(), &Silent, now, 20).unwrap();
