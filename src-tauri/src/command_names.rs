@@ -34,6 +34,7 @@ pub const ALL: &[&str] = &[
     "park_orphan",
     "list_exceptions",
     "held_events",
+    "resend_refused_events",
     "resolve_exception",
     "override_decision",
     "close_return",

@@ -327,6 +327,14 @@ pub fn held_events(state: State<'_, AppState>) -> Reply<Vec<HeldEventView>> {
     Ok(state.hub.held_events()?)
 }
 
+/// Sends this station's refused events to the central store again (F3), after a fix there.
+/// The network call happens on the sync worker's thread; this only asks for it.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn resend_refused_events(state: State<'_, AppState>) -> Reply<SyncView> {
+    Ok(state.hub.resend_refused()?)
+}
+
 #[tauri::command]
 #[tracing::instrument(skip(state))]
 pub fn resolve_exception(

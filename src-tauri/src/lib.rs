@@ -154,6 +154,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::park_orphan,
             commands::list_exceptions,
             commands::held_events,
+            commands::resend_refused_events,
             commands::resolve_exception,
             commands::override_decision,
             commands::close_return,

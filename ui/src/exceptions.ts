@@ -31,6 +31,7 @@ export class Exceptions {
     private readonly openReturn: (returnId: string) => void,
   ) {
     el<HTMLInputElement>("exceptions-resolved").addEventListener("change", () => void this.load());
+    el("held-resend").addEventListener("click", () => void this.resendRefused());
     el("resolve-note").addEventListener("keydown", (e) => {
       if (e.key === "Enter") {
         e.preventDefault();
@@ -73,6 +74,7 @@ export class Exceptions {
     el("held-events").hidden = held.length === 0;
     const malformed = held.filter((h) => h.state === "malformed").length;
     const refused = held.filter((h) => h.state === "refused").length;
+    el("held-resend-row").hidden = refused === 0;
     const waiting = held.length - malformed - refused;
     el("held-summary").textContent = [
       waiting ? `${waiting} event(s) from a newer Returnhub: this station needs an update; they are applied by its first sync after it.` : "",
@@ -92,6 +94,19 @@ export class Exceptions {
         return tr;
       }),
     );
+  }
+
+  /// Asks the sync worker to send this station's refused events again at once; the list is
+  /// read again when its round has had time to answer.
+  private async resendRefused(): Promise<void> {
+    const status = el("held-resend-status");
+    try {
+      await this.call("resend_refused_events");
+      status.textContent = "Sending them again with this sync round…";
+      window.setTimeout(() => void this.loadHeld(), 3000);
+    } catch (e) {
+      status.textContent = message(e);
+    }
   }
 
   private paint(): void {

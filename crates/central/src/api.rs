@@ -53,6 +53,7 @@ impl IntoResponse for ApiError {
             CentralError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             CentralError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             CentralError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            CentralError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             CentralError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status.is_server_error() {

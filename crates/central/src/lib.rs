@@ -19,4 +19,4 @@ pub mod upload;
 
 pub use api::{router, serve, serve_in_background, AppState};
 pub use sqlite::SqliteStorage;
-pub use storage::{CentralError, CentralStorage, HeldRow};
+pub use storage::{CentralError, CentralStorage, HeldRetry, HeldRow};

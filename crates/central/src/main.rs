@@ -181,11 +181,16 @@ enum Command {
         file: PathBuf,
     },
     /// Pushed events this store keeps without applying them: from a newer Returnhub
-    /// (needs_update: relayed, applied after this store's update) or malformed (kept here
-    /// only). Id, device, hub, kind, version, state, held at, reason.
+    /// (needs_update: relayed, applied after this store's update), malformed, refused (the
+    /// device may not do it) or unapplied (it breaks a rule of the stored data); the last
+    /// three are kept here only. Id, device, hub, kind, version, state, held at, reason.
     HeldEvents {
         #[command(flatten)]
         store: DataDir,
+        /// Judge the refused and unapplied ones again after a fix (a hub added with
+        /// `retailer-hubs`, say) and take those that now apply; prints each one's outcome.
+        #[arg(long)]
+        retry: bool,
     },
 }
 
@@ -300,7 +305,24 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::HeldEvents { store } => {
+        Command::HeldEvents { store, retry: true } => {
+            let outcomes = open(&store)?
+                .retry_held(now_ms())
+                .map_err(|e| e.to_string())?;
+            let taken = outcomes.iter().filter(|o| o.taken).count();
+            for o in &outcomes {
+                match &o.reason {
+                    None => println!("{}\t{}\ttaken", o.id, o.kind),
+                    Some(reason) => println!("{}\t{}\tstill held\t{reason}", o.id, o.kind),
+                }
+            }
+            eprintln!("{taken} of {} held events taken", outcomes.len());
+            Ok(())
+        }
+        Command::HeldEvents {
+            store,
+            retry: false,
+        } => {
             for h in open(&store)?.held_events().map_err(|e| e.to_string())? {
                 println!(
                     "{}\t{}\t{}\t{}\tv{}\t{}\t{}\t{}",

@@ -29,7 +29,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::auth;
 use crate::storage::{
     ActionClaim, CentralError, CentralStorage, ClaimEnd, DeviceIdentity, DeviceRow, Failpoint,
-    HeldRow, OrderUpdate, PartnerIdentity, Result, ShopConnection,
+    HeldRetry, HeldRow, OrderUpdate, PartnerIdentity, Result, ShopConnection,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
@@ -56,6 +56,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_event_versions",
         include_str!("../../../migrations/central/0005_event_versions.sql"),
+    ),
+    (
+        "0006_unapplied_events",
+        include_str!("../../../migrations/central/0006_unapplied_events.sql"),
     ),
 ];
 
@@ -155,14 +159,7 @@ impl SqliteStorage {
         let mut inner = self.lock()?;
         let known = inner.known.clone();
         let mut w = inner.write(now)?;
-        let held: Vec<(RemoteEvent, String)> =
-            w.tx.prepare(
-                "SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload,
-                        recorded_at, version, hub_id
-                 FROM held_events WHERE state = 'needs_update' ORDER BY hlc",
-            )?
-            .query_map([], |r| Ok((RemoteEvent::from_row(r, 0)?, r.get(10)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let held = w.held_in(&["needs_update"])?;
         let mut released = 0;
         for (ev, device_hub) in held {
             let Decoded::Event(event) = known.decode(&ev.kind, ev.version, &ev.payload) else {
@@ -196,6 +193,141 @@ impl SqliteStorage {
     pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let inner = self.lock()?;
         Ok(f(&inner.conn)?)
+    }
+}
+
+impl Inner {
+    /// One try at a pushed batch in one transaction. Not `careful`: `None` (nothing kept)
+    /// when an event does not apply, for the caller to try again carefully; `careful`: each
+    /// event in a savepoint, and one that does not apply is held as `unapplied`.
+    fn push_attempt(
+        &mut self,
+        device: &DeviceIdentity,
+        events: &[RemoteEvent],
+        parsed: &[HlcStamp],
+        now: UnixMillis,
+        failpoint: Failpoint,
+        careful: bool,
+    ) -> Result<Option<PushResponse>> {
+        let known = self.known.clone();
+        let mut w = self.write(now)?;
+        let bound: Option<String> = w.tx.query_row(
+            "SELECT bound_device_id FROM devices WHERE id = ?1",
+            [&device.token_id],
+            |r| r.get(0),
+        )?;
+        let origin = match (&bound, events.first()) {
+            (Some(b), _) => b.clone(),
+            // The central store's own events go out under this id: no device may take it.
+            (None, Some(first)) if first.device_id == CENTRAL_DEVICE => {
+                return Err(CentralError::Forbidden(format!(
+                    "the device id '{CENTRAL_DEVICE}' is the central store's own"
+                )));
+            }
+            (None, Some(first)) => {
+                w.tx.execute(
+                    "UPDATE devices SET bound_device_id = ?2 WHERE id = ?1",
+                    params![device.token_id, first.device_id],
+                )
+                .map_err(|_| {
+                    CentralError::Forbidden(format!(
+                        "device {} is already registered under another token",
+                        first.device_id
+                    ))
+                })?;
+                first.device_id.clone()
+            }
+            (None, None) => String::new(),
+        };
+        let mut answer = PushResponse {
+            acknowledged: Vec::with_capacity(events.len()),
+            new: 0,
+            duplicates: 0,
+            claims: Vec::new(),
+            held: Vec::new(),
+        };
+        for (ev, stamp) in events.iter().zip(parsed) {
+            if ev.device_id != origin {
+                return Err(CentralError::Forbidden(format!(
+                    "event {} was recorded by device {}, not by this token's device",
+                    ev.id, ev.device_id
+                )));
+            }
+            w.clock
+                .observe(stamp, now.max(0) as u64)
+                .map_err(|e| CentralError::BadRequest(format!("event {}: {e}", ev.id)))?;
+            // Acknowledged whatever it holds: an event this build cannot read is kept (and
+            // shown to whoever runs the central store), and the device goes on syncing.
+            let event = match known.decode(&ev.kind, ev.version, &ev.payload) {
+                Decoded::Event(event) => event,
+                Decoded::NeedsUpdate(reason) => {
+                    // Relayed to the device's hub, where a station as new as its author
+                    // applies it; projected here after this store's update.
+                    if w.insert_event(ev, Some(&device.hub_id))? {
+                        w.hold(ev, &device.hub_id, "needs_update", &reason)?;
+                        answer.new += 1;
+                    } else {
+                        answer.duplicates += 1;
+                    }
+                    answer.acknowledged.push(ev.id.clone());
+                    continue;
+                }
+                Decoded::Malformed(reason) => {
+                    w.keep_apart(ev, &device.hub_id, "malformed", reason, &mut answer)?;
+                    continue;
+                }
+            };
+            // A resent event that was taken already is not judged again.
+            let stored =
+                w.tx.prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
+                    .query_row([&ev.id], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+            let refused = match stored {
+                true => None,
+                false => w.refusal(&event, &ev.actor, &device.hub_id)?,
+            };
+            if let Some(reason) = refused {
+                w.keep_apart(ev, &device.hub_id, "refused", reason, &mut answer)?;
+                continue;
+            }
+            let applied = if careful {
+                w.in_savepoint(|w| w.take_pushed(&event, ev, &device.hub_id))?
+            } else {
+                match w.take_pushed(&event, ev, &device.hub_id) {
+                    Err(e) if e.is_about_the_request() => {
+                        tracing::info!(event = %ev.id, kind = %ev.kind, error = %e, "a pushed event does not apply: the batch is taken again event by event");
+                        return Ok(None);
+                    }
+                    other => Ok(other?),
+                }
+            };
+            match applied {
+                Ok(true) => answer.new += 1,
+                Ok(false) => answer.duplicates += 1,
+                Err(e) => {
+                    let reason = format!("it does not apply here: {e}");
+                    w.keep_apart(ev, &device.hub_id, "unapplied", reason, &mut answer)?;
+                    continue;
+                }
+            }
+            if let DomainEvent::ActionDue(a) = &event {
+                answer
+                    .claims
+                    .push(w.claim_outcome(a.key.as_str(), &ev.device_id, &ev.id)?);
+            }
+            answer.acknowledged.push(ev.id.clone());
+        }
+        if failpoint == Failpoint::BeforeCommit {
+            return Err(CentralError::Storage(
+                "failpoint: died before commit".into(),
+            ));
+        }
+        w.tx.commit()?;
+        if failpoint == Failpoint::AfterCommit {
+            return Err(CentralError::Storage("failpoint: died after commit".into()));
+        }
+        Ok(Some(answer))
     }
 }
 
@@ -520,6 +652,74 @@ impl Tx<'_> {
                 ev.version,
             ])?;
         Ok(n == 1)
+    }
+
+    /// The held events in one of `states`, oldest first, each with the pushing device's hub.
+    fn held_in(&self, states: &[&str]) -> Result<Vec<(RemoteEvent, String)>> {
+        let mut held = Vec::new();
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+                    recorded_at, version, hub_id
+             FROM held_events WHERE state = ?1",
+        )?;
+        for state in states {
+            let rows =
+                stmt.query_map([state], |r| Ok((RemoteEvent::from_row(r, 0)?, r.get(10)?)))?;
+            held.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
+        held.sort_by(|a: &(RemoteEvent, String), b| a.0.hlc.cmp(&b.0.hlc));
+        Ok(held)
+    }
+
+    /// Takes a pushed event the device may push: logged and projected, scoped to the hub
+    /// that should see it. `false`: it was taken already. A copy held from an earlier push
+    /// (refused, or not applying then) goes once it is taken.
+    fn take_pushed(
+        &mut self,
+        event: &DomainEvent,
+        ev: &RemoteEvent,
+        device_hub: &str,
+    ) -> Result<bool> {
+        if let DomainEvent::RetailerConfigured(r) = event {
+            // The hub whose admin created a retailer serves it.
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO retailer_hubs (retailer_id, hub_id)
+                     SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM retailers WHERE id = ?1)",
+                )?
+                .execute([&r.id, device_hub])?;
+        }
+        let hub = self.scope(event, device_hub)?;
+        if !self.insert_event(ev, hub.as_deref())? {
+            return Ok(false);
+        }
+        self.project(event, ev, hub.as_deref())?;
+        self.tx
+            .prepare_cached("DELETE FROM held_events WHERE id = ?1 AND state <> 'needs_update'")?
+            .execute([&ev.id])?;
+        Ok(true)
+    }
+
+    /// Runs `f` in a savepoint: what it wrote stays if it succeeds and is undone if it fails
+    /// because of what was asked ([`CentralError::is_about_the_request`]); that error is
+    /// returned inside. Any other failure fails the transaction.
+    fn in_savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<std::result::Result<T, CentralError>> {
+        self.tx.execute_batch("SAVEPOINT pushed_event")?;
+        match f(self) {
+            Ok(value) => {
+                self.tx.execute_batch("RELEASE pushed_event")?;
+                Ok(Ok(value))
+            }
+            Err(e) if e.is_about_the_request() => {
+                self.tx
+                    .execute_batch("ROLLBACK TO pushed_event; RELEASE pushed_event")?;
+                Ok(Err(e))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Acknowledges a pushed event that is kept here but never applied or relayed (malformed,
@@ -1257,120 +1457,15 @@ impl CentralStorage for SqliteStorage {
             parsed.push(stamp);
         }
         let mut inner = self.lock()?;
-        let known = inner.known.clone();
-        let mut w = inner.write(now)?;
-        let bound: Option<String> = w.tx.query_row(
-            "SELECT bound_device_id FROM devices WHERE id = ?1",
-            [&device.token_id],
-            |r| r.get(0),
-        )?;
-        let origin = match (&bound, events.first()) {
-            (Some(b), _) => b.clone(),
-            // The central store's own events go out under this id: no device may take it.
-            (None, Some(first)) if first.device_id == CENTRAL_DEVICE => {
-                return Err(CentralError::Forbidden(format!(
-                    "the device id '{CENTRAL_DEVICE}' is the central store's own"
-                )));
-            }
-            (None, Some(first)) => {
-                w.tx.execute(
-                    "UPDATE devices SET bound_device_id = ?2 WHERE id = ?1",
-                    params![device.token_id, first.device_id],
-                )
-                .map_err(|_| {
-                    CentralError::Forbidden(format!(
-                        "device {} is already registered under another token",
-                        first.device_id
-                    ))
-                })?;
-                first.device_id.clone()
-            }
-            (None, None) => String::new(),
-        };
-        let mut answer = PushResponse {
-            acknowledged: Vec::with_capacity(events.len()),
-            new: 0,
-            duplicates: 0,
-            claims: Vec::new(),
-            held: Vec::new(),
-        };
-        for (ev, stamp) in events.iter().zip(&parsed) {
-            if ev.device_id != origin {
-                return Err(CentralError::Forbidden(format!(
-                    "event {} was recorded by device {}, not by this token's device",
-                    ev.id, ev.device_id
-                )));
-            }
-            w.clock
-                .observe(stamp, now.max(0) as u64)
-                .map_err(|e| CentralError::BadRequest(format!("event {}: {e}", ev.id)))?;
-            // Acknowledged whatever it holds: an event this build cannot read is kept (and
-            // shown to whoever runs the central store), and the device goes on syncing.
-            let event = match known.decode(&ev.kind, ev.version, &ev.payload) {
-                Decoded::Event(event) => event,
-                Decoded::NeedsUpdate(reason) => {
-                    // Relayed to the device's hub, where a station as new as its author
-                    // applies it; projected here after this store's update.
-                    if w.insert_event(ev, Some(&device.hub_id))? {
-                        w.hold(ev, &device.hub_id, "needs_update", &reason)?;
-                        answer.new += 1;
-                    } else {
-                        answer.duplicates += 1;
-                    }
-                    answer.acknowledged.push(ev.id.clone());
-                    continue;
-                }
-                Decoded::Malformed(reason) => {
-                    w.keep_apart(ev, &device.hub_id, "malformed", reason, &mut answer)?;
-                    continue;
-                }
-            };
-            // A resent event that was taken already is not judged again.
-            let stored =
-                w.tx.prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
-                    .query_row([&ev.id], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-            let refused = match stored {
-                true => None,
-                false => w.refusal(&event, &ev.actor, &device.hub_id)?,
-            };
-            if let Some(reason) = refused {
-                w.keep_apart(ev, &device.hub_id, "refused", reason, &mut answer)?;
-                continue;
-            }
-            if let DomainEvent::RetailerConfigured(r) = &event {
-                // The hub whose admin created a retailer serves it.
-                w.tx.prepare_cached(
-                    "INSERT OR IGNORE INTO retailer_hubs (retailer_id, hub_id)
-                     SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM retailers WHERE id = ?1)",
-                )?
-                .execute([&r.id, &device.hub_id])?;
-            }
-            let hub = w.scope(&event, &device.hub_id)?;
-            if w.insert_event(ev, hub.as_deref())? {
-                w.project(&event, ev, hub.as_deref())?;
-                answer.new += 1;
-            } else {
-                answer.duplicates += 1;
-            }
-            if let DomainEvent::ActionDue(a) = &event {
-                answer
-                    .claims
-                    .push(w.claim_outcome(a.key.as_str(), &ev.device_id, &ev.id)?);
-            }
-            answer.acknowledged.push(ev.id.clone());
+        // Most batches apply whole. One whose event breaks a rule of the stored data (a
+        // retailer named like another, say) is taken again event by event, each in a
+        // savepoint, and that event is held instead of failing the device's sync for good.
+        match inner.push_attempt(device, events, &parsed, now, failpoint, false)? {
+            Some(answer) => Ok(answer),
+            None => Ok(inner
+                .push_attempt(device, events, &parsed, now, failpoint, true)?
+                .expect("a careful attempt holds what does not apply")),
         }
-        if failpoint == Failpoint::BeforeCommit {
-            return Err(CentralError::Storage(
-                "failpoint: died before commit".into(),
-            ));
-        }
-        w.tx.commit()?;
-        if failpoint == Failpoint::AfterCommit {
-            return Err(CentralError::Storage("failpoint: died after commit".into()));
-        }
-        Ok(answer)
     }
 
     fn pull(&self, device: &DeviceIdentity, req: &PullRequest) -> Result<PullResponse> {
@@ -1458,6 +1553,47 @@ impl CentralStorage for SqliteStorage {
             },
             more,
         })
+    }
+
+    fn retry_held(&self, now: UnixMillis) -> Result<Vec<HeldRetry>> {
+        let mut inner = self.lock()?;
+        let known = inner.known.clone();
+        let mut w = inner.write(now)?;
+        let held = w.held_in(&["refused", "unapplied"])?;
+        let mut outcomes = Vec::with_capacity(held.len());
+        for (ev, device_hub) in held {
+            let Decoded::Event(event) = known.decode(&ev.kind, ev.version, &ev.payload) else {
+                continue;
+            };
+            let (state, reason) = match w.refusal(&event, &ev.actor, &device_hub)? {
+                Some(reason) => ("refused", reason),
+                None => match w.in_savepoint(|w| w.take_pushed(&event, &ev, &device_hub))? {
+                    Ok(_) => {
+                        tracing::info!(event = %ev.id, kind = %ev.kind, "held event taken on retry");
+                        outcomes.push(HeldRetry {
+                            id: ev.id,
+                            kind: ev.kind,
+                            taken: true,
+                            reason: None,
+                        });
+                        continue;
+                    }
+                    Err(e) => ("unapplied", format!("it does not apply here: {e}")),
+                },
+            };
+            w.tx.execute(
+                "UPDATE held_events SET state = ?2, reason = ?3 WHERE id = ?1",
+                params![ev.id, state, reason],
+            )?;
+            outcomes.push(HeldRetry {
+                id: ev.id,
+                kind: ev.kind,
+                taken: false,
+                reason: Some(reason),
+            });
+        }
+        w.tx.commit()?;
+        Ok(outcomes)
     }
 
     fn held_events(&self) -> Result<Vec<HeldRow>> {

@@ -26,13 +26,32 @@ pub enum CentralError {
     TooLarge(String),
     #[error("{0}")]
     Invalid(String),
+    /// What was asked breaks a rule the stored data keeps (a unique name, say): the request,
+    /// not the store, is at fault.
+    #[error("{0}")]
+    Conflict(String),
     #[error("central store: {0}")]
     Storage(String),
 }
 
+impl CentralError {
+    /// The request's content is at fault (it would fail the same way every time), not the
+    /// store: a pushed event failing so is held, never retried as a whole push.
+    pub fn is_about_the_request(&self) -> bool {
+        matches!(
+            self,
+            CentralError::BadRequest(_) | CentralError::Invalid(_) | CentralError::Conflict(_)
+        )
+    }
+}
+
 impl From<rusqlite::Error> for CentralError {
     fn from(e: rusqlite::Error) -> Self {
-        CentralError::Storage(e.to_string())
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+            CentralError::Conflict(e.to_string())
+        } else {
+            CentralError::Storage(e.to_string())
+        }
     }
 }
 
@@ -110,11 +129,23 @@ pub struct HeldRow {
     pub hub_id: String,
     pub kind: String,
     pub version: u32,
-    /// `needs_update` (relayed; projected after this store's update) or `malformed` (kept
-    /// here only).
+    /// `needs_update` (relayed; projected after this store's update), `malformed`, `refused`
+    /// (the pushing device may not do it) or `unapplied` (it broke a rule of the stored data);
+    /// the last three are kept here only.
     pub state: String,
     pub reason: String,
     pub held_at: String,
+}
+
+/// What became of a held event tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRetry {
+    pub id: String,
+    pub kind: String,
+    /// Taken: applied and relayed like a fresh push.
+    pub taken: bool,
+    /// Still held: why (it may have changed).
+    pub reason: Option<String>,
 }
 
 pub trait CentralStorage: Send + Sync + 'static {
@@ -149,6 +180,10 @@ pub trait CentralStorage: Send + Sync + 'static {
     /// Pushed events this build does not apply (from a newer build, or malformed), newest
     /// first.
     fn held_events(&self) -> Result<Vec<HeldRow>>;
+    /// Judges the refused and unapplied held events again (after a fix: a hub added to a
+    /// retailer's list, a clashing record changed) and takes those that now may and do apply,
+    /// oldest first, each on its own. Returns each one's outcome.
+    fn retry_held(&self, now: UnixMillis) -> Result<Vec<HeldRetry>>;
 
     fn upload_returns(
         &self,

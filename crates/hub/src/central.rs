@@ -137,6 +137,23 @@ impl Hub {
         })
     }
 
+    /// Sends this station's events the central store refused to it again, now, on the sync
+    /// worker's thread (after a fix there: this hub added to a retailer's list, say). Those it
+    /// takes leave the held list. Supervisors; only while syncing.
+    pub fn resend_refused(&self) -> Result<SyncView> {
+        self.authorize(Role::Supervisor)?;
+        {
+            let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(worker) = slot.as_ref() else {
+                return Err(HubError::Invalid(
+                    "this station is not syncing with a central store".into(),
+                ));
+            };
+            worker.resend_refused();
+        }
+        self.sync_view()
+    }
+
     /// The events pulled from other devices that this station holds back, newest first:
     /// from a newer Returnhub (this station needs an update) or malformed. Supervisors.
     pub fn held_events(&self) -> Result<Vec<HeldEventView>> {

@@ -208,3 +208,75 @@ fn a_second_station_joins_its_hub_and_gets_its_people() {
     assert!(second.start_sync_if_configured().unwrap());
     assert!(!second.setup_state().unwrap().needed);
 }
+
+/// An admin of one hub changes a retailer the central store does not list that hub for: the
+/// change is refused there and shown at the station; once the central store lists the hub,
+/// "Send refused events again" (F3) takes it, and the station's list clears.
+#[test]
+fn a_refused_change_is_taken_when_sent_again_after_the_fix() {
+    use returnhub_core::retailer::RetailerForm;
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, central) = start_central(&tmp.path().join("central"));
+    let wlg_token = central.create_device("WLG", "bench-1", now_ms()).unwrap();
+    let chc_token = central.create_device("CHC", "chc-1", now_ms()).unwrap();
+    let (wlg, chc) = (
+        station(&tmp.path().join("wlg")),
+        station(&tmp.path().join("chc")),
+    );
+    wlg.set_up(&setup("WLG", &url, &wlg_token)).unwrap();
+    chc.set_up(&setup("CHC", &url, &chc_token)).unwrap();
+    for hub in [&wlg, &chc] {
+        assert!(hub.start_sync_if_configured().unwrap());
+        hub.sign_in("AD-9001", "482913").unwrap();
+    }
+    let form = RetailerForm {
+        id: "kowhai".into(),
+        name: "Kōwhai Apparel".into(),
+        currency: "NZD".into(),
+        country: "New Zealand".into(),
+        ..RetailerForm::blank()
+    };
+    assert!(wlg.save_retailer(&form, true).unwrap().saved);
+    wait_for("the retailer at the other hub", || {
+        chc.retailer_form(Some("kowhai")).is_ok()
+    });
+
+    let renamed = RetailerForm {
+        name: "Kōwhai Apparel (South)".into(),
+        ..chc.retailer_form(Some("kowhai")).unwrap()
+    };
+    assert!(chc.save_retailer(&renamed, false).unwrap().saved);
+    wait_for("the central store's refusal at the station", || {
+        chc.sync_view().unwrap().refused == 1
+    });
+    let held = chc.held_events().unwrap();
+    assert!(
+        held[0]
+            .reason
+            .contains("hub CHC does not serve retailer kowhai"),
+        "{held:?}"
+    );
+    let name_at_central = || {
+        central
+            .with_conn(|c| {
+                c.query_row("SELECT name FROM retailers WHERE id = 'kowhai'", [], |r| {
+                    r.get::<_, String>(0)
+                })
+            })
+            .unwrap()
+    };
+    assert_eq!(name_at_central(), "Kōwhai Apparel");
+
+    central
+        .set_retailer_hubs("kowhai", &["WLG".into(), "CHC".into()])
+        .unwrap();
+    chc.resend_refused().unwrap();
+    wait_for("the change taken after the fix", || {
+        chc.sync_view().unwrap().refused == 0
+    });
+    assert_eq!(name_at_central(), "Kōwhai Apparel (South)");
+    wait_for("the other hub to see the new name", || {
+        wlg.retailer_form(Some("kowhai"))
+            .is_ok_and(|f| f.name == "Kōwhai Apparel (South)")
+    });
+}

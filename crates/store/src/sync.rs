@@ -390,6 +390,41 @@ impl Store {
         )?)
     }
 
+    /// This station's own events the central store refused, oldest first (at most `limit`):
+    /// to be sent again after a fix there.
+    pub fn refused_events(&self, limit: u32) -> Result<Vec<RemoteEvent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, device_id, hlc, actor, station, kind, aggregate_id, payload, recorded_at,
+                    version
+             FROM held_events WHERE state = 'refused' ORDER BY hlc LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| RemoteEvent::from_row(r, 0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// After refused events were sent again: those the central store took leave the held
+    /// list; those it still refuses keep their place with the reason it gives now.
+    pub fn settle_refused(&mut self, taken: &[String], still: &[(String, String)]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut forget =
+                tx.prepare_cached("DELETE FROM held_events WHERE id = ?1 AND state = 'refused'")?;
+            for id in taken {
+                forget.execute([id])?;
+            }
+            let mut reword = tx.prepare_cached(
+                "UPDATE held_events SET reason = ?2 WHERE id = ?1 AND state = 'refused'",
+            )?;
+            for (id, reason) in still {
+                reword.execute(params![id, reason])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Keeps, for the supervisors, a copy of each of this station's events that the central
     /// store refused, with its reason (once each). Returns how many were new.
     pub fn record_refused(

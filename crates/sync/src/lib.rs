@@ -217,6 +217,39 @@ impl<T: Transport> Syncer<T> {
         Ok(acked.len())
     }
 
+    /// Sends this station's refused events again (after a fix at the central store: this hub
+    /// added to a retailer's list, say). Those taken now leave the held list; those still
+    /// refused keep it with the reason given now. Returns how many were taken.
+    pub async fn resend_refused(&mut self) -> Result<usize, SyncError> {
+        let refused = self.store.refused_events(self.push_batch)?;
+        if refused.is_empty() {
+            return Ok(0);
+        }
+        let sent: Vec<String> = refused.iter().map(|e| e.id.clone()).collect();
+        let answer = self
+            .transport
+            .push(&PushRequest { events: refused })
+            .await?;
+        let still: Vec<(String, String)> = answer
+            .held
+            .into_iter()
+            .filter(|h| sent.contains(&h.id))
+            .map(|h| (h.id, h.reason))
+            .collect();
+        let taken: Vec<String> = answer
+            .acknowledged
+            .into_iter()
+            .filter(|id| sent.contains(id) && !still.iter().any(|(held, _)| held == id))
+            .collect();
+        self.store.settle_refused(&taken, &still)?;
+        tracing::info!(
+            taken = taken.len(),
+            still_refused = still.len(),
+            "refused events sent again"
+        );
+        Ok(taken.len())
+    }
+
     /// Pulls one page since the cursor and applies it; `true` when more is waiting.
     pub async fn pull_one_page(&mut self, report: &mut RoundReport) -> Result<bool, SyncError> {
         let req = PullRequest {
@@ -362,6 +395,8 @@ pub fn unix_now_ms() -> UnixMillis {
 pub struct SyncWorker {
     status: Arc<Mutex<SyncStatus>>,
     wake: Arc<tokio::sync::Notify>,
+    /// Send the refused events again before the next round (set at start: once per open).
+    resend: Arc<std::sync::atomic::AtomicBool>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -388,7 +423,8 @@ impl SyncWorker {
             .bytes()
             .fold(unix_now_ms() as u64, |h, b| h.rotate_left(5) ^ u64::from(b));
         let path: PathBuf = store_path.to_path_buf();
-        let (st, wk, sp) = (status.clone(), wake.clone(), stop.clone());
+        let resend = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (st, wk, sp, rs) = (status.clone(), wake.clone(), stop.clone(), resend.clone());
         let thread = std::thread::Builder::new()
             .name("returnhub-sync".into())
             .spawn(move || {
@@ -412,12 +448,18 @@ impl SyncWorker {
                     clock: Arc::new(unix_now_ms),
                 };
                 tracing::info!(store = %path.display(), central = %config.central_url, "sync worker started");
-                runtime.block_on(run(syncer, config, st, wk, sp, SplitMix64(seed)));
+                let signals = Signals {
+                    wake: wk,
+                    stop: sp,
+                    resend: rs,
+                };
+                runtime.block_on(run(syncer, config, st, signals, SplitMix64(seed)));
             })
             .map_err(|e| SyncError::Protocol(format!("cannot start the sync thread: {e}")))?;
         Ok(SyncWorker {
             status,
             wake,
+            resend,
             stop,
             thread: Some(thread),
         })
@@ -430,6 +472,12 @@ impl SyncWorker {
 
     /// Starts a round now (e.g. right after the bench appended events, or "Sync now").
     pub fn sync_now(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sends this station's refused events again at the start of the next round (now).
+    pub fn resend_refused(&self) {
+        self.resend.store(true, std::sync::atomic::Ordering::SeqCst);
         self.wake.notify_one();
     }
 
@@ -453,17 +501,32 @@ impl Drop for SyncWorker {
     }
 }
 
+/// What the window's side tells the worker thread.
+struct Signals {
+    wake: Arc<tokio::sync::Notify>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    resend: Arc<std::sync::atomic::AtomicBool>,
+}
+
 async fn run(
     mut syncer: Syncer<HttpTransport>,
     config: SyncConfig,
     status: Arc<Mutex<SyncStatus>>,
-    wake: Arc<tokio::sync::Notify>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    signals: Signals,
     mut rng: SplitMix64,
 ) {
-    let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    use std::sync::atomic::Ordering::SeqCst;
+    let Signals { wake, stop, resend } = signals;
+    let stopped = || stop.load(SeqCst);
     while !stopped() {
-        let result = syncer.sync_once().await;
+        let mut result = syncer.sync_once().await;
+        // After the round, whose pull may have brought the fix the refusal waited for.
+        if result.is_ok() && resend.swap(false, SeqCst) {
+            if let Err(e) = syncer.resend_refused().await {
+                resend.store(true, SeqCst);
+                result = Err(e);
+            }
+        }
         let depth = syncer.store.sync_queue_depth().unwrap_or(u64::MAX);
         let delay = {
             let mut s = match status.lock() {

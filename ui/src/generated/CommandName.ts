@@ -30,6 +30,7 @@ export type CommandName =
   | "park_orphan"
   | "list_exceptions"
   | "held_events"
+  | "resend_refused_events"
   | "resolve_exception"
   | "override_decision"
   | "close_return"
