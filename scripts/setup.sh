@@ -71,5 +71,12 @@ if $for_tests; then
       || die "cargo install tauri-driver failed"
   fi
   [[ -x /usr/bin/WebKitWebDriver ]] || die "/usr/bin/WebKitWebDriver is missing (package webkit2gtk-driver)"
+  # cargo-fuzz for the brief fuzz runs (scripts/fuzz --brief); it needs a nightly toolchain,
+  # without which the tests replay the fuzz corpus on stable only.
+  if cargo +nightly --version >/dev/null 2>&1 && ! "$tools/bin/cargo-fuzz" --version >/dev/null 2>&1; then
+    say "installing cargo-fuzz into $tools"
+    cargo install --quiet --locked cargo-fuzz --version 0.13.2 --root "$tools" \
+      || die "cargo install cargo-fuzz failed"
+  fi
 fi
 say "setup done"

@@ -196,7 +196,17 @@ impl HubOptions {
             }
             Err(source) => return Err(OptionsError::Read { path, source }),
         };
-        let file: ConfigFile = toml::from_str(&text).map_err(|e| OptionsError::Invalid {
+        HubOptions::from_config_text(data_dir, path, &text)
+    }
+
+    /// Reads `hub.toml`'s text (`path` only names the file in errors): every key checked,
+    /// unknown ones refused. Pure, so the fuzz target reads it as the hub does.
+    pub fn from_config_text(
+        data_dir: &Path,
+        path: PathBuf,
+        text: &str,
+    ) -> Result<HubOptions, OptionsError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| OptionsError::Invalid {
             path: path.clone(),
             message: e.to_string(),
         })?;
@@ -301,7 +311,7 @@ impl HubOptions {
     }
 
     /// `hub.toml` as setup writes it: what the setup screen (or `returnhub init`) asked.
-    pub(crate) fn config_text(&self) -> String {
+    pub fn config_text(&self) -> String {
         let mut text = format!(
             "# Written by Returnhub's setup. Edit with care: unknown keys are refused.\n\
              [hub]\nid = {}\nname = {}\nstation = {}\nlock_after_minutes = {}\n",

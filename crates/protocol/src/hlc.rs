@@ -71,7 +71,16 @@ impl FromStr for HlcStamp {
         let wall = parts.next().ok_or_else(bad)?;
         let counter = parts.next().ok_or_else(bad)?;
         let device = parts.next().ok_or_else(bad)?;
-        if wall.len() != 15 || counter.len() != 6 || device.is_empty() {
+        // Digits only: `u64::from_str` takes a leading '+', and "+00014" would read as a
+        // stamp that encodes to other text, so it would sort apart from its own copy (found
+        // by the sync_wire fuzz target).
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if wall.len() != 15
+            || counter.len() != 6
+            || device.is_empty()
+            || !digits(wall)
+            || !digits(counter)
+        {
             return Err(bad());
         }
         Ok(HlcStamp {
@@ -185,6 +194,21 @@ impl HlcClock {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn only_the_one_encoding_of_a_stamp_reads() {
+        let good = "001780000000014-000014-dev-1";
+        assert_eq!(good.parse::<HlcStamp>().unwrap().encode(), good);
+        for bad in [
+            "001780000000014-+00014-dev-1",
+            "+01780000000014-000014-dev-1",
+            "00178000000001 -000014-dev-1",
+            "001780000000014-00001a-dev-1",
+            "001780000000014-000014-",
+        ] {
+            assert!(bad.parse::<HlcStamp>().is_err(), "{bad} read as a stamp");
+        }
+    }
 
     #[test]
     fn the_counter_carries_into_the_milliseconds_and_the_width_never_grows() {
