@@ -12,7 +12,7 @@ use returnhub_core::money::{Currency, Money};
 use returnhub_core::record::{
     OrderLineRecord, OrderRecord, RetailerRecord, ReturnItemRecord, ReturnRecord,
 };
-use returnhub_core::rules::{CountryCode, ItemFacts, Ratio};
+use returnhub_core::rules::{discount_share, CountryCode, ItemFacts};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due_under, ActionDue, ItemOutcome, ReturnEvent, Trigger};
 use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
@@ -60,6 +60,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_unapplied_events",
         include_str!("../../../migrations/central/0006_unapplied_events.sql"),
+    ),
+    (
+        "0007_first_scans",
+        include_str!("../../../migrations/central/0007_first_scans.sql"),
     ),
 ];
 
@@ -620,6 +624,19 @@ impl Tx<'_> {
         )
     }
 
+    /// The configuration of the retailer whose return this is, if both are known here.
+    fn retailer_of_return(&self, return_id: &str) -> Result<Option<RetailerRecord>> {
+        let record: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT t.record FROM returns r JOIN retailers t ON t.id = r.retailer_id
+                 WHERE r.id = ?1",
+            )?
+            .query_row([return_id], |r| r.get(0))
+            .optional()?;
+        Ok(record.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
     fn hub_of(&self, return_id: &str) -> Result<Option<String>> {
         Ok(self
             .tx
@@ -899,6 +916,12 @@ impl Tx<'_> {
                     }
                 }
                 self.settle_status(return_id)?;
+                // The hub's receipt scan is a first scan too when the carrier's has not come.
+                if *to == ReturnStatus::Received {
+                    if let Some(retailer) = self.retailer_of_return(return_id)? {
+                        self.fire_first_scan(return_id, &retailer, "hub_receipt")?;
+                    }
+                }
             }
             DomainEvent::ActionDue(action) => self.claim(action, ev, hub)?,
             // A hub's supervisor retries a failed action: reconciled before anything is sent.
@@ -1117,26 +1140,56 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The carrier's first scan (RT) of a return: in transit if it was expected, and a
+    /// First-scan retailer's actions made due unless the hub's receipt fired them already.
     fn first_scan(&mut self, return_id: &str, retailer: &RetailerRecord) -> Result<usize> {
-        let (hub, status, record): (String, String, String) = self.tx.query_row(
-            "SELECT hub_id, status, record FROM returns WHERE id = ?1",
+        let status: String = self.tx.query_row(
+            "SELECT status FROM returns WHERE id = ?1",
             [return_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| r.get(0),
         )?;
-        if status != ReturnStatus::Expected.as_str() {
-            return Ok(0);
+        if status == ReturnStatus::Expected.as_str() {
+            let hub = self.hub_of(return_id)?;
+            self.append_own(
+                DomainEvent::ReturnStatusChanged {
+                    return_id: return_id.into(),
+                    from: ReturnStatus::Expected,
+                    to: ReturnStatus::InTransit,
+                },
+                hub.as_deref(),
+            )?;
         }
-        self.append_own(
-            DomainEvent::ReturnStatusChanged {
-                return_id: return_id.into(),
-                from: ReturnStatus::Expected,
-                to: ReturnStatus::InTransit,
-            },
-            Some(&hub),
-        )?;
+        self.fire_first_scan(return_id, retailer, "carrier")
+    }
+
+    /// Makes a First-scan retailer's actions for the return due, once: at the carrier's RT
+    /// or at the hub's receipt scan, whichever the central store hears of first
+    /// (`first_scans` remembers it, even when nothing was owed). Each item is decided as
+    /// returned (no QC yet) by the same rules and facts a hub uses.
+    fn fire_first_scan(
+        &mut self,
+        return_id: &str,
+        retailer: &RetailerRecord,
+        fired_by: &str,
+    ) -> Result<usize> {
         if retailer.policy.trigger != Trigger::FirstScan {
             return Ok(0);
         }
+        let first = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO first_scans (return_id, fired_by, fired_at)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![return_id, fired_by, rfc3339(self.now)])?;
+        if first == 0 {
+            return Ok(0);
+        }
+        let (hub, record): (String, String) = self.tx.query_row(
+            "SELECT hub_id, record FROM returns WHERE id = ?1",
+            [return_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let ret: ReturnRecord = serde_json::from_str(&record)?;
         let order: OrderRecord = serde_json::from_str(&self.tx.query_row(
             "SELECT record FROM orders WHERE id = ?1",
@@ -1150,6 +1203,13 @@ impl Tx<'_> {
                 issues.len()
             ))
         })?;
+        let (order_discount, order_discount_amount) = discount_share(
+            order
+                .lines
+                .iter()
+                .map(|l| (l.unit_price, l.quantity, l.discount)),
+            order.discount,
+        );
         let mut outcomes = Vec::new();
         for item in &ret.items {
             let Some(line) = order.lines.iter().find(|l| l.id == item.order_line_id) else {
@@ -1158,8 +1218,8 @@ impl Tx<'_> {
             let facts = ItemFacts {
                 return_reason: item.reason_code.clone(),
                 sub_reason: item.sub_reason_code.clone(),
-                order_discount: Ratio::of(order.discount, order.subtotal).unwrap_or(Ratio::ZERO),
-                order_discount_amount: order.discount,
+                order_discount,
+                order_discount_amount,
                 order_value: order.total,
                 order_country: order
                     .country

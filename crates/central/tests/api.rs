@@ -346,6 +346,74 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     assert!(view.iter().all(|(_, s)| s == "in_transit"), "{view:?}");
 }
 
+/// A First-scan retailer's actions fire once, at whichever first scan the central store hears
+/// of first: here the hub's receipt scan comes before the carrier's RT, which then fires
+/// nothing (before, nothing fired at all: the RT found the return received and stopped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bench_scan_before_the_carriers_fires_a_first_scan_retailers_actions_once() {
+    let mut w = world().await;
+    w.bolt
+        .upload(&[
+            upload_row("B2", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B2", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    w.h1a.sync_once().await.unwrap();
+    let return_id: String = w
+        .h1a
+        .store
+        .reader()
+        .query_row(
+            "SELECT return_id FROM connotes WHERE connote = 'B2'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    append(
+        &mut w.h1a.store,
+        w.clock.now(),
+        vec![DomainEvent::ReturnStatusChanged {
+            return_id: return_id.clone(),
+            from: ReturnStatus::Expected,
+            to: ReturnStatus::Received,
+        }],
+    );
+    w.h1a.sync_once().await.unwrap();
+    let claims_of = |w: &World| {
+        w.central
+            .storage
+            .with_conn(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM action_claims WHERE return_id = ?1 AND device_id = 'central'",
+                    [&return_id],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(claims_of(&w), 2, "fired at the hub's receipt");
+    let late = w.bolt.tracking(&[rt("B2")]).await;
+    assert_eq!((late.recorded, late.actions_due), (1, 0));
+    assert_eq!(claims_of(&w), 2, "the carrier's RT fires nothing more");
+    // The hub gets the actions the central store made due, and keeps its status.
+    w.h1a.sync_once().await.unwrap();
+    let due: i64 = w
+        .h1a
+        .store
+        .reader()
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'action_due' AND aggregate_id = ?1",
+            [&return_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(due, 2);
+    assert_eq!(
+        hub_view(&w.h1a.store, "h1"),
+        vec![("B2".into(), "received".into())]
+    );
+}
+
 /// A carrier's first scan can arrive before the partner's upload of the return: it is kept,
 /// linked when the return arrives (and reaches the return's hub), and the return's actions
 /// become due then, once. Another retailer's upload of the same connote does not take it.

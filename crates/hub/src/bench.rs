@@ -21,7 +21,7 @@ use returnhub_core::record::RetailerRecord;
 use returnhub_core::refund::{
     refund_for_return, Order, OrderLine, ReceivedLine, RefundPolicy, RestockingFee,
 };
-use returnhub_core::rules::{Grade, ItemFacts, Outcome, QcStatus, Ratio};
+use returnhub_core::rules::{discount_share, Grade, ItemFacts, Outcome, QcStatus};
 use returnhub_core::time::{parse_rfc3339, rfc3339, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due_under, ItemOutcome, ReturnEvent};
 use returnhub_protocol::event::DomainEvent;
@@ -421,7 +421,7 @@ impl Hub {
         }
         let retailer = retailer_of(&store, &ret.retailer.id)?;
         let now = (self.clock)();
-        let decisions = decide_items(&store, &retailer, return_id, &state, now)?;
+        let decisions = decide_items(&store, &retailer, return_id, Some(&state), now)?;
         let due = due_actions(
             &store,
             &retailer,
@@ -527,7 +527,10 @@ impl Hub {
                         "Actions fire when a supervisor closes the return.".to_string()
                     }
                     (_, returnhub_core::trigger::Trigger::FirstScan) => {
-                        "Actions fired at the carrier's first scan.".to_string()
+                        first_scan_note(
+                            store.actions_of(return_id)?.len(),
+                            self.options().central_url.is_none(),
+                        )
                     }
                 }
             ),
@@ -536,6 +539,34 @@ impl Hub {
             exceptions_raised,
             state,
         })
+    }
+
+    /// The actions a First-scan retailer's return fires when a standalone hub receives it:
+    /// with no central store, no carrier event reaches the hub, so its receipt scan is the
+    /// first scan; each item is decided as returned (no QC yet). A hub that syncs fires
+    /// nothing here: the central store hears both the carrier and this scan, and fires once
+    /// at whichever comes first.
+    pub(crate) fn first_scan_at_the_bench(
+        &self,
+        store: &Store,
+        ret: &returnhub_core::model::ReturnView,
+        now: i64,
+    ) -> Result<Vec<returnhub_core::trigger::ActionDue>> {
+        if self.options().central_url.is_some() {
+            return Ok(Vec::new());
+        }
+        let retailer = retailer_of(store, &ret.retailer.id)?;
+        if retailer.policy.trigger != returnhub_core::trigger::Trigger::FirstScan {
+            return Ok(Vec::new());
+        }
+        let decisions = decide_items(store, &retailer, &ret.id, None, now)?;
+        due_actions(
+            store,
+            &retailer,
+            ReturnEvent::CarrierInTransit,
+            &ret.id,
+            &decisions,
+        )
     }
 
     /// Process pressed again on a return processed or closed already: one exception for the
@@ -849,14 +880,28 @@ pub(crate) fn outcome_text(outcome: &Outcome, amount: Option<Money>) -> String {
     }
 }
 
-/// Decides every item of the return: a missing item is owed nothing;
-/// a found one goes through the retailer's rules with its QC result, and is worth the
+/// What processing says of a First-scan retailer's actions: what really fired for the return
+/// (`fired` actions here), not what should have.
+fn first_scan_note(fired: usize, standalone: bool) -> String {
+    match (fired, standalone) {
+        (0, true) => "Nothing was owed at the first scan, so no action fired.".to_string(),
+        (0, false) => "The first scan's actions are made due by the central store; none has \
+                       reached this station yet."
+            .to_string(),
+        (n, _) => format!("{n} action(s) fired at the first scan."),
+    }
+}
+
+/// Decides every item of the return: with the bench's state (`inspected`), a missing item is
+/// owed nothing and a found one goes through the retailer's rules with its QC result; without
+/// it (nothing was inspected: a return closed unprocessed, a first scan) every item goes
+/// through the rules as the customer returned it, without QC. A decided item is worth the
 /// received quantity's share of what was paid, less what earlier returns already refunded.
 pub(crate) fn decide_items(
     store: &Store,
     retailer: &RetailerRecord,
     return_id: &str,
-    state: &BenchState,
+    inspected: Option<&BenchState>,
     now: i64,
 ) -> Result<Vec<ItemDecisionRecord>> {
     let decider = Decider::new(&retailer.rules, &retailer.policy).map_err(HubError::Rules)?;
@@ -868,12 +913,17 @@ pub(crate) fn decide_items(
     let today = now.div_euclid(MS_PER_DAY);
     let mut out = Vec::new();
     for row in &rows {
-        let inspection = state
-            .items
-            .iter()
-            .find(|i| i.item_id == row.item_id)
-            .and_then(|i| i.inspection.as_ref());
-        let found = inspection.is_some_and(|n| n.presence == Presence::Found);
+        let inspection = inspected.and_then(|state| {
+            state
+                .items
+                .iter()
+                .find(|i| i.item_id == row.item_id)
+                .and_then(|i| i.inspection.as_ref())
+        });
+        // Not inspected at all (a first scan, a return closed unprocessed): every item is
+        // decided on what the customer asked for, without QC.
+        let found =
+            inspected.is_none() || inspection.is_some_and(|n| n.presence == Presence::Found);
         if !found {
             out.push(ItemDecisionRecord {
                 id: new_id(),
@@ -983,25 +1033,21 @@ pub(crate) fn item_facts(
     qc: (Option<QcStatus>, Option<Grade>),
     today: i64,
 ) -> Result<ItemFacts> {
-    let gross: i64 = order
-        .lines
-        .iter()
-        .map(|l| l.unit_price.minor * i64::from(l.quantity))
-        .sum();
-    let discounts: i64 = order.order_discount.minor
-        + order
+    let (order_discount, order_discount_amount) = discount_share(
+        order
             .lines
             .iter()
-            .map(|l| l.line_discount.minor)
-            .sum::<i64>();
+            .map(|l| (l.unit_price, l.quantity, l.line_discount)),
+        order.order_discount,
+    );
     let order_day = parse_rfc3339(&row.order_created_at)
         .map(|ms| ms.div_euclid(MS_PER_DAY))
         .ok_or_else(|| HubError::Corrupt(format!("order {}: bad date", row.order_id)))?;
     Ok(ItemFacts {
         return_reason: row.reason_code.clone(),
         sub_reason: row.sub_reason_code.clone(),
-        order_discount: Ratio::new(discounts, gross.max(1)).unwrap_or(Ratio::ZERO),
-        order_discount_amount: Money::new(discounts, order.currency),
+        order_discount,
+        order_discount_amount,
         order_value: row.order_total,
         order_country: row.country.parse().map_err(HubError::Corrupt)?,
         product_tags: row.product_tags.clone(),

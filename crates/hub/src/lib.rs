@@ -423,6 +423,12 @@ impl Hub {
             }
             _ => None,
         };
+        let first_scan = match (received, found.as_ref()) {
+            (true, Some(ret)) => self.first_scan_at_the_bench(&store, ret, now)?,
+            _ => Vec::new(),
+        };
+        let fired = !first_scan.is_empty();
+        events.extend(first_scan.into_iter().map(DomainEvent::ActionDue));
         store.write(now, |tx| {
             for (i, event) in events.into_iter().enumerate() {
                 let appended = tx.append(EventInput {
@@ -438,6 +444,9 @@ impl Hub {
         })?;
         if tracking.is_some() {
             self.webhooks_queued();
+        }
+        if fired {
+            self.actions_queued();
         }
         if let (true, Some(ret)) = (received, found.as_mut()) {
             ret.status = ReturnStatus::Received;

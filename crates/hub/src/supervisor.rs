@@ -13,7 +13,7 @@ use returnhub_protocol::event::DomainEvent;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::bench::{due_actions, new_id, outcome_text, retailer_of, worth_of};
+use crate::bench::{decide_items, due_actions, new_id, outcome_text, retailer_of, worth_of};
 use crate::{Hub, HubError, Result};
 
 /// One exception in the supervisor's queue.
@@ -222,8 +222,9 @@ impl Hub {
     }
 
     /// Closes a return by hand. For a retailer whose trigger is Manual this is what fires the
-    /// return's actions (from the decisions made when it was processed); closing again finds
-    /// them queued and adds nothing.
+    /// return's actions: from the decisions made when it was processed, or, for a return never
+    /// processed, from deciding its items now as returned (no QC); closing again finds them
+    /// queued and adds nothing.
     pub fn close_return(&self, return_id: &str, note: &str) -> Result<SupervisorResult> {
         let actor = self.authorize(Role::Supervisor)?;
         let mut store = self.store();
@@ -240,7 +241,14 @@ impl Hub {
             )));
         }
         let retailer = retailer_of(&store, &ret.retailer.id)?;
-        let decisions = store.current_decisions(return_id)?;
+        let mut decisions = store.current_decisions(return_id)?;
+        // Closing is when a Manual retailer's actions fire, processed or not (a return that
+        // never reaches the hub is closed off by hand): an unprocessed one is decided now,
+        // every item as the customer returned it, without QC.
+        let unprocessed = decisions.is_empty() && retailer.policy.trigger == Trigger::Manual;
+        if unprocessed {
+            decisions = decide_items(&store, &retailer, return_id, None, (self.clock)())?;
+        }
         let due = due_actions(
             &store,
             &retailer,
@@ -249,11 +257,18 @@ impl Hub {
             &decisions,
         )?;
         let actions_queued = due.len() as u32;
-        let mut events = vec![DomainEvent::ReturnStatusChanged {
+        let mut events = Vec::new();
+        if unprocessed {
+            events.push(DomainEvent::ItemsDecided {
+                return_id: return_id.to_string(),
+                decisions: decisions.clone(),
+            });
+        }
+        events.push(DomainEvent::ReturnStatusChanged {
             return_id: return_id.to_string(),
             from: ret.status,
             to: ReturnStatus::Closed,
-        }];
+        });
         events.extend(due.into_iter().map(DomainEvent::ActionDue));
         let note = note.trim();
         if !note.is_empty() {
@@ -279,10 +294,16 @@ impl Hub {
             Ok(())
         })?;
         self.actions_queued();
-        let message = match (retailer.policy.trigger, decisions.is_empty()) {
-            (Trigger::Manual, true) => {
-                "Closed. It was never processed, so no action fires.".to_string()
-            }
+        let message = match (retailer.policy.trigger, unprocessed) {
+            (Trigger::Manual, true) => format!(
+                "Closed unprocessed: decided as returned, without QC ({}); {actions_queued} \
+                 action(s) queued.",
+                decisions
+                    .iter()
+                    .map(|d| outcome_text(&d.outcome, d.amount))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             (Trigger::Manual, false) => format!("Closed: {actions_queued} action(s) queued."),
             _ => "Closed. (This retailer's actions do not fire on close.)".to_string(),
         };

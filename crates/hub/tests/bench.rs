@@ -41,6 +41,23 @@ fn connote_with(hub: &Hub, retailer: &str, items: i64) -> String {
     })
 }
 
+fn return_of(hub: &Hub, connote: &str) -> String {
+    hub.with_store(|s| {
+        s.reader()
+            .query_row(
+                "SELECT return_id FROM connotes WHERE connote = ?1",
+                [connote],
+                |r| r.get(0),
+            )
+            .unwrap()
+    })
+}
+
+/// The actions queued for a return.
+fn actions_of(hub: &Hub, return_id: &str) -> i64 {
+    hub.with_store(|s| s.actions_of(return_id).unwrap().len() as i64)
+}
+
 fn pass(return_id: &str, item_id: &str) -> InspectRequest {
     InspectRequest {
         return_id: return_id.into(),
@@ -524,6 +541,89 @@ fn a_supervisor_close_fires_a_manual_retailers_actions_once() {
         hub.with_store(|s| s.label_jobs(&ret.id).unwrap().pop().unwrap().job);
     let zpl = returnhub_hub::render_label(&job).unwrap().to_zpl();
     assert!(zpl.contains("REPRINT"));
+}
+
+/// At a standalone hub no carrier event arrives: the receipt scan is a First-scan retailer's
+/// first scan and fires its actions there, once, and processing says what really fired
+/// (before, nothing fired and processing said the actions had).
+#[test]
+fn a_standalone_hubs_receipt_fires_a_first_scan_retailers_actions_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "bondi", 1);
+    let return_id = return_of(&hub, &connote);
+    assert_eq!(actions_of(&hub, &return_id), 0);
+    let ret = hub.scan(&connote).unwrap().ret.unwrap();
+    assert_eq!(
+        actions_of(&hub, &return_id),
+        1,
+        "bondi's default credit note fires at the receipt"
+    );
+    // Scanning again receives nothing and fires nothing.
+    hub.scan(&connote).unwrap();
+    assert_eq!(actions_of(&hub, &return_id), 1);
+    hub.inspect_item(pass(&ret.id, &ret.items[0].id)).unwrap();
+    let done = hub.process_return(&ret.id).unwrap();
+    assert_eq!(done.actions_queued, 0);
+    assert!(
+        done.message.contains("1 action(s) fired at the first scan"),
+        "{}",
+        done.message
+    );
+    assert_eq!(actions_of(&hub, &return_id), 1);
+}
+
+/// A Manual retailer's return that never reaches the bench is closed off by hand: closing
+/// decides its items as the customer returned them (no QC) and fires their actions, once.
+#[test]
+fn closing_an_unprocessed_return_fires_a_manual_retailers_actions_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let connote = connote_with(&hub, "maple", 2);
+    let return_id = return_of(&hub, &connote);
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let closed = hub
+        .close_return(&return_id, "lost in transit, refunded")
+        .unwrap();
+    assert_eq!(closed.state.status, ReturnStatus::Closed);
+    assert!(
+        closed
+            .message
+            .starts_with("Closed unprocessed: decided as returned, without QC"),
+        "{}",
+        closed.message
+    );
+    let decided: Vec<(Outcome, Option<returnhub_core::money::Money>)> = closed
+        .state
+        .items
+        .iter()
+        .map(|i| {
+            let d = i.decision.as_ref().expect("every item decided");
+            (d.outcome, d.amount)
+        })
+        .collect();
+    assert_eq!(decided.len(), 2);
+    let paying = decided
+        .iter()
+        .filter(|(o, _)| matches!(o, Outcome::Refund | Outcome::CreditNote { .. }))
+        .count();
+    assert!(
+        paying > 0,
+        "the demo's maple items are refunds: {decided:?}"
+    );
+    assert!(decided
+        .iter()
+        .filter(|(o, _)| matches!(o, Outcome::Refund | Outcome::CreditNote { .. }))
+        .all(|(_, amount)| amount.is_some_and(|m| m.minor > 0)));
+    assert!(closed.actions_queued >= 1);
+    let actions = actions_of(&hub, &return_id);
+    assert_eq!(actions, i64::from(closed.actions_queued));
+    // Once: closed is closed.
+    assert_eq!(
+        ErrorView::from(hub.close_return(&return_id, "").unwrap_err()).code,
+        ErrorCode::Conflict
+    );
+    assert_eq!(actions_of(&hub, &return_id), actions);
 }
 
 #[test]

@@ -31,6 +31,30 @@ pub struct ItemFacts {
     pub sku: String,
 }
 
+/// An order's discounts as the rules see them (`ItemFacts::order_discount` and
+/// `order_discount_amount`): what line and order discounts took off, and its share of the
+/// order's gross value (every line at its unit price and quantity). One rule, so the hub and
+/// the central store decide an item the same way. `lines` are (unit price, quantity, line
+/// discount) in `order_discount`'s currency.
+pub fn discount_share(
+    lines: impl IntoIterator<Item = (Money, u32, Money)>,
+    order_discount: Money,
+) -> (Ratio, Money) {
+    let (gross, discounts) = lines.into_iter().fold(
+        (0i64, order_discount.minor),
+        |(gross, discounts), (unit, quantity, line_discount)| {
+            (
+                gross.saturating_add(unit.minor.saturating_mul(i64::from(quantity))),
+                discounts.saturating_add(line_discount.minor),
+            )
+        },
+    );
+    (
+        Ratio::new(discounts, gross.max(1)).unwrap_or(Ratio::ZERO),
+        Money::new(discounts, order_discount.currency),
+    )
+}
+
 /// An exact non-negative fraction `numerator / denominator` (denominator > 0), so percent
 /// comparisons never go through floats: 1/3 is not 33.33%.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ts_rs::TS)]

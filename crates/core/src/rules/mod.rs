@@ -10,6 +10,6 @@ pub mod model;
 pub(crate) mod typed;
 pub mod validate;
 
-pub use facts::{CountryCode, Grade, ItemFacts, QcStatus, Ratio};
+pub use facts::{discount_share, CountryCode, Grade, ItemFacts, QcStatus, Ratio};
 pub use model::{Condition, Field, Literal, Op, Outcome, OutcomeKind, Predicate, Rule, RuleSet};
 pub use validate::{parse_rule_set, validate, IssueCode, RuleIssue, Severity};
