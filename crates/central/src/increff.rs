@@ -123,6 +123,7 @@ pub async fn notification(
         let partner = PartnerIdentity {
             key_id: "increff".into(),
             retailer_name: record.name,
+            source: "increff".into(),
         };
         storage.record_tracking(&partner, &[tracking], now)
     })

@@ -87,6 +87,11 @@ enum Command {
         /// The retailer's name, exactly as the partner sends it.
         #[arg(long, value_name = "NAME")]
         retailer: String,
+        /// Whose uploads these are: `partner_upload` (a portal or carrier: the retailer's
+        /// routes action its returns), or `loop_upload` (Loop, which credits the customer
+        /// itself when the hub's tracking events reach it: nothing else is sent for them).
+        #[arg(long, default_value = "partner_upload", value_parser = returnhub_central::storage::UPLOAD_SOURCES)]
+        source: String,
     },
     /// Connect a retailer to its Shopify shop; the Admin API access token is read from
     /// standard input and checked with Shopify before it is kept.
@@ -210,6 +215,30 @@ impl From<TriggerArg> for Trigger {
             TriggerArg::Manual => Trigger::Manual,
         }
     }
+}
+
+/// Loop credits the returns it uploads only when the hub's tracking events reach it: says so
+/// when the retailer sends none to Loop (an admin adds the URL on a hub's F5).
+fn warn_without_loop_webhook(storage: &SqliteStorage, retailer: &str) -> Result<(), String> {
+    let retailers = storage.retailers().map_err(|e| e.to_string())?;
+    let Some(record) = retailers.iter().find(|r| r.name == retailer) else {
+        eprintln!("note: no retailer is named '{retailer}' here yet (a hub syncs it)");
+        return Ok(());
+    };
+    let to_loop = record
+        .policy
+        .partners
+        .tracking_webhooks
+        .iter()
+        .any(|w| w.url.starts_with("https://api.loopreturns.com/"));
+    if !to_loop {
+        eprintln!(
+            "warning: retailer '{retailer}' sends no tracking events to Loop: Loop issues no \
+             credit for the returns it uploads until an admin adds \
+             https://api.loopreturns.com/hook/v1/seko/update as a tracking webhook (F5)"
+        );
+    }
+    Ok(())
 }
 
 fn now_ms() -> i64 {
@@ -386,12 +415,20 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("{path} is not a retailer form: {e}"))?;
             save_retailer(&open(&store)?, form, false)
         }
-        Command::AddApiKey { store, retailer } => {
-            let key = open(&store)?
-                .create_api_key(&retailer, now_ms())
+        Command::AddApiKey {
+            store,
+            retailer,
+            source,
+        } => {
+            let storage = open(&store)?;
+            let key = storage
+                .create_api_key_for(&retailer, &source, now_ms())
                 .map_err(|e| e.to_string())?;
             println!("{key}");
             eprintln!("API key for retailer '{retailer}' created (it is not shown again)");
+            if source == returnhub_core::partner::LOOP_UPLOAD {
+                warn_without_loop_webhook(&storage, &retailer)?;
+            }
             Ok(())
         }
         Command::ConnectShop {

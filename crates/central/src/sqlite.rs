@@ -65,6 +65,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_first_scans",
         include_str!("../../../migrations/central/0007_first_scans.sql"),
     ),
+    (
+        "0008_api_key_sources",
+        include_str!("../../../migrations/central/0008_api_key_sources.sql"),
+    ),
 ];
 
 pub struct SqliteStorage {
@@ -466,6 +470,13 @@ impl Tx<'_> {
             .prepare_cached("SELECT record FROM returns WHERE id = ?1")?
             .query_row([&a.return_id], |r| r.get(0))?;
         let ret: ReturnRecord = serde_json::from_str(&record)?;
+        if returnhub_core::partner::pays_itself(&ret.source) {
+            return Ok(Some(format!(
+                "return {} was uploaded by Loop, which credits it itself: an action would pay \
+                 twice",
+                ret.id
+            )));
+        }
         if let Some(stray) = a
             .item_ids
             .iter()
@@ -1387,11 +1398,29 @@ impl CentralStorage for SqliteStorage {
         Ok(format!("rhd_{id}_{secret}"))
     }
 
-    fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String> {
+    fn create_api_key_for(
+        &self,
+        retailer_name: &str,
+        source: &str,
+        now: UnixMillis,
+    ) -> Result<String> {
+        if !crate::storage::UPLOAD_SOURCES.contains(&source) {
+            return Err(CentralError::Invalid(format!(
+                "an upload source is one of {}, not {source:?}",
+                crate::storage::UPLOAD_SOURCES.join(", ")
+            )));
+        }
         let (id, secret, token) = auth::mint("rhk")?;
         self.lock()?.conn.execute(
-            "INSERT INTO api_keys (id, retailer_name, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, retailer_name, auth::digest(&secret).to_vec(), rfc3339(now)],
+            "INSERT INTO api_keys (id, retailer_name, secret_sha256, created_at, source)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id,
+                retailer_name,
+                auth::digest(&secret).to_vec(),
+                rfc3339(now),
+                source
+            ],
         )?;
         Ok(token)
     }
@@ -1467,17 +1496,20 @@ impl CentralStorage for SqliteStorage {
     fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>> {
         let inner = self.lock()?;
         let (id, secret) = auth::split("rhk", key);
-        let row: Option<(String, Vec<u8>)> = inner
+        let row: Option<(String, Vec<u8>, String)> = inner
             .conn
-            .prepare_cached("SELECT retailer_name, secret_sha256 FROM api_keys WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached(
+                "SELECT retailer_name, secret_sha256, source FROM api_keys WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         if !auth::verify(secret, row.as_ref().map(|r| r.1.as_slice())) {
             return Ok(None);
         }
-        Ok(row.map(|(retailer_name, _)| PartnerIdentity {
+        Ok(row.map(|(retailer_name, _, source)| PartnerIdentity {
             key_id: id.to_string(),
             retailer_name,
+            source,
         }))
     }
 
@@ -1862,7 +1894,7 @@ impl CentralStorage for SqliteStorage {
                         retailer_id: retailer.id.clone(),
                         hub_id: first.hub_id.clone(),
                         order_id: order.id.clone(),
-                        source: "partner_upload".into(),
+                        source: partner.source.clone(),
                         status: ReturnStatus::Expected,
                         created_at: rfc3339(now),
                         connotes: vec![consignment.clone()],

@@ -91,7 +91,14 @@ pub struct DeviceIdentity {
 pub struct PartnerIdentity {
     pub key_id: String,
     pub retailer_name: String,
+    /// The source of the returns this key uploads (one of [`UPLOAD_SOURCES`]).
+    pub source: String,
 }
+
+/// What an Upload API key's returns may be marked as coming from: a portal or carrier whose
+/// returns the retailer's routes action, or Loop, which credits its own
+/// ([`returnhub_core::partner::LOOP_UPLOAD`]).
+pub const UPLOAD_SOURCES: [&str; 2] = ["partner_upload", returnhub_core::partner::LOOP_UPLOAD];
 
 /// A crash point for the fault-injection tests: the push dies before its commit (nothing
 /// stored) or after it (stored, but the answer is lost). Only the `failpoints` build lets a
@@ -151,8 +158,19 @@ pub struct HeldRetry {
 pub trait CentralStorage: Send + Sync + 'static {
     /// Registers a hub device; returns its bearer token (shown once, stored hashed).
     fn create_device(&self, hub_id: &str, name: &str, now: UnixMillis) -> Result<String>;
-    /// Creates a partner API key for `retailer_name` (exact); returns it (stored hashed).
-    fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String>;
+    /// Creates a partner API key for `retailer_name` (exact) whose uploads are returns from
+    /// `source` (`partner_upload`, or `loop_upload` for Loop, which credits them itself);
+    /// returns it (stored hashed).
+    fn create_api_key_for(
+        &self,
+        retailer_name: &str,
+        source: &str,
+        now: UnixMillis,
+    ) -> Result<String>;
+    /// A partner API key whose uploads are plain `partner_upload` returns.
+    fn create_api_key(&self, retailer_name: &str, now: UnixMillis) -> Result<String> {
+        self.create_api_key_for(retailer_name, UPLOAD_SOURCES[0], now)
+    }
     fn authenticate_device(&self, token: &str) -> Result<Option<DeviceIdentity>>;
     /// Every device token, revoked ones too.
     fn devices(&self) -> Result<Vec<DeviceRow>>;

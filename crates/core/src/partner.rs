@@ -48,6 +48,25 @@ impl ActionTarget {
     }
 }
 
+/// The source of the returns Loop uploads through the Upload API (its API key says so). Loop
+/// issues the customer's credit itself when the hub's tracking events (RC, RP) reach its
+/// webhook (`https://api.loopreturns.com/hook/v1/seko/update`): nothing is sent anywhere for
+/// such a return, since Shopify, or another partner, would pay a second time.
+pub const LOOP_UPLOAD: &str = "loop_upload";
+
+/// Whether returns from `source` are paid by whoever uploaded them, on the hub's tracking
+/// events alone: no action is ever made due for them.
+pub fn pays_itself(source: &str) -> bool {
+    source == LOOP_UPLOAD
+}
+
+/// The partner that credits returns from `source` itself, on the hub's tracking events (Loop,
+/// for the returns it uploads or that came from it): actioning them through anyone else would
+/// pay twice, so no route may send them elsewhere.
+pub fn credited_by(source: &str) -> Option<ActionTarget> {
+    matches!(source, "loop" | LOOP_UPLOAD).then_some(ActionTarget::Loop)
+}
+
 /// One binding: returns from `source` are actioned through `target`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +156,16 @@ impl PartnerPolicy {
                     "route {}: the source \"{}\" must be 1 to 40 lower-case letters, digits or _",
                     i + 1,
                     route.source
+                ));
+            }
+            if let Some(partner) = credited_by(&route.source).filter(|p| *p != route.target) {
+                problems.push(format!(
+                    "route {}: returns from {} are credited by {} itself when it receives \
+                     this hub's tracking events; actioning them through {} too would pay twice",
+                    i + 1,
+                    route.source,
+                    partner.name(),
+                    route.target.name()
                 ));
             }
             if self.routes[..i].iter().any(|r| r.source == route.source) {
@@ -242,7 +271,7 @@ fn is_loopback(host: &str) -> bool {
 /// The target of a source nobody bound.
 pub fn default_target(source: &str) -> ActionTarget {
     match source {
-        "loop" => ActionTarget::Loop,
+        "loop" | LOOP_UPLOAD => ActionTarget::Loop,
         "increff" | "clickpost" => ActionTarget::Increff,
         "returns_prime" => ActionTarget::ReturnsPrime,
         _ => ActionTarget::Shopify,
@@ -266,13 +295,13 @@ mod tests {
         assert_eq!(policy.target_for("portal"), ActionTarget::Shopify);
         let bound = PartnerPolicy {
             routes: vec![SourceRoute {
-                source: "loop".into(),
+                source: "clickpost".into(),
                 target: ActionTarget::Shopify,
             }],
             tracking_webhooks: vec![],
             connections: vec![],
         };
-        assert_eq!(bound.target_for("loop"), ActionTarget::Shopify);
+        assert_eq!(bound.target_for("clickpost"), ActionTarget::Shopify);
         assert!(bound.problems().is_empty());
     }
 
@@ -300,6 +329,27 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("route 1"));
         assert!(problems[1].contains("bound twice"));
+        // Loop credits its own returns: sending them to Shopify too would pay twice.
+        for source in ["loop", LOOP_UPLOAD] {
+            let twice = PartnerPolicy {
+                routes: vec![SourceRoute {
+                    source: source.into(),
+                    target: ActionTarget::Shopify,
+                }],
+                ..PartnerPolicy::default()
+            };
+            let problems = twice.problems();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].contains("would pay twice"), "{problems:?}");
+            let to_loop = PartnerPolicy {
+                routes: vec![SourceRoute {
+                    source: source.into(),
+                    target: ActionTarget::Loop,
+                }],
+                ..PartnerPolicy::default()
+            };
+            assert!(to_loop.problems().is_empty());
+        }
         let hooks = PartnerPolicy {
             connections: vec![],
             routes: vec![],

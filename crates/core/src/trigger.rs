@@ -252,7 +252,9 @@ pub fn actions_due(
 /// - actioned through a partner: one `PartnerUpdate` for the return's decided items (every
 ///   outcome but Hold for review, No Action included: the partner must hear that an item
 ///   failed QC to refuse its refund or cancel its exchange). Items decided later (a held item
-///   a supervisor decides) make a second update, for those items.
+///   a supervisor decides) make a second update, for those items;
+/// - uploaded by a partner that pays it itself ([`crate::partner::pays_itself`]: Loop): none,
+///   ever; the hub's tracking events are what that partner acts on.
 pub fn actions_due_under(
     policy: &crate::decision::RetailerPolicy,
     source: &str,
@@ -261,7 +263,7 @@ pub fn actions_due_under(
     return_id: &str,
     items: &[ItemOutcome],
 ) -> Vec<ActionDue> {
-    if !policy.trigger.fires_on(event) {
+    if !policy.trigger.fires_on(event) || crate::partner::pays_itself(source) {
         return Vec::new();
     }
     if policy.partners.target_for(source).is_partner() {
@@ -440,6 +442,39 @@ mod tests {
             base,
             IdempotencyKey::derive("ab", "c", &["i", "i"], ActionKind::Refund)
         );
+    }
+
+    /// Loop credits the returns it uploads itself: nothing is made due for one, under any
+    /// trigger, routes or outcome, while a plain upload of the same items is actioned.
+    #[test]
+    fn a_return_loop_uploaded_makes_nothing_due() {
+        use crate::decision::{QcFailPolicy, RetailerPolicy};
+        let items = [ItemOutcome {
+            item_id: "i1".into(),
+            outcome: Outcome::Refund,
+            amount: Some(crate::money::Money::new(4_995, Currency::NZD)),
+        }];
+        for (trigger, event) in [
+            (Trigger::FirstScan, ReturnEvent::CarrierInTransit),
+            (Trigger::Processing, ReturnEvent::Processed),
+            (Trigger::Manual, ReturnEvent::Closed),
+        ] {
+            let policy = RetailerPolicy {
+                trigger,
+                customers_choose: true,
+                exchange_enabled: false,
+                rules_override_customer_choice: false,
+                default_outcome: Outcome::Refund,
+                qc_fail: QcFailPolicy::RuleDriven,
+                credit_note_expiry_days: None,
+                currency: None,
+                shopify: Default::default(),
+                partners: Default::default(),
+            };
+            let due = |source: &str| actions_due_under(&policy, source, event, "r", "R-1", &items);
+            assert!(due(crate::partner::LOOP_UPLOAD).is_empty(), "{trigger:?}");
+            assert_eq!(due("partner_upload").len(), 1, "{trigger:?}");
+        }
     }
 
     #[test]

@@ -512,11 +512,18 @@ impl Hub {
         self.print_wakeup();
         self.actions_queued();
         let state = self.state_of(&store, return_id, &actor)?;
+        let credited_by_uploader = returnhub_core::partner::pays_itself(
+            &store.return_source(return_id)?.unwrap_or_default(),
+        );
         Ok(ProcessResult {
             message: format!(
                 "Processed: {}. {}",
                 summary.join(", "),
                 match (actions_queued, retailer.policy.trigger) {
+                    _ if credited_by_uploader => "Loop uploaded this return and credits it \
+                                                  itself when it receives the RP event: \
+                                                  nothing else is sent."
+                        .to_string(),
                     (0, returnhub_core::trigger::Trigger::Processing) => {
                         "No action to send.".to_string()
                     }

@@ -111,7 +111,10 @@ fn scans_are_recorded_with_distinct_verdicts() {
         )
     };
     let expected = pick("expected", DEMO_HUB_ID);
-    let events_before: i64 = query(&hub, "SELECT count(*) FROM events");
+    let events_before: i64 = query(
+        &hub,
+        "SELECT count(*) FROM events WHERE kind <> 'action_due'",
+    );
 
     // Scanner noise: lower case, spaces, a CR LF suffix.
     let noisy = format!("  {}\r\n", expected.to_lowercase());
@@ -176,8 +179,13 @@ fn scans_are_recorded_with_distinct_verdicts() {
     );
 
     // Every scan is in the log, known or not, as the signed-in operator: 9 scans, 1 status
-    // change, and the duplicate scan of a processed parcel raised for the supervisor.
-    let events_after: i64 = query(&hub, "SELECT count(*) FROM events");
+    // change, and the duplicate scan of a processed parcel raised for the supervisor. (The
+    // receipt of a First-scan retailer's return also fires its actions at this standalone
+    // hub: those are counted apart.)
+    let events_after: i64 = query(
+        &hub,
+        "SELECT count(*) FROM events WHERE kind <> 'action_due'",
+    );
     let actors: String = query(
         &hub,
         "SELECT group_concat(DISTINCT actor) FROM events WHERE kind = 'connote_scanned'",
