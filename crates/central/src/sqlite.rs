@@ -2436,6 +2436,7 @@ impl CentralStorage for SqliteStorage {
                     .query_row(params![claim.return_id, item_id], |r| r.get(0))
                     .optional()?
                     .flatten(),
+                chosen_option: item.chosen_option.map(|o| o.as_str().to_owned()),
             });
         }
         let retries = inner

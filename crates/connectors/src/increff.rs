@@ -812,8 +812,9 @@ impl IncreffTarget {
         Ok(())
     }
 
-    /// The Clickpost exchange rule for the return's exchanged items: failed items' lines off
-    /// the replacement order (or the whole order cancelled) first, then, if any item passed,
+    /// The Clickpost exchange rule for the return's exchanged items: the lines of items that
+    /// do not ship (QC failed, or decided as anything but an exchange) off the replacement
+    /// order (or the whole order cancelled) first, then, if any item passed and is exchanged,
     /// the holds released — in that order, so a failed item's replacement never ships.
     /// Returns the replacement order's id.
     async fn exchange_rule(
@@ -822,7 +823,9 @@ impl IncreffTarget {
         exchanged: &[&ActionLine],
     ) -> Result<String, TargetError> {
         let (passed, failed): (Vec<&ActionLine>, Vec<&ActionLine>) =
-            exchanged.iter().partition(|l| qc_of(l).0 == QcStatus::Pass);
+            exchanged.iter().partition(|l| {
+                qc_of(l).0 == QcStatus::Pass && l.outcome.as_deref() == Some("exchange")
+            });
         let order = self.replacement(action).await?;
         if !failed.is_empty() {
             match self.fail_plan(&order, &failed, passed.len())? {
@@ -925,10 +928,17 @@ impl Target for IncreffTarget {
             context,
             self.config.photo_url_base.as_deref(),
         );
+        // Every item the customer asked to exchange has a line on the replacement order
+        // (Clickpost made it at the request), whatever was decided: a QC fail under any
+        // QC-fail policy (no action, a supervisor's decision after review, a rule's refund)
+        // must take that line off as surely as a failed exchange does.
         let exchanged: Vec<&ActionLine> = context
             .lines
             .iter()
-            .filter(|l| l.outcome.as_deref() == Some("exchange"))
+            .filter(|l| {
+                l.outcome.as_deref() == Some("exchange")
+                    || l.chosen_option.as_deref() == Some("exchange")
+            })
             .collect();
         if !exchanged.is_empty() {
             // Before anything is sent: an exchange that cannot be carried out fails whole.
@@ -986,6 +996,7 @@ mod tests {
                 inspected_at: "2026-11-20T00:00:00Z".into(),
             }),
             outcome: Some("refund".into()),
+            chosen_option: None,
         }
     }
 

@@ -919,6 +919,7 @@ mod tests {
             external_id: Some("1".into()),
             qc: Some(qc("found", None, Some("A"))),
             outcome: None,
+            chosen_option: None,
         };
         for d in returnhub_core::bench::Disposition::ALL {
             let outcome = disposition_outcome(&line(d.as_str()));

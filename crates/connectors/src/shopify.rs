@@ -15,6 +15,10 @@ use serde_json::{json, Value};
 use crate::dispatch::{Confirmation, Target, TargetError};
 use crate::graphql::{documents, user_errors, Document, GraphqlError, Repeat, ShopifyClient};
 
+/// The reason of the hold a returns platform puts on an exchange's replacement until the
+/// returned items arrive: the only hold an exchange releases.
+const AWAITING_RETURN_ITEMS: &str = "AWAITING_RETURN_ITEMS";
+
 /// How one retailer's actions are carried out: the retailer's [`ShopifyPolicy`] (from its
 /// configuration) and whether Shopify emails the customer.
 #[derive(Debug, Clone)]
@@ -469,11 +473,13 @@ impl ShopifyTarget {
             }))
     }
 
-    /// The replacement order and its held fulfillment orders.
+    /// The replacement order, and each of its fulfillment orders that the returns platform
+    /// holds until the returned items arrive, with the ids of those holds. Other holds (fraud,
+    /// payment, another app's) are not ours to release and are left out.
     async fn exchange_holds(
         &self,
         action: &ActionDue,
-    ) -> Result<(String, Vec<String>), TargetError> {
+    ) -> Result<(String, Vec<(String, Vec<String>)>), TargetError> {
         let tag_prefix = &self.settings.policy.exchange_tag_prefix;
         let query = format!("tag:'{tag_prefix}{}'", action.return_id);
         let data = self
@@ -492,16 +498,27 @@ impl ShopifyTarget {
             .into_iter()
             .flatten()
             .filter(|fo| fo["status"] == "ON_HOLD")
-            .filter_map(|fo| fo["id"].as_str().map(str::to_owned))
+            .filter_map(|fo| {
+                let ours: Vec<String> = fo["fulfillmentHolds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|h| h["reason"] == AWAITING_RETURN_ITEMS)
+                    .filter_map(|h| h["id"].as_str().map(str::to_owned))
+                    .collect();
+                let id = fo["id"].as_str()?;
+                (!ours.is_empty()).then(|| (id.to_owned(), ours))
+            })
             .collect();
         Ok((id, held))
     }
 
-    /// Releases every hold of the replacement order of `action`'s return (found by its tag);
-    /// also the QC PASS half of the Clickpost exchange rule (see `increff`).
+    /// Releases the returns platform's holds (and only those) on the replacement order of
+    /// `action`'s return (found by its tag); also the QC PASS half of the Clickpost exchange
+    /// rule (see `increff`). A fraud or payment hold stays: the order ships when it is lifted.
     pub(crate) async fn exchange(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
         let (order_id, held) = self.exchange_holds(action).await?;
-        for fulfillment_order in held {
+        for (fulfillment_order, hold_ids) in held {
             // A repeat after a lost answer finds the hold already released and Shopify
             // refuses it ("not on hold"): that is the effect we wanted, so look before
             // calling it a failure.
@@ -509,14 +526,14 @@ impl ShopifyTarget {
                 .client
                 .execute(
                     &documents::RELEASE_HOLD,
-                    json!({ "id": fulfillment_order }),
+                    json!({ "id": fulfillment_order, "holdIds": hold_ids }),
                     Repeat::Safe,
                 )
                 .await
                 .map_err(target_error)?;
             if let Some(errors) = user_errors(&data["fulfillmentOrderReleaseHold"]) {
                 let (_, still_held) = self.exchange_holds(action).await?;
-                if still_held.contains(&fulfillment_order) {
+                if still_held.iter().any(|(fo, _)| *fo == fulfillment_order) {
                     return Err(TargetError::Permanent(format!(
                         "fulfillmentOrderReleaseHold: {errors}"
                     )));

@@ -33,7 +33,7 @@ use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
 use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 use support::increff_sim::{IncreffSim, DOMAIN, PASSWORD, USERNAME};
-use support::simulator::{Fault, SimLine, SimOrder, Simulator, TOKEN};
+use support::simulator::{Fault, SimFulfillmentOrder, SimLine, SimOrder, Simulator, TOKEN};
 
 const RETAILER: &str = "kowhai";
 const PHOTOS: &str = "https://photos.hub.example/kowhai";
@@ -87,6 +87,8 @@ fn item(n: u32, qc: Option<ItemQc>, outcome: &str) -> ActionLine {
         external_id: Some(format!("IC-{n}")),
         qc,
         outcome: Some(outcome.into()),
+        // The customer asked for what was decided, unless a test says otherwise.
+        chosen_option: (outcome != "no_action").then(|| outcome.into()),
     }
 }
 
@@ -151,12 +153,14 @@ fn replacement(id: &str, return_id: &str, lines: Vec<SimLine>) -> SimOrder {
             0,
         ),
         refunds: vec![],
-        fulfillment_orders: vec![(format!("{id}-fo"), "ON_HOLD".into())],
+        fulfillment_orders: vec![SimFulfillmentOrder::awaiting_return(&format!("{id}-fo"))],
     }
 }
 
 fn fulfillment_status(sim: &Simulator, order: &str) -> String {
-    sim.ledger().orders[order].fulfillment_orders[0].1.clone()
+    sim.ledger().orders[order].fulfillment_orders[0]
+        .status
+        .clone()
 }
 
 /// One update for the whole return: each item with its own status, reason and the URLs of
@@ -378,8 +382,158 @@ fn a_failed_item_of_a_mixed_exchange_loses_its_line_and_the_rest_ships() {
     assert_eq!(ledger.current_quantities.get(dropped), Some(&0));
     assert_eq!(ledger.quantity_changes.get(dropped), Some(&1), "one edit");
     assert_eq!(ledger.current_quantities.get(kept), None, "untouched");
-    assert_eq!(ledger.orders[order].fulfillment_orders[0].1, "OPEN");
+    assert_eq!(ledger.orders[order].fulfillment_orders[0].status, "OPEN");
     assert_eq!(ledger.invalid_documents, 0);
+}
+
+/// The customer asked for an exchange and the item failed QC, but the retailer's QC-fail
+/// policy decided it as something else (no action; a rule's refund or credit note; whatever a
+/// supervisor decides after review): Clickpost made the replacement at the request, so it is
+/// cancelled all the same, and never released.
+#[test]
+fn a_failed_exchange_cancels_the_replacement_under_every_qc_fail_policy() {
+    for (n, decided) in ["no_action", "refund", "credit_note"]
+        .into_iter()
+        .enumerate()
+    {
+        let increff = IncreffSim::start();
+        increff.add_return("CP-R1", &[("IC-1", "TEE-1")]);
+        let shopify = Simulator::start("Kōwhai");
+        let order = format!("gid://shopify/Order/7{n}");
+        shopify.add_order(replacement(
+            &order,
+            "R1",
+            vec![sim_line(
+                &format!("gid://shopify/LineItem/7{n}1"),
+                "TEE-1-L",
+                1,
+            )],
+        ));
+        let mut failed = item(
+            1,
+            Some(qc("found", Some("fail"), Some("USED_WORN"), &[])),
+            decided,
+        );
+        failed.chosen_option = Some("exchange".into());
+        let (action, context) = update_of(vec![failed]);
+        let target = IncreffTarget::new(config(&increff), Duration::from_secs(5))
+            .unwrap()
+            .with_shop(shop(&shopify, Duration::from_secs(5)));
+        rt().block_on(target.send(&action, &context)).unwrap();
+        assert_eq!(
+            shopify.ledger().cancellations.get(&order),
+            Some(&1),
+            "decided {decided}"
+        );
+        assert_eq!(fulfillment_status(&shopify, &order), "CLOSED", "{decided}");
+        assert_eq!(shopify.ledger().invalid_documents, 0);
+    }
+    // Passed QC but decided as a refund (a rule overrode the customer's exchange): the
+    // replacement does not ship either.
+    let increff = IncreffSim::start();
+    increff.add_return("CP-R1", &[("IC-1", "TEE-1")]);
+    let shopify = Simulator::start("Kōwhai");
+    let order = "gid://shopify/Order/79";
+    shopify.add_order(replacement(
+        order,
+        "R1",
+        vec![sim_line("gid://shopify/LineItem/791", "TEE-1-L", 1)],
+    ));
+    let mut refunded = item(1, Some(qc("found", Some("pass"), None, &[])), "refund");
+    refunded.chosen_option = Some("exchange".into());
+    let (action, context) = update_of(vec![refunded]);
+    let target = IncreffTarget::new(config(&increff), Duration::from_secs(5))
+        .unwrap()
+        .with_shop(shop(&shopify, Duration::from_secs(5)));
+    rt().block_on(target.send(&action, &context)).unwrap();
+    assert_eq!(shopify.ledger().cancellations.get(order), Some(&1));
+    // An item nobody asked to exchange touches no replacement: there is none to find.
+    let (action, context) = update_of(vec![item(
+        2,
+        Some(qc("found", Some("fail"), Some("USED_WORN"), &[])),
+        "no_action",
+    )]);
+    let plain = IncreffSim::start();
+    plain.add_return("CP-R1", &[("IC-2", "TEE-2")]);
+    let target = IncreffTarget::new(config(&plain), Duration::from_secs(5))
+        .unwrap()
+        .with_shop(shop(&Simulator::start("Kōwhai"), Duration::from_secs(5)));
+    rt().block_on(target.send(&action, &context)).unwrap();
+}
+
+/// A replacement order held by the returns platform and, besides, by a fraud check and a
+/// payment hold: an exchange releases the returns platform's hold only (Shopify releases every
+/// hold when `holdIds` is left out), so the order still waits for the fraud check; a resend,
+/// or a reconcile after a lost answer, finds it done and releases nothing more.
+#[test]
+fn an_exchange_releases_only_the_returns_platforms_hold() {
+    let shopify = Simulator::start("Kōwhai");
+    let order = "gid://shopify/Order/81";
+    let mut held = replacement(
+        order,
+        "R1",
+        vec![sim_line("gid://shopify/LineItem/811", "TEE-1-L", 1)],
+    );
+    held.fulfillment_orders = vec![
+        SimFulfillmentOrder::awaiting_return("fo-1").held(
+            "fraud-1",
+            "HIGH_RISK_OF_FRAUD",
+            "Fraud Filter",
+        ),
+        SimFulfillmentOrder::open("fo-2").held("pay-2", "AWAITING_PAYMENT", "Shopify"),
+        SimFulfillmentOrder::awaiting_return("fo-3"),
+    ];
+    shopify.add_order(held);
+    let target = shop(&shopify, Duration::from_secs(5));
+    let exchange = ActionDue {
+        key: IdempotencyKey::derive(RETAILER, "R1", &["R1-i1"], ActionKind::Exchange),
+        retailer_id: RETAILER.into(),
+        return_id: "R1".into(),
+        item_ids: vec!["R1-i1".into()],
+        kind: ActionKind::Exchange,
+        amount: None,
+        credit_note_expiry_days: None,
+    };
+    let (_, mut context) = update_of(vec![item(
+        1,
+        Some(qc("found", Some("pass"), None, &[])),
+        "exchange",
+    )]);
+    context.source = "portal".into();
+    context.target = ActionTarget::Shopify;
+    let holds = |fo: usize| -> (String, Vec<String>) {
+        let ledger = shopify.ledger();
+        let fo = &ledger.orders[order].fulfillment_orders[fo];
+        (
+            fo.status.clone(),
+            fo.holds.iter().map(|h| h.reason.clone()).collect(),
+        )
+    };
+    let before = rt()
+        .block_on(target.reconcile(&exchange, &context))
+        .unwrap();
+    assert!(before.is_none(), "held for the return: not yet done");
+    let done = rt().block_on(target.send(&exchange, &context)).unwrap();
+    assert_eq!(done.reference, order);
+    assert_eq!(
+        holds(0),
+        ("ON_HOLD".into(), vec!["HIGH_RISK_OF_FRAUD".into()]),
+        "the fraud hold stays"
+    );
+    assert_eq!(
+        holds(1),
+        ("ON_HOLD".into(), vec!["AWAITING_PAYMENT".into()]),
+        "another's hold is not touched"
+    );
+    assert_eq!(holds(2), ("OPEN".into(), vec![]));
+    let found = rt()
+        .block_on(target.reconcile(&exchange, &context))
+        .unwrap();
+    assert_eq!(found.map(|c| c.reference).as_deref(), Some(order));
+    rt().block_on(target.send(&exchange, &context)).unwrap();
+    assert_eq!(holds(0).1, vec!["HIGH_RISK_OF_FRAUD".to_string()]);
+    assert_eq!(holds(1).1, vec!["AWAITING_PAYMENT".to_string()]);
+    assert_eq!(shopify.ledger().invalid_documents, 0);
 }
 
 /// Without the shop, an exchange cannot be carried out: nothing is sent anywhere.
@@ -911,7 +1065,7 @@ fn faults_on_every_kind_of_request_leave_one_effect_per_item() {
         }
         let order = replacement_gid(n);
         let cancellations = shop.cancellations.get(&order).copied().unwrap_or(0);
-        let status = |o: &str| shop.orders[o].fulfillment_orders[0].1.clone();
+        let status = |o: &str| shop.orders[o].fulfillment_orders[0].status.clone();
         match case(n) {
             0 | 4 | 5 => {}
             1 => {

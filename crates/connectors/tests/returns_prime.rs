@@ -328,6 +328,7 @@ fn partner_action(
                 external_id: Some(line_item_id(n, j as u32)),
                 qc,
                 outcome: outcome.map(str::to_owned),
+                chosen_option: None,
             })
             .collect(),
         retries: 0,

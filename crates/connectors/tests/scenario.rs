@@ -37,7 +37,9 @@ use returnhub_core::trigger::{
 };
 use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
-use support::simulator::{Fault, SimLine, SimOrder, SimReturn, Simulator, TOKEN};
+use support::simulator::{
+    Fault, SimFulfillmentOrder, SimLine, SimOrder, SimReturn, Simulator, TOKEN,
+};
 
 const ACTIONS: u32 = 1_000;
 const RETAILER: &str = "kowhai";
@@ -284,10 +286,10 @@ fn seed_shop(sim: &Simulator, shopify: &ShopifyPolicy) {
                     0,
                 ),
                 refunds: vec![],
-                fulfillment_orders: vec![(
-                    format!("gid://shopify/FulfillmentOrder/{}", 8_000_000 + n),
-                    "ON_HOLD".into(),
-                )],
+                fulfillment_orders: vec![SimFulfillmentOrder::awaiting_return(&format!(
+                    "gid://shopify/FulfillmentOrder/{}",
+                    8_000_000 + n
+                ))],
             });
         }
     }
@@ -540,7 +542,7 @@ fn scenario(shopify: ShopifyPolicy) {
                 let held = ledger.orders[&replacement]
                     .fulfillment_orders
                     .iter()
-                    .filter(|(_, s)| s == "ON_HOLD")
+                    .filter(|fo| fo.status == "ON_HOLD")
                     .count();
                 if held > 0 {
                     lost += 1;

@@ -91,6 +91,7 @@ fn refund_action() -> (ActionDue, ActionContext) {
             external_id: None,
             qc: None,
             outcome: Some("refund".into()),
+            chosen_option: Some("refund".into()),
         }],
         retries: 0,
         source: "portal".into(),

@@ -61,10 +61,11 @@ pub fn pays_itself(source: &str) -> bool {
 }
 
 /// The partner that credits returns from `source` itself, on the hub's tracking events (Loop,
-/// for the returns it uploads or that came from it): actioning them through anyone else would
-/// pay twice, so no route may send them elsewhere.
+/// for the returns it uploads): actioning them through anyone else would pay twice, so no
+/// route may send them elsewhere. (Returns from a hub's Loop connection, source `loop`, are
+/// paid when Loop is told to process them: an admin may send those to Shopify instead.)
 pub fn credited_by(source: &str) -> Option<ActionTarget> {
-    matches!(source, "loop" | LOOP_UPLOAD).then_some(ActionTarget::Loop)
+    (source == LOOP_UPLOAD).then_some(ActionTarget::Loop)
 }
 
 /// One binding: returns from `source` are actioned through `target`.
@@ -160,8 +161,9 @@ impl PartnerPolicy {
             }
             if let Some(partner) = credited_by(&route.source).filter(|p| *p != route.target) {
                 problems.push(format!(
-                    "route {}: returns from {} are credited by {} itself when it receives \
-                     this hub's tracking events; actioning them through {} too would pay twice",
+                    "route {}: returns from {} are credited by the partner that uploaded them \
+                     ({}) when it receives this hub's tracking events; actioning them through \
+                     {} too would pay twice",
                     i + 1,
                     route.source,
                     partner.name(),
@@ -329,8 +331,10 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("route 1"));
         assert!(problems[1].contains("bound twice"));
-        // Loop credits its own returns: sending them to Shopify too would pay twice.
-        for source in ["loop", LOOP_UPLOAD] {
+        // Loop credits the returns it uploads: sending them to Shopify too would pay twice.
+        // A hub's own Loop connection (source "loop") may be sent to Shopify instead.
+        {
+            let source = LOOP_UPLOAD;
             let twice = PartnerPolicy {
                 routes: vec![SourceRoute {
                     source: source.into(),

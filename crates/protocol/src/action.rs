@@ -42,6 +42,10 @@ pub struct ActionLine {
     /// The item's latest decision (refund, credit_note, exchange, no_action,
     /// hold_for_review), if it was decided.
     pub outcome: Option<String>,
+    /// What the customer chose when the return was requested (refund, credit_note,
+    /// exchange): a partner may have acted on it already (a Clickpost exchange's replacement
+    /// order is made at the request), whatever the decision is.
+    pub chosen_option: Option<String>,
 }
 
 /// What the bench recorded about an item, as partners are told it.

@@ -118,8 +118,69 @@ pub struct SimOrder {
     /// The sale transaction: (id, gateway, amount).
     pub payment: (String, String, i64),
     pub refunds: Vec<SimRefund>,
-    /// Fulfillment orders: (id, status).
-    pub fulfillment_orders: Vec<(String, String)>,
+    pub fulfillment_orders: Vec<SimFulfillmentOrder>,
+}
+
+/// A fulfillment order and the holds on it. As Shopify documents it, a fulfillment order is
+/// `ON_HOLD` while any hold remains, and several apps (and the merchant) may each hold it for
+/// their own reason: the returns platform until the returned items arrive, a fraud or
+/// payment check, another app's.
+#[derive(Debug, Clone)]
+pub struct SimFulfillmentOrder {
+    pub id: String,
+    /// OPEN, ON_HOLD, CLOSED, …
+    pub status: String,
+    pub holds: Vec<SimHold>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimHold {
+    pub id: String,
+    /// A `FulfillmentHoldReason`: AWAITING_RETURN_ITEMS, HIGH_RISK_OF_FRAUD,
+    /// AWAITING_PAYMENT, OTHER, …
+    pub reason: String,
+    /// The app that placed it (the returns platform, a fraud app), for `heldByApp`.
+    pub app: String,
+}
+
+impl SimFulfillmentOrder {
+    /// Open: nothing holds it.
+    pub fn open(id: &str) -> SimFulfillmentOrder {
+        SimFulfillmentOrder {
+            id: id.to_owned(),
+            status: "OPEN".into(),
+            holds: vec![],
+        }
+    }
+
+    /// An exchange's replacement as the returns platform leaves it: held until the returned
+    /// items arrive (`AWAITING_RETURN_ITEMS`, placed by that platform, not by Returnhub).
+    pub fn awaiting_return(id: &str) -> SimFulfillmentOrder {
+        SimFulfillmentOrder::open(id).held(
+            &format!("{id}-hold-return"),
+            "AWAITING_RETURN_ITEMS",
+            "Returns platform",
+        )
+    }
+
+    /// Adds a hold (ON_HOLD from now on).
+    pub fn held(mut self, hold_id: &str, reason: &str, app: &str) -> SimFulfillmentOrder {
+        self.holds.push(SimHold {
+            id: hold_id.to_owned(),
+            reason: reason.to_owned(),
+            app: app.to_owned(),
+        });
+        self.status = "ON_HOLD".into();
+        self
+    }
+
+    fn json(&self) -> Value {
+        json!({ "id": self.id, "status": self.status,
+            "fulfillmentHolds": self.holds.iter().map(|h| json!({
+                "id": h.id, "reason": h.reason, "reasonNotes": null,
+                "displayReason": h.reason, "heldByRequestingApp": false,
+                "heldByApp": { "title": h.app } })).collect::<Vec<_>>() })
+    }
 }
 
 impl SimOrder {
@@ -957,23 +1018,34 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 .filter(|o| o.tags.contains(&tag))
                 .take(2)
                 .map(|o| json!({ "id": o.id, "fulfillmentOrders": { "nodes":
-                    o.fulfillment_orders.iter().map(|(id, status)| json!({ "id": id, "status": status })).collect::<Vec<_>>() } }))
+                    o.fulfillment_orders.iter().map(SimFulfillmentOrder::json).collect::<Vec<_>>() } }))
                 .collect();
             Outcome::Data(json!({ "orders": { "nodes": nodes } }))
         }
         "ReleaseHold" => {
+            // As documented: `holdIds` names the holds to release (ids not on this fulfillment
+            // order are ignored); without it, every hold goes, whoever placed it.
             let id = vars["id"].as_str().unwrap_or_default();
+            let only: Option<Vec<&str>> = vars["holdIds"]
+                .as_array()
+                .map(|ids| ids.iter().filter_map(Value::as_str).collect());
             for o in ledger.orders.values_mut() {
-                if let Some(fo) = o.fulfillment_orders.iter_mut().find(|(f, _)| f == id) {
-                    if fo.1 != "ON_HOLD" {
+                if let Some(fo) = o.fulfillment_orders.iter_mut().find(|f| f.id == id) {
+                    if fo.status != "ON_HOLD" {
                         return Outcome::Data(
                             json!({ "fulfillmentOrderReleaseHold": { "fulfillmentOrder": null,
                             "userErrors": [user_error(&["id"], "The fulfillment order is not on hold.", None)] } }),
                         );
                     }
-                    fo.1 = "OPEN".into();
+                    fo.holds.retain(|h| {
+                        only.as_ref()
+                            .is_some_and(|ids| !ids.contains(&h.id.as_str()))
+                    });
+                    if fo.holds.is_empty() {
+                        fo.status = "OPEN".into();
+                    }
                     return Outcome::Data(json!({ "fulfillmentOrderReleaseHold": {
-                        "fulfillmentOrder": { "id": id, "status": "OPEN" }, "userErrors": [] } }));
+                        "fulfillmentOrder": { "id": id, "status": fo.status }, "userErrors": [] } }));
                 }
             }
             not_found("fulfillment order")
@@ -999,7 +1071,7 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                         "cancelledAt": ledger.cancellations.contains_key(&o.id).then_some("2026-11-24T00:00:00Z"),
                         "lineItems": { "nodes": lines },
                         "fulfillmentOrders": { "nodes": o.fulfillment_orders.iter()
-                            .map(|(id, status)| json!({ "id": id, "status": status })).collect::<Vec<_>>() } })
+                            .map(SimFulfillmentOrder::json).collect::<Vec<_>>() } })
                 })
                 .collect();
             Outcome::Data(json!({ "orders": { "nodes": nodes } }))
@@ -1017,7 +1089,8 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 return refuse("Order does not exist.", "NOT_FOUND");
             };
             for fo in &mut order.fulfillment_orders {
-                fo.1 = "CLOSED".into();
+                fo.status = "CLOSED".into();
+                fo.holds.clear();
             }
             let lines: Vec<String> = order.lines.iter().map(|l| l.id.clone()).collect();
             for line in lines {

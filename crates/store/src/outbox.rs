@@ -377,21 +377,30 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT ri.order_line_id, ri.quantity, ri.external_id, coalesce(l.sku, ''),
                     (SELECT json_extract(d.outcome, '$.kind') FROM decisions d
-                     WHERE d.return_item_id = ri.id ORDER BY d.rowid DESC LIMIT 1)
+                     WHERE d.return_item_id = ri.id ORDER BY d.rowid DESC LIMIT 1),
+                    ri.chosen_option
              FROM return_items ri LEFT JOIN order_lines l ON l.id = ri.order_line_id
              WHERE ri.id = ?1 AND ri.return_id = ?2",
         )?;
         let mut lines = Vec::with_capacity(action.item_ids.len());
         for item in &action.item_ids {
-            let (order_line_id, quantity, external_id, sku, outcome): (
+            let (order_line_id, quantity, external_id, sku, outcome, chosen_option): (
                 String,
                 u32,
                 Option<String>,
                 String,
                 Option<String>,
+                Option<String>,
             ) = stmt
                 .query_row(params![item, action.return_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })
                 .optional()?
                 .ok_or_else(|| {
@@ -412,6 +421,7 @@ impl Store {
                 external_id,
                 qc: inspection.map(|i| ItemQc::of(&i.record, &i.inspected_at)),
                 outcome,
+                chosen_option,
             });
         }
         if lines.is_empty() {
