@@ -1726,7 +1726,12 @@ impl CentralStorage for SqliteStorage {
         let mut group_of: HashMap<String, usize> = HashMap::new();
         let mut bad_consignments: HashMap<String, usize> = HashMap::new();
         for (i, row) in rows.iter().enumerate() {
-            match validate_row(row, retailer.currency, &reasons) {
+            match validate_row(
+                row,
+                retailer.currency,
+                &reasons,
+                retailer.policy.exchange_enabled,
+            ) {
                 Ok(v) => match group_of.get(&v.consignment) {
                     Some(&g) => groups[g].1.push((i, v)),
                     None => {

@@ -61,11 +61,13 @@ fn identifier(errors: &mut Vec<FieldError>, field: &str, value: &str) -> String 
 }
 
 /// Checks every field of one upload line. `reasons` are the retailer's reason codes (empty:
-/// any reason is accepted).
+/// any reason is accepted); `exchanges`: whether the retailer offers exchanges (EXCHANGE is
+/// refused otherwise, as the portal would not have offered it).
 pub fn validate_row(
     row: &UploadRow,
     currency: Currency,
     reasons: &[String],
+    exchanges: bool,
 ) -> Result<ValidRow, Vec<FieldError>> {
     let mut e = Vec::new();
     let consignment = identifier(&mut e, "ConsignmentNo", &row.consignment_no).to_uppercase();
@@ -90,10 +92,23 @@ pub fn validate_row(
     let option = match row.return_action.trim().to_ascii_uppercase().as_str() {
         "REFUND" => Some(ReturnOption::Refund),
         "CREDIT NOTE" | "CREDIT NOTE PLUS" => Some(ReturnOption::CreditNote),
+        "EXCHANGE" if exchanges => Some(ReturnOption::Exchange),
+        "EXCHANGE" => {
+            e.push(err(
+                "ReturnAction",
+                "EXCHANGE is not offered: the retailer has exchanges turned off (an admin turns \
+                 them on in the retailer's settings)",
+            ));
+            None
+        }
         _ => {
             e.push(err(
                 "ReturnAction",
-                "must be REFUND, CREDIT NOTE or CREDIT NOTE PLUS",
+                if exchanges {
+                    "must be REFUND, CREDIT NOTE, CREDIT NOTE PLUS or EXCHANGE"
+                } else {
+                    "must be REFUND, CREDIT NOTE or CREDIT NOTE PLUS"
+                },
             ));
             None
         }
@@ -192,12 +207,34 @@ mod tests {
     #[test]
     fn a_good_row_becomes_domain_values() {
         let aud: Currency = "AUD".parse().unwrap();
-        let v = validate_row(&row(), aud, &[]).unwrap();
+        let v = validate_row(&row(), aud, &[], false).unwrap();
         assert_eq!(v.consignment, "ABC123");
         assert_eq!(v.option, ReturnOption::CreditNote);
         assert_eq!(v.unit_price, Money::new(4995, aud));
         assert_eq!(v.quantity, 1);
         assert_eq!(v.country, "ZZ");
+    }
+
+    /// EXCHANGE is taken only from a retailer that offers exchanges, and says why otherwise.
+    #[test]
+    fn exchange_is_taken_where_the_retailer_offers_it() {
+        let aud: Currency = "AUD".parse().unwrap();
+        let exchange = UploadRow {
+            return_action: " exchange ".into(),
+            ..row()
+        };
+        let v = validate_row(&exchange, aud, &[], true).unwrap();
+        assert_eq!(v.option, ReturnOption::Exchange);
+        let refused = validate_row(&exchange, aud, &[], false).unwrap_err();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].field, "ReturnAction");
+        assert!(refused[0].message.contains("exchanges turned off"));
+        let other = UploadRow {
+            return_action: "SWAP".into(),
+            ..row()
+        };
+        let refused = validate_row(&other, aud, &[], true).unwrap_err();
+        assert!(refused[0].message.contains("or EXCHANGE"), "{refused:?}");
     }
 
     #[test]
@@ -217,7 +254,7 @@ mod tests {
             country: Some("AUS".into()),
             ..UploadRow::default()
         };
-        let errors = validate_row(&bad, aud, &["too_small".into()]).unwrap_err();
+        let errors = validate_row(&bad, aud, &["too_small".into()], true).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         for f in [
             "ConsignmentNo",

@@ -153,6 +153,45 @@ async fn uploads_answer_per_row_and_a_resent_upload_creates_nothing() {
     assert_eq!(status, 422);
 }
 
+/// EXCHANGE is refused for a retailer with exchanges turned off, and taken once an admin
+/// turns them on: the customer's choice reaches the hub with the return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_upload_is_taken_where_the_retailer_offers_exchanges() {
+    let mut w = world().await;
+    let rows = vec![upload_row("X1", "#1", "SKU-1", "h1", "EXCHANGE")];
+    let refused = w.partner.upload(&rows).await;
+    assert_eq!((refused.accepted_rows, refused.returns_created), (0, 0));
+    assert_eq!(refused.rows[0].errors[0].field, "ReturnAction");
+    assert!(
+        refused.rows[0].errors[0]
+            .message
+            .contains("exchanges turned off"),
+        "{refused:?}"
+    );
+    let mut acme = retailer("acme", "Acme Apparel", Trigger::Processing);
+    acme.policy.exchange_enabled = true;
+    configure(&mut w.h1a.store, w.clock.now(), &[acme]);
+    w.h1a.sync_once().await.unwrap();
+    let taken = w.partner.upload(&rows).await;
+    assert_eq!(
+        (taken.accepted_rows, taken.returns_created),
+        (1, 1),
+        "{taken:?}"
+    );
+    w.h1a.sync_once().await.unwrap();
+    let chosen: Option<String> = w
+        .h1a
+        .store
+        .reader()
+        .query_row(
+            "SELECT chosen_option FROM return_items WHERE return_id = ?1",
+            [taken.rows[0].return_id.as_deref().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(chosen.as_deref(), Some("exchange"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_are_idempotent_and_authenticated_and_a_device_sees_only_its_hub() {
     let mut w = world().await;

@@ -146,7 +146,8 @@ pub fn webhook_bodies(data: &[u8]) {
 }
 
 /// An Upload API body, read and checked row by row as the central store does before it
-/// takes its lock. The first byte picks the retailer's currency and whether it lists reasons.
+/// takes its lock. The first byte picks the retailer's currency, whether it lists reasons and
+/// whether it offers exchanges.
 pub fn upload_rows(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
@@ -162,7 +163,7 @@ pub fn upload_rows(data: &[u8]) {
         return;
     };
     for row in &rows {
-        if let Ok(valid) = validate_row(row, currency, &reasons) {
+        if let Ok(valid) = validate_row(row, currency, &reasons, which & 8 != 0) {
             assert_eq!(valid.unit_price.currency, currency);
             assert!(valid.unit_price.minor >= 0, "a negative price accepted");
             assert!(valid.quantity > 0, "a row of no items accepted");
