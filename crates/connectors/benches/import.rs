@@ -41,8 +41,10 @@ fn money(minor: i64, currency: Currency) -> serde_json::Value {
         "amount": Money::new(minor, currency).to_decimal_string(), "currencyCode": currency.code() } })
 }
 
-/// The bulk file: one line per order, then one per line item with `__parentId`, as Shopify
-/// writes it for `graphql/bulk_orders.graphql`.
+/// The bulk file: one line per order and one per line item with `__parentId`, as Shopify
+/// writes it for `graphql/bulk_orders.graphql` without `groupObjects`: in no particular order
+/// (each line goes through a pool of 50,000 and leaves at random, so a line item comes before
+/// its order, after it, or tens of thousands of lines away).
 fn generate(path: &Path) {
     let tmp = path.with_extension("tmp");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
@@ -53,6 +55,8 @@ fn generate(path: &Path) {
         rng ^= rng << 17;
         rng
     };
+    const POOL: usize = 50_000;
+    let mut pool: Vec<String> = Vec::with_capacity(POOL);
     for n in 0..ORDERS {
         let currency = if n % 11 == 0 {
             Currency::AUD
@@ -98,10 +102,17 @@ fn generate(path: &Path) {
             "totalDiscountsSet": money(discount, currency),
             "totalPriceSet": money(subtotal - discount, currency),
         });
-        writeln!(out, "{order}").unwrap();
-        for item in items {
-            writeln!(out, "{item}").unwrap();
+        for line in std::iter::once(order).chain(items) {
+            pool.push(line.to_string());
+            if pool.len() == POOL {
+                let at = (next() % POOL as u64) as usize;
+                writeln!(out, "{}", pool.swap_remove(at)).unwrap();
+            }
         }
+    }
+    while !pool.is_empty() {
+        let at = (next() % pool.len() as u64) as usize;
+        writeln!(out, "{}", pool.swap_remove(at)).unwrap();
     }
     out.flush().unwrap();
     drop(out);
@@ -179,7 +190,9 @@ fn child_import(file: &Path, store_dir: &Path) -> u64 {
         Some("gid://shopify/BulkOperation/1".into()),
         NOW,
         Some(ORDERS),
-    );
+        store_dir,
+    )
+    .unwrap();
     let mut file = std::fs::File::open(file).unwrap();
     let mut chunk = vec![0u8; 64 << 10];
     loop {
@@ -187,9 +200,9 @@ fn child_import(file: &Path, store_dir: &Path) -> u64 {
         if n == 0 {
             break;
         }
-        import.push(&mut store, NOW, &chunk[..n]).unwrap();
+        import.push(&chunk[..n]).unwrap();
     }
-    let progress = import.finish(&mut store, NOW).unwrap();
+    let progress = import.finish(&mut store, &|| NOW, &mut |_| {}).unwrap();
     let stored: u64 = store
         .reader()
         .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
@@ -243,7 +256,7 @@ fn main() {
     }
     let dir = data_dir();
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("bulk-orders-{ORDERS}.jsonl"));
+    let file = dir.join(format!("bulk-orders-ungrouped-{ORDERS}.jsonl"));
     if !file.exists() {
         eprintln!("generating {} …", file.display());
         generate(&file);

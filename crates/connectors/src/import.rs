@@ -11,6 +11,7 @@
 //! added, never removed). Webhook deliveries are not ordered, but imports are (by
 //! `updated_at`), so an older version never overwrites a newer one here.
 
+use std::path::Path;
 use std::time::Duration;
 
 use returnhub_core::money::{Currency, Money};
@@ -45,6 +46,9 @@ pub enum ImportError {
     Store(#[from] StoreError),
     #[error("import: order {order}: {message}")]
     BadOrder { order: String, message: String },
+    /// The scratch database where an ungrouped bulk file waits (a temporary file).
+    #[error("import: the scratch file for the bulk output failed: {0}")]
+    Scratch(String),
     #[error("import: bulk operation {id} ended {status}: {detail}")]
     Bulk {
         id: String,
@@ -163,8 +167,6 @@ struct ShopLine {
     original_unit_price_set: MoneyBag,
     #[serde(default)]
     discount_allocations: Vec<Allocation>,
-    #[serde(rename = "__parentId")]
-    parent_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -429,112 +431,181 @@ impl Meter {
     }
 }
 
-/// Assembles orders from bulk-operation JSONL (one line per order, then one per line item
-/// with `__parentId`) fed in arbitrary chunks, writing them in batches. Memory holds one
-/// partial line, one order and one batch.
+/// Assembles orders from bulk-operation JSONL (one line per order, one per line item with
+/// `__parentId`) fed in arbitrary chunks, then writes them in batches.
+///
+/// With `groupObjects: false` (the default, and what [`documents::BULK_RUN`] asks for, since
+/// grouping slows the operation down and makes it time out) Shopify writes the lines in any
+/// order: a line item may come before its order, right after it or far from it. So every line
+/// waits in a scratch database (a temporary file, deleted when the import ends) until the file
+/// has been read, and the orders are then put together from there in the file's order.
+/// Memory holds one partial line, the scratch database's page cache and one batch.
 pub struct JsonlImport<'o> {
+    partial: Vec<u8>,
+    scratch: Scratch,
+    out: Assembler<'o>,
+}
+
+/// Where the file's lines wait: each under the order it belongs to (an order under its own
+/// id), in the order they came.
+struct Scratch {
+    conn: rusqlite::Connection,
+    orders: u64,
+    lines: u64,
+    /// Deleted when the import ends (dropped after `conn`, which is declared first).
+    _file: tempfile::NamedTempFile,
+}
+
+/// What a scratch row is: an order, or one of its line items (sorted after it).
+const ORDER_ROW: i64 = 0;
+const LINE_ROW: i64 = 1;
+
+impl Scratch {
+    fn open(dir: &Path) -> Result<Scratch, ImportError> {
+        // A file of its own beside the store (not SQLite's temporary database, which grows
+        // in memory first): nothing in it needs to survive a crash, since the bulk
+        // operation's file is read again on resume, so it is written without a journal.
+        let file = tempfile::Builder::new()
+            .prefix(".bulk-import-")
+            .suffix(".scratch")
+            .tempfile_in(dir)
+            .map_err(|e| ImportError::Scratch(format!("{}: {e}", dir.display())))?;
+        let conn = rusqlite::Connection::open(file.path()).map_err(scratch_error)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF;
+             PRAGMA synchronous = OFF;
+             PRAGMA locking_mode = EXCLUSIVE;
+             PRAGMA page_size = 8192;
+             PRAGMA cache_size = -16384;
+             PRAGMA threads = 2;
+             CREATE TABLE rows (
+                 parent TEXT NOT NULL, kind INTEGER NOT NULL, seq INTEGER NOT NULL,
+                 json BLOB NOT NULL);
+             BEGIN;",
+        )
+        .map_err(scratch_error)?;
+        Ok(Scratch {
+            conn,
+            orders: 0,
+            lines: 0,
+            _file: file,
+        })
+    }
+
+    fn keep(&mut self, line: &[u8]) -> Result<(), ImportError> {
+        let (parent, kind) = if contains(line, b"\"__parentId\"") {
+            self.lines += 1;
+            (string_field(line, "__parentId")?, LINE_ROW)
+        } else {
+            self.orders += 1;
+            (string_field(line, "id")?, ORDER_ROW)
+        };
+        let seq = self.orders + self.lines;
+        self.conn
+            .prepare_cached("INSERT INTO rows (parent, kind, seq, json) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(rusqlite::params![parent, kind, seq, line]))
+            .map_err(scratch_error)?;
+        Ok(())
+    }
+
+    /// Every row sorted by order, the order first and its line items after it in the file's
+    /// order. The index carries the rows themselves, so building it is one sort of the file
+    /// and reading it is one pass in index order (no lookup per order).
+    fn sorted(&self) -> Result<rusqlite::Statement<'_>, ImportError> {
+        self.conn
+            .execute_batch(
+                "CREATE INDEX by_order ON rows (parent, kind, seq, json);
+                 COMMIT;",
+            )
+            .map_err(scratch_error)?;
+        self.conn
+            .prepare(
+                "SELECT parent, kind, json FROM rows INDEXED BY by_order
+                 ORDER BY parent, kind, seq",
+            )
+            .map_err(scratch_error)
+    }
+}
+
+fn scratch_error(e: rusqlite::Error) -> ImportError {
+    ImportError::Scratch(e.to_string())
+}
+
+/// The value of top-level string field `key` of a JSONL line (an order's `id`, a line item's
+/// `__parentId`), read without parsing the rest where it stands plainly (the line is read
+/// whole once, when its order is put together).
+fn string_field(line: &[u8], key: &str) -> Result<String, ImportError> {
+    let bad = |message: String| ImportError::BadOrder {
+        order: "(bulk line)".into(),
+        message,
+    };
+    let quoted = format!("\"{key}\"");
+    // Shopify writes the fields in the query's order: an order's line starts with its id,
+    // and `__parentId` comes last. Elsewhere (or escaped) it is read properly.
+    let plain = if key == "id" {
+        line.strip_prefix(b"{")
+            .map(<[u8]>::trim_ascii_start)
+            .and_then(|l| l.strip_prefix(quoted.as_bytes()))
+    } else {
+        line.windows(quoted.len())
+            .rposition(|w| w == quoted.as_bytes())
+            .map(|at| &line[at + quoted.len()..])
+    };
+    let value = plain
+        .map(<[u8]>::trim_ascii_start)
+        .and_then(|r| r.strip_prefix(b":"))
+        .map(<[u8]>::trim_ascii_start)
+        .and_then(|r| r.strip_prefix(b"\""))
+        .and_then(|r| {
+            let end = r.iter().position(|&b| b == b'"' || b == b'\\')?;
+            (r[end] == b'"').then(|| &r[..end])
+        })
+        .and_then(|v| std::str::from_utf8(v).ok());
+    if let Some(value) = value {
+        return Ok(value.to_owned());
+    }
+    #[derive(Deserialize)]
+    struct Keys {
+        id: Option<String>,
+        #[serde(rename = "__parentId")]
+        parent: Option<String>,
+    }
+    let keys: Keys = serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?;
+    match key {
+        "id" => keys.id,
+        _ => keys.parent,
+    }
+    .ok_or_else(|| bad(format!("no {key}")))
+}
+
+/// Turns put-together orders into batches written to the store.
+struct Assembler<'o> {
     options: &'o ImportOptions,
     stream: &'o str,
     cursor: Option<String>,
-    partial: Vec<u8>,
-    current: Option<(ShopOrder, Vec<ShopLine>)>,
     batch: Vec<OrderRecord>,
     max_updated: Option<String>,
     meter: Meter,
 }
 
-impl<'o> JsonlImport<'o> {
-    /// `cursor` is recorded with each batch (for the bulk path: the operation's id).
-    pub fn new(
-        options: &'o ImportOptions,
-        stream: &'o str,
-        cursor: Option<String>,
-        now: UnixMillis,
-        estimated_total: Option<u64>,
-    ) -> JsonlImport<'o> {
-        JsonlImport {
-            options,
-            stream,
-            cursor,
-            partial: Vec::new(),
-            current: None,
-            batch: Vec::with_capacity(options.batch),
-            max_updated: None,
-            meter: Meter::new(now, estimated_total),
-        }
-    }
-
-    pub fn progress(&self) -> &ImportProgress {
-        &self.meter.progress
-    }
-
-    /// Feeds the next chunk of the file.
-    pub fn push(
+impl Assembler<'_> {
+    fn order(
         &mut self,
         store: &mut Store,
         now: UnixMillis,
-        chunk: &[u8],
-    ) -> Result<(), ImportError> {
-        let mut rest = chunk;
-        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-            let (line, tail) = rest.split_at(end);
-            rest = &tail[1..];
-            if self.partial.is_empty() {
-                self.line(store, now, line)?;
-            } else {
-                let mut whole = std::mem::take(&mut self.partial);
-                whole.extend_from_slice(line);
-                self.line(store, now, &whole)?;
-                whole.clear();
-                self.partial = whole;
-            }
+        order: ShopOrder,
+        lines: Vec<ShopLine>,
+    ) -> Result<bool, ImportError> {
+        if self.max_updated.as_deref() < Some(order.updated_at.as_str()) {
+            self.max_updated = Some(order.updated_at.clone());
         }
-        self.partial.extend_from_slice(rest);
-        Ok(())
-    }
-
-    fn line(&mut self, store: &mut Store, now: UnixMillis, line: &[u8]) -> Result<(), ImportError> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Ok(());
+        self.batch
+            .push(order_record(&self.options.retailer_id, order, lines)?);
+        if self.batch.len() < self.options.batch {
+            return Ok(false);
         }
-        let bad = |e: serde_json::Error| ImportError::BadOrder {
-            order: "(bulk line)".into(),
-            message: e.to_string(),
-        };
-        if contains(line, b"\"__parentId\"") {
-            let item: ShopLine = serde_json::from_slice(line).map_err(bad)?;
-            match &mut self.current {
-                Some((order, lines)) if item.parent_id.as_deref() == Some(order.id.as_str()) => {
-                    lines.push(item)
-                }
-                _ => {
-                    return Err(ImportError::BadOrder {
-                        order: item.parent_id.unwrap_or_default(),
-                        message: format!("line item {} does not follow its order", item.id),
-                    })
-                }
-            }
-        } else {
-            let order: ShopOrder = serde_json::from_slice(line).map_err(bad)?;
-            self.finish_order(store, now)?;
-            self.current = Some((order, Vec::new()));
-        }
-        Ok(())
-    }
-
-    fn finish_order(&mut self, store: &mut Store, now: UnixMillis) -> Result<(), ImportError> {
-        if let Some((order, lines)) = self.current.take() {
-            if self.max_updated.as_deref() < Some(order.updated_at.as_str()) {
-                self.max_updated = Some(order.updated_at.clone());
-            }
-            self.batch
-                .push(order_record(&self.options.retailer_id, order, lines)?);
-            if self.batch.len() >= self.options.batch {
-                self.flush(store, now, self.cursor.clone(), None)?;
-            }
-        }
-        Ok(())
+        self.flush(store, now, self.cursor.clone(), None)?;
+        Ok(true)
     }
 
     fn flush(
@@ -557,21 +628,134 @@ impl<'o> JsonlImport<'o> {
         self.meter.add(now, written);
         Ok(())
     }
+}
 
-    /// Ends the file: writes what is left and moves the stream's high-water mark.
+impl<'o> JsonlImport<'o> {
+    /// `cursor` is recorded with each batch (for the bulk path: the operation's id); the
+    /// lines wait in a scratch file in `scratch_dir` (the store's directory).
+    pub fn new(
+        options: &'o ImportOptions,
+        stream: &'o str,
+        cursor: Option<String>,
+        now: UnixMillis,
+        estimated_total: Option<u64>,
+        scratch_dir: &Path,
+    ) -> Result<JsonlImport<'o>, ImportError> {
+        Ok(JsonlImport {
+            partial: Vec::new(),
+            scratch: Scratch::open(scratch_dir)?,
+            out: Assembler {
+                options,
+                stream,
+                cursor,
+                batch: Vec::with_capacity(options.batch),
+                max_updated: None,
+                meter: Meter::new(now, estimated_total),
+            },
+        })
+    }
+
+    pub fn progress(&self) -> &ImportProgress {
+        &self.out.meter.progress
+    }
+
+    /// Orders read from the file so far (they are written once it has been read).
+    pub fn orders_read(&self) -> u64 {
+        self.scratch.orders
+    }
+
+    /// Feeds the next chunk of the file.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), ImportError> {
+        let mut rest = chunk;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let (line, tail) = rest.split_at(end);
+            rest = &tail[1..];
+            if self.partial.is_empty() {
+                self.line(line)?;
+            } else {
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(line);
+                self.line(&whole)?;
+                whole.clear();
+                self.partial = whole;
+            }
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), ImportError> {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return Ok(());
+        }
+        self.scratch.keep(line)
+    }
+
+    /// Ends the file: puts every order together with its line items (wherever they were in
+    /// the file), writes them in batches (`now` is read for each, and `on_progress` told after
+    /// each) and moves the stream's high-water mark.
     pub fn finish(
         mut self,
         store: &mut Store,
-        now: UnixMillis,
+        now: &dyn Fn() -> UnixMillis,
+        on_progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<ImportProgress, ImportError> {
         if !self.partial.is_empty() {
             let last = std::mem::take(&mut self.partial);
-            self.line(store, now, &last)?;
+            self.line(&last)?;
         }
-        self.finish_order(store, now)?;
-        let high_water = self.max_updated.clone();
-        self.flush(store, now, None, high_water)?;
-        Ok(self.meter.progress)
+        let JsonlImport {
+            scratch, mut out, ..
+        } = self;
+        let bad = |e: serde_json::Error| ImportError::BadOrder {
+            order: "(bulk line)".into(),
+            message: e.to_string(),
+        };
+        let mut sorted = scratch.sorted()?;
+        let mut rows = sorted.query([]).map_err(scratch_error)?;
+        let mut current: Option<(ShopOrder, Vec<ShopLine>)> = None;
+        let mut unplaced: u64 = 0;
+        while let Some(row) = rows.next().map_err(scratch_error)? {
+            let kind: i64 = row.get(1).map_err(scratch_error)?;
+            let json = row
+                .get_ref(2)
+                .map_err(scratch_error)?
+                .as_blob()
+                .map_err(|e| ImportError::Scratch(e.to_string()))?;
+            if kind == ORDER_ROW {
+                if let Some((order, lines)) = current.take() {
+                    if out.order(store, now(), order, lines)? {
+                        on_progress(&out.meter.progress);
+                    }
+                }
+                current = Some((serde_json::from_slice(json).map_err(bad)?, Vec::new()));
+                continue;
+            }
+            let parent = row.get_ref(0).map_err(scratch_error)?.as_str().ok();
+            match &mut current {
+                Some((order, lines)) if parent == Some(order.id.as_str()) => {
+                    lines.push(serde_json::from_slice(json).map_err(bad)?)
+                }
+                _ => unplaced += 1,
+            }
+        }
+        if let Some((order, lines)) = current.take() {
+            out.order(store, now(), order, lines)?;
+        }
+        if unplaced > 0 {
+            // Shopify's file names only orders it lists: a line item whose order is not in
+            // the file cannot be put anywhere. Said, not fatal to the rest of the import.
+            tracing::warn!(
+                stream = out.stream,
+                unplaced,
+                "bulk file: line items whose order is not in the file were left out"
+            );
+        }
+        let high_water = out.max_updated.clone();
+        out.flush(store, now(), None, high_water)?;
+        on_progress(&out.meter.progress);
+        Ok(out.meter.progress)
     }
 }
 
@@ -774,17 +958,13 @@ impl<'c> Importer<'c> {
             Some(operation.clone()),
             clock.now_ms(),
             estimate,
-        );
+            &store.directory(),
+        )?;
         if let Some(url) = url {
             let mut failure: Option<ImportError> = None;
-            let mut last_reported = 0;
             self.client
                 .download(&url, |chunk| {
-                    let result = jsonl.push(store, clock.now_ms(), chunk);
-                    if jsonl.progress().done + jsonl.progress().skipped != last_reported {
-                        last_reported = jsonl.progress().done + jsonl.progress().skipped;
-                        on_progress(jsonl.progress());
-                    }
+                    let result = jsonl.push(chunk);
                     result.map_err(|e| {
                         let message = e.to_string();
                         failure = Some(e);
@@ -795,9 +975,7 @@ impl<'c> Importer<'c> {
                 .map_err(|e| failure.take().unwrap_or(ImportError::Shopify(e)))?;
         }
         // No URL: the operation matched no orders.
-        let progress = jsonl.finish(store, clock.now_ms())?;
-        on_progress(&progress);
-        Ok(progress)
+        jsonl.finish(store, &|| clock.now_ms(), &mut on_progress)
     }
 
     /// Fetches one order (e.g. after an `orders/updated` webhook) and imports it if the

@@ -409,3 +409,105 @@ fn thirty_days_by_a_bulk_operation_match_the_ledger() {
     assert_eq!(cursor.cursor, None, "the finished operation is forgotten");
     assert!(cursor.updated_since.is_some());
 }
+
+/// Ungrouped bulk output fed in awkward chunks: a line item before its order, one far after
+/// it, a `__parentId` with spaces around its colon, and one whose order is not in the file
+/// (left out, not fatal). Every order is written whole, in one run.
+#[test]
+fn ungrouped_bulk_lines_in_any_order_make_whole_orders() {
+    use returnhub_connectors::import::JsonlImport;
+    let money =
+        |amount: &str| format!(r#"{{"shopMoney":{{"amount":"{amount}","currencyCode":"NZD"}}}}"#);
+    let order = |n: u32| {
+        format!(
+            r##"{{"id":"gid://shopify/Order/{n}","name":"#{n}","email":"c{n}@example.com","createdAt":"2026-11-20T00:00:00Z","updatedAt":"2026-11-2{n}T00:00:00Z","currencyCode":"NZD","tags":[],"discountCodes":[],"customer":{{"displayName":"C {n}"}},"shippingAddress":{{"countryCodeV2":"NZ"}},"subtotalPriceSet":{m},"totalDiscountsSet":{z},"totalPriceSet":{m}}}"##,
+            m = money("20.00"),
+            z = money("0.00"),
+        )
+    };
+    let line = |n: u32, k: u32, colon: &str| {
+        format!(
+            r#"{{"id":"gid://shopify/LineItem/{n}{k}","sku":"SKU-{n}-{k}","title":"T","quantity":1,"variant":null,"image":null,"product":null,"originalUnitPriceSet":{m},"discountAllocations":[],"__parentId"{colon}"gid://shopify/Order/{n}"}}"#,
+            m = money("10.00"),
+        )
+    };
+    let file = [
+        line(1, 1, ":"),
+        order(2),
+        line(2, 1, " : "),
+        order(1),
+        line(9, 1, ":"),
+        line(3, 1, ":"),
+        order(3),
+        line(2, 2, ":"),
+        line(1, 2, ":"),
+    ]
+    .join("\n")
+        + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store(dir.path());
+    let options = ImportOptions {
+        batch: 2,
+        ..ImportOptions::new(RETAILER)
+    };
+    let mut import = JsonlImport::new(
+        &options,
+        BULK_STREAM,
+        Some("op-1".into()),
+        NOW,
+        None,
+        dir.path(),
+    )
+    .unwrap();
+    for chunk in file.as_bytes().chunks(7) {
+        import.push(chunk).unwrap();
+    }
+    assert_eq!(import.orders_read(), 3);
+    let scratch = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".scratch")
+            })
+            .count()
+    };
+    assert_eq!(scratch(dir.path()), 1, "the lines wait beside the store");
+    let mut reports = 0;
+    let progress = import
+        .finish(&mut store, &|| NOW, &mut |_| reports += 1)
+        .unwrap();
+    assert_eq!(progress.done, 3);
+    assert_eq!(scratch(dir.path()), 0, "and the scratch file is gone");
+    assert!(reports >= 2, "told after each batch and at the end");
+    let lines = |order: &str| -> Vec<String> {
+        let mut stmt = store
+            .reader()
+            .prepare("SELECT id FROM order_lines WHERE order_id = ?1 ORDER BY id")
+            .unwrap();
+        stmt.query_map([order], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        lines("gid://shopify/Order/1"),
+        ["gid://shopify/LineItem/11", "gid://shopify/LineItem/12"]
+    );
+    assert_eq!(
+        lines("gid://shopify/Order/2"),
+        ["gid://shopify/LineItem/21", "gid://shopify/LineItem/22"]
+    );
+    assert_eq!(
+        lines("gid://shopify/Order/3"),
+        ["gid://shopify/LineItem/31"]
+    );
+    let cursor = store.import_cursor(RETAILER, BULK_STREAM).unwrap().unwrap();
+    assert_eq!(
+        cursor.updated_since.as_deref(),
+        Some("2026-11-23T00:00:00Z")
+    );
+}

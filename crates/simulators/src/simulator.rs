@@ -714,16 +714,31 @@ impl Simulator {
             .filter(|o| matches(o, &op.filter))
             .collect();
         orders.sort_by(|a, b| (&a.updated_at, &a.id).cmp(&(&b.updated_at, &b.id)));
-        let mut out = String::new();
+        let mut lines = Vec::new();
         for o in orders {
-            out.push_str(&order_json(o, false).to_string());
-            out.push('\n');
+            lines.push(order_json(o, false).to_string());
             for l in &o.lines {
                 let mut line = line_json(l, o.currency);
                 line["__parentId"] = json!(o.id);
-                out.push_str(&line.to_string());
-                out.push('\n');
+                lines.push(line.to_string());
             }
+        }
+        // Ungrouped output (`groupObjects: false`, the default) is in no particular order:
+        // Shopify documents only that a child names its parent. Shuffled (the same way for
+        // the same operation), a line item comes before its order, after it or far from it.
+        let mut state = id.bytes().fold(0x9E37_79B9_7F4A_7C15_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+        });
+        for i in (1..lines.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            lines.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            out.push_str(&line);
+            out.push('\n');
         }
         out
     }

@@ -224,6 +224,16 @@ impl Store {
         Ok(())
     }
 
+    /// The directory the store's file is in (the system's temporary directory for a store
+    /// in memory): where scratch files of large jobs go, on the same disk as the store.
+    pub fn directory(&self) -> PathBuf {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
+            .unwrap_or_else(std::env::temp_dir)
+    }
+
     /// Direct read access for reports and tests. Writes must go through [`Store::write`].
     pub fn reader(&self) -> &Connection {
         &self.conn
