@@ -35,12 +35,23 @@ macro_rules! document {
             estimated_cost: $cost,
         }
     };
+    ($name:literal, $file:literal, $cost:literal, with_line_fields) => {
+        Document {
+            name: $name,
+            text: concat!(
+                include_str!(concat!("../graphql/", $file)),
+                include_str!("../graphql/line_item_fields.graphql")
+            ),
+            estimated_cost: $cost,
+        }
+    };
     ($name:literal, $file:literal, $cost:literal, with_order_fields) => {
         Document {
             name: $name,
             text: concat!(
                 include_str!(concat!("../graphql/", $file)),
-                include_str!("../graphql/order_fields.graphql")
+                include_str!("../graphql/order_fields.graphql"),
+                include_str!("../graphql/line_item_fields.graphql")
             ),
             estimated_cost: $cost,
         }
@@ -55,7 +66,9 @@ pub mod documents {
     pub const ORDERS_PAGE: Document =
         document!("OrdersPage", "orders_page.graphql", 250, with_order_fields);
     pub const ORDER_BY_ID: Document =
-        document!("OrderById", "order_by_id.graphql", 20, with_order_fields);
+        document!("OrderById", "order_by_id.graphql", 30, with_order_fields);
+    pub const ORDER_LINES: Document =
+        document!("OrderLines", "order_lines.graphql", 30, with_line_fields);
     pub const ORDERS_COUNT: Document = document!("OrdersCount", "orders_count.graphql", 1);
     /// Not sent as an operation: its text (with `__FILTER__` replaced) is the `query` argument
     /// of [`BULK_RUN`].
@@ -93,6 +106,7 @@ pub mod documents {
         SHOP_NAME,
         ORDERS_PAGE,
         ORDER_BY_ID,
+        ORDER_LINES,
         ORDERS_COUNT,
         BULK_ORDERS,
         BULK_RUN,

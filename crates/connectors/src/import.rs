@@ -137,9 +137,57 @@ struct ShopOrder {
     line_items: Option<Nodes<ShopLine>>,
 }
 
+/// A page of a connection: its nodes, and whether more follow (and from where).
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Nodes<T> {
     nodes: Vec<T>,
+    page_info: Option<PageInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+/// Every line item of `order`: the first page it came with, then the rest page by page
+/// (`OrderLines`), so that an order of 250 lines is imported whole, never its first 50.
+async fn all_lines(
+    client: &ShopifyClient,
+    order: &mut ShopOrder,
+) -> Result<Vec<ShopLine>, ImportError> {
+    let Some(first) = order.line_items.take() else {
+        return Ok(Vec::new());
+    };
+    let mut lines = first.nodes;
+    let mut next = first.page_info;
+    while let Some(PageInfo {
+        has_next_page: true,
+        end_cursor,
+    }) = next
+    {
+        let data = client
+            .execute(
+                &documents::ORDER_LINES,
+                json!({ "id": order.id, "after": end_cursor }),
+                Repeat::Safe,
+            )
+            .await?;
+        let page: Nodes<ShopLine> = serde_json::from_value(data["order"]["lineItems"].clone())
+            .map_err(|e| ImportError::BadOrder {
+                order: order.id.clone(),
+                message: format!("its line items: {e}"),
+            })?;
+        if page.nodes.is_empty() {
+            // A page of nothing that says more follow would loop for ever.
+            break;
+        }
+        lines.extend(page.nodes);
+        next = page.page_info;
+    }
+    Ok(lines)
 }
 
 #[derive(Debug, Deserialize)]
@@ -841,7 +889,7 @@ impl<'c> Importer<'c> {
                 if high_water.as_deref() < Some(order.updated_at.as_str()) {
                     high_water = Some(order.updated_at.clone());
                 }
-                let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
+                let lines = all_lines(self.client, &mut order).await?;
                 records.push(order_record(&self.options.retailer_id, order, lines)?);
             }
             let (next_cursor, updated_since) = if has_next {
@@ -1023,6 +1071,6 @@ pub async fn fetch_order(
             order: order_id.to_owned(),
             message: e.to_string(),
         })?;
-    let lines = order.line_items.take().map(|l| l.nodes).unwrap_or_default();
+    let lines = all_lines(client, &mut order).await?;
     order_record(retailer_id, order, lines)
 }

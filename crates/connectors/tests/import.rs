@@ -511,3 +511,65 @@ fn ungrouped_bulk_lines_in_any_order_make_whole_orders() {
         Some("2026-11-23T00:00:00Z")
     );
 }
+
+/// An order of 250 lines (Shopify gives 50 a page in `OrdersPage`, 250 in `OrderById`): every
+/// line is imported, by pages and by id, its lines read page by page after the first.
+#[test]
+fn an_order_of_250_lines_is_imported_whole() {
+    let sim = Simulator::start("Kōwhai");
+    let mut long = sim_order(1);
+    long.lines = (0..250)
+        .map(|k| SimLine {
+            id: format!("gid://shopify/LineItem/9{k:04}"),
+            sku: format!("SKU-L-{k}"),
+            title: format!("Line {k}"),
+            barcode: None,
+            image: None,
+            product_tags: vec![],
+            quantity: 1,
+            unit_price: 1_000 + i64::from(k),
+            discount: 0,
+        })
+        .collect();
+    long.id = "gid://shopify/Order/777".into();
+    sim.add_order(long.clone());
+    let mut longer = long.clone();
+    longer.id = "gid://shopify/Order/778".into();
+    longer.name = "#778".into();
+    longer.lines = (0..260)
+        .map(|k| SimLine {
+            id: format!("gid://shopify/LineItem/8{k:04}"),
+            sku: format!("SKU-L-{k}"),
+            ..long.lines[0].clone()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store(dir.path());
+    let client = client(&sim, 3);
+    let rt = runtime();
+    rt.block_on(Importer::new(&client, options()).import_paginated(&mut store, |_| {}))
+        .unwrap();
+    let count = |store: &Store, order: &str| -> i64 {
+        store
+            .reader()
+            .query_row(
+                "SELECT count(*) FROM order_lines WHERE order_id = ?1",
+                [order],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(count(&store, "gid://shopify/Order/777"), 250);
+    // By id (as after an orders/updated webhook): 250 on the first page, the rest after.
+    sim.add_order(longer);
+    let written = rt
+        .block_on(
+            Importer::new(&client, options()).import_order(&mut store, "gid://shopify/Order/778"),
+        )
+        .unwrap();
+    assert!(written);
+    assert_eq!(count(&store, "gid://shopify/Order/778"), 260);
+    let ops = sim.ledger().operations.clone();
+    assert!(ops.iter().any(|o| o == "OrderLines"), "{ops:?}");
+    assert_eq!(sim.ledger().invalid_documents, 0);
+}

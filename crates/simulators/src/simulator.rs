@@ -426,7 +426,57 @@ fn matches(order: &SimOrder, filter: &Option<(String, String)>) -> bool {
     }
 }
 
-fn order_json(o: &SimOrder, with_lines: bool) -> Value {
+/// What a document asks of the `field` connection: `first` (a literal or a variable; Shopify
+/// refuses more than 250 and a connection without `first` or `last`) and `after`.
+fn connection_args(query: &str, field: &str, vars: &Value) -> Result<(usize, usize), String> {
+    let at = query
+        .find(&format!("{field}("))
+        .ok_or_else(|| format!("you must provide one of first or last for {field}"))?;
+    let args = &query[at + field.len() + 1..];
+    let args = &args[..args.find(')').unwrap_or(args.len())];
+    let arg = |name: &str| {
+        args.split(',')
+            .find_map(|a| a.trim().strip_prefix(name))
+            .map(|v| v.trim_start().trim_start_matches(':').trim())
+            .map(|v| match v.strip_prefix('$') {
+                Some(var) => vars[var].clone(),
+                None => serde_json::from_str(v).unwrap_or(Value::Null),
+            })
+    };
+    let first = arg("first")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| format!("you must provide one of first or last for {field}"))?;
+    if first > 250 {
+        return Err(format!("{field}: first cannot exceed 250"));
+    }
+    let start = arg("after")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .and_then(|c| {
+            c.strip_prefix("line-")
+                .and_then(|n| n.parse::<usize>().ok())
+        })
+        .map_or(0, |n| n + 1);
+    Ok((first as usize, start))
+}
+
+/// A page of `o`'s line items, as a connection: at most `first` from `start`.
+fn lines_page(o: &SimOrder, first: usize, start: usize) -> Value {
+    let page: Vec<Value> = o
+        .lines
+        .iter()
+        .skip(start)
+        .take(first)
+        .map(|l| line_json(l, o.currency))
+        .collect();
+    let end = start + page.len();
+    json!({
+        "pageInfo": { "hasNextPage": end < o.lines.len(),
+                      "endCursor": (end > start).then(|| format!("line-{}", end - 1)) },
+        "nodes": page,
+    })
+}
+
+fn order_json(o: &SimOrder, lines: Option<(usize, usize)>) -> Value {
     let c = o.currency;
     let mut v = json!({
         "id": o.id,
@@ -443,9 +493,8 @@ fn order_json(o: &SimOrder, with_lines: bool) -> Value {
         "totalDiscountsSet": shop_money(o.discount(), c),
         "totalPriceSet": shop_money(o.total(), c),
     });
-    if with_lines {
-        v["lineItems"] =
-            json!({ "nodes": o.lines.iter().map(|l| line_json(l, c)).collect::<Vec<_>>() });
+    if let Some((first, start)) = lines {
+        v["lineItems"] = lines_page(o, first, start);
     }
     v
 }
@@ -716,7 +765,7 @@ impl Simulator {
         orders.sort_by(|a, b| (&a.updated_at, &a.id).cmp(&(&b.updated_at, &b.id)));
         let mut lines = Vec::new();
         for o in orders {
-            lines.push(order_json(o, false).to_string());
+            lines.push(order_json(o, None).to_string());
             for l in &o.lines {
                 let mut line = line_json(l, o.currency);
                 line["__parentId"] = json!(o.id);
@@ -777,11 +826,15 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 .and_then(|c| c.strip_prefix("cursor-"))
                 .and_then(|n| n.parse::<usize>().ok())
                 .map_or(0, |n| n + 1);
+            let lines = match connection_args(query, "lineItems", vars) {
+                Ok(args) => args,
+                Err(e) => return Outcome::Errors(vec![json!({ "message": e })]),
+            };
             let page: Vec<Value> = orders
                 .iter()
                 .skip(start)
                 .take(first)
-                .map(|o| order_json(o, true))
+                .map(|o| order_json(o, Some(lines)))
                 .collect();
             let end = start + page.len();
             Outcome::Data(json!({ "orders": {
@@ -790,10 +843,19 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 "nodes": page,
             }}))
         }
-        "OrderById" => match ledger.orders.get(vars["id"].as_str().unwrap_or_default()) {
-            Some(o) => Outcome::Data(json!({ "order": order_json(o, true) })),
-            None => Outcome::Data(json!({ "order": null })),
-        },
+        "OrderById" | "OrderLines" => {
+            let lines = match connection_args(query, "lineItems", vars) {
+                Ok(args) => args,
+                Err(e) => return Outcome::Errors(vec![json!({ "message": e })]),
+            };
+            match ledger.orders.get(vars["id"].as_str().unwrap_or_default()) {
+                Some(o) if name == "OrderLines" => Outcome::Data(
+                    json!({ "order": { "lineItems": lines_page(o, lines.0, lines.1) } }),
+                ),
+                Some(o) => Outcome::Data(json!({ "order": order_json(o, Some(lines)) })),
+                None => Outcome::Data(json!({ "order": null })),
+            }
+        }
         "BulkRun" => {
             let inner = vars["query"].as_str().unwrap_or_default();
             if let Err(e) = schema::validate(inner, "bulk.graphql") {
