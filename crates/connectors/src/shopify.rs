@@ -139,6 +139,25 @@ pub(crate) fn read_error(e: GraphqlError) -> TargetError {
 }
 
 /// Parses a `MoneyV2` / `shopMoney` JSON object.
+/// `shop_minor` (of the shop's currency, at most `whole`) in the currency the customer paid,
+/// at the rate of Shopify's suggestion (`whole` in the shop's currency is `paid` in theirs):
+/// all of it is exactly `paid`; a part is its share, rounded half up.
+fn in_paid_currency(shop_minor: i64, whole: Money, paid: Money) -> i64 {
+    if paid.currency == whole.currency {
+        return shop_minor;
+    }
+    if shop_minor == whole.minor || whole.minor == 0 {
+        return if shop_minor == whole.minor {
+            paid.minor
+        } else {
+            0
+        };
+    }
+    let num = i128::from(shop_minor) * i128::from(paid.minor);
+    let den = i128::from(whole.minor);
+    ((2 * num + den) / (2 * den)) as i64
+}
+
 pub fn parse_money(v: &Value) -> Option<Money> {
     let currency: Currency = v.get("currencyCode")?.as_str()?.parse().ok()?;
     Money::parse(v.get("amount")?.as_str()?, currency).ok()
@@ -222,10 +241,26 @@ impl ShopifyTarget {
                 )
                 .await;
         }
+        // The customer gets it back in the currency they paid (Shopify's presentment
+        // currency, the shop's for most orders), at the order's own rate: the suggestion's two
+        // amounts give it exactly, so a whole suggestion converts to its presentment amount.
+        let paid = suggested
+            .pointer("/amountSet/presentmentMoney")
+            .and_then(parse_money)
+            .unwrap_or(most);
+        let back = Money::new(in_paid_currency(amount.minor, most, paid), paid.currency);
+        let money_of = |t: &Value| {
+            let pointer = if paid.currency == most.currency {
+                "/amountSet/shopMoney"
+            } else {
+                "/amountSet/presentmentMoney"
+            };
+            t.pointer(pointer).and_then(parse_money)
+        };
         // Spread the amount over the suggested transactions, in Shopify's order (a refund to
         // store credit moves no payment).
         let mut left = if to == RefundTo::Payment {
-            amount.minor
+            back.minor
         } else {
             0
         };
@@ -239,10 +274,9 @@ impl ShopifyTarget {
             if left == 0 {
                 break;
             }
-            let (Some(available), Some(gateway)) = (
-                t.pointer("/amountSet/shopMoney").and_then(parse_money),
-                t.get("gateway").and_then(Value::as_str),
-            ) else {
+            let (Some(available), Some(gateway)) =
+                (money_of(t), t.get("gateway").and_then(Value::as_str))
+            else {
                 continue;
             };
             let part = left.min(available.minor);
@@ -251,7 +285,7 @@ impl ShopifyTarget {
             }
             left -= part;
             transactions.push(json!({
-                "amount": Money::new(part, amount.currency).to_decimal_string(),
+                "amount": Money::new(part, back.currency).to_decimal_string(),
                 "gateway": gateway,
                 "kind": "REFUND",
                 "orderId": context.order_id,
@@ -264,7 +298,7 @@ impl ShopifyTarget {
                     action,
                     context,
                     TargetError::Permanent(format!(
-                        "Shopify suggests no transactions that can carry a refund of {amount}"
+                        "Shopify suggests no transactions that can carry a refund of {back}"
                     )),
                 )
                 .await;
@@ -301,6 +335,9 @@ impl ShopifyTarget {
             .collect();
         let mut input = json!({
             "orderId": context.order_id,
+            // Required when the customer paid in another currency than the shop's; every
+            // amount of the refund is in it.
+            "currency": back.currency.code(),
             "note": refund_marker(action),
             "notify": self.settings.notify_customer,
             "refundLineItems": refund_lines,
@@ -309,8 +346,8 @@ impl ShopifyTarget {
         if let RefundTo::StoreCredit { expires_at } = &to {
             input["refundMethods"] = json!([{ "storeCreditRefund": {
                 "amount": {
-                    "amount": amount.to_decimal_string(),
-                    "currencyCode": amount.currency.code(),
+                    "amount": back.to_decimal_string(),
+                    "currencyCode": back.currency.code(),
                 },
                 "expiresAt": expires_at,
             }}]);

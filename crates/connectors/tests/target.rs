@@ -141,6 +141,7 @@ fn a_resend_that_finds_its_own_late_refund_confirms_it() {
         lines: vec![("gid://shopify/LineItem/1".into(), 1, "RETURN".into(), None)],
         amount: 4_500,
         store_credit: None,
+        paid_back: None,
     }]));
     let confirmation = rt().block_on(target(&sim).send(&action, &context)).unwrap();
     assert_eq!(confirmation.reference, "gid://shopify/Refund/late");
@@ -166,6 +167,7 @@ fn a_refund_the_order_cannot_carry_fails_with_the_reason() {
         )],
         amount: 4_500,
         store_credit: None,
+        paid_back: None,
     }]));
     let error = rt()
         .block_on(target(&sim).send(&action, &context))
@@ -549,4 +551,60 @@ fn a_retried_refusal_is_sent_under_a_key_of_its_own() {
         Some(refund_note(&action.key).as_str()),
         "found by the action's own key"
     );
+}
+
+/// A customer in Australia paid a New Zealand shop's order in AUD (Shopify's presentment
+/// currency, at the order's rate of 0.92): the refund names AUD and is made in AUD amounts;
+/// without the currency Shopify refuses it. A part of an amount is its share of the AUD one.
+#[test]
+fn a_refund_of_an_order_paid_in_another_currency_is_made_in_that_currency() {
+    use support::simulator::Presentment;
+    let sim = Simulator::start("Shop");
+    let mut order = one_unit_order(vec![]);
+    order.lines[0].quantity = 2;
+    order.payment.2 = 9_000;
+    sim.add_order(order);
+    sim.ledger().presentment.insert(
+        "gid://shopify/Order/1".into(),
+        Presentment {
+            currency: Currency::AUD,
+            per_million: 920_000,
+        },
+    );
+    let (mut action, mut context) = refund_action();
+    context.lines[0].quantity = 2;
+    action.amount = Some(Money::new(9_000, Currency::NZD));
+    rt().block_on(target(&sim).send(&action, &context)).unwrap();
+    {
+        let ledger = sim.ledger();
+        let refunds = &ledger.orders["gid://shopify/Order/1"].refunds;
+        assert_eq!(refunds.len(), 1);
+        assert_eq!(
+            refunds[0].paid_back,
+            Some((8_280, Currency::AUD)),
+            "NZ$90.00 is A$82.80"
+        );
+        assert_eq!(refunds[0].amount, 9_000);
+        assert_eq!(ledger.invalid_documents, 0);
+    }
+    // A part of a line: its share of the AUD amount (NZ$33.33 is A$30.66), rounded half up.
+    let sim = Simulator::start("Shop");
+    let mut order = one_unit_order(vec![]);
+    order.lines[0].unit_price = 3_333;
+    order.payment.2 = 3_333;
+    sim.add_order(order);
+    sim.ledger().presentment.insert(
+        "gid://shopify/Order/1".into(),
+        Presentment {
+            currency: Currency::AUD,
+            per_million: 920_000,
+        },
+    );
+    let (mut action, context) = refund_action();
+    action.amount = Some(Money::new(3_000, Currency::NZD));
+    rt().block_on(target(&sim).send(&action, &context)).unwrap();
+    let ledger = sim.ledger();
+    let refund = &ledger.orders["gid://shopify/Order/1"].refunds[0];
+    // 3_000 × 3_066 / 3_333 = 2_759.7 → 2_760 (A$27.60).
+    assert_eq!(refund.paid_back, Some((2_760, Currency::AUD)));
 }

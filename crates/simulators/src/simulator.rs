@@ -85,6 +85,36 @@ pub struct SimRefund {
     pub amount: i64,
     /// The part refunded to the customer's store credit, with its expiry (RFC 3339).
     pub store_credit: Option<(i64, Option<String>)>,
+    /// What the customer got back, in the currency they paid (the order's presentment
+    /// currency when it has one; otherwise the shop's): `amount` converted at the order's rate.
+    pub paid_back: Option<(i64, Currency)>,
+}
+
+/// The currency a customer paid an order in, and the order's own rate: presentment units per
+/// million shop units (shop amounts are converted at it, rounded half up, as Shopify fixes
+/// the rate when the order is placed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presentment {
+    pub currency: Currency,
+    pub per_million: i64,
+}
+
+impl Presentment {
+    /// `minor` shop units (of `shop`) in the presentment currency.
+    pub fn of(self, minor: i64, shop: Currency) -> i64 {
+        let scale = |c: Currency| 10i128.pow(c.exponent());
+        let num = i128::from(minor) * i128::from(self.per_million) * scale(self.currency);
+        let den = 1_000_000 * scale(shop);
+        ((2 * num + den) / (2 * den)) as i64
+    }
+
+    /// `minor` presentment units in the shop's currency `shop`, at the same rate.
+    pub fn to_shop(self, minor: i64, shop: Currency) -> i64 {
+        let scale = |c: Currency| 10i128.pow(c.exponent());
+        let num = i128::from(minor) * 1_000_000 * scale(shop);
+        let den = i128::from(self.per_million) * scale(self.currency);
+        ((2 * num + den) / (2 * den)) as i64
+    }
 }
 
 /// A Shopify return (the customer's, from Shopify's returns flow) with its exchange items.
@@ -323,6 +353,10 @@ pub struct Ledger {
     pub quantity_changes: BTreeMap<String, u32>,
     /// Line items' custom attributes (key, value).
     pub line_attributes: HashMap<String, Vec<(String, String)>>,
+    /// Orders the customer paid in another currency than the shop's (Shopify's presentment
+    /// currency), by order id. Every money bag of such an order has both amounts, and a
+    /// refund must name that currency and give its amounts in it.
+    pub presentment: HashMap<String, Presentment>,
     /// Order edit sessions by calculated order id.
     edits: HashMap<String, EditSession>,
 }
@@ -380,6 +414,16 @@ pub fn money(minor: i64, currency: Currency) -> Value {
 
 fn shop_money(minor: i64, currency: Currency) -> Value {
     json!({ "shopMoney": money(minor, currency) })
+}
+
+/// A MoneyBag of an amount of `o` (in the shop's currency): both amounts, the presentment one
+/// at the order's rate (the same as the shop's when the customer paid in it).
+fn bag(ledger: &Ledger, o: &SimOrder, minor: i64) -> Value {
+    let presentment = match ledger.presentment.get(&o.id) {
+        Some(p) => money(p.of(minor, o.currency), p.currency),
+        None => money(minor, o.currency),
+    };
+    json!({ "shopMoney": money(minor, o.currency), "presentmentMoney": presentment })
 }
 
 fn parse_money(v: &Value) -> Option<(i64, String)> {
@@ -926,12 +970,15 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             }
             let paid_left = order.payment.2 - order.refunded_amount();
             let amount = amount.min(paid_left).max(0);
-            Outcome::Data(json!({ "order": { "id": order.id, "suggestedRefund": {
-                "amountSet": shop_money(amount, c),
+            let presentment = ledger.presentment.get(&order.id).map_or(c, |p| p.currency);
+            Outcome::Data(json!({ "order": { "id": order.id,
+                "currencyCode": c.code(), "presentmentCurrencyCode": presentment.code(),
+                "suggestedRefund": {
+                "amountSet": bag(ledger, order, amount),
                 "refundLineItems": lines,
                 "suggestedTransactions": [{
                     "gateway": order.payment.1, "kind": "SUGGESTED_REFUND",
-                    "amountSet": shop_money(amount, c),
+                    "amountSet": bag(ledger, order, amount),
                     "parentTransaction": { "id": order.payment.0 },
                 }],
             }}}))
@@ -962,8 +1009,28 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             let input = &vars["input"];
             let order_id = input["orderId"].as_str().unwrap_or_default().to_owned();
             let refund_id = ledger.gid("Refund");
+            let presentment = ledger.presentment.get(&order_id).copied();
             let Some(order) = ledger.orders.get_mut(&order_id) else {
                 return not_found("order");
+            };
+            // RefundInput.currency: "required for orders where the currency and presentment
+            // currency differ"; it must be the presentment currency, and every amount of the
+            // refund is in it.
+            let paid_in = presentment.map_or(order.currency, |p| p.currency);
+            let refund_currency = match input["currency"].as_str() {
+                Some(code) if code == paid_in.code() => paid_in,
+                Some(code) => {
+                    return Outcome::Data(json!({ "refundCreate": { "refund": null,
+                        "userErrors": [user_error(&["currency"], &format!("Currency {code} must be the order's presentment currency {}", paid_in.code()), None)] } }))
+                }
+                None if paid_in != order.currency => {
+                    return Outcome::Data(json!({ "refundCreate": { "refund": null,
+                        "userErrors": [user_error(&["currency"], "Currency is required for orders where the currency and presentment currency differ", None)] } }))
+                }
+                None => order.currency,
+            };
+            let in_paid = |shop_minor: i64| {
+                presentment.map_or(shop_minor, |p| p.of(shop_minor, order.currency))
             };
             let mut lines = Vec::new();
             for l in input["refundLineItems"].as_array().into_iter().flatten() {
@@ -991,7 +1058,7 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             let mut amount = 0;
             for t in input["transactions"].as_array().into_iter().flatten() {
                 let Some((minor, code)) = parse_money(
-                    &json!({ "amount": t["amount"], "currencyCode": order.currency.code() }),
+                    &json!({ "amount": t["amount"], "currencyCode": refund_currency.code() }),
                 ) else {
                     return Outcome::Errors(vec![json!({ "message": "bad amount" })]);
                 };
@@ -1009,9 +1076,9 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 let Some((minor, code)) = parse_money(&credit["amount"]) else {
                     return Outcome::Errors(vec![json!({ "message": "bad store credit amount" })]);
                 };
-                if code != order.currency.code() {
+                if code != refund_currency.code() {
                     return Outcome::Data(
-                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["refundMethods", "storeCreditRefund", "amount"], "store credit must be in the order's currency", None)] } }),
+                        json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["refundMethods", "storeCreditRefund", "amount"], "store credit must be in the refund's currency", None)] } }),
                     );
                 }
                 if store_credit.is_some() {
@@ -1022,18 +1089,23 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 amount += minor;
                 store_credit = Some((minor, credit["expiresAt"].as_str().map(str::to_owned)));
             }
-            if amount > order.payment.2 - order.refunded_amount() {
+            if amount > in_paid(order.payment.2 - order.refunded_amount()) {
                 return Outcome::Data(
                     json!({ "refundCreate": { "refund": null, "userErrors": [user_error(&["transactions"], "amount exceeds the refundable amount", None)] } }),
                 );
             }
+            let shop_amount = match presentment {
+                Some(p) if refund_currency != order.currency => p.to_shop(amount, order.currency),
+                _ => amount,
+            };
             let note = input["note"].as_str().map(str::to_owned);
             order.refunds.push(SimRefund {
                 id: refund_id.clone(),
                 note: note.clone(),
                 lines,
-                amount,
+                amount: shop_amount,
                 store_credit,
+                paid_back: Some((amount, refund_currency)),
             });
             let answer = json!({ "refundCreate": { "refund": { "id": refund_id, "note": note }, "userErrors": [] } });
             ledger.idempotent.insert(key, answer.clone());
