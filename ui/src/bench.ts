@@ -4,6 +4,7 @@
 // R reprint, T audit trail). Every key calls one Rust command; the hub checks the role and
 // answers with the return's new state, which is painted whole.
 
+import type { ActionState } from "./bindings/ActionState";
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { BenchScan } from "./bindings/BenchScan";
 import type { BenchState } from "./bindings/BenchState";
@@ -313,6 +314,9 @@ export class Bench {
     el("ret-exceptions").textContent = state?.open_exceptions.length ? `Open for the supervisor: ${state.open_exceptions.join("; ")}` : "";
     el("ret-labels").textContent = state?.labels.length
       ? `Labels: ${state.labels.map((l) => `${l.reprint ? "reprint " : ""}${l.state === "confirmed" ? "printed" : l.last_error ? `waiting (${l.last_error})` : "queued"}`).join(", ")}`
+      : "";
+    el("ret-actions").textContent = state?.actions.length
+      ? `Actions: ${state.actions.map(actionLine).join("; ")}`
       : "";
   }
 
@@ -656,4 +660,13 @@ export class Bench {
     const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
     if (blob) await this.storePhoto(new Uint8Array(await blob.arrayBuffer()));
   }
+}
+
+/// One action as the return panel lists it: "credit note 59.00 NZD confirmed (gift card
+/// RH…)"; the code only reaches supervisors and admins.
+export function actionLine(a: ActionState): string {
+  const what = a.kind.replace(/_/g, " ");
+  const amount = a.amount ? ` ${a.amount}` : "";
+  const code = a.gift_card_code ? ` (gift card ${a.gift_card_code})` : "";
+  return `${what}${amount} ${a.state}${code}`;
 }

@@ -160,6 +160,7 @@ export class Shops {
     el<HTMLSelectElement>("policy-exchange").value = p.exchange;
     el<HTMLInputElement>("policy-exchange-prefix").value = p.exchange_tag_prefix;
     el<HTMLInputElement>("policy-no-action-tag").value = p.no_action_tag ?? "";
+    el<HTMLInputElement>("policy-notify").checked = p.notify_customer;
     this.prefixState();
   }
 
@@ -176,6 +177,7 @@ export class Shops {
       exchange: el<HTMLSelectElement>("policy-exchange").value as ShopifyPolicy["exchange"],
       exchange_tag_prefix: el<HTMLInputElement>("policy-exchange-prefix").value,
       no_action_tag: tag === "" ? null : tag,
+      notify_customer: el<HTMLInputElement>("policy-notify").checked,
     };
     try {
       this.show(await this.call<ShopsView>("save_shopify_policy", { retailerId, policy }), false);

@@ -82,6 +82,9 @@ pub mod documents {
     pub const ORDER_REFUNDS: Document = document!("OrderRefunds", "order_refunds.graphql", 5);
     pub const GIFT_CARD_CREATE: Document =
         document!("GiftCardCreate", "gift_card_create.graphql", 10);
+    pub const ORDER_CUSTOMER: Document = document!("OrderCustomer", "order_customer.graphql", 2);
+    pub const GIFT_CARD_NOTIFY: Document =
+        document!("GiftCardNotify", "gift_card_notify.graphql", 10);
     pub const GIFT_CARD_BY_CODE: Document =
         document!("GiftCardByCode", "gift_card_by_code.graphql", 3);
     pub const EXCHANGE_HOLDS: Document = document!("ExchangeHolds", "exchange_holds.graphql", 25);
@@ -115,6 +118,8 @@ pub mod documents {
         REFUND_CREATE,
         ORDER_REFUNDS,
         GIFT_CARD_CREATE,
+        ORDER_CUSTOMER,
+        GIFT_CARD_NOTIFY,
         GIFT_CARD_BY_CODE,
         EXCHANGE_HOLDS,
         RELEASE_HOLD,

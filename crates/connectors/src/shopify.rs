@@ -41,7 +41,7 @@ impl ShopifySettings {
     pub fn for_policy(policy: &ShopifyPolicy) -> ShopifySettings {
         ShopifySettings {
             policy: policy.clone(),
-            ..ShopifySettings::default()
+            notify_customer: policy.notify_customer,
         }
     }
 }
@@ -433,10 +433,25 @@ impl ShopifyTarget {
             }))
     }
 
-    async fn gift_card(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
+    /// A credit note as a gift card issued to the order's customer (so it shows in their
+    /// account), emailed to them when the retailer has Shopify notify customers.
+    async fn gift_card(
+        &self,
+        action: &ActionDue,
+        context: &ActionContext,
+    ) -> Result<Confirmation, TargetError> {
         let amount = action.amount.ok_or_else(|| {
             TargetError::Permanent(format!("credit note {} has no amount", action.key))
         })?;
+        let customer = self
+            .read(
+                &documents::ORDER_CUSTOMER,
+                json!({ "id": context.order_id }),
+            )
+            .await?
+            .pointer("/order/customer/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let mut input = json!({
             "initialAmount": {
                 "amount": amount.to_decimal_string(),
@@ -447,6 +462,12 @@ impl ShopifyTarget {
         });
         if let Some(days) = action.credit_note_expiry_days {
             input["expiresOn"] = json!(expiry_date(self.client.clock().now_ms(), days));
+        }
+        match &customer {
+            Some(id) => input["customerId"] = json!(id),
+            None => {
+                tracing::warn!(key = %action.key, order = %context.order_id, "the order has no customer: the gift card is issued to nobody (its code is on the action)")
+            }
         }
         // No server-side idempotency: never repeated blindly, reconciled by code instead.
         let data = self
@@ -470,13 +491,36 @@ impl ShopifyTarget {
                 TargetError::Permanent(format!("giftCardCreate: {errors}"))
             });
         }
-        payload
+        let card = payload
             .pointer("/giftCard/id")
             .and_then(Value::as_str)
-            .map(|id| Confirmation {
-                reference: id.to_owned(),
-            })
-            .ok_or_else(|| TargetError::Unknown("giftCardCreate returned no gift card".into()))
+            .ok_or_else(|| TargetError::Unknown("giftCardCreate returned no gift card".into()))?
+            .to_owned();
+        if self.settings.notify_customer && customer.is_some() {
+            self.notify_gift_card(action, &card).await;
+        }
+        Ok(Confirmation { reference: card })
+    }
+
+    /// Emails the card to its customer. The card exists whatever happens here: a failed
+    /// email is logged (the code is on the action, for a supervisor to pass on), never a
+    /// reason to issue the card again.
+    async fn notify_gift_card(&self, action: &ActionDue, card: &str) {
+        let sent = self
+            .client
+            .execute(
+                &documents::GIFT_CARD_NOTIFY,
+                json!({ "id": card }),
+                Repeat::Unsafe,
+            )
+            .await;
+        let problem = match &sent {
+            Ok(data) => user_errors(&data["giftCardSendNotificationToCustomer"]),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            tracing::warn!(key = %action.key, card, %problem, "the gift card was issued but not emailed to the customer");
+        }
     }
 
     async fn find_gift_card(
@@ -829,7 +873,7 @@ impl Target for ShopifyTarget {
         match action.kind {
             ActionKind::Refund => self.refund(action, context, RefundTo::Payment).await,
             ActionKind::CreditNote => match policy.credit_note {
-                CreditNoteVia::GiftCard => self.gift_card(action).await,
+                CreditNoteVia::GiftCard => self.gift_card(action, context).await,
                 CreditNoteVia::StoreCredit => {
                     let expires_at = action
                         .credit_note_expiry_days

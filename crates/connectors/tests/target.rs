@@ -608,3 +608,42 @@ fn a_refund_of_an_order_paid_in_another_currency_is_made_in_that_currency() {
     // 3_000 × 3_066 / 3_333 = 2_759.7 → 2_760 (A$27.60).
     assert_eq!(refund.paid_back, Some((2_760, Currency::AUD)));
 }
+
+/// A credit note as a gift card is issued to the order's customer and emailed to them once
+/// when the retailer has Shopify notify customers; not emailed when it does not; and an order
+/// placed without an account still gets its card (issued to nobody, its code on the action).
+#[test]
+fn a_gift_card_credit_note_reaches_the_orders_customer_as_the_retailer_chooses() {
+    for (notify, guest) in [(true, false), (false, false), (true, true)] {
+        let sim = Simulator::start("Shop");
+        let mut order = one_unit_order(vec![]);
+        if guest {
+            order.customer = String::new();
+        }
+        sim.add_order(order);
+        let (action, context) = action_of(ActionKind::CreditNote);
+        let policy = ShopifyPolicy {
+            credit_note: CreditNoteVia::GiftCard,
+            notify_customer: notify,
+            ..ShopifyPolicy::default()
+        };
+        let confirmation = rt()
+            .block_on(target_under(&sim, policy).send(&action, &context))
+            .unwrap();
+        let ledger = sim.ledger();
+        assert_eq!(ledger.gift_cards.len(), 1);
+        let card = &ledger.gift_cards[0];
+        assert_eq!(confirmation.reference, card.id);
+        assert_eq!(
+            card.code,
+            returnhub_connectors::shopify::gift_card_code(&action.key)
+        );
+        let expected_customer = (!guest).then(|| "gid://shopify/Customer/1".to_string());
+        assert_eq!(
+            card.customer_id, expected_customer,
+            "notify {notify}, guest {guest}"
+        );
+        assert_eq!(card.notified, u32::from(notify && !guest));
+        assert_eq!(ledger.invalid_documents, 0);
+    }
+}

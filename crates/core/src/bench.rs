@@ -239,8 +239,24 @@ pub struct LabelState {
     pub reprint: bool,
 }
 
+/// An action of the return (refund, credit note, exchange, partner update) as the bench shows
+/// it: what it is and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ActionState {
+    /// refund, credit_note, exchange, tag_order, partner_update.
+    pub kind: String,
+    /// e.g. "59.00 NZD", in the shop's currency (a customer who paid in another currency is
+    /// refunded in it, at the order's rate).
+    pub amount: Option<String>,
+    /// pending, sent, confirmed, failed, unknown.
+    pub state: String,
+    /// The code of the gift card a credit note is issued as, for a supervisor to pass on to
+    /// the customer (it is money: operators are not shown it).
+    pub gift_card_code: Option<String>,
+}
+
 /// Everything the bench shows about a return after the scan: each item's inspection and
-/// decision, extras, what still blocks processing, and its labels.
+/// decision, extras, what still blocks processing, its labels and its actions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct BenchState {
     pub return_id: String,
@@ -256,6 +272,7 @@ pub struct BenchState {
     pub labels: Vec<LabelState>,
     /// Open exceptions about this return, as one line each.
     pub open_exceptions: Vec<String>,
+    pub actions: Vec<ActionState>,
 }
 
 #[cfg(test)]

@@ -158,6 +158,7 @@ mod tests {
             can_undo: false,
             labels: vec![],
             open_exceptions: vec![],
+            actions: vec![],
         }
     }
 

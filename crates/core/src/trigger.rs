@@ -329,6 +329,9 @@ pub struct ShopifyPolicy {
     pub credit_note: CreditNoteVia,
     /// Orders of items that get No Action are tagged with this; `None`: not tagged.
     pub no_action_tag: Option<String>,
+    /// Whether Shopify emails the customer: about a refund, a processed return, an edited
+    /// replacement order, and a gift card issued as their credit note (with its code).
+    pub notify_customer: bool,
 }
 
 impl Default for ShopifyPolicy {
@@ -338,6 +341,7 @@ impl Default for ShopifyPolicy {
             exchange_tag_prefix: "returnhub-exchange-".into(),
             credit_note: CreditNoteVia::GiftCard,
             no_action_tag: None,
+            notify_customer: true,
         }
     }
 }

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use returnhub_core::auth::Role;
 use returnhub_core::bench::{
-    BenchState, DecidedBy, Disposition, ExceptionKind, ExceptionRecord, ExtraItemRecord,
-    InspectionRecord, ItemDecisionRecord, ItemState, LabelJob, LabelState, Presence,
-    QcReasonOption,
+    ActionState, BenchState, DecidedBy, Disposition, ExceptionKind, ExceptionRecord,
+    ExtraItemRecord, InspectionRecord, ItemDecisionRecord, ItemState, LabelJob, LabelState,
+    Presence, QcReasonOption,
 };
 use returnhub_core::decision::{Decider, ReturnOption};
 use returnhub_core::model::{ReturnStatus, ScanResult};
@@ -23,7 +23,9 @@ use returnhub_core::refund::{
 };
 use returnhub_core::rules::{discount_share, Grade, ItemFacts, Outcome, QcStatus};
 use returnhub_core::time::{parse_rfc3339, rfc3339, MS_PER_DAY};
-use returnhub_core::trigger::{actions_due_under, ItemOutcome, ReturnEvent};
+use returnhub_core::trigger::{
+    actions_due_under, ActionDue, ActionKind, CreditNoteVia, ItemOutcome, ReturnEvent,
+};
 use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, HistoryRow, Store};
 use serde::Deserialize;
@@ -156,6 +158,7 @@ impl Hub {
                 .undo_steps()
                 .iter()
                 .any(|s| s.user_id == actor.user_id && s.return_id == return_id);
+        let actions = actions_shown(store, &retailer, return_id, actor)?;
         let mut state = BenchState {
             return_id: return_id.to_string(),
             status: ret.status,
@@ -167,6 +170,7 @@ impl Hub {
             can_undo,
             labels,
             open_exceptions,
+            actions,
         };
         state.blockers = blockers(&state, &ret.hub_id, &self.options().hub_id);
         Ok(state)
@@ -744,6 +748,35 @@ fn qc_reason_options(store: &Store, retailer: &RetailerRecord) -> Result<Vec<QcR
         });
     }
     Ok(out)
+}
+
+/// The return's actions as the bench shows them. A credit note issued as a Shopify gift card
+/// carries the card's code (derived from the action's key, so known before Shopify answers)
+/// for supervisors and admins only: a code is money.
+fn actions_shown(
+    store: &Store,
+    retailer: &RetailerRecord,
+    return_id: &str,
+    actor: &Actor,
+) -> Result<Vec<ActionState>> {
+    let source = store.return_source(return_id)?.unwrap_or_default();
+    let gift_cards = actor.role.covers(Role::Supervisor)
+        && retailer.policy.shopify.credit_note == CreditNoteVia::GiftCard
+        && !retailer.policy.partners.target_for(&source).is_partner();
+    let mut shown = Vec::new();
+    for (_, state, payload) in store.actions_of(return_id)? {
+        let Ok(action) = serde_json::from_str::<ActionDue>(&payload) else {
+            continue;
+        };
+        shown.push(ActionState {
+            kind: action.kind.name().to_owned(),
+            amount: action.amount.map(|m| m.to_string()),
+            state,
+            gift_card_code: (gift_cards && action.kind == ActionKind::CreditNote)
+                .then(|| returnhub_connectors::shopify::gift_card_code(&action.key)),
+        });
+    }
+    Ok(shown)
 }
 
 fn evidence_required(

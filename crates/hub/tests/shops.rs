@@ -28,6 +28,25 @@ fn code(e: returnhub_hub::HubError) -> (ErrorCode, String) {
     (view.code, view.message)
 }
 
+/// Passes every item of `ret` (grade A) and processes it: the actions it queued.
+fn pass_and_process(hub: &Hub, ret: &returnhub_core::model::ReturnView) -> u32 {
+    for item in &ret.items {
+        hub.inspect_item(InspectRequest {
+            return_id: ret.id.clone(),
+            item_id: item.id.clone(),
+            presence: Presence::Found,
+            qc: Some(QcStatus::Pass),
+            qc_reason: None,
+            grade: Some(Grade::A),
+            disposition: None,
+            note: None,
+            photos: vec![],
+        })
+        .unwrap();
+    }
+    hub.process_return(&ret.id).unwrap().actions_queued
+}
+
 /// Processes kowhai returns until one queues an action; returns that action's key.
 fn process_until_an_action_is_queued(hub: &Hub) -> IdempotencyKey {
     let connotes: Vec<String> = hub.with_store(|s| {
@@ -45,23 +64,8 @@ fn process_until_an_action_is_queued(hub: &Hub) -> IdempotencyKey {
             .unwrap()
     });
     for connote in connotes {
-        let scan = hub.scan(&connote).unwrap();
-        let ret = scan.ret.unwrap();
-        for item in &ret.items {
-            hub.inspect_item(InspectRequest {
-                return_id: ret.id.clone(),
-                item_id: item.id.clone(),
-                presence: Presence::Found,
-                qc: Some(QcStatus::Pass),
-                qc_reason: None,
-                grade: Some(Grade::A),
-                disposition: None,
-                note: None,
-                photos: vec![],
-            })
-            .unwrap();
-        }
-        if hub.process_return(&ret.id).unwrap().actions_queued > 0 {
+        let ret = hub.scan(&connote).unwrap().ret.unwrap();
+        if pass_and_process(hub, &ret) > 0 {
             let key: String = hub.with_store(|s| {
                 s.reader()
                     .query_row(
@@ -238,6 +242,7 @@ fn admins_set_how_a_retailers_actions_go_to_shopify() {
         exchange: ExchangeVia::ReturnProcess,
         credit_note: CreditNoteVia::StoreCredit,
         no_action_tag: Some("returned-kept".into()),
+        notify_customer: false,
         ..ShopifyPolicy::default()
     };
     let (c, _) = code(
@@ -289,4 +294,68 @@ fn admins_set_how_a_retailers_actions_go_to_shopify() {
     drop(hub);
     let hub = demo_hub(dir.path(), "AD-3001", "3333");
     assert_eq!(kowhai(&hub), wanted);
+}
+
+/// A credit note issued as a Shopify gift card shows its code on the return's panel to a
+/// supervisor (to pass on to a customer who calls), and to no operator: a code is money.
+#[test]
+fn supervisors_see_a_credit_notes_gift_card_code_and_operators_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), "OP-1001", "1111");
+    let connotes: Vec<String> = hub.with_store(|s| {
+        let mut stmt = s
+            .reader()
+            .prepare(
+                "SELECT c.connote FROM connotes c JOIN returns r ON r.id = c.return_id
+                 WHERE r.hub_id = 'AKL' AND r.status = 'expected' ORDER BY c.connote",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    });
+    let mut credited = None;
+    for connote in connotes {
+        let ret = hub.scan(&connote).unwrap().ret.unwrap();
+        pass_and_process(&hub, &ret);
+        let state = hub.bench_state(&ret.id).unwrap();
+        if state.actions.iter().any(|a| a.kind == "credit_note") {
+            credited = Some((ret.id.clone(), state));
+            break;
+        }
+    }
+    let (return_id, as_operator) = credited.expect("a demo return decided as a credit note");
+    let note = as_operator
+        .actions
+        .iter()
+        .find(|a| a.kind == "credit_note")
+        .unwrap();
+    assert!(note.amount.is_some());
+    assert_eq!(note.gift_card_code, None, "operators are not shown codes");
+    hub.sign_out().unwrap();
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let key: String = hub.with_store(|s| {
+        s.reader()
+            .query_row(
+                "SELECT dedupe_key FROM outbox WHERE topic = 'action'
+                 AND json_extract(payload, '$.return_id') = ?1
+                 AND json_extract(payload, '$.kind') = 'credit_note'",
+                [&return_id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    });
+    let as_supervisor = hub.bench_state(&return_id).unwrap();
+    let code = as_supervisor
+        .actions
+        .iter()
+        .find(|a| a.kind == "credit_note")
+        .and_then(|a| a.gift_card_code.clone());
+    assert_eq!(
+        code,
+        Some(returnhub_connectors::shopify::gift_card_code(
+            &IdempotencyKey::parse(&key).unwrap()
+        ))
+    );
 }

@@ -299,6 +299,23 @@ pub struct SimGiftCard {
     pub currency: String,
     pub expires_on: Option<String>,
     pub note: Option<String>,
+    /// The customer it was issued to (it shows in their account).
+    pub customer_id: Option<String>,
+    /// Emails of the card sent to that customer.
+    pub notified: u32,
+}
+
+impl SimOrder {
+    /// The order's customer, as Shopify ids it (an order without a customer name was placed
+    /// without an account: it has none).
+    pub fn customer_id(&self) -> Option<String> {
+        (!self.customer.is_empty()).then(|| {
+            format!(
+                "gid://shopify/Customer/{}",
+                self.id.rsplit('/').next().unwrap_or_default()
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1134,6 +1151,17 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 return Outcome::Data(json!({ "giftCardCreate": { "giftCard": null,
                     "userErrors": [user_error(&["input", "initialAmount"], "is invalid", Some("INVALID"))] } }));
             };
+            let customer_id = input["customerId"].as_str().map(str::to_owned);
+            if let Some(customer) = &customer_id {
+                if !ledger
+                    .orders
+                    .values()
+                    .any(|o| o.customer_id().as_ref() == Some(customer))
+                {
+                    return Outcome::Data(json!({ "giftCardCreate": { "giftCard": null,
+                        "userErrors": [user_error(&["input", "customerId"], "Customer does not exist", Some("CUSTOMER_NOT_FOUND"))] } }));
+                }
+            }
             let id = ledger.gid("GiftCard");
             ledger.gift_cards.push(SimGiftCard {
                 id: id.clone(),
@@ -1142,11 +1170,33 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 currency,
                 expires_on: input["expiresOn"].as_str().map(str::to_owned),
                 note: input["note"].as_str().map(str::to_owned),
+                customer_id,
+                notified: 0,
             });
             let last = code[code.len().saturating_sub(4)..].to_owned();
             Outcome::Data(
                 json!({ "giftCardCreate": { "giftCard": { "id": id, "lastCharacters": last }, "userErrors": [] } }),
             )
+        }
+        "OrderCustomer" => match ledger.orders.get(vars["id"].as_str().unwrap_or_default()) {
+            Some(o) => Outcome::Data(json!({ "order": { "id": o.id,
+                "customer": o.customer_id().map(|id| json!({ "id": id })) } })),
+            None => Outcome::Data(json!({ "order": null })),
+        },
+        "GiftCardNotify" => {
+            let id = vars["id"].as_str().unwrap_or_default();
+            let Some(card) = ledger.gift_cards.iter_mut().find(|g| g.id == id) else {
+                return not_found("gift card");
+            };
+            if card.customer_id.is_none() {
+                return Outcome::Data(
+                    json!({ "giftCardSendNotificationToCustomer": { "giftCard": null,
+                    "userErrors": [user_error(&["id"], "The gift card has no customer to notify", None)] } }),
+                );
+            }
+            card.notified += 1;
+            Outcome::Data(json!({ "giftCardSendNotificationToCustomer": {
+                "giftCard": { "id": id }, "userErrors": [] } }))
         }
         "GiftCardByCode" => {
             let q = vars["query"].as_str().unwrap_or_default();

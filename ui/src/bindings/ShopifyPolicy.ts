@@ -17,4 +17,9 @@ exchange_tag_prefix: string, credit_note: CreditNoteVia,
 /**
  * Orders of items that get No Action are tagged with this; `None`: not tagged.
  */
-no_action_tag: string | null, };
+no_action_tag: string | null, 
+/**
+ * Whether Shopify emails the customer: about a refund, a processed return, an edited
+ * replacement order, and a gift card issued as their credit note (with its code).
+ */
+notify_customer: boolean, };
