@@ -463,6 +463,29 @@ mod command_names_ts {
         out
     }
 
+    /// The window's CSP stays strict: the only remote origin it names is Shopify's CDN, for
+    /// product images only.
+    #[test]
+    fn the_csp_allows_one_remote_origin_for_images_only() {
+        let conf: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).unwrap();
+        let csp = conf["app"]["security"]["csp"].as_object().unwrap();
+        for (directive, sources) in csp {
+            let sources = sources.as_str().unwrap();
+            let remote: Vec<&str> = sources
+                .split_whitespace()
+                .filter(|s| s.contains("://") || s.starts_with("https:") || *s == "*")
+                .filter(|s| !s.starts_with("http://ipc.localhost"))
+                .collect();
+            if directive == "img-src" {
+                assert_eq!(remote, ["https://cdn.shopify.com"], "{sources}");
+            } else {
+                assert!(remote.is_empty(), "{directive}: {sources}");
+            }
+        }
+        assert_eq!(csp["script-src"], "'self'");
+    }
+
     #[test]
     fn the_typescript_command_names_are_current() {
         let want = render();

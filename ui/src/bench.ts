@@ -25,6 +25,7 @@ import type { ScanResult } from "./bindings/ScanResult";
 import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { Trigger } from "./bindings/Trigger";
 import { OrphanIntake } from "./orphan";
+import { imageSource } from "./images";
 import { el, formatMoney, message, text, type Call } from "./util";
 import { beep, showVerdict } from "./verdict";
 
@@ -253,7 +254,8 @@ export class Bench {
         if (state && index === this.selected) li.classList.add("selected");
         const img = document.createElement("img");
         img.alt = item.title;
-        if (item.image) img.src = item.image;
+        const source = item.image ? imageSource(item.image) : null;
+        if (source) img.src = source;
         const body = document.createElement("div");
         body.append(
           text("h3", `${index + 1}. ${item.title}`),

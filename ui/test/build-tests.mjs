@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ui = join(dirname(fileURLToPath(import.meta.url)), "..");
-for (const name of ["wedge", "ruleform", "retailers"]) {
+for (const name of ["wedge", "ruleform", "retailers", "images"]) {
   await build({
     entryPoints: [join(ui, "src", `${name}.ts`)],
     bundle: true,

@@ -128,7 +128,9 @@ pub struct ReturnItemView {
     pub sku: String,
     pub ean: Option<String>,
     pub title: String,
-    /// Path of the product image inside the app's assets, e.g. "demo/tee.svg".
+    /// The product image: a path inside the app's assets (e.g. "demo/tee.svg"), or the
+    /// Shopify CDN address imported with the order (the only remote origin the window's CSP
+    /// lets images come from; nothing else is loaded).
     pub image: Option<String>,
     pub quantity: u32,
     pub unit_price: Money,

@@ -4,6 +4,8 @@ import type { ReturnOption } from "./ReturnOption";
 
 export type ReturnItemView = { id: string, sku: string, ean: string | null, title: string, 
 /**
- * Path of the product image inside the app's assets, e.g. "demo/tee.svg".
+ * The product image: a path inside the app's assets (e.g. "demo/tee.svg"), or the
+ * Shopify CDN address imported with the order (the only remote origin the window's CSP
+ * lets images come from; nothing else is loaded).
  */
 image: string | null, quantity: number, unit_price: Money, reason: string, sub_reason: string | null, comment: string | null, chosen_option: ReturnOption | null, };
