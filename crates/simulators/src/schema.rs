@@ -52,6 +52,28 @@ pub fn validate(source: &str, name: &str) -> Result<Valid<ExecutableDocument>, S
         .map_err(|e| e.errors.to_string())
 }
 
+/// Checks a request's variables against the operation's variable definitions, as Shopify
+/// does before running it: every required variable given, every value of its type, input
+/// objects with only their own fields (all required ones present) and enums with their values.
+pub fn check_variables(
+    document: &Valid<ExecutableDocument>,
+    operation: Option<&str>,
+    variables: &Value,
+) -> Result<(), String> {
+    let operation = document
+        .operations
+        .get(operation)
+        .map_err(|e| e.message().to_string())?;
+    let values: apollo_compiler::response::JsonMap = match variables {
+        Value::Null => Default::default(),
+        other => serde_json::from_value(other.clone())
+            .map_err(|e| format!("the variables are not an object: {e}"))?,
+    };
+    apollo_compiler::request::coerce_variable_values(admin_schema(), operation, &values)
+        .map(|_| ())
+        .map_err(|e| e.message().to_string())
+}
+
 const BUILT_IN_SCALARS: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
 const BUILT_IN_DIRECTIVES: &[&str] = &["skip", "include", "deprecated", "specifiedBy"];
 

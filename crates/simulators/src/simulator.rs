@@ -759,9 +759,19 @@ impl Simulator {
         let query = request["query"].as_str().unwrap_or_default();
         let name = request["operationName"].as_str().unwrap_or_default();
         let variables = request.get("variables").cloned().unwrap_or(json!({}));
-        if let Err(errors) = schema::validate(query, &format!("{name}.graphql")) {
+        let document = match schema::validate(query, &format!("{name}.graphql")) {
+            Ok(document) => document,
+            Err(errors) => {
+                self.ledger().invalid_documents += 1;
+                return json!({ "errors": [{ "message": errors, "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" } }] });
+            }
+        };
+        // Shopify checks the variables against the operation before it runs anything.
+        let operation = (!name.is_empty()).then_some(name);
+        if let Err(problem) = schema::check_variables(&document, operation, &variables) {
             self.ledger().invalid_documents += 1;
-            return json!({ "errors": [{ "message": errors, "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" } }] });
+            return json!({ "errors": [{ "message": format!("Variable invalid: {problem}"),
+                "extensions": { "code": "INVALID_VARIABLE" } }] });
         }
         let cost = documents::ALL
             .iter()
