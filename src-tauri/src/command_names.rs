@@ -53,6 +53,7 @@ pub const ALL: &[&str] = &[
     "retry_action",
     "tracking_webhooks",
     "save_tracking_webhooks",
+    "save_receipt_notice",
     "test_tracking_webhook",
     "retry_tracking_webhooks",
     "partner_connections",

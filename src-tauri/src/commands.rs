@@ -9,7 +9,7 @@ use returnhub_core::auth::Role;
 use returnhub_core::bench::BenchState;
 use returnhub_core::dryrun::DryRunReport;
 use returnhub_core::model::{RetailerSummary, ScanResult};
-use returnhub_core::partner::{ActionTarget, SourceRoute};
+use returnhub_core::partner::{ActionTarget, ReceiptNotice, SourceRoute};
 use returnhub_core::retailer::RetailerForm;
 use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
@@ -492,6 +492,17 @@ pub fn save_tracking_webhooks(
         short_input("webhook URL", &hook.url, 2000)?;
     }
     Ok(state.hub.save_tracking_webhooks(&retailer_id, hooks)?)
+}
+
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn save_receipt_notice(
+    state: State<'_, AppState>,
+    retailer_id: String,
+    notice: ReceiptNotice,
+) -> Reply<Vec<TrackingWebhookView>> {
+    short_input("retailer", &retailer_id, 128)?;
+    Ok(state.hub.save_receipt_notice(&retailer_id, notice)?)
 }
 
 /// Off the window's thread: it posts to the URL and waits for its answer.

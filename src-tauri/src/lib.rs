@@ -173,6 +173,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::save_shopify_policy,
             commands::tracking_webhooks,
             commands::save_tracking_webhooks,
+            commands::save_receipt_notice,
             commands::test_tracking_webhook,
             commands::retry_tracking_webhooks,
             commands::partner_connections,

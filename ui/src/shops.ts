@@ -69,7 +69,7 @@ export class Shops {
     }
     this.policies = new Map(view.retailers.map((r) => [r.retailer_id, r.shopify]));
     if (fillForm) {
-      for (const id of ["shop-retailer", "policy-retailer", "webhook-retailer", "partner-retailer", "route-retailer"]) {
+      for (const id of ["shop-retailer", "policy-retailer", "webhook-retailer", "receipt-retailer", "partner-retailer", "route-retailer"]) {
         el<HTMLSelectElement>(id).replaceChildren(
           ...view.retailers.map((r) => {
             const o = document.createElement("option");

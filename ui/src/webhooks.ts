@@ -3,6 +3,7 @@
 // retried), "Send now" for supervisors, and for admins adding, testing and removing URLs
 // (passwords go to the keyring and are never shown again). The core checks every role.
 
+import type { ReceiptNotice } from "./bindings/ReceiptNotice";
 import type { TrackingWebhookInput } from "./bindings/TrackingWebhookInput";
 import type { TrackingWebhookView } from "./bindings/TrackingWebhookView";
 import { el, message, text, type Call } from "./util";
@@ -19,6 +20,11 @@ export class Webhooks {
       e.preventDefault();
       void this.add();
     });
+    el<HTMLFormElement>("receipt-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.saveReceipt();
+    });
+    el<HTMLSelectElement>("receipt-retailer").addEventListener("change", () => this.fillReceipt());
   }
 
   /// The form's retailer list is filled by the shops view (the same retailers).
@@ -27,6 +33,7 @@ export class Webhooks {
     this.shown = "";
     el("webhooks-status").textContent = "";
     el("webhook-form").hidden = role !== "admin";
+    el("receipt-form").hidden = role !== "admin";
     await this.refresh();
   }
 
@@ -52,6 +59,7 @@ export class Webhooks {
     const now = JSON.stringify([this.role, views]);
     if (now === this.shown) return;
     this.shown = now;
+    this.fillReceipt();
     const body = el<HTMLTableElement>("webhooks-table").tBodies[0];
     body?.replaceChildren(...views.map((v) => this.row(v)));
     if (views.length === 0) body?.append(text("tr", "No tracking webhook URL is set for any retailer."));
@@ -61,7 +69,7 @@ export class Webhooks {
     const tr = document.createElement("tr");
     tr.dataset["url"] = v.url;
     tr.append(
-      text("td", v.retailer_name),
+      text("td", `${v.retailer_name}${v.receipt_notice === "first_scan" ? " (RC at the first scan)" : ""}`),
       text(
         "td",
         `${v.url}${v.insecure ? " (insecure: plain http)" : ""}${v.removed ? " (removed; delivering what was queued)" : ""}`,
@@ -124,6 +132,29 @@ export class Webhooks {
     } catch (e) {
       this.status(message(e), false);
       return false;
+    }
+  }
+
+  /// The receipt form shows the chosen retailer's setting (as its URLs' rows carry it).
+  private fillReceipt(): void {
+    const retailerId = el<HTMLSelectElement>("receipt-retailer").value;
+    const known = this.views.find((v) => v.retailer_id === retailerId);
+    if (known) el<HTMLSelectElement>("receipt-notice").value = known.receipt_notice;
+  }
+
+  private async saveReceipt(): Promise<void> {
+    const retailerId = el<HTMLSelectElement>("receipt-retailer").value;
+    const notice = el<HTMLSelectElement>("receipt-notice").value as ReceiptNotice;
+    try {
+      this.show(await this.call<TrackingWebhookView[]>("save_receipt_notice", { retailerId, notice }));
+      this.status(
+        notice === "first_scan"
+          ? "Saved: RC goes at the carrier's first scan when it comes before the hub's receipt."
+          : "Saved: RC goes when the hub scans the parcel in.",
+        true,
+      );
+    } catch (e) {
+      this.status(message(e), false);
     }
   }
 

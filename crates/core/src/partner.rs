@@ -89,6 +89,21 @@ pub struct PartnerPolicy {
     /// The retailer's connections to partners (what is not secret; the key, password or token
     /// is in the keyring of each device that sends).
     pub connections: Vec<PartnerConnection>,
+    /// When the receipt notice (RC) goes to the tracking webhooks.
+    pub receipt_notice: ReceiptNotice,
+}
+
+/// When a retailer's tracking webhooks hear that the return was received (RC): partners such
+/// as Loop credit on it, so some retailers want it as early as the carrier's first scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptNotice {
+    /// When the hub scans the parcel in (its first bench scan, or the orphan intake).
+    #[default]
+    HubReceipt,
+    /// At the first scan: the carrier's in-transit event (RT) when it comes before the hub's
+    /// receipt, else the hub's receipt. Once either way.
+    FirstScan,
 }
 
 /// How to reach a partner for one retailer.
@@ -300,8 +315,7 @@ mod tests {
                 source: "clickpost".into(),
                 target: ActionTarget::Shopify,
             }],
-            tracking_webhooks: vec![],
-            connections: vec![],
+            ..PartnerPolicy::default()
         };
         assert_eq!(bound.target_for("clickpost"), ActionTarget::Shopify);
         assert!(bound.problems().is_empty());
@@ -324,8 +338,7 @@ mod tests {
                     target: ActionTarget::Increff,
                 },
             ],
-            tracking_webhooks: vec![],
-            connections: vec![],
+            ..PartnerPolicy::default()
         };
         let problems = policy.problems();
         assert_eq!(problems.len(), 2, "{problems:?}");
@@ -355,8 +368,6 @@ mod tests {
             assert!(to_loop.problems().is_empty());
         }
         let hooks = PartnerPolicy {
-            connections: vec![],
-            routes: vec![],
             tracking_webhooks: vec![
                 TrackingWebhook {
                     url: "https://api.loopreturns.com/hook/v1/seko/update".into(),
@@ -379,6 +390,7 @@ mod tests {
                     insecure: false,
                 },
             ],
+            ..PartnerPolicy::default()
         };
         let problems = hooks.problems();
         assert_eq!(problems.len(), 3, "{problems:?}");

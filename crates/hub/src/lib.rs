@@ -410,16 +410,21 @@ impl Hub {
         let tracking = match (received, found.as_ref()) {
             (true, Some(ret)) => {
                 let retailer = bench::retailer_of(&store, &ret.retailer.id)?;
-                webhooks::tracking_batch(
-                    &retailer,
-                    ret,
-                    &self.options().hub_name,
-                    "RC",
-                    now,
-                    &[],
-                    &[],
-                )
-                .map(|body| (retailer, ret.id.clone(), body))
+                let told = webhooks::receipt_told_already(&store, &retailer, &ret.id)?;
+                (!told)
+                    .then_some(())
+                    .and_then(|()| {
+                        webhooks::tracking_batch(
+                            &retailer,
+                            ret,
+                            &self.options().hub_name,
+                            "RC",
+                            now,
+                            &[],
+                            &[],
+                        )
+                    })
+                    .map(|body| (retailer, ret.id.clone(), body))
             }
             _ => None,
         };

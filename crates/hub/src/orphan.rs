@@ -216,6 +216,11 @@ impl Hub {
             Some(id) => Some(crate::bench::retailer_of(store, &id)?),
             None => None,
         };
+        // A retailer whose RC goes at the first scan heard it already if the carrier's came.
+        let retailer = match retailer {
+            Some(r) if crate::webhooks::receipt_told_already(store, &r, return_id)? => None,
+            other => other,
+        };
         let mut queued = false;
         store.write(now, |tx| {
             let mut receipt = None;

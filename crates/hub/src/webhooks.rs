@@ -21,8 +21,9 @@ use returnhub_connectors::tracking_out::{
     TrackingEventOut,
 };
 use returnhub_core::auth::Role;
+use returnhub_core::model::ReturnStatus;
 use returnhub_core::model::ReturnView;
-use returnhub_core::partner::TrackingWebhook;
+use returnhub_core::partner::{ReceiptNotice, TrackingWebhook};
 use returnhub_core::record::RetailerRecord;
 use returnhub_core::rules::Outcome;
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis};
@@ -83,6 +84,8 @@ pub struct TrackingWebhookView {
     /// Rows queued for a URL the retailer no longer lists (still delivered: they were due
     /// when they were made).
     pub removed: bool,
+    /// When the retailer's receipt notice (RC) goes.
+    pub receipt_notice: ReceiptNotice,
 }
 
 /// The RC or RP batch of `ret` as `(code, body)`, or `None` when the retailer has no URL.
@@ -96,14 +99,29 @@ pub(crate) fn tracking_batch(
     outcomes: &[(String, Outcome)],
     missing: &[String],
 ) -> Option<String> {
-    if retailer.policy.partners.tracking_webhooks.is_empty() {
-        return None;
-    }
     let status = match code {
         "RC" => "Received at the returns hub",
         "RP" => "Processed at the returns hub",
         _ => code,
     };
+    batch_with_status(retailer, ret, hub_name, code, status, at, outcomes, missing)
+}
+
+/// [`tracking_batch`] with the event's status text given.
+#[allow(clippy::too_many_arguments)]
+fn batch_with_status(
+    retailer: &RetailerRecord,
+    ret: &ReturnView,
+    hub_name: &str,
+    code: &str,
+    status: &str,
+    at: UnixMillis,
+    outcomes: &[(String, Outcome)],
+    missing: &[String],
+) -> Option<String> {
+    if retailer.policy.partners.tracking_webhooks.is_empty() {
+        return None;
+    }
     let facts = ReturnFacts {
         connote: ret.connotes.first().cloned().unwrap_or_default(),
         order_number: ret.order_number.clone(),
@@ -128,6 +146,20 @@ pub(crate) fn tracking_batch(
         return None;
     }
     serde_json::to_string(&events).ok()
+}
+
+/// Whether the retailer's webhooks were told of the return's receipt (RC) before the hub
+/// received it: its RC goes at the first scan, and the carrier's first scan (RT) came first
+/// (its RC went with it, see [`forward_pulled_tracking`]).
+pub(crate) fn receipt_told_already(
+    store: &Store,
+    retailer: &RetailerRecord,
+    return_id: &str,
+) -> Result<bool> {
+    Ok(
+        retailer.policy.partners.receipt_notice == ReceiptNotice::FirstScan
+            && store.carrier_first_scan(return_id)?,
+    )
 }
 
 /// The event a pulled tracking record (a carrier's or partner's, recorded by the central
@@ -196,6 +228,24 @@ pub(crate) fn forward_pulled_tracking(
                     .collect();
                 forward.body = serde_json::to_string(&[forwarded_event(&ret, hub_name, row)])
                     .map_err(|e| HubError::Failed(format!("tracking event: {e}")))?;
+                // The carrier's first scan of a return not yet here: a retailer whose RC goes
+                // at the first scan hears it now (the hub's receipt then sends none).
+                if row.code == "RT"
+                    && ret.status == ReturnStatus::Expected
+                    && retailer.policy.partners.receipt_notice == ReceiptNotice::FirstScan
+                {
+                    let at = parse_rfc3339(&row.event_at).unwrap_or(now);
+                    forward.receipt = batch_with_status(
+                        &retailer,
+                        &ret,
+                        hub_name,
+                        "RC",
+                        "Received by the carrier (first scan)",
+                        at,
+                        &[],
+                        &[],
+                    );
+                }
                 forward.retailer_id = retailer.id;
                 forward.return_id = ret.id;
             }
@@ -257,6 +307,7 @@ impl Hub {
                     last_error: queue.and_then(|q| q.last_error.clone()),
                     next_attempt_at: queue.and_then(|q| q.next_attempt_at.clone()),
                     removed: false,
+                    receipt_notice: record.policy.partners.receipt_notice,
                 });
             }
             for queue in summaries.iter().filter(|s| {
@@ -282,6 +333,7 @@ impl Hub {
                     last_error: queue.last_error.clone(),
                     next_attempt_at: queue.next_attempt_at.clone(),
                     removed: true,
+                    receipt_notice: record.policy.partners.receipt_notice,
                 });
             }
         }
@@ -360,6 +412,23 @@ impl Hub {
             tracing::info!(retailer = retailer_id, actor = %actor.user_id, "saved the retailer's tracking webhooks");
         }
         self.shops.webhook_wake.notify();
+        self.tracking_webhooks()
+    }
+
+    /// Sets when a retailer's tracking webhooks hear that a return was received (admins): at
+    /// the hub's receipt, or at the first scan (the carrier's, when it comes first). Part of
+    /// the retailer's configuration (an event: it syncs).
+    pub fn save_receipt_notice(
+        &self,
+        retailer_id: &str,
+        notice: ReceiptNotice,
+    ) -> Result<Vec<TrackingWebhookView>> {
+        let actor = self.authorize(Role::Admin)?;
+        if self.reconfigure_retailer(retailer_id, &actor.user_id, |record| {
+            record.policy.partners.receipt_notice = notice
+        })? {
+            tracing::info!(retailer = retailer_id, actor = %actor.user_id, ?notice, "saved when the retailer's receipt notice goes");
+        }
         self.tracking_webhooks()
     }
 

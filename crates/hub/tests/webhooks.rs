@@ -255,6 +255,90 @@ fn tracking_events_pulled_from_the_central_store_are_forwarded_once() {
     assert_eq!(accepted(&a), 1, "forwarded once");
 }
 
+/// A retailer whose receipt notice goes at the first scan: the carrier's first scan (RT,
+/// pulled from the central store) of a return not yet here brings its RC forward, per item,
+/// and the hub's receipt scan later sends no second RC; a return the hub receives before any
+/// carrier scan sends its RC at the receipt as usual. Only admins change the setting.
+#[test]
+fn the_receipt_notice_goes_at_the_first_scan_when_the_retailer_says_so() {
+    use returnhub_core::partner::ReceiptNotice;
+    use returnhub_protocol::wire::{SyncCursor, TrackingRecord};
+    use returnhub_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, a) = hub_with_one_url(dir.path());
+    let views = hub
+        .save_receipt_notice("kowhai", ReceiptNotice::FirstScan)
+        .unwrap();
+    assert!(views
+        .iter()
+        .all(|v| v.receipt_notice == ReceiptNotice::FirstScan));
+    let carried = expected_kowhai(&hub, 0);
+    let walked_in = expected_kowhai(&hub, 1);
+    let ret = hub.with_store(|s| s.return_by_connote(&carried).unwrap().unwrap());
+    let page = vec![TrackingRecord {
+        id: "t-rt".into(),
+        return_id: Some(ret.id.clone()),
+        connote: carried.clone(),
+        code: "RT".into(),
+        status: "In transit".into(),
+        event_at: "2026-11-23T10:00:00.000Z".into(),
+        source: "nzpost".into(),
+    }];
+    let mut store = Store::open(&HubOptions::demo(dir.path()).store_path()).unwrap();
+    store
+        .apply_remote_page(
+            NOW,
+            &[],
+            &page,
+            SyncCursor {
+                events: 0,
+                tracking: 1,
+            },
+        )
+        .unwrap();
+    Hub::start_webhook_worker(hub.clone());
+    wait_until("the RT and its RC reached the URL", || {
+        let rows = hub.with_store(|s| s.deliveries_of(&ret.id).unwrap());
+        rows.len() == 2 && rows.iter().all(|r| r.delivered)
+    });
+    assert_eq!(
+        accepted(&a) as usize,
+        1 + ret.items.len(),
+        "the RT, and RC per item"
+    );
+    let rows = hub.with_store(|s| s.deliveries_of(&ret.id).unwrap());
+    let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["RT", "RC"], "{rows:?}");
+    let rc: Vec<serde_json::Value> = serde_json::from_str(&rows[1].body).unwrap();
+    assert_eq!(rc.len(), ret.items.len(), "one RC event per item");
+    assert_eq!(rc[0]["Code"], "RC");
+    assert_eq!(rc[0]["EventDT"], "2026-11-23T10:00:00.000Z");
+    // The hub's receipt of that parcel: no second RC.
+    hub.scan(&carried).unwrap();
+    let rows = hub.with_store(|s| s.deliveries_of(&ret.id).unwrap());
+    assert_eq!(
+        rows.iter().filter(|r| r.code == "RC").count(),
+        1,
+        "{rows:?}"
+    );
+    // A parcel with no carrier scan before it: RC at the hub's receipt.
+    let other = hub.scan(&walked_in).unwrap().ret.unwrap();
+    let rows = hub.with_store(|s| s.deliveries_of(&other.id).unwrap());
+    assert_eq!(
+        rows.iter().filter(|r| r.code == "RC").count(),
+        1,
+        "{rows:?}"
+    );
+    // Supervisors and operators do not change it.
+    hub.sign_out().unwrap();
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let e = ErrorView::from(
+        hub.save_receipt_notice("kowhai", ReceiptNotice::HubReceipt)
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, ErrorCode::Forbidden);
+}
+
 /// A parcel attached at the orphan intake is received like a scanned one: its RC is queued
 /// for every URL in the same write.
 #[test]

@@ -161,7 +161,9 @@ pub const EVENT_KINDS: &[(&str, u32)] = &[
     ("signed_out", 1),
     ("sign_in_refused", 1),
     ("user_unlocked", 1),
-    ("retailer_configured", 1),
+    // v2: the Shopify policy's `notify_customer` and the partner policy's `receipt_notice`
+    // (a v1 payload reads with their defaults: customers notified, RC at the hub's receipt).
+    ("retailer_configured", 2),
     ("order_imported", 1),
     ("orders_imported", 1),
     ("order_updated", 1),
@@ -251,8 +253,9 @@ impl KnownEvents {
         if version == 0 {
             return Decoded::Malformed(format!("a {kind} event says version 0"));
         }
-        // Every kind is at version 1 so far: when one moves on, its older payloads are
-        // upgraded here, before they are read as this build's.
+        // An older payload is upgraded here, before it is read as this build's. So far every
+        // later version only added fields with defaults (retailer_configured v2), so an older
+        // payload reads as it is.
         match serde_json::from_str::<DomainEvent>(payload) {
             Ok(event) if event.kind() == kind => Decoded::Event(event),
             Ok(event) => Decoded::Malformed(format!(

@@ -100,6 +100,15 @@ pub struct TrackingForward {
     pub code: String,
     pub urls: Vec<String>,
     pub body: String,
+    /// The return's receipt notice (RC) that this event brings forward (a carrier's first
+    /// scan, for a retailer whose RC goes at the first scan): queued beside it, for the same
+    /// URLs, under the event's id with `/RC` (so once).
+    pub receipt: Option<String>,
+}
+
+/// The delivery id of the receipt notice a pulled tracking event brought forward.
+pub fn receipt_event_id(tracking_id: &str) -> String {
+    format!("{tracking_id}/RC")
 }
 
 impl WriteTx<'_> {
@@ -144,6 +153,17 @@ impl WriteTx<'_> {
 impl Store {
     /// Pulled tracking events (kept by [`Store::apply_remote_page`]) not forwarded yet, oldest
     /// first.
+    /// Whether a carrier's first scan (its in-transit event, RT) of the return was pulled:
+    /// for a retailer whose receipt notice goes at the first scan, the RC went with it.
+    pub fn carrier_first_scan(&self, return_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tracking_in WHERE return_id = ?1 AND code = 'RT')",
+            )?
+            .query_row([return_id], |r| r.get(0))?)
+    }
+
     pub fn unforwarded_tracking(&self, limit: usize) -> Result<Vec<TrackingRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, return_id, connote, code, status, event_at, source FROM tracking_in
@@ -198,6 +218,17 @@ impl Store {
                         f.body,
                         at
                     ])?;
+                    if let Some(receipt) = &f.receipt {
+                        queue.execute(params![
+                            receipt_event_id(&f.tracking_id),
+                            f.retailer_id,
+                            f.return_id,
+                            "RC",
+                            url,
+                            receipt,
+                            at
+                        ])?;
+                    }
                 }
             }
         }

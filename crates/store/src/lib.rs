@@ -27,7 +27,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
-pub use deliveries::{Attempt, DeliveryRow, DeliverySummary, TrackingForward, DELIVERY_SUMMARIES};
+pub use deliveries::{
+    receipt_event_id, Attempt, DeliveryRow, DeliverySummary, TrackingForward, DELIVERY_SUMMARIES,
+};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};
 pub use read::DemoConnote;

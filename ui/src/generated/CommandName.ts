@@ -49,6 +49,7 @@ export type CommandName =
   | "retry_action"
   | "tracking_webhooks"
   | "save_tracking_webhooks"
+  | "save_receipt_notice"
   | "test_tracking_webhook"
   | "retry_tracking_webhooks"
   | "partner_connections"
