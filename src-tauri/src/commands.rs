@@ -425,7 +425,8 @@ pub fn shops_view(state: State<'_, AppState>) -> Reply<ShopsView> {
 }
 
 /// Checking the credentials asks Shopify (up to 15 s), so this runs off the window's thread.
-/// The token is skipped by `instrument`: it must never reach a log.
+/// The token (or, with a client ID, the app's client secret) is skipped by `instrument`: it
+/// must never reach a log.
 #[tauri::command]
 #[tracing::instrument(skip(state, access_token))]
 pub async fn connect_shop(
@@ -433,12 +434,21 @@ pub async fn connect_shop(
     retailer_id: String,
     shop_domain: String,
     access_token: String,
+    client_id: Option<String>,
 ) -> Reply<ShopsView> {
     short_input("retailer", &retailer_id, 128)?;
     short_input("shop domain", &shop_domain, 256)?;
     short_input("access token", &access_token, 512)?;
+    let client_id = client_id.filter(|id| !id.trim().is_empty());
+    if let Some(id) = &client_id {
+        short_input("client ID", id, 256)?;
+    }
     let hub = state.hub.clone();
-    off_the_window(move || hub.connect_shop(&retailer_id, &shop_domain, &access_token)).await
+    off_the_window(move || match client_id {
+        Some(id) => hub.connect_shop_app(&retailer_id, &shop_domain, &id, &access_token),
+        None => hub.connect_shop(&retailer_id, &shop_domain, &access_token),
+    })
+    .await
 }
 
 #[tauri::command]

@@ -196,6 +196,7 @@ export class Shops {
         retailerId: el<HTMLSelectElement>("shop-retailer").value,
         shopDomain: el<HTMLInputElement>("shop-domain").value,
         accessToken: token.value,
+        clientId: el<HTMLInputElement>("shop-client-id").value.trim() || null,
       });
       token.value = "";
       this.show(view, false);

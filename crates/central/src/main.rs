@@ -93,8 +93,10 @@ enum Command {
         #[arg(long, default_value = "partner_upload", value_parser = returnhub_central::storage::UPLOAD_SOURCES)]
         source: String,
     },
-    /// Connect a retailer to its Shopify shop; the Admin API access token is read from
-    /// standard input and checked with Shopify before it is kept.
+    /// Connect a retailer to its Shopify shop: a custom app's Admin API access token, or with
+    /// `--client-id` a Dev Dashboard app's client secret, is read from standard input and
+    /// checked with Shopify (with the access scopes the retailer's settings need) before it
+    /// is kept.
     ConnectShop {
         #[command(flatten)]
         store: DataDir,
@@ -103,6 +105,10 @@ enum Command {
         /// NAME.myshopify.com
         #[arg(long, value_name = "DOMAIN")]
         shop: String,
+        /// A Dev Dashboard app's client ID: standard input is then its client secret, and
+        /// tokens are asked for with both (the client credentials grant, 24 hours each).
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
     },
     /// Keep the secret Shopify signs the shop's webhooks with (read from standard input);
     /// orders/updated webhooks are then taken at POST /v1/shopify/orders-updated.
@@ -435,10 +441,20 @@ fn run(cli: Cli) -> Result<(), String> {
             store,
             retailer,
             shop,
+            client_id,
         } => {
             let storage = open(&store)?;
-            let token = secret_from_stdin("access token")?;
-            let credentials = returnhub_connectors::ShopCredentials::new(&shop, &token)?;
+            let credentials = match client_id {
+                Some(id) => returnhub_connectors::ShopCredentials::for_app(
+                    &shop,
+                    &id,
+                    &secret_from_stdin("client secret")?,
+                )?,
+                None => returnhub_connectors::ShopCredentials::new(
+                    &shop,
+                    &secret_from_stdin("access token")?,
+                )?,
+            };
             let connection = returnhub_central::shopify::connect_shop(
                 &storage,
                 &returnhub_central::shopify::vault(&store.data_dir),

@@ -179,10 +179,20 @@ pub fn connect_shop(
     now: UnixMillis,
 ) -> Result<ShopConnection, CentralError> {
     let rt = runtime()?;
+    // The scopes the retailer's current way of acting on Shopify needs.
+    let policy = storage
+        .retailers()?
+        .into_iter()
+        .find(|r| r.id == retailer_id)
+        .map(|r| r.policy.shopify)
+        .unwrap_or_default();
+    let needed = returnhub_connectors::scopes_needed(&policy);
     let shop_name = rt
         .block_on(returnhub_connectors::verify_credentials(
             credentials,
             Arc::new(SystemClock),
+            ClientOptions::default(),
+            &needed,
         ))
         .map_err(|e| {
             CentralError::Invalid(format!(

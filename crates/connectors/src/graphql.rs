@@ -10,7 +10,7 @@ use returnhub_core::time::UnixMillis;
 use serde_json::{json, Value};
 
 use crate::clock::{Backoff, Clock};
-use crate::credentials::ShopCredentials;
+use crate::credentials::{AppCredentials, ShopCredentials};
 
 /// The Admin API version every request is pinned to (the newest stable version whose schema
 /// the tests validate against; it has the `@idempotent` directive, mandatory for
@@ -63,6 +63,7 @@ pub mod documents {
     use super::Document;
 
     pub const SHOP_NAME: Document = document!("ShopName", "shop_name.graphql", 1);
+    pub const APP_SCOPES: Document = document!("AppScopes", "app_scopes.graphql", 1);
     pub const ORDERS_PAGE: Document =
         document!("OrdersPage", "orders_page.graphql", 250, with_order_fields);
     pub const ORDER_BY_ID: Document =
@@ -107,6 +108,7 @@ pub mod documents {
 
     pub const ALL: &[Document] = &[
         SHOP_NAME,
+        APP_SCOPES,
         ORDERS_PAGE,
         ORDER_BY_ID,
         ORDER_LINES,
@@ -230,11 +232,32 @@ impl Bucket {
     }
 }
 
+/// How a client signs in.
+enum Auth {
+    /// A custom app's static token.
+    Token(String),
+    /// A Dev Dashboard app: its tokens are asked for at `token_url` (the client credentials
+    /// grant) and asked for again before they expire, or when Shopify says one is no good.
+    App {
+        credentials: AppCredentials,
+        token_url: String,
+        current: Mutex<Option<AppToken>>,
+    },
+}
+
+#[derive(Clone)]
+struct AppToken {
+    token: String,
+    scopes: Vec<String>,
+    /// When to ask for the next one: before it expires, by a margin.
+    renew_at: UnixMillis,
+}
+
 /// A client for one shop.
 pub struct ShopifyClient {
     http: reqwest::Client,
     endpoint: String,
-    token: String,
+    auth: Auth,
     clock: Arc<dyn Clock>,
     backoff: Backoff,
     options: ClientOptions,
@@ -247,6 +270,26 @@ impl std::fmt::Debug for ShopifyClient {
             .field("endpoint", &self.endpoint)
             .field("token", &"<redacted>")
             .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Attempt {
+    /// What an attempt that got no answer means to a caller, for `operation`.
+    fn into_error(self, operation: &str) -> GraphqlError {
+        let operation = operation.to_owned();
+        match self {
+            Attempt::NotSent(message) => GraphqlError::NotSent { operation, message },
+            Attempt::Unknown(message) => GraphqlError::Unknown { operation, message },
+            Attempt::Refused(message) => GraphqlError::Refused { operation, message },
+            Attempt::Answer(_) | Attempt::Throttled { .. } => GraphqlError::Unknown {
+                operation,
+                message: "no answer".into(),
+            },
+        }
     }
 }
 
@@ -281,10 +324,18 @@ impl ShopifyClient {
                 operation: "client".into(),
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
+        let auth = match &credentials.app {
+            Some(app) => Auth::App {
+                credentials: app.clone(),
+                token_url: format!("{base}/admin/oauth/access_token"),
+                current: Mutex::new(None),
+            },
+            None => Auth::Token(credentials.access_token.clone()),
+        };
         Ok(ShopifyClient {
             http,
             endpoint: format!("{base}/admin/api/{API_VERSION}/graphql.json"),
-            token: credentials.access_token.clone(),
+            auth,
             clock,
             backoff: Backoff::new(
                 options.backoff_base,
@@ -410,15 +461,129 @@ impl ShopifyClient {
         }
     }
 
-    async fn attempt(&self, doc: &Document, body: Vec<u8>) -> Attempt {
+    /// The token to send: the static one, or the app's current one, asked for when there is
+    /// none, when it is about to expire, or (`renew`) when Shopify refused it.
+    async fn token(&self, renew: bool) -> Result<String, Attempt> {
+        let Auth::App {
+            credentials,
+            token_url,
+            current,
+        } = &self.auth
+        else {
+            let Auth::Token(token) = &self.auth else {
+                unreachable!()
+            };
+            return Ok(token.clone());
+        };
+        let now = self.clock.now_ms();
+        if !renew {
+            if let Some(t) = lock(current).as_ref().filter(|t| now < t.renew_at) {
+                return Ok(t.token.clone());
+            }
+        }
+        // A token request changes nothing at the shop: any failure can be tried again, and
+        // the GraphQL request it was for was not sent.
         let response = self
             .http
+            .post(token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", credentials.client_id.as_str()),
+                ("client_secret", credentials.client_secret.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| {
+                Attempt::NotSent(format!("asking for a token: {}", transport_message(&e)))
+            })?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_client_error() {
+            let why = body["error_description"]
+                .as_str()
+                .or(body["error"].as_str())
+                .unwrap_or("no reason given");
+            return Err(Attempt::Refused(format!(
+                "Shopify refused the app's client ID and secret (HTTP {status}: {why}); check \
+                 them in the Dev Dashboard and that the app is installed on this shop"
+            )));
+        }
+        let (Some(token), Some(expires_in)) =
+            (body["access_token"].as_str(), body["expires_in"].as_i64())
+        else {
+            return Err(Attempt::NotSent(format!(
+                "asking for a token: HTTP {status} without a token"
+            )));
+        };
+        let lifetime = expires_in.max(1) * 1000;
+        let fresh = AppToken {
+            token: token.to_owned(),
+            scopes: body["scope"]
+                .as_str()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            renew_at: now + lifetime - (lifetime / 2).min(5 * 60 * 1000),
+        };
+        *lock(current) = Some(fresh.clone());
+        tracing::info!(endpoint = %self.endpoint, expires_in, "Shopify access token obtained with the app's client credentials");
+        Ok(fresh.token)
+    }
+
+    /// The access scopes the shop granted these credentials: from the app's token answer, or
+    /// (a static token) `currentAppInstallation`.
+    pub async fn granted_scopes(&self) -> Result<Vec<String>, GraphqlError> {
+        if let Auth::App { current, .. } = &self.auth {
+            self.token(false)
+                .await
+                .map_err(|a| a.into_error("access token"))?;
+            return Ok(lock(current)
+                .as_ref()
+                .map(|t| t.scopes.clone())
+                .unwrap_or_default());
+        }
+        let data = self
+            .execute(&documents::APP_SCOPES, json!({}), Repeat::Safe)
+            .await?;
+        Ok(data
+            .pointer("/currentAppInstallation/accessScopes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["handle"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    async fn post(&self, token: &str, body: Vec<u8>) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
             .post(&self.endpoint)
-            .header("X-Shopify-Access-Token", &self.token)
+            .header("X-Shopify-Access-Token", token)
             .header("Content-Type", "application/json")
             .body(body)
             .send()
-            .await;
+            .await
+    }
+
+    async fn attempt(&self, doc: &Document, body: Vec<u8>) -> Attempt {
+        let token = match self.token(false).await {
+            Ok(token) => token,
+            Err(attempt) => return attempt,
+        };
+        let mut response = self.post(&token, body.clone()).await;
+        if matches!(&response, Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED)
+            && matches!(self.auth, Auth::App { .. })
+        {
+            // The app's token expired early or was revoked: a 401 applied nothing, so a new
+            // token and the same request again.
+            let token = match self.token(true).await {
+                Ok(token) => token,
+                Err(attempt) => return attempt,
+            };
+            response = self.post(&token, body).await;
+        }
         let response = match response {
             Ok(r) => r,
             Err(e) if e.is_connect() => return Attempt::NotSent(transport_message(&e)),

@@ -34,7 +34,7 @@ pub mod tracking_out;
 pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
-pub use credentials::ShopCredentials;
+pub use credentials::{AppCredentials, ShopCredentials};
 pub use dispatch::{
     Confirmation, DispatchOptions, DispatchReport, Dispatcher, Target, TargetError,
 };
@@ -46,12 +46,75 @@ pub use returns_prime::{ReturnsPrimeClient, ReturnsPrimeConfig, ReturnsPrimeTarg
 pub use route::{PartnerTarget, Router};
 pub use shopify::{ShopifySettings, ShopifyTarget};
 
-/// Checks the credentials with a cheap query and returns the shop's name.
+/// Checks the credentials with a cheap query, and that the shop granted every scope in
+/// `needed` ([`scopes_needed`]): the shop's name, or an error naming each missing scope and
+/// what it is for.
 pub async fn verify_credentials(
     credentials: &ShopCredentials,
     clock: std::sync::Arc<dyn Clock>,
+    options: ClientOptions,
+    needed: &[(&str, &str)],
 ) -> Result<String, graphql::GraphqlError> {
-    ShopifyClient::new(credentials, clock, ClientOptions::default())?
-        .shop_name()
-        .await
+    let client = ShopifyClient::new(credentials, clock, options)?;
+    let name = client.shop_name().await?;
+    let granted = client.granted_scopes().await?;
+    let missing = missing_scopes(&granted, needed);
+    if missing.is_empty() {
+        return Ok(name);
+    }
+    Err(graphql::GraphqlError::Refused {
+        operation: "access scopes".into(),
+        message: format!(
+            "the app lacks the access scope{} {}: grant {} in the app's configuration, then \
+             connect again",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" },
+        ),
+    })
+}
+
+/// The Admin API access scopes Returnhub needs for a retailer whose actions follow
+/// `policy`, each with what it is for.
+pub fn scopes_needed(
+    policy: &returnhub_core::trigger::ShopifyPolicy,
+) -> Vec<(&'static str, &'static str)> {
+    use returnhub_core::trigger::{CreditNoteVia, ExchangeVia};
+    let mut needed = vec![
+        ("read_orders", "importing orders"),
+        ("write_orders", "refunds, order tags and edits"),
+    ];
+    if policy.credit_note == CreditNoteVia::GiftCard {
+        needed.push(("write_gift_cards", "credit notes as gift cards"));
+        needed.push((
+            "read_customers",
+            "gift cards issued to the order's customer",
+        ));
+    }
+    match policy.exchange {
+        ExchangeVia::ReleaseHold => needed.push((
+            "write_merchant_managed_fulfillment_orders",
+            "releasing an exchange's hold",
+        )),
+        ExchangeVia::ReturnProcess => needed.push(("write_returns", "processing Shopify returns")),
+    }
+    needed
+}
+
+/// Each scope of `needed` the shop did not grant, with what it is for. A `write_` scope
+/// grants its `read_` scope too, as Shopify's do.
+pub fn missing_scopes(granted: &[String], needed: &[(&str, &str)]) -> Vec<String> {
+    let has = |scope: &str| {
+        granted.iter().any(|g| g == scope)
+            || scope.strip_prefix("read_").is_some_and(|rest| {
+                granted
+                    .iter()
+                    .any(|g| g.strip_prefix("write_") == Some(rest))
+            })
+    };
+    needed
+        .iter()
+        .filter(|(scope, _)| !has(scope))
+        .map(|(scope, why)| format!("{scope} ({why})"))
+        .collect()
 }

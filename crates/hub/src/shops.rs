@@ -269,9 +269,10 @@ impl Hub {
         })
     }
 
-    /// Connects a retailer to its shop (admins): checks the domain and token with a cheap
-    /// query (`shop { name }`), keeps the token in the keyring, records the connection and
-    /// starts the first import. Nothing is stored when the check fails.
+    /// Connects a retailer to its shop with a custom app's static token (admins): checks the
+    /// domain and token with a cheap query (`shop { name }`) and that the app has the access
+    /// scopes the retailer's settings need, keeps the token in the keyring, records the
+    /// connection and starts the first import. Nothing is stored when a check fails.
     pub fn connect_shop(
         &self,
         retailer_id: &str,
@@ -279,17 +280,44 @@ impl Hub {
         access_token: &str,
     ) -> Result<ShopsView> {
         let actor = self.authorize(Role::Admin)?;
-        if !self
-            .store()
-            .retailer_summaries()?
-            .iter()
-            .any(|r| r.id == retailer_id)
-        {
-            return Err(HubError::UnknownRetailer(retailer_id.to_owned()));
-        }
         let credentials =
             ShopCredentials::new(shop_domain, access_token).map_err(HubError::Invalid)?;
-        let shop_name = verify(&credentials)?;
+        self.connect_shop_with(&actor, retailer_id, credentials)
+    }
+
+    /// Connects a retailer to its shop with a Dev Dashboard app's client ID and secret
+    /// (admins): the app asks Shopify for its tokens (24 hours each) with them. Otherwise as
+    /// [`Hub::connect_shop`].
+    pub fn connect_shop_app(
+        &self,
+        retailer_id: &str,
+        shop_domain: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<ShopsView> {
+        let actor = self.authorize(Role::Admin)?;
+        let credentials = ShopCredentials::for_app(shop_domain, client_id, client_secret)
+            .map_err(HubError::Invalid)?;
+        self.connect_shop_with(&actor, retailer_id, credentials)
+    }
+
+    /// Checks the credentials (and the scopes the retailer's settings need) with the shop,
+    /// keeps them in the keyring, records the connection and starts the first import.
+    fn connect_shop_with(
+        &self,
+        actor: &crate::Actor,
+        retailer_id: &str,
+        credentials: ShopCredentials,
+    ) -> Result<ShopsView> {
+        let Some(retailer) = self
+            .store()
+            .retailer_records()?
+            .into_iter()
+            .find(|r| r.id == retailer_id)
+        else {
+            return Err(HubError::UnknownRetailer(retailer_id.to_owned()));
+        };
+        let shop_name = verify(&credentials, &retailer.policy.shopify)?;
         let secret = serde_json::to_string(&credentials)
             .map_err(|e| HubError::Failed(format!("cannot keep the credentials: {e}")))?;
         self.secrets
@@ -467,18 +495,20 @@ pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn verify(credentials: &ShopCredentials) -> Result<String> {
+fn verify(credentials: &ShopCredentials, policy: &ShopifyPolicy) -> Result<String> {
     let rt = runtime().map_err(|e| HubError::Failed(format!("cannot check the shop: {e}")))?;
     let options = ClientOptions {
         timeout: Duration::from_secs(15),
         max_retries: 1,
         ..ClientOptions::default()
     };
-    rt.block_on(async {
-        ShopifyClient::new(credentials, Arc::new(SystemClock), options)?
-            .shop_name()
-            .await
-    })
+    let needed = returnhub_connectors::scopes_needed(policy);
+    rt.block_on(returnhub_connectors::verify_credentials(
+        credentials,
+        Arc::new(SystemClock),
+        options,
+        &needed,
+    ))
     .map_err(|e| {
         HubError::Network(format!(
             "{} did not accept these credentials: {}",

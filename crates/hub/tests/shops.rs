@@ -359,3 +359,55 @@ fn supervisors_see_a_credit_notes_gift_card_code_and_operators_do_not() {
         ))
     );
 }
+
+/// An admin connects a shop with a Dev Dashboard app's client ID and secret: the check asks
+/// Shopify for a token and finds the scopes the retailer's settings need; a shop that did not
+/// grant one is refused with the scope named, and nothing is kept; the secret never shows.
+#[test]
+fn an_admin_connects_a_shop_with_an_apps_client_credentials() {
+    use returnhub_simulators::simulator::{Simulator, CLIENT_ID, CLIENT_SECRET};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), "AD-3001", "3333");
+    let shop = Simulator::start("Kōwhai Apparel");
+    shop.ledger().granted_scopes = vec!["write_orders".into(), "write_gift_cards".into()];
+    let (_, m) = code(
+        hub.connect_shop_app("kowhai", &shop.base(), CLIENT_ID, CLIENT_SECRET)
+            .unwrap_err(),
+    );
+    assert!(m.contains("read_customers"), "{m}");
+    assert!(
+        m.contains("write_merchant_managed_fulfillment_orders"),
+        "{m}"
+    );
+    assert!(!m.contains(CLIENT_SECRET), "{m}");
+    assert!(hub
+        .shops_view()
+        .unwrap()
+        .retailers
+        .iter()
+        .all(|r| r.connection.is_none()));
+    shop.ledger().granted_scopes = returnhub_simulators::simulator::ALL_SCOPES
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+    let view = hub
+        .connect_shop_app("kowhai", &shop.base(), CLIENT_ID, CLIENT_SECRET)
+        .unwrap();
+    let kowhai = view
+        .retailers
+        .iter()
+        .find(|r| r.retailer_id == "kowhai")
+        .unwrap();
+    assert_eq!(
+        kowhai.connection.as_ref().map(|c| c.shop_name.as_str()),
+        Some("Kōwhai Apparel")
+    );
+    // An operator cannot.
+    hub.sign_out().unwrap();
+    hub.sign_in("OP-1001", "1111").unwrap();
+    let (c, _) = code(
+        hub.connect_shop_app("kowhai", &shop.base(), CLIENT_ID, CLIENT_SECRET)
+            .unwrap_err(),
+    );
+    assert_eq!(c, ErrorCode::Forbidden);
+}

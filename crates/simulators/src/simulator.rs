@@ -33,6 +33,19 @@ use tokio::net::TcpStream;
 use super::schema;
 
 pub const TOKEN: &str = "shpat_simulator_0123456789abcdef0123";
+/// A Dev Dashboard app's client credentials the simulated shop accepts (the client
+/// credentials grant at `/admin/oauth/access_token`).
+pub const CLIENT_ID: &str = "simulator-client-0123456789";
+pub const CLIENT_SECRET: &str = "shpss_simulator_secret_0123456789";
+/// Every scope Returnhub can need: what a simulated shop grants unless a test takes some away.
+pub const ALL_SCOPES: &[&str] = &[
+    "read_orders",
+    "write_orders",
+    "write_gift_cards",
+    "read_customers",
+    "write_merchant_managed_fulfillment_orders",
+    "write_returns",
+];
 pub const LOCATION: &str = "gid://shopify/Location/1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -376,6 +389,12 @@ pub struct Ledger {
     pub presentment: HashMap<String, Presentment>,
     /// Order edit sessions by calculated order id.
     edits: HashMap<String, EditSession>,
+    /// The access scopes the shop granted (the static token's and the app's alike).
+    pub granted_scopes: Vec<String>,
+    /// Tokens issued to the app by the client credentials grant, with when each expires.
+    pub app_tokens: HashMap<String, Instant>,
+    /// How long an app token lasts (Shopify: 24 hours).
+    pub app_token_lifetime: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -594,6 +613,8 @@ impl Simulator {
             addr: listener.local_addr().unwrap(),
             ledger: Arc::new(Mutex::new(Ledger {
                 shop_name: shop_name.to_owned(),
+                granted_scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+                app_token_lifetime: Duration::from_secs(24 * 3600),
                 ..Ledger::default()
             })),
             faults: Faults::new(&Fault::ALL),
@@ -649,6 +670,47 @@ impl Simulator {
         b.at = Instant::now();
     }
 
+    /// The client credentials grant, as Shopify documents it: a form body with
+    /// `grant_type=client_credentials`, `client_id` and `client_secret`; a token with the
+    /// granted scopes and its lifetime in seconds, or 400 with the OAuth error.
+    fn grant_token(&self, body: &[u8]) -> (u16, Value) {
+        let form: HashMap<String, String> = String::from_utf8_lossy(body)
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (decode_form(k), decode_form(v)))
+            .collect();
+        let field = |k: &str| form.get(k).map(String::as_str);
+        if field("grant_type") != Some("client_credentials") {
+            return (
+                400,
+                json!({ "error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials" }),
+            );
+        }
+        if field("client_id") != Some(CLIENT_ID) || field("client_secret") != Some(CLIENT_SECRET) {
+            return (
+                400,
+                json!({ "error": "invalid_client", "error_description": "Client authentication failed" }),
+            );
+        }
+        let mut ledger = self.ledger();
+        let token = format!("shpat_app_{}", ledger.next_id + 1);
+        ledger.next_id += 1;
+        let lifetime = ledger.app_token_lifetime;
+        ledger
+            .app_tokens
+            .insert(token.clone(), Instant::now() + lifetime);
+        (
+            200,
+            json!({ "access_token": token, "scope": ledger.granted_scopes.join(","),
+                "expires_in": lifetime.as_secs() }),
+        )
+    }
+
+    /// Every app token issued so far stops working (as when a merchant rotates the secret).
+    pub fn revoke_app_tokens(&self) {
+        self.ledger().app_tokens.clear();
+    }
+
     pub fn add_order(&self, order: SimOrder) {
         self.ledger().orders.insert(order.id.clone(), order);
     }
@@ -678,6 +740,16 @@ impl Simulator {
             }
             return respond(&mut stream, 404, "text/plain", b"not found").await;
         }
+        if path == "/admin/oauth/access_token" {
+            let (status, answer) = self.grant_token(&body);
+            return respond(
+                &mut stream,
+                status,
+                "application/json",
+                answer.to_string().as_bytes(),
+            )
+            .await;
+        }
         let endpoint = format!(
             "/admin/api/{}/graphql.json",
             returnhub_connectors::API_VERSION
@@ -685,7 +757,15 @@ impl Simulator {
         if path != endpoint {
             return respond(&mut stream, 404, "text/plain", b"no such API version").await;
         }
-        if headers.get("x-shopify-access-token").map(String::as_str) != Some(TOKEN) {
+        let token = headers.get("x-shopify-access-token").map(String::as_str);
+        let valid = token == Some(TOKEN)
+            || token.is_some_and(|t| {
+                self.ledger()
+                    .app_tokens
+                    .get(t)
+                    .is_some_and(|expires| Instant::now() < *expires)
+            });
+        if !valid {
             let body = json!({ "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)" });
             return respond(
                 &mut stream,
@@ -1188,6 +1268,8 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 json!({ "giftCardCreate": { "giftCard": { "id": id, "lastCharacters": last }, "userErrors": [] } }),
             )
         }
+        "AppScopes" => Outcome::Data(json!({ "currentAppInstallation": { "accessScopes":
+            ledger.granted_scopes.iter().map(|s| json!({ "handle": s })).collect::<Vec<_>>() } })),
         "OrderCustomer" => match ledger.orders.get(vars["id"].as_str().unwrap_or_default()) {
             Some(o) => Outcome::Data(json!({ "order": { "id": o.id,
                 "customer": o.customer_id().map(|id| json!({ "id": id })) } })),
@@ -1532,4 +1614,27 @@ pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, bo
     let _ = stream.write_all(head.as_bytes()).await;
     let _ = stream.write_all(body).await;
     let _ = stream.shutdown().await;
+}
+
+/// `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
+fn decode_form(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 2;
+            }
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
