@@ -410,7 +410,7 @@ impl Hub {
         let tracking = match (received, found.as_ref()) {
             (true, Some(ret)) => {
                 let retailer = bench::retailer_of(&store, &ret.retailer.id)?;
-                let told = webhooks::receipt_told_already(&store, &retailer, &ret.id)?;
+                let told = webhooks::receipt_told_already(&store, &ret.id)?;
                 (!told)
                     .then_some(())
                     .and_then(|()| {

@@ -212,14 +212,12 @@ impl Hub {
             Some(id) => Some(id),
             None => store.return_by_id(return_id)?.map(|r| r.retailer.id),
         };
+        // No RC when one went already (the carrier's first scan brought it forward, for a
+        // retailer whose RC goes at the first scan).
         let retailer = match retailer_id {
+            Some(_) if crate::webhooks::receipt_told_already(store, return_id)? => None,
             Some(id) => Some(crate::bench::retailer_of(store, &id)?),
             None => None,
-        };
-        // A retailer whose RC goes at the first scan heard it already if the carrier's came.
-        let retailer = match retailer {
-            Some(r) if crate::webhooks::receipt_told_already(store, &r, return_id)? => None,
-            other => other,
         };
         let mut queued = false;
         store.write(now, |tx| {

@@ -148,18 +148,12 @@ fn batch_with_status(
     serde_json::to_string(&events).ok()
 }
 
-/// Whether the retailer's webhooks were told of the return's receipt (RC) before the hub
-/// received it: its RC goes at the first scan, and the carrier's first scan (RT) came first
-/// (its RC went with it, see [`forward_pulled_tracking`]).
-pub(crate) fn receipt_told_already(
-    store: &Store,
-    retailer: &RetailerRecord,
-    return_id: &str,
-) -> Result<bool> {
-    Ok(
-        retailer.policy.partners.receipt_notice == ReceiptNotice::FirstScan
-            && store.carrier_first_scan(return_id)?,
-    )
+/// Whether the retailer's webhooks were told of the return's receipt (RC) already: its RC
+/// goes at the first scan and the carrier's first scan brought it forward (see
+/// [`forward_pulled_tracking`]). Read from what was queued, so a receipt is never skipped
+/// for an RC that did not go.
+pub(crate) fn receipt_told_already(store: &Store, return_id: &str) -> Result<bool> {
+    Ok(store.receipt_queued(return_id)?)
 }
 
 /// The event a pulled tracking record (a carrier's or partner's, recorded by the central
@@ -233,6 +227,7 @@ pub(crate) fn forward_pulled_tracking(
                 if row.code == "RT"
                     && ret.status == ReturnStatus::Expected
                     && retailer.policy.partners.receipt_notice == ReceiptNotice::FirstScan
+                    && !store.receipt_queued(&ret.id)?
                 {
                     let at = parse_rfc3339(&row.event_at).unwrap_or(now);
                     forward.receipt = batch_with_status(

@@ -275,15 +275,20 @@ fn the_receipt_notice_goes_at_the_first_scan_when_the_retailer_says_so() {
     let carried = expected_kowhai(&hub, 0);
     let walked_in = expected_kowhai(&hub, 1);
     let ret = hub.with_store(|s| s.return_by_connote(&carried).unwrap().unwrap());
-    let page = vec![TrackingRecord {
-        id: "t-rt".into(),
+    // Two in-transit events (carriers send more than one): one RC.
+    let rt = |id: &str, at: &str| TrackingRecord {
+        id: id.into(),
         return_id: Some(ret.id.clone()),
         connote: carried.clone(),
         code: "RT".into(),
         status: "In transit".into(),
-        event_at: "2026-11-23T10:00:00.000Z".into(),
+        event_at: at.into(),
         source: "nzpost".into(),
-    }];
+    };
+    let page = vec![
+        rt("t-rt", "2026-11-23T10:00:00.000Z"),
+        rt("t-rt-2", "2026-11-23T14:00:00.000Z"),
+    ];
     let mut store = Store::open(&HubOptions::demo(dir.path()).store_path()).unwrap();
     store
         .apply_remote_page(
@@ -292,23 +297,23 @@ fn the_receipt_notice_goes_at_the_first_scan_when_the_retailer_says_so() {
             &page,
             SyncCursor {
                 events: 0,
-                tracking: 1,
+                tracking: 2,
             },
         )
         .unwrap();
     Hub::start_webhook_worker(hub.clone());
     wait_until("the RT and its RC reached the URL", || {
         let rows = hub.with_store(|s| s.deliveries_of(&ret.id).unwrap());
-        rows.len() == 2 && rows.iter().all(|r| r.delivered)
+        rows.len() == 3 && rows.iter().all(|r| r.delivered)
     });
     assert_eq!(
         accepted(&a) as usize,
-        1 + ret.items.len(),
-        "the RT, and RC per item"
+        2 + ret.items.len(),
+        "both RTs, and RC per item once"
     );
     let rows = hub.with_store(|s| s.deliveries_of(&ret.id).unwrap());
     let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
-    assert_eq!(codes, ["RT", "RC"], "{rows:?}");
+    assert_eq!(codes, ["RT", "RC", "RT"], "{rows:?}");
     let rc: Vec<serde_json::Value> = serde_json::from_str(&rows[1].body).unwrap();
     assert_eq!(rc.len(), ret.items.len(), "one RC event per item");
     assert_eq!(rc[0]["Code"], "RC");

@@ -102,13 +102,14 @@ pub struct TrackingForward {
     pub body: String,
     /// The return's receipt notice (RC) that this event brings forward (a carrier's first
     /// scan, for a retailer whose RC goes at the first scan): queued beside it, for the same
-    /// URLs, under the event's id with `/RC` (so once).
+    /// URLs, under the return's id with `/RC`, so once per return however many carrier
+    /// events come.
     pub receipt: Option<String>,
 }
 
-/// The delivery id of the receipt notice a pulled tracking event brought forward.
-pub fn receipt_event_id(tracking_id: &str) -> String {
-    format!("{tracking_id}/RC")
+/// The delivery id of the receipt notice a carrier's first scan brought forward.
+pub fn receipt_event_id(return_id: &str) -> String {
+    format!("{return_id}/RC")
 }
 
 impl WriteTx<'_> {
@@ -153,13 +154,14 @@ impl WriteTx<'_> {
 impl Store {
     /// Pulled tracking events (kept by [`Store::apply_remote_page`]) not forwarded yet, oldest
     /// first.
-    /// Whether a carrier's first scan (its in-transit event, RT) of the return was pulled:
-    /// for a retailer whose receipt notice goes at the first scan, the RC went with it.
-    pub fn carrier_first_scan(&self, return_id: &str) -> Result<bool> {
+    /// Whether this device queued the return's receipt notice (RC) already, at the hub's
+    /// receipt or brought forward by the carrier's first scan.
+    pub fn receipt_queued(&self, return_id: &str) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM tracking_in WHERE return_id = ?1 AND code = 'RT')",
+                "SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+                   WHERE return_id = ?1 AND code = 'RC')",
             )?
             .query_row([return_id], |r| r.get(0))?)
     }
@@ -220,7 +222,7 @@ impl Store {
                     ])?;
                     if let Some(receipt) = &f.receipt {
                         queue.execute(params![
-                            receipt_event_id(&f.tracking_id),
+                            receipt_event_id(&f.return_id),
                             f.retailer_id,
                             f.return_id,
                             "RC",
