@@ -497,7 +497,10 @@ impl ShopifyClient {
                 Attempt::NotSent(format!("asking for a token: {}", transport_message(&e)))
             })?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body: Value = match response.bytes().await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
         if status.is_client_error() {
             let why = body["error_description"]
                 .as_str()
