@@ -19,6 +19,14 @@ use crate::graphql::{documents, user_errors, Document, GraphqlError, Repeat, Sho
 /// returned items arrive: the only hold an exchange releases.
 const AWAITING_RETURN_ITEMS: &str = "AWAITING_RETURN_ITEMS";
 
+/// A replacement order's holds: ours (by fulfillment order, the hold ids) and the reasons of
+/// the others on held fulfillment orders (fraud, payment, another app's).
+struct ReplacementHolds {
+    order_id: String,
+    ours: Vec<(String, Vec<String>)>,
+    others: Vec<String>,
+}
+
 /// How one retailer's actions are carried out: the retailer's [`ShopifyPolicy`] (from its
 /// configuration) and whether Shopify emails the customer.
 #[derive(Debug, Clone)]
@@ -557,10 +565,7 @@ impl ShopifyTarget {
     /// The replacement order, and each of its fulfillment orders that the returns platform
     /// holds until the returned items arrive, with the ids of those holds. Other holds (fraud,
     /// payment, another app's) are not ours to release and are left out.
-    async fn exchange_holds(
-        &self,
-        action: &ActionDue,
-    ) -> Result<(String, Vec<(String, Vec<String>)>), TargetError> {
+    async fn exchange_holds(&self, action: &ActionDue) -> Result<ReplacementHolds, TargetError> {
         let tag_prefix = &self.settings.policy.exchange_tag_prefix;
         let query = format!("tag:'{tag_prefix}{}'", action.return_id);
         let data = self
@@ -572,33 +577,58 @@ impl ShopifyTarget {
                 action.return_id
             ))
         })?;
-        let id = order["id"].as_str().unwrap_or_default().to_owned();
-        let held = order
+        let mut holds = ReplacementHolds {
+            order_id: order["id"].as_str().unwrap_or_default().to_owned(),
+            ours: Vec::new(),
+            others: Vec::new(),
+        };
+        for fo in order
             .pointer("/fulfillmentOrders/nodes")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter(|fo| fo["status"] == "ON_HOLD")
-            .filter_map(|fo| {
-                let ours: Vec<String> = fo["fulfillmentHolds"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|h| h["reason"] == AWAITING_RETURN_ITEMS)
-                    .filter_map(|h| h["id"].as_str().map(str::to_owned))
-                    .collect();
-                let id = fo["id"].as_str()?;
-                (!ours.is_empty()).then(|| (id.to_owned(), ours))
-            })
-            .collect();
-        Ok((id, held))
+        {
+            let (ours, others): (Vec<&Value>, Vec<&Value>) = fo["fulfillmentHolds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .partition(|h| h["reason"] == AWAITING_RETURN_ITEMS);
+            holds.others.extend(
+                others
+                    .iter()
+                    .filter_map(|h| h["reason"].as_str().map(str::to_owned)),
+            );
+            let ours: Vec<String> = ours
+                .iter()
+                .filter_map(|h| h["id"].as_str().map(str::to_owned))
+                .collect();
+            if let (false, Some(id)) = (ours.is_empty(), fo["id"].as_str()) {
+                holds.ours.push((id.to_owned(), ours));
+            }
+        }
+        Ok(holds)
     }
 
     /// Releases the returns platform's holds (and only those) on the replacement order of
     /// `action`'s return (found by its tag); also the QC PASS half of the Clickpost exchange
     /// rule (see `increff`). A fraud or payment hold stays: the order ships when it is lifted.
     pub(crate) async fn exchange(&self, action: &ActionDue) -> Result<Confirmation, TargetError> {
-        let (order_id, held) = self.exchange_holds(action).await?;
+        let ReplacementHolds {
+            order_id,
+            ours: held,
+            others,
+        } = self.exchange_holds(action).await?;
+        if held.is_empty() && !others.is_empty() {
+            // Held, but not for the returned items: releasing nothing and calling it done
+            // would leave the customer waiting with the action confirmed.
+            return Err(TargetError::Permanent(format!(
+                "the replacement order {order_id} is held for {} and not for the returned \
+                 items ({AWAITING_RETURN_ITEMS}): nothing was released; release it in Shopify \
+                 once those holds are settled",
+                others.join(", ")
+            )));
+        }
         for (fulfillment_order, hold_ids) in held {
             // A repeat after a lost answer finds the hold already released and Shopify
             // refuses it ("not on hold"): that is the effect we wanted, so look before
@@ -613,7 +643,7 @@ impl ShopifyTarget {
                 .await
                 .map_err(target_error)?;
             if let Some(errors) = user_errors(&data["fulfillmentOrderReleaseHold"]) {
-                let (_, still_held) = self.exchange_holds(action).await?;
+                let still_held = self.exchange_holds(action).await?.ours;
                 if still_held.iter().any(|(fo, _)| *fo == fulfillment_order) {
                     return Err(TargetError::Permanent(format!(
                         "fulfillmentOrderReleaseHold: {errors}"
@@ -905,9 +935,9 @@ impl Target for ShopifyTarget {
             },
             ActionKind::Exchange => match self.settings.policy.exchange {
                 ExchangeVia::ReleaseHold => {
-                    let (order_id, held) = self.exchange_holds(action).await?;
-                    Ok(held.is_empty().then_some(Confirmation {
-                        reference: order_id,
+                    let holds = self.exchange_holds(action).await?;
+                    Ok(holds.ours.is_empty().then_some(Confirmation {
+                        reference: holds.order_id,
                     }))
                 }
                 ExchangeVia::ReturnProcess => Ok(self

@@ -530,10 +530,54 @@ fn an_exchange_releases_only_the_returns_platforms_hold() {
         .block_on(target.reconcile(&exchange, &context))
         .unwrap();
     assert_eq!(found.map(|c| c.reference).as_deref(), Some(order));
-    rt().block_on(target.send(&exchange, &context)).unwrap();
-    assert_eq!(holds(0).1, vec!["HIGH_RISK_OF_FRAUD".to_string()]);
-    assert_eq!(holds(1).1, vec!["AWAITING_PAYMENT".to_string()]);
     assert_eq!(shopify.ledger().invalid_documents, 0);
+}
+
+/// A replacement held only for other reasons (a fraud check, another app's hold), never for
+/// the returned items: the exchange fails with those reasons and releases nothing, rather
+/// than confirm an order that is not going to ship.
+#[test]
+fn an_exchange_whose_replacement_is_held_only_by_others_fails_with_their_reasons() {
+    let shopify = Simulator::start("Kōwhai");
+    let order = "gid://shopify/Order/82";
+    let mut held = replacement(
+        order,
+        "R1",
+        vec![sim_line("gid://shopify/LineItem/821", "TEE-1-L", 1)],
+    );
+    held.fulfillment_orders = vec![SimFulfillmentOrder::open("fo-1").held(
+        "fraud-1",
+        "HIGH_RISK_OF_FRAUD",
+        "Fraud Filter",
+    )];
+    shopify.add_order(held);
+    let target = shop(&shopify, Duration::from_secs(5));
+    let exchange = ActionDue {
+        key: IdempotencyKey::derive(RETAILER, "R1", &["R1-i1"], ActionKind::Exchange),
+        retailer_id: RETAILER.into(),
+        return_id: "R1".into(),
+        item_ids: vec!["R1-i1".into()],
+        kind: ActionKind::Exchange,
+        amount: None,
+        credit_note_expiry_days: None,
+    };
+    let (_, mut context) = update_of(vec![item(
+        1,
+        Some(qc("found", Some("pass"), None, &[])),
+        "exchange",
+    )]);
+    context.source = "portal".into();
+    context.target = ActionTarget::Shopify;
+    match rt().block_on(target.send(&exchange, &context)) {
+        Err(TargetError::Permanent(reason)) => {
+            assert!(reason.contains("HIGH_RISK_OF_FRAUD"), "{reason}");
+            assert!(reason.contains("nothing was released"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let ledger = shopify.ledger();
+    assert_eq!(ledger.orders[order].fulfillment_orders[0].holds.len(), 1);
+    assert!(!ledger.operations.iter().any(|o| o == "ReleaseHold"));
 }
 
 /// Without the shop, an exchange cannot be carried out: nothing is sent anywhere.
