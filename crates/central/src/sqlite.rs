@@ -1801,16 +1801,18 @@ impl CentralStorage for SqliteStorage {
                         );
                         continue;
                     }
-                    let existing: Option<(String, String, String)> =
+                    let existing: Option<(String, String, String, String)> =
                         w.tx.query_row(
-                            "SELECT r.id, o.order_number, r.retailer_id FROM connotes c
+                            "SELECT r.id, o.order_number, r.retailer_id,
+                                    json_extract(r.record, '$.source') FROM connotes c
                      JOIN returns r ON r.id = c.return_id
                      JOIN orders o ON o.id = r.order_id WHERE c.connote = ?1",
                             [&consignment],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                         )
                         .optional()?;
-                    if let Some((_, _, owner)) = existing.as_ref().filter(|e| e.2 != retailer.id) {
+                    if let Some((_, _, owner, _)) = existing.as_ref().filter(|e| e.2 != retailer.id)
+                    {
                         // Another retailer's parcel: neither its return nor its retailer is named, and
                         // nothing of it is touched.
                         tracing::warn!(retailer = %retailer.id, owner = %owner, "upload named another retailer's connote");
@@ -1820,7 +1822,30 @@ impl CentralStorage for SqliteStorage {
                         );
                         continue;
                     }
-                    if let Some((return_id, order_number, _)) = existing {
+                    if let Some((return_id, _, _, source)) = existing
+                        .as_ref()
+                        .filter(|e| e.3 != partner.source)
+                        .filter(|e| {
+                            returnhub_core::partner::pays_itself(&e.3)
+                                || returnhub_core::partner::pays_itself(&partner.source)
+                        })
+                    {
+                        // The same parcel from Loop and from anyone else: one of them would
+                        // be paid by Loop and the other actioned here, so twice.
+                        tracing::warn!(retailer = %retailer.id, return_id = %return_id, existing = %source, uploader = %partner.source, "upload of a consignment another source uploaded");
+                        fail_all(
+                            &mut results,
+                            field(
+                                "ConsignmentNo",
+                                format!(
+                                    "already uploaded as return {return_id} by {source}; a \
+                                     return Loop credits and one actioned here would pay twice"
+                                ),
+                            ),
+                        );
+                        continue;
+                    }
+                    if let Some((return_id, order_number, _, _)) = existing {
                         if order_number == first.order_number {
                             // A resent upload: the same return, nothing new.
                             for (i, v) in &lines {

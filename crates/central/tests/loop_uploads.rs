@@ -93,6 +93,30 @@ async fn loops_uploads_are_loops_and_never_actioned_elsewhere() {
         .await;
     assert_eq!(answer.returns_created, 1, "{answer:?}");
 
+    // The same parcel from a plain partner key and from Loop: the second is refused, since
+    // Loop would credit it and the retailer's routes action it too.
+    let portal = loop_for(
+        "Acme Apparel",
+        central
+            .storage
+            .create_api_key_for("Acme Apparel", "partner_upload", clock.now())
+            .unwrap(),
+    );
+    let answer = portal
+        .upload(&[upload_row("P1", "#2", "SKU-1", "h1", "REFUND")])
+        .await;
+    assert_eq!(answer.returns_created, 1, "{answer:?}");
+    for (who, consignment) in [(&acme, "P1"), (&portal, "L1")] {
+        let answer = who
+            .upload(&[upload_row(consignment, "#2", "SKU-1", "h1", "REFUND")])
+            .await;
+        assert_eq!(answer.rejected_rows, 1, "{answer:?}");
+        assert!(
+            answer.rows[0].errors[0].message.contains("pay twice"),
+            "{answer:?}"
+        );
+    }
+
     // Marked as Loop's, at the central store and at the hub.
     hub.sync_once().await.unwrap();
     let record: ReturnRecord = hub
