@@ -486,7 +486,8 @@ impl Meter {
 /// grouping slows the operation down and makes it time out) Shopify writes the lines in any
 /// order: a line item may come before its order, right after it or far from it. So every line
 /// waits in a scratch database (a temporary file, deleted when the import ends) until the file
-/// has been read, and the orders are then put together from there in the file's order.
+/// has been read, and the orders are then put together from there, by order id (each order's
+/// lines in the file's order).
 /// Memory holds one partial line, the scratch database's page cache and one batch.
 pub struct JsonlImport<'o> {
     partial: Vec<u8>,
@@ -510,6 +511,7 @@ const LINE_ROW: i64 = 1;
 
 impl Scratch {
     fn open(dir: &Path) -> Result<Scratch, ImportError> {
+        remove_stale_scratch(dir);
         // A file of its own beside the store (not SQLite's temporary database, which grows
         // in memory first): nothing in it needs to survive a crash, since the bulk
         // operation's file is read again on resume, so it is written without a journal.
@@ -572,6 +574,35 @@ impl Scratch {
                  ORDER BY parent, kind, seq",
             )
             .map_err(scratch_error)
+    }
+}
+
+/// Scratch files a crashed import left behind (an import's own is deleted when it ends): any
+/// older than a day is removed, so a store's directory never fills with them. A younger one
+/// may be another import's, still running.
+fn remove_stale_scratch(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let day = Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with(".bulk-import-") && name.ends_with(".scratch");
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if ours && stale {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(file = %name, "removed a stale bulk import scratch file"),
+                Err(e) => {
+                    tracing::warn!(file = %name, error = %e, "cannot remove a stale bulk import scratch file")
+                }
+            }
+        }
     }
 }
 

@@ -450,6 +450,18 @@ fn ungrouped_bulk_lines_in_any_order_make_whole_orders() {
         batch: 2,
         ..ImportOptions::new(RETAILER)
     };
+    // A crashed import's scratch file of two days ago is removed; a fresh one is not.
+    let stale = dir.path().join(".bulk-import-crashed.scratch");
+    let fresh = dir.path().join(".bulk-import-running.scratch");
+    for file in [&stale, &fresh] {
+        std::fs::write(file, b"left over").unwrap();
+    }
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 86_400))
+        .unwrap();
     let mut import = JsonlImport::new(
         &options,
         BULK_STREAM,
@@ -475,6 +487,8 @@ fn ungrouped_bulk_lines_in_any_order_make_whole_orders() {
             })
             .count()
     };
+    assert!(!stale.exists(), "a crashed import's file is removed");
+    std::fs::remove_file(&fresh).unwrap();
     assert_eq!(scratch(dir.path()), 1, "the lines wait beside the store");
     let mut reports = 0;
     let progress = import
