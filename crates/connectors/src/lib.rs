@@ -87,7 +87,7 @@ pub fn scopes_needed(
     if policy.credit_note == CreditNoteVia::GiftCard {
         needed.push(("write_gift_cards", "credit notes as gift cards"));
         needed.push((
-            "read_customers",
+            "write_customers",
             "gift cards issued to the order's customer",
         ));
     }

@@ -451,15 +451,27 @@ impl ShopifyTarget {
         let amount = action.amount.ok_or_else(|| {
             TargetError::Permanent(format!("credit note {} has no amount", action.key))
         })?;
-        let customer = self
-            .read(
+        let mut customer = match self
+            .client
+            .execute(
                 &documents::ORDER_CUSTOMER,
                 json!({ "id": context.order_id }),
+                Repeat::Safe,
             )
-            .await?
-            .pointer("/order/customer/id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+            .await
+        {
+            Ok(data) => data
+                .pointer("/order/customer/id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            // A shop connected before customers were asked for (no customer scopes): the
+            // card is issued all the same, to nobody, as it was then.
+            Err(GraphqlError::Refused { message, .. }) => {
+                tracing::warn!(key = %action.key, %message, "the order's customer cannot be read: the gift card is issued to nobody (grant write_customers to the app)");
+                None
+            }
+            Err(e) => return Err(read_error(e)),
+        };
         let mut input = json!({
             "initialAmount": {
                 "amount": amount.to_decimal_string(),
@@ -478,15 +490,38 @@ impl ShopifyTarget {
             }
         }
         // No server-side idempotency: never repeated blindly, reconciled by code instead.
-        let data = self
+        let mut sent = self
             .client
             .execute(
                 &documents::GIFT_CARD_CREATE,
                 json!({ "input": input }),
                 Repeat::Unsafe,
             )
-            .await
-            .map_err(target_error)?;
+            .await;
+        let denied = match (&sent, &customer) {
+            (Err(GraphqlError::Refused { message, .. }), Some(_)) => {
+                message.contains("Access denied").then(|| message.clone())
+            }
+            _ => None,
+        };
+        if let Some(message) = denied {
+            // Refused before it ran (the app may read customers but not assign cards to
+            // them): issued to nobody instead, as a shop connected before this asked.
+            tracing::warn!(key = %action.key, %message, "the gift card cannot be assigned to the customer: issued to nobody (grant write_customers to the app)");
+            customer = None;
+            if let Some(fields) = input.as_object_mut() {
+                fields.remove("customerId");
+            }
+            sent = self
+                .client
+                .execute(
+                    &documents::GIFT_CARD_CREATE,
+                    json!({ "input": input }),
+                    Repeat::Unsafe,
+                )
+                .await;
+        }
+        let data = sent.map_err(target_error)?;
         let payload = &data["giftCardCreate"];
         if let Some(errors) = user_errors(payload) {
             let taken = payload["userErrors"]

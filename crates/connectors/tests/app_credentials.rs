@@ -96,7 +96,7 @@ fn every_scope_the_retailers_settings_need_is_checked_and_each_missing_one_named
         assert!(!message.contains("read_orders"), "{message}");
         for missing in [
             "write_gift_cards (credit notes as gift cards)",
-            "read_customers",
+            "write_customers",
             "write_merchant_managed_fulfillment_orders (releasing an exchange's hold)",
         ] {
             assert!(message.contains(missing), "{missing} in {message}");

@@ -646,4 +646,26 @@ fn a_gift_card_credit_note_reaches_the_orders_customer_as_the_retailer_chooses()
         assert_eq!(card.notified, u32::from(notify && !guest));
         assert_eq!(ledger.invalid_documents, 0);
     }
+    // A shop connected before customers were asked for (no customer scope): the card is
+    // still issued, to nobody, rather than the credit note failing.
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    sim.grant_scopes(&["write_orders", "write_gift_cards"]);
+    let (action, context) = action_of(ActionKind::CreditNote);
+    rt().block_on(target(&sim).send(&action, &context)).unwrap();
+    {
+        let ledger = sim.ledger();
+        assert_eq!(ledger.gift_cards.len(), 1);
+        assert_eq!(ledger.gift_cards[0].customer_id, None);
+        assert_eq!(ledger.gift_cards[0].notified, 0);
+    }
+    // One that may read customers but not assign cards to them: the same.
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    sim.grant_scopes(&["write_orders", "write_gift_cards", "read_customers"]);
+    rt().block_on(target(&sim).send(&action, &context)).unwrap();
+    let ledger = sim.ledger();
+    assert_eq!(ledger.gift_cards.len(), 1);
+    assert_eq!(ledger.gift_cards[0].customer_id, None);
+    assert_eq!(ledger.gift_cards[0].notified, 0);
 }

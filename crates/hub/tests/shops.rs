@@ -374,7 +374,7 @@ fn an_admin_connects_a_shop_with_an_apps_client_credentials() {
         hub.connect_shop_app("kowhai", &shop.base(), CLIENT_ID, CLIENT_SECRET)
             .unwrap_err(),
     );
-    assert!(m.contains("read_customers"), "{m}");
+    assert!(m.contains("write_customers"), "{m}");
     assert!(
         m.contains("write_merchant_managed_fulfillment_orders"),
         "{m}"

@@ -42,7 +42,7 @@ pub const ALL_SCOPES: &[&str] = &[
     "read_orders",
     "write_orders",
     "write_gift_cards",
-    "read_customers",
+    "write_customers",
     "write_merchant_managed_fulfillment_orders",
     "write_returns",
 ];
@@ -706,6 +706,11 @@ impl Simulator {
         )
     }
 
+    /// Replaces the scopes the shop granted.
+    pub fn grant_scopes(&self, scopes: &[&str]) {
+        self.ledger().granted_scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
     /// Every app token issued so far stops working (as when a merchant rotates the secret).
     pub fn revoke_app_tokens(&self) {
         self.ledger().app_tokens.clear();
@@ -946,6 +951,18 @@ impl Simulator {
 
 fn user_error(field: &[&str], message: &str, code: Option<&str>) -> Value {
     json!({ "field": field, "message": message, "code": code })
+}
+
+impl Ledger {
+    /// Whether the shop granted `scope` (a `write_` scope grants its `read_` one).
+    fn grants(&self, scope: &str) -> bool {
+        self.granted_scopes.iter().any(|g| g == scope)
+            || scope.strip_prefix("read_").is_some_and(|rest| {
+                self.granted_scopes
+                    .iter()
+                    .any(|g| g.strip_prefix("write_") == Some(rest))
+            })
+    }
 }
 
 /// Runs one valid operation against the ledger.
@@ -1226,6 +1243,13 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                 "refunds": o.refunds.iter().map(|r| json!({ "id": r.id, "note": r.note })).collect::<Vec<_>>() } })),
             None => Outcome::Data(json!({ "order": null })),
         },
+        "GiftCardCreate"
+            if vars["input"]["customerId"].is_string() && !ledger.grants("write_customers") =>
+        {
+            Outcome::Errors(vec![json!({
+                "message": "Access denied for customerId. Required access: `write_customers` access scope.",
+                "extensions": { "code": "ACCESS_DENIED" } })])
+        }
         "GiftCardCreate" => {
             let input = &vars["input"];
             let code = input["code"].as_str().unwrap_or_default().to_owned();
@@ -1270,6 +1294,9 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
         }
         "AppScopes" => Outcome::Data(json!({ "currentAppInstallation": { "accessScopes":
             ledger.granted_scopes.iter().map(|s| json!({ "handle": s })).collect::<Vec<_>>() } })),
+        "OrderCustomer" if !ledger.grants("read_customers") => Outcome::Errors(vec![json!({
+            "message": "Access denied for customer field. Required access: `read_customers` access scope.",
+            "extensions": { "code": "ACCESS_DENIED" } })]),
         "OrderCustomer" => match ledger.orders.get(vars["id"].as_str().unwrap_or_default()) {
             Some(o) => Outcome::Data(json!({ "order": { "id": o.id,
                 "customer": o.customer_id().map(|id| json!({ "id": id })) } })),
