@@ -2423,8 +2423,16 @@ impl CentralStorage for SqliteStorage {
             .optional()?
             .map(|json| serde_json::from_str(&json))
             .transpose()?;
-        let mut lines = Vec::with_capacity(claim.action.item_ids.len());
-        for item_id in &claim.action.item_ids {
+        // The action's items, then the return's others (a rule about the whole return, such
+        // as a Clickpost exchange's replacement order, reads them as they stand).
+        let others: Vec<String> = record
+            .items
+            .iter()
+            .map(|i| i.id.clone())
+            .filter(|id| !claim.action.item_ids.contains(id))
+            .collect();
+        let mut lines = Vec::with_capacity(record.items.len());
+        for item_id in claim.action.item_ids.iter().chain(&others) {
             let item = record
                 .items
                 .iter()
@@ -2488,9 +2496,11 @@ impl CentralStorage for SqliteStorage {
                 .target_for(&record.source),
             None => returnhub_core::partner::default_target(&record.source),
         };
+        let others = lines.split_off(claim.action.item_ids.len());
         Ok(ActionContext {
             order_id,
             lines,
+            others,
             retries,
             target,
             external_id: record.external_id.clone(),

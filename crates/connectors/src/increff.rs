@@ -642,17 +642,18 @@ impl IncreffTarget {
             .or_else(|| order.lines.iter().find(|l| l.sku == item.sku))
     }
 
-    /// What QC FAIL of `failed` (with `passed` other exchange items) does to `order`.
+    /// What QC FAIL of `failed` does to `order`, with `keeping` other exchange items that
+    /// keep it (passed, or not decided yet).
     fn fail_plan(
         &self,
         order: &Replacement,
         failed: &[&ActionLine],
-        passed: usize,
+        keeping: usize,
     ) -> Result<FailPlan, TargetError> {
         if order.cancelled {
             return Ok(FailPlan::Done);
         }
-        if passed == 0 {
+        if keeping == 0 {
             // Every exchanged item failed: the replacement order goes.
             return Ok(FailPlan::CancelOrder);
         }
@@ -821,14 +822,16 @@ impl IncreffTarget {
         &self,
         action: &ActionDue,
         exchanged: &[&ActionLine],
+        rest: Rest,
     ) -> Result<String, TargetError> {
         let (passed, failed): (Vec<&ActionLine>, Vec<&ActionLine>) =
-            exchanged.iter().partition(|l| {
-                qc_of(l).0 == QcStatus::Pass && l.outcome.as_deref() == Some("exchange")
-            });
+            exchanged.iter().partition(|l| ships(l));
         let order = self.replacement(action).await?;
+        // What else keeps the order: this update's passes, the return's earlier ones, and
+        // items still to be decided.
+        let keeping = passed.len() + usize::from(rest.shipping) + usize::from(rest.undecided);
         if !failed.is_empty() {
-            match self.fail_plan(&order, &failed, passed.len())? {
+            match self.fail_plan(&order, &failed, keeping)? {
                 FailPlan::Done => {}
                 FailPlan::CancelOrder => self.cancel_order(action, &order.id).await?,
                 FailPlan::SetQuantities(changes) => {
@@ -836,7 +839,9 @@ impl IncreffTarget {
                 }
             }
         }
-        if !passed.is_empty() {
+        // Released only once every exchanged item of the return is decided: a replacement
+        // ships whole, and an item under review may yet fail.
+        if (!passed.is_empty() || rest.shipping) && !rest.undecided {
             if order.cancelled {
                 return Err(TargetError::Permanent(format!(
                     "item(s) passed QC, but the replacement order {} is cancelled on Shopify",
@@ -847,6 +852,26 @@ impl IncreffTarget {
         }
         Ok(order.id)
     }
+}
+
+/// Whether the customer asked to exchange the item (Clickpost made its replacement line at
+/// the request), or it was decided as an exchange.
+fn asked_to_exchange(line: &ActionLine) -> bool {
+    line.outcome.as_deref() == Some("exchange") || line.chosen_option.as_deref() == Some("exchange")
+}
+
+/// Whether the item's replacement ships: it passed QC and is exchanged.
+fn ships(line: &ActionLine) -> bool {
+    qc_of(line).0 == QcStatus::Pass && line.outcome.as_deref() == Some("exchange")
+}
+
+/// The return's exchanged items outside this update.
+#[derive(Debug, Default, Clone, Copy)]
+struct Rest {
+    /// One is not decided yet (held for review).
+    undecided: bool,
+    /// One passed and is exchanged.
+    shipping: bool,
 }
 
 /// A refusal of `what` for good: the credentials, or Increff's reason.
@@ -935,10 +960,7 @@ impl Target for IncreffTarget {
         let exchanged: Vec<&ActionLine> = context
             .lines
             .iter()
-            .filter(|l| {
-                l.outcome.as_deref() == Some("exchange")
-                    || l.chosen_option.as_deref() == Some("exchange")
-            })
+            .filter(|l| asked_to_exchange(l))
             .collect();
         if !exchanged.is_empty() {
             // Before anything is sent: an exchange that cannot be carried out fails whole.
@@ -952,7 +974,15 @@ impl Target for IncreffTarget {
                 reference: update.return_order_code,
             });
         }
-        let order_id = self.exchange_rule(action, &exchanged).await?;
+        // The return's other exchanged items: one not decided yet (held for review) keeps
+        // the order held and uncancelled until it is; one that passed earlier keeps it alive.
+        let siblings = context.others.iter().filter(|l| asked_to_exchange(l));
+        let rest = siblings.fold(Rest::default(), |rest, l| Rest {
+            undecided: rest.undecided
+                || matches!(l.outcome.as_deref(), None | Some("hold_for_review")),
+            shipping: rest.shipping || ships(l),
+        });
+        let order_id = self.exchange_rule(action, &exchanged, rest).await?;
         Ok(Confirmation {
             reference: format!("{} {order_id}", update.return_order_code),
         })
@@ -1027,6 +1057,7 @@ mod tests {
         ActionContext {
             order_id: "gid://shopify/Order/9".into(),
             lines,
+            others: vec![],
             retries: 0,
             source: "orphan_intake".into(),
             target: ActionTarget::Increff,

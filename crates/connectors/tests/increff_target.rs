@@ -107,6 +107,7 @@ fn update_of(lines: Vec<ActionLine>) -> (ActionDue, ActionContext) {
     let context = ActionContext {
         order_id: "gid://shopify/Order/1".into(),
         lines,
+        others: vec![],
         retries: 0,
         source: "clickpost".into(),
         target: ActionTarget::Increff,
@@ -1150,4 +1151,72 @@ fn faults_on_every_kind_of_request_leave_one_effect_per_item() {
     );
     let items: u64 = (0..RETURNS).map(|n| items_of(n).len() as u64).sum();
     assert_eq!(inc.effects(), items, "one effect per item, nothing else");
+}
+
+/// Two items asked to be exchanged; one passes, the other is held for a supervisor's review.
+/// The first update releases nothing and cancels nothing (the held item may yet fail); when
+/// the supervisor decides the second (QC failed, no action), its line comes off and the
+/// replacement ships with the first item's line.
+#[test]
+fn an_item_under_review_keeps_the_replacement_held_until_it_is_decided() {
+    let increff = IncreffSim::start();
+    increff.add_return("CP-R1", &[("IC-1", "TEE-1"), ("IC-2", "TEE-2")]);
+    let shopify = Simulator::start("Kōwhai");
+    let order = "gid://shopify/Order/64";
+    let (kept, dropped) = ("gid://shopify/LineItem/641", "gid://shopify/LineItem/642");
+    shopify.add_order(replacement(
+        order,
+        "R1",
+        vec![
+            sim_line(kept, "TEE-1-L", 1),
+            sim_line(dropped, "TEE-2-L", 1),
+        ],
+    ));
+    {
+        let mut ledger = shopify.ledger();
+        ledger
+            .line_attributes
+            .insert(kept.into(), vec![("_returned_item".into(), "IC-1".into())]);
+        ledger.line_attributes.insert(
+            dropped.into(),
+            vec![("_returned_item".into(), "IC-2".into())],
+        );
+    }
+    let target = IncreffTarget::new(config(&increff), Duration::from_secs(5))
+        .unwrap()
+        .with_shop(shop(&shopify, Duration::from_secs(5)));
+    let passed = item(1, Some(qc("found", Some("pass"), None, &[])), "exchange");
+    let mut under_review = item(
+        2,
+        Some(qc("found", Some("fail"), Some("TAG_MISSING"), &[])),
+        "hold_for_review",
+    );
+    under_review.chosen_option = Some("exchange".into());
+
+    let (action, mut context) = update_of(vec![passed.clone()]);
+    context.others = vec![under_review.clone()];
+    rt().block_on(target.send(&action, &context)).unwrap();
+    {
+        let ledger = shopify.ledger();
+        assert!(ledger.cancellations.is_empty(), "not cancelled");
+        assert_eq!(
+            ledger.orders[order].fulfillment_orders[0].status, "ON_HOLD",
+            "not released while an item is under review"
+        );
+    }
+
+    let mut decided = under_review;
+    decided.outcome = Some("no_action".into());
+    let (action, mut context) = update_of(vec![decided]);
+    context.others = vec![passed];
+    rt().block_on(target.send(&action, &context)).unwrap();
+    let ledger = shopify.ledger();
+    assert!(
+        ledger.cancellations.is_empty(),
+        "the passed item still ships"
+    );
+    assert_eq!(ledger.current_quantities.get(dropped), Some(&0));
+    assert_eq!(ledger.current_quantities.get(kept), None, "untouched");
+    assert_eq!(ledger.orders[order].fulfillment_orders[0].status, "OPEN");
+    assert_eq!(ledger.invalid_documents, 0);
 }

@@ -331,6 +331,7 @@ fn partner_action(
                 chosen_option: None,
             })
             .collect(),
+        others: vec![],
         retries: 0,
         source: SOURCE.into(),
         target: ActionTarget::ReturnsPrime,

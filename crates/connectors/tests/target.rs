@@ -93,6 +93,7 @@ fn refund_action() -> (ActionDue, ActionContext) {
             outcome: Some("refund".into()),
             chosen_option: Some("refund".into()),
         }],
+        others: vec![],
         retries: 0,
         source: "portal".into(),
         target: returnhub_core::partner::ActionTarget::Shopify,

@@ -12,6 +12,10 @@ pub struct ActionContext {
     /// `orders.id`: for a Shopify order, its Order GID.
     pub order_id: String,
     pub lines: Vec<ActionLine>,
+    /// The return's other items, as they stand (undecided, held for review, or decided in an
+    /// earlier action): a rule about the whole return (a Clickpost exchange's replacement
+    /// order) reads them.
+    pub others: Vec<ActionLine>,
     /// How often a supervisor retried the action after it failed. A target whose idempotency
     /// keys remember a refusal (Shopify answers a repeat with the first request's result) is
     /// sent a retried action under a key of its own, which is safe: a refusal took no effect.

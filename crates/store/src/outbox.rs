@@ -382,8 +382,18 @@ impl Store {
              FROM return_items ri LEFT JOIN order_lines l ON l.id = ri.order_line_id
              WHERE ri.id = ?1 AND ri.return_id = ?2",
         )?;
-        let mut lines = Vec::with_capacity(action.item_ids.len());
-        for item in &action.item_ids {
+        // The action's items, then the return's others (a rule about the whole return, such
+        // as a Clickpost exchange's replacement order, reads them as they stand).
+        let others: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT id FROM return_items WHERE return_id = ?1 ORDER BY id")?
+            .query_map([&action.return_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?
+            .into_iter()
+            .filter(|id| !action.item_ids.contains(id))
+            .collect();
+        let mut lines = Vec::with_capacity(action.item_ids.len() + others.len());
+        for item in action.item_ids.iter().chain(&others) {
             let (order_line_id, quantity, external_id, sku, outcome, chosen_option): (
                 String,
                 u32,
@@ -424,6 +434,7 @@ impl Store {
                 chosen_option,
             });
         }
+        let others = lines.split_off(action.item_ids.len());
         if lines.is_empty() {
             return Err(StoreError::Invalid(format!(
                 "action {} names no items",
@@ -442,6 +453,7 @@ impl Store {
         Ok(ActionContext {
             order_id,
             lines,
+            others,
             retries,
             source,
             target,
