@@ -203,6 +203,16 @@ enum Command {
         #[arg(long)]
         retry: bool,
     },
+    /// Print the code of the gift card a credit note action is issued as, for a supervisor
+    /// whose customer calls: made from the action's key with this central store's own key
+    /// (the key alone does not give it).
+    GiftCardCode {
+        #[command(flatten)]
+        store: DataDir,
+        /// The action's idempotency key (rh1-…, as F5 and the logs show it).
+        #[arg(long, value_name = "KEY")]
+        action: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -338,6 +348,18 @@ fn run(cli: Cli) -> Result<(), String> {
                     r.policy.trigger.as_str()
                 );
             }
+            Ok(())
+        }
+        Command::GiftCardCode { store, action } => {
+            let key = returnhub_core::trigger::IdempotencyKey::parse(action.trim())
+                .ok_or_else(|| format!("{action:?} is not an action key (rh1-…)"))?;
+            let secret = returnhub_central::shopify::vault(&store.data_dir)
+                .load_or_create("gift-card-codes")
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                returnhub_connectors::shopify::gift_card_code(secret.as_bytes(), &key)
+            );
             Ok(())
         }
         Command::HeldEvents { store, retry: true } => {

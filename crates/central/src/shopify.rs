@@ -398,6 +398,10 @@ impl ShopifyDispatcher {
         vault: &SecretVault,
         options: ClientOptions,
     ) -> Result<ShopifyDispatcher, CentralError> {
+        // The central store's own key for gift card codes (made the first time).
+        let gift_card_secret = vault
+            .load_or_create("gift-card-codes")
+            .map_err(|e| CentralError::Storage(format!("the key for gift card codes: {e}")))?;
         let mut shops: HashMap<String, (ShopCredentials, ShopifySettings)> = HashMap::new();
         for connection in storage.shop_connections()? {
             let credentials: ShopCredentials = match vault
@@ -415,7 +419,8 @@ impl ShopifyDispatcher {
             let settings = storage
                 .retailer(&connection.retailer_id)?
                 .map(|r| ShopifySettings::for_policy(&r.policy.shopify))
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .with_gift_card_secret(&gift_card_secret);
             shops.insert(connection.retailer_id, (credentials, settings));
         }
         let shop = |retailer: &str| -> Result<Option<ShopifyTarget>, CentralError> {

@@ -579,7 +579,7 @@ fn sim_order_of(order: &returnhub_core::record::OrderRecord) -> shopify::simulat
 async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
     use returnhub_central::dispatch::dispatch_due;
     use returnhub_central::shopify::{connect_shop, ShopifyDispatcher};
-    use returnhub_connectors::shopify::{gift_card_code, refund_note};
+    use returnhub_connectors::shopify::{legacy_gift_card_code, refund_note};
     use returnhub_connectors::{ClientOptions, ShopCredentials};
     use shopify::simulator::{Simulator, TOKEN};
 
@@ -610,6 +610,7 @@ async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
     let storage = w.central.storage.clone();
     let vault_dir = tempfile::tempdir().unwrap();
     let vault = returnhub_central::shopify::vault(vault_dir.path());
+    let data_dir = vault_dir.path().to_path_buf();
     let now = w.clock.now();
     let credentials = ShopCredentials::new(&sim.base(), TOKEN).unwrap();
     let (report, again, claims) = tokio::task::spawn_blocking(move || {
@@ -643,7 +644,19 @@ async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
                     );
                 }
                 _ => {
-                    assert_eq!(ledger.gift_cards[0].code, gift_card_code(&claim.action.key));
+                    // The code is made with the central store's own key: its CLI shows it,
+                    // and the action's key alone does not give it.
+                    let shown = cli(
+                        &data_dir,
+                        &["gift-card-code", "--action", claim.action.key.as_str()],
+                    );
+                    assert!(shown.status.success(), "{shown:?}");
+                    let shown = String::from_utf8(shown.stdout).unwrap();
+                    assert_eq!(ledger.gift_cards[0].code, shown.trim());
+                    assert_ne!(
+                        ledger.gift_cards[0].code,
+                        legacy_gift_card_code(&claim.action.key)
+                    );
                     assert_eq!(
                         Some(ledger.gift_cards[0].amount),
                         claim.action.amount.map(|m| m.minor)

@@ -34,6 +34,9 @@ pub struct ShopifySettings {
     pub policy: ShopifyPolicy,
     /// Whether Shopify emails the customer about refunds and processed returns.
     pub notify_customer: bool,
+    /// The dispatching device's key for gift card codes ([`gift_card_code`]); without one,
+    /// codes are derived as by earlier builds ([`legacy_gift_card_code`]).
+    pub gift_card_secret: Option<Vec<u8>>,
 }
 
 impl Default for ShopifySettings {
@@ -41,6 +44,7 @@ impl Default for ShopifySettings {
         ShopifySettings {
             policy: ShopifyPolicy::default(),
             notify_customer: true,
+            gift_card_secret: None,
         }
     }
 }
@@ -50,6 +54,21 @@ impl ShopifySettings {
         ShopifySettings {
             policy: policy.clone(),
             notify_customer: policy.notify_customer,
+            gift_card_secret: None,
+        }
+    }
+
+    /// With the dispatching device's key for gift card codes.
+    pub fn with_gift_card_secret(mut self, secret: &str) -> ShopifySettings {
+        self.gift_card_secret = Some(secret.as_bytes().to_vec());
+        self
+    }
+
+    /// The code a credit note of `key` is (or was) issued under.
+    pub fn gift_card_code(&self, key: &IdempotencyKey) -> String {
+        match &self.gift_card_secret {
+            Some(secret) => gift_card_code(secret, key),
+            None => legacy_gift_card_code(key),
         }
     }
 }
@@ -97,9 +116,25 @@ enum RefundTo {
     StoreCredit { expires_at: Option<String> },
 }
 
-/// The gift card code of a credit note: `RH` and 16 upper-case hex digits of the key's
-/// digest. Deterministic, so a retry finds the card it may already have created.
-pub fn gift_card_code(key: &IdempotencyKey) -> String {
+/// The gift card code of a credit note: `RH` and 16 upper-case hex digits of an HMAC of the
+/// action's key under `secret` (the dispatching device's own, in its keyring). Deterministic,
+/// so a retry finds the card it may already have created; and nobody who knows only the key
+/// (it is in logs, events and on screens) can work the code out.
+pub fn gift_card_code(secret: &[u8], key: &IdempotencyKey) -> String {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(key.as_str().as_bytes());
+    let hex: String = mac.finalize().into_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    format!("RH{hex}")
+}
+
+/// The code cards were issued under before codes were keyed: the key's own digits. Only
+/// looked for, so a credit note sent by an earlier build is found again, never issued twice.
+pub fn legacy_gift_card_code(key: &IdempotencyKey) -> String {
     let digest = key
         .as_str()
         .strip_prefix(IdempotencyKey::PREFIX)
@@ -477,7 +512,7 @@ impl ShopifyTarget {
                 "amount": amount.to_decimal_string(),
                 "currencyCode": amount.currency.code(),
             },
-            "code": gift_card_code(&action.key),
+            "code": self.settings.gift_card_code(&action.key),
             "note": format!("Returnhub credit note {}", action.key),
         });
         if let Some(days) = action.credit_note_expiry_days {
@@ -566,11 +601,30 @@ impl ShopifyTarget {
         }
     }
 
+    /// The card a credit note was issued as: under this device's code, or under the code an
+    /// earlier build derived (a card it sent before an upgrade must not be issued again).
     async fn find_gift_card(
         &self,
         action: &ActionDue,
     ) -> Result<Option<Confirmation>, TargetError> {
-        let code = gift_card_code(&action.key);
+        let mut codes = vec![self.settings.gift_card_code(&action.key)];
+        let legacy = legacy_gift_card_code(&action.key);
+        if codes[0] != legacy {
+            codes.push(legacy);
+        }
+        for code in codes {
+            if let Some(found) = self.find_gift_card_by(action, &code).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn find_gift_card_by(
+        &self,
+        action: &ActionDue,
+        code: &str,
+    ) -> Result<Option<Confirmation>, TargetError> {
         let data = self
             .read(&documents::GIFT_CARD_BY_CODE, json!({ "query": code }))
             .await?;
@@ -1003,15 +1057,19 @@ mod tests {
     #[test]
     fn gift_card_codes_are_stable_and_shaped_for_shopify() {
         let key = IdempotencyKey::derive("r1", "ret1", &["i1"], ActionKind::CreditNote);
-        let code = gift_card_code(&key);
-        assert_eq!(code, gift_card_code(&key));
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let code = gift_card_code(secret, &key);
+        assert_eq!(code, gift_card_code(secret, &key));
+        // Not the key's own digits, and another device's key gives another code.
+        assert!(!key.as_str().to_ascii_uppercase().contains(&code[2..]));
+        assert_ne!(gift_card_code(b"another device's key", &key), code);
         assert_eq!(code.len(), 18);
         assert!(code.starts_with("RH"));
         assert!(code[2..]
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
         let other = IdempotencyKey::derive("r1", "ret1", &["i2"], ActionKind::CreditNote);
-        assert_ne!(gift_card_code(&other), code);
+        assert_ne!(gift_card_code(secret, &other), code);
     }
 
     #[test]

@@ -42,6 +42,8 @@ use support::simulator::{
 };
 
 const ACTIONS: u32 = 1_000;
+/// The dispatching device's key for gift card codes.
+const CODES_KEY: &str = "scenario-device-key-for-gift-card-codes";
 const RETAILER: &str = "kowhai";
 const NOW: i64 = 1_795_461_900_000;
 const NO_ACTION_TAG: &str = "returnhub-no-action";
@@ -311,7 +313,10 @@ fn dispatcher(sim: &Simulator, seed: u64, shopify: &ShopifyPolicy) -> Dispatcher
     )
     .unwrap();
     Dispatcher::new(
-        ShopifyTarget::new(client, ShopifySettings::for_policy(shopify)),
+        ShopifyTarget::new(
+            client,
+            ShopifySettings::for_policy(shopify).with_gift_card_secret(CODES_KEY),
+        ),
         Arc::new(SystemClock),
         DispatchOptions {
             max_attempts: 60,
@@ -504,7 +509,7 @@ fn scenario(shopify: ShopifyPolicy) {
                 assert!(expires_at.is_some(), "credit notes expire per the rule");
             }
             ActionKind::CreditNote => {
-                let code = gift_card_code(&action.key);
+                let code = gift_card_code(CODES_KEY.as_bytes(), &action.key);
                 let cards: Vec<_> = ledger
                     .gift_cards
                     .iter()

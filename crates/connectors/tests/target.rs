@@ -34,8 +34,14 @@ fn target_under(sim: &Simulator, policy: ShopifyPolicy) -> ShopifyTarget {
         },
     )
     .unwrap();
-    ShopifyTarget::new(client, ShopifySettings::for_policy(&policy))
+    ShopifyTarget::new(
+        client,
+        ShopifySettings::for_policy(&policy).with_gift_card_secret(CODES_KEY),
+    )
 }
+
+/// This device's key for gift card codes.
+const CODES_KEY: &str = "target-test-device-key";
 
 fn one_unit_order(refunds: Vec<SimRefund>) -> SimOrder {
     SimOrder {
@@ -637,7 +643,7 @@ fn a_gift_card_credit_note_reaches_the_orders_customer_as_the_retailer_chooses()
         assert_eq!(confirmation.reference, card.id);
         assert_eq!(
             card.code,
-            returnhub_connectors::shopify::gift_card_code(&action.key)
+            returnhub_connectors::shopify::gift_card_code(CODES_KEY.as_bytes(), &action.key)
         );
         let expected_customer = (!guest).then(|| "gid://shopify/Customer/1".to_string());
         assert_eq!(
@@ -669,4 +675,33 @@ fn a_gift_card_credit_note_reaches_the_orders_customer_as_the_retailer_chooses()
     assert_eq!(ledger.gift_cards.len(), 1);
     assert_eq!(ledger.gift_cards[0].customer_id, None);
     assert_eq!(ledger.gift_cards[0].notified, 0);
+}
+
+/// A card an earlier build issued (its code the key's own digits) is found again by
+/// reconciliation after the upgrade, never issued a second time under the keyed code.
+#[test]
+fn a_gift_card_an_earlier_build_issued_is_found_and_not_issued_again() {
+    use returnhub_connectors::shopify::legacy_gift_card_code;
+    use support::simulator::SimGiftCard;
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    let (action, context) = action_of(ActionKind::CreditNote);
+    sim.ledger().gift_cards.push(SimGiftCard {
+        id: "gid://shopify/GiftCard/7".into(),
+        code: legacy_gift_card_code(&action.key),
+        amount: 4_500,
+        currency: "NZD".into(),
+        expires_on: None,
+        note: Some(format!("Returnhub credit note {}", action.key)),
+        customer_id: None,
+        notified: 0,
+    });
+    let found = rt()
+        .block_on(target(&sim).reconcile(&action, &context))
+        .unwrap();
+    assert_eq!(
+        found.map(|c| c.reference).as_deref(),
+        Some("gid://shopify/GiftCard/7")
+    );
+    assert_eq!(sim.ledger().gift_cards.len(), 1);
 }

@@ -158,7 +158,17 @@ impl Hub {
                 .undo_steps()
                 .iter()
                 .any(|s| s.user_id == actor.user_id && s.return_id == return_id);
-        let actions = actions_shown(store, &retailer, return_id, actor)?;
+        // Only a hub that sends its own actions knows the key its gift card codes are made
+        // with (with a central store, its `gift-card-code` command shows them); read from
+        // the keyring only when a supervisor's return has a credit note to show.
+        let hub_sends = self.options().central_url.is_none();
+        let codes_key = || self.gift_card_secret().map_err(HubError::Failed);
+        let actions = actions_shown(
+            store,
+            &retailer,
+            return_id,
+            (actor.role.covers(Role::Supervisor) && hub_sends).then_some(&codes_key),
+        )?;
         let mut state = BenchState {
             return_id: return_id.to_string(),
             status: ret.status,
@@ -751,29 +761,40 @@ fn qc_reason_options(store: &Store, retailer: &RetailerRecord) -> Result<Vec<QcR
 }
 
 /// The return's actions as the bench shows them. A credit note issued as a Shopify gift card
-/// carries the card's code (derived from the action's key, so known before Shopify answers)
-/// for supervisors and admins only: a code is money.
+/// carries the card's code (derived from the action's key with `codes_key`, so known before
+/// Shopify answers) when `codes_key` is given: for supervisors and admins only, a code is
+/// money.
 fn actions_shown(
     store: &Store,
     retailer: &RetailerRecord,
     return_id: &str,
-    actor: &Actor,
+    codes_key: Option<&dyn Fn() -> Result<String>>,
 ) -> Result<Vec<ActionState>> {
     let source = store.return_source(return_id)?.unwrap_or_default();
-    let gift_cards = actor.role.covers(Role::Supervisor)
-        && retailer.policy.shopify.credit_note == CreditNoteVia::GiftCard
+    let gift_cards = retailer.policy.shopify.credit_note == CreditNoteVia::GiftCard
         && !retailer.policy.partners.target_for(&source).is_partner();
+    let mut secret: Option<String> = None;
     let mut shown = Vec::new();
     for (_, state, payload) in store.actions_of(return_id)? {
         let Ok(action) = serde_json::from_str::<ActionDue>(&payload) else {
             continue;
         };
+        let gift_card_code = match codes_key {
+            Some(key) if gift_cards && action.kind == ActionKind::CreditNote => {
+                if secret.is_none() {
+                    secret = Some(key()?);
+                }
+                secret.as_deref().map(|s| {
+                    returnhub_connectors::shopify::gift_card_code(s.as_bytes(), &action.key)
+                })
+            }
+            _ => None,
+        };
         shown.push(ActionState {
             kind: action.kind.name().to_owned(),
             amount: action.amount.map(|m| m.to_string()),
             state,
-            gift_card_code: (gift_cards && action.kind == ActionKind::CreditNote)
-                .then(|| returnhub_connectors::shopify::gift_card_code(&action.key)),
+            gift_card_code,
         });
     }
     Ok(shown)

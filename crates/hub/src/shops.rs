@@ -28,6 +28,9 @@ use ts_rs::TS;
 
 use crate::{Hub, HubError, Result};
 
+/// The keyring name of this device's key for gift card codes.
+const GIFT_CARD_SECRET: &str = "gift-card-codes";
+
 /// An incremental import (what changed since the last one) runs this often.
 const INCREMENTAL_EVERY: Duration = Duration::from_secs(5 * 60);
 /// A first import larger than this goes through a bulk operation.
@@ -439,6 +442,14 @@ impl Hub {
         self.shops.dispatch_wake.notify();
     }
 
+    /// This device's key for gift card codes (made the first time): the code of a credit note
+    /// it issues cannot be worked out from the action's key alone.
+    pub(crate) fn gift_card_secret(&self) -> std::result::Result<String, String> {
+        self.secrets
+            .load_or_create(GIFT_CARD_SECRET)
+            .map_err(|e| format!("cannot keep the key for gift card codes: {e}"))
+    }
+
     fn shop_credentials(&self, retailer_id: &str) -> std::result::Result<ShopCredentials, String> {
         let secret = self
             .secrets
@@ -711,7 +722,8 @@ fn shop_target(
         .retailer_record(retailer_id)
         .map_err(|e| e.to_string())?
         .map(|r| ShopifySettings::for_policy(&r.policy.shopify))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .with_gift_card_secret(&hub.gift_card_secret()?);
     Ok(ShopifyTarget::new(client, settings))
 }
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use increff_sim::IncreffSim;
 use loop_sim::{LoopFault, LoopSim, SimState};
 use receiver::{Answer, Receiver};
-use returnhub_connectors::shopify::{gift_card_code, refund_note};
+use returnhub_connectors::shopify::refund_note;
 use returnhub_connectors::tracking_out::RetrySchedule;
 use returnhub_core::bench::Presence;
 use returnhub_core::decision::ReturnOption;
@@ -866,8 +866,17 @@ fn every_partner_gets_exactly_one_effect_per_action_and_every_url_every_event_on
                         .count()
                 }
                 _ => {
-                    let code = gift_card_code(&action.key);
-                    ledger.gift_cards.iter().filter(|g| g.code == code).count()
+                    // Its code is made with this hub's own key: the card is known by the
+                    // action's key in its note.
+                    ledger
+                        .gift_cards
+                        .iter()
+                        .filter(|g| {
+                            g.note
+                                .as_deref()
+                                .is_some_and(|n| n.contains(action.key.as_str()))
+                        })
+                        .count()
                 }
             };
             tally(n as u64, Src::Shopify);

@@ -352,11 +352,26 @@ fn supervisors_see_a_credit_notes_gift_card_code_and_operators_do_not() {
         .iter()
         .find(|a| a.kind == "credit_note")
         .and_then(|a| a.gift_card_code.clone());
+    // Made with this hub's own key (in its keyring): the key it is read from, not the
+    // action's key alone, gives it; the same code every time.
+    let secret = returnhub_secrets::SecretVault::new(
+        "returnhub",
+        &dir.path().join("secrets"),
+        returnhub_secrets::Backend::KeyringOrFile,
+    )
+    .load("gift-card-codes")
+    .unwrap();
+    let key = IdempotencyKey::parse(&key).unwrap();
     assert_eq!(
         code,
         Some(returnhub_connectors::shopify::gift_card_code(
-            &IdempotencyKey::parse(&key).unwrap()
+            secret.as_bytes(),
+            &key
         ))
+    );
+    assert_ne!(
+        code,
+        Some(returnhub_connectors::shopify::legacy_gift_card_code(&key))
     );
 }
 

@@ -64,6 +64,24 @@ impl SecretVault {
             .join(format!("{}-{safe}.secret", self.service))
     }
 
+    /// The secret `name`, made (32 random bytes, as hex) and kept the first time it is asked
+    /// for: a key only this device (or central store) knows, e.g. to derive gift card codes.
+    pub fn load_or_create(&self, name: &str) -> Result<String, SecretError> {
+        match self.load(name) {
+            Err(SecretError::Missing(_)) => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes).map_err(|e| SecretError::Keyring {
+                    name: name.to_owned(),
+                    message: format!("no randomness to make it from: {e}"),
+                })?;
+                let value: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                self.save(name, &value)?;
+                Ok(value)
+            }
+            found => found,
+        }
+    }
+
     pub fn save(&self, name: &str, value: &str) -> Result<(), SecretError> {
         if self.backend == Backend::KeyringOrFile {
             match keyring::Entry::new(&self.service, name).and_then(|e| e.set_password(value)) {
