@@ -464,16 +464,13 @@ impl ShopifyClient {
     /// The token to send: the static one, or the app's current one, asked for when there is
     /// none, when it is about to expire, or (`renew`) when Shopify refused it.
     async fn token(&self, renew: bool) -> Result<String, Attempt> {
-        let Auth::App {
-            credentials,
-            token_url,
-            current,
-        } = &self.auth
-        else {
-            let Auth::Token(token) = &self.auth else {
-                unreachable!()
-            };
-            return Ok(token.clone());
+        let (credentials, token_url, current) = match &self.auth {
+            Auth::Token(token) => return Ok(token.clone()),
+            Auth::App {
+                credentials,
+                token_url,
+                current,
+            } => (credentials, token_url, current),
         };
         let now = self.clock.now_ms();
         if !renew {
