@@ -617,6 +617,19 @@ impl IncreffTarget {
                 action.return_id
             ))
         })?;
+        for (connection, what) in [
+            ("lineItems", "50 line items"),
+            ("fulfillmentOrders", "20 fulfillment orders"),
+        ] {
+            if order[connection]["pageInfo"]["hasNextPage"] == true {
+                return Err(TargetError::Permanent(format!(
+                    "the replacement order {} has more than {what}, more than Returnhub reads \
+                     of one: nothing was changed; take the failed items off or release it in \
+                     Shopify by hand",
+                    order["id"].as_str().unwrap_or_default()
+                )));
+            }
+        }
         Ok(Replacement::parse(order))
     }
 

@@ -666,6 +666,14 @@ impl ShopifyTarget {
                 action.return_id
             ))
         })?;
+        if order["fulfillmentOrders"]["pageInfo"]["hasNextPage"] == true {
+            return Err(TargetError::Permanent(format!(
+                "the replacement order {} has more than 20 fulfillment orders, more than \
+                 Returnhub reads of one: nothing was released; release its return holds in \
+                 Shopify by hand",
+                order["id"].as_str().unwrap_or_default()
+            )));
+        }
         let mut holds = ReplacementHolds {
             order_id: order["id"].as_str().unwrap_or_default().to_owned(),
             ours: Vec::new(),

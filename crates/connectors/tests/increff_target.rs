@@ -1220,3 +1220,76 @@ fn an_item_under_review_keeps_the_replacement_held_until_it_is_decided() {
     assert_eq!(ledger.orders[order].fulfillment_orders[0].status, "OPEN");
     assert_eq!(ledger.invalid_documents, 0);
 }
+
+/// A replacement order longer than one page (51 lines, or 21 fulfillment orders) is refused
+/// whole, naming the reason: never cancelled, edited or released on the part that was read.
+#[test]
+fn a_replacement_longer_than_a_page_is_refused_whole() {
+    let increff = IncreffSim::start();
+    increff.add_return("CP-R1", &[("IC-1", "TEE-1")]);
+    let shopify = Simulator::start("Kōwhai");
+    let order = "gid://shopify/Order/65";
+    shopify.add_order(replacement(
+        order,
+        "R1",
+        (0..51)
+            .map(|k| sim_line(&format!("gid://shopify/LineItem/65{k:03}"), "TEE-L", 1))
+            .collect(),
+    ));
+    let target = IncreffTarget::new(config(&increff), Duration::from_secs(5))
+        .unwrap()
+        .with_shop(shop(&shopify, Duration::from_secs(5)));
+    let (action, context) = update_of(vec![item(
+        1,
+        Some(qc("found", Some("fail"), Some("USED_WORN"), &[])),
+        "exchange",
+    )]);
+    match rt().block_on(target.send(&action, &context)) {
+        Err(TargetError::Permanent(reason)) => {
+            assert!(reason.contains("more than 50 line items"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(shopify.ledger().cancellations.is_empty());
+
+    let shopify = Simulator::start("Kōwhai");
+    let mut many = replacement(
+        order,
+        "R1",
+        vec![sim_line("gid://shopify/LineItem/651", "TEE-L", 1)],
+    );
+    many.fulfillment_orders = (0..21)
+        .map(|k| SimFulfillmentOrder::awaiting_return(&format!("fo-{k}")))
+        .collect();
+    shopify.add_order(many);
+    let exchange = ActionDue {
+        key: IdempotencyKey::derive(RETAILER, "R1", &["R1-i1"], ActionKind::Exchange),
+        retailer_id: RETAILER.into(),
+        return_id: "R1".into(),
+        item_ids: vec!["R1-i1".into()],
+        kind: ActionKind::Exchange,
+        amount: None,
+        credit_note_expiry_days: None,
+    };
+    let (_, mut context) = update_of(vec![item(
+        1,
+        Some(qc("found", Some("pass"), None, &[])),
+        "exchange",
+    )]);
+    context.source = "portal".into();
+    context.target = ActionTarget::Shopify;
+    match rt().block_on(shop(&shopify, Duration::from_secs(5)).send(&exchange, &context)) {
+        Err(TargetError::Permanent(reason)) => {
+            assert!(
+                reason.contains("more than 20 fulfillment orders"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!shopify
+        .ledger()
+        .operations
+        .iter()
+        .any(|o| o == "ReleaseHold"));
+}

@@ -539,6 +539,15 @@ fn connection_args(query: &str, field: &str, vars: &Value) -> Result<(usize, usi
     Ok((first as usize, start))
 }
 
+/// The first `first` of `o`'s fulfillment orders, as a connection.
+fn fulfillment_page(o: &SimOrder, first: usize) -> Value {
+    json!({
+        "pageInfo": { "hasNextPage": o.fulfillment_orders.len() > first },
+        "nodes": o.fulfillment_orders.iter().take(first).map(SimFulfillmentOrder::json)
+            .collect::<Vec<_>>(),
+    })
+}
+
 /// A page of `o`'s line items, as a connection: at most `first` from `start`.
 fn lines_page(o: &SimOrder, first: usize, start: usize) -> Value {
     let page: Vec<Value> = o
@@ -1330,13 +1339,17 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
         "ExchangeHolds" => {
             let tag =
                 search_term(vars["query"].as_str().unwrap_or_default(), "tag").unwrap_or_default();
+            let Ok((first, _)) = connection_args(query, "fulfillmentOrders", vars) else {
+                return Outcome::Errors(vec![
+                    json!({ "message": "you must provide one of first or last" }),
+                ]);
+            };
             let nodes: Vec<Value> = ledger
                 .orders
                 .values()
                 .filter(|o| o.tags.contains(&tag))
                 .take(2)
-                .map(|o| json!({ "id": o.id, "fulfillmentOrders": { "nodes":
-                    o.fulfillment_orders.iter().map(SimFulfillmentOrder::json).collect::<Vec<_>>() } }))
+                .map(|o| json!({ "id": o.id, "fulfillmentOrders": fulfillment_page(o, first) }))
                 .collect();
             Outcome::Data(json!({ "orders": { "nodes": nodes } }))
         }
@@ -1371,6 +1384,14 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
         "ExchangeOrder" => {
             let tag =
                 search_term(vars["query"].as_str().unwrap_or_default(), "tag").unwrap_or_default();
+            let (Ok((first_lines, _)), Ok((first_fos, _))) = (
+                connection_args(query, "lineItems", vars),
+                connection_args(query, "fulfillmentOrders", vars),
+            ) else {
+                return Outcome::Errors(vec![
+                    json!({ "message": "you must provide one of first or last" }),
+                ]);
+            };
             let nodes: Vec<Value> = ledger
                 .orders
                 .values()
@@ -1380,6 +1401,7 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                     let lines: Vec<Value> = o
                         .lines
                         .iter()
+                        .take(first_lines)
                         .map(|l| json!({ "id": l.id, "sku": l.sku, "quantity": l.quantity,
                             "currentQuantity": ledger.current_quantity(l),
                             "customAttributes": ledger.line_attributes.get(&l.id).into_iter().flatten()
@@ -1387,9 +1409,9 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
                         .collect();
                     json!({ "id": o.id,
                         "cancelledAt": ledger.cancellations.contains_key(&o.id).then_some("2026-11-24T00:00:00Z"),
-                        "lineItems": { "nodes": lines },
-                        "fulfillmentOrders": { "nodes": o.fulfillment_orders.iter()
-                            .map(SimFulfillmentOrder::json).collect::<Vec<_>>() } })
+                        "lineItems": { "nodes": lines,
+                            "pageInfo": { "hasNextPage": o.lines.len() > first_lines } },
+                        "fulfillmentOrders": fulfillment_page(o, first_fos) })
                 })
                 .collect();
             Outcome::Data(json!({ "orders": { "nodes": nodes } }))
