@@ -107,6 +107,11 @@ pub struct TrackingForward {
     pub receipt: Option<String>,
 }
 
+/// Whether a return's RC was queued: asked at every receipt scan, so through
+/// `webhook_deliveries_by_return`, never by reading the queue (migration 0010).
+pub const RECEIPT_QUEUED: &str = "SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+     WHERE return_id = ?1 AND code = 'RC')";
+
 /// The delivery id of the receipt notice a carrier's first scan brought forward.
 pub fn receipt_event_id(return_id: &str) -> String {
     format!("{return_id}/RC")
@@ -159,10 +164,7 @@ impl Store {
     pub fn receipt_queued(&self, return_id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM webhook_deliveries
-                   WHERE return_id = ?1 AND code = 'RC')",
-            )?
+            .prepare_cached(RECEIPT_QUEUED)?
             .query_row([return_id], |r| r.get(0))?)
     }
 

@@ -29,6 +29,7 @@ pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use deliveries::{
     receipt_event_id, Attempt, DeliveryRow, DeliverySummary, TrackingForward, DELIVERY_SUMMARIES,
+    RECEIPT_QUEUED,
 };
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};

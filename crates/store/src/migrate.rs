@@ -44,6 +44,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_event_versions",
         include_str!("../../../migrations/hub/0009_event_versions.sql"),
     ),
+    (
+        "0010_receipt_lookup",
+        include_str!("../../../migrations/hub/0010_receipt_lookup.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -301,3 +301,28 @@ fn the_summary_reads_pending_rows_through_their_index_and_never_scans_the_histor
         "every read of webhook_deliveries goes through the pending index: {plan:?}"
     );
 }
+
+/// Whether a return's receipt notice was queued is asked at every receipt scan: through its
+/// index, whatever the queue holds.
+#[test]
+fn the_receipt_lookup_goes_through_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("hub.db")).unwrap();
+    let plan: Vec<String> = store
+        .reader()
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            returnhub_store::RECEIPT_QUEUED
+        ))
+        .unwrap()
+        .query_map(["r1"], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("webhook_deliveries_by_return")),
+        "{plan:?}"
+    );
+    assert!(!store.receipt_queued("r1").unwrap());
+}
