@@ -771,6 +771,20 @@ impl ShopifyTarget {
             .ok_or_else(|| {
                 TargetError::Permanent(format!("order {} not found on Shopify", context.order_id))
             })?;
+        let longer = data["order"]["returns"]["pageInfo"]["hasNextPage"] == true
+            || returns.iter().any(|r| {
+                ["returnLineItems", "exchangeLineItems"]
+                    .iter()
+                    .any(|c| r[*c]["pageInfo"]["hasNextPage"] == true)
+            });
+        if longer {
+            return Err(TargetError::Permanent(format!(
+                "order {} has more than 5 Shopify returns, or a return of more than 25 lines, \
+                 more than Returnhub reads: nothing was processed; process the return in \
+                 Shopify by hand",
+                context.order_id
+            )));
+        }
         Ok(returns
             .iter()
             .map(ShopReturn::parse)

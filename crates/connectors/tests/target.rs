@@ -705,3 +705,33 @@ fn a_gift_card_an_earlier_build_issued_is_found_and_not_issued_again() {
     );
     assert_eq!(sim.ledger().gift_cards.len(), 1);
 }
+
+/// A Shopify return longer than a page (26 return lines) is refused whole with the reason,
+/// never processed on the 25 lines that were read.
+#[test]
+fn a_shopify_return_longer_than_a_page_is_refused_whole() {
+    let sim = Simulator::start("Shop");
+    sim.add_order(one_unit_order(vec![]));
+    let mut long = customer_return();
+    long.lines = (0..26)
+        .map(|k| {
+            (
+                format!("gid://shopify/ReturnLineItem/{k}"),
+                "gid://shopify/LineItem/1".to_string(),
+                1,
+                0,
+            )
+        })
+        .collect();
+    sim.add_return(long);
+    let (action, context) = action_of(ActionKind::Exchange);
+    match rt().block_on(return_process_target(&sim).send(&action, &context)) {
+        Err(TargetError::Permanent(reason)) => {
+            assert!(reason.contains("more than 25 lines"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let ledger = sim.ledger();
+    assert!(!ledger.operations.iter().any(|o| o == "ReturnProcess"));
+    assert_eq!(ledger.invalid_documents, 0);
+}

@@ -1544,20 +1544,37 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             if !ledger.orders.contains_key(order_id) {
                 return Outcome::Data(json!({ "order": null }));
             }
-            let nodes: Vec<Value> = ledger
+            let (Ok((first, _)), Ok((first_lines, _)), Ok((first_exchanges, _))) = (
+                connection_args(query, "returns", vars),
+                connection_args(query, "returnLineItems", vars),
+                connection_args(query, "exchangeLineItems", vars),
+            ) else {
+                return Outcome::Errors(vec![
+                    json!({ "message": "you must provide one of first or last" }),
+                ]);
+            };
+            let all: Vec<&SimReturn> = ledger
                 .returns
                 .iter()
                 .filter(|r| r.order_id == order_id)
-                .take(5)
+                .collect();
+            let nodes: Vec<Value> = all
+                .iter()
+                .take(first)
                 .map(|r| json!({ "id": r.id, "name": r.name, "status": r.status,
-                    "returnLineItems": { "nodes": r.lines.iter().map(|(id, line, q, done)| json!({
+                    "returnLineItems": {
+                        "pageInfo": { "hasNextPage": r.lines.len() > first_lines },
+                        "nodes": r.lines.iter().take(first_lines).map(|(id, line, q, done)| json!({
                         "id": id, "quantity": q, "unprocessedQuantity": q - done,
                         "fulfillmentLineItem": { "lineItem": { "id": line } } })).collect::<Vec<_>>() },
-                    "exchangeLineItems": { "nodes": r.exchanges.iter().map(|(id, q, done)| json!({
+                    "exchangeLineItems": {
+                        "pageInfo": { "hasNextPage": r.exchanges.len() > first_exchanges },
+                        "nodes": r.exchanges.iter().take(first_exchanges).map(|(id, q, done)| json!({
                         "id": id, "quantity": q, "unprocessedQuantity": q - done })).collect::<Vec<_>>() },
                 }))
                 .collect();
-            Outcome::Data(json!({ "order": { "id": order_id, "returns": { "nodes": nodes } } }))
+            Outcome::Data(json!({ "order": { "id": order_id, "returns": {
+                "pageInfo": { "hasNextPage": all.len() > first }, "nodes": nodes } } }))
         }
         "ReturnProcess" => {
             let input = &vars["input"];
