@@ -38,7 +38,7 @@ use returnhub_core::trigger::{
 use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 use support::simulator::{
-    Fault, SimFulfillmentOrder, SimLine, SimOrder, SimReturn, Simulator, TOKEN,
+    Fault, Presentment, SimFulfillmentOrder, SimLine, SimOrder, SimReturn, Simulator, TOKEN,
 };
 
 const ACTIONS: u32 = 1_000;
@@ -76,6 +76,20 @@ fn line_gid(n: u32) -> String {
 /// Unit prices vary so amounts are not all alike.
 fn price(n: u32) -> i64 {
     2_000 + i64::from(n % 37) * 150
+}
+
+/// Some refunded orders were paid in Australian dollars (Shopify's presentment currency) at
+/// the order's rate: their refunds must be made in AUD.
+fn paid_in_aud(n: u32) -> Option<Presentment> {
+    (kind_of(n) == ActionKind::Refund && n % 7 == 3).then_some(Presentment {
+        currency: Currency::AUD,
+        per_million: 920_000,
+    })
+}
+
+/// Some replacement orders are also held by a fraud check, which an exchange must leave.
+fn fraud_held(n: u32) -> bool {
+    n.is_multiple_of(3)
 }
 
 /// Units bought: one in every third order (so a refund that landed late leaves nothing to
@@ -288,11 +302,21 @@ fn seed_shop(sim: &Simulator, shopify: &ShopifyPolicy) {
                     0,
                 ),
                 refunds: vec![],
-                fulfillment_orders: vec![SimFulfillmentOrder::awaiting_return(&format!(
-                    "gid://shopify/FulfillmentOrder/{}",
-                    8_000_000 + n
-                ))],
+                fulfillment_orders: vec![{
+                    let fo = SimFulfillmentOrder::awaiting_return(&format!(
+                        "gid://shopify/FulfillmentOrder/{}",
+                        8_000_000 + n
+                    ));
+                    if fraud_held(n) {
+                        fo.held(&format!("fraud-{n}"), "HIGH_RISK_OF_FRAUD", "Fraud Filter")
+                    } else {
+                        fo
+                    }
+                }],
             });
+        }
+        if let Some(presentment) = paid_in_aud(n) {
+            sim.ledger().presentment.insert(order_gid(n), presentment);
         }
     }
 }
@@ -475,7 +499,19 @@ fn scenario(shopify: ShopifyPolicy) {
                 assert_eq!(refunds.len(), 1, "order {n}: nothing but this refund");
                 let refund = refunds[0];
                 assert_eq!(refund.id, reference);
-                assert_eq!(refund.amount, price(n), "the decision's amount, exactly");
+                match paid_in_aud(n) {
+                    Some(aud) => {
+                        // Made in the currency paid: the whole suggestion's AUD amount (the
+                        // shop's ledger converts it back, within a cent).
+                        assert_eq!(
+                            refund.paid_back,
+                            Some((aud.of(price(n), Currency::NZD), Currency::AUD)),
+                            "order {n}: refunded in AUD"
+                        );
+                        assert!((refund.amount - price(n)).abs() <= 1, "order {n}");
+                    }
+                    None => assert_eq!(refund.amount, price(n), "the decision's amount, exactly"),
+                }
                 assert_eq!(
                     refund.store_credit, None,
                     "a refund goes back to the payment"
@@ -544,14 +580,20 @@ fn scenario(shopify: ShopifyPolicy) {
             ActionKind::Exchange => {
                 let replacement = format!("gid://shopify/Order/{}", 6_000_000 + n);
                 assert_eq!(reference, replacement);
-                let held = ledger.orders[&replacement]
+                let holds: Vec<&str> = ledger.orders[&replacement]
                     .fulfillment_orders
                     .iter()
-                    .filter(|fo| fo.status == "ON_HOLD")
-                    .count();
-                if held > 0 {
+                    .flat_map(|fo| fo.holds.iter().map(|h| h.reason.as_str()))
+                    .collect();
+                if holds.contains(&"AWAITING_RETURN_ITEMS") {
                     lost += 1;
                 }
+                // Another's hold is never released with ours.
+                assert_eq!(
+                    holds.contains(&"HIGH_RISK_OF_FRAUD"),
+                    fraud_held(n),
+                    "replacement {replacement}: {holds:?}"
+                );
                 assert!(ledger.orders[&order_gid(n)].refunds.is_empty());
             }
             ActionKind::TagOrder => {
