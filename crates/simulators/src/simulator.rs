@@ -686,7 +686,11 @@ impl Simulator {
         let form: HashMap<String, String> = String::from_utf8_lossy(body)
             .split('&')
             .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (decode_form(k), decode_form(v)))
+            // Form encoding: `+` is a space, then `%XX` escapes.
+            .map(|(k, v)| {
+                let decode = |t: &str| super::loop_sim::percent_decode(&t.replace('+', " "));
+                (decode(k), decode(v))
+            })
             .collect();
         let field = |k: &str| form.get(k).map(String::as_str);
         if field("grant_type") != Some("client_credentials") {
@@ -1680,27 +1684,4 @@ pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, bo
     let _ = stream.write_all(head.as_bytes()).await;
     let _ = stream.write_all(body).await;
     let _ = stream.shutdown().await;
-}
-
-/// `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
-fn decode_form(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'+', _) => out.push(b' '),
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 2;
-            }
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
