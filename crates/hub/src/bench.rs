@@ -159,16 +159,16 @@ impl Hub {
                 .iter()
                 .any(|s| s.user_id == actor.user_id && s.return_id == return_id);
         // Only a hub that sends its own actions knows the key its gift card codes are made
-        // with (with a central store, its `gift-card-code` command shows them); read from
-        // the keyring only when a supervisor's return has a credit note to show.
-        let hub_sends = self.options().central_url.is_none();
-        let codes_key = || self.gift_card_secret().map_err(HubError::Failed);
-        let actions = actions_shown(
-            store,
-            &retailer,
-            return_id,
-            (actor.role.covers(Role::Supervisor) && hub_sends).then_some(&codes_key),
-        )?;
+        // with (with a central store, its `gift-card-code` command shows them). A keyring
+        // that cannot answer costs the code, never the scan.
+        let codes_key = (actor.role.covers(Role::Supervisor)
+            && self.options().central_url.is_none())
+        .then(|| self.gift_card_secret())
+        .and_then(|key| {
+            key.map_err(|e| tracing::warn!(error = %e, "gift card codes not shown"))
+                .ok()
+        });
+        let actions = actions_shown(store, &retailer, return_id, codes_key.as_deref())?;
         let mut state = BenchState {
             return_id: return_id.to_string(),
             status: ret.status,
@@ -768,36 +768,39 @@ fn actions_shown(
     store: &Store,
     retailer: &RetailerRecord,
     return_id: &str,
-    codes_key: Option<&dyn Fn() -> Result<String>>,
+    codes_key: Option<&str>,
 ) -> Result<Vec<ActionState>> {
-    let source = store.return_source(return_id)?.unwrap_or_default();
-    let gift_cards = retailer.policy.shopify.credit_note == CreditNoteVia::GiftCard
-        && !retailer.policy.partners.target_for(&source).is_partner();
-    let mut secret: Option<String> = None;
-    let mut shown = Vec::new();
-    for (_, state, payload) in store.actions_of(return_id)? {
-        let Ok(action) = serde_json::from_str::<ActionDue>(&payload) else {
-            continue;
-        };
-        let gift_card_code = match codes_key {
-            Some(key) if gift_cards && action.kind == ActionKind::CreditNote => {
-                if secret.is_none() {
-                    secret = Some(key()?);
-                }
-                secret.as_deref().map(|s| {
-                    returnhub_connectors::shopify::gift_card_code(s.as_bytes(), &action.key)
-                })
-            }
-            _ => None,
-        };
-        shown.push(ActionState {
+    let actions: Vec<(ActionDue, String)> = store
+        .actions_of(return_id)?
+        .into_iter()
+        .filter_map(|(_, state, payload)| Some((serde_json::from_str(&payload).ok()?, state)))
+        .collect();
+    // Codes only for credit notes issued as Shopify gift cards (not through a partner).
+    let codes_key = match codes_key {
+        Some(key)
+            if retailer.policy.shopify.credit_note == CreditNoteVia::GiftCard
+                && actions
+                    .iter()
+                    .any(|(a, _)| a.kind == ActionKind::CreditNote) =>
+        {
+            let source = store.return_source(return_id)?.unwrap_or_default();
+            (!retailer.policy.partners.target_for(&source).is_partner()).then_some(key)
+        }
+        _ => None,
+    };
+    Ok(actions
+        .into_iter()
+        .map(|(action, state)| ActionState {
             kind: action.kind.name().to_owned(),
             amount: action.amount.map(|m| m.to_string()),
             state,
-            gift_card_code,
-        });
-    }
-    Ok(shown)
+            gift_card_code: codes_key
+                .filter(|_| action.kind == ActionKind::CreditNote)
+                .map(|key| {
+                    returnhub_connectors::shopify::gift_card_code(key.as_bytes(), &action.key)
+                }),
+        })
+        .collect())
 }
 
 fn evidence_required(

@@ -163,6 +163,9 @@ pub(crate) struct ShopWorkers {
     /// Whether each (retailer, URL) has a tracking webhook password in the keyring, as last
     /// read (F5 asks every second); see `Hub::has_webhook_password`.
     pub(crate) webhook_passwords: Mutex<HashMap<(String, String), bool>>,
+    /// This device's key for gift card codes, once read (it never changes once made): the
+    /// dispatcher and the bench ask for it often.
+    gift_card_secret: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -445,9 +448,16 @@ impl Hub {
     /// This device's key for gift card codes (made the first time): the code of a credit note
     /// it issues cannot be worked out from the action's key alone.
     pub(crate) fn gift_card_secret(&self) -> std::result::Result<String, String> {
-        self.secrets
+        let mut known = lock(&self.shops.gift_card_secret);
+        if let Some(secret) = known.as_ref() {
+            return Ok(secret.clone());
+        }
+        let secret = self
+            .secrets
             .load_or_create(GIFT_CARD_SECRET)
-            .map_err(|e| format!("cannot keep the key for gift card codes: {e}"))
+            .map_err(|e| format!("cannot keep the key for gift card codes: {e}"))?;
+        *known = Some(secret.clone());
+        Ok(secret)
     }
 
     fn shop_credentials(&self, retailer_id: &str) -> std::result::Result<ShopCredentials, String> {
