@@ -524,15 +524,7 @@ impl ShopifyTarget {
                 tracing::warn!(key = %action.key, order = %context.order_id, "the order has no customer: the gift card is issued to nobody (its code is on the action)")
             }
         }
-        // No server-side idempotency: never repeated blindly, reconciled by code instead.
-        let mut sent = self
-            .client
-            .execute(
-                &documents::GIFT_CARD_CREATE,
-                json!({ "input": input }),
-                Repeat::Unsafe,
-            )
-            .await;
+        let mut sent = self.create_gift_card(&input).await;
         let denied = match (&sent, &customer) {
             (Err(GraphqlError::Refused { message, .. }), Some(_)) => {
                 message.contains("Access denied").then(|| message.clone())
@@ -547,14 +539,7 @@ impl ShopifyTarget {
             if let Some(fields) = input.as_object_mut() {
                 fields.remove("customerId");
             }
-            sent = self
-                .client
-                .execute(
-                    &documents::GIFT_CARD_CREATE,
-                    json!({ "input": input }),
-                    Repeat::Unsafe,
-                )
-                .await;
+            sent = self.create_gift_card(&input).await;
         }
         let data = sent.map_err(target_error)?;
         let payload = &data["giftCardCreate"];
@@ -578,6 +563,18 @@ impl ShopifyTarget {
             self.notify_gift_card(action, &card).await;
         }
         Ok(Confirmation { reference: card })
+    }
+
+    /// `giftCardCreate` with `input`. No server-side idempotency: never repeated blindly,
+    /// reconciled by code instead.
+    async fn create_gift_card(&self, input: &Value) -> Result<Value, GraphqlError> {
+        self.client
+            .execute(
+                &documents::GIFT_CARD_CREATE,
+                json!({ "input": input }),
+                Repeat::Unsafe,
+            )
+            .await
     }
 
     /// Emails the card to its customer. The card exists whatever happens here: a failed

@@ -410,21 +410,20 @@ impl Hub {
         let tracking = match (received, found.as_ref()) {
             (true, Some(ret)) => {
                 let retailer = bench::retailer_of(&store, &ret.retailer.id)?;
-                let told = webhooks::receipt_told_already(&store, &ret.id)?;
-                (!told)
-                    .then_some(())
-                    .and_then(|()| {
-                        webhooks::tracking_batch(
-                            &retailer,
-                            ret,
-                            &self.options().hub_name,
-                            "RC",
-                            now,
-                            &[],
-                            &[],
-                        )
-                    })
+                if webhooks::receipt_told_already(&store, &ret.id)? {
+                    None
+                } else {
+                    webhooks::tracking_batch(
+                        &retailer,
+                        ret,
+                        &self.options().hub_name,
+                        "RC",
+                        now,
+                        &[],
+                        &[],
+                    )
                     .map(|body| (retailer, ret.id.clone(), body))
+                }
             }
             _ => None,
         };
