@@ -158,6 +158,36 @@ fn replacement(id: &str, return_id: &str, lines: Vec<SimLine>) -> SimOrder {
     }
 }
 
+/// Return CP-R1 of two items asked to be exchanged, and its replacement order
+/// `gid://shopify/Order/{n}` whose lines `…/LineItem/{n}1` and `{n}2` each name the item they
+/// replace (IC-1, IC-2) by line attribute.
+fn two_item_exchange(n: &str) -> (IncreffSim, Simulator) {
+    let increff = IncreffSim::start();
+    increff.add_return("CP-R1", &[("IC-1", "TEE-1"), ("IC-2", "TEE-2")]);
+    let shopify = Simulator::start("Kōwhai");
+    let (kept, dropped) = (
+        format!("gid://shopify/LineItem/{n}1"),
+        format!("gid://shopify/LineItem/{n}2"),
+    );
+    shopify.add_order(replacement(
+        &format!("gid://shopify/Order/{n}"),
+        "R1",
+        vec![
+            sim_line(&kept, "TEE-1-L", 1),
+            sim_line(&dropped, "TEE-2-L", 1),
+        ],
+    ));
+    let mut ledger = shopify.ledger();
+    ledger
+        .line_attributes
+        .insert(kept, vec![("_returned_item".into(), "IC-1".into())]);
+    ledger
+        .line_attributes
+        .insert(dropped, vec![("_returned_item".into(), "IC-2".into())]);
+    drop(ledger);
+    (increff, shopify)
+}
+
 fn fulfillment_status(sim: &Simulator, order: &str) -> String {
     sim.ledger().orders[order].fulfillment_orders[0]
         .status
@@ -341,29 +371,9 @@ fn a_failed_exchange_cancels_the_replacement_order() {
 /// (found by the line attribute that names the item), the other line stays and ships.
 #[test]
 fn a_failed_item_of_a_mixed_exchange_loses_its_line_and_the_rest_ships() {
-    let increff = IncreffSim::start();
-    increff.add_return("CP-R1", &[("IC-1", "TEE-1"), ("IC-2", "TEE-2")]);
-    let shopify = Simulator::start("Kōwhai");
+    let (increff, shopify) = two_item_exchange("63");
     let order = "gid://shopify/Order/63";
     let (kept, dropped) = ("gid://shopify/LineItem/631", "gid://shopify/LineItem/632");
-    shopify.add_order(replacement(
-        order,
-        "R1",
-        vec![
-            sim_line(kept, "TEE-1-L", 1),
-            sim_line(dropped, "TEE-2-L", 1),
-        ],
-    ));
-    {
-        let mut ledger = shopify.ledger();
-        ledger
-            .line_attributes
-            .insert(kept.into(), vec![("_returned_item".into(), "IC-1".into())]);
-        ledger.line_attributes.insert(
-            dropped.into(),
-            vec![("_returned_item".into(), "IC-2".into())],
-        );
-    }
     let (action, context) = update_of(vec![
         item(1, Some(qc("found", Some("pass"), None, &[])), "exchange"),
         item(
@@ -1159,29 +1169,9 @@ fn faults_on_every_kind_of_request_leave_one_effect_per_item() {
 /// replacement ships with the first item's line.
 #[test]
 fn an_item_under_review_keeps_the_replacement_held_until_it_is_decided() {
-    let increff = IncreffSim::start();
-    increff.add_return("CP-R1", &[("IC-1", "TEE-1"), ("IC-2", "TEE-2")]);
-    let shopify = Simulator::start("Kōwhai");
+    let (increff, shopify) = two_item_exchange("64");
     let order = "gid://shopify/Order/64";
     let (kept, dropped) = ("gid://shopify/LineItem/641", "gid://shopify/LineItem/642");
-    shopify.add_order(replacement(
-        order,
-        "R1",
-        vec![
-            sim_line(kept, "TEE-1-L", 1),
-            sim_line(dropped, "TEE-2-L", 1),
-        ],
-    ));
-    {
-        let mut ledger = shopify.ledger();
-        ledger
-            .line_attributes
-            .insert(kept.into(), vec![("_returned_item".into(), "IC-1".into())]);
-        ledger.line_attributes.insert(
-            dropped.into(),
-            vec![("_returned_item".into(), "IC-2".into())],
-        );
-    }
     let target = IncreffTarget::new(config(&increff), Duration::from_secs(5))
         .unwrap()
         .with_shop(shop(&shopify, Duration::from_secs(5)));

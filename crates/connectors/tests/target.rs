@@ -565,19 +565,22 @@ fn a_retried_refusal_is_sent_under_a_key_of_its_own() {
 /// without the currency Shopify refuses it. A part of an amount is its share of the AUD one.
 #[test]
 fn a_refund_of_an_order_paid_in_another_currency_is_made_in_that_currency() {
-    use support::simulator::Presentment;
+    /// The customer paid order 1 in AUD, at 0.92 to the shop's NZD.
+    fn paid_in_aud(sim: &Simulator) {
+        sim.ledger().presentment.insert(
+            "gid://shopify/Order/1".into(),
+            support::simulator::Presentment {
+                currency: Currency::AUD,
+                per_million: 920_000,
+            },
+        );
+    }
     let sim = Simulator::start("Shop");
     let mut order = one_unit_order(vec![]);
     order.lines[0].quantity = 2;
     order.payment.2 = 9_000;
     sim.add_order(order);
-    sim.ledger().presentment.insert(
-        "gid://shopify/Order/1".into(),
-        Presentment {
-            currency: Currency::AUD,
-            per_million: 920_000,
-        },
-    );
+    paid_in_aud(&sim);
     let (mut action, mut context) = refund_action();
     context.lines[0].quantity = 2;
     action.amount = Some(Money::new(9_000, Currency::NZD));
@@ -600,13 +603,7 @@ fn a_refund_of_an_order_paid_in_another_currency_is_made_in_that_currency() {
     order.lines[0].unit_price = 3_333;
     order.payment.2 = 3_333;
     sim.add_order(order);
-    sim.ledger().presentment.insert(
-        "gid://shopify/Order/1".into(),
-        Presentment {
-            currency: Currency::AUD,
-            per_million: 920_000,
-        },
-    );
+    paid_in_aud(&sim);
     let (mut action, context) = refund_action();
     action.amount = Some(Money::new(3_000, Currency::NZD));
     rt().block_on(target(&sim).send(&action, &context)).unwrap();
