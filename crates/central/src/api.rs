@@ -21,6 +21,9 @@ pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 
 /// Where Shopify delivers connected retailers' `orders/updated` webhooks.
 pub const SHOPIFY_ORDERS_UPDATED_PATH: &str = "/v1/shopify/orders-updated";
+/// Shopify's install request (the app's URL) and the OAuth callback (its redirect URI).
+pub const SHOPIFY_INSTALL_PATH: &str = "/v1/shopify/install";
+pub const SHOPIFY_CALLBACK_PATH: &str = "/v1/shopify/callback";
 /// Loop's webhooks for one retailer: `/v1/loop/webhook/{retailer id}`.
 pub const LOOP_WEBHOOK_PATH: &str = "/v1/loop/webhook/{retailer}";
 pub const INCREFF_WEBHOOK_PATH: &str = "/v1/increff/webhook/{retailer}";
@@ -45,9 +48,10 @@ impl From<CentralError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self.0 {
+impl ApiError {
+    /// The status and code an error is answered with.
+    fn status_of(e: &CentralError) -> (StatusCode, &'static str) {
+        match e {
             CentralError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             CentralError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             CentralError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -55,7 +59,13 @@ impl IntoResponse for ApiError {
             CentralError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             CentralError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             CentralError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = ApiError::status_of(&self.0);
         if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
         }
@@ -302,6 +312,78 @@ async fn shopify_orders_updated(
     Ok(Json(WebhookAnswer { outcome }).into_response())
 }
 
+/// A page for the merchant's browser: plain text, so nothing in it is markup.
+fn page(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn no_installs() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "This central store installs no Shopify app.".into(),
+    )
+}
+
+async fn shopify_install(State(state): State<AppState>, request: Request) -> Response {
+    let Some(vault) = state.shop_secrets.clone() else {
+        return no_installs();
+    };
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    match crate::shopify::install_request(state.storage.clone(), vault, &query, (state.clock)())
+        .await
+    {
+        Ok(location) => (
+            StatusCode::FOUND,
+            [(axum::http::header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(e) => install_page(e),
+    }
+}
+
+async fn shopify_callback(State(state): State<AppState>, request: Request) -> Response {
+    let Some(vault) = state.shop_secrets.clone() else {
+        return no_installs();
+    };
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    match crate::shopify::install_callback(
+        state.storage.clone(),
+        vault,
+        &query,
+        state.shopify_client.clone(),
+        (state.clock)(),
+    )
+    .await
+    {
+        Ok(connection) => page(
+            StatusCode::OK,
+            format!(
+                "Returnhub is connected to {} ({}) for retailer {}. Its return actions are \
+                 sent from the returns hub's central store. You can close this page.",
+                connection.shop_name, connection.shop_domain, connection.retailer_id
+            ),
+        ),
+        Err(e) => install_page(e),
+    }
+}
+
+/// A refused or failed install step, said to the merchant; server failures are logged.
+fn install_page(e: CentralError) -> Response {
+    let (status, _) = ApiError::status_of(&e);
+    if status.is_server_error() {
+        tracing::error!(error = %e, "install failed");
+    }
+    page(status, format!("The install did not complete: {e}"))
+}
+
 /// The answer of a central store that keeps no partner webhook secrets.
 fn no_partner_webhooks() -> Response {
     let body = ErrorBody {
@@ -364,6 +446,8 @@ pub fn router(state: AppState) -> Router {
         .route(wire::DEVICE_PATH, get(device_info))
         .route(wire::UPLOAD_PATH, post(upload))
         .route(wire::TRACKING_PATH, post(tracking))
+        .route(SHOPIFY_INSTALL_PATH, get(shopify_install))
+        .route(SHOPIFY_CALLBACK_PATH, get(shopify_callback))
         // The webhooks read their body whole (the signature covers it): bounded per route.
         .route(
             SHOPIFY_ORDERS_UPDATED_PATH,

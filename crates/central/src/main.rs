@@ -110,6 +110,32 @@ enum Command {
         #[arg(long, value_name = "ID")]
         client_id: Option<String>,
     },
+    /// Set the Shopify app this store installs on merchants' shops (the authorization code
+    /// grant): its client ID, and its client secret read from standard input. The redirect
+    /// URL is this store's callback as Shopify reaches it, and must be listed in the app's
+    /// configuration in the Dev Dashboard; point the app's URL at /v1/shopify/install.
+    ShopifyApp {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        client_id: String,
+        /// https://CENTRAL/v1/shopify/callback
+        #[arg(long, value_name = "URL")]
+        redirect_url: String,
+    },
+    /// Start installing the app (set with shopify-app) on a retailer's shop: prints the link
+    /// the shop's owner opens to approve it (good once, for an hour). On approval the store
+    /// keeps the shop's expiring offline token, renews it by itself, and sends the
+    /// retailer's actions to that shop.
+    ShopInstall {
+        #[command(flatten)]
+        store: DataDir,
+        #[arg(long, value_name = "ID")]
+        retailer: String,
+        /// NAME.myshopify.com
+        #[arg(long, value_name = "DOMAIN")]
+        shop: String,
+    },
     /// Keep the secret Shopify signs the shop's webhooks with (read from standard input);
     /// orders/updated webhooks are then taken at POST /v1/shopify/orders-updated.
     ShopifyWebhookSecret {
@@ -488,6 +514,47 @@ fn run(cli: Cli) -> Result<(), String> {
             eprintln!(
                 "retailer '{retailer}' connected to {} ({}); its actions are sent from this central store",
                 connection.shop_name, connection.shop_domain
+            );
+            Ok(())
+        }
+        Command::ShopifyApp {
+            store,
+            client_id,
+            redirect_url,
+        } => {
+            open(&store)?;
+            let secret = secret_from_stdin("client secret")?;
+            let app = returnhub_central::shopify::set_shopify_app(
+                &returnhub_central::shopify::vault(&store.data_dir),
+                &client_id,
+                &secret,
+                &redirect_url,
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!(
+                "Shopify app {} kept; Shopify sends merchants back to {}",
+                app.client_id, app.redirect_url
+            );
+            Ok(())
+        }
+        Command::ShopInstall {
+            store,
+            retailer,
+            shop,
+        } => {
+            let storage = open(&store)?;
+            let link = returnhub_central::shopify::begin_install(
+                &storage,
+                &returnhub_central::shopify::vault(&store.data_dir),
+                &retailer,
+                &shop,
+                now_ms(),
+            )
+            .map_err(|e| e.to_string())?;
+            println!("{link}");
+            eprintln!(
+                "the shop's owner opens this link within an hour and approves Returnhub; \
+                 retailer '{retailer}' is then connected"
             );
             Ok(())
         }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use returnhub_connectors::dispatch::{Target, TargetError};
+use returnhub_connectors::oauth;
 use returnhub_connectors::route::partner_secret_name;
 use returnhub_connectors::{
     ClientOptions, PartnerTarget, Router, ShopCredentials, ShopifyClient, ShopifySettings,
@@ -29,7 +30,9 @@ use returnhub_protocol::wire::ClaimState;
 use returnhub_secrets::{Backend, SecretVault};
 
 use crate::dispatch::{dispatch_due, ActionDispatcher, ClaimContext, DispatchOutcome};
-use crate::storage::{ActionClaim, CentralError, CentralStorage, OrderUpdate, ShopConnection};
+use crate::storage::{
+    ActionClaim, CentralError, CentralStorage, OrderUpdate, ShopConnection, ShopInstall,
+};
 
 /// Between two dispatch passes when there was nothing to do.
 const IDLE_PASS: Duration = Duration::from_secs(5);
@@ -152,8 +155,7 @@ pub async fn order_updated(
                 "retailer {retailer}'s shop credentials cannot be read ({e}): connect-shop again"
             ))
         })?;
-    let client = ShopifyClient::new(&credentials, Arc::new(SystemClock), options)
-        .map_err(|e| CentralError::Storage(e.to_string()))?;
+    let client = shop_client(&vault, retailer, &credentials, options)?;
     let order = returnhub_connectors::import::fetch_order(&client, retailer, &notice.order_id)
         .await
         .map_err(|e| {
@@ -178,41 +180,323 @@ pub fn connect_shop(
     credentials: &ShopCredentials,
     now: UnixMillis,
 ) -> Result<ShopConnection, CentralError> {
-    let rt = runtime()?;
-    // The scopes the retailer's current way of acting on Shopify needs.
+    let needed = scopes_for(storage, retailer_id)?;
+    let shop_name = runtime()?.block_on(verify_shop(credentials, &needed))?;
+    keep_connection(storage, vault, retailer_id, credentials, shop_name, now)
+}
+
+/// The access scopes the retailer's current way of acting on Shopify needs.
+fn scopes_for(
+    storage: &dyn CentralStorage,
+    retailer_id: &str,
+) -> Result<Vec<(&'static str, &'static str)>, CentralError> {
     let policy = storage
-        .retailers()?
-        .into_iter()
-        .find(|r| r.id == retailer_id)
+        .retailer(retailer_id)?
         .map(|r| r.policy.shopify)
         .unwrap_or_default();
-    let needed = returnhub_connectors::scopes_needed(&policy);
-    let shop_name = rt
-        .block_on(returnhub_connectors::verify_credentials(
-            credentials,
-            Arc::new(SystemClock),
-            ClientOptions::default(),
-            &needed,
+    Ok(returnhub_connectors::scopes_needed(&policy))
+}
+
+/// The shop's name, once it has accepted the credentials with every scope `needed`.
+async fn verify_shop(
+    credentials: &ShopCredentials,
+    needed: &[(&str, &str)],
+) -> Result<String, CentralError> {
+    returnhub_connectors::verify_credentials(
+        credentials,
+        Arc::new(SystemClock),
+        ClientOptions::default(),
+        needed,
+    )
+    .await
+    .map_err(|e| {
+        CentralError::Invalid(format!(
+            "{} did not accept these credentials: {}",
+            credentials.shop_domain,
+            e.message()
         ))
-        .map_err(|e| {
-            CentralError::Invalid(format!(
-                "{} did not accept these credentials: {}",
-                credentials.shop_domain,
-                e.message()
-            ))
-        })?;
+    })
+}
+
+/// Records the connection and keeps the credentials (the retailer must exist first).
+fn keep_connection(
+    storage: &dyn CentralStorage,
+    vault: &SecretVault,
+    retailer_id: &str,
+    credentials: &ShopCredentials,
+    shop_name: String,
+    now: UnixMillis,
+) -> Result<ShopConnection, CentralError> {
     let connection = ShopConnection {
         retailer_id: retailer_id.to_owned(),
         shop_domain: credentials.shop_domain.clone(),
         shop_name,
         connected_at: rfc3339(now),
     };
-    // The retailer must exist before the token is kept.
     storage.connect_shop(&connection)?;
     let secret = serde_json::to_string(credentials)?;
     vault
         .save(&secret_name(retailer_id), &secret)
         .map_err(|e| CentralError::Storage(e.to_string()))?;
+    Ok(connection)
+}
+
+/// A client for a connected retailer's shop that keeps each renewed install token in the
+/// vault (the refresh token it replaced stops working once the new one is used).
+pub fn shop_client(
+    vault: &SecretVault,
+    retailer_id: &str,
+    credentials: &ShopCredentials,
+    options: ClientOptions,
+) -> Result<ShopifyClient, CentralError> {
+    let client = ShopifyClient::new(credentials, Arc::new(SystemClock), options)
+        .map_err(|e| CentralError::Storage(e.to_string()))?;
+    if credentials.refresh.is_none() {
+        return Ok(client);
+    }
+    let (vault, name, retailer) = (
+        vault.clone(),
+        secret_name(retailer_id),
+        retailer_id.to_owned(),
+    );
+    Ok(client.on_renewed(Arc::new(move |renewed: &ShopCredentials| {
+        let kept = serde_json::to_string(renewed)
+            .map_err(|e| e.to_string())
+            .and_then(|json| vault.save(&name, &json).map_err(|e| e.to_string()));
+        if let Err(e) = kept {
+            tracing::error!(retailer = %retailer, error = %e, "the shop's renewed token could not be kept; it is renewed again from the old refresh token while Shopify still takes it");
+        }
+    })))
+}
+
+/// Returnhub's Shopify app as this central store installs it on merchants' shops (the
+/// authorization code grant): its client ID and secret from the Dev Dashboard, and the
+/// redirect URI listed in the app's configuration (this store's callback).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct ShopifyApp {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_url: String,
+}
+
+impl std::fmt::Debug for ShopifyApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifyApp")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_url", &self.redirect_url)
+            .finish()
+    }
+}
+
+const SHOPIFY_APP_SECRET: &str = "shopify-app";
+
+/// Keeps the app this store installs on merchants' shops. The redirect URL is this store's
+/// callback as the internet reaches it (`https://…/v1/shopify/callback`).
+pub fn set_shopify_app(
+    vault: &SecretVault,
+    client_id: &str,
+    client_secret: &str,
+    redirect_url: &str,
+) -> Result<ShopifyApp, CentralError> {
+    let app = returnhub_connectors::AppCredentials::new(client_id, client_secret)
+        .map_err(CentralError::Invalid)?;
+    let redirect_url = redirect_url.trim();
+    returnhub_core::partner::check_endpoint(redirect_url, false)
+        .map_err(|e| CentralError::Invalid(format!("the redirect URL {redirect_url:?}: {e}")))?;
+    let path = redirect_url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, path)| format!("/{}", path.split(['?', '#']).next().unwrap_or_default()))
+        .unwrap_or_default();
+    if !path.ends_with(crate::api::SHOPIFY_CALLBACK_PATH) {
+        return Err(CentralError::Invalid(format!(
+            "the redirect URL must be this store's callback, ending {}",
+            crate::api::SHOPIFY_CALLBACK_PATH
+        )));
+    }
+    let app = ShopifyApp {
+        client_id: app.client_id,
+        client_secret: app.client_secret,
+        redirect_url: redirect_url.to_owned(),
+    };
+    vault
+        .save(SHOPIFY_APP_SECRET, &serde_json::to_string(&app)?)
+        .map_err(|e| CentralError::Storage(e.to_string()))?;
+    Ok(app)
+}
+
+/// The app set with [`set_shopify_app`].
+pub fn shopify_app(vault: &SecretVault) -> Result<ShopifyApp, CentralError> {
+    let kept = vault.load(SHOPIFY_APP_SECRET).map_err(|_| {
+        CentralError::Invalid(
+            "no Shopify app is set for installs: set it with `returnhub-central shopify-app`"
+                .into(),
+        )
+    })?;
+    serde_json::from_str(&kept).map_err(|e| {
+        CentralError::Storage(format!(
+            "the Shopify app kept here cannot be read ({e}): set it again"
+        ))
+    })
+}
+
+/// Starts installing the app on `shop` for a retailer: the link the merchant opens to
+/// approve it, carrying a fresh `state` (good once, for an hour) that the callback must bring
+/// back. The scopes asked for are those the retailer's settings need.
+pub fn begin_install(
+    storage: &dyn CentralStorage,
+    vault: &SecretVault,
+    retailer_id: &str,
+    shop: &str,
+    now: UnixMillis,
+) -> Result<String, CentralError> {
+    let app = shopify_app(vault)?;
+    let shop =
+        returnhub_connectors::credentials::shop_domain_of(shop).map_err(CentralError::Invalid)?;
+    let state = crate::auth::random_hex(32)?;
+    storage.begin_shop_install(&ShopInstall {
+        state_sha256: crate::auth::hex(&crate::auth::digest(&state)),
+        retailer_id: retailer_id.to_owned(),
+        shop_domain: shop.clone(),
+        created_at: now,
+        expires_at: now + oauth::STATE_LIFETIME_MS,
+    })?;
+    let scopes: Vec<&str> = scopes_for(storage, retailer_id)?
+        .into_iter()
+        .map(|(scope, _)| scope)
+        .collect();
+    Ok(oauth::authorize_url(
+        &shop,
+        &app.client_id,
+        &scopes,
+        &app.redirect_url,
+        &state,
+    ))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CentralError> + Send + 'static,
+) -> Result<T, CentralError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| CentralError::Storage(e.to_string()))?
+}
+
+/// The app and the parameters of a request Shopify signed with the app's secret; refused
+/// (and logged as `what`) when it is not signed, signed otherwise, or old.
+async fn signed_by_shopify(
+    vault: &Arc<SecretVault>,
+    query: &str,
+    now: UnixMillis,
+    what: &'static str,
+) -> Result<(ShopifyApp, Vec<(String, String)>), CentralError> {
+    let app = {
+        let vault = vault.clone();
+        blocking(move || shopify_app(&vault)).await?
+    };
+    let pairs = oauth::parse_query(query);
+    oauth::verify_query(&pairs, app.client_secret.as_bytes(), now).map_err(|e| {
+        tracing::warn!(error = %e, "{what} refused");
+        CentralError::Unauthorized(format!("install refused: {e}"))
+    })?;
+    Ok((app, pairs))
+}
+
+/// Shopify's install request (the app's URL, when a merchant installs from a link Shopify
+/// made): signed by Shopify; it continues the install under way for that shop with a fresh
+/// state, answering where to send the merchant. A shop no install is under way for is
+/// refused: a retailer is tied to its shop by this store's admin, never by the request.
+pub async fn install_request(
+    storage: Arc<dyn CentralStorage>,
+    vault: Arc<SecretVault>,
+    query: &str,
+    now: UnixMillis,
+) -> Result<String, CentralError> {
+    let (_, pairs) = signed_by_shopify(&vault, query, now, "install request").await?;
+    let shop = oauth::param(&pairs, "shop").unwrap_or_default().to_owned();
+    blocking(move || {
+        let install = storage.pending_shop_install(&shop, now)?.ok_or_else(|| {
+            CentralError::Invalid(format!(
+                "no install of Returnhub is under way for {shop}: ask the returns hub to start                  one (returnhub-central shop-install), then open the link it gives"
+            ))
+        })?;
+        begin_install(storage.as_ref(), &vault, &install.retailer_id, &shop, now)
+    })
+    .await
+}
+
+/// Shopify's callback after the merchant approved the app: the signature checked (constant
+/// time), the state taken once (a replay, an old link or a forged state is refused), the shop
+/// the one the install was started for, the code exchanged for an expiring offline token, and
+/// the connection checked (shop name, every scope the retailer needs) before it is kept.
+pub async fn install_callback(
+    storage: Arc<dyn CentralStorage>,
+    vault: Arc<SecretVault>,
+    query: &str,
+    options: ClientOptions,
+    now: UnixMillis,
+) -> Result<ShopConnection, CentralError> {
+    let (app, pairs) = signed_by_shopify(&vault, query, now, "install callback").await?;
+    let state = oauth::param(&pairs, "state").unwrap_or_default();
+    let state_sha256 = crate::auth::hex(&crate::auth::digest(state));
+    let install = {
+        let storage = storage.clone();
+        blocking(move || storage.take_shop_install(&state_sha256, now)).await?
+    }
+    .ok_or_else(|| {
+        CentralError::Unauthorized(
+            "install refused: this link was used already, is more than an hour old, or was not              made here; ask the returns hub for a new one"
+                .into(),
+        )
+    })?;
+    let shop = oauth::param(&pairs, "shop").unwrap_or_default();
+    // A simulator on this machine is named by its base; a real shop by its hostname.
+    let same_shop = if install.shop_domain.starts_with("http://") {
+        shop == install.shop_domain
+    } else {
+        oauth::is_shop_hostname(shop) && shop == install.shop_domain
+    };
+    if !same_shop {
+        tracing::warn!(expected = %install.shop_domain, got = %shop, "install callback for another shop");
+        return Err(CentralError::Unauthorized(format!(
+            "install refused: the link was made for {}, not {shop}",
+            install.shop_domain
+        )));
+    }
+    let code = oauth::param(&pairs, "code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| CentralError::BadRequest("install refused: no code from Shopify".into()))?;
+    let app_credentials = returnhub_connectors::AppCredentials {
+        client_id: app.client_id.clone(),
+        client_secret: app.client_secret.clone(),
+    };
+    let (credentials, _) = oauth::exchange_code(
+        &install.shop_domain,
+        &app_credentials,
+        code,
+        now,
+        options.timeout,
+    )
+    .await
+    .map_err(CentralError::Invalid)?;
+    let needed = {
+        let (storage, retailer) = (storage.clone(), install.retailer_id.clone());
+        blocking(move || scopes_for(storage.as_ref(), &retailer)).await?
+    };
+    let shop_name = verify_shop(&credentials, &needed).await?;
+    let connection = blocking(move || {
+        keep_connection(
+            storage.as_ref(),
+            &vault,
+            &install.retailer_id,
+            &credentials,
+            shop_name,
+            now,
+        )
+    })
+    .await?;
+    tracing::info!(retailer = %connection.retailer_id, shop = %connection.shop_domain, "shop connected by install");
     Ok(connection)
 }
 
@@ -427,8 +711,7 @@ impl ShopifyDispatcher {
             let Some((credentials, settings)) = shops.get(retailer) else {
                 return Ok(None);
             };
-            let client = ShopifyClient::new(credentials, Arc::new(SystemClock), options.clone())
-                .map_err(|e| CentralError::Storage(e.to_string()))?;
+            let client = shop_client(vault, retailer, credentials, options.clone())?;
             Ok(Some(ShopifyTarget::new(client, settings.clone())))
         };
         let mut router = Router::default();

@@ -29,7 +29,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::auth;
 use crate::storage::{
     ActionClaim, CentralError, CentralStorage, ClaimEnd, DeviceIdentity, DeviceRow, Failpoint,
-    HeldRetry, HeldRow, OrderUpdate, PartnerIdentity, Result, ShopConnection,
+    HeldRetry, HeldRow, OrderUpdate, PartnerIdentity, Result, ShopConnection, ShopInstall,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
@@ -68,6 +68,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0008_api_key_sources",
         include_str!("../../../migrations/central/0008_api_key_sources.sql"),
+    ),
+    (
+        "0009_shop_installs",
+        include_str!("../../../migrations/central/0009_shop_installs.sql"),
     ),
 ];
 
@@ -1342,6 +1346,16 @@ impl Inner {
     }
 }
 
+fn shop_install_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ShopInstall> {
+    Ok(ShopInstall {
+        state_sha256: r.get(0)?,
+        retailer_id: r.get(1)?,
+        shop_domain: r.get(2)?,
+        created_at: r.get(3)?,
+        expires_at: r.get(4)?,
+    })
+}
+
 impl CentralStorage for SqliteStorage {
     fn create_device(&self, hub_id: &str, name: &str, now: UnixMillis) -> Result<String> {
         let (id, secret, token) = auth::mint("rhd")?;
@@ -2249,6 +2263,77 @@ impl CentralStorage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn begin_shop_install(&self, install: &ShopInstall) -> Result<()> {
+        let inner = self.lock()?;
+        let known: bool = inner.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM retailers WHERE id = ?1)",
+            [&install.retailer_id],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(CentralError::Invalid(format!(
+                "no retailer {} at the central store (a hub pushes retailers when it syncs)",
+                install.retailer_id
+            )));
+        }
+        // Installs long over are of no use to anyone.
+        inner.conn.execute(
+            "DELETE FROM shop_installs WHERE expires_at < ?1",
+            [install.created_at - 7 * 86_400_000],
+        )?;
+        inner.conn.execute(
+            "INSERT INTO shop_installs (state_sha256, retailer_id, shop_domain, created_at,
+               expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                install.state_sha256,
+                install.retailer_id,
+                install.shop_domain,
+                install.created_at,
+                install.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn take_shop_install(
+        &self,
+        state_sha256: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ShopInstall>> {
+        let inner = self.lock()?;
+        // One statement: two callbacks with the same state cannot both take it.
+        let taken = inner
+            .conn
+            .query_row(
+                "UPDATE shop_installs SET used_at = ?2
+                 WHERE state_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2
+                 RETURNING state_sha256, retailer_id, shop_domain, created_at, expires_at",
+                params![state_sha256, now],
+                shop_install_row,
+            )
+            .optional()?;
+        Ok(taken)
+    }
+
+    fn pending_shop_install(
+        &self,
+        shop_domain: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ShopInstall>> {
+        let inner = self.lock()?;
+        Ok(inner
+            .conn
+            .query_row(
+                "SELECT state_sha256, retailer_id, shop_domain, created_at, expires_at
+                 FROM shop_installs
+                 WHERE shop_domain = ?1 AND used_at IS NULL AND expires_at > ?2
+                 ORDER BY created_at DESC LIMIT 1",
+                params![shop_domain, now],
+                shop_install_row,
+            )
+            .optional()?)
     }
 
     fn update_shop_order(&self, order: &OrderRecord, now: UnixMillis) -> Result<OrderUpdate> {

@@ -263,6 +263,19 @@ pub trait CentralStorage: Send + Sync + 'static {
     /// Records that a retailer's actions go to its Shopify shop (the token is kept apart).
     fn connect_shop(&self, connection: &ShopConnection) -> Result<()>;
     fn shop_connections(&self) -> Result<Vec<ShopConnection>>;
+    /// Keeps an install of the Shopify app under way (by its state's hash) for the callback
+    /// to take once; refused for a retailer the store does not know.
+    fn begin_shop_install(&self, install: &ShopInstall) -> Result<()>;
+    /// Takes the install whose state hashes to `state_sha256`, if it is unused and not
+    /// expired at `now`, and marks it used; `None` otherwise (a replayed or old callback).
+    fn take_shop_install(&self, state_sha256: &str, now: UnixMillis)
+        -> Result<Option<ShopInstall>>;
+    /// The newest install under way for `shop_domain` (unused, unexpired at `now`).
+    fn pending_shop_install(
+        &self,
+        shop_domain: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ShopInstall>>;
     /// The order and lines an action is about, with each item's latest disposition.
     fn action_context(&self, claim: &ActionClaim) -> Result<ActionContext>;
     /// A retailer's configuration as last pushed by a hub; `None` before any.
@@ -303,6 +316,18 @@ pub enum OrderUpdate {
     Unchanged,
     /// No hub holds this order: its hub imports it itself.
     NotHeld,
+}
+
+/// An install of the Shopify app on a retailer's shop, waiting for the merchant's approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopInstall {
+    /// Hex SHA-256 of the `state` sent to Shopify (the state itself is not kept).
+    pub state_sha256: String,
+    pub retailer_id: String,
+    /// The shop as the admin named it (`name.myshopify.com`).
+    pub shop_domain: String,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
 }
 
 /// A retailer connected to its Shopify shop.

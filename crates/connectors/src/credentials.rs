@@ -1,7 +1,9 @@
 //! A retailer's shop domain and how the connector signs in: a custom app's static Admin API
-//! access token (`shpat_…`, made in the Shopify admin before 2026), or a Dev Dashboard app's
+//! access token (`shpat_…`, made in the Shopify admin before 2026), a Dev Dashboard app's
 //! client ID and secret, with which the client asks for a token (the client credentials
-//! grant; each lasts 24 hours). Where they are kept is the hub's business (the OS keyring
+//! grant; each lasts 24 hours), or an app installed on a merchant's shop through the
+//! authorization code grant ([`crate::oauth`]): an expiring offline token (an hour) and the
+//! refresh token that renews it, replaced at each renewal. Where they are kept is the hub's business (the OS keyring
 //! through `returnhub-secrets`, a 0600 file only as the fallback); this type only checks them
 //! and never shows a secret: `Debug` is written by hand.
 
@@ -19,6 +21,34 @@ pub struct ShopCredentials {
     /// A Dev Dashboard app's client credentials: tokens are asked for with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<AppCredentials>,
+    /// With `app`: an install's expiring offline token. `access_token` is then the current
+    /// token (until `expires_at`), and new ones are asked for with this refresh token instead
+    /// of the client credentials grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<RefreshGrant>,
+}
+
+/// An expiring offline token's renewal: Shopify replaces the refresh token every time it is
+/// used, so whoever keeps the credentials keeps the newest one (see
+/// [`crate::ShopifyClient::on_renewed`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshGrant {
+    pub refresh_token: String,
+    /// When the current access token expires, Unix ms.
+    pub expires_at: i64,
+    /// The access scopes the shop granted, as the last token answer listed them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl fmt::Debug for RefreshGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshGrant")
+            .field("refresh_token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 /// A Dev Dashboard app's client ID and secret (the client credentials grant).
@@ -34,6 +64,7 @@ impl fmt::Debug for ShopCredentials {
             .field("shop_domain", &self.shop_domain)
             .field("access_token", &"<redacted>")
             .field("app", &self.app)
+            .field("refresh", &self.refresh)
             .finish()
     }
 }
@@ -63,6 +94,7 @@ impl ShopCredentials {
             shop_domain: domain,
             access_token: token.to_owned(),
             app: None,
+            refresh: None,
         })
     }
 
@@ -74,6 +106,18 @@ impl ShopCredentials {
         client_secret: &str,
     ) -> Result<ShopCredentials, String> {
         let domain = shop_domain_of(shop_domain)?;
+        Ok(ShopCredentials {
+            shop_domain: domain,
+            access_token: String::new(),
+            app: Some(AppCredentials::new(client_id, client_secret)?),
+            refresh: None,
+        })
+    }
+}
+
+impl AppCredentials {
+    /// An app's client ID and secret as an admin pasted them, checked for their shape.
+    pub fn new(client_id: &str, client_secret: &str) -> Result<AppCredentials, String> {
         let plain = |s: &str| {
             (8..=200).contains(&s.len()) && !s.chars().any(|c| c.is_whitespace() || c.is_control())
         };
@@ -84,19 +128,15 @@ impl ShopCredentials {
         if !plain(secret) {
             return Err("that is not an app's client secret (the Dev Dashboard shows it)".into());
         }
-        Ok(ShopCredentials {
-            shop_domain: domain,
-            access_token: String::new(),
-            app: Some(AppCredentials {
-                client_id: id.to_owned(),
-                client_secret: secret.to_owned(),
-            }),
+        Ok(AppCredentials {
+            client_id: id.to_owned(),
+            client_secret: secret.to_owned(),
         })
     }
 }
 
 /// What an admin typed as the shop, checked: see [`ShopCredentials::new`].
-fn shop_domain_of(shop_domain: &str) -> Result<String, String> {
+pub fn shop_domain_of(shop_domain: &str) -> Result<String, String> {
     let domain = shop_domain.trim().trim_end_matches('/');
     let domain = if domain.starts_with("http://") {
         // The same rule as every address a secret goes to; a shop has no "insecure" mark.

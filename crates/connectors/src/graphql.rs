@@ -237,21 +237,48 @@ enum Auth {
     /// A custom app's static token.
     Token(String),
     /// A Dev Dashboard app: its tokens are asked for at `token_url` (the client credentials
-    /// grant) and asked for again before they expire, or when Shopify says one is no good.
-    App {
-        credentials: AppCredentials,
-        token_url: String,
-        current: Mutex<Option<AppToken>>,
-    },
+    /// grant, or an install's refresh token) and asked for again before they expire, or when
+    /// Shopify says one is no good.
+    App(Box<AppAuth>),
+}
+
+struct AppAuth {
+    credentials: AppCredentials,
+    token_url: String,
+    current: Mutex<Option<AppToken>>,
+    /// An install's refresh token (replaced at each renewal); `None`: the client
+    /// credentials grant.
+    refresh: Option<Mutex<String>>,
+    /// One renewal at a time: a refresh token is spent by its use.
+    renewing: tokio::sync::Mutex<()>,
+    shop_domain: String,
 }
 
 #[derive(Clone)]
 struct AppToken {
     token: String,
     scopes: Vec<String>,
+    /// When it expires.
+    expires_at: UnixMillis,
     /// When to ask for the next one: before it expires, by a margin.
     renew_at: UnixMillis,
 }
+
+impl AppToken {
+    fn new(token: String, scopes: Vec<String>, now: UnixMillis, lifetime_ms: i64) -> AppToken {
+        let lifetime = lifetime_ms.max(1);
+        AppToken {
+            token,
+            scopes,
+            expires_at: now + lifetime,
+            renew_at: now + lifetime - (lifetime / 2).min(5 * 60 * 1000),
+        }
+    }
+}
+
+/// Told the new credentials each time an install's token is renewed, to keep them: the old
+/// refresh token stops working once the new one is used.
+pub type RenewedHook = Arc<dyn Fn(&ShopCredentials) + Send + Sync>;
 
 /// A client for one shop.
 pub struct ShopifyClient {
@@ -262,6 +289,7 @@ pub struct ShopifyClient {
     backoff: Backoff,
     options: ClientOptions,
     bucket: Mutex<Bucket>,
+    on_renewed: Option<RenewedHook>,
 }
 
 impl std::fmt::Debug for ShopifyClient {
@@ -310,13 +338,7 @@ impl ShopifyClient {
         clock: Arc<dyn Clock>,
         options: ClientOptions,
     ) -> Result<ShopifyClient, GraphqlError> {
-        let base = if credentials.shop_domain.starts_with("http://")
-            || credentials.shop_domain.starts_with("https://")
-        {
-            credentials.shop_domain.trim_end_matches('/').to_owned()
-        } else {
-            format!("https://{}", credentials.shop_domain)
-        };
+        let base = crate::oauth::shop_base(&credentials.shop_domain);
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
             .build()
@@ -325,11 +347,30 @@ impl ShopifyClient {
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
         let auth = match &credentials.app {
-            Some(app) => Auth::App {
-                credentials: app.clone(),
-                token_url: format!("{base}/admin/oauth/access_token"),
-                current: Mutex::new(None),
-            },
+            Some(app) => {
+                // An install's current token is used until shortly before it expires.
+                let current = credentials.refresh.as_ref().and_then(|grant| {
+                    let now = clock.now_ms();
+                    let token = AppToken::new(
+                        credentials.access_token.clone(),
+                        grant.scopes.clone(),
+                        now,
+                        grant.expires_at - now,
+                    );
+                    (grant.expires_at > now && !token.token.is_empty()).then_some(token)
+                });
+                Auth::App(Box::new(AppAuth {
+                    credentials: app.clone(),
+                    token_url: format!("{base}/admin/oauth/access_token"),
+                    current: Mutex::new(current),
+                    refresh: credentials
+                        .refresh
+                        .as_ref()
+                        .map(|g| Mutex::new(g.refresh_token.clone())),
+                    renewing: tokio::sync::Mutex::new(()),
+                    shop_domain: credentials.shop_domain.clone(),
+                }))
+            }
             None => Auth::Token(credentials.access_token.clone()),
         };
         Ok(ShopifyClient {
@@ -344,7 +385,15 @@ impl ShopifyClient {
             ),
             options,
             bucket: Mutex::new(Bucket::default()),
+            on_renewed: None,
         })
+    }
+
+    /// Calls `hook` with the new credentials whenever an install's token is renewed (its
+    /// refresh token replaced), so that whoever keeps them keeps the newest.
+    pub fn on_renewed(mut self, hook: RenewedHook) -> ShopifyClient {
+        self.on_renewed = Some(hook);
+        self
     }
 
     pub fn endpoint(&self) -> &str {
@@ -464,30 +513,50 @@ impl ShopifyClient {
     /// The token to send: the static one, or the app's current one, asked for when there is
     /// none, when it is about to expire, or (`renew`) when Shopify refused it.
     async fn token(&self, renew: bool) -> Result<String, Attempt> {
-        let (credentials, token_url, current) = match &self.auth {
+        let AppAuth {
+            credentials,
+            token_url,
+            current,
+            refresh,
+            renewing,
+            shop_domain,
+        } = match &self.auth {
             Auth::Token(token) => return Ok(token.clone()),
-            Auth::App {
-                credentials,
-                token_url,
-                current,
-            } => (credentials, token_url, current),
+            Auth::App(app) => app.as_ref(),
         };
-        let now = self.clock.now_ms();
+        let fresh = |now| lock(current).as_ref().filter(|t| now < t.renew_at).cloned();
+        let held = lock(current).as_ref().map(|t| t.token.clone());
         if !renew {
-            if let Some(t) = lock(current).as_ref().filter(|t| now < t.renew_at) {
-                return Ok(t.token.clone());
+            if let Some(t) = fresh(self.clock.now_ms()) {
+                return Ok(t.token);
             }
+        }
+        let _one = renewing.lock().await;
+        // Another request may have renewed it while this one waited.
+        if let Some(t) = fresh(self.clock.now_ms()) {
+            if !renew || Some(&t.token) != held.as_ref() {
+                return Ok(t.token);
+            }
+        }
+        let now = self.clock.now_ms();
+        let refresh_token = refresh.as_ref().map(|r| lock(r).clone());
+        let mut form = vec![
+            ("client_id", credentials.client_id.as_str()),
+            ("client_secret", credentials.client_secret.as_str()),
+        ];
+        match &refresh_token {
+            Some(token) => {
+                form.push(("grant_type", "refresh_token"));
+                form.push(("refresh_token", token.as_str()));
+            }
+            None => form.push(("grant_type", "client_credentials")),
         }
         // A token request changes nothing at the shop: any failure can be tried again, and
         // the GraphQL request it was for was not sent.
         let response = self
             .http
             .post(token_url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", credentials.client_id.as_str()),
-                ("client_secret", credentials.client_secret.as_str()),
-            ])
+            .form(&form)
             .send()
             .await
             .map_err(|e| {
@@ -503,10 +572,17 @@ impl ShopifyClient {
                 .as_str()
                 .or(body["error"].as_str())
                 .unwrap_or("no reason given");
-            return Err(Attempt::Refused(format!(
-                "Shopify refused the app's client ID and secret (HTTP {status}: {why}); check \
-                 them in the Dev Dashboard and that the app is installed on this shop"
-            )));
+            return Err(Attempt::Refused(match refresh_token {
+                Some(_) => format!(
+                    "Shopify refused to renew the shop's token (HTTP {status}: {why}): the \
+                     app was uninstalled or its authorization lapsed; install it on the shop \
+                     again (returnhub-central shop-install)"
+                ),
+                None => format!(
+                    "Shopify refused the app's client ID and secret (HTTP {status}: {why}); \
+                     check them in the Dev Dashboard and that the app is installed on this shop"
+                ),
+            }));
         }
         let (Some(token), Some(expires_in)) =
             (body["access_token"].as_str(), body["expires_in"].as_i64())
@@ -515,28 +591,47 @@ impl ShopifyClient {
                 "asking for a token: HTTP {status} without a token"
             )));
         };
-        let lifetime = expires_in.max(1) * 1000;
-        let fresh = AppToken {
-            token: token.to_owned(),
-            scopes: body["scope"]
-                .as_str()
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            renew_at: now + lifetime - (lifetime / 2).min(5 * 60 * 1000),
-        };
+        let mut scopes = crate::oauth::scopes_of(&body);
+        if scopes.is_empty() {
+            // A renewal keeps the scopes granted at install when it does not list them.
+            scopes = lock(current)
+                .as_ref()
+                .map(|t| t.scopes.clone())
+                .unwrap_or_default();
+        }
+        let fresh = AppToken::new(token.to_owned(), scopes, now, expires_in * 1000);
         *lock(current) = Some(fresh.clone());
-        tracing::info!(endpoint = %self.endpoint, expires_in, "Shopify access token obtained with the app's client credentials");
+        if let Some(refresh) = refresh {
+            let Some(next) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) else {
+                return Err(Attempt::NotSent(format!(
+                    "renewing the token: HTTP {status} without a refresh token"
+                )));
+            };
+            *lock(refresh) = next.to_owned();
+            if let Some(hook) = &self.on_renewed {
+                hook(&ShopCredentials {
+                    shop_domain: shop_domain.clone(),
+                    access_token: fresh.token.clone(),
+                    app: Some(credentials.clone()),
+                    refresh: Some(crate::credentials::RefreshGrant {
+                        refresh_token: next.to_owned(),
+                        expires_at: fresh.expires_at,
+                        scopes: fresh.scopes.clone(),
+                    }),
+                });
+            }
+            tracing::info!(endpoint = %self.endpoint, expires_in, "the shop's offline token renewed with its refresh token");
+        } else {
+            tracing::info!(endpoint = %self.endpoint, expires_in, "Shopify access token obtained with the app's client credentials");
+        }
         Ok(fresh.token)
     }
 
     /// The access scopes the shop granted these credentials: from the app's token answer, or
     /// (a static token) `currentAppInstallation`.
     pub async fn granted_scopes(&self) -> Result<Vec<String>, GraphqlError> {
-        if let Auth::App { current, .. } = &self.auth {
+        if let Auth::App(app) = &self.auth {
+            let current = &app.current;
             self.token(false)
                 .await
                 .map_err(|a| a.into_error("access token"))?;
@@ -574,7 +669,7 @@ impl ShopifyClient {
         };
         let mut response = self.post(&token, body.clone()).await;
         if matches!(&response, Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED)
-            && matches!(self.auth, Auth::App { .. })
+            && matches!(self.auth, Auth::App(_))
         {
             // The app's token expired early or was revoked: a 401 applied nothing, so a new
             // token and the same request again.

@@ -8,6 +8,8 @@
 //!   live in `graphql/*.graphql` and are validated against Shopify's schema by the tests.
 //! - [`shopify`]: Shopify as a target. [`import`]: orders into the store. [`webhook`]: HMAC.
 //! - [`credentials`]: shop domain and token, checked (the hub keeps them in the keyring).
+//! - [`oauth`]: the authorization code install on a merchant's shop (signed callbacks, the
+//!   code exchanged for an expiring offline token).
 //! - [`loop_returns`]: Loop Returns as a target (grades, dispositions, processing confirmed
 //!   by Loop closing the return) and Loop's signed webhooks.
 //! - [`returns_prime`]: Returns Prime as a lookup source (a parcel's request by AWB) and as
@@ -27,6 +29,7 @@ pub mod import;
 pub mod increff;
 pub mod increff_notify;
 pub mod loop_returns;
+pub mod oauth;
 pub mod returns_prime;
 pub mod route;
 pub mod shopify;
@@ -34,7 +37,7 @@ pub mod tracking_out;
 pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
-pub use credentials::{AppCredentials, ShopCredentials};
+pub use credentials::{AppCredentials, RefreshGrant, ShopCredentials};
 pub use dispatch::{
     Confirmation, DispatchOptions, DispatchReport, Dispatcher, Target, TargetError,
 };

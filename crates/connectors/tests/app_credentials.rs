@@ -111,3 +111,91 @@ fn every_scope_the_retailers_settings_need_is_checked_and_each_missing_one_named
     sim.ledger().granted_scopes = vec!["write_orders".into(), "write_returns".into()];
     assert_eq!(verify(&static_token, &other).unwrap(), "Kōwhai");
 }
+
+/// An install's code, as Shopify's authorize page hands it to the redirect URI.
+fn installed(sim: &Simulator) -> ShopCredentials {
+    use returnhub_connectors::{oauth, Clock};
+    let redirect = "http://127.0.0.1:9/v1/shopify/callback";
+    sim.allow_redirect(redirect);
+    let link = oauth::authorize_url(
+        &sim.base(),
+        CLIENT_ID,
+        &["read_orders", "write_orders"],
+        redirect,
+        "st4te",
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = rt().block_on(async {
+        let answer = browser.get(&link).send().await.unwrap();
+        answer.headers()["location"].to_str().unwrap().to_owned()
+    });
+    let query = oauth::parse_query(back.split_once('?').unwrap().1);
+    let now = SystemClock.now_ms();
+    assert_eq!(
+        oauth::verify_query(&query, CLIENT_SECRET.as_bytes(), now),
+        Ok(())
+    );
+    assert_eq!(oauth::param(&query, "state"), Some("st4te"));
+    let code = oauth::param(&query, "code").unwrap();
+    let app = returnhub_connectors::AppCredentials::new(CLIENT_ID, CLIENT_SECRET).unwrap();
+    let (credentials, scopes) = rt()
+        .block_on(oauth::exchange_code(
+            &sim.base(),
+            &app,
+            code,
+            now,
+            Duration::from_secs(5),
+        ))
+        .unwrap();
+    assert_eq!(scopes, ["read_orders", "write_orders"]);
+    // A code is good once.
+    let again = rt().block_on(oauth::exchange_code(
+        &sim.base(),
+        &app,
+        code,
+        now,
+        Duration::from_secs(5),
+    ));
+    assert!(again.unwrap_err().contains("already used"));
+    credentials
+}
+
+#[test]
+fn an_installs_expired_token_is_renewed_before_the_request_and_the_new_pair_handed_over() {
+    use returnhub_connectors::Clock;
+    let sim = Simulator::start("Kōwhai");
+    let mut credentials = installed(&sim);
+    let grant = credentials.refresh.clone().unwrap();
+    assert!(credentials.app.is_some());
+    // Kept an hour ago: the token it holds has expired, so the client renews first rather
+    // than spend a request on a 401.
+    credentials.refresh.as_mut().unwrap().expires_at = SystemClock.now_ms() - 1;
+    let handed: Arc<std::sync::Mutex<Vec<ShopCredentials>>> = Arc::default();
+    let keep = handed.clone();
+    let client = ShopifyClient::new(&credentials, Arc::new(SystemClock), options())
+        .unwrap()
+        .on_renewed(Arc::new(move |c: &ShopCredentials| {
+            keep.lock().unwrap().push(c.clone())
+        }));
+    let before = sim.ledger().operations.len();
+    assert_eq!(rt().block_on(client.shop_name()).unwrap(), "Kōwhai");
+    assert_eq!(sim.ledger().refreshes, 1);
+    assert_eq!(
+        sim.ledger().operations.len(),
+        before + 1,
+        "one GraphQL request"
+    );
+    let handed = handed.lock().unwrap();
+    assert_eq!(handed.len(), 1);
+    let renewed = handed[0].refresh.as_ref().unwrap();
+    assert_ne!(renewed.refresh_token, grant.refresh_token);
+    assert_eq!(renewed.scopes, ["read_orders", "write_orders"]);
+    // The scopes the install granted are what a connect checks.
+    assert_eq!(
+        rt().block_on(client.granted_scopes()).unwrap(),
+        ["read_orders", "write_orders"]
+    );
+}

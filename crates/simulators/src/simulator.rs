@@ -395,6 +395,36 @@ pub struct Ledger {
     pub app_tokens: HashMap<String, Instant>,
     /// How long an app token lasts (Shopify: 24 hours).
     pub app_token_lifetime: Duration,
+    /// The app's redirect URIs, as its configuration lists them: an authorization request
+    /// naming another is refused.
+    pub redirect_uris: Vec<String>,
+    /// What the merchant's approval grants instead of the scopes asked for (the app's
+    /// configured scopes win over the request's since Shopify-managed installs).
+    pub install_grants: Option<Vec<String>>,
+    /// Authorization codes handed out by approvals: good once, for a minute.
+    auth_codes: HashMap<String, AuthCode>,
+    /// Live refresh tokens of installs, each with the one it replaced: that one keeps
+    /// working until its replacement is first used (Shopify, August 2026).
+    refresh_tokens: HashMap<String, RefreshToken>,
+    /// How long an expiring offline token lasts (Shopify: an hour).
+    pub offline_token_lifetime: Duration,
+    /// Approvals given, codes exchanged, tokens renewed with a refresh token.
+    pub installs: u32,
+    pub codes_exchanged: u32,
+    pub refreshes: u32,
+}
+
+#[derive(Debug, Clone)]
+struct AuthCode {
+    scopes: Vec<String>,
+    issued: Instant,
+    used: bool,
+}
+
+#[derive(Debug, Clone)]
+struct RefreshToken {
+    scopes: Vec<String>,
+    replaces: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -415,6 +445,30 @@ fn calculated_line(line_id: &str) -> String {
 }
 
 impl Ledger {
+    /// A new access token for the app, good for `lifetime`.
+    fn issue_token(&mut self, lifetime: Duration) -> String {
+        self.next_id += 1;
+        let token = format!("shpat_app_{}", self.next_id);
+        self.app_tokens
+            .insert(token.clone(), Instant::now() + lifetime);
+        token
+    }
+
+    /// A refresh token of an install that granted `scopes`, replacing `replaces` (which
+    /// works until this one is first used).
+    fn issue_refresh_token(&mut self, scopes: &[String], replaces: Option<String>) -> String {
+        self.next_id += 1;
+        let token = format!("shprt_{}", self.next_id);
+        self.refresh_tokens.insert(
+            token.clone(),
+            RefreshToken {
+                scopes: scopes.to_vec(),
+                replaces,
+            },
+        );
+        token
+    }
+
     fn gid(&mut self, kind: &str) -> String {
         self.next_id += 1;
         format!("gid://shopify/{kind}/{}", 900_000 + self.next_id)
@@ -624,6 +678,7 @@ impl Simulator {
                 shop_name: shop_name.to_owned(),
                 granted_scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
                 app_token_lifetime: Duration::from_secs(24 * 3600),
+                offline_token_lifetime: Duration::from_secs(3600),
                 ..Ledger::default()
             })),
             faults: Faults::new(&Fault::ALL),
@@ -679,44 +734,192 @@ impl Simulator {
         b.at = Instant::now();
     }
 
-    /// The client credentials grant, as Shopify documents it: a form body with
-    /// `grant_type=client_credentials`, `client_id` and `client_secret`; a token with the
-    /// granted scopes and its lifetime in seconds, or 400 with the OAuth error.
+    /// `/admin/oauth/access_token`, as Shopify documents it: the client credentials grant
+    /// (`grant_type=client_credentials`), an install's refresh (`grant_type=refresh_token`),
+    /// or an authorization code's exchange (`code`, and `expiring=1` for an expiring offline
+    /// token with its refresh token). Each checks the app's client ID and secret; a token
+    /// with the granted scopes and (but for a non-expiring one) its lifetime in seconds, or 400
+    /// with the OAuth error.
     fn grant_token(&self, body: &[u8]) -> (u16, Value) {
-        let form: HashMap<String, String> = String::from_utf8_lossy(body)
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            // Form encoding: `+` is a space, then `%XX` escapes.
-            .map(|(k, v)| {
-                let decode = |t: &str| super::loop_sim::percent_decode(&t.replace('+', " "));
-                (decode(k), decode(v))
-            })
+        let form: HashMap<String, String> = form_pairs(&String::from_utf8_lossy(body))
+            .into_iter()
             .collect();
         let field = |k: &str| form.get(k).map(String::as_str);
-        if field("grant_type") != Some("client_credentials") {
-            return (
+        let oauth_error = |error: &str, description: &str| {
+            (
                 400,
-                json!({ "error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials" }),
-            );
-        }
+                json!({ "error": error, "error_description": description }),
+            )
+        };
         if field("client_id") != Some(CLIENT_ID) || field("client_secret") != Some(CLIENT_SECRET) {
-            return (
-                400,
-                json!({ "error": "invalid_client", "error_description": "Client authentication failed" }),
-            );
+            return oauth_error("invalid_client", "Client authentication failed");
         }
         let mut ledger = self.ledger();
-        let token = format!("shpat_app_{}", ledger.next_id + 1);
-        ledger.next_id += 1;
-        let lifetime = ledger.app_token_lifetime;
-        ledger
-            .app_tokens
-            .insert(token.clone(), Instant::now() + lifetime);
-        (
-            200,
-            json!({ "access_token": token, "scope": ledger.granted_scopes.join(","),
-                "expires_in": lifetime.as_secs() }),
-        )
+        match (field("grant_type"), field("code")) {
+            (Some("client_credentials"), _) => {
+                let lifetime = ledger.app_token_lifetime;
+                let token = ledger.issue_token(lifetime);
+                (
+                    200,
+                    json!({ "access_token": token, "scope": ledger.granted_scopes.join(","),
+                        "expires_in": lifetime.as_secs() }),
+                )
+            }
+            (Some("refresh_token"), _) => {
+                let given = field("refresh_token").unwrap_or_default().to_owned();
+                let Some(grant) = ledger.refresh_tokens.get(&given).cloned() else {
+                    return oauth_error(
+                        "invalid_grant",
+                        "The refresh token is invalid or was revoked",
+                    );
+                };
+                // Its use retires the token it replaced.
+                if let Some(old) = grant.replaces {
+                    ledger.refresh_tokens.remove(&old);
+                }
+                ledger.refreshes += 1;
+                let lifetime = ledger.offline_token_lifetime;
+                let token = ledger.issue_token(lifetime);
+                let next = ledger.issue_refresh_token(&grant.scopes, Some(given));
+                (
+                    200,
+                    json!({ "access_token": token, "scope": grant.scopes.join(","),
+                        "expires_in": lifetime.as_secs(), "refresh_token": next,
+                        "refresh_token_expires_in": 7_776_000 }),
+                )
+            }
+            (None, Some(code)) => {
+                let fresh = ledger
+                    .auth_codes
+                    .get_mut(code)
+                    .filter(|c| !c.used && c.issued.elapsed() < Duration::from_secs(60));
+                let Some(grant) = fresh else {
+                    return oauth_error(
+                        "invalid_request",
+                        "The authorization code was not found or was already used",
+                    );
+                };
+                grant.used = true;
+                let scopes = grant.scopes.clone();
+                ledger.codes_exchanged += 1;
+                if field("expiring") == Some("1") {
+                    let lifetime = ledger.offline_token_lifetime;
+                    let token = ledger.issue_token(lifetime);
+                    let refresh = ledger.issue_refresh_token(&scopes, None);
+                    (
+                        200,
+                        json!({ "access_token": token, "scope": scopes.join(","),
+                            "expires_in": lifetime.as_secs(), "refresh_token": refresh,
+                            "refresh_token_expires_in": 7_776_000 }),
+                    )
+                } else {
+                    let token = ledger.issue_token(Duration::from_secs(10 * 365 * 86_400));
+                    (
+                        200,
+                        json!({ "access_token": token, "scope": scopes.join(",") }),
+                    )
+                }
+            }
+            _ => oauth_error(
+                "unsupported_grant_type",
+                "grant_type must be client_credentials or refresh_token, or a code given",
+            ),
+        }
+    }
+
+    /// `/admin/oauth/authorize`: the merchant approves the app at once (a test stands in for
+    /// the person) and Shopify sends the browser to the redirect URI with a code, the shop,
+    /// the state, a timestamp and `host`, signed (`hmac`) as Shopify's documentation says:
+    /// hex HMAC-SHA256 under the client secret of the other parameters sorted and
+    /// form-encoded. An unknown client ID or a redirect URI the app does not list is refused
+    /// on Shopify's page (the browser goes nowhere).
+    fn authorize(&self, query: &str) -> Result<String, (u16, String)> {
+        let pairs = form_pairs(query);
+        let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        if field("client_id").as_deref() != Some(CLIENT_ID) {
+            return Err((404, "Oauth error: the app was not found".into()));
+        }
+        let redirect = field("redirect_uri").unwrap_or_default();
+        let mut ledger = self.ledger();
+        if !ledger.redirect_uris.contains(&redirect) {
+            return Err((
+                400,
+                "Oauth error invalid_request: The redirect_uri is not whitelisted".into(),
+            ));
+        }
+        let asked: Vec<String> = field("scope")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let scopes = ledger.install_grants.clone().unwrap_or(asked);
+        ledger.granted_scopes = scopes.clone();
+        ledger.installs += 1;
+        let code = format!(
+            "{:032x}",
+            0x5eed_c0de_u128 * 1_000_003 + ledger.installs as u128
+        );
+        ledger.auth_codes.insert(
+            code.clone(),
+            AuthCode {
+                scopes,
+                issued: Instant::now(),
+                used: false,
+            },
+        );
+        drop(ledger);
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .to_string();
+        let host = base64_std(format!("admin.shopify.com/store/{}", self.addr.port()).as_bytes());
+        let params = vec![
+            ("code".to_owned(), code),
+            ("host".to_owned(), host),
+            ("shop".to_owned(), self.base()),
+            ("state".to_owned(), field("state").unwrap_or_default()),
+            ("timestamp".to_owned(), timestamp),
+        ];
+        let separator = if redirect.contains('?') { '&' } else { '?' };
+        Ok(format!(
+            "{redirect}{separator}{}",
+            Simulator::signed_query(&params)
+        ))
+    }
+
+    /// `params` with the `hmac` Shopify adds to the requests it sends an app (the install
+    /// request, the OAuth callback), as a query string.
+    pub fn signed_query(params: &[(String, String)]) -> String {
+        use hmac::Mac;
+        let mut sorted: Vec<&(String, String)> = params.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let message: Vec<String> = sorted
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CLIENT_SECRET.as_bytes())
+            .expect("any key length");
+        mac.update(message.join("&").as_bytes());
+        let hmac: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut all: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect();
+        all.push(format!("hmac={hmac}"));
+        all.join("&")
+    }
+
+    /// Lists a redirect URI in the app's configuration.
+    pub fn allow_redirect(&self, uri: &str) {
+        self.ledger().redirect_uris.push(uri.to_owned());
     }
 
     /// Replaces the scopes the shop granted.
@@ -724,7 +927,8 @@ impl Simulator {
         self.ledger().granted_scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
     }
 
-    /// Every app token issued so far stops working (as when a merchant rotates the secret).
+    /// Every app token issued so far stops working (as when a merchant rotates the secret);
+    /// refresh tokens still renew them.
     pub fn revoke_app_tokens(&self) {
         self.ledger().app_tokens.clear();
     }
@@ -752,6 +956,14 @@ impl Simulator {
             .unwrap_or_default()
             .to_owned();
         if request_line.starts_with("GET ") {
+            if let Some(query) = path.strip_prefix("/admin/oauth/authorize?") {
+                return match self.authorize(query) {
+                    Ok(location) => redirect(&mut stream, &location).await,
+                    Err((status, page)) => {
+                        respond(&mut stream, status, "text/plain", page.as_bytes()).await
+                    }
+                };
+            }
             if let Some(id) = path.strip_prefix("/bulk/") {
                 let body = self.bulk_file(id.trim_end_matches(".jsonl"));
                 return respond(&mut stream, 200, "application/jsonl", body.as_bytes()).await;
@@ -1664,6 +1876,43 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             json!({ "message": format!("the simulator does not serve {other}") }),
         ]),
     }
+}
+
+/// A form body or query string's pairs: `+` is a space, then `%XX` escapes.
+fn form_pairs(s: &str) -> Vec<(String, String)> {
+    let decode = |t: &str| super::loop_sim::percent_decode(&t.replace('+', " "));
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// The WHATWG form encoding (`application/x-www-form-urlencoded`) of one name or value.
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A 302 to `location`.
+async fn redirect(stream: &mut TcpStream, location: &str) {
+    let head = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {

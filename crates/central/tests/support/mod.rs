@@ -387,6 +387,27 @@ pub fn scan(n: usize) -> Vec<DomainEvent> {
         .collect()
 }
 
+/// Runs the `returnhub-central` binary's `args` on the data dir `dir`, `input` on its
+/// standard input (where it reads secrets).
+pub fn cli_with_stdin(dir: &Path, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_returnhub-central"))
+        .args(args)
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs the `returnhub-central` binary's `args` on the data dir `dir`.
 pub fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_returnhub-central"))
