@@ -436,13 +436,18 @@ impl Hub {
         let retailer = retailer_of(&store, &ret.retailer.id)?;
         let now = (self.clock)();
         let decisions = decide_items(&store, &retailer, return_id, Some(&state), now)?;
-        let due = due_actions(
+        let mut due = due_actions(
             &store,
             &retailer,
             ReturnEvent::Processed,
             return_id,
             &decisions,
         )?;
+        // A First-scan retailer's actions the receipt did not get to fire (a crash between a
+        // hand-linked parcel's two writes): fired now, with the first scan's keys, once.
+        if store.actions_of(return_id)?.is_empty() {
+            due.extend(self.first_scan_at_the_bench(&store, &ret, now)?);
+        }
         let connote = ret.connotes.first().map(String::as_str);
         let plan = process::plan(&state, connote, decisions, due, &mut new_id);
 

@@ -220,7 +220,7 @@ impl Hub {
             None => None,
         };
         let mut queued = false;
-        store.write(now, |tx| {
+        let (received, _) = store.write(now, |tx| {
             let mut receipt = None;
             for event in events {
                 let received = matches!(
@@ -238,6 +238,7 @@ impl Hub {
                     receipt = Some(appended.id);
                 }
             }
+            let received = receipt.is_some();
             if let (Some(event_id), Some(retailer)) = (receipt, &retailer) {
                 let view = tx.return_by_id(return_id)?;
                 let body = view.and_then(|ret| {
@@ -256,11 +257,18 @@ impl Hub {
                     queued = true;
                 }
             }
-            Ok(())
+            Ok(received)
         })?;
         if queued {
             self.webhooks_queued();
         }
+        let message = match received {
+            true => match self.fire_first_scan(store, actor, return_id, now)? {
+                0 => message,
+                n => format!("{message} {n} action(s) fired at the first scan."),
+            },
+            false => message,
+        };
         let ret = store.return_by_id(return_id)?;
         let bench = Some(self.state_of(store, return_id, actor)?);
         Ok(ScanResult {
@@ -271,6 +279,34 @@ impl Hub {
             ret,
             bench,
         })
+    }
+
+    /// A First-scan retailer's actions when a standalone hub receives a parcel it linked by
+    /// hand ([`Hub::first_scan_at_the_bench`]): the return only exists once the link's write
+    /// made it, so they are decided from it and written next; a crash between the two writes
+    /// is caught up when the return is processed. How many fired.
+    fn fire_first_scan(
+        &self,
+        store: &mut Store,
+        actor: &Actor,
+        return_id: &str,
+        now: UnixMillis,
+    ) -> Result<usize> {
+        let Some(ret) = store.return_by_id(return_id)? else {
+            return Ok(0);
+        };
+        let due = self.first_scan_at_the_bench(store, &ret, now)?;
+        let fired = due.len();
+        if fired > 0 {
+            store.write(now, |tx| {
+                for action in due {
+                    tx.append(self.input(actor, DomainEvent::ActionDue(action)))?;
+                }
+                Ok(())
+            })?;
+            self.actions_queued();
+        }
+        Ok(fired)
     }
 
     /// Parks an unknown parcel for the supervisor, with a note and photos.

@@ -573,6 +573,132 @@ fn a_standalone_hubs_receipt_fires_a_first_scan_retailers_actions_once() {
     assert_eq!(actions_of(&hub, &return_id), 1);
 }
 
+/// An order of `retailer` with no return yet: (id, its lines' ids).
+fn order_without_return(hub: &Hub, retailer: &str) -> (String, Vec<String>) {
+    hub.with_store(|s| {
+        let id: String = s
+            .reader()
+            .query_row(
+                "SELECT id FROM orders o WHERE retailer_id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM returns r WHERE r.order_id = o.id)
+                 ORDER BY id LIMIT 1",
+                [retailer],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let lines = s
+            .reader()
+            .prepare("SELECT id FROM order_lines WHERE order_id = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([&id], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .unwrap();
+        (id, lines)
+    })
+}
+
+/// A parcel with no return, linked by hand to a First-scan retailer's order at a standalone
+/// hub, is that return's first scan: its actions fire there, once, and the bench says so
+/// (before, nothing fired for it at all).
+#[test]
+fn a_hand_linked_parcel_is_a_first_scan_retailers_first_scan_at_a_standalone_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let (order_id, _) = order_without_return(&hub, "bondi");
+    let unknown = "LZ999999995NZ";
+    assert_eq!(hub.scan(unknown).unwrap().verdict, ScanVerdict::Unknown);
+    let linked = hub.link_orphan(unknown, &order_id).unwrap();
+    let ret = linked.ret.unwrap();
+    assert_eq!(ret.status, ReturnStatus::Received);
+    let fired = actions_of(&hub, &ret.id);
+    assert!(fired >= 1, "bondi's items are owed at the first scan");
+    assert!(
+        linked
+            .message
+            .ends_with(&format!("{fired} action(s) fired at the first scan.")),
+        "{}",
+        linked.message
+    );
+    // Scanning it again and processing it fire nothing more.
+    hub.scan(unknown).unwrap();
+    for item in &ret.items {
+        hub.inspect_item(pass(&ret.id, &item.id)).unwrap();
+    }
+    let done = hub.process_return(&ret.id).unwrap();
+    assert_eq!(done.actions_queued, 0);
+    assert_eq!(actions_of(&hub, &ret.id), fired);
+}
+
+/// The link and its first-scan actions are two writes (the return must exist before its
+/// items can be decided): a crash between them leaves a received return with nothing fired,
+/// which processing catches up, once.
+#[test]
+fn processing_fires_the_first_scan_actions_a_crash_kept_from_firing() {
+    use returnhub_core::record::{ReturnItemRecord, ReturnRecord};
+    use returnhub_protocol::event::DomainEvent;
+    use returnhub_store::{EventInput, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let (order_id, lines) = order_without_return(&hub, "bondi");
+    // The link's write, as it stood when the process died.
+    let mut store = Store::open(&dir.path().join("returnhub.db")).unwrap();
+    store
+        .write(NOW, |tx| {
+            tx.append(EventInput {
+                event: DomainEvent::ReturnExpected(ReturnRecord {
+                    id: "ret-crashed".into(),
+                    retailer_id: "bondi".into(),
+                    hub_id: "AKL".into(),
+                    order_id: order_id.clone(),
+                    source: "orphan_intake".into(),
+                    external_id: None,
+                    status: ReturnStatus::Received,
+                    created_at: "2026-11-23T19:25:00.000Z".into(),
+                    connotes: vec!["LZ999999995NZ".into()],
+                    items: lines
+                        .iter()
+                        .enumerate()
+                        .map(|(i, line)| ReturnItemRecord {
+                            id: format!("itm-crashed-{i}"),
+                            external_id: None,
+                            order_line_id: line.clone(),
+                            quantity: 1,
+                            reason_code: "NOT_GIVEN".into(),
+                            sub_reason_code: None,
+                            comment: None,
+                            chosen_option: None,
+                        })
+                        .collect(),
+                }),
+                actor: "u-op".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    drop(store);
+    assert_eq!(actions_of(&hub, "ret-crashed"), 0);
+    let ret = hub.scan("LZ999999995NZ").unwrap().ret.unwrap();
+    assert_eq!(
+        actions_of(&hub, "ret-crashed"),
+        0,
+        "a scan receives nothing"
+    );
+    for item in &ret.items {
+        hub.inspect_item(pass(&ret.id, &item.id)).unwrap();
+    }
+    let done = hub.process_return(&ret.id).unwrap();
+    let fired = actions_of(&hub, "ret-crashed");
+    assert!(fired >= 1);
+    assert_eq!(i64::from(done.actions_queued), fired);
+    assert!(
+        done.message
+            .contains(&format!("{fired} action(s) fired at the first scan")),
+        "{}",
+        done.message
+    );
+}
+
 /// A Manual retailer's return that never reaches the bench is closed off by hand: closing
 /// decides its items as the customer returned them (no QC) and fires their actions, once.
 #[test]
