@@ -4,7 +4,6 @@
 // R reprint, T audit trail). Every key calls one Rust command; the hub checks the role and
 // answers with the return's new state, which is painted whole.
 
-import type { ActionState } from "./bindings/ActionState";
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { BenchScan } from "./bindings/BenchScan";
 import type { BenchState } from "./bindings/BenchState";
@@ -26,6 +25,7 @@ import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { Trigger } from "./bindings/Trigger";
 import { OrphanIntake } from "./orphan";
 import { imageSource } from "./images";
+import { actionLine } from "./actions";
 import { el, formatMoney, message, text, type Call } from "./util";
 import { beep, showVerdict } from "./verdict";
 
@@ -662,13 +662,4 @@ export class Bench {
     const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
     if (blob) await this.storePhoto(new Uint8Array(await blob.arrayBuffer()));
   }
-}
-
-/// One action as the return panel lists it: "credit note 59.00 NZD confirmed (gift card
-/// RH…)"; the code only reaches supervisors and admins.
-export function actionLine(a: ActionState): string {
-  const what = a.kind.replace(/_/g, " ");
-  const amount = a.amount ? ` ${a.amount}` : "";
-  const code = a.gift_card_code ? ` (gift card ${a.gift_card_code})` : "";
-  return `${what}${amount} ${a.state}${code}`;
 }

@@ -61,8 +61,9 @@ impl<'a> ClaimContext<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DispatchOutcome {
-    /// Applied; the target's reference for the effect (a refund's id, say).
-    Confirmed(String),
+    /// Applied; the target's reference for the effect (a refund's id, say), and what the
+    /// customer got back in the currency they paid when that is not the action's.
+    Confirmed(returnhub_connectors::Confirmation),
     /// The target refused it for good (shown to the supervisor).
     Failed(String),
     /// No answer after the request left: reconcile before any retry.
@@ -113,8 +114,13 @@ fn settle(
 ) -> Result<()> {
     let target = dispatcher.target_for(claim, context);
     match outcome {
-        DispatchOutcome::Confirmed(reference) => {
-            storage.finish_claim(claim, from, &ClaimEnd::Confirmed { target, reference }, now)?;
+        DispatchOutcome::Confirmed(confirmation) => {
+            let end = ClaimEnd::Confirmed {
+                target,
+                reference: confirmation.reference,
+                paid: confirmation.paid,
+            };
+            storage.finish_claim(claim, from, &end, now)?;
         }
         DispatchOutcome::Failed(reason) => {
             storage.finish_claim(claim, from, &ClaimEnd::Failed { target, reason }, now)?;

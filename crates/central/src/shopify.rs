@@ -805,7 +805,7 @@ impl ActionDispatcher for ShopifyDispatcher {
         match self.rt.block_on(target.send(&claim.action, context)) {
             Ok(confirmation) => {
                 tracing::info!(key = %claim.key, target = %self.router.name_for(context), reference = %confirmation.reference, "action confirmed");
-                DispatchOutcome::Confirmed(confirmation.reference)
+                DispatchOutcome::Confirmed(confirmation)
             }
             Err(TargetError::Permanent(reason)) => DispatchOutcome::Failed(reason),
             // Certainly not applied: dispatch_due leaves it claimed and sends it next pass.
@@ -830,7 +830,7 @@ impl ActionDispatcher for ShopifyDispatcher {
             Err(outcome) => return outcome,
         };
         match self.rt.block_on(target.reconcile(&claim.action, context)) {
-            Ok(Some(found)) => DispatchOutcome::Confirmed(found.reference),
+            Ok(Some(found)) => DispatchOutcome::Confirmed(found),
             Ok(None) => DispatchOutcome::NotApplied,
             Err(TargetError::Permanent(reason)) => DispatchOutcome::Failed(reason),
             Err(TargetError::NotApplied(reason) | TargetError::Unknown(reason)) => {

@@ -2182,7 +2182,11 @@ impl CentralStorage for SqliteStorage {
         let mut inner = self.lock()?;
         let mut w = inner.write(now)?;
         let (to, error, event) = match end {
-            ClaimEnd::Confirmed { target, reference } => (
+            ClaimEnd::Confirmed {
+                target,
+                reference,
+                paid,
+            } => (
                 ClaimState::Confirmed,
                 None,
                 DomainEvent::ActionConfirmed {
@@ -2190,6 +2194,7 @@ impl CentralStorage for SqliteStorage {
                     return_id: claim.return_id.clone(),
                     target: target.clone(),
                     reference: reference.clone(),
+                    paid: *paid,
                 },
             ),
             ClaimEnd::Failed { target, reason } => (

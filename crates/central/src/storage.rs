@@ -302,8 +302,16 @@ pub trait CentralStorage: Send + Sync + 'static {
 /// How a claim ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimEnd {
-    Confirmed { target: String, reference: String },
-    Failed { target: String, reason: String },
+    Confirmed {
+        target: String,
+        reference: String,
+        /// What the customer got back in the currency they paid, when not the action's.
+        paid: Option<returnhub_core::money::Money>,
+    },
+    Failed {
+        target: String,
+        reason: String,
+    },
 }
 
 /// What [`CentralStorage::update_shop_order`] did.

@@ -1089,6 +1089,7 @@ async fn outcomes_a_hub_reached_itself_settle_the_claims() {
                 return_id: return_id.clone(),
                 target: "shopify".into(),
                 reference: "gid://shopify/Refund/1".into(),
+                paid: None,
             }
         } else {
             DomainEvent::ActionFailed {

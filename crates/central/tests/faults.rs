@@ -606,12 +606,12 @@ impl ActionDispatcher for CountingDispatcher {
         if sent.len().is_multiple_of(3) {
             DispatchOutcome::Unknown("timeout after send".into())
         } else {
-            DispatchOutcome::Confirmed(format!("ref-{}", claim.key))
+            DispatchOutcome::Confirmed(format!("ref-{}", claim.key).into())
         }
     }
     fn reconcile(&self, claim: &ActionClaim, _: &ClaimContext<'_>) -> DispatchOutcome {
         if self.sent.lock().unwrap().contains_key(&claim.key) {
-            DispatchOutcome::Confirmed(format!("ref-{}", claim.key))
+            DispatchOutcome::Confirmed(format!("ref-{}", claim.key).into())
         } else {
             DispatchOutcome::NotApplied
         }

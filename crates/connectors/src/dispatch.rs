@@ -30,6 +30,30 @@ use crate::clock::{Backoff, Clock};
 pub struct Confirmation {
     /// The target's id of the effect (a refund GID, a gift card GID, …).
     pub reference: String,
+    /// What the customer got back in the currency they paid, when that is not the action's
+    /// (a Shopify order paid in a presentment currency).
+    pub paid: Option<returnhub_core::money::Money>,
+}
+
+impl From<&str> for Confirmation {
+    fn from(reference: &str) -> Confirmation {
+        Confirmation::new(reference)
+    }
+}
+
+impl From<String> for Confirmation {
+    fn from(reference: String) -> Confirmation {
+        Confirmation::new(reference)
+    }
+}
+
+impl Confirmation {
+    pub fn new(reference: impl Into<String>) -> Confirmation {
+        Confirmation {
+            reference: reference.into(),
+            paid: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -307,6 +331,7 @@ impl<T: Target> Dispatcher<T> {
             return_id: action.return_id.clone(),
             target: name.to_owned(),
             reference: confirmation.reference.clone(),
+            paid: confirmation.paid,
         };
         self.append(store, event)?;
         report.confirmed += 1;

@@ -983,9 +983,7 @@ impl Target for IncreffTarget {
             .await?;
         self.update(&update).await?;
         if exchanged.is_empty() {
-            return Ok(Confirmation {
-                reference: update.return_order_code,
-            });
+            return Ok(Confirmation::new(update.return_order_code));
         }
         // The return's other exchanged items: one not decided yet (held for review) keeps
         // the order held and uncancelled until it is; one that passed earlier keeps it alive.
@@ -996,9 +994,10 @@ impl Target for IncreffTarget {
             shipping: rest.shipping || ships(l),
         });
         let order_id = self.exchange_rule(action, &exchanged, rest).await?;
-        Ok(Confirmation {
-            reference: format!("{} {order_id}", update.return_order_code),
-        })
+        Ok(Confirmation::new(format!(
+            "{} {order_id}",
+            update.return_order_code
+        )))
     }
 
     /// Always "no effect found, send again" (after the routing checks): see the module doc —

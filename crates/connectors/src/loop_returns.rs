@@ -578,9 +578,7 @@ impl LoopTarget {
     fn settled(loop_id: &str, state: LoopReturnState) -> Result<Option<Confirmation>, TargetError> {
         match state {
             LoopReturnState::Open => Ok(None),
-            LoopReturnState::Closed => Ok(Some(Confirmation {
-                reference: loop_id.to_owned(),
-            })),
+            LoopReturnState::Closed => Ok(Some(Confirmation::new(loop_id))),
             LoopReturnState::Queued { since } => Err(TargetError::Unknown(format!(
                 "still processing at Loop since {}; waiting for return.closed",
                 since.as_deref().unwrap_or("an unknown time")
@@ -616,9 +614,7 @@ impl LoopTarget {
             }
             LoopReturnState::Closed => {
                 tracing::warn!(key = %action.key, loop_return = loop_id, "the return is closed at Loop already; Loop settled it, nothing more is sent");
-                return Ok(Confirmation {
-                    reference: loop_id.to_owned(),
-                });
+                return Ok(Confirmation::new(loop_id));
             }
             state => {
                 Self::settled(loop_id, state)?;

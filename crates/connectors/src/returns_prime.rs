@@ -930,9 +930,7 @@ impl ReturnsPrimeTarget {
                     .iter()
                     .any(|l| l.id == v.line_item_id && l.qc_status.as_deref() == Some(v.qc_status))
             });
-        Ok(applied.then(|| Confirmation {
-            reference: format!("returns_prime:{}", request.id),
-        }))
+        Ok(applied.then(|| Confirmation::new(format!("returns_prime:{}", request.id))))
     }
 
     /// A refusal that this update's own effect would explain (an earlier try landed, then
@@ -989,9 +987,7 @@ impl Target for ReturnsPrimeTarget {
                         return self.unless_applied(request_id, &verdicts, refusal).await;
                     }
                 }
-                Ok(Confirmation {
-                    reference: format!("returns_prime:{request_id}"),
-                })
+                Ok(Confirmation::new(format!("returns_prime:{request_id}")))
             }
             Err(Failure::NotSent(m)) => Err(TargetError::NotApplied(m)),
             Err(Failure::Unknown(m)) => Err(TargetError::Unknown(m)),

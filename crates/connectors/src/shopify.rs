@@ -422,13 +422,16 @@ impl ShopifyTarget {
                 self.unless_refunded(action, context, e).await
             };
         }
-        payload
+        let confirmed = payload
             .pointer("/refund/id")
             .and_then(Value::as_str)
-            .map(|id| Confirmation {
-                reference: id.to_owned(),
-            })
-            .ok_or_else(|| TargetError::Unknown("refundCreate returned no refund".into()))
+            .map(Confirmation::new)
+            .ok_or_else(|| TargetError::Unknown("refundCreate returned no refund".into()))?;
+        // The bench shows what the customer got back when it is not in the shop's currency.
+        Ok(Confirmation {
+            paid: (back.currency != amount.currency).then_some(back),
+            ..confirmed
+        })
     }
 
     /// A refusal that this action's own refund would explain (it landed after an earlier try
@@ -467,12 +470,22 @@ impl ShopifyTarget {
             .ok_or_else(|| {
                 TargetError::Permanent(format!("order {} not found on Shopify", context.order_id))
             })?;
-        Ok(refunds
+        let Some(refund) = refunds
             .iter()
             .find(|r| r.get("note").and_then(Value::as_str) == Some(marker.as_str()))
-            .and_then(|r| r.get("id").and_then(Value::as_str))
+        else {
+            return Ok(None);
+        };
+        let paid = refund
+            .pointer("/totalRefundedSet/presentmentMoney")
+            .and_then(parse_money)
+            .filter(|paid| action.amount.is_some_and(|a| a.currency != paid.currency));
+        Ok(refund
+            .get("id")
+            .and_then(Value::as_str)
             .map(|id| Confirmation {
-                reference: id.to_owned(),
+                paid,
+                ..Confirmation::new(id)
             }))
     }
 
@@ -562,7 +575,7 @@ impl ShopifyTarget {
         if self.settings.notify_customer && customer.is_some() {
             self.notify_gift_card(action, &card).await;
         }
-        Ok(Confirmation { reference: card })
+        Ok(Confirmation::new(card))
     }
 
     /// `giftCardCreate` with `input`. No server-side idempotency: never repeated blindly,
@@ -643,9 +656,7 @@ impl ShopifyTarget {
                         .is_some_and(|n| n.contains(action.key.as_str()))
             })
             .and_then(|card| card.get("id").and_then(Value::as_str))
-            .map(|id| Confirmation {
-                reference: id.to_owned(),
-            }))
+            .map(Confirmation::new))
     }
 
     /// The replacement order, and each of its fulfillment orders that the returns platform
@@ -746,9 +757,7 @@ impl ShopifyTarget {
                 tracing::info!(key = %action.key, fulfillment_order = %fulfillment_order, "hold already released (an earlier try took effect)");
             }
         }
-        Ok(Confirmation {
-            reference: order_id,
-        })
+        Ok(Confirmation::new(order_id))
     }
     /// The Shopify return of the order whose return line items cover the action's lines, with
     /// what is left to process of it. `None`: the order has no such return.
@@ -815,9 +824,7 @@ impl ShopifyTarget {
         }
         let Some(input) = found.process_input(context, self.settings.notify_customer) else {
             // Nothing left to process: an earlier try (or the shop's staff) did it.
-            return Ok(Confirmation {
-                reference: found.id,
-            });
+            return Ok(Confirmation::new(found.id));
         };
         // Not idempotent on Shopify's side: never repeated blindly.
         let data = self
@@ -834,14 +841,12 @@ impl ShopifyTarget {
             return match self.shopify_return(context).await? {
                 Some(now) if now.id == found.id && now.processed_for(context) => {
                     tracing::info!(key = %action.key, shopify_return = %now.name, "return already processed (an earlier try took effect)");
-                    Ok(Confirmation { reference: now.id })
+                    Ok(Confirmation::new(now.id))
                 }
                 _ => Err(TargetError::Permanent(format!("returnProcess: {errors}"))),
             };
         }
-        Ok(Confirmation {
-            reference: found.id,
-        })
+        Ok(Confirmation::new(found.id))
     }
 
     fn no_action_tag(&self) -> Result<&str, TargetError> {
@@ -871,9 +876,7 @@ impl ShopifyTarget {
         if let Some(errors) = user_errors(&data["tagsAdd"]) {
             return Err(TargetError::Permanent(format!("tagsAdd: {errors}")));
         }
-        Ok(Confirmation {
-            reference: context.order_id.clone(),
-        })
+        Ok(Confirmation::new(context.order_id.clone()))
     }
 
     async fn find_tag(&self, context: &ActionContext) -> Result<Option<Confirmation>, TargetError> {
@@ -890,9 +893,7 @@ impl ShopifyTarget {
         Ok(tags
             .iter()
             .any(|t| t.as_str() == Some(tag))
-            .then(|| Confirmation {
-                reference: context.order_id.clone(),
-            }))
+            .then(|| Confirmation::new(context.order_id.clone())))
     }
 }
 
@@ -1044,15 +1045,16 @@ impl Target for ShopifyTarget {
             ActionKind::Exchange => match self.settings.policy.exchange {
                 ExchangeVia::ReleaseHold => {
                     let holds = self.exchange_holds(action).await?;
-                    Ok(holds.ours.is_empty().then_some(Confirmation {
-                        reference: holds.order_id,
-                    }))
+                    Ok(holds
+                        .ours
+                        .is_empty()
+                        .then_some(Confirmation::new(holds.order_id)))
                 }
                 ExchangeVia::ReturnProcess => Ok(self
                     .shopify_return(context)
                     .await?
                     .filter(|r| r.processed_for(context))
-                    .map(|r| Confirmation { reference: r.id })),
+                    .map(|r| Confirmation::new(r.id))),
             },
             ActionKind::TagOrder => self.find_tag(context).await,
             ActionKind::PartnerUpdate => Err(not_for_shopify(action)),

@@ -499,6 +499,20 @@ fn scenario(shopify: ShopifyPolicy) {
                 assert_eq!(refunds.len(), 1, "order {n}: nothing but this refund");
                 let refund = refunds[0];
                 assert_eq!(refund.id, reference);
+                // The confirmation says what the customer got back in their own currency
+                // (whether it came from the refund's answer or from reconciliation).
+                let paid = store.actions_paid(&action.return_id).unwrap();
+                match paid_in_aud(n) {
+                    Some(aud) => assert_eq!(
+                        paid,
+                        vec![(
+                            action.key.as_str().to_owned(),
+                            Money::new(aud.of(price(n), Currency::NZD), Currency::AUD)
+                        )],
+                        "order {n}"
+                    ),
+                    None => assert!(paid.is_empty(), "order {n}: {paid:?}"),
+                }
                 match paid_in_aud(n) {
                     Some(aud) => {
                         // Made in the currency paid: the whole suggestion's AUD amount (the

@@ -218,11 +218,7 @@ impl Target for SlowToShow {
         _: &ActionContext,
     ) -> Result<Option<returnhub_connectors::Confirmation>, TargetError> {
         self.reconciles.set(self.reconciles.get() + 1);
-        Ok(
-            (self.reconciles.get() >= 2).then(|| returnhub_connectors::Confirmation {
-                reference: "found".into(),
-            }),
-        )
+        Ok((self.reconciles.get() >= 2).then(|| returnhub_connectors::Confirmation::new("found")))
     }
 }
 

@@ -250,6 +250,9 @@ pub struct ActionState {
     pub amount: Option<String>,
     /// pending, sent, confirmed, failed, unknown.
     pub state: String,
+    /// e.g. "54.10 AUD": what the customer got back in the currency they paid, once the
+    /// target confirmed it, when that is not the shop's.
+    pub paid: Option<String>,
     /// The code of the gift card a credit note is issued as, for a supervisor to pass on to
     /// the customer (it is money: operators are not shown it).
     pub gift_card_code: Option<String>,

@@ -780,6 +780,7 @@ fn actions_shown(
         .into_iter()
         .filter_map(|(_, state, payload)| Some((serde_json::from_str(&payload).ok()?, state)))
         .collect();
+    let paid = store.actions_paid(return_id)?;
     // Codes only for credit notes issued as Shopify gift cards (not through a partner).
     let codes_key = match codes_key {
         Some(key)
@@ -798,6 +799,10 @@ fn actions_shown(
         .map(|(action, state)| ActionState {
             kind: action.kind.name().to_owned(),
             amount: action.amount.map(|m| m.to_string()),
+            paid: paid
+                .iter()
+                .find(|(key, _)| key == action.key.as_str())
+                .map(|(_, m)| m.to_string()),
             state,
             gift_card_code: codes_key
                 .filter(|_| action.kind == ActionKind::CreditNote)

@@ -499,10 +499,15 @@ fn describe(event: &DomainEvent) -> String {
             key,
             target,
             reference,
+            paid,
             ..
         } => format!(
-            "Action {}… confirmed by {target} ({reference})",
-            &key.as_str()[..12]
+            "Action {}… confirmed by {target} ({reference}){}",
+            &key.as_str()[..12],
+            match paid {
+                Some(paid) => format!(": {paid} paid back in the customer's currency"),
+                None => String::new(),
+            }
         ),
         DomainEvent::ActionFailed {
             key,

@@ -114,6 +114,10 @@ pub enum DomainEvent {
         return_id: String,
         target: String,
         reference: String,
+        /// What the customer got back in the currency they paid, when that is not the
+        /// action's (a Shopify order paid in its presentment currency): v2.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paid: Option<returnhub_core::money::Money>,
     },
     /// The target refused the action for good (or the dispatcher gave up); a supervisor sees
     /// the reason and may retry it. The `action` outbox row is marked failed in the same
@@ -181,7 +185,8 @@ pub const EVENT_KINDS: &[(&str, u32)] = &[
     ("connote_attached", 1),
     ("return_noted", 1),
     ("station_configured", 1),
-    ("action_confirmed", 1),
+    // v2: `paid`, the amount in the customer's currency (a v1 payload reads without it).
+    ("action_confirmed", 2),
     ("action_failed", 1),
     ("action_retried", 1),
     ("shop_connected", 1),
@@ -254,7 +259,8 @@ impl KnownEvents {
             return Decoded::Malformed(format!("a {kind} event says version 0"));
         }
         // An older payload is upgraded here, before it is read as this build's. So far every
-        // later version only added fields with defaults (retailer_configured v2), so an older
+        // later version only added fields with defaults (retailer_configured v2,
+        // action_confirmed v2), so an older
         // payload reads as it is.
         match serde_json::from_str::<DomainEvent>(payload) {
             Ok(event) if event.kind() == kind => Decoded::Event(event),
@@ -270,6 +276,12 @@ impl KnownEvents {
 impl DomainEvent {
     /// The version of this kind's payload that this build writes.
     pub fn version(&self) -> u32 {
+        // A payload with nothing an older version lacks is written as that version, so that
+        // devices still on it keep applying it: only a confirmation that carries `paid`
+        // needs action_confirmed v2.
+        if let DomainEvent::ActionConfirmed { paid: None, .. } = self {
+            return 1;
+        }
         let kind = self.kind();
         // Every kind is listed (a debug build stops here otherwise, so every test would).
         let listed = EVENT_KINDS.iter().find(|(k, _)| *k == kind);

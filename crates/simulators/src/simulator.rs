@@ -1465,7 +1465,12 @@ fn run(ledger: &mut Ledger, name: &str, query: &str, vars: &Value, base: &str) -
             .get(vars["orderId"].as_str().unwrap_or_default())
         {
             Some(o) => Outcome::Data(json!({ "order": { "id": o.id,
-                "refunds": o.refunds.iter().map(|r| json!({ "id": r.id, "note": r.note })).collect::<Vec<_>>() } })),
+                "refunds": o.refunds.iter().map(|r| {
+                    let (minor, currency) = r.paid_back.unwrap_or((r.amount, o.currency));
+                    json!({ "id": r.id, "note": r.note, "totalRefundedSet": {
+                        "shopMoney": money(r.amount, o.currency),
+                        "presentmentMoney": money(minor, currency) } })
+                }).collect::<Vec<_>>() } })),
             None => Outcome::Data(json!({ "order": null })),
         },
         "GiftCardCreate"

@@ -695,6 +695,28 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// What each confirmed action of the return paid the customer in the currency they paid,
+    /// where that is not the action's own, by action key.
+    pub fn actions_paid(
+        &self,
+        return_id: &str,
+    ) -> Result<Vec<(String, returnhub_core::money::Money)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT dedupe_key, paid_json FROM outbox
+             WHERE topic = 'action' AND json_extract(payload, '$.return_id') = ?1
+               AND paid_json IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([return_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, paid) = row?;
+            out.push((key, serde_json::from_str(&paid)?));
+        }
+        Ok(out)
+    }
+
     /// The events about one return (or exception), oldest first: the audit trail.
     pub fn events_for(&self, aggregate_id: &str) -> Result<Vec<AuditRow>> {
         let mut stmt = self.conn.prepare_cached(

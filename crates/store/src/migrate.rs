@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_receipt_lookup",
         include_str!("../../../migrations/hub/0010_receipt_lookup.sql"),
     ),
+    (
+        "0011_paid_back",
+        include_str!("../../../migrations/hub/0011_paid_back.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -592,16 +592,18 @@ pub(crate) fn project_confirmed(
     tx: &Transaction<'_>,
     key: &IdempotencyKey,
     reference: &str,
+    paid: Option<&returnhub_core::money::Money>,
     at: &str,
     strict: bool,
 ) -> Result<()> {
+    let paid = paid.map(serde_json::to_string).transpose()?;
     let changed = tx
         .prepare_cached(
-            "UPDATE outbox SET state = 'confirmed', reference = ?2, next_attempt_at = NULL,
-               updated_at = ?3
+            "UPDATE outbox SET state = 'confirmed', reference = ?2, paid_json = ?4,
+               next_attempt_at = NULL, updated_at = ?3
              WHERE topic = 'action' AND dedupe_key = ?1",
         )?
-        .execute(params![key.as_str(), reference, at])?;
+        .execute(params![key.as_str(), reference, at, paid])?;
     if changed != 1 && strict {
         return Err(StoreError::Invalid(format!(
             "action {key} is not in the outbox; cannot confirm it"

@@ -634,8 +634,20 @@ impl WriteTx<'_> {
                 self.settle_status(return_id)?;
             }
             DomainEvent::ActionDue(_) => {}
-            DomainEvent::ActionConfirmed { key, reference, .. } => {
-                crate::outbox::project_confirmed(&self.tx, key, reference, &ev.recorded_at, false)?;
+            DomainEvent::ActionConfirmed {
+                key,
+                reference,
+                paid,
+                ..
+            } => {
+                crate::outbox::project_confirmed(
+                    &self.tx,
+                    key,
+                    reference,
+                    paid.as_ref(),
+                    &ev.recorded_at,
+                    false,
+                )?;
             }
             DomainEvent::ActionFailed { key, reason, .. } => {
                 self.adopt_failed_action(key, &ev.recorded_at)?;

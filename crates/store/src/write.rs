@@ -259,9 +259,19 @@ impl WriteTx<'_> {
                     ])?;
                 Ok(())
             }
-            DomainEvent::ActionConfirmed { key, reference, .. } => {
-                crate::outbox::project_confirmed(&self.tx, key, reference, recorded_at, true)
-            }
+            DomainEvent::ActionConfirmed {
+                key,
+                reference,
+                paid,
+                ..
+            } => crate::outbox::project_confirmed(
+                &self.tx,
+                key,
+                reference,
+                paid.as_ref(),
+                recorded_at,
+                true,
+            ),
             DomainEvent::ActionFailed { key, reason, .. } => {
                 crate::outbox::project_failed(&self.tx, key, reason, recorded_at, true)
             }

@@ -485,3 +485,63 @@ fn an_event_that_waits_for_another_is_applied_by_the_next_page_after_it() {
         }
     );
 }
+
+/// An action the central store confirmed reaches the hub with what the customer got back in
+/// the currency they paid, and the hub keeps it beside the action for the bench to show.
+#[test]
+fn a_pulled_confirmation_keeps_what_the_customer_got_back_in_their_currency() {
+    use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let aud = "AUD".parse().unwrap();
+    let due = actions_due(
+        Trigger::Processing,
+        ReturnEvent::Processed,
+        "acme",
+        "r1",
+        &[ItemOutcome {
+            item_id: "i1".into(),
+            outcome: Outcome::Refund,
+            amount: Some(Money::new(1000, aud)),
+        }],
+    );
+    let mut events = seed();
+    events.extend(due.iter().cloned().map(DomainEvent::ActionDue));
+    store
+        .write(NOW, |tx| {
+            for event in events {
+                tx.append(EventInput {
+                    event,
+                    actor: "u-1".into(),
+                    station: None,
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let nzd = "NZD".parse().unwrap();
+    let confirmed = DomainEvent::ActionConfirmed {
+        key: due[0].key.clone(),
+        return_id: "r1".into(),
+        target: "shopify".into(),
+        reference: "gid://shopify/Refund/1".into(),
+        paid: Some(Money::new(1093, nzd)),
+    };
+    assert!(store.actions_paid("r1").unwrap().is_empty());
+    let mut central = HlcClock::new("central");
+    let pulled = remote(&mut central, NOW, &confirmed);
+    store
+        .apply_remote_batch(
+            NOW,
+            &[pulled],
+            SyncCursor {
+                events: 1,
+                tracking: 0,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        store.actions_paid("r1").unwrap(),
+        vec![(due[0].key.as_str().to_owned(), Money::new(1093, nzd))]
+    );
+}

@@ -19,6 +19,11 @@ amount: string | null,
  */
 state: string, 
 /**
+ * e.g. "54.10 AUD": what the customer got back in the currency they paid, once the
+ * target confirmed it, when that is not the shop's.
+ */
+paid: string | null, 
+/**
  * The code of the gift card a credit note is issued as, for a supervisor to pass on to
  * the customer (it is money: operators are not shown it).
  */
