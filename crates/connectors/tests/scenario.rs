@@ -1,6 +1,5 @@
 //! Exactly once, under faults: 1,000 actions (refunds, credit notes, exchanges, order tags)
-//! queued in a
-//! real hub store are dispatched to the Shopify simulator over real sockets while it injects
+//! queued in a real hub store are dispatched to the Shopify simulator over real sockets while it injects
 //! faults at random (seeded): THROTTLED, 502s, connections dropped before and after the
 //! effect, answers held past the client's timeout after the effect, slow answers, effects
 //! that land after the client gave up (and after a reconciliation found nothing). Part way
@@ -9,6 +8,10 @@
 //!
 //! The ledger must end with exactly one effect per action and nothing else: 0 double refunds,
 //! 0 lost. `SCENARIO_SEED` picks another seed; the run prints the faults it injected.
+//!
+//! The shop behaves as shops do: some orders were paid in Australian dollars (refunds go back
+//! in AUD, exchanges of such orders go through as any other), one order has 250 lines, and
+//! some replacement orders are also held by a fraud filter (left in place).
 //!
 //! It runs twice, once per way a retailer can have Shopify carry its actions: credit notes as
 //! gift cards and exchanges by releasing a held replacement order, then credit notes as store
@@ -78,13 +81,42 @@ fn price(n: u32) -> i64 {
     2_000 + i64::from(n % 37) * 150
 }
 
-/// Some refunded orders were paid in Australian dollars (Shopify's presentment currency) at
-/// the order's rate: their refunds must be made in AUD.
+/// Some refunded and exchanged orders were paid in Australian dollars (Shopify's presentment
+/// currency) at the order's rate: their refunds must be made in AUD, and their exchanges go
+/// through as any other.
 fn paid_in_aud(n: u32) -> Option<Presentment> {
-    (kind_of(n) == ActionKind::Refund && n % 7 == 3).then_some(Presentment {
-        currency: Currency::AUD,
-        per_million: 920_000,
-    })
+    let kind = kind_of(n);
+    (matches!(kind, ActionKind::Refund | ActionKind::Exchange) && n % 7 == 3).then_some(
+        Presentment {
+            currency: Currency::AUD,
+            per_million: 920_000,
+        },
+    )
+}
+
+/// One refunded order is long: 250 lines (Shopify's largest page), the returned one last, so
+/// the refund's line is found only on the second page of line items.
+const LONG_ORDER: u32 = 40;
+const LONG_LINES: u32 = 250;
+
+/// The lines of order `n` other than the returned one (`(id, price)`), which it has before it.
+fn other_lines(n: u32) -> Vec<(String, i64)> {
+    if n != LONG_ORDER {
+        return Vec::new();
+    }
+    (1..LONG_LINES)
+        .map(|j| {
+            (
+                format!("gid://shopify/LineItem/{}", 8_000_000 + n * 1_000 + j),
+                1_000 + i64::from(j),
+            )
+        })
+        .collect()
+}
+
+/// What order `n` cost: the returned line's units and every other line once.
+fn order_total(n: u32) -> i64 {
+    price(n) * i64::from(units(n)) + other_lines(n).iter().map(|(_, p)| p).sum::<i64>()
 }
 
 /// Some replacement orders are also held by a fraud check, which an exchange must leave.
@@ -151,20 +183,34 @@ fn seed_store(store: &mut Store, shopify: &ShopifyPolicy) -> Vec<ActionDue> {
                         created_at: "2026-11-01T00:00:00.000Z".into(),
                         country: "NZ".into(),
                         tags: vec![],
-                        subtotal: nzd(price(n) * i64::from(units(n))),
+                        subtotal: nzd(order_total(n)),
                         discount: nzd(0),
-                        total: nzd(price(n) * i64::from(units(n))),
-                        lines: vec![OrderLineRecord {
-                            id: line_gid(n),
-                            sku: format!("SKU-{n}"),
-                            ean: None,
-                            title: "Tee".into(),
-                            image: None,
-                            quantity: units(n),
-                            unit_price: nzd(price(n)),
-                            discount: nzd(0),
-                            product_tags: vec![],
-                        }],
+                        total: nzd(order_total(n)),
+                        lines: other_lines(n)
+                            .into_iter()
+                            .map(|(id, price)| OrderLineRecord {
+                                sku: format!("SKU-{id}"),
+                                id,
+                                ean: None,
+                                title: "Sock".into(),
+                                image: None,
+                                quantity: 1,
+                                unit_price: nzd(price),
+                                discount: nzd(0),
+                                product_tags: vec![],
+                            })
+                            .chain([OrderLineRecord {
+                                id: line_gid(n),
+                                sku: format!("SKU-{n}"),
+                                ean: None,
+                                title: "Tee".into(),
+                                image: None,
+                                quantity: units(n),
+                                unit_price: nzd(price(n)),
+                                discount: nzd(0),
+                                product_tags: vec![],
+                            }])
+                            .collect(),
                     })))?;
                     tx.append(input(DomainEvent::ReturnExpected(ReturnRecord {
                         external_id: None,
@@ -245,21 +291,35 @@ fn seed_shop(sim: &Simulator, shopify: &ShopifyPolicy) {
             country: "NZ".into(),
             tags: vec![],
             discount_codes: vec![],
-            lines: vec![SimLine {
-                id: line_gid(n),
-                sku: format!("SKU-{n}"),
-                title: "Tee".into(),
-                barcode: None,
-                image: None,
-                product_tags: vec![],
-                quantity: units(n),
-                unit_price: price(n),
-                discount: 0,
-            }],
+            lines: other_lines(n)
+                .into_iter()
+                .map(|(id, price)| SimLine {
+                    sku: format!("SKU-{id}"),
+                    id,
+                    title: "Sock".into(),
+                    barcode: None,
+                    image: None,
+                    product_tags: vec![],
+                    quantity: 1,
+                    unit_price: price,
+                    discount: 0,
+                })
+                .chain([SimLine {
+                    id: line_gid(n),
+                    sku: format!("SKU-{n}"),
+                    title: "Tee".into(),
+                    barcode: None,
+                    image: None,
+                    product_tags: vec![],
+                    quantity: units(n),
+                    unit_price: price(n),
+                    discount: 0,
+                }])
+                .collect(),
             payment: (
                 format!("gid://shopify/OrderTransaction/{}", 3_000_000 + n),
                 "shopify_payments".into(),
-                price(n) * i64::from(units(n)),
+                order_total(n),
             ),
             refunds: vec![],
             fulfillment_orders: vec![],
@@ -393,6 +453,8 @@ fn scenario(shopify: ShopifyPolicy) {
     let mut store = Store::open(&path).unwrap();
     let actions = seed_store(&mut store, &shopify);
     assert_eq!(actions.len() as u32, ACTIONS);
+    assert_eq!(kind_of(LONG_ORDER), ActionKind::Refund);
+    assert!((0..ACTIONS).any(|n| kind_of(n) == ActionKind::Exchange && paid_in_aud(n).is_some()));
 
     let sim = Simulator::start("Kōwhai Apparel");
     seed_shop(&sim, &shopify);
@@ -530,7 +592,10 @@ fn scenario(shopify: ShopifyPolicy) {
                     refund.store_credit, None,
                     "a refund goes back to the payment"
                 );
-                let (_, quantity, restock, location) = &refund.lines[0];
+                // Only the returned line, also on the 250-line order where it comes last.
+                assert_eq!(refund.lines.len(), 1, "order {n}");
+                let (line, quantity, restock, location) = &refund.lines[0];
+                assert_eq!(*line, line_gid(n), "order {n}");
                 assert_eq!(*quantity, 1);
                 if n.is_multiple_of(2) {
                     assert_eq!(restock, "RETURN");

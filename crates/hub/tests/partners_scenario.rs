@@ -339,44 +339,45 @@ fn seed_simulators(
                     })
                     .collect(),
             }),
-            Src::Shopify => {
-                let total: i64 = p.items.iter().map(|i| i.price).sum();
-                shop.add_order(SimOrder {
-                    id: p.order_id.clone(),
-                    name: format!("#{}", p.return_id),
-                    email: "mere@example.com".into(),
-                    customer: "Mere".into(),
-                    created_at: created_at.into(),
-                    updated_at: created_at.into(),
-                    currency: Currency::NZD,
-                    country: "NZ".into(),
-                    tags: vec![],
-                    discount_codes: vec![],
-                    lines: p
-                        .items
-                        .iter()
-                        .map(|i| SimLine {
-                            id: i.order_line_id.clone(),
-                            sku: i.sku.clone(),
-                            title: "Merino crew".into(),
-                            barcode: None,
-                            image: None,
-                            product_tags: vec![],
-                            quantity: 1,
-                            unit_price: i.price,
-                            discount: 0,
-                        })
-                        .collect(),
-                    payment: (
-                        p.order_id.replace("Order/", "OrderTransaction/9"),
-                        "shopify_payments".into(),
-                        total,
-                    ),
-                    refunds: vec![],
-                    fulfillment_orders: vec![],
-                });
-            }
+            Src::Shopify => {}
         }
+        // Every return's order is in the retailer's shop, the partners' too (they sold it
+        // there): only the Shopify returns may touch it.
+        let total: i64 = p.items.iter().map(|i| i.price).sum();
+        shop.add_order(SimOrder {
+            id: p.order_id.clone(),
+            name: format!("#{}", p.return_id),
+            email: "mere@example.com".into(),
+            customer: "Mere".into(),
+            created_at: created_at.into(),
+            updated_at: created_at.into(),
+            currency: Currency::NZD,
+            country: "NZ".into(),
+            tags: vec![],
+            discount_codes: vec![],
+            lines: p
+                .items
+                .iter()
+                .map(|i| SimLine {
+                    id: i.order_line_id.clone(),
+                    sku: i.sku.clone(),
+                    title: "Merino crew".into(),
+                    barcode: None,
+                    image: None,
+                    product_tags: vec![],
+                    quantity: 1,
+                    unit_price: i.price,
+                    discount: 0,
+                })
+                .collect(),
+            payment: (
+                p.order_id.replace("Order/", "OrderTransaction/9"),
+                "shopify_payments".into(),
+                total,
+            ),
+            refunds: vec![],
+            fulfillment_orders: vec![],
+        });
     }
 }
 
@@ -887,6 +888,18 @@ fn every_partner_gets_exactly_one_effect_per_action_and_every_url_every_event_on
             .map(|p| ledger.orders[&p.order_id].refunds.len())
             .sum();
         assert_eq!(refunds, refund_actions, "no refund nobody asked for");
+        // Loop, Increff and Returns Prime carry their own returns' money: nothing of theirs
+        // is refunded or edited at the shop.
+        for p in planned.iter().filter(|p| p.src != Src::Shopify) {
+            let order = &ledger.orders[&p.order_id];
+            assert!(order.refunds.is_empty(), "{} ({:?})", p.return_id, p.src);
+            assert!(
+                !ledger.cancellations.contains_key(&p.order_id),
+                "{} ({:?})",
+                p.return_id,
+                p.src
+            );
+        }
         assert_eq!(
             ledger.gift_cards.len() as u64,
             actions_by_src[&Src::Shopify] - refund_actions as u64,
