@@ -60,15 +60,7 @@ async fn a_device_of_one_hub_cannot_touch_another_hubs_returns_or_retailers() {
     configure(&mut a1.store, clock.now(), std::slice::from_ref(&acme));
     a1.sync_once().await.unwrap();
     assert_eq!(central.storage.retailer_hubs("acme").unwrap(), vec!["h-a"]);
-    let partner = Partner {
-        client: plain_client(),
-        base: central.url(),
-        key: central
-            .storage
-            .create_api_key("Acme Apparel", clock.now())
-            .unwrap(),
-        retailer: "Acme Apparel".into(),
-    };
+    let partner = Partner::with_new_key(&central, "Acme Apparel", clock.now());
     let answer = partner
         .upload(&[upload_row("C1", "#1", "SKU-1", "h-a", "REFUND")])
         .await;

@@ -104,15 +104,7 @@ async fn an_old_and_a_new_build_sync_through_one_central_store_and_agree_after_u
         )],
     );
     new.sync_once().await.unwrap();
-    let partner = Partner {
-        client: plain_client(),
-        base: central.url(),
-        key: central
-            .storage
-            .create_api_key("Acme Apparel", clock.now())
-            .unwrap(),
-        retailer: "Acme Apparel".into(),
-    };
+    let partner = Partner::with_new_key(&central, "Acme Apparel", clock.now());
     let answer = partner
         .upload(&[
             upload_row("C1", "#1", "SKU-1", "h1", "REFUND"),

@@ -35,10 +35,7 @@ async fn the_central_store_sends_a_loop_returns_update_once_and_confirms_it_when
     let tmp = tempfile::tempdir().unwrap();
     let clock = SimClock::new();
     let central = Central::start(&tmp.path().join("central"), clock.clone()).await;
-    let token = create_device(&central.storage, "h1", clock.now());
-    let store = Store::open(&tmp.path().join("h1.sqlite3")).unwrap();
-    let transport = HttpTransport::new(&central.url(), &token, Duration::from_secs(10)).unwrap();
-    let mut hub = Syncer::new(store, transport, clock.as_fn());
+    let mut hub = station(&central, tmp.path(), "h1", &clock);
 
     let sim = LoopSim::start();
     sim.add_return("7001", &[("801", "SKU-L1")]);
@@ -315,15 +312,7 @@ async fn a_failed_action_the_central_store_made_due_shows_on_the_return_s_hub() 
         .events(),
     );
     hub.sync_once().await.unwrap();
-    let partner = Partner {
-        client: plain_client(),
-        base: central.url(),
-        key: central
-            .storage
-            .create_api_key("Acme Apparel", clock.now())
-            .unwrap(),
-        retailer: "Acme Apparel".into(),
-    };
+    let partner = Partner::with_new_key(&central, "Acme Apparel", clock.now());
     let answer = partner
         .tracking(&[returnhub_protocol::wire::TrackingIn {
             consignment_no: "FSAWB1".into(),

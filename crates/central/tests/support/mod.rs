@@ -193,6 +193,16 @@ pub struct Partner {
 }
 
 impl Partner {
+    /// A partner of the retailer named `retailer`, with an API key of its own.
+    pub fn with_new_key(central: &Central, retailer: &str, now: UnixMillis) -> Partner {
+        Partner {
+            client: plain_client(),
+            base: central.url(),
+            key: central.storage.create_api_key(retailer, now).unwrap(),
+            retailer: retailer.into(),
+        }
+    }
+
     pub async fn post_raw<B: serde::Serialize>(
         &self,
         path: &str,
@@ -385,6 +395,24 @@ pub fn scan(n: usize) -> Vec<DomainEvent> {
             station: "bench-1".into(),
         })
         .collect()
+}
+
+/// A station of hub `hub` with its own store under `dir`, syncing with `central`.
+pub fn station(
+    central: &Central,
+    dir: &Path,
+    hub: &str,
+    clock: &SimClock,
+) -> returnhub_sync::Syncer<returnhub_sync::HttpTransport> {
+    let token = create_device(&central.storage, hub, clock.now());
+    let store = Store::open(&dir.join(format!("{hub}.sqlite3"))).unwrap();
+    let transport = returnhub_sync::HttpTransport::new(
+        &central.url(),
+        &token,
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    returnhub_sync::Syncer::new(store, transport, clock.as_fn())
 }
 
 /// Runs the `returnhub-central` binary's `args` on the data dir `dir`, `input` on its
