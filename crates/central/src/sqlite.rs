@@ -15,7 +15,7 @@ use returnhub_core::record::{
 use returnhub_core::rules::{discount_share, CountryCode, ItemFacts};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
 use returnhub_core::trigger::{actions_due_under, ActionDue, ItemOutcome, ReturnEvent, Trigger};
-use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
+use returnhub_protocol::action::{ActionContext, ReturnFacts, ReturnItemFacts};
 use returnhub_protocol::event::{Decoded, DomainEvent, KnownEvents};
 use returnhub_protocol::hlc::{HlcClock, HlcStamp};
 use returnhub_protocol::wire::RemoteEvent;
@@ -935,6 +935,35 @@ impl Tx<'_> {
                 if *to == ReturnStatus::Received {
                     if let Some(retailer) = self.retailer_of_return(return_id)? {
                         self.fire_first_scan(return_id, &retailer, "hub_receipt")?;
+                    }
+                }
+            }
+            // A parcel attached to the return at the bench: its connote finds the return (its
+            // tracking events too, those that came before it included), and it joins the
+            // return's connotes after the others, as the hub records it.
+            DomainEvent::ConnoteAttached { return_id, connote } => {
+                let attached = self
+                    .tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO connotes (connote, return_id) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![connote, return_id])?;
+                if attached == 1 {
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE returns SET record = json_insert(record, '$.connotes[#]', ?2)
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![return_id, connote])?;
+                    let record: Option<String> = self
+                        .tx
+                        .prepare_cached("SELECT record FROM returns WHERE id = ?1")?
+                        .query_row([return_id], |r| r.get(0))
+                        .optional()?;
+                    if let Some(record) = record {
+                        let mut record: ReturnRecord = serde_json::from_str(&record)?;
+                        record.connotes = vec![connote.clone()];
+                        self.link_early_tracking(&record)?;
                     }
                 }
             }
@@ -2513,64 +2542,33 @@ impl CentralStorage for SqliteStorage {
             .optional()?
             .map(|json| serde_json::from_str(&json))
             .transpose()?;
-        // The action's items, then the return's others (a rule about the whole return, such
-        // as a Clickpost exchange's replacement order, reads them as they stand).
-        let others: Vec<String> = record
-            .items
-            .iter()
-            .map(|i| i.id.clone())
-            .filter(|id| !claim.action.item_ids.contains(id))
-            .collect();
-        let mut lines = Vec::with_capacity(record.items.len());
-        for item_id in claim.action.item_ids.iter().chain(&others) {
-            let item = record
-                .items
-                .iter()
-                .find(|i| &i.id == item_id)
-                .ok_or_else(|| {
-                    CentralError::Invalid(format!(
-                        "action {}: item {item_id} is not on return {}",
-                        claim.key, claim.return_id
-                    ))
-                })?;
+        let mut items = Vec::with_capacity(record.items.len());
+        for item in &record.items {
             let inspected: Option<(String, String)> = inspection
-                .query_row(params![claim.return_id, item_id], |r| {
+                .query_row(params![claim.return_id, item.id], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;
-            let inspected = inspected
-                .map(|(payload, at)| {
-                    serde_json::from_str::<returnhub_core::bench::InspectionRecord>(&payload)
-                        .map(|r| (r, at))
-                })
-                .transpose()?;
-            let sku = order
-                .as_ref()
-                .and_then(|o| o.lines.iter().find(|l| l.id == item.order_line_id))
-                .map(|l| l.sku.clone())
-                .unwrap_or_default();
-            lines.push(ActionLine {
+            items.push(ReturnItemFacts {
                 return_item_id: item.id.clone(),
                 order_line_id: item.order_line_id.clone(),
                 quantity: item.quantity,
-                disposition: inspected
-                    .as_ref()
-                    .and_then(|(r, _)| r.disposition)
-                    .map(|d| d.as_str().to_owned()),
-                sku,
                 external_id: item.external_id.clone(),
-                qc: inspected.as_ref().map(|(r, at)| ItemQc::of(r, at)),
+                sku: order
+                    .as_ref()
+                    .and_then(|o| o.lines.iter().find(|l| l.id == item.order_line_id))
+                    .map(|l| l.sku.clone())
+                    .unwrap_or_default(),
+                chosen_option: item.chosen_option.map(|o| o.as_str().to_owned()),
+                inspection: inspected
+                    .map(|(payload, at)| serde_json::from_str(&payload).map(|r| (r, at)))
+                    .transpose()?,
                 outcome: decided
-                    .query_row(params![claim.return_id, item_id], |r| r.get(0))
+                    .query_row(params![claim.return_id, item.id], |r| r.get(0))
                     .optional()?
                     .flatten(),
-                chosen_option: item.chosen_option.map(|o| o.as_str().to_owned()),
             });
         }
-        let retries = inner
-            .conn
-            .prepare_cached(returnhub_store::RETRIES_SQL)?
-            .query_row(params![claim.return_id, claim.key], |r| r.get(0))?;
         let policy: Option<String> = inner
             .conn
             .query_row(
@@ -2579,24 +2577,20 @@ impl CentralStorage for SqliteStorage {
                 |r| r.get(0),
             )
             .optional()?;
-        let target = match policy {
-            Some(json) => serde_json::from_str::<RetailerRecord>(&json)?
-                .policy
-                .partners
-                .target_for(&record.source),
-            None => returnhub_core::partner::default_target(&record.source),
-        };
-        let others = lines.split_off(claim.action.item_ids.len());
-        Ok(ActionContext {
+        let facts = ReturnFacts {
             order_id,
-            lines,
-            others,
-            retries,
-            target,
-            external_id: record.external_id.clone(),
-            connotes: record.connotes.clone(),
             source: record.source,
-        })
+            external_id: record.external_id,
+            policy: policy
+                .map(|json| serde_json::from_str::<RetailerRecord>(&json).map(|r| r.policy))
+                .transpose()?,
+            connotes: record.connotes,
+            retries: inner
+                .conn
+                .prepare_cached(returnhub_store::RETRIES_SQL)?
+                .query_row(params![claim.return_id, claim.key], |r| r.get(0))?,
+        };
+        ActionContext::build(&claim.action, facts, items).map_err(CentralError::Invalid)
     }
 
     fn return_statuses(&self, hub_id: &str) -> Result<Vec<(String, String)>> {

@@ -1,6 +1,7 @@
 //! What a target (Shopify, a partner) needs to carry out a return action besides the action
-//! itself. Built from the read models by the hub's store and by the central store alike, so a
-//! dispatcher works the same from either.
+//! itself. Each store reads the facts from its own tables ([`ReturnFacts`], [`ReturnItemFacts`]);
+//! [`ActionContext::build`] is the one rule that makes the context of them, so a dispatcher
+//! works the same from either.
 
 use returnhub_core::partner::ActionTarget;
 
@@ -81,5 +82,102 @@ impl ItemQc {
             photos: record.photos.clone(),
             inspected_at: inspected_at.to_owned(),
         }
+    }
+}
+
+/// What a store holds of an action's return, each read from its own tables.
+#[derive(Debug, Clone)]
+pub struct ReturnFacts {
+    pub order_id: String,
+    pub source: String,
+    pub external_id: Option<String>,
+    /// The retailer's policy; `None` while the store does not know the retailer.
+    pub policy: Option<returnhub_core::decision::RetailerPolicy>,
+    /// In the order they were recorded (the return's own first, then any attached).
+    pub connotes: Vec<String>,
+    /// How often a supervisor retried this action.
+    pub retries: u32,
+}
+
+/// One item of an action's return as a store holds it.
+#[derive(Debug, Clone)]
+pub struct ReturnItemFacts {
+    pub return_item_id: String,
+    pub order_line_id: String,
+    pub quantity: u32,
+    pub external_id: Option<String>,
+    /// The order line's SKU; empty when the store lacks the line.
+    pub sku: String,
+    /// What the customer chose when the return was requested.
+    pub chosen_option: Option<String>,
+    /// The inspection that stands (the latest not undone) and when it was recorded.
+    pub inspection: Option<(returnhub_core::bench::InspectionRecord, String)>,
+    /// The kind of the item's latest decided outcome.
+    pub outcome: Option<String>,
+}
+
+impl ReturnItemFacts {
+    fn line(self) -> ActionLine {
+        ActionLine {
+            disposition: self
+                .inspection
+                .as_ref()
+                .and_then(|(r, _)| r.disposition)
+                .map(|d| d.as_str().to_owned()),
+            qc: self.inspection.as_ref().map(|(r, at)| ItemQc::of(r, at)),
+            return_item_id: self.return_item_id,
+            order_line_id: self.order_line_id,
+            quantity: self.quantity,
+            sku: self.sku,
+            external_id: self.external_id,
+            outcome: self.outcome,
+            chosen_option: self.chosen_option,
+        }
+    }
+}
+
+impl ActionContext {
+    /// What a target is told about `action`, by the one rule both stores follow whichever of
+    /// them dispatches: the action's items in its order, then the return's other items by
+    /// id; the target the retailer's policy names for the return's source (the default for
+    /// the source while the retailer is unknown). Refused when an action's item is not among
+    /// `items`, or it names none.
+    pub fn build(
+        action: &returnhub_core::trigger::ActionDue,
+        ret: ReturnFacts,
+        items: Vec<ReturnItemFacts>,
+    ) -> Result<ActionContext, String> {
+        let mut items = items;
+        let mut lines = Vec::with_capacity(action.item_ids.len());
+        for id in &action.item_ids {
+            let at = items
+                .iter()
+                .position(|i| &i.return_item_id == id)
+                .ok_or_else(|| {
+                    format!(
+                        "action {}: item {id} is not on return {}",
+                        action.key, action.return_id
+                    )
+                })?;
+            lines.push(items.swap_remove(at).line());
+        }
+        if lines.is_empty() {
+            return Err(format!("action {} names no items", action.key));
+        }
+        items.sort_by(|a, b| a.return_item_id.cmp(&b.return_item_id));
+        let target = match &ret.policy {
+            Some(policy) => policy.partners.target_for(&ret.source),
+            None => returnhub_core::partner::default_target(&ret.source),
+        };
+        Ok(ActionContext {
+            order_id: ret.order_id,
+            lines,
+            others: items.into_iter().map(ReturnItemFacts::line).collect(),
+            retries: ret.retries,
+            source: ret.source,
+            target,
+            external_id: ret.external_id,
+            connotes: ret.connotes,
+        })
     }
 }

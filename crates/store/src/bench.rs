@@ -182,8 +182,12 @@ impl WriteTx<'_> {
                     .execute(params![job.id, event_id, serde_json::to_string(job)?, at])?;
             }
             DomainEvent::ConnoteAttached { return_id, connote } => {
+                // After the return's others: the first stays the return's AWB.
                 self.tx
-                    .prepare_cached("INSERT INTO connotes (connote, return_id) VALUES (?1, ?2)")?
+                    .prepare_cached(
+                        "INSERT INTO connotes (connote, return_id, position)
+                         VALUES (?1, ?2, (SELECT count(*) FROM connotes WHERE return_id = ?2))",
+                    )?
                     .execute(params![connote, return_id])
                     .map_err(|e| match e {
                         rusqlite::Error::SqliteFailure(f, _)

@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_paid_back",
         include_str!("../../../migrations/hub/0011_paid_back.sql"),
     ),
+    (
+        "0012_connote_order",
+        include_str!("../../../migrations/hub/0012_connote_order.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

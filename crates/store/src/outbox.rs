@@ -10,7 +10,7 @@
 
 use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_core::trigger::{ActionDue, IdempotencyKey};
-use returnhub_protocol::action::{ActionContext, ActionLine, ItemQc};
+use returnhub_protocol::action::{ActionContext, ReturnFacts, ReturnItemFacts};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use crate::{Result, Store, StoreError};
@@ -343,6 +343,8 @@ impl Store {
             .optional()?)
     }
 
+    /// The context `action` is carried out with: this store's facts, made into a context by
+    /// [`ActionContext::build`] (the central store's are too).
     pub fn action_context(&self, action: &ActionDue) -> Result<ActionContext> {
         let (order_id, source, external_id, policy_json): (
             String,
@@ -366,100 +368,56 @@ impl Store {
                     action.key, action.return_id
                 ))
             })?;
-        let target = match policy_json {
-            Some(json) => {
-                let policy: returnhub_core::decision::RetailerPolicy = serde_json::from_str(&json)?;
-                policy.partners.target_for(&source)
-            }
-            None => returnhub_core::partner::default_target(&source),
-        };
-        let inspections = self.current_inspections(&action.return_id)?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT ri.order_line_id, ri.quantity, ri.external_id, coalesce(l.sku, ''),
-                    (SELECT json_extract(d.outcome, '$.kind') FROM decisions d
-                     WHERE d.return_item_id = ri.id ORDER BY d.rowid DESC LIMIT 1),
-                    ri.chosen_option
-             FROM return_items ri LEFT JOIN order_lines l ON l.id = ri.order_line_id
-             WHERE ri.id = ?1 AND ri.return_id = ?2",
-        )?;
-        // The action's items, then the return's others (a rule about the whole return, such
-        // as a Clickpost exchange's replacement order, reads them as they stand).
-        let others: Vec<String> = self
+        let mut inspections = self.current_inspections(&action.return_id)?;
+        let items = self
             .conn
-            .prepare_cached("SELECT id FROM return_items WHERE return_id = ?1 ORDER BY id")?
-            .query_map([&action.return_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?
-            .into_iter()
-            .filter(|id| !action.item_ids.contains(id))
-            .collect();
-        let mut lines = Vec::with_capacity(action.item_ids.len() + others.len());
-        for item in action.item_ids.iter().chain(&others) {
-            let (order_line_id, quantity, external_id, sku, outcome, chosen_option): (
-                String,
-                u32,
-                Option<String>,
-                String,
-                Option<String>,
-                Option<String>,
-            ) = stmt
-                .query_row(params![item, action.return_id], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
+            .prepare_cached(
+                "SELECT ri.id, ri.order_line_id, ri.quantity, ri.external_id, coalesce(l.sku, ''),
+                        ri.chosen_option,
+                        (SELECT json_extract(d.outcome, '$.kind') FROM decisions d
+                         WHERE d.return_item_id = ri.id ORDER BY d.rowid DESC LIMIT 1)
+                 FROM return_items ri LEFT JOIN order_lines l ON l.id = ri.order_line_id
+                 WHERE ri.return_id = ?1",
+            )?
+            .query_map([&action.return_id], |r| {
+                Ok(ReturnItemFacts {
+                    return_item_id: r.get(0)?,
+                    order_line_id: r.get(1)?,
+                    quantity: r.get(2)?,
+                    external_id: r.get(3)?,
+                    sku: r.get(4)?,
+                    chosen_option: r.get(5)?,
+                    outcome: r.get(6)?,
+                    inspection: None,
                 })
-                .optional()?
-                .ok_or_else(|| {
-                    StoreError::Invalid(format!(
-                        "action {}: item {item} of return {} is not in the store",
-                        action.key, action.return_id
-                    ))
-                })?;
-            let inspection = inspections.iter().find(|i| &i.record.item_id == item);
-            lines.push(ActionLine {
-                return_item_id: item.clone(),
-                order_line_id,
-                quantity,
-                disposition: inspection
-                    .and_then(|i| i.record.disposition)
-                    .map(|d| d.as_str().to_owned()),
-                sku,
-                external_id,
-                qc: inspection.map(|i| ItemQc::of(&i.record, &i.inspected_at)),
-                outcome,
-                chosen_option,
-            });
-        }
-        let others = lines.split_off(action.item_ids.len());
-        if lines.is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "action {} names no items",
-                action.key
-            )));
-        }
-        let retries = self
-            .conn
-            .prepare_cached(RETRIES_SQL)?
-            .query_row(params![action.return_id, action.key.as_str()], |r| r.get(0))?;
-        let connotes = self
-            .conn
-            .prepare_cached("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY connote")?
-            .query_map([&action.return_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(ActionContext {
+            })?
+            .collect::<rusqlite::Result<Vec<ReturnItemFacts>>>()?
+            .into_iter()
+            .map(|mut item| {
+                if let Some(at) = inspections
+                    .iter()
+                    .position(|i| i.record.item_id == item.return_item_id)
+                {
+                    let row = inspections.swap_remove(at);
+                    item.inspection = Some((row.record, row.inspected_at));
+                }
+                item
+            })
+            .collect();
+        let facts = ReturnFacts {
             order_id,
-            lines,
-            others,
-            retries,
             source,
-            target,
             external_id,
-            connotes,
-        })
+            policy: policy_json
+                .map(|json| serde_json::from_str(&json))
+                .transpose()?,
+            connotes: self.connotes_of(&action.return_id)?,
+            retries: self
+                .conn
+                .prepare_cached(RETRIES_SQL)?
+                .query_row(params![action.return_id, action.key.as_str()], |r| r.get(0))?,
+        };
+        ActionContext::build(action, facts, items).map_err(StoreError::Invalid)
     }
 
     pub fn import_cursor(&self, retailer_id: &str, stream: &str) -> Result<Option<ImportCursor>> {

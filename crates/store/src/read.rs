@@ -64,6 +64,24 @@ impl crate::write::WriteTx<'_> {
     }
 }
 
+/// A return's connotes in the order they were recorded (its own, then any attached at the
+/// bench); rows from before that order was kept come first, by connote.
+pub(crate) fn connotes_on(conn: &rusqlite::Connection, return_id: &str) -> Result<Vec<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY position, connote",
+        )?
+        .query_map([return_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
+impl Store {
+    /// The return's connotes in the order they were recorded.
+    pub fn connotes_of(&self, return_id: &str) -> Result<Vec<String>> {
+        connotes_on(&self.conn, return_id)
+    }
+}
+
 fn return_view_on(
     conn: &rusqlite::Connection,
     from_where: &str,
@@ -108,10 +126,7 @@ fn return_view_on(
     let trigger = Trigger::parse(&trigger).ok_or_else(|| bad("trigger", &trigger))?;
     let currency: Currency = currency.parse().map_err(|_| bad("currency", &currency))?;
 
-    let connotes = conn
-        .prepare_cached("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY connote")?
-        .query_map([&id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let connotes = connotes_on(conn, &id)?;
 
     let mut items_stmt = conn.prepare_cached(
         "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity, l.unit_price_minor,

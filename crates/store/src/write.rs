@@ -433,12 +433,12 @@ impl WriteTx<'_> {
                 i.external_id,
             ])?;
         }
-        let mut connote_stmt = self
-            .tx
-            .prepare_cached("INSERT INTO connotes (connote, return_id) VALUES (?1, ?2)")?;
-        for c in &r.connotes {
+        let mut connote_stmt = self.tx.prepare_cached(
+            "INSERT INTO connotes (connote, return_id, position) VALUES (?1, ?2, ?3)",
+        )?;
+        for (position, c) in r.connotes.iter().enumerate() {
             connote_stmt
-                .execute(params![c, r.id])
+                .execute(params![c, r.id, position as i64])
                 .map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(f, _)
                         if f.code == rusqlite::ErrorCode::ConstraintViolation =>
