@@ -168,7 +168,13 @@ async fn the_same_events_give_the_same_action_context_at_the_hub_and_the_central
             previous: None,
         },
     };
+    // The shop changed the order since: line 1's SKU renamed, line 3 no longer listed (an
+    // edit removed it). Lines are updated or added, never removed: the return points at it.
+    let mut updated = order();
+    updated.lines[0].sku = "SKU-1-NEW".into();
+    updated.lines.pop();
     let mut events = vec![
+        DomainEvent::OrderUpdated(updated),
         DomainEvent::StepUndone {
             return_id: "r1".into(),
             undone_event_id: undone,
@@ -208,8 +214,12 @@ async fn the_same_events_give_the_same_action_context_at_the_hub_and_the_central
     let line = &at_hub.lines[0];
     assert_eq!(line.disposition.as_deref(), Some("back_to_stock"));
     assert_eq!(line.outcome.as_deref(), Some("refund"));
-    assert_eq!(line.sku, "SKU-1");
+    assert_eq!(line.sku, "SKU-1-NEW");
     assert_eq!(line.chosen_option.as_deref(), Some("refund"));
+    assert_eq!(
+        at_hub.others[1].sku, "SKU-3",
+        "a line the shop dropped is kept"
+    );
     let others: Vec<(&str, Option<&str>, Option<&str>)> = at_hub
         .others
         .iter()
