@@ -40,6 +40,7 @@ pub const ALL: &[&str] = &[
     "close_return",
     "reprint_labels",
     "audit_trail",
+    "search_returns",
     "station_view",
     "save_station",
     "printer_queue",

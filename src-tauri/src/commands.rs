@@ -18,9 +18,9 @@ use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, HeldEventView, Hub,
     InspectRequest, IssuedPin, ItemScan, JoinInput, OrderMatch, PartnerConnectionInput,
     PartnerConnectionView, PersonInput, PersonView, PhotoRef, PrinterQueueView, ProcessResult,
-    RetailerSaved, ReturnsPrimeLookup, RouteView, RulesCheck, SessionView, SetupInput, SetupState,
-    ShopsView, StaffImport, StationView, SupervisorResult, SyncView, TrackingWebhookInput,
-    TrackingWebhookView, MAX_STAFF_CSV_BYTES,
+    RetailerSaved, ReturnSearch, ReturnsPrimeLookup, RouteView, RulesCheck, SearchPage,
+    SessionView, SetupInput, SetupState, ShopsView, StaffImport, StationView, SupervisorResult,
+    SyncView, TrackingWebhookInput, TrackingWebhookView, MAX_STAFF_CSV_BYTES,
 };
 use tauri::State;
 
@@ -382,6 +382,13 @@ pub fn reprint_labels(state: State<'_, AppState>, return_id: String) -> Reply<Be
 #[tracing::instrument(skip(state))]
 pub fn audit_trail(state: State<'_, AppState>, return_id: String) -> Reply<Vec<AuditEntry>> {
     Ok(state.hub.audit_trail(&return_id)?)
+}
+
+/// A supervisor's search for past returns (F8).
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn search_returns(state: State<'_, AppState>, search: ReturnSearch) -> Reply<SearchPage> {
+    Ok(state.hub.search_returns(search)?)
 }
 
 #[tauri::command]

@@ -5,7 +5,7 @@
 
 import type { ExceptionView } from "./bindings/ExceptionView";
 import type { HeldEventView } from "./bindings/HeldEventView";
-import { el, message, text, type Call } from "./util";
+import { el, message, movedSelection, text, type Call } from "./util";
 
 const KIND_LABEL: Record<ExceptionView["kind"], string> = {
   unknown_parcel: "Unknown parcel",
@@ -131,15 +131,13 @@ export class Exceptions {
   /// Keys on the exceptions screen. True if used.
   key(key: string): boolean {
     if (this.resolving) return false;
+    const moved = movedSelection(key, this.selected, this.rows.length);
+    if (moved !== null) {
+      this.selected = moved;
+      this.paint();
+      return true;
+    }
     switch (key) {
-      case "ArrowDown":
-        this.selected = Math.min(this.selected + 1, this.rows.length - 1);
-        this.paint();
-        return true;
-      case "ArrowUp":
-        this.selected = Math.max(this.selected - 1, 0);
-        this.paint();
-        return true;
       case "Enter": {
         const id = this.rows[this.selected]?.return_id;
         if (id) this.openReturn(id);

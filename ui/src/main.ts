@@ -1,5 +1,5 @@
 // The window: first-start setup, sign-in, the screens (bench F1, rules F2, exceptions F3,
-// station F4, shops F5, people F6, retailers F7), and the one keyboard path. Every key goes
+// station F4, shops F5, people F6, retailers F7, find a return F8), and the one keyboard path. Every key goes
 // through the wedge detector first: a scanner's burst is a scan wherever the focus is (a text
 // field gets its characters taken back out), anything else is an ordinary key for the screen.
 // Serial scanners arrive as `scanner` events and take the same path. All data comes from typed
@@ -23,6 +23,7 @@ import type { StationView } from "./bindings/StationView";
 import type { SyncView } from "./bindings/SyncView";
 import { Bench } from "./bench";
 import { Exceptions } from "./exceptions";
+import { Search } from "./search";
 import { setUpRulesScreen } from "./rules";
 import { Settings } from "./settings";
 import { Shops } from "./shops";
@@ -59,6 +60,7 @@ let role: SessionView["role"] | null = null;
 let openRules: (() => Promise<void>) | null = null;
 const bench = new Bench(call, () => role);
 const exceptions = new Exceptions(call, (returnId) => void openOnBench(returnId));
+const search = new Search(call, (returnId) => void openOnBench(returnId));
 const wedge = new WedgeDetector({ max_gap_ms: 35, min_length: 6, suffix: "enter" });
 const settings = new Settings(call, (config: StationConfig) => wedge.configure(config.wedge));
 
@@ -68,7 +70,7 @@ const partners = new Partners(call);
 const people = new People(call);
 const retailers = new Retailers(call);
 
-type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops" | "people" | "retailers";
+type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops" | "people" | "retailers" | "search";
 
 /// Setup, sign-in or the PIN change is in front: keys belong to its form, not to the bench.
 function overlayOpen(): boolean {
@@ -95,7 +97,8 @@ function showScreen(wanted: Screen): void {
   // Screens a role may not use are not shown; the hub refuses their commands anyway.
   const allowed =
     ((wanted === "rules" || wanted === "people" || wanted === "retailers") && role === "admin") ||
-    ((wanted === "exceptions" || wanted === "shops") && (role === "supervisor" || role === "admin")) ||
+    ((wanted === "exceptions" || wanted === "shops" || wanted === "search") &&
+      (role === "supervisor" || role === "admin")) ||
     wanted === "bench" ||
     wanted === "settings";
   screen = allowed ? wanted : "bench";
@@ -107,6 +110,7 @@ function showScreen(wanted: Screen): void {
     shops: "shops-screen",
     people: "people-screen",
     retailers: "retailers-screen",
+    search: "search-screen",
   };
   const titles: Record<Screen, string> = {
     bench: "Bench",
@@ -116,6 +120,7 @@ function showScreen(wanted: Screen): void {
     shops: "Shops",
     people: "People",
     retailers: "Retailers",
+    search: "Find a return",
   };
   for (const [name, id] of Object.entries(screens)) el(id).hidden = name !== screen;
   el("screen-title").textContent = titles[screen];
@@ -139,6 +144,8 @@ function showScreen(wanted: Screen): void {
     void people.load();
   } else if (screen === "retailers") {
     void retailers.load();
+  } else if (screen === "search") {
+    search.open();
   } else {
     void settings.load();
   }
@@ -155,6 +162,7 @@ function showSession(session: SessionView): void {
   el("nav-retailers").hidden = session.role !== "admin";
   el("nav-exceptions").hidden = !supervisor;
   el("nav-shops").hidden = !supervisor;
+  el("nav-search").hidden = !supervisor;
   el("supervisor-keys").hidden = !supervisor;
   showScreen("bench");
   if (session.must_change_pin) showPinChange();
@@ -331,6 +339,11 @@ async function openOnBench(returnId: string): Promise<void> {
 /// A scan from the wedge or a serial scanner, wherever the focus was.
 function routeScan(code: string, startedAt: number, parcel = false): void {
   if (overlayOpen()) return;
+  // On the search screen a scan is what to find (an item's EAN, a parcel's connote).
+  if (screen === "search") {
+    search.scanned(code);
+    return;
+  }
   if (screen !== "bench") showScreen("bench");
   if (bench.orphan.isOpen && !bench.ret) {
     // An item scanned off the unknown parcel: look its order up by SKU / EAN.
@@ -350,6 +363,7 @@ function hotkey(key: string, ctrl: boolean): boolean {
     F5: "shops",
     F6: "people",
     F7: "retailers",
+    F8: "search",
   } as const;
   if (key in screenKeys) {
     showScreen(screenKeys[key as keyof typeof screenKeys]);
@@ -365,6 +379,7 @@ function hotkey(key: string, ctrl: boolean): boolean {
   }
   if (typingInField()) return false;
   if (screen === "exceptions") return exceptions.key(key);
+  if (screen === "search") return search.key(key);
   if (screen !== "bench") return false;
   if (key === "/") {
     el<HTMLInputElement>("scan-input").focus();
@@ -605,7 +620,7 @@ function main(): void {
   setUpPinChange();
   setUpCentral();
   openRules = setUpRulesScreen(call, formatMoney);
-  for (const name of ["bench", "rules", "exceptions", "settings", "shops", "people", "retailers"] as const) {
+  for (const name of ["bench", "rules", "exceptions", "settings", "shops", "people", "retailers", "search"] as const) {
     el(`nav-${name}`).addEventListener("click", () => showScreen(name));
   }
   setUpKeyboard();

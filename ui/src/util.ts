@@ -47,3 +47,10 @@ export function typingInField(): boolean {
   if (active instanceof HTMLTextAreaElement || active instanceof HTMLSelectElement) return true;
   return active instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit", "file"].includes(active.type);
 }
+
+/// Where ↑ / ↓ move a selection in a list of `length` rows; `null` for any other key.
+export function movedSelection(key: string, selected: number, length: number): number | null {
+  if (key === "ArrowDown") return Math.max(Math.min(selected + 1, length - 1), 0);
+  if (key === "ArrowUp") return Math.max(selected - 1, 0);
+  return null;
+}

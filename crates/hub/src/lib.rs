@@ -15,6 +15,7 @@ mod photos;
 mod retailer_admin;
 mod returns_prime;
 mod rules_admin;
+mod search;
 mod setup;
 mod shops;
 mod station;
@@ -50,6 +51,7 @@ pub use returns_prime::{
     PartnerReturnItem, PartnerReturnMatch, ReturnsPrimeLookup, LOOKUP_TIMEOUT,
 };
 pub use rules_admin::RulesCheck;
+pub use search::{ReturnHitView, ReturnSearch, SearchPage, SEARCH_PAGE};
 pub use setup::{JoinInput, SetupInput, SetupState};
 pub use shops::{
     ActionCounts, ActionView, DispatchMode, DispatchView, ImportState, ImportView,

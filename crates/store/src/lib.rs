@@ -16,6 +16,7 @@ mod deliveries;
 mod migrate;
 mod outbox;
 mod read;
+mod search;
 mod sync;
 mod write;
 
@@ -34,6 +35,7 @@ pub use deliveries::{
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};
 pub use read::DemoConnote;
+pub use search::{ReturnHit, ReturnQuery};
 pub use sync::{ApplyOutcome, HeldCounts, HeldEvent, HeldState, PendingSync};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 

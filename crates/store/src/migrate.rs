@@ -56,6 +56,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_connote_order",
         include_str!("../../../migrations/hub/0012_connote_order.sql"),
     ),
+    (
+        "0013_return_search",
+        include_str!("../../../migrations/hub/0013_return_search.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -36,6 +36,7 @@ export type CommandName =
   | "close_return"
   | "reprint_labels"
   | "audit_trail"
+  | "search_returns"
   | "station_view"
   | "save_station"
   | "printer_queue"

@@ -1,0 +1,190 @@
+//! Supervisors find past returns (F8): by a key (a connote, an order number, a customer's
+//! email, an item's SKU or EAN, typed or scanned), a retailer, a status, the days of its last
+//! change and a person who worked on it; a page at a time, newest change first or oldest.
+//! The return's timeline is its audit trail ([`Hub::audit_trail`]). From the local store, so
+//! it works offline; it holds what this station recorded and what sync brought.
+
+use returnhub_core::auth::Role;
+use returnhub_core::model::ReturnStatus;
+use returnhub_store::ReturnQuery;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Hub, HubError, Result};
+
+/// Results a page.
+pub const SEARCH_PAGE: u32 = 50;
+
+/// What a supervisor asks for; every part given narrows the search.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct ReturnSearch {
+    /// A connote, an order number ("1042" or "#1042"), a customer's email, or an item's SKU or
+    /// EAN; empty for any.
+    #[serde(default)]
+    pub key: String,
+    pub retailer_id: Option<String>,
+    pub status: Option<ReturnStatus>,
+    /// The first and last day (YYYY-MM-DD, UTC) of the return's last change, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// A person (user id) who recorded anything on the return.
+    pub operator: Option<String>,
+    #[serde(default)]
+    pub oldest_first: bool,
+    /// Zero-based.
+    #[serde(default)]
+    pub page: u32,
+}
+
+/// One page of what a search found.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SearchPage {
+    pub hits: Vec<ReturnHitView>,
+    /// How many returns the search finds in all.
+    #[ts(type = "number")]
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+    /// What the retailer and person filters offer: (id, name).
+    pub retailers: Vec<(String, String)>,
+    pub people: Vec<(String, String)>,
+}
+
+/// A return found.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReturnHitView {
+    pub return_id: String,
+    pub status: String,
+    pub retailer: String,
+    pub order_number: String,
+    pub customer_name: String,
+    pub email: String,
+    pub connote: Option<String>,
+    pub items: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `YYYY-MM-DD` as the RFC 3339 start of that day (UTC), or why it is not a day.
+fn day_start(day: &str, what: &str) -> Result<String> {
+    let day = day.trim();
+    let valid = day.len() == 10
+        && day.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let (month, date) = (&day.get(5..7), &day.get(8..10));
+    let in_range = matches!((month, date), (Some(m), Some(d))
+        if ("01"..="12").contains(m) && ("01"..="31").contains(d));
+    if !valid || !in_range {
+        return Err(HubError::Invalid(format!(
+            "{what} {day:?} is not a day: type it as YYYY-MM-DD"
+        )));
+    }
+    Ok(format!("{day}T00:00:00.000Z"))
+}
+
+/// The day after `day` (YYYY-MM-DD, checked), as the RFC 3339 start of it.
+fn day_after(day: &str) -> Result<String> {
+    day_start(day, "the last day")?;
+    let (y, m, d): (i64, u32, u32) = (
+        day[0..4].parse().unwrap_or(1970),
+        day[5..7].parse().unwrap_or(1),
+        day[8..10].parse().unwrap_or(1),
+    );
+    let days = days_from_civil(y, m, d) + 1;
+    Ok(returnhub_core::time::rfc3339(days * 86_400_000))
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl Hub {
+    /// Past returns as a supervisor searches for them (see the module doc).
+    pub fn search_returns(&self, search: ReturnSearch) -> Result<SearchPage> {
+        self.authorize(Role::Supervisor)?;
+        let key = returnhub_devices::scan::normalise_wedge(&search.key).text;
+        let query = ReturnQuery {
+            key: Some(key.trim().to_owned()).filter(|k| !k.is_empty()),
+            retailer_id: search.retailer_id.filter(|r| !r.is_empty()),
+            status: search.status,
+            changed_from: search
+                .from
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| day_start(d, "the first day"))
+                .transpose()?,
+            changed_until: search
+                .to
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(day_after)
+                .transpose()?,
+            actor: search.operator.filter(|o| !o.is_empty()),
+            oldest_first: search.oldest_first,
+            limit: SEARCH_PAGE,
+            offset: search.page.saturating_mul(SEARCH_PAGE),
+        };
+        let store = self.store();
+        let (hits, total) = store.search_returns(&query)?;
+        Ok(SearchPage {
+            hits: hits
+                .into_iter()
+                .map(|h| ReturnHitView {
+                    return_id: h.return_id,
+                    status: h.status,
+                    retailer: h.retailer,
+                    order_number: h.order_number,
+                    customer_name: h.customer_name,
+                    email: h.email,
+                    connote: h.connote,
+                    items: h.items,
+                    created_at: h.created_at,
+                    updated_at: h.updated_at,
+                })
+                .collect(),
+            total,
+            page: search.page,
+            page_size: SEARCH_PAGE,
+            retailers: store
+                .retailer_summaries()?
+                .into_iter()
+                .map(|r| (r.id, r.name))
+                .collect(),
+            people: store.users()?.into_iter().map(|u| (u.id, u.name)).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_checked_and_the_last_one_is_included() {
+        assert_eq!(
+            day_start("2026-11-23", "x").unwrap(),
+            "2026-11-23T00:00:00.000Z"
+        );
+        assert_eq!(day_after("2026-11-23").unwrap(), "2026-11-24T00:00:00.000Z");
+        assert_eq!(day_after("2026-12-31").unwrap(), "2027-01-01T00:00:00.000Z");
+        assert_eq!(day_after("2028-02-28").unwrap(), "2028-02-29T00:00:00.000Z");
+        for bad in [
+            "23/11/2026",
+            "2026-13-01",
+            "2026-11-1",
+            "yesterday",
+            "2026-11-23T00",
+        ] {
+            assert!(day_start(bad, "the first day").is_err(), "{bad}");
+        }
+    }
+}

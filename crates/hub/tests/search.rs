@@ -1,0 +1,173 @@
+//! A supervisor finds past returns on the demo hub: by each key (connote, order number with or
+//! without '#', email in any case, SKU, EAN), narrowed by retailer, status, days and the person
+//! who worked on it, a page at a time; an operator may not search.
+
+use std::path::Path;
+
+use returnhub_core::model::ReturnStatus;
+use returnhub_hub::{ErrorCode, ErrorView, Hub, HubOptions, ReturnSearch, SEARCH_PAGE};
+
+const NOW: i64 = 1_795_461_900_000; // 2026-11-23T19:25:00Z
+
+fn demo_hub(dir: &Path) -> Hub {
+    Hub::open_with_clock(HubOptions::demo(dir), Box::new(|| NOW)).unwrap()
+}
+
+fn one<T: rusqlite::types::FromSql>(hub: &Hub, sql: &str) -> T {
+    hub.with_store(|s| s.reader().query_row(sql, [], |r| r.get(0)).unwrap())
+}
+
+fn found(hub: &Hub, search: ReturnSearch) -> Vec<String> {
+    hub.search_returns(search)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| h.return_id)
+        .collect()
+}
+
+fn by_key(key: &str) -> ReturnSearch {
+    ReturnSearch {
+        key: key.into(),
+        ..ReturnSearch::default()
+    }
+}
+
+#[test]
+fn a_supervisor_finds_a_return_by_each_key_and_narrows_the_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    hub.sign_in("OP-1001", "1111").unwrap();
+    let refused = ErrorView::from(hub.search_returns(by_key("x")).unwrap_err());
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+
+    // A return with an item whose line has an EAN, and the operator receives it.
+    let (return_id, connote, number, email, sku, ean): (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    ) = hub.with_store(|s| {
+        s.reader()
+            .query_row(
+                "SELECT r.id, c.connote, o.order_number, o.email, l.sku, l.ean
+                 FROM returns r JOIN connotes c ON c.return_id = r.id
+                 JOIN orders o ON o.id = r.order_id
+                 JOIN return_items i ON i.return_id = r.id
+                 JOIN order_lines l ON l.id = i.order_line_id
+                 WHERE r.hub_id = 'AKL' AND r.status = 'expected' AND l.ean IS NOT NULL
+                 ORDER BY r.id LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .unwrap()
+    });
+    hub.scan(&connote).unwrap();
+    hub.sign_in("SV-2001", "2222").unwrap();
+
+    for key in [
+        connote.clone(),
+        number.clone(),
+        number.trim_start_matches('#').to_owned(),
+        email.to_uppercase(),
+        sku.clone(),
+        ean.clone(),
+    ] {
+        assert!(
+            found(&hub, by_key(&key)).contains(&return_id),
+            "{key} finds {return_id}"
+        );
+    }
+    // A key that is none of those finds nothing.
+    let none = hub.search_returns(by_key("no-such-thing")).unwrap();
+    assert_eq!((none.hits.len(), none.total), (0, 0));
+
+    // Narrowed: the received one by its status, its retailer, today, and its operator.
+    let retailer: String = one(
+        &hub,
+        &format!("SELECT retailer_id FROM returns WHERE id = '{return_id}'"),
+    );
+    let operator: String = one(&hub, "SELECT id FROM users WHERE badge = 'OP-1001'");
+    let narrowed = ReturnSearch {
+        retailer_id: Some(retailer),
+        status: Some(ReturnStatus::Received),
+        from: Some("2026-11-23".into()),
+        to: Some("2026-11-23".into()),
+        operator: Some(operator),
+        ..ReturnSearch::default()
+    };
+    assert_eq!(
+        found(&hub, narrowed.clone()),
+        std::slice::from_ref(&return_id)
+    );
+    // Each part narrows: another day, another status, another person find nothing.
+    for other in [
+        ReturnSearch {
+            from: Some("2026-11-24".into()),
+            to: None,
+            ..narrowed.clone()
+        },
+        ReturnSearch {
+            status: Some(ReturnStatus::Processed),
+            ..narrowed.clone()
+        },
+        ReturnSearch {
+            operator: Some("u-nobody".into()),
+            ..narrowed.clone()
+        },
+    ] {
+        assert!(found(&hub, other.clone()).is_empty(), "{other:?}");
+    }
+    let bad_day = ReturnSearch {
+        from: Some("23/11/2026".into()),
+        ..ReturnSearch::default()
+    };
+    let refused = ErrorView::from(hub.search_returns(bad_day).unwrap_err());
+    assert_eq!(refused.code, ErrorCode::Invalid);
+    assert!(
+        refused.message.contains("YYYY-MM-DD"),
+        "{}",
+        refused.message
+    );
+
+    // Pages: every return of the hub once, newest change first (the received one leads).
+    let all: u64 = one::<i64>(&hub, "SELECT count(*) FROM returns") as u64;
+    let first = hub.search_returns(ReturnSearch::default()).unwrap();
+    assert_eq!(first.total, all);
+    assert_eq!(first.page_size, SEARCH_PAGE);
+    assert_eq!(first.hits[0].return_id, return_id);
+    assert!(!first.retailers.is_empty() && !first.people.is_empty());
+    let mut seen = std::collections::BTreeSet::new();
+    let pages = all.div_ceil(u64::from(SEARCH_PAGE)) as u32;
+    for page in 0..pages {
+        let hits = hub
+            .search_returns(ReturnSearch {
+                page,
+                ..ReturnSearch::default()
+            })
+            .unwrap()
+            .hits;
+        for hit in hits {
+            assert!(seen.insert(hit.return_id), "each return once");
+        }
+    }
+    assert_eq!(seen.len() as u64, all);
+    let oldest = hub
+        .search_returns(ReturnSearch {
+            oldest_first: true,
+            ..ReturnSearch::default()
+        })
+        .unwrap();
+    assert_ne!(oldest.hits[0].return_id, return_id);
+}

@@ -1,0 +1,156 @@
+//! Finding past returns for supervisors: by a key (a connote, an order number, a customer's
+//! email, an item's SKU or EAN), a retailer, a status, the day of the last change and a person
+//! who worked on it, newest change first or oldest, a page at a time. Every key is an exact
+//! match on an index (migration 0013), so a search over a million returns reads only the
+//! returns it finds.
+
+use returnhub_core::model::ReturnStatus;
+use rusqlite::types::Value;
+
+use crate::{Result, Store};
+
+/// What a supervisor searches for; every part given narrows the search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReturnQuery {
+    /// A connote, an order number ("1042" or "#1042"), an email, or a SKU / EAN.
+    pub key: Option<String>,
+    pub retailer_id: Option<String>,
+    pub status: Option<ReturnStatus>,
+    /// RFC 3339 bounds on the return's last change: from (inclusive), until (exclusive).
+    pub changed_from: Option<String>,
+    pub changed_until: Option<String>,
+    /// A person (user id) who recorded any event of the return.
+    pub actor: Option<String>,
+    pub oldest_first: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A return found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnHit {
+    pub return_id: String,
+    pub status: String,
+    pub retailer: String,
+    pub order_number: String,
+    pub customer_name: String,
+    pub email: String,
+    /// The return's first connote (its AWB), if it has one.
+    pub connote: Option<String>,
+    pub items: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Store {
+    /// One page of the returns `query` finds, with how many it finds in all.
+    pub fn search_returns(&self, query: &ReturnQuery) -> Result<(Vec<ReturnHit>, u64)> {
+        let mut filters: Vec<&str> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        let mut arg = |v: String| {
+            args.push(Value::Text(v));
+            args.len()
+        };
+        let mut key_filter = String::new();
+        if let Some(key) = query
+            .key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            let k = arg(key.to_owned());
+            let hashed = arg(format!("#{}", key.trim_start_matches('#')));
+            key_filter = format!(
+                "r.id IN (
+                   SELECT return_id FROM connotes WHERE connote = ?{k}
+                   UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
+                         WHERE o2.order_number IN (?{k}, ?{hashed})
+                   UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
+                         WHERE o2.email = ?{k} COLLATE NOCASE
+                   UNION SELECT i.return_id FROM order_lines l
+                         JOIN return_items i ON i.order_line_id = l.id
+                         WHERE l.sku = ?{k}
+                   UNION SELECT i.return_id FROM order_lines l
+                         JOIN return_items i ON i.order_line_id = l.id
+                         WHERE l.ean = ?{k})"
+            );
+        }
+        let retailer = query
+            .retailer_id
+            .clone()
+            .map(|v| format!("r.retailer_id = ?{}", arg(v)));
+        let status = query
+            .status
+            .map(|s| format!("r.status = ?{}", arg(s.as_str().to_owned())));
+        let from = query
+            .changed_from
+            .clone()
+            .map(|v| format!("r.updated_at >= ?{}", arg(v)));
+        let until = query
+            .changed_until
+            .clone()
+            .map(|v| format!("r.updated_at < ?{}", arg(v)));
+        let actor = query.actor.clone().map(|v| {
+            format!(
+                "EXISTS (SELECT 1 FROM events e WHERE e.aggregate_id = r.id AND e.actor = ?{})",
+                arg(v)
+            )
+        });
+        if !key_filter.is_empty() {
+            filters.push(&key_filter);
+        }
+        for f in [&retailer, &status, &from, &until, &actor]
+            .into_iter()
+            .flatten()
+        {
+            filters.push(f);
+        }
+        let filter = if filters.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filters.join(" AND "))
+        };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM returns r {filter}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let order = if query.oldest_first { "ASC" } else { "DESC" };
+        let limit = arg_number(&mut args, query.limit.clamp(1, 500));
+        let offset = arg_number(&mut args, query.offset);
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT r.id, r.status, t.name, o.order_number, o.customer_name, o.email,
+                    (SELECT connote FROM connotes c WHERE c.return_id = r.id
+                     ORDER BY c.position, c.connote LIMIT 1),
+                    (SELECT count(*) FROM return_items i WHERE i.return_id = r.id),
+                    r.created_at, r.updated_at
+             FROM returns r JOIN orders o ON o.id = r.order_id
+             JOIN retailers t ON t.id = r.retailer_id
+             {filter}
+             ORDER BY r.updated_at {order}, r.id {order}
+             LIMIT ?{limit} OFFSET ?{offset}"
+        ))?;
+        let hits = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok(ReturnHit {
+                    return_id: r.get(0)?,
+                    status: r.get(1)?,
+                    retailer: r.get(2)?,
+                    order_number: r.get(3)?,
+                    customer_name: r.get(4)?,
+                    email: r.get(5)?,
+                    connote: r.get(6)?,
+                    items: r.get(7)?,
+                    created_at: r.get(8)?,
+                    updated_at: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((hits, total.max(0) as u64))
+    }
+}
+
+fn arg_number(args: &mut Vec<Value>, n: u32) -> usize {
+    args.push(Value::Integer(i64::from(n)));
+    args.len()
+}

@@ -1,0 +1,211 @@
+// Find a return (F8, supervisors): one box for a connote, an order number, an email, a SKU or
+// an EAN (type it or scan it: a scan on this screen goes into the box and searches), narrowed
+// by retailer, status, days and person. Enter searches; ↑/↓ pick a return, Enter shows its
+// timeline, O opens it on the bench, PgDn/PgUp turn the page, / goes back to the box. The hub
+// refuses all of it to anyone below supervisor.
+
+import type { AuditEntry } from "./bindings/AuditEntry";
+import type { ReturnHitView } from "./bindings/ReturnHitView";
+import type { ReturnSearch } from "./bindings/ReturnSearch";
+import type { ReturnStatus } from "./bindings/ReturnStatus";
+import type { SearchPage } from "./bindings/SearchPage";
+import { el, message, movedSelection, text, type Call } from "./util";
+
+const STATUSES: ReturnStatus[] = ["expected", "in_transit", "received", "processed", "closed", "cancelled"];
+
+/// "2026-11-23T19:25:00.000Z" as "2026-11-23 19:25".
+export function shortTime(at: string): string {
+  return at.slice(0, 16).replace("T", " ");
+}
+
+/// The search as the form says it.
+export function searchOf(form: {
+  key: string;
+  retailer: string;
+  status: string;
+  from: string;
+  to: string;
+  operator: string;
+  oldest: boolean;
+}, page: number): ReturnSearch {
+  const or = (v: string): string | null => (v.trim() ? v.trim() : null);
+  return {
+    key: form.key.trim(),
+    retailer_id: or(form.retailer),
+    status: (STATUSES as string[]).includes(form.status) ? (form.status as ReturnStatus) : null,
+    from: or(form.from),
+    to: or(form.to),
+    operator: or(form.operator),
+    oldest_first: form.oldest,
+    page,
+  };
+}
+
+/// What the status line says of a page.
+export function pageSummary(page: SearchPage): string {
+  if (page.total === 0) return "Nothing found.";
+  const first = page.page * page.page_size + 1;
+  const last = first + page.hits.length - 1;
+  return `${first}–${last} of ${page.total} return(s)`;
+}
+
+export class Search {
+  private hits: ReturnHitView[] = [];
+  private selected = 0;
+  private page = 0;
+  private total = 0;
+  private filled = false;
+
+  constructor(
+    private readonly call: Call,
+    private readonly openReturn: (returnId: string) => void,
+  ) {
+    el<HTMLFormElement>("search-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.page = 0;
+      void this.run();
+    });
+  }
+
+  /// The screen is shown: the box takes the keys.
+  open(): void {
+    el<HTMLInputElement>("search-key").focus();
+    if (!this.filled) void this.run();
+  }
+
+  /// A code scanned on this screen: it is the key.
+  scanned(code: string): void {
+    el<HTMLInputElement>("search-key").value = code;
+    this.page = 0;
+    void this.run();
+  }
+
+  private form(): ReturnSearch {
+    return searchOf(
+      {
+        key: el<HTMLInputElement>("search-key").value,
+        retailer: el<HTMLSelectElement>("search-retailer").value,
+        status: el<HTMLSelectElement>("search-status").value,
+        from: el<HTMLInputElement>("search-from").value,
+        to: el<HTMLInputElement>("search-to").value,
+        operator: el<HTMLSelectElement>("search-operator").value,
+        oldest: el<HTMLInputElement>("search-oldest").checked,
+      },
+      this.page,
+    );
+  }
+
+  private async run(): Promise<void> {
+    const status = el("search-status");
+    try {
+      const page = await this.call<SearchPage>("search_returns", { search: this.form() });
+      this.fill(page);
+      this.hits = page.hits;
+      this.total = page.total;
+      this.selected = 0;
+      status.textContent = pageSummary(page);
+      this.paint();
+      el("search-timeline").hidden = true;
+      // With results, the keys move through them; with none, they stay in the box.
+      if (this.hits.length) el("search-screen").focus();
+    } catch (e) {
+      status.textContent = message(e);
+    }
+  }
+
+  /// The retailer and person choices, once.
+  private fill(page: SearchPage): void {
+    if (this.filled) return;
+    this.filled = true;
+    const options = (id: string, rows: [string, string][]): void => {
+      const select = el<HTMLSelectElement>(id);
+      for (const [value, label] of rows) {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = label;
+        select.append(option);
+      }
+    };
+    options("search-retailer", page.retailers);
+    options("search-operator", page.people);
+  }
+
+  private paint(): void {
+    el<HTMLTableElement>("search-table").tBodies[0]?.replaceChildren(
+      ...this.hits.map((h, i) => {
+        const tr = document.createElement("tr");
+        tr.dataset["returnId"] = h.return_id;
+        tr.dataset["status"] = h.status;
+        if (i === this.selected) tr.className = "selected";
+        tr.append(
+          text("td", [h.return_id, h.connote].filter(Boolean).join(" / ")),
+          text("td", h.order_number),
+          text("td", `${h.customer_name} <${h.email}>`),
+          text("td", h.retailer),
+          text("td", h.status.replace("_", " ")),
+          text("td", String(h.items)),
+          text("td", shortTime(h.updated_at)),
+        );
+        tr.addEventListener("click", () => {
+          this.selected = i;
+          this.paint();
+          void this.timeline();
+        });
+        return tr;
+      }),
+    );
+  }
+
+  /// The selected return's timeline: every event of its log, oldest first.
+  private async timeline(): Promise<void> {
+    const hit = this.hits[this.selected];
+    if (!hit) return;
+    const section = el("search-timeline");
+    try {
+      const trail = await this.call<AuditEntry[]>("audit_trail", { returnId: hit.return_id });
+      el("timeline-title").textContent = `${hit.return_id} · ${hit.order_number} · ${hit.status.replace("_", " ")}`;
+      el("timeline-list").replaceChildren(
+        ...trail.map((e) => text("li", `${shortTime(e.at)} · ${e.who}${e.station ? ` @ ${e.station}` : ""} · ${e.what}`)),
+      );
+      section.hidden = false;
+    } catch (e) {
+      el("search-status").textContent = message(e);
+    }
+  }
+
+  /// Keys on the search screen outside its fields. True if used.
+  key(key: string): boolean {
+    const moved = movedSelection(key, this.selected, this.hits.length);
+    if (moved !== null) {
+      this.selected = moved;
+      this.paint();
+      return true;
+    }
+    switch (key) {
+      case "Enter":
+        void this.timeline();
+        return true;
+      case "PageDown":
+        if ((this.page + 1) * this.hits.length < this.total && this.hits.length) {
+          this.page += 1;
+          void this.run();
+        }
+        return true;
+      case "PageUp":
+        if (this.page > 0) {
+          this.page -= 1;
+          void this.run();
+        }
+        return true;
+      case "/":
+        el<HTMLInputElement>("search-key").focus();
+        return true;
+    }
+    if (key.toLowerCase() === "o") {
+      const id = this.hits[this.selected]?.return_id;
+      if (id) this.openReturn(id);
+      return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,50 @@
+// The search form's request and the page summary (node --test, on the esbuild bundle of
+// search.ts).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { pageSummary, searchOf, shortTime } from "../dist-test/search.mjs";
+
+const form = {
+  key: "  LZ482131160NZ ",
+  retailer: "",
+  status: "",
+  from: "",
+  to: "",
+  operator: "",
+  oldest: false,
+};
+
+test("an empty filter is no filter, and the key is trimmed", () => {
+  assert.deepEqual(searchOf(form, 0), {
+    key: "LZ482131160NZ",
+    retailer_id: null,
+    status: null,
+    from: null,
+    to: null,
+    operator: null,
+    oldest_first: false,
+    page: 0,
+  });
+});
+
+test("every filter given is sent, and an unknown status is none", () => {
+  const s = searchOf(
+    { ...form, retailer: "kowhai", status: "processed", from: "2026-11-22", to: "2026-11-23", operator: "u-olivia", oldest: true },
+    2,
+  );
+  assert.equal(s.retailer_id, "kowhai");
+  assert.equal(s.status, "processed");
+  assert.equal(s.from, "2026-11-22");
+  assert.equal(s.to, "2026-11-23");
+  assert.equal(s.operator, "u-olivia");
+  assert.equal(s.oldest_first, true);
+  assert.equal(s.page, 2);
+  assert.equal(searchOf({ ...form, status: "lost" }, 0).status, null);
+});
+
+test("the page summary says which returns of how many", () => {
+  assert.equal(pageSummary({ hits: [], total: 0, page: 0, page_size: 50, retailers: [], people: [] }), "Nothing found.");
+  const hits = Array.from({ length: 50 }, () => ({}));
+  assert.equal(pageSummary({ hits, total: 120, page: 1, page_size: 50, retailers: [], people: [] }), "51–100 of 120 return(s)");
+  assert.equal(shortTime("2026-11-23T19:25:00.000Z"), "2026-11-23 19:25");
+});
