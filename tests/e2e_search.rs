@@ -107,8 +107,30 @@ fn a_supervisor_finds_a_return_by_its_keys_and_reads_its_timeline() {
         "{timeline}"
     );
     assert!(
-        timeline.contains("Aroha Ngata"),
-        "who scanned it: {timeline}"
+        timeline.contains("Aroha Ngata @ "),
+        "who scanned it, where: {timeline}"
+    );
+    let kinds: Vec<String> = serde_json::from_value(driver.execute(
+        "return [...document.querySelectorAll('#timeline-list li')].map(li => li.dataset.kind)",
+    ))
+    .unwrap();
+    let logged: i64 = one(
+        dir,
+        &format!("SELECT count(*) FROM events WHERE aggregate_id = '{return_id}'"),
+    );
+    let events = kinds.iter().filter(|k| *k == "event").count() as i64;
+    assert_eq!(events, logged, "every event of its log: {kinds:?}");
+    // A First-scan retailer's action fired at the receipt is there with its attempts.
+    let actions: i64 = one(
+        dir,
+        &format!(
+            "SELECT count(*) FROM outbox WHERE topic = 'action'
+               AND json_extract(payload, '$.return_id') = '{return_id}'"
+        ),
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "action").count() as i64,
+        actions
     );
 
     // By the customer's email in capitals, and by the order number without its '#'.

@@ -41,6 +41,7 @@ pub const ALL: &[&str] = &[
     "reprint_labels",
     "audit_trail",
     "search_returns",
+    "return_timeline",
     "station_view",
     "save_station",
     "printer_queue",

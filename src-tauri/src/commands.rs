@@ -20,7 +20,7 @@ use returnhub_hub::{
     PartnerConnectionView, PersonInput, PersonView, PhotoRef, PrinterQueueView, ProcessResult,
     RetailerSaved, ReturnSearch, ReturnsPrimeLookup, RouteView, RulesCheck, SearchPage,
     SessionView, SetupInput, SetupState, ShopsView, StaffImport, StationView, SupervisorResult,
-    SyncView, TrackingWebhookInput, TrackingWebhookView, MAX_STAFF_CSV_BYTES,
+    SyncView, TimelineEntry, TrackingWebhookInput, TrackingWebhookView, MAX_STAFF_CSV_BYTES,
 };
 use tauri::State;
 
@@ -389,6 +389,13 @@ pub fn audit_trail(state: State<'_, AppState>, return_id: String) -> Reply<Vec<A
 #[tracing::instrument(skip(state))]
 pub fn search_returns(state: State<'_, AppState>, search: ReturnSearch) -> Reply<SearchPage> {
     Ok(state.hub.search_returns(search)?)
+}
+
+/// A return's timeline, from its upload or intake to its actions' outcomes.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn return_timeline(state: State<'_, AppState>, return_id: String) -> Reply<Vec<TimelineEntry>> {
+    Ok(state.hub.return_timeline(&return_id)?)
 }
 
 #[tauri::command]

@@ -161,6 +161,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::reprint_labels,
             commands::audit_trail,
             commands::search_returns,
+            commands::return_timeline,
             commands::station_view,
             commands::save_station,
             commands::printer_queue,
@@ -248,7 +249,9 @@ mod tests {
                     serde_json::json!({"retailerId": "kowhai", "draft": "{}"})
                 }
                 "bench_state" | "open_return" | "undo_last" | "process_return"
-                | "reprint_labels" | "audit_trail" => serde_json::json!({"returnId": "r"}),
+                | "reprint_labels" | "audit_trail" | "return_timeline" => {
+                    serde_json::json!({"returnId": "r"})
+                }
                 "scan_item" => serde_json::json!({"returnId": "r", "raw": "x"}),
                 "bench_scan" => serde_json::json!({"raw": "x", "openReturn": null}),
                 "inspect_item" => serde_json::json!({"request": {

@@ -4,11 +4,11 @@
 // timeline, O opens it on the bench, PgDn/PgUp turn the page, / goes back to the box. The hub
 // refuses all of it to anyone below supervisor.
 
-import type { AuditEntry } from "./bindings/AuditEntry";
 import type { ReturnHitView } from "./bindings/ReturnHitView";
 import type { ReturnSearch } from "./bindings/ReturnSearch";
 import type { ReturnStatus } from "./bindings/ReturnStatus";
 import type { SearchPage } from "./bindings/SearchPage";
+import type { TimelineEntry } from "./bindings/TimelineEntry";
 import { el, message, movedSelection, text, type Call } from "./util";
 
 const STATUSES: ReturnStatus[] = ["expected", "in_transit", "received", "processed", "closed", "cancelled"];
@@ -16,6 +16,22 @@ const STATUSES: ReturnStatus[] = ["expected", "in_transit", "received", "process
 /// "2026-11-23T19:25:00.000Z" as "2026-11-23 19:25".
 export function shortTime(at: string): string {
   return at.slice(0, 16).replace("T", " ");
+}
+
+const KIND: Record<string, string> = {
+  event: "",
+  tracking_in: "carrier",
+  tracking_out: "notice",
+  action: "action",
+};
+
+/// One line of a timeline: when, who and where (device and HLC stamp for an event), what.
+export function timelineLine(e: TimelineEntry): string {
+  const where = [e.station ? `@ ${e.station}` : "", e.device ? `[${e.device} ${e.hlc ?? ""}]` : ""]
+    .filter(Boolean)
+    .join(" ");
+  const kind = KIND[e.kind] ? `${KIND[e.kind]} · ` : "";
+  return `${shortTime(e.at)} · ${kind}${e.who}${where ? ` ${where}` : ""} · ${e.what}`;
 }
 
 /// The search as the form says it.
@@ -156,16 +172,21 @@ export class Search {
     );
   }
 
-  /// The selected return's timeline: every event of its log, oldest first.
+  /// The selected return's timeline: its events, carrier events, notices and actions in time
+  /// order.
   private async timeline(): Promise<void> {
     const hit = this.hits[this.selected];
     if (!hit) return;
     const section = el("search-timeline");
     try {
-      const trail = await this.call<AuditEntry[]>("audit_trail", { returnId: hit.return_id });
+      const trail = await this.call<TimelineEntry[]>("return_timeline", { returnId: hit.return_id });
       el("timeline-title").textContent = `${hit.return_id} · ${hit.order_number} · ${hit.status.replace("_", " ")}`;
       el("timeline-list").replaceChildren(
-        ...trail.map((e) => text("li", `${shortTime(e.at)} · ${e.who}${e.station ? ` @ ${e.station}` : ""} · ${e.what}`)),
+        ...trail.map((e) => {
+          const li = text("li", timelineLine(e));
+          li.dataset["kind"] = e.kind;
+          return li;
+        }),
       );
       section.hidden = false;
     } catch (e) {

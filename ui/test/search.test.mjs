@@ -2,7 +2,7 @@
 // search.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { pageSummary, searchOf, shortTime } from "../dist-test/search.mjs";
+import { pageSummary, searchOf, shortTime, timelineLine } from "../dist-test/search.mjs";
 
 const form = {
   key: "  LZ482131160NZ ",
@@ -47,4 +47,22 @@ test("the page summary says which returns of how many", () => {
   const hits = Array.from({ length: 50 }, () => ({}));
   assert.equal(pageSummary({ hits, total: 120, page: 1, page_size: 50, retailers: [], people: [] }), "51–100 of 120 return(s)");
   assert.equal(shortTime("2026-11-23T19:25:00.000Z"), "2026-11-23 19:25");
+});
+
+test("a timeline line says when, who, where and what", () => {
+  const event = {
+    at: "2026-11-23T19:25:00.000Z",
+    kind: "event",
+    who: "Aroha Ngata",
+    station: "bench-1",
+    device: "dev-akl-1",
+    hlc: "0001795461900000-00000-dev-akl-1",
+    what: "Scanned LZ482131160NZ",
+  };
+  assert.equal(
+    timelineLine(event),
+    "2026-11-23 19:25 · Aroha Ngata @ bench-1 [dev-akl-1 0001795461900000-00000-dev-akl-1] · Scanned LZ482131160NZ",
+  );
+  const carrier = { ...event, kind: "tracking_in", who: "nzpost", station: null, device: null, hlc: null, what: "Carrier: RT In transit" };
+  assert.equal(timelineLine(carrier), "2026-11-23 19:25 · carrier · nzpost · Carrier: RT In transit");
 });

@@ -1,8 +1,11 @@
 //! Supervisors find past returns (F8): by a key (a connote, an order number, a customer's
 //! email, an item's SKU or EAN, typed or scanned), a retailer, a status, the days of its last
 //! change and a person who worked on it; a page at a time, newest change first or oldest.
-//! The return's timeline is its audit trail ([`Hub::audit_trail`]). From the local store, so
-//! it works offline; it holds what this station recorded and what sync brought.
+//! [`Hub::return_timeline`] follows one return from its upload or intake to its actions'
+//! outcomes: every event of its log with who, when, station, device and HLC stamp, the carrier
+//! events relayed for it, the tracking notices sent for it and each action's attempts. From
+//! the local store, so it works offline; it holds what this station recorded and what sync
+//! brought.
 
 use returnhub_core::auth::Role;
 use returnhub_core::model::ReturnStatus;
@@ -65,6 +68,23 @@ pub struct ReturnHitView {
     pub updated_at: String,
 }
 
+/// One line of a return's timeline.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct TimelineEntry {
+    /// RFC 3339.
+    pub at: String,
+    /// event (of the return's log), tracking_in (a carrier's event), tracking_out (a notice
+    /// to a retailer's webhook), action (an action's attempts so far).
+    pub kind: String,
+    /// A person's name, a system actor, or the carrier / URL.
+    pub who: String,
+    pub station: Option<String>,
+    /// For an event: the device that recorded it and its hybrid logical clock stamp.
+    pub device: Option<String>,
+    pub hlc: Option<String>,
+    pub what: String,
+}
+
 /// `YYYY-MM-DD` as the RFC 3339 start of that day (UTC), or why it is not a day.
 fn day_start(day: &str, what: &str) -> Result<String> {
     let day = day.trim();
@@ -108,6 +128,93 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 impl Hub {
+    /// Everything that happened to a return, in time order (see the module doc).
+    pub fn return_timeline(&self, return_id: &str) -> Result<Vec<TimelineEntry>> {
+        self.authorize(Role::Supervisor)?;
+        let store = self.store();
+        if store.return_by_id(return_id)?.is_none() {
+            return Err(HubError::NotFound(format!("no return {return_id}")));
+        }
+        let mut out = Vec::new();
+        for row in store.events_for(return_id)? {
+            let (device, hlc) = (row.device_id.clone(), row.hlc.clone());
+            let event: returnhub_protocol::event::DomainEvent = serde_json::from_str(&row.payload)
+                .map_err(|e| {
+                    HubError::Corrupt(format!("event {} cannot be read: {e}", row.event_id))
+                })?;
+            let entry =
+                crate::supervisor::audit_entry(&store, row, crate::supervisor::describe(&event))?;
+            out.push(TimelineEntry {
+                at: entry.at,
+                kind: "event".into(),
+                who: entry.who,
+                station: entry.station,
+                device: Some(device),
+                hlc: Some(hlc),
+                what: entry.what,
+            });
+        }
+        for t in store.tracking_in_for(return_id)? {
+            out.push(TimelineEntry {
+                at: t.event_at,
+                kind: "tracking_in".into(),
+                who: t.source,
+                station: None,
+                device: None,
+                hlc: None,
+                what: format!("Carrier: {} {} ({})", t.code, t.status, t.connote),
+            });
+        }
+        for d in store.deliveries_for(return_id)? {
+            let outcome = match (&d.delivered_at, &d.last_error) {
+                (Some(at), _) => {
+                    format!("delivered {}", at.get(..16).unwrap_or(at).replace('T', " "))
+                }
+                (None, Some(e)) => {
+                    format!("not yet delivered after {} attempt(s): {e}", d.attempts)
+                }
+                (None, None) => "waiting to be sent".to_owned(),
+            };
+            out.push(TimelineEntry {
+                at: d.created_at,
+                kind: "tracking_out".into(),
+                who: d.url,
+                station: None,
+                device: None,
+                hlc: None,
+                what: format!("Told {}: {outcome}", d.code),
+            });
+        }
+        for (_, _, payload) in store.actions_of(return_id)? {
+            let action: returnhub_core::trigger::ActionDue = serde_json::from_str(&payload)
+                .map_err(|e| HubError::Corrupt(format!("an action cannot be read: {e}")))?;
+            let Some(row) = store.action(&action.key)? else {
+                continue;
+            };
+            out.push(TimelineEntry {
+                at: row.updated_at,
+                kind: "action".into(),
+                who: row.reference.unwrap_or_default(),
+                station: None,
+                device: None,
+                hlc: None,
+                what: format!(
+                    "Action {}{}: {} after {} attempt(s){}",
+                    action.kind.name().replace('_', " "),
+                    action.amount.map(|m| format!(" {m}")).unwrap_or_default(),
+                    row.state.as_str(),
+                    row.attempts,
+                    row.last_error
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        // Merged in time order; lines at the same instant keep their order above.
+        out.sort_by_key(|e| returnhub_core::time::parse_rfc3339(&e.at).unwrap_or(i64::MAX));
+        Ok(out)
+    }
+
     /// Past returns as a supervisor searches for them (see the module doc).
     pub fn search_returns(&self, search: ReturnSearch) -> Result<SearchPage> {
         self.authorize(Role::Supervisor)?;

@@ -405,7 +405,7 @@ pub(crate) fn audit_entry(
 }
 
 /// One sentence per event, before → after where there is one.
-fn describe(event: &DomainEvent) -> String {
+pub(crate) fn describe(event: &DomainEvent) -> String {
     match event {
         DomainEvent::ReturnExpected(r) => format!("Return expected ({})", r.source),
         DomainEvent::ConnoteScanned { connote, .. } => format!("Scanned {connote}"),

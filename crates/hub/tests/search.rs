@@ -171,3 +171,140 @@ fn a_supervisor_finds_a_return_by_each_key_and_narrows_the_search() {
         .unwrap();
     assert_ne!(oldest.hits[0].return_id, return_id);
 }
+
+/// A return's timeline, from its upload to its action: each event with who, station, device
+/// and HLC stamp, the carrier's events relayed for it, the notice to the retailer's webhook
+/// and the action's attempts, in time order; refused to an operator.
+#[test]
+fn a_returns_timeline_follows_it_from_upload_to_action() {
+    use returnhub_core::bench::Presence;
+    use returnhub_core::rules::{Grade, QcStatus};
+    use returnhub_protocol::wire::{SyncCursor, TrackingRecord};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    // A minute passes between any two things the hub does, so their order shows in time.
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let ticks = clock.clone();
+    let hub = Hub::open_with_clock(
+        HubOptions::demo(dir.path()),
+        Box::new(move || ticks.fetch_add(60_000, Ordering::SeqCst)),
+    )
+    .unwrap();
+    let (return_id, connote, item): (String, String, String) = hub.with_store(|s| {
+        s.reader()
+            .query_row(
+                "SELECT r.id, c.connote, i.id FROM returns r
+                 JOIN connotes c ON c.return_id = r.id JOIN return_items i ON i.return_id = r.id
+                 WHERE r.hub_id = 'AKL' AND r.status = 'expected' AND r.retailer_id = 'kowhai'
+                   AND (SELECT count(*) FROM return_items j WHERE j.return_id = r.id) = 1
+                 ORDER BY r.id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    });
+    // The retailer wants tracking notices (queued at the receipt; never sent here).
+    hub.sign_in("AD-3001", "3333").unwrap();
+    hub.save_tracking_webhooks(
+        "kowhai",
+        vec![returnhub_hub::TrackingWebhookInput {
+            url: "https://hooks.example.com/returns".into(),
+            username: None,
+            password: None,
+            clear_password: false,
+            insecure: false,
+        }],
+    )
+    .unwrap();
+    // The carrier's in-transit event, relayed by the central store.
+    let mut store = returnhub_store::Store::open(&dir.path().join("returnhub.db")).unwrap();
+    store
+        .apply_remote_page(
+            NOW,
+            &[],
+            &[TrackingRecord {
+                id: "trk-1".into(),
+                return_id: Some(return_id.clone()),
+                connote: connote.clone(),
+                code: "RT".into(),
+                status: "In transit".into(),
+                // On its way, after the upload and before the hub receives it.
+                event_at: returnhub_core::time::rfc3339(clock.load(Ordering::SeqCst) + 30_000),
+                source: "nzpost".into(),
+            }],
+            SyncCursor {
+                events: 0,
+                tracking: 1,
+            },
+        )
+        .unwrap();
+    drop(store);
+
+    hub.sign_in("OP-1001", "1111").unwrap();
+    hub.scan(&connote).unwrap();
+    hub.inspect_item(returnhub_hub::InspectRequest {
+        return_id: return_id.clone(),
+        item_id: item,
+        presence: Presence::Found,
+        qc: Some(QcStatus::Pass),
+        qc_reason: None,
+        grade: Some(Grade::A),
+        disposition: None,
+        note: None,
+        photos: vec![],
+    })
+    .unwrap();
+    hub.process_return(&return_id).unwrap();
+    let refused = ErrorView::from(hub.return_timeline(&return_id).unwrap_err());
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let timeline = hub.return_timeline(&return_id).unwrap();
+    let lines: Vec<String> = timeline
+        .iter()
+        .map(|e| format!("{} | {} | {}", e.kind, e.who, e.what))
+        .collect();
+    let position = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} in {lines:#?}"))
+    };
+    let order = [
+        position("Return expected"),
+        position("Carrier: RT In transit"),
+        position(&format!("Scanned {connote}")),
+        position("Status expected → received"),
+        position("Told RC"),
+        position("Status received → processed"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("action | ") && l.contains("pending after 0 attempt(s)")),
+        "{lines:#?}"
+    );
+    // Every event of the log is there, with its device and HLC stamp.
+    let events = timeline.iter().filter(|e| e.kind == "event").count() as i64;
+    let logged: i64 = one(
+        &hub,
+        &format!("SELECT count(*) FROM events WHERE aggregate_id = '{return_id}'"),
+    );
+    assert_eq!(events, logged);
+    for e in timeline.iter().filter(|e| e.kind == "event") {
+        assert!(e.device.is_some() && e.hlc.as_deref().is_some_and(|h| !h.is_empty()));
+    }
+    let scanned = &timeline[position(&format!("Scanned {connote}"))];
+    assert_eq!(scanned.who, "Aroha Ngata");
+    assert!(scanned.station.is_some());
+    // In time order.
+    let times: Vec<i64> = timeline
+        .iter()
+        .map(|e| returnhub_core::time::parse_rfc3339(&e.at).unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{lines:#?}");
+    let missing = ErrorView::from(hub.return_timeline("no-such-return").unwrap_err());
+    assert_eq!(missing.code, ErrorCode::NotFound);
+}

@@ -724,7 +724,7 @@ impl Store {
     /// The events about one return (or exception), oldest first: the audit trail.
     pub fn events_for(&self, aggregate_id: &str) -> Result<Vec<AuditRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, actor, station, recorded_at, payload FROM events
+            "SELECT id, kind, actor, station, recorded_at, payload, device_id, hlc FROM events
              WHERE aggregate_id = ?1 ORDER BY seq",
         )?;
         let rows = stmt.query_map([aggregate_id], |r| {
@@ -735,6 +735,47 @@ impl Store {
                 station: r.get(3)?,
                 recorded_at: r.get(4)?,
                 payload: r.get(5)?,
+                device_id: r.get(6)?,
+                hlc: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The carriers' tracking events the central store relayed for a return, oldest first.
+    pub fn tracking_in_for(&self, return_id: &str) -> Result<Vec<TrackingInRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT connote, code, status, event_at, source, received_at FROM tracking_in
+             WHERE return_id = ?1 ORDER BY received_at, id",
+        )?;
+        let rows = stmt.query_map([return_id], |r| {
+            Ok(TrackingInRow {
+                connote: r.get(0)?,
+                code: r.get(1)?,
+                status: r.get(2)?,
+                event_at: r.get(3)?,
+                source: r.get(4)?,
+                received_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The tracking notices queued for a return's retailer's webhook URLs, in queue order.
+    pub fn deliveries_for(&self, return_id: &str) -> Result<Vec<TrackingOutRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT code, url, state, attempts, last_error, created_at, delivered_at
+             FROM webhook_deliveries WHERE return_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([return_id], |r| {
+            Ok(TrackingOutRow {
+                code: r.get(0)?,
+                url: r.get(1)?,
+                delivered: r.get::<_, String>(2)? == "delivered",
+                attempts: r.get(3)?,
+                last_error: r.get(4)?,
+                created_at: r.get(5)?,
+                delivered_at: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -766,4 +807,30 @@ pub struct AuditRow {
     pub station: Option<String>,
     pub recorded_at: String,
     pub payload: String,
+    /// The device that recorded it and its hybrid logical clock stamp.
+    pub device_id: String,
+    pub hlc: String,
+}
+
+/// A carrier's tracking event for a return, as the central store relayed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingInRow {
+    pub connote: String,
+    pub code: String,
+    pub status: String,
+    pub event_at: String,
+    pub source: String,
+    pub received_at: String,
+}
+
+/// A tracking notice for a return to one of its retailer's webhook URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingOutRow {
+    pub code: String,
+    pub url: String,
+    pub delivered: bool,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
 }

@@ -26,7 +26,9 @@ use returnhub_protocol::event::KnownEvents;
 use returnhub_protocol::hlc::{HlcClock, HlcStamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub use bench::{AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow};
+pub use bench::{
+    AuditRow, ExceptionRow, InspectionRow, LabelRow, OrderSummaryRow, TrackingInRow, TrackingOutRow,
+};
 pub use config::{HistoryRow, OrderLineRow, UserRow};
 pub use deliveries::{
     receipt_event_id, Attempt, DeliveryRow, DeliverySummary, TrackingForward, DELIVERY_SUMMARIES,

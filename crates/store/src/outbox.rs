@@ -58,6 +58,8 @@ pub struct ActionRow {
     pub next_attempt_at: Option<String>,
     pub last_error: Option<String>,
     pub reference: Option<String>,
+    /// When the row last changed (queued, sent, answered).
+    pub updated_at: String,
 }
 
 /// Counts a return's `ActionRetried` events for `key` (hub and central event logs alike).
@@ -82,9 +84,9 @@ pub struct ImportCursor {
 }
 
 const ACTION_COLUMNS: &str =
-    "payload, state, attempts, next_attempt_at, last_error, reference FROM outbox";
+    "payload, state, attempts, next_attempt_at, last_error, reference, updated_at FROM outbox";
 
-/// payload, state, attempts, next_attempt_at, last_error, reference.
+/// payload, state, attempts, next_attempt_at, last_error, reference, updated_at.
 type RawActionRow = (
     String,
     String,
@@ -92,6 +94,7 @@ type RawActionRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    String,
 );
 
 fn action_row(row: &Row<'_>) -> rusqlite::Result<RawActionRow> {
@@ -102,11 +105,12 @@ fn action_row(row: &Row<'_>) -> rusqlite::Result<RawActionRow> {
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
     ))
 }
 
 fn decode(
-    (payload, state, attempts, next_attempt_at, last_error, reference): RawActionRow,
+    (payload, state, attempts, next_attempt_at, last_error, reference, updated_at): RawActionRow,
 ) -> Result<ActionRow> {
     let state = OutboxState::parse(&state)
         .ok_or_else(|| StoreError::Invalid(format!("outbox row has unknown state {state:?}")))?;
@@ -117,6 +121,7 @@ fn decode(
         next_attempt_at,
         last_error,
         reference,
+        updated_at,
     })
 }
 

@@ -37,6 +37,7 @@ export type CommandName =
   | "reprint_labels"
   | "audit_trail"
   | "search_returns"
+  | "return_timeline"
   | "station_view"
   | "save_station"
   | "printer_queue"
