@@ -52,6 +52,16 @@ fn a_supervisor_finds_a_return_by_its_keys_and_reads_its_timeline() {
                 WHERE r.hub_id = 'AKL' AND r.status = 'expected' AND l.ean IS NOT NULL
                 ORDER BY r.id LIMIT 1";
     let return_id = row(&format!("SELECT r.id {pick}"));
+    let (other_id, other_connote) = (
+        row(
+            "SELECT r.id FROM returns r WHERE r.hub_id = 'AKL' AND r.status = 'expected'
+             ORDER BY r.id DESC LIMIT 1",
+        ),
+        row(
+            "SELECT c.connote FROM returns r JOIN connotes c ON c.return_id = r.id
+             WHERE r.hub_id = 'AKL' AND r.status = 'expected' ORDER BY r.id DESC LIMIT 1",
+        ),
+    );
     let connote = row(&format!("SELECT c.connote {pick}"));
     let email = row(&format!("SELECT o.email {pick}"));
     let number = row(&format!("SELECT o.order_number {pick}"));
@@ -161,4 +171,31 @@ fn a_supervisor_finds_a_return_by_its_keys_and_reads_its_timeline() {
         (d.visible("bench-screen") && d.text_of("#ret-order").is_some_and(|t| t.contains(&number)))
             .then_some(())
     });
+
+    // Back on F8, C cancels a return that has not arrived, with the supervisor's reason.
+    driver.keys(&F8.to_string(), 0);
+    driver.wait_for(10, "the search screen", |d| {
+        d.visible("search-screen").then_some(())
+    });
+    search_for(&driver, &other_connote);
+    wait_listed(&driver, &other_id);
+    driver.keys("c", 0);
+    driver.wait_for(5, "the cancel box", |d| {
+        d.visible("cancel-dialog").then_some(())
+    });
+    driver.keys(&format!("the customer kept it{ENTER}"), 80);
+    let said = driver.wait_for(10, "the cancel's answer", |d| {
+        d.execute("return document.getElementById('search-status').textContent")
+            .as_str()
+            .filter(|t| t.contains("Cancelled"))
+            .map(str::to_owned)
+    });
+    assert!(said.contains(&other_id), "{said}");
+    assert_eq!(
+        one::<String>(
+            dir,
+            &format!("SELECT status FROM returns WHERE id = '{other_id}'")
+        ),
+        "cancelled"
+    );
 }

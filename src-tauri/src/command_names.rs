@@ -42,6 +42,7 @@ pub const ALL: &[&str] = &[
     "audit_trail",
     "search_returns",
     "return_timeline",
+    "cancel_return",
     "station_view",
     "save_station",
     "printer_queue",

@@ -391,6 +391,17 @@ pub fn search_returns(state: State<'_, AppState>, search: ReturnSearch) -> Reply
     Ok(state.hub.search_returns(search)?)
 }
 
+/// A supervisor cancels a return that has not reached the hub, with the reason.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub fn cancel_return(
+    state: State<'_, AppState>,
+    return_id: String,
+    reason: String,
+) -> Reply<SupervisorResult> {
+    Ok(state.hub.cancel_return(&return_id, &reason)?)
+}
+
 /// A return's timeline, from its upload or intake to its actions' outcomes.
 #[tauri::command]
 #[tracing::instrument(skip(state))]

@@ -1,13 +1,15 @@
 // Find a return (F8, supervisors): one box for a connote, an order number, an email, a SKU or
 // an EAN (type it or scan it: a scan on this screen goes into the box and searches), narrowed
 // by retailer, status, days and person. Enter searches; ↑/↓ pick a return, Enter shows its
-// timeline, O opens it on the bench, PgDn/PgUp turn the page, / goes back to the box. The hub
-// refuses all of it to anyone below supervisor.
+// timeline, O opens it on the bench, C cancels it with a reason (one not yet at the hub),
+// PgDn/PgUp turn the page, / goes back to the box. The hub refuses all of it to anyone below
+// supervisor.
 
 import type { ReturnHitView } from "./bindings/ReturnHitView";
 import type { ReturnSearch } from "./bindings/ReturnSearch";
 import type { ReturnStatus } from "./bindings/ReturnStatus";
 import type { SearchPage } from "./bindings/SearchPage";
+import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { TimelineEntry } from "./bindings/TimelineEntry";
 import { el, message, movedSelection, text, type Call } from "./util";
 
@@ -71,6 +73,7 @@ export class Search {
   private page = 0;
   private total = 0;
   private filled = false;
+  private cancelling = false;
 
   constructor(
     private readonly call: Call,
@@ -81,6 +84,36 @@ export class Search {
       this.page = 0;
       void this.run();
     });
+    el("cancel-reason").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        void this.cancel();
+      } else if (e.key === "Escape") {
+        e.preventDefault();
+        this.closeCancel();
+      }
+    });
+  }
+
+  private closeCancel(): void {
+    this.cancelling = false;
+    el("cancel-dialog").hidden = true;
+    el("search-screen").focus();
+  }
+
+  /// Cancels the selected return with the reason typed; the list is read again.
+  private async cancel(): Promise<void> {
+    const hit = this.hits[this.selected];
+    const reason = el<HTMLInputElement>("cancel-reason").value;
+    if (!hit) return;
+    try {
+      const done = await this.call<SupervisorResult>("cancel_return", { returnId: hit.return_id, reason });
+      this.closeCancel();
+      await this.run();
+      el("search-status").textContent = `${hit.return_id}: ${done.message}`;
+    } catch (e) {
+      el("search-status").textContent = message(e);
+    }
   }
 
   /// The screen is shown: the box takes the keys.
@@ -196,6 +229,7 @@ export class Search {
 
   /// Keys on the search screen outside its fields. True if used.
   key(key: string): boolean {
+    if (this.cancelling) return false;
     const moved = movedSelection(key, this.selected, this.hits.length);
     if (moved !== null) {
       this.selected = moved;
@@ -221,6 +255,14 @@ export class Search {
       case "/":
         el<HTMLInputElement>("search-key").focus();
         return true;
+    }
+    if (key.toLowerCase() === "c" && this.hits[this.selected]) {
+      this.cancelling = true;
+      el("cancel-dialog").hidden = false;
+      const input = el<HTMLInputElement>("cancel-reason");
+      input.value = "";
+      input.focus();
+      return true;
     }
     if (key.toLowerCase() === "o") {
       const id = this.hits[this.selected]?.return_id;

@@ -14,7 +14,9 @@ use returnhub_core::record::{
 };
 use returnhub_core::rules::{discount_share, CountryCode, ItemFacts};
 use returnhub_core::time::{parse_rfc3339, rfc3339, UnixMillis, MS_PER_DAY};
-use returnhub_core::trigger::{actions_due_under, ActionDue, ItemOutcome, ReturnEvent, Trigger};
+use returnhub_core::trigger::{
+    actions_due_under, ActionDue, IdempotencyKey, ItemOutcome, ReturnEvent, Trigger,
+};
 use returnhub_protocol::action::{ActionContext, ReturnFacts, ReturnItemFacts};
 use returnhub_protocol::event::{Decoded, DomainEvent, KnownEvents};
 use returnhub_protocol::hlc::{HlcClock, HlcStamp};
@@ -931,6 +933,9 @@ impl Tx<'_> {
                     }
                 }
                 self.settle_status(return_id)?;
+                if *to == ReturnStatus::Cancelled {
+                    self.stop_claims_of_cancelled(return_id)?;
+                }
                 // The hub's receipt scan is a first scan too when the carrier's has not come.
                 if *to == ReturnStatus::Received {
                     if let Some(retailer) = self.retailer_of_return(return_id)? {
@@ -1108,6 +1113,53 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// A cancelled return's claims not yet sent (a First-scan retailer's, made due at the
+    /// carrier's first scan) are stopped: failed with the reason, told to the return's hub.
+    /// One already sent is left to its outcome: cancelling undoes nothing silently.
+    fn stop_claims_of_cancelled(&mut self, return_id: &str) -> Result<()> {
+        let status: Option<String> = self
+            .tx
+            .prepare_cached("SELECT status FROM returns WHERE id = ?1")?
+            .query_row([return_id], |r| r.get(0))
+            .optional()?;
+        // The latest status by HLC decides: a cancel an older event overtook stops nothing.
+        if status.as_deref() != Some(ReturnStatus::Cancelled.as_str()) {
+            return Ok(());
+        }
+        let claimed: Vec<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT key FROM action_claims WHERE return_id = ?1 AND state = 'claimed'
+                 ORDER BY key",
+            )?
+            .query_map([return_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let hub = self.hub_of(return_id)?;
+        for key in claimed {
+            let reason = "the return was cancelled before this action was sent";
+            self.tx
+                .prepare_cached(
+                    "UPDATE action_claims SET state = 'failed', last_error = ?2, updated_at = ?3
+                     WHERE key = ?1 AND state = 'claimed'",
+                )?
+                .execute(params![key, reason, rfc3339(self.now)])?;
+            let Some(key) = IdempotencyKey::parse(&key) else {
+                continue;
+            };
+            tracing::info!(key = %key, return_id, "claim of a cancelled return stopped");
+            self.append_own(
+                DomainEvent::ActionFailed {
+                    key,
+                    return_id: return_id.to_owned(),
+                    target: "central".into(),
+                    reason: reason.into(),
+                },
+                hub.as_deref(),
+            )?;
+        }
+        Ok(())
+    }
+
     /// The configuration of the retailer a partner's key is for; refused until a hub pushed it.
     fn retailer_by_name(&self, name: &str) -> Result<RetailerRecord> {
         retailer_named(&self.tx, name)
@@ -1192,6 +1244,10 @@ impl Tx<'_> {
             [return_id],
             |r| r.get(0),
         )?;
+        // A cancelled return fires nothing, whatever the carrier says of its parcel.
+        if status == ReturnStatus::Cancelled.as_str() {
+            return Ok(0);
+        }
         if status == ReturnStatus::Expected.as_str() {
             let hub = self.hub_of(return_id)?;
             self.append_own(

@@ -385,6 +385,106 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     assert!(view.iter().all(|(_, s)| s == "in_transit"), "{view:?}");
 }
 
+/// A return cancelled at its hub after the carrier's first scan made a First-scan retailer's
+/// actions due: the central store stops the claims not yet sent (failed with the reason, told
+/// to the hub), sends nothing for them, and a later carrier event fires nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_return_stops_its_claims_not_yet_sent() {
+    use returnhub_central::dispatch::{
+        dispatch_due, ActionDispatcher, ClaimContext, DispatchOutcome,
+    };
+    use returnhub_central::storage::ActionClaim;
+    struct Counting(std::sync::atomic::AtomicUsize);
+    impl ActionDispatcher for Counting {
+        fn dispatch(&self, _: &ActionClaim, _: &ClaimContext<'_>) -> DispatchOutcome {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            DispatchOutcome::Confirmed("sent".into())
+        }
+        fn reconcile(&self, _: &ActionClaim, _: &ClaimContext<'_>) -> DispatchOutcome {
+            DispatchOutcome::NotApplied
+        }
+    }
+    let mut w = world().await;
+    let up = w
+        .bolt
+        .upload(&[
+            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    let return_id = up.rows[0].return_id.clone().unwrap();
+    assert_eq!(w.bolt.tracking(&[rt("B1")]).await.actions_due, 2);
+    w.h1a.sync_once().await.unwrap();
+    append(
+        &mut w.h1a.store,
+        w.clock.now(),
+        vec![
+            DomainEvent::ReturnStatusChanged {
+                return_id: return_id.clone(),
+                from: ReturnStatus::InTransit,
+                to: ReturnStatus::Cancelled,
+            },
+            DomainEvent::ReturnNoted {
+                return_id: return_id.clone(),
+                note: "Cancelled: the customer kept it".into(),
+            },
+        ],
+    );
+    w.h1a.sync_once().await.unwrap();
+
+    let storage = w.central.storage.clone();
+    let failed = storage
+        .claims_in_state(wire::ClaimState::Failed, None, 10)
+        .unwrap();
+    assert_eq!(failed.len(), 2, "both claims stopped");
+    assert!(failed.iter().all(|c| c
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("cancelled"))));
+    let counting = Counting(Default::default());
+    let now = w.clock.now();
+    let report = tokio::task::spawn_blocking(move || {
+        let report = dispatch_due(storage.as_ref(), &counting, now, 100).unwrap();
+        (report, counting.0.into_inner())
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.1, 0, "nothing sent for a cancelled return");
+    // The hub hears why; a later carrier event fires nothing again.
+    w.h1a.sync_once().await.unwrap();
+    let told: i64 = w
+        .h1a
+        .store
+        .reader()
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'action_failed'
+               AND json_extract(payload, '$.reason') LIKE '%cancelled%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(told, 2);
+    let later = w
+        .bolt
+        .tracking(&[TrackingIn {
+            code: "DL".into(),
+            ..rt("B1")
+        }])
+        .await;
+    assert_eq!(later.actions_due, 0);
+    let status: String = w
+        .h1a
+        .store
+        .reader()
+        .query_row(
+            "SELECT status FROM returns WHERE id = ?1",
+            [&return_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "cancelled");
+}
+
 /// A First-scan retailer's actions fire once, at whichever first scan the central store hears
 /// of first: here the hub's receipt scan comes before the carrier's RT, which then fires
 /// nothing (before, nothing fired at all: the RT found the return received and stopped).

@@ -425,6 +425,15 @@ impl Hub {
                     row.state.as_str()
                 )));
             }
+            // A cancelled return's actions stay stopped.
+            if store
+                .return_by_id(&row.action.return_id)?
+                .is_some_and(|r| r.status == returnhub_core::model::ReturnStatus::Cancelled)
+            {
+                return Err(HubError::Conflict(format!(
+                    "action {key} belongs to a cancelled return: it is not sent"
+                )));
+            }
             store.write((self.clock)(), |tx| {
                 tx.append(EventInput {
                     event: DomainEvent::ActionRetried {

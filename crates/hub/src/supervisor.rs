@@ -228,18 +228,13 @@ impl Hub {
     pub fn close_return(&self, return_id: &str, note: &str) -> Result<SupervisorResult> {
         let actor = self.authorize(Role::Supervisor)?;
         let mut store = self.store();
-        let ret = store
-            .return_by_id(return_id)?
-            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
-        if !ret
-            .status
-            .can_move(ReturnStatus::Closed, Transition::SupervisorClose)
-        {
-            return Err(HubError::Conflict(format!(
-                "a {} return cannot be closed",
-                ret.status.as_str()
-            )));
-        }
+        let ret = movable(
+            &store,
+            return_id,
+            ReturnStatus::Closed,
+            Transition::SupervisorClose,
+            "closed",
+        )?;
         let retailer = retailer_of(&store, &ret.retailer.id)?;
         let mut decisions = store.current_decisions(return_id)?;
         // Closing is when a Manual retailer's actions fire, processed or not (a return that
@@ -314,6 +309,81 @@ impl Hub {
         })
     }
 
+    /// Cancels a return that has not reached the hub (the customer kept the parcel, the
+    /// retailer called it off), with the supervisor's reason. Nothing fires for it afterwards:
+    /// its actions not yet sent are stopped (failed with the reason, so the dispatcher and the
+    /// central store leave them); one already sent or confirmed is left as it is and shown
+    /// (the customer may have been paid: cancelling undoes nothing silently).
+    pub fn cancel_return(&self, return_id: &str, reason: &str) -> Result<SupervisorResult> {
+        let actor = self.authorize(Role::Supervisor)?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(HubError::Invalid(
+                "say why the return is cancelled (the customer kept it, the retailer called it off…)"
+                    .into(),
+            ));
+        }
+        let mut store = self.store();
+        let ret = movable(
+            &store,
+            return_id,
+            ReturnStatus::Cancelled,
+            Transition::Cancel,
+            "cancelled: only one that has not reached the hub can (close it instead)",
+        )?;
+        let who = store
+            .user_name(&actor.user_id)?
+            .unwrap_or_else(|| actor.user_id.clone());
+        let mut events = vec![
+            DomainEvent::ReturnStatusChanged {
+                return_id: return_id.to_string(),
+                from: ret.status,
+                to: ReturnStatus::Cancelled,
+            },
+            DomainEvent::ReturnNoted {
+                return_id: return_id.to_string(),
+                note: format!("Cancelled: {reason}"),
+            },
+        ];
+        let mut stopped = 0u32;
+        let mut left = Vec::new();
+        for (_, state, payload) in store.actions_of(return_id)? {
+            let action: returnhub_core::trigger::ActionDue = serde_json::from_str(&payload)
+                .map_err(|e| HubError::Corrupt(format!("an action cannot be read: {e}")))?;
+            if state == "pending" {
+                stopped += 1;
+                events.push(DomainEvent::ActionFailed {
+                    key: action.key,
+                    return_id: return_id.to_string(),
+                    target: "hub".into(),
+                    reason: format!("return cancelled by {who}: {reason}"),
+                });
+            } else if state != "failed" {
+                left.push(format!("{} {state}", action.kind.name().replace('_', " ")));
+            }
+        }
+        store.write((self.clock)(), |tx| {
+            for event in events {
+                tx.append(self.input(&actor, event))?;
+            }
+            Ok(())
+        })?;
+        let message = match (stopped, left.is_empty()) {
+            (0, true) => "Cancelled; nothing was due for it.".to_string(),
+            (n, true) => format!("Cancelled; {n} action(s) stopped before they were sent."),
+            (n, false) => format!(
+                "Cancelled; {n} action(s) stopped. Already sent, and not undone: {} — settle \
+                 it with the customer if they should not have it.",
+                left.join(", ")
+            ),
+        };
+        Ok(SupervisorResult {
+            message,
+            actions_queued: 0,
+            state: self.state_of(&store, return_id, &actor)?,
+        })
+    }
+
     /// Prints the return's labels again, each marked as a reprint.
     pub fn reprint_labels(&self, return_id: &str) -> Result<BenchState> {
         let actor = self.authorize(Role::Supervisor)?;
@@ -382,6 +452,26 @@ impl Hub {
         }
         Ok(out)
     }
+}
+
+/// The return, if `cause` may move it to `to`; else a conflict saying it "cannot be {what}".
+fn movable(
+    store: &returnhub_store::Store,
+    return_id: &str,
+    to: ReturnStatus,
+    cause: Transition,
+    what: &str,
+) -> Result<returnhub_core::model::ReturnView> {
+    let ret = store
+        .return_by_id(return_id)?
+        .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
+    if !ret.status.can_move(to, cause) {
+        return Err(HubError::Conflict(format!(
+            "a {} return cannot be {what}",
+            ret.status.as_str()
+        )));
+    }
+    Ok(ret)
 }
 
 /// A line of a history (a person's, a retailer's) from its event row: the actor by name where

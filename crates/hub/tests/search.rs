@@ -308,3 +308,127 @@ fn a_returns_timeline_follows_it_from_upload_to_action() {
     let missing = ErrorView::from(hub.return_timeline("no-such-return").unwrap_err());
     assert_eq!(missing.code, ErrorCode::NotFound);
 }
+
+/// A supervisor cancels a return that has not reached the hub, with a reason: refused to an
+/// operator, without a reason, and for a return already received; afterwards its scan says
+/// cancelled, nothing can process or close it, and its timeline says why.
+#[test]
+fn a_supervisor_cancels_a_return_that_has_not_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    let expected = |skip: i64| -> (String, String) {
+        hub.with_store(|s| {
+            s.reader()
+                .query_row(
+                    "SELECT r.id, c.connote FROM returns r JOIN connotes c ON c.return_id = r.id
+                     WHERE r.hub_id = 'AKL' AND r.status = 'expected'
+                     ORDER BY r.id LIMIT 1 OFFSET ?1",
+                    [skip],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap()
+        })
+    };
+    let (return_id, connote) = expected(0);
+    let (received, received_connote) = expected(1);
+    hub.sign_in("OP-1001", "1111").unwrap();
+    hub.scan(&received_connote).unwrap();
+    let refused = ErrorView::from(hub.cancel_return(&return_id, "kept it").unwrap_err());
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+
+    hub.sign_in("SV-2001", "2222").unwrap();
+    let no_reason = ErrorView::from(hub.cancel_return(&return_id, "  ").unwrap_err());
+    assert_eq!(no_reason.code, ErrorCode::Invalid);
+    let arrived = ErrorView::from(hub.cancel_return(&received, "kept it").unwrap_err());
+    assert_eq!(arrived.code, ErrorCode::Conflict);
+    assert!(
+        arrived.message.contains("close it instead"),
+        "{}",
+        arrived.message
+    );
+
+    // An action due for it already (recorded by another station, say), not yet sent.
+    let item: String = one(
+        &hub,
+        &format!("SELECT id FROM return_items WHERE return_id = '{return_id}' LIMIT 1"),
+    );
+    let retailer: String = one(
+        &hub,
+        &format!("SELECT retailer_id FROM returns WHERE id = '{return_id}'"),
+    );
+    let currency: String = one(
+        &hub,
+        &format!("SELECT currency FROM retailers WHERE id = '{retailer}'"),
+    );
+    let due = returnhub_core::trigger::actions_due(
+        returnhub_core::trigger::Trigger::Manual,
+        returnhub_core::trigger::ReturnEvent::Closed,
+        &retailer,
+        &return_id,
+        &[returnhub_core::trigger::ItemOutcome {
+            item_id: item,
+            outcome: returnhub_core::rules::Outcome::Refund,
+            amount: Some(returnhub_core::money::Money::new(
+                1000,
+                currency.parse().unwrap(),
+            )),
+        }],
+    );
+    assert_eq!(due.len(), 1);
+    let mut store = returnhub_store::Store::open(&dir.path().join("returnhub.db")).unwrap();
+    store
+        .write(NOW, |tx| {
+            tx.append(returnhub_store::EventInput {
+                event: returnhub_protocol::event::DomainEvent::ActionDue(due[0].clone()),
+                actor: "u-other".into(),
+                station: None,
+            })
+        })
+        .unwrap();
+    drop(store);
+
+    let done = hub
+        .cancel_return(&return_id, "the customer kept it")
+        .unwrap();
+    assert_eq!(done.state.status, ReturnStatus::Cancelled);
+    assert!(
+        done.message.contains("1 action(s) stopped"),
+        "{}",
+        done.message
+    );
+    let stopped = hub.with_store(|s| s.action(&due[0].key).unwrap().unwrap());
+    assert_eq!(stopped.state.as_str(), "failed");
+    assert!(stopped
+        .last_error
+        .unwrap()
+        .contains("cancelled by Sam Walker"));
+    // A supervisor's Retry does not send it after all.
+    let retry = ErrorView::from(hub.retry_action(due[0].key.as_str()).unwrap_err());
+    assert_eq!(retry.code, ErrorCode::Conflict);
+    assert_eq!(
+        hub.scan(&connote).unwrap().verdict,
+        returnhub_core::model::ScanVerdict::Cancelled
+    );
+    for refused in [
+        hub.close_return(&return_id, "").unwrap_err(),
+        hub.process_return(&return_id).unwrap_err(),
+        hub.cancel_return(&return_id, "again").unwrap_err(),
+    ] {
+        assert_ne!(ErrorView::from(refused).code, ErrorCode::Failed);
+    }
+    let timeline = hub.return_timeline(&return_id).unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.what.contains("Cancelled: the customer kept it") && e.who == "Sam Walker"),
+        "{timeline:#?}"
+    );
+    let found = hub
+        .search_returns(ReturnSearch {
+            status: Some(ReturnStatus::Cancelled),
+            key: connote,
+            ..ReturnSearch::default()
+        })
+        .unwrap();
+    assert_eq!(found.total, 1);
+}

@@ -38,6 +38,7 @@ export type CommandName =
   | "audit_trail"
   | "search_returns"
   | "return_timeline"
+  | "cancel_return"
   | "station_view"
   | "save_station"
   | "printer_queue"
