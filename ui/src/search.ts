@@ -64,7 +64,7 @@ export function pageSummary(page: SearchPage): string {
   if (page.total === 0) return "Nothing found.";
   const first = page.page * page.page_size + 1;
   const last = first + page.hits.length - 1;
-  return `${first}–${last} of ${page.total} return(s)`;
+  return `${first}–${last} of ${page.at_least ? "more than " : ""}${page.total} return(s)`;
 }
 
 export class Search {

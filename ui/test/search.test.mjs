@@ -43,9 +43,11 @@ test("every filter given is sent, and an unknown status is none", () => {
 });
 
 test("the page summary says which returns of how many", () => {
-  assert.equal(pageSummary({ hits: [], total: 0, page: 0, page_size: 50, retailers: [], people: [] }), "Nothing found.");
+  const none = { hits: [], total: 0, at_least: false, page: 0, page_size: 50, retailers: [], people: [] };
+  assert.equal(pageSummary(none), "Nothing found.");
   const hits = Array.from({ length: 50 }, () => ({}));
-  assert.equal(pageSummary({ hits, total: 120, page: 1, page_size: 50, retailers: [], people: [] }), "51–100 of 120 return(s)");
+  assert.equal(pageSummary({ ...none, hits, total: 120, page: 1 }), "51–100 of 120 return(s)");
+  assert.equal(pageSummary({ ...none, hits, total: 10001, at_least: true }), "1–50 of more than 10001 return(s)");
   assert.equal(shortTime("2026-11-23T19:25:00.000Z"), "2026-11-23 19:25");
 });
 

@@ -43,9 +43,11 @@ pub struct ReturnSearch {
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SearchPage {
     pub hits: Vec<ReturnHitView>,
-    /// How many returns the search finds in all.
+    /// How many returns the search finds in all (with `at_least`, at least this many: a key
+    /// on very many returns, a best-selling SKU, is counted only so far).
     #[ts(type = "number")]
     pub total: u64,
+    pub at_least: bool,
     pub page: u32,
     pub page_size: u32,
     /// What the retailer and person filters offer: (id, name).
@@ -241,9 +243,10 @@ impl Hub {
             offset: search.page.saturating_mul(SEARCH_PAGE),
         };
         let store = self.store();
-        let (hits, total) = store.search_returns(&query)?;
+        let found = store.search_returns(&query)?;
         Ok(SearchPage {
-            hits: hits
+            hits: found
+                .hits
                 .into_iter()
                 .map(|h| ReturnHitView {
                     return_id: h.return_id,
@@ -258,7 +261,8 @@ impl Hub {
                     updated_at: h.updated_at,
                 })
                 .collect(),
-            total,
+            total: found.total,
+            at_least: found.at_least,
             page: search.page,
             page_size: SEARCH_PAGE,
             retailers: store

@@ -8,26 +8,13 @@
 //! Prints medians and the ratio; asserts nothing about time.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use returnhub_store::bulk::{bench_arg as arg, bench_connote as connote};
 use returnhub_store::Store;
 use rusqlite::Connection;
 
 const ITEMS_PER_RETURN: u64 = 5;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn connote(n: u64) -> String {
-    format!("LZ{n:09}NZ")
-}
 
 /// Deterministic pseudo-random sequence (xorshift) so every run looks up the same connotes.
 fn next(state: &mut u64) -> u64 {
@@ -35,19 +22,6 @@ fn next(state: &mut u64) -> u64 {
     *state ^= *state >> 7;
     *state ^= *state << 17;
     *state
-}
-
-fn generate(path: &Path, returns: u64) {
-    returnhub_store::bulk::generate(
-        path,
-        &returnhub_store::bulk::BulkReturns {
-            returns,
-            items_per_return: ITEMS_PER_RETURN,
-            retailer_id: "r1",
-            hub_id: "AKL",
-            connote: &connote,
-        },
-    );
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {
@@ -63,19 +37,7 @@ fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
 fn main() {
     let returns = arg("--returns", 1_000_000);
     let lookups = arg("--lookups", 20_000);
-    let dir: PathBuf = std::env::var_os("RETURNHUB_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("returnhub-bench"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("lookup-{returns}.db"));
-    if !path.exists() {
-        eprintln!("generating {} (once)…", path.display());
-        let tmp = path.with_extension("partial");
-        let _ = std::fs::remove_file(&tmp);
-        generate(&tmp, returns);
-        std::fs::rename(&tmp, &path).unwrap();
-    }
-
+    let path = returnhub_store::bulk::bench_store(returns, ITEMS_PER_RETURN);
     // Opening: migrations check, pragmas, device id, clock resume.
     let opens: Vec<Duration> = (0..20)
         .map(|_| {

@@ -21,6 +21,53 @@ pub struct BulkReturns<'a> {
     pub connote: &'a dyn Fn(u64) -> String,
 }
 
+/// A benchmark's numeric argument `name` (`--returns 1000`), or `default`.
+pub fn bench_arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A bench store's connote number `n`.
+pub fn bench_connote(n: u64) -> String {
+    format!("LZ{n:09}NZ")
+}
+
+/// The benchmarks' store of `returns` returns with `items_per_return` items each (connotes
+/// `LZ{n:09}NZ`), generated once under `$RETURNHUB_BENCH_DIR` (default: the system temp dir)
+/// and reused by later runs and by the other benchmarks that ask for the same.
+pub fn bench_store(returns: u64, items_per_return: u64) -> std::path::PathBuf {
+    let dir = std::env::var_os("RETURNHUB_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("returnhub-bench"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = if items_per_return == 5 {
+        dir.join(format!("lookup-{returns}.db"))
+    } else {
+        dir.join(format!("lookup-{returns}x{items_per_return}.db"))
+    };
+    if !path.exists() {
+        eprintln!("generating {} (once)…", path.display());
+        let tmp = path.with_extension("partial");
+        let _ = std::fs::remove_file(&tmp);
+        generate(
+            &tmp,
+            &BulkReturns {
+                returns,
+                items_per_return,
+                retailer_id: "r1",
+                hub_id: "AKL",
+                connote: &bench_connote,
+            },
+        );
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    path
+}
+
 /// Adds the returns to the store at `path` (created if missing). Logs progress to stderr.
 pub fn generate(path: &Path, spec: &BulkReturns<'_>) {
     let started = Instant::now();

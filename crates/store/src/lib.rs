@@ -37,7 +37,7 @@ pub use deliveries::{
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};
 pub use read::DemoConnote;
-pub use search::{ReturnHit, ReturnQuery};
+pub use search::{ReturnHit, ReturnQuery, SearchResult, COMMON_KEY};
 pub use sync::{ApplyOutcome, HeldCounts, HeldEvent, HeldState, PendingSync};
 pub use write::{AppendedEvent, EventInput, WriteTx};
 

@@ -26,6 +26,30 @@ pub struct ReturnQuery {
     pub offset: u32,
 }
 
+/// The returns a key matches: `?1` the key, `?2` it as an order number with its '#'.
+const KEY_MATCHES: &str = "SELECT return_id FROM connotes WHERE connote = ?1
+     UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
+           WHERE o2.order_number IN (?1, ?2)
+     UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
+           WHERE o2.email = ?1 COLLATE NOCASE
+     UNION SELECT i.return_id FROM order_lines l JOIN return_items i ON i.order_line_id = l.id
+           WHERE l.sku = ?1
+     UNION SELECT i.return_id FROM order_lines l JOIN return_items i ON i.order_line_id = l.id
+           WHERE l.ean = ?1";
+
+/// Above this many returns a key is common: it is checked per return, and the total is
+/// counted only this far.
+pub const COMMON_KEY: i64 = 10_000;
+
+/// One page of a search and how many it finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchResult {
+    pub hits: Vec<ReturnHit>,
+    pub total: u64,
+    /// The key is on more returns than [`COMMON_KEY`]: `total` is a lower bound.
+    pub at_least: bool,
+}
+
 /// A return found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnHit {
@@ -44,7 +68,7 @@ pub struct ReturnHit {
 
 impl Store {
     /// One page of the returns `query` finds, with how many it finds in all.
-    pub fn search_returns(&self, query: &ReturnQuery) -> Result<(Vec<ReturnHit>, u64)> {
+    pub fn search_returns(&self, query: &ReturnQuery) -> Result<SearchResult> {
         let mut filters: Vec<&str> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         let mut arg = |v: String| {
@@ -52,28 +76,46 @@ impl Store {
             args.len()
         };
         let mut key_filter = String::new();
+        let mut key_is_common = false;
         if let Some(key) = query
             .key
             .as_deref()
             .map(str::trim)
             .filter(|k| !k.is_empty())
         {
+            let hashed = format!("#{}", key.trim_start_matches('#'));
+            // A rare key (a connote, an order, most SKUs) is looked up first and the page
+            // read from its few returns; a key on many returns (a best-selling SKU) is checked
+            // per return while the pages are read newest first, which stops after a page.
+            let found: i64 = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM ({} LIMIT ?3)",
+                    // Without the deduplication: it stops at the limit.
+                    KEY_MATCHES.replace("UNION SELECT", "UNION ALL SELECT")
+                ))?
+                .query_row(rusqlite::params![key, hashed, COMMON_KEY + 1], |r| r.get(0))?;
+            key_is_common = found > COMMON_KEY;
             let k = arg(key.to_owned());
-            let hashed = arg(format!("#{}", key.trim_start_matches('#')));
-            key_filter = format!(
-                "r.id IN (
-                   SELECT return_id FROM connotes WHERE connote = ?{k}
-                   UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
-                         WHERE o2.order_number IN (?{k}, ?{hashed})
-                   UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
-                         WHERE o2.email = ?{k} COLLATE NOCASE
-                   UNION SELECT i.return_id FROM order_lines l
-                         JOIN return_items i ON i.order_line_id = l.id
-                         WHERE l.sku = ?{k}
-                   UNION SELECT i.return_id FROM order_lines l
-                         JOIN return_items i ON i.order_line_id = l.id
-                         WHERE l.ean = ?{k})"
-            );
+            let h = arg(hashed);
+            key_filter = if key_is_common {
+                format!(
+                    "(EXISTS (SELECT 1 FROM connotes c WHERE c.return_id = r.id AND c.connote = ?{k})
+                      OR EXISTS (SELECT 1 FROM orders o2 WHERE o2.id = r.order_id
+                                 AND (o2.order_number IN (?{k}, ?{h})
+                                      OR o2.email = ?{k} COLLATE NOCASE))
+                      OR EXISTS (SELECT 1 FROM return_items i
+                                 JOIN order_lines l ON l.id = i.order_line_id
+                                 WHERE i.return_id = r.id AND (l.sku = ?{k} OR l.ean = ?{k})))"
+                )
+            } else {
+                format!(
+                    "r.id IN ({})",
+                    KEY_MATCHES
+                        .replace("?1", &format!("?{k}"))
+                        .replace("?2", &format!("?{h}"))
+                )
+            };
         }
         let retailer = query
             .retailer_id
@@ -110,15 +152,24 @@ impl Store {
         } else {
             format!("WHERE {}", filters.join(" AND "))
         };
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM returns r {filter}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
+        // Counted in full, but for a common key: "more than COMMON_KEY" is all it says then.
+        let total: i64 = if key_is_common {
+            self.conn
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM returns r {filter} LIMIT {})",
+                    COMMON_KEY + 1
+                ))?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+        } else {
+            self.conn
+                .prepare_cached(&format!("SELECT count(*) FROM returns r {filter}"))?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+        };
         let order = if query.oldest_first { "ASC" } else { "DESC" };
         let limit = arg_number(&mut args, query.limit.clamp(1, 500));
         let offset = arg_number(&mut args, query.offset);
-        let mut stmt = self.conn.prepare(&format!(
+        // Cached by its text: a supervisor's searches repeat a few shapes of filter.
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT r.id, r.status, t.name, o.order_number, o.customer_name, o.email,
                     (SELECT connote FROM connotes c WHERE c.return_id = r.id
                      ORDER BY c.position, c.connote LIMIT 1),
@@ -146,7 +197,11 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok((hits, total.max(0) as u64))
+        Ok(SearchResult {
+            hits,
+            total: total.max(0) as u64,
+            at_least: key_is_common && total > COMMON_KEY,
+        })
     }
 }
 

@@ -6,9 +6,10 @@ import type { ReturnHitView } from "./ReturnHitView";
  */
 export type SearchPage = { hits: Array<ReturnHitView>, 
 /**
- * How many returns the search finds in all.
+ * How many returns the search finds in all (with `at_least`, at least this many: a key
+ * on very many returns, a best-selling SKU, is counted only so far).
  */
-total: number, page: number, page_size: number, 
+total: number, at_least: boolean, page: number, page_size: number, 
 /**
  * What the retailer and person filters offer: (id, name).
  */
