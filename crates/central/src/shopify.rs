@@ -354,6 +354,13 @@ pub fn begin_install(
     let app = shopify_app(vault)?;
     let shop =
         returnhub_connectors::credentials::shop_domain_of(shop).map_err(CentralError::Invalid)?;
+    // Shopify sends the merchant back naming the shop by its own hostname: an install is
+    // made only for one (or for a simulator on this machine, named by its base).
+    if !oauth::is_shop_hostname(&shop) && !shop.starts_with("http://") {
+        return Err(CentralError::Invalid(format!(
+            "{shop} is not a Shopify shop's own address: give it as NAME.myshopify.com"
+        )));
+    }
     let state = crate::auth::random_hex(32)?;
     storage.begin_shop_install(&ShopInstall {
         state_sha256: crate::auth::hex(&crate::auth::digest(&state)),

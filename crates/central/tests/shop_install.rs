@@ -157,20 +157,25 @@ async fn an_approved_install_connects_the_shop_once_and_its_token_renews_itself(
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_ne!(renewed.access_token, kept.access_token);
 
-    // The next pass builds its client from what was kept, and renews with the new refresh
-    // token; that retires the first one, so credentials kept from before stop working with
-    // a sentence that says what to do.
+    // The next pass builds its client from what was kept and shares the install's renewal
+    // state with the clients before it: one renewal, with the newest refresh token.
     w.sim.revoke_app_tokens();
     let next = shop_client(&w.vault, "bolt", &renewed, ClientOptions::default()).unwrap();
     assert_eq!(next.shop_name().await.unwrap(), "Bolt Outdoor");
     assert_eq!(w.sim.ledger().refreshes, 2);
+    // Even a client made from credentials kept before the renewals (a vault write that
+    // failed, say) renews with the newest refresh token, never spends a retired one.
+    w.sim.revoke_app_tokens();
     let stale_vault = SecretVault::new(
         "returnhub-central-stale",
         &w.central.dir.join("stale"),
         returnhub_secrets::Backend::FileOnly,
     );
-    w.sim.revoke_app_tokens();
     let stale = shop_client(&stale_vault, "bolt", &kept, ClientOptions::default()).unwrap();
+    assert_eq!(stale.shop_name().await.unwrap(), "Bolt Outdoor");
+    assert_eq!(w.sim.ledger().refreshes, 3);
+    // The merchant uninstalls the app: renewing is refused with what to do.
+    w.sim.uninstall();
     let refused = stale.shop_name().await.unwrap_err();
     assert!(
         refused.message().contains("install it on the shop again"),
@@ -346,6 +351,19 @@ async fn the_cli_sets_the_app_and_prints_an_install_link() {
         "",
     );
     assert!(!unknown.status.success());
+    // A custom domain is not where Shopify says the shop is: the install could never end.
+    let custom = run(
+        &[
+            "shop-install",
+            "--retailer",
+            "bolt",
+            "--shop",
+            "https://shop.bolt.example",
+        ],
+        "",
+    );
+    assert!(!custom.status.success());
+    assert!(String::from_utf8_lossy(&custom.stderr).contains("myshopify.com"));
     let link = run(
         &["shop-install", "--retailer", "bolt", "--shop", "bolt"],
         "",

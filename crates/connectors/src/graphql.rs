@@ -239,7 +239,7 @@ enum Auth {
     /// A Dev Dashboard app: its tokens are asked for at `token_url` (the client credentials
     /// grant, or an install's refresh token) and asked for again before they expire, or when
     /// Shopify says one is no good.
-    App(Box<AppAuth>),
+    App(Arc<AppAuth>),
 }
 
 struct AppAuth {
@@ -252,6 +252,19 @@ struct AppAuth {
     /// One renewal at a time: a refresh token is spent by its use.
     renewing: tokio::sync::Mutex<()>,
     shop_domain: String,
+    /// Every refresh token this state has held: credentials kept from before a renewal
+    /// (read again from the vault, say) still belong to it.
+    seen: Mutex<std::collections::HashSet<String>>,
+}
+
+/// Installs' renewal state by (shop, client ID), shared by every client of one shop's install
+/// in this process: the dispatcher's targets and the webhook handler alike. Each renewing on
+/// its own would spend one refresh token twice, and Shopify refuses the second.
+type Installs = Mutex<HashMap<(String, String), Arc<AppAuth>>>;
+
+fn installs() -> &'static Installs {
+    static INSTALLS: std::sync::OnceLock<Installs> = std::sync::OnceLock::new();
+    INSTALLS.get_or_init(Default::default)
 }
 
 #[derive(Clone)]
@@ -359,17 +372,42 @@ impl ShopifyClient {
                     );
                     (grant.expires_at > now && !token.token.is_empty()).then_some(token)
                 });
-                Auth::App(Box::new(AppAuth {
+                let fresh = || AppAuth {
                     credentials: app.clone(),
                     token_url: format!("{base}/admin/oauth/access_token"),
-                    current: Mutex::new(current),
+                    current: Mutex::new(current.clone()),
                     refresh: credentials
                         .refresh
                         .as_ref()
                         .map(|g| Mutex::new(g.refresh_token.clone())),
                     renewing: tokio::sync::Mutex::new(()),
                     shop_domain: credentials.shop_domain.clone(),
-                }))
+                    seen: Mutex::new(
+                        credentials
+                            .refresh
+                            .iter()
+                            .map(|g| g.refresh_token.clone())
+                            .collect(),
+                    ),
+                };
+                match &credentials.refresh {
+                    // The install's state, shared with its other clients here, unless these
+                    // credentials come from another grant (the app installed again).
+                    Some(grant) => {
+                        let key = (credentials.shop_domain.clone(), app.client_id.clone());
+                        let mut installs = lock(installs());
+                        let shared = installs
+                            .get(&key)
+                            .filter(|a| lock(&a.seen).contains(&grant.refresh_token))
+                            .cloned();
+                        Auth::App(shared.unwrap_or_else(|| {
+                            let auth = Arc::new(fresh());
+                            installs.insert(key, auth.clone());
+                            auth
+                        }))
+                    }
+                    None => Auth::App(Arc::new(fresh())),
+                }
             }
             None => Auth::Token(credentials.access_token.clone()),
         };
@@ -520,6 +558,7 @@ impl ShopifyClient {
             refresh,
             renewing,
             shop_domain,
+            seen,
         } = match &self.auth {
             Auth::Token(token) => return Ok(token.clone()),
             Auth::App(app) => app.as_ref(),
@@ -600,14 +639,21 @@ impl ShopifyClient {
                 .unwrap_or_default();
         }
         let fresh = AppToken::new(token.to_owned(), scopes, now, expires_in * 1000);
+        let next = match refresh {
+            Some(_) => match body["refresh_token"].as_str().filter(|t| !t.is_empty()) {
+                Some(next) => Some(next.to_owned()),
+                None => {
+                    return Err(Attempt::NotSent(format!(
+                        "renewing the token: HTTP {status} without a refresh token"
+                    )))
+                }
+            },
+            None => None,
+        };
         *lock(current) = Some(fresh.clone());
-        if let Some(refresh) = refresh {
-            let Some(next) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) else {
-                return Err(Attempt::NotSent(format!(
-                    "renewing the token: HTTP {status} without a refresh token"
-                )));
-            };
+        if let (Some(refresh), Some(next)) = (refresh, next.as_deref()) {
             *lock(refresh) = next.to_owned();
+            lock(seen).insert(next.to_owned());
             if let Some(hook) = &self.on_renewed {
                 hook(&ShopCredentials {
                     shop_domain: shop_domain.clone(),

@@ -922,6 +922,13 @@ impl Simulator {
         self.ledger().redirect_uris.push(uri.to_owned());
     }
 
+    /// The merchant uninstalls the app: its tokens and refresh tokens stop working.
+    pub fn uninstall(&self) {
+        let mut ledger = self.ledger();
+        ledger.app_tokens.clear();
+        ledger.refresh_tokens.clear();
+    }
+
     /// Replaces the scopes the shop granted.
     pub fn grant_scopes(&self, scopes: &[&str]) {
         self.ledger().granted_scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
