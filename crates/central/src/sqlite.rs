@@ -911,7 +911,7 @@ impl Tx<'_> {
                         .execute(params![c, r.id])?;
                 }
                 self.settle_status(&r.id)?;
-                self.link_early_tracking(r)?;
+                self.link_early_tracking(r, true)?;
             }
             DomainEvent::ReturnStatusChanged { return_id, to, .. } => {
                 if matches!(to, ReturnStatus::Processed | ReturnStatus::Closed) {
@@ -968,7 +968,9 @@ impl Tx<'_> {
                     if let Some(record) = record {
                         let mut record: ReturnRecord = serde_json::from_str(&record)?;
                         record.connotes = vec![connote.clone()];
-                        self.link_early_tracking(&record)?;
+                        // The hub received the parcel in the same write: the early RT fires
+                        // the first scan but moves no status (it would overtake the receipt).
+                        self.link_early_tracking(&record, false)?;
                     }
                 }
             }
@@ -1170,7 +1172,7 @@ impl Tx<'_> {
     /// Tracking events that came for the return's connotes before the return did (sent with
     /// its retailer's key) are linked to it now, under new feed positions so its hub pulls
     /// them, and a first scan among them makes the return's actions due, once.
-    fn link_early_tracking(&mut self, r: &ReturnRecord) -> Result<()> {
+    fn link_early_tracking(&mut self, r: &ReturnRecord, move_status: bool) -> Result<()> {
         let mut first_scan = false;
         for connote in &r.connotes {
             type Early = (i64, String, String, String, String, String, String);
@@ -1231,14 +1233,20 @@ impl Tx<'_> {
             .optional()?;
         if let Some(record) = record {
             let retailer: RetailerRecord = serde_json::from_str(&record)?;
-            self.first_scan(&r.id, &retailer)?;
+            self.first_scan(&r.id, &retailer, move_status)?;
         }
         Ok(())
     }
 
-    /// The carrier's first scan (RT) of a return: in transit if it was expected, and a
-    /// First-scan retailer's actions made due unless the hub's receipt fired them already.
-    fn first_scan(&mut self, return_id: &str, retailer: &RetailerRecord) -> Result<usize> {
+    /// The carrier's first scan (RT) of a return: in transit if it was expected (and
+    /// `move_status`), and a First-scan retailer's actions made due unless the hub's receipt
+    /// fired them already.
+    fn first_scan(
+        &mut self,
+        return_id: &str,
+        retailer: &RetailerRecord,
+        move_status: bool,
+    ) -> Result<usize> {
         let status: String = self.tx.query_row(
             "SELECT status FROM returns WHERE id = ?1",
             [return_id],
@@ -1248,7 +1256,7 @@ impl Tx<'_> {
         if status == ReturnStatus::Cancelled.as_str() {
             return Ok(0);
         }
-        if status == ReturnStatus::Expected.as_str() {
+        if move_status && status == ReturnStatus::Expected.as_str() {
             let hub = self.hub_of(return_id)?;
             self.append_own(
                 DomainEvent::ReturnStatusChanged {
@@ -2128,7 +2136,7 @@ impl CentralStorage for SqliteStorage {
             } else {
                 answer.recorded += 1;
                 if let (Some((return_id, _, _)), "RT") = (&found, code.as_str()) {
-                    answer.actions_due += w.first_scan(return_id, &retailer)?;
+                    answer.actions_due += w.first_scan(return_id, &retailer, true)?;
                 }
             }
             answer.rows.push(RowResult {

@@ -385,6 +385,58 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     assert!(view.iter().all(|(_, s)| s == "in_transit"), "{view:?}");
 }
 
+/// A parcel the carrier scanned before anyone knew it, attached at the bench to a First-scan
+/// retailer's return and received in the same write: the early RT fires the return's actions
+/// once, and the return stays received (the central store's own move to in transit, stamped
+/// later, used to overtake the receipt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attached_parcels_early_carrier_scan_fires_once_and_keeps_the_receipt() {
+    let mut w = world().await;
+    let up = w
+        .bolt
+        .upload(&[
+            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    let return_id = up.rows[0].return_id.clone().unwrap();
+    // The second parcel's RT, before the hub attaches it: kept with the retailer.
+    let early = w.bolt.tracking(&[rt("B9")]).await;
+    assert_eq!((early.recorded, early.actions_due), (1, 0));
+    w.h1a.sync_once().await.unwrap();
+    append(
+        &mut w.h1a.store,
+        w.clock.now(),
+        vec![
+            DomainEvent::ConnoteAttached {
+                return_id: return_id.clone(),
+                connote: "B9".into(),
+            },
+            DomainEvent::ReturnStatusChanged {
+                return_id: return_id.clone(),
+                from: ReturnStatus::Expected,
+                to: ReturnStatus::Received,
+            },
+        ],
+    );
+    w.h1a.sync_once().await.unwrap();
+    let claims = w
+        .central
+        .storage
+        .claims_in_state(wire::ClaimState::Claimed, None, 10)
+        .unwrap();
+    assert_eq!(claims.len(), 2, "the first scan's actions, once");
+    let status = |v: Vec<(String, String)>| {
+        v.into_iter()
+            .find(|(c, _)| c == "B1")
+            .map(|(_, s)| s)
+            .unwrap()
+    };
+    assert_eq!(status(central_view(&w.central.storage, "h1")), "received");
+    w.h1a.sync_once().await.unwrap();
+    assert_eq!(status(hub_view(&w.h1a.store, "h1")), "received");
+}
+
 /// A return cancelled at its hub after the carrier's first scan made a First-scan retailer's
 /// actions due: the central store stops the claims not yet sent (failed with the reason, told
 /// to the hub), sends nothing for them, and a later carrier event fires nothing again.
