@@ -220,9 +220,10 @@ impl Hub {
     /// Past returns as a supervisor searches for them (see the module doc).
     pub fn search_returns(&self, search: ReturnSearch) -> Result<SearchPage> {
         self.authorize(Role::Supervisor)?;
-        let key = returnhub_devices::scan::normalise_wedge(&search.key).text;
+        let key = search.key.trim();
         let query = ReturnQuery {
-            key: Some(key.trim().to_owned()).filter(|k| !k.is_empty()),
+            key: Some(key.to_owned()).filter(|k| !k.is_empty()),
+            connote_form: Some(returnhub_devices::scan::normalise_wedge(key).text),
             retailer_id: search.retailer_id.filter(|r| !r.is_empty()),
             status: search.status,
             changed_from: search

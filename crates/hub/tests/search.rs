@@ -89,6 +89,15 @@ fn a_supervisor_finds_a_return_by_each_key_and_narrows_the_search() {
             "{key} finds {return_id}"
         );
     }
+    // A SKU as a shop spells it (lower case, a space) is found as typed.
+    let conn = rusqlite::Connection::open(dir.path().join("returnhub.db")).unwrap();
+    conn.execute(
+        "UPDATE order_lines SET sku = 'tee-Blue m' WHERE sku = ?1",
+        [&sku],
+    )
+    .unwrap();
+    drop(conn);
+    assert!(found(&hub, by_key("tee-Blue m")).contains(&return_id));
     // A key that is none of those finds nothing.
     let none = hub.search_returns(by_key("no-such-thing")).unwrap();
     assert_eq!((none.hits.len(), none.total), (0, 0));

@@ -12,8 +12,12 @@ use crate::{Result, Store};
 /// What a supervisor searches for; every part given narrows the search.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReturnQuery {
-    /// A connote, an order number ("1042" or "#1042"), an email, or a SKU / EAN.
+    /// A connote, an order number ("1042" or "#1042"), an email, or a SKU / EAN, as typed
+    /// (SKUs and order names keep their case).
     pub key: Option<String>,
+    /// The key as a connote reads (a keyboard wedge's case and spaces undone); the key itself
+    /// when `None`.
+    pub connote_form: Option<String>,
     pub retailer_id: Option<String>,
     pub status: Option<ReturnStatus>,
     /// RFC 3339 bounds on the return's last change: from (inclusive), until (exclusive).
@@ -26,8 +30,9 @@ pub struct ReturnQuery {
     pub offset: u32,
 }
 
-/// The returns a key matches: `?1` the key, `?2` it as an order number with its '#'.
-const KEY_MATCHES: &str = "SELECT return_id FROM connotes WHERE connote = ?1
+/// The returns a key matches: `?1` the key as typed, `?2` it as an order number with its '#',
+/// `?3` it as a scanner would read a connote.
+const KEY_MATCHES: &str = "SELECT return_id FROM connotes WHERE connote = ?3
      UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
            WHERE o2.order_number IN (?1, ?2)
      UNION SELECT r2.id FROM orders o2 JOIN returns r2 ON r2.order_id = o2.id
@@ -84,37 +89,36 @@ impl Store {
             .filter(|k| !k.is_empty())
         {
             let hashed = format!("#{}", key.trim_start_matches('#'));
+            let connote = query.connote_form.clone().unwrap_or_else(|| key.to_owned());
             // A rare key (a connote, an order, most SKUs) is looked up first and the page
             // read from its few returns; a key on many returns (a best-selling SKU) is checked
             // per return while the pages are read newest first, which stops after a page.
             let found: i64 = self
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT count(*) FROM ({} LIMIT ?3)",
+                    "SELECT count(*) FROM ({} LIMIT ?4)",
                     // Without the deduplication: it stops at the limit.
                     KEY_MATCHES.replace("UNION SELECT", "UNION ALL SELECT")
                 ))?
-                .query_row(rusqlite::params![key, hashed, COMMON_KEY + 1], |r| r.get(0))?;
+                .query_row(
+                    rusqlite::params![key, hashed, connote, COMMON_KEY + 1],
+                    |r| r.get(0),
+                )?;
             key_is_common = found > COMMON_KEY;
-            let k = arg(key.to_owned());
-            let h = arg(hashed);
+            // The key's three parameters are the statement's first: ?1, ?2, ?3.
+            arg(key.to_owned());
+            arg(hashed);
+            arg(connote);
             key_filter = if key_is_common {
-                format!(
-                    "(EXISTS (SELECT 1 FROM connotes c WHERE c.return_id = r.id AND c.connote = ?{k})
-                      OR EXISTS (SELECT 1 FROM orders o2 WHERE o2.id = r.order_id
-                                 AND (o2.order_number IN (?{k}, ?{h})
-                                      OR o2.email = ?{k} COLLATE NOCASE))
-                      OR EXISTS (SELECT 1 FROM return_items i
-                                 JOIN order_lines l ON l.id = i.order_line_id
-                                 WHERE i.return_id = r.id AND (l.sku = ?{k} OR l.ean = ?{k})))"
-                )
+                "(EXISTS (SELECT 1 FROM connotes c WHERE c.return_id = r.id AND c.connote = ?3)
+                  OR EXISTS (SELECT 1 FROM orders o2 WHERE o2.id = r.order_id
+                             AND (o2.order_number IN (?1, ?2) OR o2.email = ?1 COLLATE NOCASE))
+                  OR EXISTS (SELECT 1 FROM return_items i
+                             JOIN order_lines l ON l.id = i.order_line_id
+                             WHERE i.return_id = r.id AND (l.sku = ?1 OR l.ean = ?1)))"
+                    .to_owned()
             } else {
-                format!(
-                    "r.id IN ({})",
-                    KEY_MATCHES
-                        .replace("?1", &format!("?{k}"))
-                        .replace("?2", &format!("?{h}"))
-                )
+                format!("r.id IN ({KEY_MATCHES})")
             };
         }
         let retailer = query
