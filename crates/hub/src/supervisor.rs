@@ -334,7 +334,7 @@ impl Hub {
         let who = store
             .user_name(&actor.user_id)?
             .unwrap_or_else(|| actor.user_id.clone());
-        let mut events = vec![
+        let events = vec![
             DomainEvent::ReturnStatusChanged {
                 return_id: return_id.to_string(),
                 from: ret.status,
@@ -345,35 +345,45 @@ impl Hub {
                 note: format!("Cancelled: {reason}"),
             },
         ];
-        let mut stopped = 0u32;
-        let mut left = Vec::new();
-        for (_, state, payload) in store.actions_of(return_id)? {
-            let action: returnhub_core::trigger::ActionDue = serde_json::from_str(&payload)
-                .map_err(|e| HubError::Corrupt(format!("an action cannot be read: {e}")))?;
-            if state == "pending" {
-                stopped += 1;
-                events.push(DomainEvent::ActionFailed {
-                    key: action.key,
-                    return_id: return_id.to_string(),
-                    target: "hub".into(),
-                    reason: format!("return cancelled by {who}: {reason}"),
-                });
-            } else if state != "failed" {
-                left.push(format!("{} {state}", action.kind.name().replace('_', " ")));
-            }
-        }
-        store.write((self.clock)(), |tx| {
+        let stop_reason = format!("return cancelled by {who}: {reason}");
+        let ((stopped, left), _) = store.write((self.clock)(), |tx| {
             for event in events {
                 tx.append(self.input(&actor, event))?;
             }
-            Ok(())
+            // Read in the same transaction: the dispatcher cannot mark one sent meanwhile.
+            let (mut stopped, mut left) = (0u32, Vec::new());
+            for (_, state, payload) in tx.actions_of(return_id)? {
+                let action: returnhub_core::trigger::ActionDue = serde_json::from_str(&payload)?;
+                if state == "pending" {
+                    stopped += 1;
+                    tx.append(self.input(
+                        &actor,
+                        DomainEvent::ActionFailed {
+                            key: action.key,
+                            return_id: return_id.to_string(),
+                            target: "hub".into(),
+                            reason: stop_reason.clone(),
+                        },
+                    ))?;
+                } else if state != "failed" {
+                    left.push(format!("{} {state}", action.kind.name().replace('_', " ")));
+                }
+            }
+            Ok((stopped, left))
         })?;
+        // With a central store it is the one that sends: the hub's row being pending says
+        // nothing of whether it did, so the hub can only ask it to stop.
+        let stopped_text = if self.options().central_url.is_some() {
+            format!("the central store asked to stop {stopped} action(s) it has not sent")
+        } else {
+            format!("{stopped} action(s) stopped before they were sent")
+        };
         let message = match (stopped, left.is_empty()) {
             (0, true) => "Cancelled; nothing was due for it.".to_string(),
-            (n, true) => format!("Cancelled; {n} action(s) stopped before they were sent."),
-            (n, false) => format!(
-                "Cancelled; {n} action(s) stopped. Already sent, and not undone: {} — settle \
-                 it with the customer if they should not have it.",
+            (_, true) => format!("Cancelled; {stopped_text}."),
+            (_, false) => format!(
+                "Cancelled; {stopped_text}. Already sent, and not undone: {} — settle it with \
+                 the customer if they should not have it.",
                 left.join(", ")
             ),
         };

@@ -52,6 +52,18 @@ impl Store {
 }
 
 impl crate::write::WriteTx<'_> {
+    /// The return's actions as this transaction sees them: (key, state, payload), as
+    /// [`Store::actions_of`] lists them. Read inside the write, no dispatcher can move one
+    /// between the read and what the write does with it.
+    pub fn actions_of(&self, return_id: &str) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT dedupe_key, state, payload FROM outbox
+             WHERE topic = 'action' AND json_extract(payload, '$.return_id') = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([return_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// [`Store::return_by_id`] as this transaction sees it (with what it appended so far).
     pub fn return_by_id(&self, return_id: &str) -> Result<Option<ReturnView>> {
         return_view_on(
