@@ -100,6 +100,11 @@ fn a_supervisor_finds_a_return_by_its_keys_and_reads_its_timeline() {
     // By connote, typed: one return; Enter shows its timeline.
     search_for(&driver, &connote);
     wait_listed(&driver, &return_id);
+    // The summary has its own line; the status filter keeps its choices.
+    let summary = driver.execute("return document.getElementById('search-summary').textContent");
+    assert_eq!(summary.as_str(), Some("1–1 of 1 return(s)"));
+    let choices = driver.execute("return document.getElementById('search-status').options.length");
+    assert_eq!(choices.as_u64(), Some(7));
     assert_eq!(listed(&driver), std::slice::from_ref(&return_id));
     driver.keys(&ENTER.to_string(), 0);
     let timeline = driver.wait_for(10, "the timeline", |d| {
@@ -185,7 +190,7 @@ fn a_supervisor_finds_a_return_by_its_keys_and_reads_its_timeline() {
     });
     driver.keys(&format!("the customer kept it{ENTER}"), 80);
     let said = driver.wait_for(10, "the cancel's answer", |d| {
-        d.execute("return document.getElementById('search-status').textContent")
+        d.execute("return document.getElementById('search-summary').textContent")
             .as_str()
             .filter(|t| t.contains("Cancelled"))
             .map(str::to_owned)

@@ -73,7 +73,9 @@ export class Search {
   private page = 0;
   private total = 0;
   private filled = false;
-  private cancelling = false;
+  /// The return the open cancel box is for (fixed when it opens).
+  private cancelling: string | null = null;
+  private pageSize = 50;
 
   constructor(
     private readonly call: Call,
@@ -96,23 +98,23 @@ export class Search {
   }
 
   private closeCancel(): void {
-    this.cancelling = false;
+    this.cancelling = null;
     el("cancel-dialog").hidden = true;
     el("search-screen").focus();
   }
 
-  /// Cancels the selected return with the reason typed; the list is read again.
+  /// Cancels the return the box was opened for, with the reason typed; the list is read again.
   private async cancel(): Promise<void> {
-    const hit = this.hits[this.selected];
+    const returnId = this.cancelling;
     const reason = el<HTMLInputElement>("cancel-reason").value;
-    if (!hit) return;
+    if (!returnId) return;
     try {
-      const done = await this.call<SupervisorResult>("cancel_return", { returnId: hit.return_id, reason });
+      const done = await this.call<SupervisorResult>("cancel_return", { returnId, reason });
       this.closeCancel();
       await this.run();
-      el("search-status").textContent = `${hit.return_id}: ${done.message}`;
+      el("search-summary").textContent = `${returnId}: ${done.message}`;
     } catch (e) {
-      el("search-status").textContent = message(e);
+      el("search-summary").textContent = message(e);
     }
   }
 
@@ -122,8 +124,9 @@ export class Search {
     if (!this.filled) void this.run();
   }
 
-  /// A code scanned on this screen: it is the key.
+  /// A code scanned on this screen: it is the key (not while the cancel box is open).
   scanned(code: string): void {
+    if (this.cancelling) return;
     el<HTMLInputElement>("search-key").value = code;
     this.page = 0;
     void this.run();
@@ -145,12 +148,13 @@ export class Search {
   }
 
   private async run(): Promise<void> {
-    const status = el("search-status");
+    const status = el("search-summary");
     try {
       const page = await this.call<SearchPage>("search_returns", { search: this.form() });
       this.fill(page);
       this.hits = page.hits;
       this.total = page.total;
+      this.pageSize = page.page_size;
       this.selected = 0;
       status.textContent = pageSummary(page);
       this.paint();
@@ -196,6 +200,7 @@ export class Search {
           text("td", shortTime(h.updated_at)),
         );
         tr.addEventListener("click", () => {
+          if (this.cancelling) return;
           this.selected = i;
           this.paint();
           void this.timeline();
@@ -223,7 +228,7 @@ export class Search {
       );
       section.hidden = false;
     } catch (e) {
-      el("search-status").textContent = message(e);
+      el("search-summary").textContent = message(e);
     }
   }
 
@@ -241,7 +246,7 @@ export class Search {
         void this.timeline();
         return true;
       case "PageDown":
-        if ((this.page + 1) * this.hits.length < this.total && this.hits.length) {
+        if ((this.page + 1) * this.pageSize < this.total) {
           this.page += 1;
           void this.run();
         }
@@ -256,8 +261,9 @@ export class Search {
         el<HTMLInputElement>("search-key").focus();
         return true;
     }
-    if (key.toLowerCase() === "c" && this.hits[this.selected]) {
-      this.cancelling = true;
+    const selected = this.hits[this.selected];
+    if (key.toLowerCase() === "c" && selected) {
+      this.cancelling = selected.return_id;
       el("cancel-dialog").hidden = false;
       const input = el<HTMLInputElement>("cancel-reason");
       input.value = "";
