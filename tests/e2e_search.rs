@@ -105,6 +105,26 @@ fn a_supervisor_finds_a_return_by_its_keys_and_reads_its_timeline() {
     assert_eq!(summary.as_str(), Some("1–1 of 1 return(s)"));
     let choices = driver.execute("return document.getElementById('search-status').options.length");
     assert_eq!(choices.as_u64(), Some(7));
+    // E writes what the search finds to a CSV file and says where.
+    driver.keys("e", 0);
+    let exported = driver.wait_for(10, "the export", |d| {
+        d.execute("return document.getElementById('search-summary').textContent")
+            .as_str()
+            .filter(|t| t.starts_with("Exported"))
+            .map(str::to_owned)
+    });
+    assert!(
+        exported.starts_with("Exported 1 return(s) to "),
+        "{exported}"
+    );
+    let path = exported.trim_start_matches("Exported 1 return(s) to ");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with(&format!("{return_id},{connote},")));
     assert_eq!(listed(&driver), std::slice::from_ref(&return_id));
     driver.keys(&ENTER.to_string(), 0);
     let timeline = driver.wait_for(10, "the timeline", |d| {

@@ -43,6 +43,7 @@ pub const ALL: &[&str] = &[
     "search_returns",
     "return_timeline",
     "cancel_return",
+    "export_returns_csv",
     "station_view",
     "save_station",
     "printer_queue",

@@ -15,12 +15,13 @@ use returnhub_core::rules::{Outcome, RuleIssue, RuleSet};
 use returnhub_core::station::StationConfig;
 use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
-    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, HeldEventView, Hub,
-    InspectRequest, IssuedPin, ItemScan, JoinInput, OrderMatch, PartnerConnectionInput,
-    PartnerConnectionView, PersonInput, PersonView, PhotoRef, PrinterQueueView, ProcessResult,
-    RetailerSaved, ReturnSearch, ReturnsPrimeLookup, RouteView, RulesCheck, SearchPage,
-    SessionView, SetupInput, SetupState, ShopsView, StaffImport, StationView, SupervisorResult,
-    SyncView, TimelineEntry, TrackingWebhookInput, TrackingWebhookView, MAX_STAFF_CSV_BYTES,
+    AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, ExportedFile,
+    HeldEventView, Hub, InspectRequest, IssuedPin, ItemScan, JoinInput, OrderMatch,
+    PartnerConnectionInput, PartnerConnectionView, PersonInput, PersonView, PhotoRef,
+    PrinterQueueView, ProcessResult, RetailerSaved, ReturnSearch, ReturnsPrimeLookup, RouteView,
+    RulesCheck, SearchPage, SessionView, SetupInput, SetupState, ShopsView, StaffImport,
+    StationView, SupervisorResult, SyncView, TimelineEntry, TrackingWebhookInput,
+    TrackingWebhookView, MAX_STAFF_CSV_BYTES,
 };
 use tauri::State;
 
@@ -400,6 +401,17 @@ pub fn cancel_return(
     reason: String,
 ) -> Reply<SupervisorResult> {
     Ok(state.hub.cancel_return(&return_id, &reason)?)
+}
+
+/// Off the window's thread: it writes every return the search finds to a CSV file.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn export_returns_csv(
+    state: State<'_, AppState>,
+    search: ReturnSearch,
+) -> Reply<ExportedFile> {
+    let hub = state.hub.clone();
+    off_the_window(move || hub.export_returns_csv(search)).await
 }
 
 /// A return's timeline, from its upload or intake to its actions' outcomes.

@@ -163,6 +163,7 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::search_returns,
             commands::return_timeline,
             commands::cancel_return,
+            commands::export_returns_csv,
             commands::station_view,
             commands::save_station,
             commands::printer_queue,
@@ -278,7 +279,9 @@ mod tests {
                 "save_shopify_policy" => serde_json::json!({"retailerId": "kowhai",
                     "policy": {"exchange": "release_hold"}}),
                 "close_return" => serde_json::json!({"returnId": "r", "note": ""}),
-                "search_returns" => serde_json::json!({"search": {"key": "x"}}),
+                "search_returns" | "export_returns_csv" => {
+                    serde_json::json!({"search": {"key": "x"}})
+                }
                 "cancel_return" => serde_json::json!({"returnId": "r", "reason": "kept"}),
                 "set_up" => serde_json::json!({"input": {"hub_id": "X", "hub_name": "X",
                     "station": null, "admin_badge": "B", "admin_name": "N", "pin": "1234",

@@ -1,10 +1,12 @@
 // Find a return (F8, supervisors): one box for a connote, an order number, an email, a SKU or
 // an EAN (type it or scan it: a scan on this screen goes into the box and searches), narrowed
 // by retailer, status, days and person. Enter searches; ↑/↓ pick a return, Enter shows its
-// timeline, O opens it on the bench, C cancels it with a reason (one not yet at the hub),
+// timeline, O opens it on the bench, C cancels it with a reason (one not yet at the hub), E
+// writes every return found to a CSV file,
 // PgDn/PgUp turn the page, / goes back to the box. The hub refuses all of it to anyone below
 // supervisor.
 
+import type { ExportedFile } from "./bindings/ExportedFile";
 import type { ReturnHitView } from "./bindings/ReturnHitView";
 import type { ReturnSearch } from "./bindings/ReturnSearch";
 import type { ReturnStatus } from "./bindings/ReturnStatus";
@@ -115,6 +117,18 @@ export class Search {
       el("search-summary").textContent = `${returnId}: ${done.message}`;
     } catch (e) {
       el("search-summary").textContent = message(e);
+    }
+  }
+
+  /// Every return the form finds, to a CSV file; the summary says where.
+  private async exportCsv(): Promise<void> {
+    const summary = el("search-summary");
+    summary.textContent = "Exporting…";
+    try {
+      const file = await this.call<ExportedFile>("export_returns_csv", { search: { ...this.form(), page: 0 } });
+      summary.textContent = `Exported ${file.rows} return(s) to ${file.path}`;
+    } catch (e) {
+      summary.textContent = message(e);
     }
   }
 
@@ -268,6 +282,10 @@ export class Search {
       const input = el<HTMLInputElement>("cancel-reason");
       input.value = "";
       input.focus();
+      return true;
+    }
+    if (key.toLowerCase() === "e") {
+      void this.exportCsv();
       return true;
     }
     if (key.toLowerCase() === "o") {

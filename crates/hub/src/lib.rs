@@ -51,7 +51,10 @@ pub use returns_prime::{
     PartnerReturnItem, PartnerReturnMatch, ReturnsPrimeLookup, LOOKUP_TIMEOUT,
 };
 pub use rules_admin::RulesCheck;
-pub use search::{ReturnHitView, ReturnSearch, SearchPage, TimelineEntry, SEARCH_PAGE};
+pub use search::{
+    ExportedFile, ReturnHitView, ReturnSearch, SearchPage, TimelineEntry, SEARCH_CSV_HEADER,
+    SEARCH_PAGE,
+};
 pub use setup::{JoinInput, SetupInput, SetupState};
 pub use shops::{
     ActionCounts, ActionView, DispatchMode, DispatchView, ImportState, ImportView,

@@ -70,6 +70,30 @@ pub struct ReturnHitView {
     pub updated_at: String,
 }
 
+/// A table written to a CSV file for a supervisor to open elsewhere.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ExportedFile {
+    /// Where it is (under the data dir's `exports`).
+    pub path: String,
+    /// Rows, not counting the header.
+    #[ts(type = "number")]
+    pub rows: u64,
+}
+
+/// The columns of a search's CSV, in order.
+pub const SEARCH_CSV_HEADER: [&str; 10] = [
+    "return_id",
+    "connote",
+    "order_number",
+    "customer_name",
+    "email",
+    "retailer",
+    "status",
+    "items",
+    "created_at",
+    "updated_at",
+];
+
 /// One line of a return's timeline.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct TimelineEntry {
@@ -215,6 +239,74 @@ impl Hub {
         // Merged in time order; lines at the same instant keep their order above.
         out.sort_by_key(|e| returnhub_core::time::parse_rfc3339(&e.at).unwrap_or(i64::MAX));
         Ok(out)
+    }
+
+    /// Every return a search finds (all of them, not a page) as a CSV file under the data
+    /// dir's `exports`: RFC 4180 with the `csv` crate, UTF-8, a header row, numbers as they
+    /// are and times in RFC 3339. Written to a temporary file and renamed, so a file there is
+    /// always whole.
+    pub fn export_returns_csv(&self, search: ReturnSearch) -> Result<ExportedFile> {
+        self.authorize(Role::Supervisor)?;
+        let dir = self.options().data_dir.join("exports");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            HubError::Failed(format!("cannot make the folder {}: {e}", dir.display()))
+        })?;
+        let stamp = returnhub_core::time::rfc3339((self.clock)())
+            .get(..19)
+            .unwrap_or_default()
+            .replace([':', '-'], "")
+            .replace('T', "-");
+        // Two exports in one second keep both.
+        let path = (1..)
+            .map(|n| match n {
+                1 => dir.join(format!("returns-{stamp}.csv")),
+                n => dir.join(format!("returns-{stamp}-{n}.csv")),
+            })
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| dir.join(format!("returns-{stamp}.csv")));
+        let partial = path.with_extension("csv.partial");
+        let failed = |e: &dyn std::fmt::Display| {
+            HubError::Failed(format!("cannot write {}: {e}", partial.display()))
+        };
+        let mut out = csv::Writer::from_path(&partial).map_err(|e| failed(&e))?;
+        out.write_record(SEARCH_CSV_HEADER)
+            .map_err(|e| failed(&e))?;
+        let mut rows = 0u64;
+        for page in 0.. {
+            let found = self.search_returns(ReturnSearch {
+                page,
+                ..search.clone()
+            })?;
+            let last = found.hits.len() < found.page_size as usize;
+            for h in found.hits {
+                out.write_record([
+                    h.return_id,
+                    h.connote.unwrap_or_default(),
+                    h.order_number,
+                    h.customer_name,
+                    h.email,
+                    h.retailer,
+                    h.status,
+                    h.items.to_string(),
+                    h.created_at,
+                    h.updated_at,
+                ])
+                .map_err(|e| failed(&e))?;
+                rows += 1;
+            }
+            if last {
+                break;
+            }
+        }
+        let file = out.into_inner().map_err(|e| failed(&e))?;
+        file.sync_all().map_err(|e| failed(&e))?;
+        drop(file);
+        std::fs::rename(&partial, &path).map_err(|e| failed(&e))?;
+        tracing::info!(path = %path.display(), rows, "returns exported");
+        Ok(ExportedFile {
+            path: path.display().to_string(),
+            rows,
+        })
     }
 
     /// Past returns as a supervisor searches for them (see the module doc).

@@ -85,6 +85,7 @@ fn typescript_bindings_are_current() {
     returnhub_hub::ReturnSearch::export_all(&config).unwrap();
     returnhub_hub::SearchPage::export_all(&config).unwrap();
     returnhub_hub::TimelineEntry::export_all(&config).unwrap();
+    returnhub_hub::ExportedFile::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());
     assert!(generated.contains_key("ScanResult.ts") && generated.contains_key("Money.ts"));
 

@@ -441,3 +441,64 @@ fn a_supervisor_cancels_a_return_that_has_not_arrived() {
         .unwrap();
     assert_eq!(found.total, 1);
 }
+
+/// A search's returns as a CSV file (all of them, not a page): it opens with the `csv` crate,
+/// its header is the documented one and its rows are the returns the store holds for it.
+#[test]
+fn a_search_exports_every_return_it_finds_to_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path());
+    hub.sign_in("OP-1001", "1111").unwrap();
+    let refused = ErrorView::from(hub.export_returns_csv(ReturnSearch::default()).unwrap_err());
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+    hub.sign_in("SV-2001", "2222").unwrap();
+    for (search, sql) in [
+        (ReturnSearch::default(), "SELECT count(*) FROM returns"),
+        (
+            ReturnSearch {
+                status: Some(ReturnStatus::Expected),
+                retailer_id: Some("kowhai".into()),
+                ..ReturnSearch::default()
+            },
+            "SELECT count(*) FROM returns WHERE status = 'expected' AND retailer_id = 'kowhai'",
+        ),
+    ] {
+        let file = hub.export_returns_csv(search).unwrap();
+        let want: i64 = one(&hub, sql);
+        assert_eq!(file.rows as i64, want);
+        assert!(file
+            .path
+            .starts_with(&dir.path().join("exports").display().to_string()));
+        let mut reader = csv::Reader::from_path(&file.path).unwrap();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(header, returnhub_hub::SEARCH_CSV_HEADER);
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len() as i64, want);
+        let ids: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids.len(), rows.len(), "each return once");
+        for row in &rows {
+            let status: String = one(
+                &hub,
+                &format!("SELECT status FROM returns WHERE id = '{}'", &row[0]),
+            );
+            assert_eq!(status, &row[6]);
+            assert!(row[7].parse::<u32>().is_ok(), "items unformatted");
+        }
+    }
+    // Both files are kept (made in the same second), and no half-written one beside them.
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("exports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".csv")).count(),
+        2,
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+}

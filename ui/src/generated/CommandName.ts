@@ -39,6 +39,7 @@ export type CommandName =
   | "search_returns"
   | "return_timeline"
   | "cancel_return"
+  | "export_returns_csv"
   | "station_view"
   | "save_station"
   | "printer_queue"
