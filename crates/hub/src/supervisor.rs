@@ -567,8 +567,25 @@ pub(crate) fn describe(event: &DomainEvent) -> String {
                     ),
                     DecidedBy::NotReceived => "not in the parcel".into(),
                 };
+                // The engine's explanation: how the policy played out, and why the rule
+                // that matched did.
+                let why = match &d.decided_by {
+                    DecidedBy::Engine { decision } => {
+                        let e = &decision.explanation;
+                        let mut parts = e.notes.clone();
+                        if let Some(m) = e.matched.as_ref().filter(|m| !m.why.is_empty()) {
+                            parts.push(format!("because {}", m.why));
+                        }
+                        if parts.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", parts.join("; "))
+                        }
+                    }
+                    _ => String::new(),
+                };
                 format!(
-                    "Item {}: {} by {by}",
+                    "Item {}: {} by {by}{why}",
                     short(&d.item_id),
                     outcome_text(&d.outcome, d.amount)
                 )

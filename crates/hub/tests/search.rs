@@ -289,6 +289,12 @@ fn a_returns_timeline_follows_it_from_upload_to_action() {
         position("Status received → processed"),
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{lines:#?}");
+    // The decision with its explanation: how the retailer's policy played out.
+    let decided = &lines[position("by customer's choice")];
+    assert!(
+        decided.contains("no rule matched: the customer's choice applies"),
+        "{decided}"
+    );
     assert!(
         lines
             .iter()
