@@ -496,22 +496,7 @@ fn an_exchange_releases_only_the_returns_platforms_hold() {
     ];
     shopify.add_order(held);
     let target = shop(&shopify, Duration::from_secs(5));
-    let exchange = ActionDue {
-        key: IdempotencyKey::derive(RETAILER, "R1", &["R1-i1"], ActionKind::Exchange),
-        retailer_id: RETAILER.into(),
-        return_id: "R1".into(),
-        item_ids: vec!["R1-i1".into()],
-        kind: ActionKind::Exchange,
-        amount: None,
-        credit_note_expiry_days: None,
-    };
-    let (_, mut context) = update_of(vec![item(
-        1,
-        Some(qc("found", Some("pass"), None, &[])),
-        "exchange",
-    )]);
-    context.source = "portal".into();
-    context.target = ActionTarget::Shopify;
+    let (exchange, context) = portal_exchange();
     let holds = |fo: usize| -> (String, Vec<String>) {
         let ledger = shopify.ledger();
         let fo = &ledger.orders[order].fulfillment_orders[fo];
@@ -563,22 +548,7 @@ fn an_exchange_whose_replacement_is_held_only_by_others_fails_with_their_reasons
     )];
     shopify.add_order(held);
     let target = shop(&shopify, Duration::from_secs(5));
-    let exchange = ActionDue {
-        key: IdempotencyKey::derive(RETAILER, "R1", &["R1-i1"], ActionKind::Exchange),
-        retailer_id: RETAILER.into(),
-        return_id: "R1".into(),
-        item_ids: vec!["R1-i1".into()],
-        kind: ActionKind::Exchange,
-        amount: None,
-        credit_note_expiry_days: None,
-    };
-    let (_, mut context) = update_of(vec![item(
-        1,
-        Some(qc("found", Some("pass"), None, &[])),
-        "exchange",
-    )]);
-    context.source = "portal".into();
-    context.target = ActionTarget::Shopify;
+    let (exchange, context) = portal_exchange();
     match rt().block_on(target.send(&exchange, &context)) {
         Err(TargetError::Permanent(reason)) => {
             assert!(reason.contains("HIGH_RISK_OF_FRAUD"), "{reason}");
@@ -1252,6 +1222,26 @@ fn a_replacement_longer_than_a_page_is_refused_whole() {
         .map(|k| SimFulfillmentOrder::awaiting_return(&format!("fo-{k}")))
         .collect();
     shopify.add_order(many);
+    let (exchange, context) = portal_exchange();
+    match rt().block_on(shop(&shopify, Duration::from_secs(5)).send(&exchange, &context)) {
+        Err(TargetError::Permanent(reason)) => {
+            assert!(
+                reason.contains("more than 20 fulfillment orders"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!shopify
+        .ledger()
+        .operations
+        .iter()
+        .any(|o| o == "ReleaseHold"));
+}
+
+/// Return R1's item 1, found and passed, exchanged through the retailer's Shopify (a portal
+/// return): the exchange action and its context.
+fn portal_exchange() -> (ActionDue, ActionContext) {
     let exchange = ActionDue {
         key: IdempotencyKey::derive(RETAILER, "R1", &["R1-i1"], ActionKind::Exchange),
         retailer_id: RETAILER.into(),
@@ -1268,18 +1258,5 @@ fn a_replacement_longer_than_a_page_is_refused_whole() {
     )]);
     context.source = "portal".into();
     context.target = ActionTarget::Shopify;
-    match rt().block_on(shop(&shopify, Duration::from_secs(5)).send(&exchange, &context)) {
-        Err(TargetError::Permanent(reason)) => {
-            assert!(
-                reason.contains("more than 20 fulfillment orders"),
-                "{reason}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!shopify
-        .ledger()
-        .operations
-        .iter()
-        .any(|o| o == "ReleaseHold"));
+    (exchange, context)
 }
