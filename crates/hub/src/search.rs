@@ -111,46 +111,50 @@ pub struct TimelineEntry {
     pub what: String,
 }
 
-/// `YYYY-MM-DD` as the RFC 3339 start of that day (UTC), or why it is not a day.
-fn day_start(day: &str, what: &str) -> Result<String> {
+/// The start of day `day` (YYYY-MM-DD, UTC) in Unix ms, or why it is not a day (`what` names
+/// the field).
+fn day_ms(day: &str, what: &str) -> Result<i64> {
     let day = day.trim();
-    let valid = day.len() == 10
-        && day.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    let (month, date) = (&day.get(5..7), &day.get(8..10));
-    let in_range = matches!((month, date), (Some(m), Some(d))
-        if ("01"..="12").contains(m) && ("01"..="31").contains(d));
-    if !valid || !in_range {
-        return Err(HubError::Invalid(format!(
-            "{what} {day:?} is not a day: type it as YYYY-MM-DD"
-        )));
-    }
-    Ok(format!("{day}T00:00:00.000Z"))
+    (day.len() == 10)
+        .then(|| returnhub_core::time::parse_rfc3339(&format!("{day}T00:00:00Z")))
+        .flatten()
+        .ok_or_else(|| {
+            HubError::Invalid(format!(
+                "{what} {day:?} is not a day: type it as YYYY-MM-DD"
+            ))
+        })
 }
 
-/// The day after `day` (YYYY-MM-DD, checked), as the RFC 3339 start of it.
+/// `YYYY-MM-DD` as the RFC 3339 start of that day (UTC).
+fn day_start(day: &str, what: &str) -> Result<String> {
+    Ok(returnhub_core::time::rfc3339(day_ms(day, what)?))
+}
+
+/// The start of the day after `day` (YYYY-MM-DD), as RFC 3339.
 fn day_after(day: &str) -> Result<String> {
-    day_start(day, "the last day")?;
-    let (y, m, d): (i64, u32, u32) = (
-        day[0..4].parse().unwrap_or(1970),
-        day[5..7].parse().unwrap_or(1),
-        day[8..10].parse().unwrap_or(1),
-    );
-    let days = days_from_civil(y, m, d) + 1;
-    Ok(returnhub_core::time::rfc3339(days * 86_400_000))
+    Ok(returnhub_core::time::rfc3339(
+        day_ms(day, "the last day")? + 86_400_000,
+    ))
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// What the store is asked for a supervisor's search (its page set by the caller).
+fn query_of(search: &ReturnSearch) -> Result<ReturnQuery> {
+    let key = search.key.trim();
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    Ok(ReturnQuery {
+        key: Some(key.to_owned()).filter(|k| !k.is_empty()),
+        connote_form: Some(returnhub_devices::scan::normalise_wedge(key).text),
+        retailer_id: given(&search.retailer_id),
+        status: search.status,
+        changed_from: given(&search.from)
+            .map(|d| day_start(&d, "the first day"))
+            .transpose()?,
+        changed_until: given(&search.to).map(|d| day_after(&d)).transpose()?,
+        actor: given(&search.operator),
+        oldest_first: search.oldest_first,
+        limit: 0,
+        offset: 0,
+    })
 }
 
 impl Hub {
@@ -271,13 +275,17 @@ impl Hub {
         let mut out = csv::Writer::from_path(&partial).map_err(|e| failed(&e))?;
         out.write_record(SEARCH_CSV_HEADER)
             .map_err(|e| failed(&e))?;
+        // Read a page of the store at a time, letting it go between pages for the bench.
+        const EXPORT_PAGE: u32 = 500;
+        let query = query_of(&search)?;
         let mut rows = 0u64;
-        for page in 0.. {
-            let found = self.search_returns(ReturnSearch {
-                page,
-                ..search.clone()
+        for page in 0u32.. {
+            let found = self.store().search_returns(&ReturnQuery {
+                limit: EXPORT_PAGE,
+                offset: page.saturating_mul(EXPORT_PAGE),
+                ..query.clone()
             })?;
-            let last = found.hits.len() < found.page_size as usize;
+            let last = found.hits.len() < EXPORT_PAGE as usize;
             for h in found.hits {
                 out.write_record([
                     h.return_id,
@@ -312,28 +320,10 @@ impl Hub {
     /// Past returns as a supervisor searches for them (see the module doc).
     pub fn search_returns(&self, search: ReturnSearch) -> Result<SearchPage> {
         self.authorize(Role::Supervisor)?;
-        let key = search.key.trim();
         let query = ReturnQuery {
-            key: Some(key.to_owned()).filter(|k| !k.is_empty()),
-            connote_form: Some(returnhub_devices::scan::normalise_wedge(key).text),
-            retailer_id: search.retailer_id.filter(|r| !r.is_empty()),
-            status: search.status,
-            changed_from: search
-                .from
-                .as_deref()
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| day_start(d, "the first day"))
-                .transpose()?,
-            changed_until: search
-                .to
-                .as_deref()
-                .filter(|d| !d.trim().is_empty())
-                .map(day_after)
-                .transpose()?,
-            actor: search.operator.filter(|o| !o.is_empty()),
-            oldest_first: search.oldest_first,
             limit: SEARCH_PAGE,
             offset: search.page.saturating_mul(SEARCH_PAGE),
+            ..query_of(&search)?
         };
         let store = self.store();
         let found = store.search_returns(&query)?;
