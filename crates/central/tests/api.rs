@@ -73,6 +73,18 @@ async fn world() -> World {
 }
 
 /// A carrier's "return in transit" (first scan) event for connote `c`.
+/// Bolt (First-scan) uploads consignment B1: a credit note and a refund. Its return's id.
+async fn bolt_b1(w: &World) -> String {
+    let up = w
+        .bolt
+        .upload(&[
+            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
+            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
+        ])
+        .await;
+    up.rows[0].return_id.clone().unwrap()
+}
+
 fn rt(c: &str) -> TrackingIn {
     TrackingIn {
         consignment_no: c.into(),
@@ -348,12 +360,7 @@ async fn a_second_claim_gets_the_first_ones_outcome_and_is_flagged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
     let mut w = world().await;
-    w.bolt
-        .upload(&[
-            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
-            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
-        ])
-        .await;
+    bolt_b1(&w).await;
     w.partner
         .upload(&[upload_row("A1", "#1", "SKU-1", "h1", "REFUND")])
         .await;
@@ -392,14 +399,7 @@ async fn a_first_scan_makes_the_actions_of_a_first_scan_retailer_due_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attached_parcels_early_carrier_scan_fires_once_and_keeps_the_receipt() {
     let mut w = world().await;
-    let up = w
-        .bolt
-        .upload(&[
-            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
-            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
-        ])
-        .await;
-    let return_id = up.rows[0].return_id.clone().unwrap();
+    let return_id = bolt_b1(&w).await;
     // The second parcel's RT, before the hub attaches it: kept with the retailer.
     let early = w.bolt.tracking(&[rt("B9")]).await;
     assert_eq!((early.recorded, early.actions_due), (1, 0));
@@ -457,14 +457,7 @@ async fn cancelling_a_return_stops_its_claims_not_yet_sent() {
         }
     }
     let mut w = world().await;
-    let up = w
-        .bolt
-        .upload(&[
-            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
-            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
-        ])
-        .await;
-    let return_id = up.rows[0].return_id.clone().unwrap();
+    let return_id = bolt_b1(&w).await;
     assert_eq!(w.bolt.tracking(&[rt("B1")]).await.actions_due, 2);
     w.h1a.sync_once().await.unwrap();
     append(
@@ -736,12 +729,7 @@ async fn the_central_store_sends_claimed_actions_to_the_retailers_shop_once() {
     use shopify::simulator::{Simulator, TOKEN};
 
     let w = world().await;
-    w.bolt
-        .upload(&[
-            upload_row("B1", "#1", "SKU-1", "h1", "CREDIT NOTE"),
-            upload_row("B1", "#1", "SKU-2", "h1", "REFUND"),
-        ])
-        .await;
+    bolt_b1(&w).await;
     let scanned = w
         .bolt
         .tracking(&[TrackingIn {
