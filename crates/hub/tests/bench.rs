@@ -3,6 +3,8 @@
 //! overrides and manual close, the audit trail, and the print queue on a real TCP socket and
 //! a real PDF folder. Each test checks what the hub answered and what the store holds.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -59,17 +61,7 @@ fn actions_of(hub: &Hub, return_id: &str) -> i64 {
 }
 
 fn pass(return_id: &str, item_id: &str) -> InspectRequest {
-    InspectRequest {
-        return_id: return_id.into(),
-        item_id: item_id.into(),
-        presence: Presence::Found,
-        qc: Some(QcStatus::Pass),
-        qc_reason: None,
-        grade: Some(Grade::A),
-        disposition: None,
-        note: None,
-        photos: vec![],
-    }
+    support::passed(return_id, item_id)
 }
 
 fn png() -> Vec<u8> {

@@ -4,6 +4,8 @@
 //! bench, and the hub's own dispatch thread sends its one partner update to Loop — recorded
 //! under "loop" and confirmed only when Loop closes the return. Roles are checked in the core.
 
+mod support;
+
 use returnhub_simulators::loop_sim;
 
 use std::path::Path;
@@ -278,18 +280,8 @@ fn an_admin_binds_a_source_to_another_target_and_its_returns_follow() {
     // The Loop return is now actioned on Shopify: a refund per item, no partner update.
     hub.sign_in("OP-1001", "1111").unwrap();
     let ret = hub.scan(CONNOTE).unwrap().ret.unwrap();
-    hub.inspect_item(InspectRequest {
-        return_id: ret.id.clone(),
-        item_id: ret.items[0].id.clone(),
-        presence: Presence::Found,
-        qc: Some(QcStatus::Pass),
-        qc_reason: None,
-        grade: Some(Grade::A),
-        disposition: None,
-        note: None,
-        photos: vec![],
-    })
-    .unwrap();
+    hub.inspect_item(support::passed(&ret.id, &ret.items[0].id))
+        .unwrap();
     hub.process_return(&ret.id).unwrap();
     let actions = hub.with_store(|s| s.actions_of(&ret.id).unwrap());
     assert_eq!(actions.len(), 1);

@@ -6,22 +6,21 @@
 //! sends the processing update to Returns Prime. A retailer whose token is not on this device
 //! and a Returns Prime answering 5xx are named in clear sentences; signed-out is refused.
 
+mod support;
+
 use returnhub_simulators::rp_sim;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use returnhub_core::bench::Presence;
 use returnhub_core::model::{ReturnStatus, ScanVerdict};
 use returnhub_core::money::{Currency, Money};
 use returnhub_core::partner::{ActionTarget, PartnerConnection};
 use returnhub_core::record::{OrderLineRecord, OrderRecord};
-use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_core::trigger::{ActionDue, ActionKind, IdempotencyKey};
 use returnhub_hub::{
-    ErrorCode, ErrorView, Hub, HubOptions, InspectRequest, PartnerConnectionInput,
-    ReturnsPrimeLookup,
+    ErrorCode, ErrorView, Hub, HubOptions, PartnerConnectionInput, ReturnsPrimeLookup,
 };
 use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
@@ -333,18 +332,8 @@ fn a_parcel_found_at_returns_prime_is_attached_processed_and_its_update_reaches_
 
     // Inspected and processed: one partner update, due to Returns Prime.
     for item in &ret.items {
-        hub.inspect_item(InspectRequest {
-            return_id: ret.id.clone(),
-            item_id: item.id.clone(),
-            presence: Presence::Found,
-            qc: Some(QcStatus::Pass),
-            qc_reason: None,
-            grade: Some(Grade::A),
-            disposition: None,
-            note: None,
-            photos: vec![],
-        })
-        .unwrap();
+        hub.inspect_item(support::passed(&ret.id, &item.id))
+            .unwrap();
     }
     assert_eq!(hub.process_return(&ret.id).unwrap().actions_queued, 1);
     let actions = hub.with_store(|s| s.actions_of(&ret.id).unwrap());

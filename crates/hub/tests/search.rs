@@ -2,6 +2,8 @@
 //! without '#', email in any case, SKU, EAN), narrowed by retailer, status, days and the person
 //! who worked on it, a page at a time; an operator may not search.
 
+mod support;
+
 use std::path::Path;
 
 use returnhub_core::model::ReturnStatus;
@@ -186,8 +188,6 @@ fn a_supervisor_finds_a_return_by_each_key_and_narrows_the_search() {
 /// and the action's attempts, in time order; refused to an operator.
 #[test]
 fn a_returns_timeline_follows_it_from_upload_to_action() {
-    use returnhub_core::bench::Presence;
-    use returnhub_core::rules::{Grade, QcStatus};
     use returnhub_protocol::wire::{SyncCursor, TrackingRecord};
     use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::Arc;
@@ -252,18 +252,8 @@ fn a_returns_timeline_follows_it_from_upload_to_action() {
 
     hub.sign_in("OP-1001", "1111").unwrap();
     hub.scan(&connote).unwrap();
-    hub.inspect_item(returnhub_hub::InspectRequest {
-        return_id: return_id.clone(),
-        item_id: item,
-        presence: Presence::Found,
-        qc: Some(QcStatus::Pass),
-        qc_reason: None,
-        grade: Some(Grade::A),
-        disposition: None,
-        note: None,
-        photos: vec![],
-    })
-    .unwrap();
+    hub.inspect_item(support::passed(&return_id, &item))
+        .unwrap();
     hub.process_return(&return_id).unwrap();
     let refused = ErrorView::from(hub.return_timeline(&return_id).unwrap_err());
     assert_eq!(refused.code, ErrorCode::Forbidden);

@@ -4,13 +4,13 @@
 //! event in the return's audit trail). The dispatch itself against a Shopify simulator is in
 //! `crates/connectors/tests/` and the window test `tests/e2e_shops.rs`.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use returnhub_core::bench::Presence;
-use returnhub_core::rules::{Grade, QcStatus};
 use returnhub_core::trigger::IdempotencyKey;
-use returnhub_hub::{ErrorCode, ErrorView, Hub, HubOptions, InspectRequest};
+use returnhub_hub::{ErrorCode, ErrorView, Hub, HubOptions};
 use returnhub_protocol::event::DomainEvent;
 use returnhub_store::{EventInput, OutboxState, Store};
 
@@ -31,18 +31,8 @@ fn code(e: returnhub_hub::HubError) -> (ErrorCode, String) {
 /// Passes every item of `ret` (grade A) and processes it: the actions it queued.
 fn pass_and_process(hub: &Hub, ret: &returnhub_core::model::ReturnView) -> u32 {
     for item in &ret.items {
-        hub.inspect_item(InspectRequest {
-            return_id: ret.id.clone(),
-            item_id: item.id.clone(),
-            presence: Presence::Found,
-            qc: Some(QcStatus::Pass),
-            qc_reason: None,
-            grade: Some(Grade::A),
-            disposition: None,
-            note: None,
-            photos: vec![],
-        })
-        .unwrap();
+        hub.inspect_item(support::passed(&ret.id, &item.id))
+            .unwrap();
     }
     hub.process_return(&ret.id).unwrap().actions_queued
 }
