@@ -12,32 +12,10 @@
 //!
 //! Prints medians and ratios; asserts nothing about time.
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
-
 use returnhub_core::model::ReturnStatus;
-use returnhub_store::bulk::{bench_arg as arg, bench_connote as connote};
+use returnhub_store::bulk::{bench_arg as arg, bench_connote as connote, median_time as time};
 use returnhub_store::{ReturnQuery, Store};
 use rusqlite::Connection;
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
-/// Median time of `runs` calls of `f`, after one to warm the cache.
-fn time<T>(runs: u64, mut f: impl FnMut() -> T) -> Duration {
-    black_box(f());
-    median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                black_box(f());
-                t.elapsed()
-            })
-            .collect(),
-    )
-}
 
 fn main() {
     let returns = arg("--returns", 1_000_000);

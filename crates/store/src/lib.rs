@@ -16,6 +16,7 @@ mod deliveries;
 mod migrate;
 mod outbox;
 mod read;
+mod reports;
 mod search;
 mod sync;
 mod write;
@@ -37,6 +38,10 @@ pub use deliveries::{
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};
 pub use read::DemoConnote;
+pub use reports::{
+    ExceptionAgeRow, GradeRow, MoneyRow, QcRow, ReasonRow, ReportQuery, SpanRow, ThroughputRow,
+    TroubledActionRow, TROUBLED_LIMIT,
+};
 pub use search::{ReturnHit, ReturnQuery, SearchResult, COMMON_KEY};
 pub use sync::{ApplyOutcome, HeldCounts, HeldEvent, HeldState, PendingSync};
 pub use write::{AppendedEvent, EventInput, WriteTx};

@@ -60,6 +60,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_return_search",
         include_str!("../../../migrations/hub/0013_return_search.sql"),
     ),
+    (
+        "0014_report_milestones",
+        include_str!("../../../migrations/hub/0014_report_milestones.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -630,10 +630,19 @@ impl WriteTx<'_> {
         self.actor.clone_from(&ev.actor);
         self.station.clone_from(&ev.station);
         match event {
-            DomainEvent::ReturnStatusChanged { return_id, .. } => {
+            DomainEvent::ReturnStatusChanged { return_id, to, .. } => {
                 self.settle_status(return_id)?;
+                crate::reports::note_status(
+                    &self.tx,
+                    return_id,
+                    *to,
+                    &ev.recorded_at,
+                    &ev.actor,
+                    ev.station.as_deref(),
+                )?;
             }
-            DomainEvent::ActionDue(_) => {}
+            // The device or central store that made it due sends it; here it is counted.
+            DomainEvent::ActionDue(action) => crate::reports::note_action_due(&self.tx, action)?,
             DomainEvent::ActionConfirmed {
                 key,
                 reference,

@@ -3,6 +3,7 @@
 //! the outbox row that syncs it) before the transaction commits. A write with no event is
 //! refused, so no state change can bypass the log.
 
+use returnhub_core::bench::InspectionRecord;
 use returnhub_core::record::{OrderRecord, RetailerRecord, ReturnRecord};
 use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_protocol::event::DomainEvent;
@@ -232,11 +233,23 @@ impl WriteTx<'_> {
                         to.as_str()
                     )));
                 }
-                Ok(())
+                crate::reports::note_status(
+                    &self.tx,
+                    return_id,
+                    *to,
+                    recorded_at,
+                    &self.actor,
+                    self.station.as_deref(),
+                )
             }
-            DomainEvent::ItemInspected(_)
-            | DomainEvent::ExtraItemRecorded(_)
-            | DomainEvent::StepUndone { .. }
+            // An inspection of a return already processed (synced late) moves its counters.
+            DomainEvent::ItemInspected(InspectionRecord { return_id, .. })
+            | DomainEvent::StepUndone { return_id, .. } => {
+                crate::reports::recounted(&self.tx, return_id, || {
+                    self.project_bench(event, event_id)
+                })
+            }
+            DomainEvent::ExtraItemRecorded(_)
             | DomainEvent::ItemsDecided { .. }
             | DomainEvent::ExceptionRaised(_)
             | DomainEvent::ExceptionResolved { .. }
@@ -244,6 +257,7 @@ impl WriteTx<'_> {
             | DomainEvent::ConnoteAttached { .. }
             | DomainEvent::StationConfigured(_) => self.project_bench(event, event_id),
             DomainEvent::ActionDue(action) => {
+                crate::reports::note_action_due(&self.tx, action)?;
                 // OR IGNORE: the key was fixed when the action first became due; a repeat of
                 // the trigger finds it and queues nothing (the event still records the repeat).
                 self.tx
@@ -450,7 +464,15 @@ impl WriteTx<'_> {
                     other => other.into(),
                 })?;
         }
-        Ok(())
+        crate::reports::note_return(
+            &self.tx,
+            &r.id,
+            &r.retailer_id,
+            r.status,
+            &r.created_at,
+            &self.actor,
+            self.station.as_deref(),
+        )
     }
 
     fn project_retailer(&self, r: &RetailerRecord) -> Result<()> {

@@ -486,14 +486,9 @@ fn an_event_that_waits_for_another_is_applied_by_the_next_page_after_it() {
     );
 }
 
-/// An action the central store confirmed reaches the hub with what the customer got back in
-/// the currency they paid, and the hub keeps it beside the action for the bench to show.
-#[test]
-fn a_pulled_confirmation_keeps_what_the_customer_got_back_in_their_currency() {
+/// The seed written at this device with a refund of 10.00 AUD due for r1's item; its action.
+fn seeded_with_a_refund(store: &mut Store) -> Vec<returnhub_core::trigger::ActionDue> {
     use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent};
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
-    let aud = "AUD".parse().unwrap();
     let due = actions_due(
         Trigger::Processing,
         ReturnEvent::Processed,
@@ -502,7 +497,7 @@ fn a_pulled_confirmation_keeps_what_the_customer_got_back_in_their_currency() {
         &[ItemOutcome {
             item_id: "i1".into(),
             outcome: Outcome::Refund,
-            amount: Some(Money::new(1000, aud)),
+            amount: Some(Money::new(1000, "AUD".parse().unwrap())),
         }],
     );
     let mut events = seed();
@@ -519,6 +514,16 @@ fn a_pulled_confirmation_keeps_what_the_customer_got_back_in_their_currency() {
             Ok(())
         })
         .unwrap();
+    due
+}
+
+/// An action the central store confirmed reaches the hub with what the customer got back in
+/// the currency they paid, and the hub keeps it beside the action for the bench to show.
+#[test]
+fn a_pulled_confirmation_keeps_what_the_customer_got_back_in_their_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let due = seeded_with_a_refund(&mut store);
     let nzd = "NZD".parse().unwrap();
     let confirmed = DomainEvent::ActionConfirmed {
         key: due[0].key.clone(),
@@ -544,4 +549,188 @@ fn a_pulled_confirmation_keeps_what_the_customer_got_back_in_their_currency() {
         store.actions_paid("r1").unwrap(),
         vec![(due[0].key.as_str().to_owned(), Money::new(1093, nzd))]
     );
+}
+
+/// The reports' milestones come out the same whatever order another device's events arrive
+/// in: the earliest receipt and processing count, with who did them, and the confirmation.
+#[test]
+fn pulled_events_in_any_order_give_the_reports_their_milestones() {
+    use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent};
+    use returnhub_store::ReportQuery;
+    let aud = "AUD".parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let due = seeded_with_a_refund(&mut store);
+    let minute = 60_000;
+    let mut other = HlcClock::new("other");
+    let status = |from, to| DomainEvent::ReturnStatusChanged {
+        return_id: "r1".into(),
+        from,
+        to,
+    };
+    let received = remote(
+        &mut other,
+        NOW,
+        &status(ReturnStatus::Expected, ReturnStatus::Received),
+    );
+    let processed = remote(
+        &mut other,
+        NOW + 5 * minute,
+        &status(ReturnStatus::Received, ReturnStatus::Processed),
+    );
+    let confirmed = remote(
+        &mut other,
+        NOW + 9 * minute,
+        &DomainEvent::ActionConfirmed {
+            key: due[0].key.clone(),
+            return_id: "r1".into(),
+            target: "shopify".into(),
+            reference: "gid://shopify/Refund/1".into(),
+            paid: None,
+        },
+    );
+    // Newest first; then a later processing of the same return (another device, offline).
+    let later = remote(
+        &mut other,
+        NOW + 30 * minute,
+        &status(ReturnStatus::Received, ReturnStatus::Processed),
+    );
+    for (n, batch) in [vec![confirmed, processed, received], vec![later]]
+        .into_iter()
+        .enumerate()
+    {
+        store
+            .apply_remote_batch(
+                NOW + 40 * minute,
+                &batch,
+                SyncCursor {
+                    events: n as i64 + 1,
+                    tracking: 0,
+                },
+            )
+            .unwrap();
+    }
+    let query = ReportQuery::default();
+    let by_person = store.report_throughput(&query, "actor").unwrap();
+    assert_eq!(by_person.len(), 1, "{by_person:?}");
+    assert_eq!(
+        (
+            by_person[0].key.as_str(),
+            by_person[0].received,
+            by_person[0].processed,
+            by_person[0].items
+        ),
+        ("u-2", 1, 1, 1)
+    );
+    let spans = store.report_spans(&query).unwrap();
+    let ms: Vec<(&str, u64, i64)> = spans
+        .iter()
+        .map(|s| (s.span, s.returns, s.p50_ms))
+        .collect();
+    assert_eq!(
+        ms,
+        [
+            ("received_to_processed", 1, 5 * minute),
+            ("processed_to_confirmed", 1, 4 * minute),
+            ("received_to_confirmed", 1, 9 * minute),
+        ]
+    );
+    // Another device's action for the return, pulled with its confirmation twice: counted
+    // once, though this device's outbox never holds it.
+    let theirs = actions_due(
+        Trigger::Processing,
+        ReturnEvent::Processed,
+        "acme",
+        "r1",
+        &[ItemOutcome {
+            item_id: "i2".into(),
+            outcome: Outcome::Refund,
+            amount: Some(Money::new(250, aud)),
+        }],
+    );
+    let due = remote(
+        &mut other,
+        NOW + 31 * minute,
+        &DomainEvent::ActionDue(theirs[0].clone()),
+    );
+    let their_confirmation = DomainEvent::ActionConfirmed {
+        key: theirs[0].key.clone(),
+        return_id: "r1".into(),
+        target: "shopify".into(),
+        reference: "gid://shopify/Refund/2".into(),
+        paid: None,
+    };
+    let twice = [
+        remote(&mut other, NOW + 32 * minute, &their_confirmation),
+        remote(&mut other, NOW + 33 * minute, &their_confirmation),
+    ];
+    store
+        .apply_remote_batch(
+            NOW + 40 * minute,
+            &[due, twice[0].clone(), twice[1].clone()],
+            SyncCursor {
+                events: 3,
+                tracking: 0,
+            },
+        )
+        .unwrap();
+    let money = store.report_money(&query).unwrap();
+    assert_eq!(money.len(), 1, "{money:?}");
+    assert_eq!(
+        (money[0].action.as_str(), money[0].currency.as_str()),
+        ("refund", "AUD")
+    );
+    assert_eq!(
+        (
+            money[0].due,
+            money[0].due_minor,
+            money[0].confirmed,
+            money[0].confirmed_minor
+        ),
+        (2, 1250, 2, 1250)
+    );
+
+    // The counters kept event by event equal the migration's count over the rows.
+    let path = dir.path().join("hub.sqlite3");
+    drop(store);
+    let kept = counters(&path);
+    assert_eq!(
+        kept.len(),
+        5,
+        "received, processed, reason, due, confirmed: {kept:?}"
+    );
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE return_milestones; DROP TABLE report_counts; DROP TABLE report_actions;
+             PRAGMA user_version = 13;",
+        )
+        .unwrap();
+    drop(Store::open(&path).unwrap());
+    assert_eq!(counters(&path), kept);
+}
+
+/// The reports' counters that count something, in order.
+fn counters(path: &std::path::Path) -> Vec<(String, String, String, String, String, i64, i64)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT measure, period, actor, k1, k2 || '/' || k3, n, amount FROM report_counts
+             WHERE n != 0 ORDER BY 1, 2, 3, 4, 5",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .unwrap()
 }

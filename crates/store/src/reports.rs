@@ -1,0 +1,739 @@
+//! The supervisors' reports, from the local store (so they work offline): throughput, dock-to-
+//! stock times, return reasons, QC outcomes, grades and dispositions, money by action, open
+//! exceptions by age and actions that failed or whose outcome is unknown.
+//!
+//! Everything return-based counts the returns *processed* in the period (by the person and at
+//! the station that processed them); throughput also counts parcels *received*, and money also
+//! what was *confirmed* in the period. They read `report_counts` and `return_milestones`
+//! (migration 0014), which the projection keeps for local and synced events alike: a report
+//! over a million returns reads a few thousand counters, not the rows they count. Periods are
+//! whole hours for throughput and whole days (UTC) for the rest: a bound inside a day counts
+//! that whole day.
+
+use returnhub_core::model::ReturnStatus;
+use returnhub_core::trigger::ActionDue;
+use rusqlite::types::Value;
+use rusqlite::{params, Transaction};
+
+use crate::{Result, Store};
+
+/// What a report covers; every part given narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// RFC 3339 bounds: from (inclusive), until (exclusive).
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub retailer_id: Option<String>,
+    /// The person (user id) who received / processed.
+    pub actor: Option<String>,
+    pub station: Option<String>,
+}
+
+/// Parcels received, returns processed and their items, for one hour, person or station.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThroughputRow {
+    /// `YYYY-MM-DDTHH` (UTC), a user id or a station id; "" when not recorded.
+    pub key: String,
+    pub received: u64,
+    pub processed: u64,
+    pub items: u64,
+}
+
+/// How long returns processed in the period took between two milestones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanRow {
+    /// received_to_processed, processed_to_confirmed, received_to_confirmed.
+    pub span: &'static str,
+    /// Returns that reached both milestones.
+    pub returns: u64,
+    pub p50_ms: i64,
+    pub p90_ms: i64,
+    pub p99_ms: i64,
+    pub max_ms: i64,
+}
+
+/// Items returned for one reason and sub-reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonRow {
+    pub retailer_id: String,
+    pub reason_code: String,
+    pub reason_label: String,
+    pub sub_reason_code: Option<String>,
+    pub sub_reason_label: Option<String>,
+    pub items: u64,
+    pub quantity: u64,
+}
+
+/// Items inspected with one QC result and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QcRow {
+    /// pass, fail, or "" (found without a QC result, or missing).
+    pub qc: String,
+    pub presence: String,
+    pub qc_reason: Option<String>,
+    pub qc_reason_label: Option<String>,
+    pub items: u64,
+}
+
+/// Items inspected with one grade and disposition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradeRow {
+    pub grade: Option<String>,
+    pub disposition: Option<String>,
+    pub items: u64,
+}
+
+/// Actions of one kind and currency: made due for the returns processed in the period, and
+/// confirmed in the period (whoever processed them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MoneyRow {
+    /// refund, credit_note, exchange, tag_order, partner_update.
+    pub action: String,
+    /// ISO 4217, or "" for an action without an amount.
+    pub currency: String,
+    pub due: u64,
+    pub due_minor: i64,
+    pub confirmed: u64,
+    pub confirmed_minor: i64,
+}
+
+/// Open exceptions of one kind by how long they have been open.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExceptionAgeRow {
+    pub kind: String,
+    pub under_1h: u64,
+    pub under_8h: u64,
+    pub under_24h: u64,
+    pub under_7d: u64,
+    pub older: u64,
+}
+
+/// An action that failed or whose outcome is unknown: a supervisor's to-do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TroubledActionRow {
+    pub key: String,
+    pub return_id: String,
+    pub retailer_id: String,
+    pub action: String,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
+/// At most this many troubled actions are listed (the oldest first).
+pub const TROUBLED_LIMIT: u32 = 500;
+
+/// The WHERE clause over `c` (report_counts) for `measure` in the period, with the arguments
+/// it binds. `by_person`: whether the person and station filters apply.
+fn counts_filter(q: &ReportQuery, measure: &str, by_person: bool) -> (String, Vec<Value>) {
+    let mut clauses = vec![format!("c.measure = '{measure}'")];
+    let mut args = Vec::new();
+    let mut bind = |clause: &str, v: &str| {
+        args.push(Value::Text(v.to_owned()));
+        clauses.push(clause.replace('?', &format!("?{}", args.len())));
+    };
+    // Hours and days both sort between their day and the next: "2026-11-23" ≤
+    // "2026-11-23T09" < "2026-11-24".
+    if let Some(from) = &q.from {
+        bind("c.period >= ?", from.get(..10).unwrap_or(from));
+    }
+    if let Some(until) = &q.until {
+        bind("c.period < ?", &day_bound(until));
+    }
+    if let Some(r) = &q.retailer_id {
+        bind("c.retailer_id = ?", r);
+    }
+    if by_person {
+        if let Some(a) = &q.actor {
+            bind("c.actor = ?", a);
+        }
+        if let Some(s) = &q.station {
+            bind("c.station = ?", s);
+        }
+    }
+    (clauses.join(" AND "), args)
+}
+
+/// An exclusive bound at day precision: midnight is that day; any later time, the next day.
+fn day_bound(until: &str) -> String {
+    let day = until.get(..10).unwrap_or(until);
+    let midnight = until.get(10..).is_none_or(|rest| {
+        rest.trim_start_matches('T')
+            .chars()
+            .all(|c| matches!(c, '0' | ':' | '.' | 'Z'))
+    });
+    if midnight {
+        return day.to_owned();
+    }
+    returnhub_core::time::parse_rfc3339(&format!("{day}T00:00:00Z"))
+        .map(|ms| returnhub_core::time::rfc3339(ms + 86_400_000)[..10].to_owned())
+        .unwrap_or_else(|| day.to_owned())
+}
+
+/// The rank-`p` percentile (nearest rank) of sorted `values`.
+fn percentile(sorted: &[i64], p: u32) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (sorted.len() * p as usize).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl Store {
+    /// The stations this hub has configured, by id.
+    pub fn station_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM stations ORDER BY id")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
+    }
+
+    /// Parcels received, returns processed and their items, by `group`: "hour" (UTC), "actor"
+    /// or "station", in key order.
+    pub fn report_throughput(&self, q: &ReportQuery, group: &str) -> Result<Vec<ThroughputRow>> {
+        let key = match group {
+            "hour" => "c.period",
+            "actor" => "c.actor",
+            _ => "c.station",
+        };
+        let mut rows: std::collections::BTreeMap<String, ThroughputRow> = Default::default();
+        for measure in ["received", "processed"] {
+            let (filter, args) = counts_filter(q, measure, true);
+            let sql = format!(
+                "SELECT {key}, sum(c.n), sum(c.amount) FROM report_counts c
+                 WHERE {filter} GROUP BY 1 HAVING sum(c.n) != 0"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut found = stmt.query(rusqlite::params_from_iter(args))?;
+            while let Some(r) = found.next()? {
+                let key: String = r.get(0)?;
+                let row = rows.entry(key.clone()).or_insert_with(|| ThroughputRow {
+                    key,
+                    ..Default::default()
+                });
+                if measure == "received" {
+                    row.received = count(r.get(1)?);
+                } else {
+                    row.processed = count(r.get(1)?);
+                    row.items = count(r.get(2)?);
+                }
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    /// Dock-to-stock: received → processed → an action confirmed, as percentiles over the
+    /// returns processed in the period (to the millisecond: from the milestones' index).
+    pub fn report_spans(&self, q: &ReportQuery) -> Result<Vec<SpanRow>> {
+        let mut clauses = vec!["m.processed_at IS NOT NULL".to_owned()];
+        let mut args = Vec::new();
+        let mut bind = |clause: &str, v: &str| {
+            args.push(Value::Text(v.to_owned()));
+            clauses.push(clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(from) = &q.from {
+            bind("m.processed_at >= ?", from.get(..10).unwrap_or(from));
+        }
+        if let Some(until) = &q.until {
+            bind("m.processed_at < ?", &day_bound(until));
+        }
+        if let Some(r) = &q.retailer_id {
+            bind("m.retailer_id = ?", r);
+        }
+        if let Some(a) = &q.actor {
+            bind("m.processed_by = ?", a);
+        }
+        if let Some(s) = &q.station {
+            bind("m.processed_station = ?", s);
+        }
+        let sql = format!(
+            "SELECT m.received_at, m.processed_at, m.confirmed_at FROM return_milestones m
+             INDEXED BY return_milestones_by_processed WHERE {}",
+            clauses.join(" AND ")
+        );
+        let at = |t: Option<String>| t.and_then(|t| returnhub_core::time::parse_rfc3339(&t));
+        let mut spans: [Vec<i64>; 3] = Default::default();
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut found = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(r) = found.next()? {
+            let (received, processed, confirmed) = (at(r.get(0)?), at(r.get(1)?), at(r.get(2)?));
+            for (i, pair) in [
+                (received, processed),
+                (processed, confirmed),
+                (received, confirmed),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if let (Some(a), Some(b)) = pair {
+                    // A milestone before the one it follows (clocks of two devices apart)
+                    // counts as no time rather than as a negative one.
+                    spans[i].push((b - a).max(0));
+                }
+            }
+        }
+        Ok([
+            "received_to_processed",
+            "processed_to_confirmed",
+            "received_to_confirmed",
+        ]
+        .into_iter()
+        .zip(spans)
+        .map(|(span, mut v)| {
+            v.sort_unstable();
+            SpanRow {
+                span,
+                returns: v.len() as u64,
+                p50_ms: percentile(&v, 50),
+                p90_ms: percentile(&v, 90),
+                p99_ms: percentile(&v, 99),
+                max_ms: v.last().copied().unwrap_or(0),
+            }
+        })
+        .collect())
+    }
+
+    /// The items of the returns processed in the period by reason and sub-reason, most first.
+    pub fn report_reasons(&self, q: &ReportQuery) -> Result<Vec<ReasonRow>> {
+        let (filter, args) = counts_filter(q, "reason", true);
+        let sql = format!(
+            "SELECT t.retailer_id, t.k1, coalesce(rr.label, t.k1), nullif(t.k2, ''), sr.label,
+                    t.n, t.amount
+             FROM (SELECT c.retailer_id, c.k1, c.k2, sum(c.n) AS n, sum(c.amount) AS amount
+                   FROM report_counts c WHERE {filter} GROUP BY 1, 2, 3 HAVING sum(c.n) != 0) t
+             LEFT JOIN return_reasons rr ON rr.retailer_id = t.retailer_id AND rr.code = t.k1
+             LEFT JOIN return_sub_reasons sr ON sr.retailer_id = t.retailer_id
+                  AND sr.reason_code = t.k1 AND sr.code = t.k2
+             ORDER BY t.n DESC, 1, 2, 4"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(ReasonRow {
+                    retailer_id: r.get(0)?,
+                    reason_code: r.get(1)?,
+                    reason_label: r.get(2)?,
+                    sub_reason_code: r.get(3)?,
+                    sub_reason_label: r.get(4)?,
+                    items: count(r.get(5)?),
+                    quantity: count(r.get(6)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The inspections (not undone) of the returns processed in the period by QC result and
+    /// reason, most first.
+    pub fn report_qc(&self, q: &ReportQuery) -> Result<Vec<QcRow>> {
+        let (filter, args) = counts_filter(q, "qc", true);
+        let retailer = q.retailer_id.clone().unwrap_or_default();
+        let sql = format!(
+            "SELECT t.k1, t.k2, nullif(t.k3, ''),
+                    (SELECT label FROM qc_reasons qr WHERE qr.code = t.k3
+                       AND qr.retailer_id IN (?{n}, '')
+                     ORDER BY qr.retailer_id DESC LIMIT 1),
+                    t.n
+             FROM (SELECT c.k1, c.k2, c.k3, sum(c.n) AS n FROM report_counts c WHERE {filter}
+                   GROUP BY 1, 2, 3 HAVING sum(c.n) != 0) t
+             ORDER BY t.n DESC, 1, 2, 3",
+            n = args.len() + 1
+        );
+        let mut args = args;
+        args.push(Value::Text(retailer));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(QcRow {
+                    qc: r.get(0)?,
+                    presence: r.get(1)?,
+                    qc_reason: r.get(2)?,
+                    qc_reason_label: r.get(3)?,
+                    items: count(r.get(4)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The items found (inspections not undone) in the returns processed in the period by
+    /// grade and disposition, most first.
+    pub fn report_grades(&self, q: &ReportQuery) -> Result<Vec<GradeRow>> {
+        let (filter, args) = counts_filter(q, "grade", true);
+        let sql = format!(
+            "SELECT nullif(c.k1, ''), nullif(c.k2, ''), sum(c.n) FROM report_counts c
+             WHERE {filter} GROUP BY c.k1, c.k2 HAVING sum(c.n) != 0 ORDER BY 3 DESC, 1, 2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(GradeRow {
+                    grade: r.get(0)?,
+                    disposition: r.get(1)?,
+                    items: count(r.get(2)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Actions by kind and currency: due for the returns processed in the period, and
+    /// confirmed in the period (the person and station filters do not apply to those).
+    pub fn report_money(&self, q: &ReportQuery) -> Result<Vec<MoneyRow>> {
+        let mut rows: std::collections::BTreeMap<(String, String), MoneyRow> = Default::default();
+        for (measure, by_person) in [("due", true), ("confirmed", false)] {
+            let (filter, args) = counts_filter(q, measure, by_person);
+            let sql = format!(
+                "SELECT c.k1, c.k2, sum(c.n), sum(c.amount) FROM report_counts c
+                 WHERE {filter} GROUP BY 1, 2 HAVING sum(c.n) != 0"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut found = stmt.query(rusqlite::params_from_iter(args))?;
+            while let Some(r) = found.next()? {
+                let (action, currency): (String, String) = (r.get(0)?, r.get(1)?);
+                let row = rows
+                    .entry((action.clone(), currency.clone()))
+                    .or_insert_with(|| MoneyRow {
+                        action,
+                        currency,
+                        ..Default::default()
+                    });
+                if measure == "due" {
+                    row.due = count(r.get(2)?);
+                    row.due_minor = r.get(3)?;
+                } else {
+                    row.confirmed = count(r.get(2)?);
+                    row.confirmed_minor = r.get(3)?;
+                }
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    /// The exceptions open now (`now`, RFC 3339) by kind and age; of one retailer's returns
+    /// if the query names one (an unknown parcel has no retailer and is then left out).
+    pub fn report_open_exceptions(
+        &self,
+        q: &ReportQuery,
+        now: &str,
+    ) -> Result<Vec<ExceptionAgeRow>> {
+        let hours = "(julianday(?1) - julianday(e.raised_at)) * 24.0";
+        let sql = format!(
+            "SELECT e.kind,
+                    sum({hours} < 1), sum({hours} >= 1 AND {hours} < 8),
+                    sum({hours} >= 8 AND {hours} < 24), sum({hours} >= 24 AND {hours} < 168),
+                    sum({hours} >= 168)
+             FROM exceptions e
+             WHERE e.state = 'open'
+               AND (?2 IS NULL OR e.return_id IN (SELECT id FROM returns WHERE retailer_id = ?2))
+             GROUP BY 1 ORDER BY 1"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![now, q.retailer_id], |r| {
+                Ok(ExceptionAgeRow {
+                    kind: r.get(0)?,
+                    under_1h: count(r.get(1)?),
+                    under_8h: count(r.get(2)?),
+                    under_24h: count(r.get(3)?),
+                    under_7d: count(r.get(4)?),
+                    older: count(r.get(5)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Actions that failed or whose outcome is unknown, of one retailer if the query names
+    /// one, oldest first (at most [`TROUBLED_LIMIT`]); and how many there are in all.
+    pub fn report_troubled_actions(
+        &self,
+        q: &ReportQuery,
+    ) -> Result<(Vec<TroubledActionRow>, u64)> {
+        let retailer = "(?1 IS NULL OR json_extract(payload, '$.retailer_id') = ?1)";
+        let total: i64 = self.conn.query_row(
+            &format!(
+                "SELECT count(*) FROM outbox WHERE topic = 'action'
+                 AND state IN ('failed', 'unknown') AND {retailer}"
+            ),
+            [&q.retailer_id],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT dedupe_key, json_extract(payload, '$.return_id'),
+                    json_extract(payload, '$.retailer_id'), json_extract(payload, '$.kind'),
+                    json_extract(payload, '$.amount.minor'),
+                    json_extract(payload, '$.amount.currency'), state, attempts, last_error,
+                    updated_at
+             FROM outbox WHERE topic = 'action' AND state IN ('failed', 'unknown') AND {retailer}
+             ORDER BY updated_at, id LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![q.retailer_id, TROUBLED_LIMIT], |r| {
+                Ok(TroubledActionRow {
+                    key: r.get(0)?,
+                    return_id: r.get(1)?,
+                    retailer_id: r.get(2)?,
+                    action: r.get(3)?,
+                    amount_minor: r.get(4)?,
+                    currency: r.get(5)?,
+                    state: r.get(6)?,
+                    attempts: r.get(7)?,
+                    last_error: r.get(8)?,
+                    updated_at: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((rows, count(total)))
+    }
+}
+
+/// The milestone of a receipt (?1 return, ?2 at, ?3 by, ?4 station): the earliest one counts.
+const RECEIVED_UPSERT: &str =
+    "INSERT INTO return_milestones (return_id, retailer_id, received_at, received_by,
+       received_station)
+     VALUES (?1, (SELECT retailer_id FROM returns WHERE id = ?1), ?2, ?3, ?4)
+     ON CONFLICT (return_id) DO UPDATE SET received_at = excluded.received_at,
+       received_by = excluded.received_by, received_station = excluded.received_station
+     WHERE return_milestones.received_at IS NULL
+        OR excluded.received_at < return_milestones.received_at";
+
+/// The milestone of a processing, with the return's items then: the earliest one counts.
+const PROCESSED_UPSERT: &str =
+    "INSERT INTO return_milestones (return_id, retailer_id, processed_at, processed_by,
+       processed_station, items)
+     VALUES (?1, (SELECT retailer_id FROM returns WHERE id = ?1), ?2, ?3, ?4,
+       (SELECT count(*) FROM return_items WHERE return_id = ?1))
+     ON CONFLICT (return_id) DO UPDATE SET processed_at = excluded.processed_at,
+       processed_by = excluded.processed_by,
+       processed_station = excluded.processed_station, items = excluded.items
+     WHERE return_milestones.processed_at IS NULL
+        OR excluded.processed_at < return_milestones.processed_at";
+
+/// Adds `?2` (1 or -1) times a counter row; the conflict clause of every share below.
+const ADD: &str = "ON CONFLICT (measure, period, retailer_id, actor, station, k1, k2, k3)
+     DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount";
+
+/// Return ?1's share of the receipt counter, times ?2.
+const RECEIVED_SHARE: &str = "INSERT INTO report_counts (measure, period, retailer_id, actor,
+       station, n)
+     SELECT 'received', substr(m.received_at, 1, 13), coalesce(m.retailer_id, ''),
+       coalesce(m.received_by, ''), coalesce(m.received_station, ''), ?2
+     FROM return_milestones m WHERE m.return_id = ?1 AND m.received_at IS NOT NULL";
+
+/// Return ?1's share of the counters of processed returns, times ?2 (nothing before it is
+/// processed).
+const PROCESSED_SHARE: [&str; 5] = [
+    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, n, amount)
+     SELECT 'processed', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
+       coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), ?2,
+       ?2 * coalesce(m.items, 0)
+     FROM return_milestones m WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL",
+    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
+     SELECT 'reason', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+       coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), i.reason_code,
+       coalesce(i.sub_reason_code, ''), ?2 * count(*), ?2 * sum(i.quantity)
+     FROM return_milestones m JOIN return_items i ON i.return_id = m.return_id
+     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL GROUP BY 6, 7",
+    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, k3, n)
+     SELECT 'qc', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+       coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.qc, ''),
+       n.presence, coalesce(n.qc_reason, ''), ?2 * count(*)
+     FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
+     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND n.undone_by IS NULL
+     GROUP BY 6, 7, 8",
+    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
+     SELECT 'grade', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+       coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.grade, ''),
+       coalesce(n.disposition, ''), ?2 * count(*)
+     FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
+     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND n.undone_by IS NULL
+       AND n.presence = 'found'
+     GROUP BY 6, 7",
+    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
+     SELECT 'due', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+       coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), a.kind, a.currency,
+       ?2 * count(*), ?2 * sum(a.minor)
+     FROM return_milestones m JOIN report_actions a ON a.return_id = m.return_id
+     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL GROUP BY 6, 7",
+];
+
+fn add_shares(tx: &Transaction<'_>, sqls: &[&str], return_id: &str, sign: i64) -> Result<()> {
+    for sql in sqls {
+        tx.prepare_cached(&format!("{sql}\n     {ADD}"))?
+            .execute(params![return_id, sign])?;
+    }
+    Ok(())
+}
+
+/// Whether return `return_id` has been processed (so changes to it move report counters).
+pub(crate) fn is_processed(tx: &Transaction<'_>, return_id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM return_milestones
+               WHERE return_id = ?1 AND processed_at IS NOT NULL)",
+        )?
+        .query_row([return_id], |r| r.get(0))?)
+}
+
+/// Runs `change` (something a processed return's counters count: an inspection, an action)
+/// with the return's share taken out before and put back after.
+pub(crate) fn recounted<T>(
+    tx: &Transaction<'_>,
+    return_id: &str,
+    change: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if !is_processed(tx, return_id)? {
+        return change();
+    }
+    add_shares(tx, &PROCESSED_SHARE, return_id, -1)?;
+    let out = change()?;
+    add_shares(tx, &PROCESSED_SHARE, return_id, 1)?;
+    Ok(out)
+}
+
+/// Projection: a return's status changed to `to` at `at` by `actor` at `station`. The earliest
+/// receipt and the earliest processing are kept, whichever order events arrive in, and the
+/// counters follow.
+pub(crate) fn note_status(
+    tx: &Transaction<'_>,
+    return_id: &str,
+    to: ReturnStatus,
+    at: &str,
+    actor: &str,
+    station: Option<&str>,
+) -> Result<()> {
+    let (sql, shares): (&str, &[&str]) = match to {
+        ReturnStatus::Received => (RECEIVED_UPSERT, &[RECEIVED_SHARE]),
+        ReturnStatus::Processed => (PROCESSED_UPSERT, &PROCESSED_SHARE),
+        _ => return Ok(()),
+    };
+    add_shares(tx, shares, return_id, -1)?;
+    tx.prepare_cached(sql)?
+        .execute(params![return_id, at, actor, station])?;
+    add_shares(tx, shares, return_id, 1)
+}
+
+/// Projection: a return became known (its retailer fills a row a synced status change made
+/// first); one created already received counts as received from its creation.
+pub(crate) fn note_return(
+    tx: &Transaction<'_>,
+    return_id: &str,
+    retailer_id: &str,
+    status: ReturnStatus,
+    created_at: &str,
+    actor: &str,
+    station: Option<&str>,
+) -> Result<()> {
+    if matches!(
+        status,
+        ReturnStatus::Received | ReturnStatus::Processed | ReturnStatus::Closed
+    ) {
+        note_status(
+            tx,
+            return_id,
+            ReturnStatus::Received,
+            created_at,
+            actor,
+            station,
+        )?;
+    }
+    let unknown_retailer: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM return_milestones
+               WHERE return_id = ?1 AND retailer_id IS NULL)",
+        )?
+        .query_row([return_id], |r| r.get(0))?;
+    if unknown_retailer {
+        let all: Vec<&str> = std::iter::once(RECEIVED_SHARE)
+            .chain(PROCESSED_SHARE)
+            .collect();
+        add_shares(tx, &all, return_id, -1)?;
+        tx.prepare_cached("UPDATE return_milestones SET retailer_id = ?2 WHERE return_id = ?1")?
+            .execute(params![return_id, retailer_id])?;
+        add_shares(tx, &all, return_id, 1)?;
+    }
+    Ok(())
+}
+
+/// Projection: an action became due (here, at another device of the hub, or at the central
+/// store): the money counters count it once, whoever sent it.
+pub(crate) fn note_action_due(tx: &Transaction<'_>, action: &ActionDue) -> Result<()> {
+    recounted(tx, &action.return_id, || {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO report_actions (key, return_id, retailer_id, kind, currency,
+               minor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            action.key.as_str(),
+            action.return_id,
+            action.retailer_id,
+            action.kind.name(),
+            action
+                .amount
+                .map(|m| m.currency.code().to_owned())
+                .unwrap_or_default(),
+            action.amount.map_or(0, |m| m.minor),
+        ])?;
+        Ok(())
+    })
+}
+
+/// Projection: the action `key` was confirmed at `at`: its return's latest confirmation, and,
+/// the first time only, the day's confirmed money.
+pub(crate) fn note_confirmed(tx: &Transaction<'_>, key: &str, at: &str) -> Result<()> {
+    let first = tx
+        .prepare_cached(
+            "UPDATE report_actions SET confirmed_at = ?2 WHERE key = ?1 AND confirmed_at IS NULL",
+        )?
+        .execute(params![key, at])?
+        == 1;
+    if !first {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO return_milestones (return_id, retailer_id, confirmed_at)
+         SELECT return_id, retailer_id, confirmed_at FROM report_actions WHERE key = ?1
+         ON CONFLICT (return_id) DO UPDATE SET confirmed_at = excluded.confirmed_at
+         WHERE return_milestones.confirmed_at IS NULL
+            OR excluded.confirmed_at > return_milestones.confirmed_at",
+    )?
+    .execute([key])?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n,
+           amount)
+         SELECT 'confirmed', substr(confirmed_at, 1, 10), retailer_id, '', '', kind, currency,
+           1, minor
+         FROM report_actions WHERE key = ?1
+         {ADD}"
+    ))?
+    .execute([key])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), 50);
+        assert_eq!(percentile(&v, 90), 90);
+        assert_eq!(percentile(&v, 99), 99);
+        assert_eq!(percentile(&[7], 99), 7);
+        assert_eq!(percentile(&[], 50), 0);
+        assert_eq!(percentile(&[1, 2, 3], 50), 2);
+    }
+}
