@@ -251,3 +251,72 @@ mod tests {
         // (pdfinfo, pdftoppm, zbarimg).
     }
 }
+
+/// A titled block of lines in a printed report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSection {
+    pub title: String,
+    /// Lines of fixed-width text (tables arrive already aligned).
+    pub lines: Vec<String>,
+}
+
+/// A text report on A4 portrait pages: `title` on top, each section's title in bold and its
+/// lines in Courier (so aligned tables stay aligned), continued on new pages as needed.
+pub fn report_to_pdf(title: &str, sections: &[ReportSection]) -> Vec<u8> {
+    const MARGIN: f32 = 40.0;
+    const BODY: f32 = 8.5;
+    const HEADING: f32 = 12.0;
+    let text = |ops: &mut Vec<Op>, font: BuiltinFont, size: f32, y: f32, s: &str| {
+        ops.push(Op::StartTextSection);
+        ops.push(Op::SetFont {
+            font: PdfFontHandle::Builtin(font),
+            size: Pt(size),
+        });
+        ops.push(Op::SetTextCursor {
+            pos: Point {
+                x: Pt(MARGIN),
+                y: Pt(y),
+            },
+        });
+        ops.push(Op::ShowText {
+            items: vec![TextItem::Text(pdf_text(s))],
+        });
+        ops.push(Op::EndTextSection);
+    };
+    let mut pages = Vec::new();
+    let mut ops = vec![black()];
+    let mut y = A4_H_PT - MARGIN - 16.0;
+    text(&mut ops, BuiltinFont::HelveticaBold, 16.0, y, title);
+    y -= 16.0;
+    for section in sections {
+        // A heading never sits alone at the foot of a page.
+        if y - HEADING * 3.0 < MARGIN {
+            pages.push(PdfPage::new(Mm(210.0), Mm(297.0), std::mem::take(&mut ops)));
+            ops.push(black());
+            y = A4_H_PT - MARGIN;
+        }
+        y -= HEADING * 1.6;
+        text(
+            &mut ops,
+            BuiltinFont::HelveticaBold,
+            HEADING,
+            y,
+            &section.title,
+        );
+        y -= HEADING * 0.6;
+        for line in &section.lines {
+            if y - BODY * 1.3 < MARGIN {
+                pages.push(PdfPage::new(Mm(210.0), Mm(297.0), std::mem::take(&mut ops)));
+                ops.push(black());
+                y = A4_H_PT - MARGIN;
+            }
+            y -= BODY * 1.3;
+            text(&mut ops, BuiltinFont::Courier, BODY, y, line);
+        }
+    }
+    pages.push(PdfPage::new(Mm(210.0), Mm(297.0), ops));
+    let mut warnings = Vec::new();
+    PdfDocument::new(title)
+        .with_pages(pages)
+        .save(&PdfSaveOptions::default(), &mut warnings)
+}

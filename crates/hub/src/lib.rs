@@ -12,6 +12,7 @@ mod orphan;
 mod partners;
 mod people;
 mod photos;
+mod reports;
 mod retailer_admin;
 mod returns_prime;
 mod rules_admin;
@@ -46,6 +47,10 @@ pub use people::{
     IssuedPin, PersonInput, PersonView, StaffImport, StaffRowError, MAX_STAFF_CSV_BYTES,
 };
 pub use photos::{PhotoRef, PhotoStore, MAX_PHOTO_BYTES};
+pub use reports::{
+    human_millis, Cell, ChartSpec, ColumnKind, ReportColumn, ReportFilter, ReportSet, ReportTable,
+    REPORT_NAMES,
+};
 pub use retailer_admin::RetailerSaved;
 pub use returns_prime::{
     PartnerReturnItem, PartnerReturnMatch, ReturnsPrimeLookup, LOOKUP_TIMEOUT,

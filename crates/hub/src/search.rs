@@ -126,12 +126,12 @@ fn day_ms(day: &str, what: &str) -> Result<i64> {
 }
 
 /// `YYYY-MM-DD` as the RFC 3339 start of that day (UTC).
-fn day_start(day: &str, what: &str) -> Result<String> {
+pub(crate) fn day_start(day: &str, what: &str) -> Result<String> {
     Ok(returnhub_core::time::rfc3339(day_ms(day, what)?))
 }
 
 /// The start of the day after `day` (YYYY-MM-DD), as RFC 3339.
-fn day_after(day: &str) -> Result<String> {
+pub(crate) fn day_after(day: &str) -> Result<String> {
     Ok(returnhub_core::time::rfc3339(
         day_ms(day, "the last day")? + 86_400_000,
     ))
@@ -251,24 +251,7 @@ impl Hub {
     /// always whole.
     pub fn export_returns_csv(&self, search: ReturnSearch) -> Result<ExportedFile> {
         self.authorize(Role::Supervisor)?;
-        let dir = self.options().data_dir.join("exports");
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            HubError::Failed(format!("cannot make the folder {}: {e}", dir.display()))
-        })?;
-        let stamp = returnhub_core::time::rfc3339((self.clock)())
-            .get(..19)
-            .unwrap_or_default()
-            .replace([':', '-'], "")
-            .replace('T', "-");
-        // Two exports in one second keep both.
-        let path = (1..)
-            .map(|n| match n {
-                1 => dir.join(format!("returns-{stamp}.csv")),
-                n => dir.join(format!("returns-{stamp}-{n}.csv")),
-            })
-            .find(|p| !p.exists())
-            .unwrap_or_else(|| dir.join(format!("returns-{stamp}.csv")));
-        let partial = path.with_extension("csv.partial");
+        let (path, partial) = self.export_path("returns", "csv")?;
         let failed = |e: &dyn std::fmt::Display| {
             HubError::Failed(format!("cannot write {}: {e}", partial.display()))
         };
@@ -315,6 +298,34 @@ impl Hub {
             path: path.display().to_string(),
             rows,
         })
+    }
+
+    /// A new file `<stem>-<time>.<ext>` under the data dir's `exports` (a second one in the
+    /// same second gets `-2`), and the partial name to write it under first, so a file there
+    /// is always whole.
+    pub(crate) fn export_path(
+        &self,
+        stem: &str,
+        ext: &str,
+    ) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+        let dir = self.options().data_dir.join("exports");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            HubError::Failed(format!("cannot make the folder {}: {e}", dir.display()))
+        })?;
+        let stamp = returnhub_core::time::rfc3339((self.clock)())
+            .get(..19)
+            .unwrap_or_default()
+            .replace([':', '-'], "")
+            .replace('T', "-");
+        let path = (1..)
+            .map(|n| match n {
+                1 => dir.join(format!("{stem}-{stamp}.{ext}")),
+                n => dir.join(format!("{stem}-{stamp}-{n}.{ext}")),
+            })
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| dir.join(format!("{stem}-{stamp}.{ext}")));
+        let partial = path.with_extension(format!("{ext}.partial"));
+        Ok((path, partial))
     }
 
     /// Past returns as a supervisor searches for them (see the module doc).

@@ -83,6 +83,8 @@ fn typescript_bindings_are_current() {
     returnhub_hub::RetailerSaved::export_all(&config).unwrap();
     returnhub_core::retailer::RetailerForm::export_all(&config).unwrap();
     returnhub_hub::ReturnSearch::export_all(&config).unwrap();
+    returnhub_hub::ReportFilter::export_all(&config).unwrap();
+    returnhub_hub::ReportSet::export_all(&config).unwrap();
     returnhub_hub::SearchPage::export_all(&config).unwrap();
     returnhub_hub::TimelineEntry::export_all(&config).unwrap();
     returnhub_hub::ExportedFile::export_all(&config).unwrap();
