@@ -18,10 +18,10 @@ use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, ExportedFile,
     HeldEventView, Hub, InspectRequest, IssuedPin, ItemScan, JoinInput, OrderMatch,
     PartnerConnectionInput, PartnerConnectionView, PersonInput, PersonView, PhotoRef,
-    PrinterQueueView, ProcessResult, RetailerSaved, ReturnSearch, ReturnsPrimeLookup, RouteView,
-    RulesCheck, SearchPage, SessionView, SetupInput, SetupState, ShopsView, StaffImport,
-    StationView, SupervisorResult, SyncView, TimelineEntry, TrackingWebhookInput,
-    TrackingWebhookView, MAX_STAFF_CSV_BYTES,
+    PrinterQueueView, ProcessResult, ReportFilter, ReportSet, RetailerSaved, ReturnSearch,
+    ReturnsPrimeLookup, RouteView, RulesCheck, SearchPage, SessionView, SetupInput, SetupState,
+    ShopsView, StaffImport, StationView, SupervisorResult, SyncView, TimelineEntry,
+    TrackingWebhookInput, TrackingWebhookView, MAX_STAFF_CSV_BYTES,
 };
 use tauri::State;
 
@@ -412,6 +412,38 @@ pub async fn export_returns_csv(
 ) -> Reply<ExportedFile> {
     let hub = state.hub.clone();
     off_the_window(move || hub.export_returns_csv(search)).await
+}
+
+/// Off the window's thread: the supervisors' reports for a period (F9); over a big store
+/// they take a moment.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn reports(state: State<'_, AppState>, filter: ReportFilter) -> Reply<ReportSet> {
+    let hub = state.hub.clone();
+    off_the_window(move || hub.reports(filter)).await
+}
+
+/// Off the window's thread: one report as a CSV file.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn export_report_csv(
+    state: State<'_, AppState>,
+    filter: ReportFilter,
+    table: String,
+) -> Reply<ExportedFile> {
+    let hub = state.hub.clone();
+    off_the_window(move || hub.export_report_csv(filter, &table)).await
+}
+
+/// Off the window's thread: the end-of-shift summary as a PDF file.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn shift_summary_pdf(
+    state: State<'_, AppState>,
+    filter: ReportFilter,
+) -> Reply<ExportedFile> {
+    let hub = state.hub.clone();
+    off_the_window(move || hub.shift_summary_pdf(filter)).await
 }
 
 /// A return's timeline, from its upload or intake to its actions' outcomes.

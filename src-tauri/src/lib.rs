@@ -164,6 +164,9 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::return_timeline,
             commands::cancel_return,
             commands::export_returns_csv,
+            commands::reports,
+            commands::export_report_csv,
+            commands::shift_summary_pdf,
             commands::station_view,
             commands::save_station,
             commands::printer_queue,
@@ -283,6 +286,8 @@ mod tests {
                     serde_json::json!({"search": {"key": "x"}})
                 }
                 "cancel_return" => serde_json::json!({"returnId": "r", "reason": "kept"}),
+                "reports" | "shift_summary_pdf" => serde_json::json!({"filter": {}}),
+                "export_report_csv" => serde_json::json!({"filter": {}, "table": "qc"}),
                 "set_up" => serde_json::json!({"input": {"hub_id": "X", "hub_name": "X",
                     "station": null, "admin_badge": "B", "admin_name": "N", "pin": "1234",
                     "pin_again": "1234", "central_url": null, "device_token": null}}),

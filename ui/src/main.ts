@@ -1,7 +1,8 @@
 // The window: first-start setup, sign-in, the screens (bench F1, rules F2, exceptions F3,
-// station F4, shops F5, people F6, retailers F7, find a return F8), and the one keyboard path. Every key goes
-// through the wedge detector first: a scanner's burst is a scan wherever the focus is (a text
-// field gets its characters taken back out), anything else is an ordinary key for the screen.
+// station F4, shops F5, people F6, retailers F7, find a return F8, reports F9), and the one
+// keyboard path. Every key goes through the wedge detector first: a scanner's burst is a scan
+// wherever the focus is (a text field gets its characters taken back out), anything else is an
+// ordinary key for the screen.
 // Serial scanners arrive as `scanner` events and take the same path. All data comes from typed
 // Rust commands; the types are generated from Rust (./bindings), never written here.
 
@@ -23,6 +24,7 @@ import type { StationView } from "./bindings/StationView";
 import type { SyncView } from "./bindings/SyncView";
 import { Bench } from "./bench";
 import { Exceptions } from "./exceptions";
+import type { Reports } from "./reports";
 import { Search } from "./search";
 import { setUpRulesScreen } from "./rules";
 import { Settings } from "./settings";
@@ -61,6 +63,15 @@ let openRules: (() => Promise<void>) | null = null;
 const bench = new Bench(call, () => role);
 const exceptions = new Exceptions(call, (returnId) => void openOnBench(returnId));
 const search = new Search(call, (returnId) => void openOnBench(returnId));
+/// The reports screen and its charting library load when it is first opened.
+let reports: Reports | null = null;
+async function openReports(): Promise<void> {
+  if (!reports) {
+    const { Reports } = await import("./reports");
+    reports = new Reports(call);
+  }
+  reports.open();
+}
 const wedge = new WedgeDetector({ max_gap_ms: 35, min_length: 6, suffix: "enter" });
 const settings = new Settings(call, (config: StationConfig) => wedge.configure(config.wedge));
 
@@ -70,7 +81,16 @@ const partners = new Partners(call);
 const people = new People(call);
 const retailers = new Retailers(call);
 
-type Screen = "bench" | "rules" | "exceptions" | "settings" | "shops" | "people" | "retailers" | "search";
+type Screen =
+  | "bench"
+  | "rules"
+  | "exceptions"
+  | "settings"
+  | "shops"
+  | "people"
+  | "retailers"
+  | "search"
+  | "reports";
 
 /// Setup, sign-in or the PIN change is in front: keys belong to its form, not to the bench.
 function overlayOpen(): boolean {
@@ -97,7 +117,7 @@ function showScreen(wanted: Screen): void {
   // Screens a role may not use are not shown; the hub refuses their commands anyway.
   const allowed =
     ((wanted === "rules" || wanted === "people" || wanted === "retailers") && role === "admin") ||
-    ((wanted === "exceptions" || wanted === "shops" || wanted === "search") &&
+    ((wanted === "exceptions" || wanted === "shops" || wanted === "search" || wanted === "reports") &&
       (role === "supervisor" || role === "admin")) ||
     wanted === "bench" ||
     wanted === "settings";
@@ -111,6 +131,7 @@ function showScreen(wanted: Screen): void {
     people: "people-screen",
     retailers: "retailers-screen",
     search: "search-screen",
+    reports: "reports-screen",
   };
   const titles: Record<Screen, string> = {
     bench: "Bench",
@@ -121,6 +142,7 @@ function showScreen(wanted: Screen): void {
     people: "People",
     retailers: "Retailers",
     search: "Find a return",
+    reports: "Reports",
   };
   for (const [name, id] of Object.entries(screens)) el(id).hidden = name !== screen;
   el("screen-title").textContent = titles[screen];
@@ -146,6 +168,10 @@ function showScreen(wanted: Screen): void {
     void retailers.load();
   } else if (screen === "search") {
     search.open();
+  } else if (screen === "reports") {
+    openReports().catch((e: unknown) => {
+      el("reports-status").textContent = message(e);
+    });
   } else {
     void settings.load();
   }
@@ -163,6 +189,7 @@ function showSession(session: SessionView): void {
   el("nav-exceptions").hidden = !supervisor;
   el("nav-shops").hidden = !supervisor;
   el("nav-search").hidden = !supervisor;
+  el("nav-reports").hidden = !supervisor;
   el("supervisor-keys").hidden = !supervisor;
   showScreen("bench");
   if (session.must_change_pin) showPinChange();
@@ -364,6 +391,7 @@ function hotkey(key: string, ctrl: boolean): boolean {
     F6: "people",
     F7: "retailers",
     F8: "search",
+    F9: "reports",
   } as const;
   if (key in screenKeys) {
     showScreen(screenKeys[key as keyof typeof screenKeys]);
@@ -380,6 +408,7 @@ function hotkey(key: string, ctrl: boolean): boolean {
   if (typingInField()) return false;
   if (screen === "exceptions") return exceptions.key(key);
   if (screen === "search") return search.key(key);
+  if (screen === "reports") return reports?.key(key) ?? false;
   if (screen !== "bench") return false;
   if (key === "/") {
     el<HTMLInputElement>("scan-input").focus();
@@ -620,7 +649,17 @@ function main(): void {
   setUpPinChange();
   setUpCentral();
   openRules = setUpRulesScreen(call, formatMoney);
-  for (const name of ["bench", "rules", "exceptions", "settings", "shops", "people", "retailers", "search"] as const) {
+  for (const name of [
+    "bench",
+    "rules",
+    "exceptions",
+    "settings",
+    "shops",
+    "people",
+    "retailers",
+    "search",
+    "reports",
+  ] as const) {
     el(`nav-${name}`).addEventListener("click", () => showScreen(name));
   }
   setUpKeyboard();

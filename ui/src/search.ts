@@ -13,7 +13,7 @@ import type { ReturnStatus } from "./bindings/ReturnStatus";
 import type { SearchPage } from "./bindings/SearchPage";
 import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { TimelineEntry } from "./bindings/TimelineEntry";
-import { el, message, movedSelection, text, type Call } from "./util";
+import { addOptions, el, message, movedSelection, text, type Call } from "./util";
 
 const STATUSES: ReturnStatus[] = ["expected", "in_transit", "received", "processed", "closed", "cancelled"];
 
@@ -184,17 +184,8 @@ export class Search {
   private fill(page: SearchPage): void {
     if (this.filled) return;
     this.filled = true;
-    const options = (id: string, rows: [string, string][]): void => {
-      const select = el<HTMLSelectElement>(id);
-      for (const [value, label] of rows) {
-        const option = document.createElement("option");
-        option.value = value;
-        option.textContent = label;
-        select.append(option);
-      }
-    };
-    options("search-retailer", page.retailers);
-    options("search-operator", page.people);
+    addOptions("search-retailer", page.retailers);
+    addOptions("search-operator", page.people);
   }
 
   private paint(): void {

@@ -54,3 +54,14 @@ export function movedSelection(key: string, selected: number, length: number): n
   if (key === "ArrowUp") return Math.max(selected - 1, 0);
   return null;
 }
+
+/// Adds (value, label) choices to the select `id`.
+export function addOptions(id: string, rows: [string, string][]): void {
+  const select = el<HTMLSelectElement>(id);
+  for (const [value, label] of rows) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    select.append(option);
+  }
+}

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ui = join(dirname(fileURLToPath(import.meta.url)), "..");
-for (const name of ["wedge", "ruleform", "retailers", "images", "actions", "search"]) {
+for (const name of ["wedge", "ruleform", "retailers", "images", "actions", "search", "reportview"]) {
   await build({
     entryPoints: [join(ui, "src", `${name}.ts`)],
     bundle: true,
