@@ -22,16 +22,17 @@ CREATE INDEX return_milestones_by_processed ON return_milestones
     (processed_at, received_at, confirmed_at, retailer_id, processed_by, processed_station)
     WHERE processed_at IS NOT NULL;
 
--- report_counts: counters by measure, period, retailer, person and station. The period is the
--- hour (YYYY-MM-DDTHH, UTC) for `received` and `processed`, the day (YYYY-MM-DD) for the rest,
--- so a range of days reads both alike. Measures and their keys:
---   received   (n parcels)                          at the receipt, by who received it
---   processed  (n returns, amount = their items)     at the processing, by who processed it
---   reason     k1 reason, k2 sub-reason: n items, amount = quantity      } of returns processed,
---   qc         k1 qc, k2 presence, k3 QC reason: n items                 } on the processing's
---   grade      k1 grade, k2 disposition: n items (found)                 } day, by who processed
---   due        k1 action kind, k2 currency: n actions, amount minor units}
---   confirmed  k1 action kind, k2 currency: n actions, amount; on the confirmation's day
+-- report_counts: counters by measure, hour (YYYY-MM-DDTHH, UTC: a station's local day is a
+-- range of whole hours in every zone but a few half-hour ones), retailer, person and station.
+-- Measures and their keys:
+--   received   n parcels                                 at the receipt, by who received it
+--   processed  n returns, amount = their items           } at the processing (or the close of
+--   reason     k1 reason, k2 sub-reason: n items,        } a return never processed), by who
+--              amount = quantity                         } did it
+--   qc         k1 qc, k2 presence, k3 QC reason: n items (each item's latest inspection)
+--   grade      k1 grade, k2 disposition: n items found   (each item's latest inspection)
+--   due        k1 action kind, k2 currency: n actions, amount in minor units
+--   confirmed  k1 action kind, k2 currency: n actions, amount; at the confirmation, no person
 -- A return's share is taken out and put back whenever what it counts changes (a later
 -- inspection synced, an earlier processing, a new action), so the counters always equal a
 -- count over the rows.
@@ -69,14 +70,18 @@ SELECT json_extract(payload, '$.key'), json_extract(payload, '$.return_id'),
        coalesce(json_extract(payload, '$.amount.currency'), ''),
        coalesce(json_extract(payload, '$.amount.minor'), 0)
 FROM events WHERE kind = 'action_due' ORDER BY seq;
-UPDATE report_actions SET confirmed_at = (
-    SELECT min(e.recorded_at) FROM events e
-    WHERE e.kind = 'action_confirmed' AND json_extract(e.payload, '$.key') = report_actions.key);
+-- One pass over the log, not one per action.
+UPDATE report_actions SET confirmed_at = c.at
+FROM (SELECT json_extract(payload, '$.key') AS key, min(recorded_at) AS at FROM events
+      WHERE kind = 'action_confirmed' GROUP BY 1) AS c
+WHERE c.key = report_actions.key;
 
 INSERT INTO return_milestones (return_id, retailer_id)
 SELECT id, retailer_id FROM returns
-WHERE status IN ('received', 'processed', 'closed')
-   OR id IN (SELECT aggregate_id FROM events WHERE kind = 'return_status_changed');
+WHERE id IN (SELECT aggregate_id FROM events WHERE kind = 'return_status_changed'
+               AND json_extract(payload, '$.to') IN ('received', 'processed', 'closed'))
+   OR id IN (SELECT aggregate_id FROM events WHERE kind = 'return_expected'
+               AND json_extract(payload, '$.status') IN ('received', 'processed', 'closed'));
 
 UPDATE return_milestones SET
     received_at = (SELECT e.recorded_at FROM events e
@@ -97,23 +102,25 @@ UPDATE return_milestones SET
     processed_at = (SELECT e.recorded_at FROM events e
                    WHERE e.aggregate_id = return_milestones.return_id
                      AND e.kind = 'return_status_changed'
-                     AND json_extract(e.payload, '$.to') = 'processed'
+                     AND json_extract(e.payload, '$.to') IN ('processed', 'closed')
                    ORDER BY e.recorded_at LIMIT 1),
     processed_by = (SELECT e.actor FROM events e
                    WHERE e.aggregate_id = return_milestones.return_id
                      AND e.kind = 'return_status_changed'
-                     AND json_extract(e.payload, '$.to') = 'processed'
+                     AND json_extract(e.payload, '$.to') IN ('processed', 'closed')
                    ORDER BY e.recorded_at LIMIT 1),
     processed_station = (SELECT e.station FROM events e
                    WHERE e.aggregate_id = return_milestones.return_id
                      AND e.kind = 'return_status_changed'
-                     AND json_extract(e.payload, '$.to') = 'processed'
+                     AND json_extract(e.payload, '$.to') IN ('processed', 'closed')
                    ORDER BY e.recorded_at LIMIT 1),
     confirmed_at = NULL;
 
 -- A return created already received (an orphan parcel opened at the bench) counts from then.
 UPDATE return_milestones SET
-    received_at = (SELECT created_at FROM returns WHERE id = return_id),
+    received_at = (SELECT json_extract(e.payload, '$.created_at') FROM events e
+                   WHERE e.aggregate_id = return_id AND e.kind = 'return_expected'
+                   ORDER BY e.seq LIMIT 1),
     received_by = (SELECT e.actor FROM events e
                    WHERE e.aggregate_id = return_id AND e.kind = 'return_expected'
                    ORDER BY e.seq LIMIT 1),
@@ -121,7 +128,9 @@ UPDATE return_milestones SET
                    WHERE e.aggregate_id = return_id AND e.kind = 'return_expected'
                    ORDER BY e.seq LIMIT 1)
 WHERE received_at IS NULL
-  AND (SELECT status FROM returns WHERE id = return_id) IN ('received', 'processed', 'closed');
+  AND (SELECT json_extract(e.payload, '$.status') FROM events e
+       WHERE e.aggregate_id = return_id AND e.kind = 'return_expected'
+       ORDER BY e.seq LIMIT 1) IN ('received', 'processed', 'closed');
 
 UPDATE return_milestones SET items = (SELECT count(*) FROM return_items WHERE return_id = return_milestones.return_id)
 WHERE processed_at IS NOT NULL;
@@ -143,35 +152,39 @@ SELECT 'processed', substr(processed_at, 1, 13), coalesce(retailer_id, ''),
 FROM return_milestones WHERE processed_at IS NOT NULL GROUP BY 2, 3, 4, 5;
 
 INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
-SELECT 'reason', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+SELECT 'reason', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), i.reason_code,
        coalesce(i.sub_reason_code, ''), count(*), sum(i.quantity)
 FROM return_milestones m JOIN return_items i ON i.return_id = m.return_id
 WHERE m.processed_at IS NOT NULL GROUP BY 2, 3, 4, 5, 6, 7;
 
 INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, k3, n)
-SELECT 'qc', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+SELECT 'qc', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.qc, ''),
        n.presence, coalesce(n.qc_reason, ''), count(*)
 FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
-WHERE m.processed_at IS NOT NULL AND n.undone_by IS NULL GROUP BY 2, 3, 4, 5, 6, 7, 8;
+WHERE m.processed_at IS NOT NULL AND n.undone_by IS NULL
+  AND n.rowid = (SELECT max(l.rowid) FROM inspections l
+                 WHERE l.return_item_id = n.return_item_id AND l.undone_by IS NULL) GROUP BY 2, 3, 4, 5, 6, 7, 8;
 
 INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
-SELECT 'grade', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+SELECT 'grade', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.grade, ''),
        coalesce(n.disposition, ''), count(*)
 FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
-WHERE m.processed_at IS NOT NULL AND n.undone_by IS NULL AND n.presence = 'found'
+WHERE m.processed_at IS NOT NULL AND n.undone_by IS NULL
+  AND n.rowid = (SELECT max(l.rowid) FROM inspections l
+                 WHERE l.return_item_id = n.return_item_id AND l.undone_by IS NULL) AND n.presence = 'found'
 GROUP BY 2, 3, 4, 5, 6, 7;
 
 INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
-SELECT 'due', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+SELECT 'due', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''),
        a.kind, a.currency, count(*), sum(a.minor)
 FROM return_milestones m JOIN report_actions a ON a.return_id = m.return_id
-WHERE m.processed_at IS NOT NULL GROUP BY 2, 3, 4, 5, 6, 7;
+WHERE m.processed_at IS NOT NULL AND a.kind != '' GROUP BY 2, 3, 4, 5, 6, 7;
 
 INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
-SELECT 'confirmed', substr(confirmed_at, 1, 10), retailer_id, '', '', kind, currency, count(*),
+SELECT 'confirmed', substr(confirmed_at, 1, 13), retailer_id, '', '', kind, currency, count(*),
        sum(minor)
 FROM report_actions WHERE confirmed_at IS NOT NULL GROUP BY 2, 3, 6, 7;

@@ -572,7 +572,7 @@ pub(crate) fn project_confirmed(
             "action {key} is not in the outbox; cannot confirm it"
         )));
     }
-    crate::reports::note_confirmed(tx, key.as_str(), at)
+    Ok(())
 }
 
 /// Projection of `ActionFailed`: a confirmed action never becomes failed.

@@ -13,7 +13,7 @@
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::trigger::ActionDue;
 use rusqlite::types::Value;
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::{Result, Store};
 
@@ -135,13 +135,12 @@ fn counts_filter(q: &ReportQuery, measure: &str, by_person: bool) -> (String, Ve
         args.push(Value::Text(v.to_owned()));
         clauses.push(clause.replace('?', &format!("?{}", args.len())));
     };
-    // Hours and days both sort between their day and the next: "2026-11-23" ≤
-    // "2026-11-23T09" < "2026-11-24".
+    // Counters are by the hour: a bound inside an hour counts that whole hour.
     if let Some(from) = &q.from {
-        bind("c.period >= ?", from.get(..10).unwrap_or(from));
+        bind("c.period >= ?", from.get(..13).unwrap_or(from));
     }
     if let Some(until) = &q.until {
-        bind("c.period < ?", &day_bound(until));
+        bind("c.period < ?", &hour_bound(until));
     }
     if let Some(r) = &q.retailer_id {
         bind("c.retailer_id = ?", r);
@@ -157,20 +156,19 @@ fn counts_filter(q: &ReportQuery, measure: &str, by_person: bool) -> (String, Ve
     (clauses.join(" AND "), args)
 }
 
-/// An exclusive bound at day precision: midnight is that day; any later time, the next day.
-fn day_bound(until: &str) -> String {
-    let day = until.get(..10).unwrap_or(until);
-    let midnight = until.get(10..).is_none_or(|rest| {
-        rest.trim_start_matches('T')
-            .chars()
-            .all(|c| matches!(c, '0' | ':' | '.' | 'Z'))
-    });
-    if midnight {
-        return day.to_owned();
+/// An exclusive bound at hour precision (YYYY-MM-DDTHH): the top of an hour is that hour; any
+/// later time, the next.
+fn hour_bound(until: &str) -> String {
+    let hour = until.get(..13).unwrap_or(until);
+    let on_the_hour = until
+        .get(13..)
+        .is_none_or(|rest| rest.chars().all(|c| matches!(c, '0' | ':' | '.' | 'Z')));
+    if on_the_hour {
+        return hour.to_owned();
     }
-    returnhub_core::time::parse_rfc3339(&format!("{day}T00:00:00Z"))
-        .map(|ms| returnhub_core::time::rfc3339(ms + 86_400_000)[..10].to_owned())
-        .unwrap_or_else(|| day.to_owned())
+    returnhub_core::time::parse_rfc3339(&format!("{hour}:00:00Z"))
+        .map(|ms| returnhub_core::time::rfc3339(ms + 3_600_000)[..13].to_owned())
+        .unwrap_or_else(|| hour.to_owned())
 }
 
 /// The rank-`p` percentile (nearest rank) of sorted `values`.
@@ -242,10 +240,10 @@ impl Store {
             clauses.push(clause.replace('?', &format!("?{}", args.len())));
         };
         if let Some(from) = &q.from {
-            bind("m.processed_at >= ?", from.get(..10).unwrap_or(from));
+            bind("m.processed_at >= ?", from);
         }
         if let Some(until) = &q.until {
-            bind("m.processed_at < ?", &day_bound(until));
+            bind("m.processed_at < ?", until);
         }
         if let Some(r) = &q.retailer_id {
             bind("m.retailer_id = ?", r);
@@ -540,32 +538,36 @@ const PROCESSED_SHARE: [&str; 5] = [
        ?2 * coalesce(m.items, 0)
      FROM return_milestones m WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL",
     "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
-     SELECT 'reason', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+     SELECT 'reason', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), i.reason_code,
        coalesce(i.sub_reason_code, ''), ?2 * count(*), ?2 * sum(i.quantity)
      FROM return_milestones m JOIN return_items i ON i.return_id = m.return_id
      WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL GROUP BY 6, 7",
     "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, k3, n)
-     SELECT 'qc', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+     SELECT 'qc', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.qc, ''),
        n.presence, coalesce(n.qc_reason, ''), ?2 * count(*)
      FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
      WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND n.undone_by IS NULL
+       AND n.rowid = (SELECT max(l.rowid) FROM inspections l
+                      WHERE l.return_item_id = n.return_item_id AND l.undone_by IS NULL)
      GROUP BY 6, 7, 8",
     "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
-     SELECT 'grade', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+     SELECT 'grade', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.grade, ''),
        coalesce(n.disposition, ''), ?2 * count(*)
      FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
      WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND n.undone_by IS NULL
+       AND n.rowid = (SELECT max(l.rowid) FROM inspections l
+                      WHERE l.return_item_id = n.return_item_id AND l.undone_by IS NULL)
        AND n.presence = 'found'
      GROUP BY 6, 7",
     "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
-     SELECT 'due', substr(m.processed_at, 1, 10), coalesce(m.retailer_id, ''),
+     SELECT 'due', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), a.kind, a.currency,
        ?2 * count(*), ?2 * sum(a.minor)
      FROM return_milestones m JOIN report_actions a ON a.return_id = m.return_id
-     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL GROUP BY 6, 7",
+     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND a.kind != '' GROUP BY 6, 7",
 ];
 
 fn add_shares(tx: &Transaction<'_>, sqls: &[&str], return_id: &str, sign: i64) -> Result<()> {
@@ -615,7 +617,8 @@ pub(crate) fn note_status(
 ) -> Result<()> {
     let (sql, shares): (&str, &[&str]) = match to {
         ReturnStatus::Received => (RECEIVED_UPSERT, &[RECEIVED_SHARE]),
-        ReturnStatus::Processed => (PROCESSED_UPSERT, &PROCESSED_SHARE),
+        // A return closed by hand without being processed is done at its close.
+        ReturnStatus::Processed | ReturnStatus::Closed => (PROCESSED_UPSERT, &PROCESSED_SHARE),
         _ => return Ok(()),
     };
     add_shares(tx, shares, return_id, -1)?;
@@ -659,8 +662,14 @@ pub(crate) fn note_return(
             .chain(PROCESSED_SHARE)
             .collect();
         add_shares(tx, &all, return_id, -1)?;
-        tx.prepare_cached("UPDATE return_milestones SET retailer_id = ?2 WHERE return_id = ?1")?
-            .execute(params![return_id, retailer_id])?;
+        // Its items too: a processing synced before the return counted none.
+        tx.prepare_cached(
+            "UPDATE return_milestones SET retailer_id = ?2,
+               items = CASE WHEN processed_at IS NOT NULL
+                            THEN (SELECT count(*) FROM return_items WHERE return_id = ?1) END
+             WHERE return_id = ?1",
+        )?
+        .execute(params![return_id, retailer_id])?;
         add_shares(tx, &all, return_id, 1)?;
     }
     Ok(())
@@ -669,11 +678,19 @@ pub(crate) fn note_return(
 /// Projection: an action became due (here, at another device of the hub, or at the central
 /// store): the money counters count it once, whoever sent it.
 pub(crate) fn note_action_due(tx: &Transaction<'_>, action: &ActionDue) -> Result<()> {
+    // A confirmation that came first (synced ahead of it) left a row without a kind.
+    let confirmed_first: Option<Option<String>> = tx
+        .prepare_cached("SELECT confirmed_at FROM report_actions WHERE key = ?1 AND kind = ''")?
+        .query_row([action.key.as_str()], |r| r.get(0))
+        .optional()?;
     recounted(tx, &action.return_id, || {
         tx.prepare_cached(
-            "INSERT OR IGNORE INTO report_actions (key, return_id, retailer_id, kind, currency,
-               minor)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO report_actions (key, return_id, retailer_id, kind, currency, minor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (key) DO UPDATE SET return_id = excluded.return_id,
+               retailer_id = excluded.retailer_id, kind = excluded.kind,
+               currency = excluded.currency, minor = excluded.minor
+             WHERE report_actions.kind = ''",
         )?
         .execute(params![
             action.key.as_str(),
@@ -687,21 +704,48 @@ pub(crate) fn note_action_due(tx: &Transaction<'_>, action: &ActionDue) -> Resul
             action.amount.map_or(0, |m| m.minor),
         ])?;
         Ok(())
-    })
+    })?;
+    if let Some(Some(_)) = confirmed_first {
+        count_confirmation(tx, action.key.as_str())?;
+    }
+    Ok(())
 }
 
-/// Projection: the action `key` was confirmed at `at`: its return's latest confirmation, and,
-/// the first time only, the day's confirmed money.
-pub(crate) fn note_confirmed(tx: &Transaction<'_>, key: &str, at: &str) -> Result<()> {
+/// Projection: the action `key` of `return_id` was confirmed at `at`: its return's latest
+/// confirmation, and, the first time only, the confirmed money. A confirmation whose action
+/// this store has not seen yet is kept until it comes.
+pub(crate) fn note_confirmed(
+    tx: &Transaction<'_>,
+    key: &str,
+    return_id: &str,
+    at: &str,
+) -> Result<()> {
     let first = tx
         .prepare_cached(
             "UPDATE report_actions SET confirmed_at = ?2 WHERE key = ?1 AND confirmed_at IS NULL",
         )?
         .execute(params![key, at])?
         == 1;
-    if !first {
+    let known: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM report_actions WHERE key = ?1)")?
+        .query_row([key], |r| r.get(0))?;
+    if !known {
+        tx.prepare_cached(
+            "INSERT INTO report_actions (key, return_id, retailer_id, kind, confirmed_at)
+             VALUES (?1, ?2, '', '', ?3)",
+        )?
+        .execute(params![key, return_id, at])?;
         return Ok(());
     }
+    if first {
+        count_confirmation(tx, key)?;
+    }
+    Ok(())
+}
+
+/// The confirmation of action `key` (its row has its kind and confirmation): its return's
+/// latest confirmation and the confirmed money.
+fn count_confirmation(tx: &Transaction<'_>, key: &str) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO return_milestones (return_id, retailer_id, confirmed_at)
          SELECT return_id, retailer_id, confirmed_at FROM report_actions WHERE key = ?1
@@ -713,7 +757,7 @@ pub(crate) fn note_confirmed(tx: &Transaction<'_>, key: &str, at: &str) -> Resul
     tx.prepare_cached(&format!(
         "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n,
            amount)
-         SELECT 'confirmed', substr(confirmed_at, 1, 10), retailer_id, '', '', kind, currency,
+         SELECT 'confirmed', substr(confirmed_at, 1, 13), retailer_id, '', '', kind, currency,
            1, minor
          FROM report_actions WHERE key = ?1
          {ADD}"
@@ -724,7 +768,15 @@ pub(crate) fn note_confirmed(tx: &Transaction<'_>, key: &str, at: &str) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{hour_bound, percentile};
+
+    #[test]
+    fn an_exclusive_bound_inside_an_hour_takes_the_whole_hour() {
+        assert_eq!(hour_bound("2026-11-23T11:00:00.000Z"), "2026-11-23T11");
+        assert_eq!(hour_bound("2026-11-23T11:30:00.000Z"), "2026-11-23T12");
+        assert_eq!(hour_bound("2026-11-23T23:00:00.001Z"), "2026-11-24T00");
+        assert_eq!(hour_bound("2026-11-23T11"), "2026-11-23T11");
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {

@@ -645,6 +645,7 @@ impl WriteTx<'_> {
             DomainEvent::ActionDue(action) => crate::reports::note_action_due(&self.tx, action)?,
             DomainEvent::ActionConfirmed {
                 key,
+                return_id,
                 reference,
                 paid,
                 ..
@@ -657,6 +658,7 @@ impl WriteTx<'_> {
                     &ev.recorded_at,
                     false,
                 )?;
+                crate::reports::note_confirmed(&self.tx, key.as_str(), return_id, &ev.recorded_at)?;
             }
             DomainEvent::ActionFailed { key, reason, .. } => {
                 self.adopt_failed_action(key, &ev.recorded_at)?;

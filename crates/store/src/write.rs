@@ -275,17 +275,21 @@ impl WriteTx<'_> {
             }
             DomainEvent::ActionConfirmed {
                 key,
+                return_id,
                 reference,
                 paid,
                 ..
-            } => crate::outbox::project_confirmed(
-                &self.tx,
-                key,
-                reference,
-                paid.as_ref(),
-                recorded_at,
-                true,
-            ),
+            } => {
+                crate::outbox::project_confirmed(
+                    &self.tx,
+                    key,
+                    reference,
+                    paid.as_ref(),
+                    recorded_at,
+                    true,
+                )?;
+                crate::reports::note_confirmed(&self.tx, key.as_str(), return_id, recorded_at)
+            }
             DomainEvent::ActionFailed { key, reason, .. } => {
                 crate::outbox::project_failed(&self.tx, key, reason, recorded_at, true)
             }

@@ -635,8 +635,8 @@ fn pulled_events_in_any_order_give_the_reports_their_milestones() {
             ("received_to_confirmed", 1, 9 * minute),
         ]
     );
-    // Another device's action for the return, pulled with its confirmation twice: counted
-    // once, though this device's outbox never holds it.
+    // Another device's action for the return, pulled with its confirmation twice, the first
+    // ahead of the action: counted once, though this device's outbox never holds it.
     let theirs = actions_due(
         Trigger::Processing,
         ReturnEvent::Processed,
@@ -667,7 +667,8 @@ fn pulled_events_in_any_order_give_the_reports_their_milestones() {
     store
         .apply_remote_batch(
             NOW + 40 * minute,
-            &[due, twice[0].clone(), twice[1].clone()],
+            // Its confirmation ahead of the action itself (synced out of order), then again.
+            &[twice[0].clone(), due, twice[1].clone()],
             SyncCursor {
                 events: 3,
                 tracking: 0,
@@ -715,8 +716,9 @@ fn counters(path: &std::path::Path) -> Vec<(String, String, String, String, Stri
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut stmt = conn
         .prepare(
-            "SELECT measure, period, actor, k1, k2 || '/' || k3, n, amount FROM report_counts
-             WHERE n != 0 ORDER BY 1, 2, 3, 4, 5",
+            "SELECT measure, period || ' ' || retailer_id, actor || '@' || station, k1,
+                    k2 || '/' || k3, n, amount
+             FROM report_counts WHERE n != 0 ORDER BY 1, 2, 3, 4, 5",
         )
         .unwrap();
     stmt.query_map([], |r| {
