@@ -1,8 +1,9 @@
 // Reports (F9, supervisors): what the hub did in a period — throughput, dock-to-stock,
 // reasons, QC, grades, money, open exceptions, failed actions — as tables the hub computes
-// from the local store (so they work offline), charted with Chart.js. Enter in the form shows
-// them; each table's CSV button writes it to a file; P (or the button) writes the
-// end-of-shift summary PDF. The hub refuses all of it to anyone below supervisor.
+// from the local store (so they work offline), charted with Chart.js. Days are the station's
+// local days. Enter in the form shows them (and hands the keys to the screen); each table's
+// CSV button writes it to a file; P (or the button) writes the end-of-shift summary PDF; /
+// goes back to the form. The hub refuses all of it to anyone below supervisor.
 
 import {
   ArcElement,
@@ -19,7 +20,7 @@ import type { ExportedFile } from "./bindings/ExportedFile";
 import type { ReportFilter } from "./bindings/ReportFilter";
 import type { ReportSet } from "./bindings/ReportSet";
 import type { ReportTable } from "./bindings/ReportTable";
-import { cellText, chartOf, filterOf } from "./reportview";
+import { cellText, chartOf, filterOf, localDay } from "./reportview";
 import { addOptions, el, message, text, type Call } from "./util";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, DoughnutController, ArcElement, Legend, Tooltip);
@@ -30,10 +31,6 @@ Chart.defaults.borderColor = "#243242";
 /// Series colours (bars), or slice colours (a doughnut), in order.
 const PALETTE = ["#5aa0e6", "#e6a35a", "#6cc78a", "#d46a6a", "#b38ad9", "#c9c35a", "#5ac9c3", "#e68ab8"];
 
-/// Today (UTC) as YYYY-MM-DD: the reports open on the current shift's day.
-function today(): string {
-  return new Date().toISOString().slice(0, 10);
-}
 
 export class Reports {
   private charts: Chart[] = [];
@@ -51,21 +48,25 @@ export class Reports {
   open(): void {
     const from = el<HTMLInputElement>("reports-from");
     if (!this.filled) {
-      from.value = today();
-      el<HTMLInputElement>("reports-to").value = today();
+      // The reports open on the current shift's day, in the station's calendar.
+      from.value = localDay(new Date());
+      el<HTMLInputElement>("reports-to").value = localDay(new Date());
     }
     from.focus();
     void this.run();
   }
 
   private filter(): ReportFilter {
-    return filterOf({
-      from: el<HTMLInputElement>("reports-from").value,
-      to: el<HTMLInputElement>("reports-to").value,
-      retailer: el<HTMLSelectElement>("reports-retailer").value,
-      operator: el<HTMLSelectElement>("reports-operator").value,
-      station: el<HTMLSelectElement>("reports-station").value,
-    });
+    return filterOf(
+      {
+        from: el<HTMLInputElement>("reports-from").value,
+        to: el<HTMLInputElement>("reports-to").value,
+        retailer: el<HTMLSelectElement>("reports-retailer").value,
+        operator: el<HTMLSelectElement>("reports-operator").value,
+        station: el<HTMLSelectElement>("reports-station").value,
+      },
+      -new Date().getTimezoneOffset(),
+    );
   }
 
   private async run(): Promise<void> {
@@ -79,6 +80,8 @@ export class Reports {
         `${set.items} item(s).`;
       this.paint(set.tables);
       status.textContent = "";
+      // The keys go to the screen (P, /), as after a search; / goes back to the form.
+      el("reports-screen").focus({ preventScroll: true });
     } catch (e) {
       status.textContent = message(e);
     }

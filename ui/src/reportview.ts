@@ -23,14 +23,18 @@ export function cellText(cell: Cell, kind: ColumnKind): string {
   return cell;
 }
 
-/// The filter as the form says it: empty fields are no filter.
-export function filterOf(form: {
-  from: string;
-  to: string;
-  retailer: string;
-  operator: string;
-  station: string;
-}): ReportFilter {
+/// The filter as the form says it: empty fields are no filter; days are the station's own
+/// (`offsetMinutes` east of UTC, as `-new Date().getTimezoneOffset()` gives it).
+export function filterOf(
+  form: {
+    from: string;
+    to: string;
+    retailer: string;
+    operator: string;
+    station: string;
+  },
+  offsetMinutes: number,
+): ReportFilter {
   const or = (v: string): string | null => (v.trim() ? v.trim() : null);
   return {
     from: or(form.from),
@@ -38,7 +42,14 @@ export function filterOf(form: {
     retailer_id: or(form.retailer),
     operator: or(form.operator),
     station: or(form.station),
+    utc_offset_minutes: offsetMinutes,
   };
+}
+
+/// A day as YYYY-MM-DD in the station's local calendar.
+export function localDay(at: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
 }
 
 export type ChartData = {

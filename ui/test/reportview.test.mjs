@@ -1,7 +1,7 @@
 // The reports screen's pure parts (node --test, on the esbuild bundle of reportview.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellText, chartOf, filterOf, humanMillis } from "../dist-test/reportview.mjs";
+import { cellText, chartOf, filterOf, humanMillis, localDay } from "../dist-test/reportview.mjs";
 
 test("durations read as the printed summary reads them", () => {
   assert.equal(humanMillis(950), "950 ms");
@@ -19,14 +19,20 @@ test("cells: nothing is empty, a duration is read, a number is unformatted", () 
   assert.equal(cellText("59.00", "decimal"), "59.00");
 });
 
-test("an empty field is no filter", () => {
-  assert.deepEqual(filterOf({ from: " 2026-11-23", to: "", retailer: "kowhai", operator: "", station: " " }), {
+test("an empty field is no filter, and the station's offset goes along", () => {
+  assert.deepEqual(filterOf({ from: " 2026-11-23", to: "", retailer: "kowhai", operator: "", station: " " }, 780), {
     from: "2026-11-23",
     to: null,
     retailer_id: "kowhai",
     operator: null,
     station: null,
+    utc_offset_minutes: 780,
   });
+});
+
+test("today is the station's calendar day", () => {
+  assert.equal(localDay(new Date(2026, 10, 23, 23, 59)), "2026-11-23");
+  assert.equal(localDay(new Date(2026, 0, 5, 0, 1)), "2026-01-05");
 });
 
 const reasons = {

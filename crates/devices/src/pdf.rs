@@ -55,17 +55,33 @@ impl Xf {
     }
 }
 
-/// Builtin PDF fonts speak WinAnsi: keep Latin-1, replace the rest.
+/// Builtin PDF fonts speak WinAnsi: keep Latin-1, spell common others in it (macron vowels
+/// as in "Kōwhai", dashes, arrows, ellipses, quotes), replace the rest with '?'.
 fn pdf_text(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if (c as u32) < 0x20 || (c as u32) > 0xFF {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            'ā' => out.push('a'),
+            'ē' => out.push('e'),
+            'ī' => out.push('i'),
+            'ō' => out.push('o'),
+            'ū' => out.push('u'),
+            'Ā' => out.push('A'),
+            'Ē' => out.push('E'),
+            'Ī' => out.push('I'),
+            'Ō' => out.push('O'),
+            'Ū' => out.push('U'),
+            '–' | '—' | '−' => out.push('-'),
+            '→' => out.push_str("->"),
+            '←' => out.push_str("<-"),
+            '…' => out.push_str("..."),
+            '‘' | '’' => out.push('\''),
+            '“' | '”' => out.push('"'),
+            c if (c as u32) < 0x20 || (c as u32) > 0xFF => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn draw_label(ops: &mut Vec<Op>, label: &Label, xf: Xf) {
@@ -219,6 +235,18 @@ pub fn labels_to_pdf(labels: &[Label], sheet: Sheet) -> Vec<u8> {
     let mut warnings = Vec::new();
     doc.with_pages(pages)
         .save(&PdfSaveOptions::default(), &mut warnings)
+}
+
+#[cfg(test)]
+mod text_tests {
+    #[test]
+    fn text_the_builtin_fonts_lack_is_spelled_in_latin_1() {
+        assert_eq!(
+            super::pdf_text("Kōwhai: Received → processed, 1–8 h… café"),
+            "Kowhai: Received -> processed, 1-8 h... café"
+        );
+        assert_eq!(super::pdf_text("日本\u{7}"), "???");
+    }
 }
 
 impl Label {

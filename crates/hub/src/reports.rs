@@ -18,13 +18,18 @@ use crate::{Hub, HubError, Result};
 /// What a supervisor asks the reports for; every part given narrows them.
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 pub struct ReportFilter {
-    /// The first and last day (YYYY-MM-DD, UTC), inclusive; none for since the start.
+    /// The first and last day (YYYY-MM-DD, the station's local days), inclusive; none for
+    /// since the start.
     pub from: Option<String>,
     pub to: Option<String>,
     pub retailer_id: Option<String>,
     /// A person (user id) who received or processed.
     pub operator: Option<String>,
     pub station: Option<String>,
+    /// The station's offset from UTC in minutes (east positive: +780 in New Zealand's summer):
+    /// days begin at the station's local midnight and hours read in its local time.
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
 }
 
 /// How a column's cells read.
@@ -180,15 +185,35 @@ fn decimal(minor: i64, currency: &str) -> Cell {
     }
 }
 
-/// The store's query for a supervisor's filter.
+/// An offset from UTC in minutes the way people write it: "+13:00", "-03:30", "UTC".
+fn offset_text(minutes: i32) -> String {
+    if minutes == 0 {
+        return "UTC".into();
+    }
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// The largest offset a place on Earth keeps (Kiribati, +14:00), and then some.
+const MAX_OFFSET_MINUTES: i32 = 16 * 60;
+
+/// The store's query for a supervisor's filter: its local days as UTC instants.
 fn query_of(filter: &ReportFilter) -> Result<ReportQuery> {
+    let offset = filter.utc_offset_minutes;
+    if offset.abs() > MAX_OFFSET_MINUTES {
+        return Err(HubError::Invalid(format!(
+            "{offset} minutes is not an offset from UTC"
+        )));
+    }
+    let shift = |ms: i64| returnhub_core::time::rfc3339(ms - i64::from(offset) * 60_000);
     let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
     Ok(ReportQuery {
         from: given(&filter.from)
-            .map(|d| crate::search::day_start(&d, "the first day"))
+            .map(|d| crate::search::day_ms(&d, "the first day").map(shift))
             .transpose()?,
         until: given(&filter.to)
-            .map(|d| crate::search::day_after(&d))
+            .map(|d| crate::search::day_ms(&d, "the last day").map(|ms| shift(ms + 86_400_000)))
             .transpose()?,
         retailer_id: given(&filter.retailer_id),
         actor: given(&filter.operator),
@@ -196,14 +221,25 @@ fn query_of(filter: &ReportFilter) -> Result<ReportQuery> {
     })
 }
 
+/// A counter's UTC hour (YYYY-MM-DDTHH) as the station's local "YYYY-MM-DD HH:00".
+fn local_hour(utc_hour: &str, offset_minutes: i32) -> String {
+    returnhub_core::time::parse_rfc3339(&format!("{utc_hour}:00:00Z"))
+        .map(|ms| {
+            let local = returnhub_core::time::rfc3339(ms + i64::from(offset_minutes) * 60_000);
+            format!("{} {}", &local[..10], &local[11..16])
+        })
+        .unwrap_or_else(|| utc_hour.to_owned())
+}
+
 fn period_of(filter: &ReportFilter) -> String {
     let day = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
-    match (day(&filter.from), day(&filter.to)) {
+    let days = match (day(&filter.from), day(&filter.to)) {
         (Some(f), Some(t)) => format!("{f} to {t}"),
         (Some(f), None) => format!("since {f}"),
         (None, Some(t)) => format!("until {t}"),
-        (None, None) => "since the start".into(),
-    }
+        (None, None) => return "since the start".into(),
+    };
+    format!("{days} ({})", offset_text(filter.utc_offset_minutes))
 }
 
 impl Hub {
@@ -248,13 +284,16 @@ impl Hub {
         tables.push(ReportTable {
             name: "throughput_hour".into(),
             title: "Throughput by hour".into(),
-            about: "Parcels received and returns processed in each hour (UTC).".into(),
-            columns: throughput_columns(vec![col("hour", "Hour (UTC)", ColumnKind::Text)]),
+            about: format!(
+                "Parcels received and returns processed in each hour ({}).",
+                offset_text(filter.utc_offset_minutes)
+            ),
+            columns: throughput_columns(vec![col("hour", "Hour", ColumnKind::Text)]),
             rows: by_hour
                 .into_iter()
                 .map(|r| {
                     vec![
-                        format!("{}:00", r.key.replace('T', " ")).into(),
+                        local_hour(&r.key, filter.utc_offset_minutes).into(),
                         r.received.into(),
                         r.processed.into(),
                         r.items.into(),
@@ -628,11 +667,14 @@ impl Hub {
                 format!("Returns processed: {}", set.processed),
                 format!("Items processed: {}", set.items),
                 format!(
-                    "Printed {} (UTC){}",
-                    returnhub_core::time::rfc3339((self.clock)())
-                        .get(..16)
-                        .unwrap_or_default()
-                        .replace('T', " "),
+                    "Printed {} ({}){}",
+                    returnhub_core::time::rfc3339(
+                        (self.clock)() + i64::from(filter.utc_offset_minutes) * 60_000
+                    )
+                    .get(..16)
+                    .unwrap_or_default()
+                    .replace('T', " "),
+                    offset_text(filter.utc_offset_minutes),
                     if scope.is_empty() {
                         String::new()
                     } else {
@@ -680,13 +722,20 @@ pub fn human_millis(ms: i64) -> String {
     }
 }
 
-/// A table as lines of fixed-width text for the PDF: at most 40 rows, text cut to fit.
+/// Characters of Courier 8.5 pt across an A4 page between its margins.
+const PDF_LINE: usize = 100;
+
+/// A table as lines of fixed-width text for the PDF: at most 40 rows, each column cut to 24
+/// characters and each line to the page's width.
 fn text_table(t: &ReportTable) -> Vec<String> {
     const MAX_ROWS: usize = 40;
-    const MAX_WIDTH: usize = 28;
-    // The key and long text columns take too much of a page; the CSV has them.
+    const MAX_WIDTH: usize = 24;
+    // Codes, keys and long text take too much of a page; the CSV has them.
     let shown: Vec<usize> = (0..t.columns.len())
-        .filter(|&i| !matches!(t.columns[i].key.as_str(), "key" | "user_id" | "last_error"))
+        .filter(|&i| {
+            let key = t.columns[i].key.as_str();
+            !(key.ends_with("_code") || matches!(key, "key" | "user_id" | "last_error" | "since"))
+        })
         .filter(|&i| t.columns[i].kind != ColumnKind::Minor)
         .collect();
     let text = |c: &Cell, kind: ColumnKind| match (c, kind) {
@@ -729,7 +778,9 @@ fn text_table(t: &ReportTable) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join("  ")
                 .trim_end()
-                .to_owned()
+                .chars()
+                .take(PDF_LINE)
+                .collect()
         })
         .collect();
     if t.rows.is_empty() {

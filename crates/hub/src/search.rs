@@ -113,7 +113,7 @@ pub struct TimelineEntry {
 
 /// The start of day `day` (YYYY-MM-DD, UTC) in Unix ms, or why it is not a day (`what` names
 /// the field).
-fn day_ms(day: &str, what: &str) -> Result<i64> {
+pub(crate) fn day_ms(day: &str, what: &str) -> Result<i64> {
     let day = day.trim();
     (day.len() == 10)
         .then(|| returnhub_core::time::parse_rfc3339(&format!("{day}T00:00:00Z")))
@@ -126,12 +126,12 @@ fn day_ms(day: &str, what: &str) -> Result<i64> {
 }
 
 /// `YYYY-MM-DD` as the RFC 3339 start of that day (UTC).
-pub(crate) fn day_start(day: &str, what: &str) -> Result<String> {
+fn day_start(day: &str, what: &str) -> Result<String> {
     Ok(returnhub_core::time::rfc3339(day_ms(day, what)?))
 }
 
 /// The start of the day after `day` (YYYY-MM-DD), as RFC 3339.
-pub(crate) fn day_after(day: &str) -> Result<String> {
+fn day_after(day: &str) -> Result<String> {
     Ok(returnhub_core::time::rfc3339(
         day_ms(day, "the last day")? + 86_400_000,
     ))

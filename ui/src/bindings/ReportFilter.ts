@@ -5,10 +5,16 @@
  */
 export type ReportFilter = { 
 /**
- * The first and last day (YYYY-MM-DD, UTC), inclusive; none for since the start.
+ * The first and last day (YYYY-MM-DD, the station's local days), inclusive; none for
+ * since the start.
  */
 from: string | null, to: string | null, retailer_id: string | null, 
 /**
  * A person (user id) who received or processed.
  */
-operator: string | null, station: string | null, };
+operator: string | null, station: string | null, 
+/**
+ * The station's offset from UTC in minutes (east positive: +780 in New Zealand's summer):
+ * days begin at the station's local midnight and hours read in its local time.
+ */
+utc_offset_minutes: number, };
