@@ -1,9 +1,9 @@
 //! A supervisor's reports in the real window (tauri-driver + WebKitWebDriver under Xvfb) after
 //! two returns were received, inspected and processed at the bench: F9 shows today's figures
 //! with charts drawn by the charting library, a table's CSV opens with the `csv` crate and its
-//! totals equal a direct count in the store, and P writes the end-of-shift PDF. An operator
-//! has no F9. With RETURNHUB_SCREENSHOT_DIR set, the reports, search and timeline screens are
-//! saved there.
+//! totals equal a direct count in the store, and P writes the end-of-shift PDF; a return's
+//! timeline (F8) shows its inspection's photo. An operator has no F9. With
+//! RETURNHUB_SCREENSHOT_DIR set, the reports, search and timeline screens are saved there.
 
 mod support;
 
@@ -25,8 +25,8 @@ const PROCESSED_TODAY: &str = "SELECT DISTINCT aggregate_id FROM events
       AND substr(recorded_at, 1, 10) = strftime('%Y-%m-%d', 'now')";
 
 /// Receives, passes and processes `n` one-item returns of Kōwhai whose reason needs no photo,
-/// as Aroha at the bench; their ids.
-fn process_some(dir: &Path, n: usize) -> Vec<String> {
+/// as Aroha at the bench, the first with a photo of its item; their ids and connotes.
+fn process_some(dir: &Path, n: usize) -> Vec<(String, String)> {
     let hub = Hub::open(HubOptions::demo(dir)).unwrap();
     hub.sign_in("OP-1001", "1111").unwrap();
     let connotes: Vec<String> = hub.with_store(|s| {
@@ -49,10 +49,24 @@ fn process_some(dir: &Path, n: usize) -> Vec<String> {
             .unwrap()
     });
     assert_eq!(connotes.len(), n);
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        64,
+        48,
+        image::Rgb([200, 120, 30]),
+    ))
+    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    .unwrap();
     connotes
         .iter()
-        .map(|connote| {
+        .enumerate()
+        .map(|(k, connote)| {
             let ret = hub.scan(connote).unwrap().ret.unwrap();
+            let photos = if k == 0 {
+                vec![hub.add_photo(&png).unwrap().hash]
+            } else {
+                vec![]
+            };
             hub.inspect_item(InspectRequest {
                 return_id: ret.id.clone(),
                 item_id: ret.items[0].id.clone(),
@@ -62,11 +76,11 @@ fn process_some(dir: &Path, n: usize) -> Vec<String> {
                 grade: Some(returnhub_core::rules::Grade::A),
                 disposition: None,
                 note: None,
-                photos: vec![],
+                photos,
             })
             .unwrap();
             hub.process_return(&ret.id).unwrap();
-            ret.id
+            (ret.id, connote.clone())
         })
         .collect()
 }
@@ -164,8 +178,7 @@ fn a_supervisor_reads_todays_reports_with_charts_and_exports_them() {
     assert_eq!(items, processed.len() as i64);
     assert_eq!(csv_items, items);
 
-    // P writes the end-of-shift summary.
-    driver.execute("document.getElementById('reports-screen').focus()");
+    // P writes the end-of-shift summary (the keys are the screen's once the figures show).
     driver.keys("p", 0);
     let said = driver.wait_for(10, "the summary", |d| {
         Some(status_text(d)).filter(|t| t.starts_with("End-of-shift summary written"))
@@ -180,23 +193,41 @@ fn a_supervisor_reads_todays_reports_with_charts_and_exports_them() {
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("Returns processed: 2"), "{text}");
 
-    if let Some(shots) = std::env::var_os("RETURNHUB_SCREENSHOT_DIR") {
-        let shots = Path::new(&shots);
+    let shots = std::env::var_os("RETURNHUB_SCREENSHOT_DIR").map(std::path::PathBuf::from);
+    if let Some(shots) = &shots {
         std::fs::create_dir_all(shots).unwrap();
         std::fs::write(shots.join("reports.png"), driver.screenshot_png()).unwrap();
-        driver.keys(&F8.to_string(), 0);
-        driver.wait_for(10, "the search screen", |d| {
-            d.visible("search-screen").then_some(())
-        });
-        driver.execute("const b = document.getElementById('search-key'); b.value = ''; b.focus();");
-        driver.keys(&ENTER.to_string(), 0);
+    }
+
+    // The first return's timeline (F8) shows its inspection's photo.
+    driver.keys(&F8.to_string(), 0);
+    driver.wait_for(10, "the search screen", |d| {
+        d.visible("search-screen").then_some(())
+    });
+    if let Some(shots) = &shots {
         std::thread::sleep(std::time::Duration::from_millis(600));
         std::fs::write(shots.join("search.png"), driver.screenshot_png()).unwrap();
-        driver.execute("document.getElementById('search-screen').focus();");
-        driver.keys(&ENTER.to_string(), 0);
-        driver.wait_for(10, "the timeline", |d| {
-            d.visible("search-timeline").then_some(())
-        });
+    }
+    let (photographed, connote) = &processed[0];
+    driver.execute("const b = document.getElementById('search-key'); b.value = ''; b.focus();");
+    driver.keys(&format!("{connote}{ENTER}"), 40);
+    driver.wait_for(10, "the return found", |d| {
+        d.execute("return document.querySelector('#search-table tbody tr')?.dataset.returnId")
+            .as_str()
+            .filter(|id| id == photographed)
+            .map(|_| ())
+    });
+    driver.keys(&ENTER.to_string(), 0);
+    let shown = driver.wait_for(10, "the photo in the timeline", |d| {
+        d.execute(
+            "const img = document.querySelector('#timeline-list li[data-kind=event] .thumbs img');
+             return img && img.complete && img.naturalWidth > 0 ? img.src.slice(0, 23) : null",
+        )
+        .as_str()
+        .map(str::to_owned)
+    });
+    assert_eq!(shown, "data:image/jpeg;base64,");
+    if let Some(shots) = &shots {
         driver.execute("document.getElementById('search-timeline').scrollIntoView()");
         std::thread::sleep(std::time::Duration::from_millis(300));
         std::fs::write(shots.join("timeline.png"), driver.screenshot_png()).unwrap();

@@ -223,9 +223,11 @@ pub fn add_photo(state: State<'_, AppState>, request: tauri::ipc::Request<'_>) -
 
 #[tauri::command]
 #[tracing::instrument(skip(state))]
-pub fn photo_data_url(state: State<'_, AppState>, hash: String) -> Reply<String> {
+pub async fn photo_data_url(state: State<'_, AppState>, hash: String) -> Reply<String> {
     short_input("photo id", &hash, 64)?;
-    Ok(state.hub.photo_data_url(&hash)?)
+    // Off the window's thread: it reads the photo from disk.
+    let hub = state.hub.clone();
+    off_the_window(move || hub.photo_data_url(&hash)).await
 }
 
 #[tauri::command]

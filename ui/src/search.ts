@@ -228,6 +228,7 @@ export class Search {
         ...trail.map((e) => {
           const li = text("li", timelineLine(e));
           li.dataset["kind"] = e.kind;
+          if (e.photos.length) li.append(this.thumbnails(e.photos));
           return li;
         }),
       );
@@ -235,6 +236,27 @@ export class Search {
     } catch (e) {
       el("search-summary").textContent = message(e);
     }
+  }
+
+  /// An event's photos, small, each loaded from the hub's photo store as it comes.
+  private thumbnails(hashes: string[]): HTMLElement {
+    const box = document.createElement("span");
+    box.className = "thumbs";
+    for (const hash of hashes) {
+      const img = document.createElement("img");
+      img.alt = `photo ${hash.slice(0, 12)}`;
+      img.title = hash;
+      box.append(img);
+      this.call<string>("photo_data_url", { hash }).then(
+        (url) => {
+          img.src = url;
+        },
+        (e: unknown) => {
+          img.alt = `photo ${hash.slice(0, 12)}: ${message(e)}`;
+        },
+      );
+    }
+    return box;
   }
 
   /// Keys on the search screen outside its fields. True if used.

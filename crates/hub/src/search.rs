@@ -9,6 +9,7 @@
 
 use returnhub_core::auth::Role;
 use returnhub_core::model::ReturnStatus;
+use returnhub_protocol::event::DomainEvent;
 use returnhub_store::ReturnQuery;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -109,6 +110,9 @@ pub struct TimelineEntry {
     pub device: Option<String>,
     pub hlc: Option<String>,
     pub what: String,
+    /// The photos it recorded (an inspection's, an extra item's, an exception's), by content
+    /// hash: `photo_data_url` shows each.
+    pub photos: Vec<String>,
 }
 
 /// The start of day `day` (YYYY-MM-DD, UTC) in Unix ms, or why it is not a day (`what` names
@@ -168,10 +172,15 @@ impl Hub {
         let mut out = Vec::new();
         for row in store.events_for(return_id)? {
             let (device, hlc) = (row.device_id.clone(), row.hlc.clone());
-            let event: returnhub_protocol::event::DomainEvent = serde_json::from_str(&row.payload)
-                .map_err(|e| {
-                    HubError::Corrupt(format!("event {} cannot be read: {e}", row.event_id))
-                })?;
+            let event: DomainEvent = serde_json::from_str(&row.payload).map_err(|e| {
+                HubError::Corrupt(format!("event {} cannot be read: {e}", row.event_id))
+            })?;
+            let photos = match &event {
+                DomainEvent::ItemInspected(i) => i.photos.clone(),
+                DomainEvent::ExtraItemRecorded(x) => x.photos.clone(),
+                DomainEvent::ExceptionRaised(e) => e.photos.clone(),
+                _ => Vec::new(),
+            };
             let entry =
                 crate::supervisor::audit_entry(&store, row, crate::supervisor::describe(&event))?;
             out.push(TimelineEntry {
@@ -182,6 +191,7 @@ impl Hub {
                 device: Some(device),
                 hlc: Some(hlc),
                 what: entry.what,
+                photos,
             });
         }
         for t in store.tracking_in_for(return_id)? {
@@ -193,6 +203,7 @@ impl Hub {
                 device: None,
                 hlc: None,
                 what: format!("Carrier: {} {} ({})", t.code, t.status, t.connote),
+                photos: Vec::new(),
             });
         }
         for d in store.deliveries_for(return_id)? {
@@ -213,6 +224,7 @@ impl Hub {
                 device: None,
                 hlc: None,
                 what: format!("Told {}: {outcome}", d.code),
+                photos: Vec::new(),
             });
         }
         for (_, _, payload) in store.actions_of(return_id)? {
@@ -238,6 +250,7 @@ impl Hub {
                         .map(|e| format!(" ({e})"))
                         .unwrap_or_default()
                 ),
+                photos: Vec::new(),
             });
         }
         // Merged in time order; lines at the same instant keep their order above.

@@ -252,8 +252,15 @@ fn a_returns_timeline_follows_it_from_upload_to_action() {
 
     hub.sign_in("OP-1001", "1111").unwrap();
     hub.scan(&connote).unwrap();
-    hub.inspect_item(support::passed(&return_id, &item))
+    // Passed with a photo of the item.
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(8, 8, image::Rgb([40, 90, 200])))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
+    let photo = hub.add_photo(&png).unwrap().hash;
+    let mut inspection = support::passed(&return_id, &item);
+    inspection.photos = vec![photo.clone()];
+    hub.inspect_item(inspection).unwrap();
     hub.process_return(&return_id).unwrap();
     let refused = ErrorView::from(hub.return_timeline(&return_id).unwrap_err());
     assert_eq!(refused.code, ErrorCode::Forbidden);
@@ -301,6 +308,17 @@ fn a_returns_timeline_follows_it_from_upload_to_action() {
     for e in timeline.iter().filter(|e| e.kind == "event") {
         assert!(e.device.is_some() && e.hlc.as_deref().is_some_and(|h| !h.is_empty()));
     }
+    // The inspection's photo is on its line, and only there.
+    let with_photos: Vec<&Vec<String>> = timeline
+        .iter()
+        .filter(|e| !e.photos.is_empty())
+        .map(|e| &e.photos)
+        .collect();
+    assert_eq!(with_photos, [&vec![photo.clone()]], "{lines:#?}");
+    assert!(hub
+        .photo_data_url(&photo)
+        .unwrap()
+        .starts_with("data:image/jpeg;base64,"));
     let scanned = &timeline[position(&format!("Scanned {connote}"))];
     assert_eq!(scanned.who, "Aroha Ngata");
     assert!(scanned.station.is_some());

@@ -20,4 +20,9 @@ who: string, station: string | null,
 /**
  * For an event: the device that recorded it and its hybrid logical clock stamp.
  */
-device: string | null, hlc: string | null, what: string, };
+device: string | null, hlc: string | null, what: string, 
+/**
+ * The photos it recorded (an inspection's, an extra item's, an exception's), by content
+ * hash: `photo_data_url` shows each.
+ */
+photos: Array<string>, };
