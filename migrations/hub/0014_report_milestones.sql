@@ -25,6 +25,7 @@ CREATE INDEX return_milestones_by_processed ON return_milestones
 -- report_counts: counters by measure, hour (YYYY-MM-DDTHH, UTC: a station's local day is a
 -- range of whole hours in every zone but a few half-hour ones), retailer, person and station.
 -- Measures and their keys:
+--   expected   k1 source, k2 hub: n returns             when the return was made (no person)
 --   received   n parcels                                 at the receipt, by who received it
 --   processed  n returns, amount = their items           } at the processing (or the close of
 --   reason     k1 reason, k2 sub-reason: n items,        } a return never processed), by who
@@ -141,6 +142,10 @@ WHERE confirmed_at IS NOT NULL GROUP BY return_id
 ON CONFLICT (return_id) DO UPDATE SET confirmed_at = excluded.confirmed_at;
 
 -- @counters: the counters from the rows above (the benchmarks' bulk stores run this part too).
+INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
+SELECT 'expected', substr(created_at, 1, 13), retailer_id, '', '', source, hub_id, count(*)
+FROM returns GROUP BY 2, 3, 6, 7;
+
 INSERT INTO report_counts (measure, period, retailer_id, actor, station, n)
 SELECT 'received', substr(received_at, 1, 13), coalesce(retailer_id, ''),
        coalesce(received_by, ''), coalesce(received_station, ''), count(*)

@@ -148,7 +148,7 @@ pub struct ReportSet {
 }
 
 /// Every report, by name, in the order the screen shows them.
-pub const REPORT_NAMES: [&str; 10] = [
+pub const REPORT_NAMES: [&str; 12] = [
     "throughput_hour",
     "throughput_operator",
     "throughput_station",
@@ -159,6 +159,8 @@ pub const REPORT_NAMES: [&str; 10] = [
     "money",
     "open_exceptions",
     "troubled_actions",
+    "uploads",
+    "awaited",
 ];
 
 fn col(key: &str, label: &str, kind: ColumnKind) -> ReportColumn {
@@ -583,6 +585,66 @@ impl Hub {
                 })
                 .collect(),
             chart: None,
+        });
+        tables.push(ReportTable {
+            name: "uploads".into(),
+            title: "What was sent".into(),
+            about: "Returns made in the period, by retailer, where they came from (the Upload \
+                    API's partner, a partner platform, the portal, the bench's orphan intake) \
+                    and the hub they were sent to (the person and station filters do not \
+                    apply). Rows the Upload API refused are not here yet."
+                .into(),
+            columns: vec![
+                col("retailer", "Retailer", ColumnKind::Text),
+                col("source", "Source", ColumnKind::Text),
+                col("hub", "Hub", ColumnKind::Text),
+                col("returns", "Returns", ColumnKind::Count),
+            ],
+            rows: store
+                .report_uploads(&query)?
+                .into_iter()
+                .map(|u| {
+                    vec![
+                        retailer_name(&u.retailer_id).into(),
+                        u.source.replace('_', " ").into(),
+                        u.hub_id.into(),
+                        u.returns.into(),
+                    ]
+                })
+                .collect(),
+            chart: None,
+        });
+        tables.push(ReportTable {
+            name: "awaited".into(),
+            title: "Expected, not yet here".into(),
+            about: "Returns this hub expects that have not reached it, now, by how long ago \
+                    they were made (the period does not apply); F8 lists them, oldest first."
+                .into(),
+            columns: vec![
+                col("retailer", "Retailer", ColumnKind::Text),
+                col("status", "Status", ColumnKind::Text),
+                col("under_1d", "Under a day", ColumnKind::Count),
+                col("1d_to_3d", "1–3 days", ColumnKind::Count),
+                col("3d_to_7d", "3–7 days", ColumnKind::Count),
+                col("7d_to_14d", "7–14 days", ColumnKind::Count),
+                col("over_14d", "Over 14 days", ColumnKind::Count),
+            ],
+            rows: store
+                .report_awaited(&query, &self.options().hub_id, &now)?
+                .into_iter()
+                .map(|a| {
+                    vec![
+                        retailer_name(&a.retailer_id).into(),
+                        a.status.replace('_', " ").into(),
+                        a.under_1d.into(),
+                        a.under_3d.into(),
+                        a.under_7d.into(),
+                        a.under_14d.into(),
+                        a.older.into(),
+                    ]
+                })
+                .collect(),
+            chart: chart("bar", 0, &[2, 3, 4, 5, 6]),
         });
         debug_assert!(tables
             .iter()

@@ -264,6 +264,29 @@ fn reports_count_what_the_bench_did_and_export_the_same_figures() {
     assert_eq!(all_ages, open);
     assert!(open >= 1);
 
+    // What was sent: every return made today, by retailer, source and hub.
+    let made_today: i64 = one(
+        &hub,
+        "SELECT count(*) FROM returns WHERE created_at LIKE '2026-11-23%'",
+    );
+    assert_eq!(sum(table(&set, "uploads"), "returns"), made_today);
+    let ever = hub.reports(ReportFilter::default()).unwrap();
+    let made: i64 = one(&hub, "SELECT count(*) FROM returns");
+    assert!(made > 0);
+    assert_eq!(sum(table(&ever, "uploads"), "returns"), made);
+    // Expected, not yet here: this hub's returns not yet received, whatever their age.
+    let awaited: i64 = one(
+        &hub,
+        "SELECT count(*) FROM returns WHERE hub_id = 'AKL' AND status IN ('expected', 'in_transit')",
+    );
+    let awaited_table = table(&set, "awaited");
+    let all_ages: i64 = ["under_1d", "1d_to_3d", "3d_to_7d", "7d_to_14d", "over_14d"]
+        .iter()
+        .map(|k| sum(awaited_table, k))
+        .sum();
+    assert!(awaited > 0);
+    assert_eq!(all_ages, awaited);
+
     // A filter narrows: another day has nothing; the operator has everything.
     let tomorrow = hub
         .reports(ReportFilter {

@@ -10,7 +10,8 @@
 //! and the whole 90 days; "bare" is the plain SQL aggregate over the rows the report counts
 //! (returns, items, inspections, actions: what a report would read without the counters the
 //! projection keeps). The search rows are a supervisor's F8 over the same store. Prints medians
-//! and ratios; asserts nothing about time.
+//! and ratios; asserts nothing about time. "Expected, not yet here" is timed on the lookup
+//! bench's store of 1M returns all still expected.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -158,6 +159,13 @@ fn main() {
             ),
         ),
         (
+            "what was sent",
+            Box::new(|q| store.report_uploads(q).unwrap().len()),
+            "SELECT retailer_id, source, hub_id, count(*) FROM returns
+             WHERE created_at >= ?1 AND created_at < ?2 GROUP BY 1, 2, 3"
+                .to_owned(),
+        ),
+        (
             "failed and unknown actions",
             Box::new(|q| store.report_troubled_actions(q).unwrap().0.len()),
             // Not by period: what stands now (?1 and ?2 unused).
@@ -212,6 +220,34 @@ fn main() {
         limit: 50,
         ..ReturnQuery::default()
     };
+    // "Expected, not yet here" reads the returns still awaited, now: none in this store, all
+    // of them in the lookup bench's store of 1M expected returns (its worst case).
+    let awaiting = Store::open(&returnhub_store::bulk::bench_store(returns, 5)).unwrap();
+    let awaiting_bare = Connection::open(returnhub_store::bulk::bench_store(returns, 5)).unwrap();
+    let now = "2026-12-01T00:00:00.000Z";
+    let t_ours = time(runs, || {
+        awaiting
+            .report_awaited(&ReportQuery::default(), "AKL", now)
+            .unwrap()
+            .len()
+    });
+    let t_bare = time(runs, || {
+        bare(
+            &awaiting_bare,
+            "SELECT retailer_id, status, count(*), min(created_at) FROM returns
+             WHERE hub_id = 'AKL' AND status IN ('expected', 'in_transit')
+               AND ?1 IS NOT NULL AND ?2 IS NOT NULL GROUP BY 1, 2",
+            now,
+            now,
+        )
+    });
+    println!(
+        "| expected, not yet here ({returns} awaited) | now | {} | {} | {} |",
+        ms(t_ours),
+        ms(t_bare),
+        ratio(t_ours, t_bare)
+    );
+
     println!("\nF8 over the same store (the search bench compares it with bare SQL):");
     for (name, q) in [
         ("search by connote", by_connote),

@@ -11,6 +11,7 @@
 //! that whole day.
 
 use returnhub_core::model::ReturnStatus;
+use returnhub_core::record::ReturnRecord;
 use returnhub_core::trigger::ActionDue;
 use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -95,6 +96,31 @@ pub struct MoneyRow {
     pub due_minor: i64,
     pub confirmed: u64,
     pub confirmed_minor: i64,
+}
+
+/// Returns made for a hub (uploaded, sent by a partner, opened at a bench) in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub retailer_id: String,
+    /// Where it came from: the Upload API's partner source, `portal`, `returns_prime`,
+    /// `orphan_intake`, …
+    pub source: String,
+    pub hub_id: String,
+    pub returns: u64,
+}
+
+/// Returns a hub expects that have not reached it, of one retailer and status, by how long
+/// ago they were made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AwaitedRow {
+    pub retailer_id: String,
+    /// expected or in_transit.
+    pub status: String,
+    pub under_1d: u64,
+    pub under_3d: u64,
+    pub under_7d: u64,
+    pub under_14d: u64,
+    pub older: u64,
 }
 
 /// Open exceptions of one kind by how long they have been open.
@@ -418,6 +444,62 @@ impl Store {
         Ok(rows.into_values().collect())
     }
 
+    /// The returns made in the period by retailer, source and hub, most first.
+    pub fn report_uploads(&self, q: &ReportQuery) -> Result<Vec<UploadRow>> {
+        let (filter, args) = counts_filter(q, "expected", false);
+        let sql = format!(
+            "SELECT c.retailer_id, c.k1, c.k2, sum(c.n) FROM report_counts c WHERE {filter}
+             GROUP BY 1, 2, 3 HAVING sum(c.n) != 0 ORDER BY 4 DESC, 1, 2, 3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(UploadRow {
+                    retailer_id: r.get(0)?,
+                    source: r.get(1)?,
+                    hub_id: r.get(2)?,
+                    returns: count(r.get(3)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The returns `hub_id` expects that have not reached it (expected or in transit) now
+    /// (`now`, RFC 3339), by retailer, status and age; of one retailer if the query names one.
+    pub fn report_awaited(
+        &self,
+        q: &ReportQuery,
+        hub_id: &str,
+        now: &str,
+    ) -> Result<Vec<AwaitedRow>> {
+        let days = "(julianday(?2) - julianday(r.created_at))";
+        let sql = format!(
+            "SELECT r.retailer_id, r.status, sum({days} < 1), sum({days} >= 1 AND {days} < 3),
+                    sum({days} >= 3 AND {days} < 7), sum({days} >= 7 AND {days} < 14),
+                    sum({days} >= 14)
+             FROM returns r
+             WHERE r.hub_id = ?1 AND r.status IN ('expected', 'in_transit')
+               AND (?3 IS NULL OR r.retailer_id = ?3)
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![hub_id, now, q.retailer_id], |r| {
+                Ok(AwaitedRow {
+                    retailer_id: r.get(0)?,
+                    status: r.get(1)?,
+                    under_1d: count(r.get(2)?),
+                    under_3d: count(r.get(3)?),
+                    under_7d: count(r.get(4)?),
+                    under_14d: count(r.get(5)?),
+                    older: count(r.get(6)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// The exceptions open now (`now`, RFC 3339) by kind and age; of one retailer's returns
     /// if the query names one (an unknown parcel has no retailer and is then left out).
     pub fn report_open_exceptions(
@@ -627,17 +709,28 @@ pub(crate) fn note_status(
     add_shares(tx, shares, return_id, 1)
 }
 
-/// Projection: a return became known (its retailer fills a row a synced status change made
-/// first); one created already received counts as received from its creation.
+/// Projection: a return became known: it counts as sent for its hub, its retailer fills a
+/// row a synced status change made first, and one created already received counts as
+/// received from its creation.
 pub(crate) fn note_return(
     tx: &Transaction<'_>,
-    return_id: &str,
-    retailer_id: &str,
-    status: ReturnStatus,
-    created_at: &str,
+    r: &ReturnRecord,
     actor: &str,
     station: Option<&str>,
 ) -> Result<()> {
+    let (return_id, retailer_id, status, created_at) = (
+        r.id.as_str(),
+        r.retailer_id.as_str(),
+        r.status,
+        r.created_at.as_str(),
+    );
+    // What was sent for the hub: by the hour it was made, its source and its hub.
+    tx.prepare_cached(&format!(
+        "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
+         VALUES ('expected', substr(?1, 1, 13), ?2, '', '', ?3, ?4, 1)
+         {ADD}"
+    ))?
+    .execute(params![created_at, retailer_id, r.source, r.hub_id])?;
     if matches!(
         status,
         ReturnStatus::Received | ReturnStatus::Processed | ReturnStatus::Closed

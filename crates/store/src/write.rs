@@ -468,15 +468,7 @@ impl WriteTx<'_> {
                     other => other.into(),
                 })?;
         }
-        crate::reports::note_return(
-            &self.tx,
-            &r.id,
-            &r.retailer_id,
-            r.status,
-            &r.created_at,
-            &self.actor,
-            self.station.as_deref(),
-        )
+        crate::reports::note_return(&self.tx, r, &self.actor, self.station.as_deref())
     }
 
     fn project_retailer(&self, r: &RetailerRecord) -> Result<()> {
