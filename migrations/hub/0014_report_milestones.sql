@@ -77,12 +77,16 @@ FROM (SELECT json_extract(payload, '$.key') AS key, min(recorded_at) AS at FROM 
       WHERE kind = 'action_confirmed' GROUP BY 1) AS c
 WHERE c.key = report_actions.key;
 
+-- From the log, so a return whose own record is held (not applied here) has its row too.
 INSERT INTO return_milestones (return_id, retailer_id)
-SELECT id, retailer_id FROM returns
-WHERE id IN (SELECT aggregate_id FROM events WHERE kind = 'return_status_changed'
-               AND json_extract(payload, '$.to') IN ('received', 'processed', 'closed'))
-   OR id IN (SELECT aggregate_id FROM events WHERE kind = 'return_expected'
-               AND json_extract(payload, '$.status') IN ('received', 'processed', 'closed'));
+SELECT ids.id, (SELECT retailer_id FROM returns WHERE returns.id = ids.id)
+FROM (SELECT aggregate_id AS id FROM events WHERE kind = 'return_status_changed'
+        AND json_extract(payload, '$.to') IN ('received', 'processed', 'closed')
+      UNION
+      SELECT id FROM returns
+      WHERE id IN (SELECT aggregate_id FROM events WHERE kind = 'return_expected'
+                     AND json_extract(payload, '$.status') IN ('received', 'processed', 'closed'))
+     ) AS ids;
 
 UPDATE return_milestones SET
     received_at = (SELECT e.recorded_at FROM events e
@@ -138,7 +142,7 @@ WHERE processed_at IS NOT NULL;
 
 INSERT INTO return_milestones (return_id, retailer_id, confirmed_at)
 SELECT return_id, retailer_id, max(confirmed_at) FROM report_actions
-WHERE confirmed_at IS NOT NULL GROUP BY return_id
+WHERE confirmed_at IS NOT NULL AND kind != '' GROUP BY return_id
 ON CONFLICT (return_id) DO UPDATE SET confirmed_at = excluded.confirmed_at;
 
 -- @counters: the counters from the rows above (the benchmarks' bulk stores run this part too).
@@ -192,4 +196,4 @@ WHERE m.processed_at IS NOT NULL AND a.kind != '' GROUP BY 2, 3, 4, 5, 6, 7;
 INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
 SELECT 'confirmed', substr(confirmed_at, 1, 13), retailer_id, '', '', kind, currency, count(*),
        sum(minor)
-FROM report_actions WHERE confirmed_at IS NOT NULL GROUP BY 2, 3, 6, 7;
+FROM report_actions WHERE confirmed_at IS NOT NULL AND kind != '' GROUP BY 2, 3, 6, 7;

@@ -652,10 +652,11 @@ const PROCESSED_SHARE: [&str; 5] = [
      WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND a.kind != '' GROUP BY 6, 7",
 ];
 
-fn add_shares(tx: &Transaction<'_>, sqls: &[&str], return_id: &str, sign: i64) -> Result<()> {
+/// Adds `sign` (1 or -1) times the shares `sqls` of `id` (a return's, or an action's).
+fn add_shares(tx: &Transaction<'_>, sqls: &[&str], id: &str, sign: i64) -> Result<()> {
     for sql in sqls {
         tx.prepare_cached(&format!("{sql}\n     {ADD}"))?
-            .execute(params![return_id, sign])?;
+            .execute(params![id, sign])?;
     }
     Ok(())
 }
@@ -715,6 +716,7 @@ pub(crate) fn note_status(
 pub(crate) fn note_return(
     tx: &Transaction<'_>,
     r: &ReturnRecord,
+    recounting: bool,
     actor: &str,
     station: Option<&str>,
 ) -> Result<()> {
@@ -731,6 +733,18 @@ pub(crate) fn note_return(
          {ADD}"
     ))?
     .execute(params![created_at, retailer_id, r.source, r.hub_id])?;
+    if recounting {
+        // Synced before its return: the milestone learns its retailer and items, and the
+        // shares taken out by `before_return` go back with them.
+        tx.prepare_cached(
+            "UPDATE return_milestones SET retailer_id = ?2,
+               items = CASE WHEN processed_at IS NOT NULL
+                            THEN (SELECT count(*) FROM return_items WHERE return_id = ?1) END
+             WHERE return_id = ?1",
+        )?
+        .execute(params![return_id, retailer_id])?;
+        add_shares(tx, &all_shares(), return_id, 1)?;
+    }
     if matches!(
         status,
         ReturnStatus::Received | ReturnStatus::Processed | ReturnStatus::Closed
@@ -744,28 +758,28 @@ pub(crate) fn note_return(
             station,
         )?;
     }
-    let unknown_retailer: bool = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM return_milestones
-               WHERE return_id = ?1 AND retailer_id IS NULL)",
-        )?
-        .query_row([return_id], |r| r.get(0))?;
-    if unknown_retailer {
-        let all: Vec<&str> = std::iter::once(RECEIVED_SHARE)
-            .chain(PROCESSED_SHARE)
-            .collect();
-        add_shares(tx, &all, return_id, -1)?;
-        // Its items too: a processing synced before the return counted none.
-        tx.prepare_cached(
-            "UPDATE return_milestones SET retailer_id = ?2,
-               items = CASE WHEN processed_at IS NOT NULL
-                            THEN (SELECT count(*) FROM return_items WHERE return_id = ?1) END
-             WHERE return_id = ?1",
-        )?
-        .execute(params![return_id, retailer_id])?;
-        add_shares(tx, &all, return_id, 1)?;
-    }
     Ok(())
+}
+
+/// Every share of a return: its receipt and what its processing counts.
+fn all_shares() -> Vec<&'static str> {
+    std::iter::once(RECEIVED_SHARE)
+        .chain(PROCESSED_SHARE)
+        .collect()
+}
+
+/// Projection, before a return's rows are written: when events about it came first (a
+/// status change or a confirmation synced ahead of it), its shares are taken out now, while
+/// they still count what they counted, to go back once its rows are there (`note_return`
+/// with `recounting`). Whether it did.
+pub(crate) fn before_return(tx: &Transaction<'_>, return_id: &str) -> Result<bool> {
+    let known: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM return_milestones WHERE return_id = ?1)")?
+        .query_row([return_id], |r| r.get(0))?;
+    if known {
+        add_shares(tx, &all_shares(), return_id, -1)?;
+    }
+    Ok(known)
 }
 
 /// Projection: an action became due (here, at another device of the hub, or at the central
@@ -799,63 +813,59 @@ pub(crate) fn note_action_due(tx: &Transaction<'_>, action: &ActionDue) -> Resul
         Ok(())
     })?;
     if let Some(Some(_)) = confirmed_first {
-        count_confirmation(tx, action.key.as_str())?;
+        add_shares(tx, &[CONFIRMED_SHARE], action.key.as_str(), 1)?;
+        refresh_confirmed(tx, &action.return_id)?;
     }
     Ok(())
 }
 
-/// Projection: the action `key` of `return_id` was confirmed at `at`: its return's latest
-/// confirmation, and, the first time only, the confirmed money. A confirmation whose action
-/// this store has not seen yet is kept until it comes.
+/// Action ?1's share of the confirmed money, times ?2 (nothing before both its kind and its
+/// confirmation are known).
+const CONFIRMED_SHARE: &str = "INSERT INTO report_counts (measure, period, retailer_id, actor,
+       station, k1, k2, n, amount)
+     SELECT 'confirmed', substr(confirmed_at, 1, 13), retailer_id, '', '', kind, currency, ?2,
+       ?2 * minor
+     FROM report_actions WHERE key = ?1 AND kind != '' AND confirmed_at IS NOT NULL";
+
+/// A return's last confirmation: the latest of its actions' (each its earliest).
+fn refresh_confirmed(tx: &Transaction<'_>, return_id: &str) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO return_milestones (return_id, retailer_id, confirmed_at)
+         SELECT return_id, retailer_id, max(confirmed_at) FROM report_actions
+         WHERE return_id = ?1 AND kind != '' AND confirmed_at IS NOT NULL GROUP BY return_id
+         ON CONFLICT (return_id) DO UPDATE SET confirmed_at = excluded.confirmed_at",
+    )?
+    .execute([return_id])?;
+    Ok(())
+}
+
+/// Projection: the action `key` of `return_id` was confirmed at `at`. Its earliest
+/// confirmation counts, whichever order they arrive in; a confirmation whose action this
+/// store has not seen yet is kept until it comes.
 pub(crate) fn note_confirmed(
     tx: &Transaction<'_>,
     key: &str,
     return_id: &str,
     at: &str,
 ) -> Result<()> {
-    let first = tx
-        .prepare_cached(
-            "UPDATE report_actions SET confirmed_at = ?2 WHERE key = ?1 AND confirmed_at IS NULL",
-        )?
-        .execute(params![key, at])?
-        == 1;
-    let known: bool = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM report_actions WHERE key = ?1)")?
-        .query_row([key], |r| r.get(0))?;
-    if !known {
-        tx.prepare_cached(
-            "INSERT INTO report_actions (key, return_id, retailer_id, kind, confirmed_at)
-             VALUES (?1, ?2, '', '', ?3)",
-        )?
-        .execute(params![key, return_id, at])?;
-        return Ok(());
-    }
-    if first {
-        count_confirmation(tx, key)?;
-    }
-    Ok(())
-}
-
-/// The confirmation of action `key` (its row has its kind and confirmation): its return's
-/// latest confirmation and the confirmed money.
-fn count_confirmation(tx: &Transaction<'_>, key: &str) -> Result<()> {
+    add_shares(tx, &[CONFIRMED_SHARE], key, -1)?;
     tx.prepare_cached(
-        "INSERT INTO return_milestones (return_id, retailer_id, confirmed_at)
-         SELECT return_id, retailer_id, confirmed_at FROM report_actions WHERE key = ?1
-         ON CONFLICT (return_id) DO UPDATE SET confirmed_at = excluded.confirmed_at
-         WHERE return_milestones.confirmed_at IS NULL
-            OR excluded.confirmed_at > return_milestones.confirmed_at",
+        "INSERT INTO report_actions (key, return_id, retailer_id, kind, confirmed_at)
+         VALUES (?1, ?2, '', '', ?3)
+         ON CONFLICT (key) DO UPDATE SET confirmed_at = excluded.confirmed_at
+         WHERE report_actions.confirmed_at IS NULL
+            OR excluded.confirmed_at < report_actions.confirmed_at",
     )?
-    .execute([key])?;
-    tx.prepare_cached(&format!(
-        "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n,
-           amount)
-         SELECT 'confirmed', substr(confirmed_at, 1, 13), retailer_id, '', '', kind, currency,
-           1, minor
-         FROM report_actions WHERE key = ?1
-         {ADD}"
-    ))?
-    .execute([key])?;
+    .execute(params![key, return_id, at])?;
+    add_shares(tx, &[CONFIRMED_SHARE], key, 1)?;
+    let real: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM report_actions WHERE key = ?1 AND kind != '')",
+        )?
+        .query_row([key], |r| r.get(0))?;
+    if real {
+        refresh_confirmed(tx, return_id)?;
+    }
     Ok(())
 }
 

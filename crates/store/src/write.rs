@@ -417,6 +417,7 @@ impl WriteTx<'_> {
     }
 
     fn project_return(&self, r: &ReturnRecord) -> Result<()> {
+        let recounting = crate::reports::before_return(&self.tx, &r.id)?;
         let at = &r.created_at;
         self.tx
             .prepare_cached(
@@ -468,7 +469,13 @@ impl WriteTx<'_> {
                     other => other.into(),
                 })?;
         }
-        crate::reports::note_return(&self.tx, r, &self.actor, self.station.as_deref())
+        crate::reports::note_return(
+            &self.tx,
+            r,
+            recounting,
+            &self.actor,
+            self.station.as_deref(),
+        )
     }
 
     fn project_retailer(&self, r: &RetailerRecord) -> Result<()> {

@@ -743,3 +743,135 @@ fn counters(path: &std::path::Path) -> Vec<(String, String, String, String, Stri
     .collect::<rusqlite::Result<Vec<_>>>()
     .unwrap()
 }
+
+/// A return whose processing and an action's confirmations (the later one first) are synced
+/// before the return itself and its action: once everything has arrived, its counters are
+/// what the migration counts from scratch, its items included.
+#[test]
+fn a_return_synced_after_its_processing_counts_its_items_once_it_arrives() {
+    use returnhub_core::trigger::{actions_due, ItemOutcome, ReturnEvent};
+    use returnhub_store::ReportQuery;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("hub.sqlite3")).unwrap();
+    // The retailer and the order, but not the return.
+    let mut events = seed();
+    let DomainEvent::ReturnExpected(mut record) = events.pop().unwrap() else {
+        panic!("the seed ends with its return");
+    };
+    store
+        .write(NOW, |tx| {
+            for event in events {
+                tx.append(EventInput {
+                    event,
+                    actor: "u-1".into(),
+                    station: None,
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    record.items.push(ReturnItemRecord {
+        id: "i2".into(),
+        ..record.items[0].clone()
+    });
+    let due = actions_due(
+        Trigger::Processing,
+        ReturnEvent::Processed,
+        "acme",
+        "r1",
+        &[ItemOutcome {
+            item_id: "i1".into(),
+            outcome: Outcome::Refund,
+            amount: Some(Money::new(700, "AUD".parse().unwrap())),
+        }],
+    );
+    let minute = 60_000;
+    let mut other = HlcClock::new("other");
+    let confirmed = DomainEvent::ActionConfirmed {
+        key: due[0].key.clone(),
+        return_id: "r1".into(),
+        target: "shopify".into(),
+        reference: "gid://shopify/Refund/9".into(),
+        paid: None,
+    };
+    let earlier = remote(&mut other, NOW + 70 * minute, &confirmed);
+    let later = remote(&mut other, NOW + 130 * minute, &confirmed);
+    let pulls = [
+        vec![
+            remote(
+                &mut other,
+                NOW + minute,
+                &change(ReturnStatus::Expected, ReturnStatus::Received),
+            ),
+            remote(
+                &mut other,
+                NOW + 60 * minute,
+                &change(ReturnStatus::Received, ReturnStatus::Processed),
+            ),
+            later,
+        ],
+        vec![earlier],
+        vec![
+            remote(&mut other, NOW, &DomainEvent::ReturnExpected(record)),
+            remote(
+                &mut other,
+                NOW + 61 * minute,
+                &DomainEvent::ActionDue(due[0].clone()),
+            ),
+        ],
+    ];
+    for (n, batch) in pulls.iter().enumerate() {
+        store
+            .apply_remote_batch(
+                NOW + 200 * minute,
+                batch,
+                SyncCursor {
+                    events: n as i64 + 1,
+                    tracking: 0,
+                },
+            )
+            .unwrap();
+    }
+    let query = ReportQuery::default();
+    let by_person = store.report_throughput(&query, "actor").unwrap();
+    assert_eq!(
+        by_person
+            .iter()
+            .map(|r| (r.key.as_str(), r.processed, r.items))
+            .collect::<Vec<_>>(),
+        [("u-2", 1, 2)]
+    );
+    let reasons = store.report_reasons(&query).unwrap();
+    assert_eq!(
+        reasons
+            .iter()
+            .map(|r| (r.retailer_id.as_str(), r.items))
+            .collect::<Vec<_>>(),
+        [("acme", 2)]
+    );
+    let money = store.report_money(&query).unwrap();
+    assert_eq!(
+        (money[0].due, money[0].confirmed, money[0].confirmed_minor),
+        (1, 1, 700)
+    );
+    // The earliest confirmation counts, though it came second.
+    let spans = store.report_spans(&query).unwrap();
+    assert_eq!((spans[1].returns, spans[1].p50_ms), (1, 10 * minute));
+
+    let path = dir.path().join("hub.sqlite3");
+    drop(store);
+    let kept = counters(&path);
+    assert!(
+        kept.iter().all(|c| c.5 > 0),
+        "no negative or empty counter: {kept:?}"
+    );
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE return_milestones; DROP TABLE report_counts; DROP TABLE report_actions;
+             PRAGMA user_version = 13;",
+        )
+        .unwrap();
+    drop(Store::open(&path).unwrap());
+    assert_eq!(counters(&path), kept);
+}
