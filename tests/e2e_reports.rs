@@ -178,7 +178,10 @@ fn a_supervisor_reads_todays_reports_with_charts_and_exports_them() {
     assert_eq!(items, processed.len() as i64);
     assert_eq!(csv_items, items);
 
-    // P writes the end-of-shift summary (the keys are the screen's once the figures show).
+    // Enter in the form shows the figures and hands the keys to the screen: P writes the
+    // end-of-shift summary.
+    driver.keys(&ENTER.to_string(), 0);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     driver.keys("p", 0);
     let said = driver.wait_for(10, "the summary", |d| {
         Some(status_text(d)).filter(|t| t.starts_with("End-of-shift summary written"))

@@ -39,7 +39,7 @@ export class Reports {
   constructor(private readonly call: Call) {
     el<HTMLFormElement>("reports-form").addEventListener("submit", (e) => {
       e.preventDefault();
-      void this.run();
+      void this.run(true);
     });
     el("reports-pdf").addEventListener("click", () => void this.summaryPdf());
   }
@@ -53,23 +53,22 @@ export class Reports {
       el<HTMLInputElement>("reports-to").value = localDay(new Date());
     }
     from.focus();
-    void this.run();
+    void this.run(false);
   }
 
   private filter(): ReportFilter {
-    return filterOf(
-      {
-        from: el<HTMLInputElement>("reports-from").value,
-        to: el<HTMLInputElement>("reports-to").value,
-        retailer: el<HTMLSelectElement>("reports-retailer").value,
-        operator: el<HTMLSelectElement>("reports-operator").value,
-        station: el<HTMLSelectElement>("reports-station").value,
-      },
-      -new Date().getTimezoneOffset(),
-    );
+    return filterOf({
+      from: el<HTMLInputElement>("reports-from").value,
+      to: el<HTMLInputElement>("reports-to").value,
+      retailer: el<HTMLSelectElement>("reports-retailer").value,
+      operator: el<HTMLSelectElement>("reports-operator").value,
+      station: el<HTMLSelectElement>("reports-station").value,
+    });
   }
 
-  private async run(): Promise<void> {
+  /// Reads the reports again; `takeKeys`: the screen then takes the keys (P, /), as after a
+  /// search, rather than the field the person is in.
+  private async run(takeKeys: boolean): Promise<void> {
     const status = el("reports-status");
     status.textContent = "Counting…";
     try {
@@ -80,8 +79,7 @@ export class Reports {
         `${set.items} item(s).`;
       this.paint(set.tables);
       status.textContent = "";
-      // The keys go to the screen (P, /), as after a search; / goes back to the form.
-      el("reports-screen").focus({ preventScroll: true });
+      if (takeKeys) el("reports-screen").focus({ preventScroll: true });
     } catch (e) {
       status.textContent = message(e);
     }

@@ -23,26 +23,34 @@ export function cellText(cell: Cell, kind: ColumnKind): string {
   return cell;
 }
 
-/// The filter as the form says it: empty fields are no filter; days are the station's own
-/// (`offsetMinutes` east of UTC, as `-new Date().getTimezoneOffset()` gives it).
-export function filterOf(
-  form: {
-    from: string;
-    to: string;
-    retailer: string;
-    operator: string;
-    station: string;
-  },
-  offsetMinutes: number,
-): ReportFilter {
+/// The station's offset from UTC (minutes east) at local midnight starting `day`
+/// (YYYY-MM-DD) plus `days`; today's when `day` is not a day.
+export function offsetAt(day: string | null, days = 0): number {
+  const m = day ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(day) : null;
+  const at = m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + days) : new Date();
+  return -at.getTimezoneOffset();
+}
+
+/// The filter as the form says it: empty fields are no filter; days are the station's own,
+/// each bound at the offset it had then (daylight saving may change it in between).
+export function filterOf(form: {
+  from: string;
+  to: string;
+  retailer: string;
+  operator: string;
+  station: string;
+}): ReportFilter {
   const or = (v: string): string | null => (v.trim() ? v.trim() : null);
+  const from = or(form.from);
+  const to = or(form.to);
   return {
-    from: or(form.from),
-    to: or(form.to),
+    from,
+    to,
     retailer_id: or(form.retailer),
     operator: or(form.operator),
     station: or(form.station),
-    utc_offset_minutes: offsetMinutes,
+    utc_offset_minutes: offsetAt(from),
+    end_utc_offset_minutes: to ? offsetAt(to, 1) : null,
   };
 }
 

@@ -1,7 +1,7 @@
 // The reports screen's pure parts (node --test, on the esbuild bundle of reportview.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellText, chartOf, filterOf, humanMillis, localDay } from "../dist-test/reportview.mjs";
+import { cellText, chartOf, filterOf, humanMillis, localDay, offsetAt } from "../dist-test/reportview.mjs";
 
 test("durations read as the printed summary reads them", () => {
   assert.equal(humanMillis(950), "950 ms");
@@ -19,15 +19,19 @@ test("cells: nothing is empty, a duration is read, a number is unformatted", () 
   assert.equal(cellText("59.00", "decimal"), "59.00");
 });
 
-test("an empty field is no filter, and the station's offset goes along", () => {
-  assert.deepEqual(filterOf({ from: " 2026-11-23", to: "", retailer: "kowhai", operator: "", station: " " }, 780), {
+test("an empty field is no filter, and each bound carries the station's offset then", () => {
+  const filter = filterOf({ from: " 2026-11-23", to: "2026-11-24", retailer: "kowhai", operator: "", station: " " });
+  assert.deepEqual(filter, {
     from: "2026-11-23",
-    to: null,
+    to: "2026-11-24",
     retailer_id: "kowhai",
     operator: null,
     station: null,
-    utc_offset_minutes: 780,
+    utc_offset_minutes: -new Date(2026, 10, 23).getTimezoneOffset(),
+    end_utc_offset_minutes: -new Date(2026, 10, 25).getTimezoneOffset(),
   });
+  assert.equal(filterOf({ from: "", to: "", retailer: "", operator: "", station: "" }).end_utc_offset_minutes, null);
+  assert.equal(offsetAt("not a day"), -new Date().getTimezoneOffset());
 });
 
 test("today is the station's calendar day", () => {

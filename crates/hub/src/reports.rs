@@ -26,10 +26,15 @@ pub struct ReportFilter {
     /// A person (user id) who received or processed.
     pub operator: Option<String>,
     pub station: Option<String>,
-    /// The station's offset from UTC in minutes (east positive: +780 in New Zealand's summer):
-    /// days begin at the station's local midnight and hours read in its local time.
+    /// The station's offset from UTC in minutes (east positive: +780 in New Zealand's summer)
+    /// at the start of the first day: days begin at the station's local midnight, and hours
+    /// read in this offset.
     #[serde(default)]
     pub utc_offset_minutes: i32,
+    /// Its offset at the end of the last day, when daylight saving changed it in between
+    /// (none: the same).
+    #[serde(default)]
+    pub end_utc_offset_minutes: Option<i32>,
 }
 
 /// How a column's cells read.
@@ -198,24 +203,29 @@ fn offset_text(minutes: i32) -> String {
 }
 
 /// The largest offset a place on Earth keeps (Kiribati, +14:00), and then some.
-const MAX_OFFSET_MINUTES: i32 = 16 * 60;
+const MAX_OFFSET_MINUTES: u32 = 16 * 60;
 
 /// The store's query for a supervisor's filter: its local days as UTC instants.
 fn query_of(filter: &ReportFilter) -> Result<ReportQuery> {
     let offset = filter.utc_offset_minutes;
-    if offset.abs() > MAX_OFFSET_MINUTES {
-        return Err(HubError::Invalid(format!(
-            "{offset} minutes is not an offset from UTC"
-        )));
+    let end_offset = filter.end_utc_offset_minutes.unwrap_or(offset);
+    for o in [offset, end_offset] {
+        if o.unsigned_abs() > MAX_OFFSET_MINUTES {
+            return Err(HubError::Invalid(format!(
+                "{o} minutes is not an offset from UTC"
+            )));
+        }
     }
-    let shift = |ms: i64| returnhub_core::time::rfc3339(ms - i64::from(offset) * 60_000);
+    let at = |ms: i64, offset: i32| returnhub_core::time::rfc3339(ms - i64::from(offset) * 60_000);
     let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
     Ok(ReportQuery {
         from: given(&filter.from)
-            .map(|d| crate::search::day_ms(&d, "the first day").map(shift))
+            .map(|d| crate::search::day_ms(&d, "the first day").map(|ms| at(ms, offset)))
             .transpose()?,
         until: given(&filter.to)
-            .map(|d| crate::search::day_ms(&d, "the last day").map(|ms| shift(ms + 86_400_000)))
+            .map(|d| {
+                crate::search::day_ms(&d, "the last day").map(|ms| at(ms + 86_400_000, end_offset))
+            })
             .transpose()?,
         retailer_id: given(&filter.retailer_id),
         actor: given(&filter.operator),
@@ -859,6 +869,43 @@ fn text_table(t: &ReportTable) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_days_become_utc_instants_at_the_offset_each_bound_had() {
+        let day = |offset: i32, end: Option<i32>| {
+            let q = query_of(&ReportFilter {
+                from: Some("2026-04-04".into()),
+                to: Some("2026-04-05".into()),
+                utc_offset_minutes: offset,
+                end_utc_offset_minutes: end,
+                ..ReportFilter::default()
+            })
+            .unwrap();
+            (q.from.unwrap(), q.until.unwrap())
+        };
+        // Auckland: daylight saving ends on 5 April 2026 (+13:00 → +12:00).
+        assert_eq!(
+            day(780, Some(720)),
+            (
+                "2026-04-03T11:00:00.000Z".to_owned(),
+                "2026-04-05T12:00:00.000Z".to_owned()
+            )
+        );
+        assert_eq!(
+            day(-600, None),
+            (
+                "2026-04-04T10:00:00.000Z".to_owned(),
+                "2026-04-06T10:00:00.000Z".to_owned()
+            )
+        );
+        assert_eq!(local_hour("2026-04-03T11", 780), "2026-04-04 00:00");
+        assert_eq!(local_hour("2026-04-04T09", -570), "2026-04-03 23:30");
+        assert!(query_of(&ReportFilter {
+            utc_offset_minutes: i32::MIN,
+            ..ReportFilter::default()
+        })
+        .is_err());
+    }
 
     #[test]
     fn durations_read_as_a_person_reads_them() {

@@ -14,7 +14,13 @@ from: string | null, to: string | null, retailer_id: string | null,
  */
 operator: string | null, station: string | null, 
 /**
- * The station's offset from UTC in minutes (east positive: +780 in New Zealand's summer):
- * days begin at the station's local midnight and hours read in its local time.
+ * The station's offset from UTC in minutes (east positive: +780 in New Zealand's summer)
+ * at the start of the first day: days begin at the station's local midnight, and hours
+ * read in this offset.
  */
-utc_offset_minutes: number, };
+utc_offset_minutes: number, 
+/**
+ * Its offset at the end of the last day, when daylight saving changed it in between
+ * (none: the same).
+ */
+end_utc_offset_minutes: number | null, };
