@@ -93,7 +93,8 @@ fn a_mornings_work(hub: &Hub, clock: &AtomicI64, connotes: &[String], minutes: i
         }
         if n + 1 == connotes.len() {
             inspection.qc = Some(QcStatus::Fail);
-            inspection.qc_reason = Some("TAG_MISSING".into());
+            // Kōwhai's own QC reason: its label is found without a retailer filter too.
+            inspection.qc_reason = Some("PILLING".into());
             inspection.grade = Some(Grade::C);
             inspection.photos = vec![hub.add_photo(&png()).unwrap().hash];
         }
@@ -225,11 +226,11 @@ fn reports_count_what_the_bench_did_and_export_the_same_figures() {
     assert_eq!(failed.len(), 1);
     assert_eq!(
         failed[0][column(qc, "qc_reason_code")],
-        Cell::Text("TAG_MISSING".into())
+        Cell::Text("PILLING".into())
     );
     assert_eq!(
         failed[0][column(qc, "qc_reason")],
-        Cell::Text("Tag missing".into())
+        Cell::Text("Pilling".into())
     );
     assert_eq!(sum(table(&set, "grades"), "items"), items);
 
@@ -416,7 +417,7 @@ fn reports_count_what_the_bench_did_and_export_the_same_figures() {
         "Period: 2026-11-23 to 2026-11-23",
         &format!("Returns received: {}", set.received),
         "Why they came back",
-        "Tag missing",
+        "Pilling",
         "Dock to stock",
         "7 min",
     ] {

@@ -6,9 +6,9 @@
 //! the station that processed them); throughput also counts parcels *received*, and money also
 //! what was *confirmed* in the period. They read `report_counts` and `return_milestones`
 //! (migration 0014), which the projection keeps for local and synced events alike: a report
-//! over a million returns reads a few thousand counters, not the rows they count. Periods are
-//! whole hours for throughput and whole days (UTC) for the rest: a bound inside a day counts
-//! that whole day.
+//! over a million returns reads a few thousand counters, not the rows they count. Counters
+//! are by the UTC hour: a bound inside an hour counts that whole hour (a station's local day
+//! is a range of whole hours in all but a few half-hour zones).
 
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::record::ReturnRecord;
@@ -365,8 +365,8 @@ impl Store {
         let sql = format!(
             "SELECT t.k1, t.k2, nullif(t.k3, ''),
                     (SELECT label FROM qc_reasons qr WHERE qr.code = t.k3
-                       AND qr.retailer_id IN (?{n}, '')
-                     ORDER BY qr.retailer_id DESC LIMIT 1),
+                       AND (?{n} = '' OR qr.retailer_id IN (?{n}, ''))
+                     ORDER BY qr.retailer_id = ?{n} DESC, qr.retailer_id = '' DESC LIMIT 1),
                     t.n
              FROM (SELECT c.k1, c.k2, c.k3, sum(c.n) AS n FROM report_counts c WHERE {filter}
                    GROUP BY 1, 2, 3 HAVING sum(c.n) != 0) t
