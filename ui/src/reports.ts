@@ -1,5 +1,6 @@
 // Reports (F9, supervisors): what the hub did in a period — throughput, dock-to-stock,
-// reasons, QC, grades, money, open exceptions, failed actions — as tables the hub computes
+// reasons, QC, grades, money, open exceptions, failed actions, what was sent, what is still
+// awaited — as tables the hub computes
 // from the local store (so they work offline), charted with Chart.js. Days are the station's
 // local days. Enter in the form shows them (and hands the keys to the screen); each table's
 // CSV button writes it to a file; P (or the button) writes the end-of-shift summary PDF; /
@@ -30,7 +31,6 @@ Chart.defaults.borderColor = "#243242";
 
 /// Series colours (bars), or slice colours (a doughnut), in order.
 const PALETTE = ["#5aa0e6", "#e6a35a", "#6cc78a", "#d46a6a", "#b38ad9", "#c9c35a", "#5ac9c3", "#e68ab8"];
-
 
 export class Reports {
   private charts: Chart[] = [];
