@@ -66,6 +66,18 @@ enum Command {
         #[command(flatten)]
         store: DataDir,
     },
+    /// The rows the Upload API refused, newest first, with what the uploader was told:
+    /// time, retailer, key, source, row, consignment, order, hub, field: reason; ….
+    UploadRefusals {
+        #[command(flatten)]
+        store: DataDir,
+        /// Only those received at or after this time (RFC 3339, e.g. 2026-11-23T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Stop a device token authenticating at once, for good (a stolen or retired PC).
     DeviceRevoke {
         #[command(flatten)]
@@ -346,6 +358,43 @@ fn run(cli: Cli) -> Result<(), String> {
                         .map_or("active".to_string(), |at| format!("revoked {at}"))
                 );
             }
+            Ok(())
+        }
+        Command::UploadRefusals {
+            store,
+            since,
+            limit,
+        } => {
+            let since = since
+                .map(|t| {
+                    returnhub_core::time::parse_rfc3339(&t)
+                        .map(returnhub_core::time::rfc3339)
+                        .ok_or_else(|| format!("--since {t:?} is not a time: give RFC 3339"))
+                })
+                .transpose()?;
+            let refused = open(&store)?
+                .upload_refusals(since.as_deref(), limit)
+                .map_err(|e| e.to_string())?;
+            for r in &refused {
+                let errors: Vec<String> = r
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.received_at,
+                    r.retailer_id,
+                    r.key_id,
+                    r.source,
+                    r.row,
+                    r.consignment_no,
+                    r.order_number,
+                    r.hub_id,
+                    errors.join("; ")
+                );
+            }
+            eprintln!("{} refused row(s)", refused.len());
             Ok(())
         }
         Command::DeviceRevoke { store, device } => {

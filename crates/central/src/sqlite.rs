@@ -32,6 +32,7 @@ use crate::auth;
 use crate::storage::{
     ActionClaim, CentralError, CentralStorage, ClaimEnd, DeviceIdentity, DeviceRow, Failpoint,
     HeldRetry, HeldRow, OrderUpdate, PartnerIdentity, Result, ShopConnection, ShopInstall,
+    UploadRefusal,
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
@@ -75,7 +76,58 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_shop_installs",
         include_str!("../../../migrations/central/0009_shop_installs.sql"),
     ),
+    (
+        "0010_upload_refusals",
+        include_str!("../../../migrations/central/0010_upload_refusals.sql"),
+    ),
 ];
+
+impl SqliteStorage {
+    /// Keeps the rows of an upload that were refused, with what the uploader was told, in one
+    /// transaction after the upload's own writes (a crash in between loses the record of a
+    /// refusal the uploader was not yet told of, never a return).
+    fn keep_refusals(
+        &self,
+        partner: &PartnerIdentity,
+        retailer_id: &str,
+        rows: &[UploadRow],
+        results: &[RowResult],
+        now: UnixMillis,
+    ) -> Result<()> {
+        let refused: Vec<&RowResult> = results.iter().filter(|r| !r.errors.is_empty()).collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let mut inner = self.lock()?;
+        let tx = inner.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO upload_refusals (received_at, retailer_id, key_id, source, row_index,
+                   consignment_no, order_number, hub_id, errors_json, row_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for r in refused {
+                let Some(row) = rows.get(r.row) else {
+                    continue;
+                };
+                insert.execute(params![
+                    rfc3339(now),
+                    retailer_id,
+                    partner.key_id,
+                    partner.source,
+                    r.row as i64,
+                    row.consignment_no,
+                    row.order_number,
+                    row.hub_id,
+                    serde_json::to_string(&r.errors)?,
+                    serde_json::to_string(row)?,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
 
 pub struct SqliteStorage {
     path: PathBuf,
@@ -1459,6 +1511,40 @@ impl CentralStorage for SqliteStorage {
         Ok(token)
     }
 
+    fn upload_refusals(&self, since: Option<&str>, limit: u32) -> Result<Vec<UploadRefusal>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT received_at, retailer_id, key_id, source, row_index, consignment_no,
+                    order_number, hub_id, errors_json
+             FROM upload_refusals WHERE ?1 IS NULL OR received_at >= ?1
+             ORDER BY received_at DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![since, limit], |r| {
+            Ok((
+                UploadRefusal {
+                    received_at: r.get(0)?,
+                    retailer_id: r.get(1)?,
+                    key_id: r.get(2)?,
+                    source: r.get(3)?,
+                    row: r.get(4)?,
+                    consignment_no: r.get(5)?,
+                    order_number: r.get(6)?,
+                    hub_id: r.get(7)?,
+                    errors: Vec::new(),
+                },
+                r.get::<_, String>(8)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (mut refusal, errors) = row?;
+            refusal.errors = serde_json::from_str(&errors).map_err(|e| {
+                CentralError::Storage(format!("a kept refusal cannot be read: {e}"))
+            })?;
+            Ok(refusal)
+        })
+        .collect()
+    }
+
     fn devices(&self) -> Result<Vec<DeviceRow>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
@@ -2054,6 +2140,7 @@ impl CentralStorage for SqliteStorage {
             MutexGuard::unlock_fair(inner);
         }
         results.sort_by_key(|r| r.row);
+        self.keep_refusals(partner, &retailer.id, rows, &results, now)?;
         let rejected = results.iter().filter(|r| !r.errors.is_empty()).count();
         Ok(UploadResponse {
             accepted_rows: results.len() - rejected,

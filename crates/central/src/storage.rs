@@ -63,6 +63,24 @@ impl From<serde_json::Error> for CentralError {
 
 pub type Result<T, E = CentralError> = std::result::Result<T, E>;
 
+/// A row the Upload API refused, as kept (`returnhub-central upload-refusals` lists them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRefusal {
+    /// When it came (RFC 3339).
+    pub received_at: String,
+    pub retailer_id: String,
+    /// The uploading key's id and its source.
+    pub key_id: String,
+    pub source: String,
+    /// Zero-based index in its upload.
+    pub row: i64,
+    pub consignment_no: String,
+    pub order_number: String,
+    pub hub_id: String,
+    /// What the uploader was told, field by field.
+    pub errors: Vec<returnhub_protocol::wire::FieldError>,
+}
+
 /// A device token as the central CLI lists it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
@@ -174,6 +192,9 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn authenticate_device(&self, token: &str) -> Result<Option<DeviceIdentity>>;
     /// Every device token, revoked ones too.
     fn devices(&self) -> Result<Vec<DeviceRow>>;
+    /// The rows the Upload API refused, newest first: since `since` (RFC 3339), at most
+    /// `limit`.
+    fn upload_refusals(&self, since: Option<&str>, limit: u32) -> Result<Vec<UploadRefusal>>;
     /// Stops a device token authenticating, for good.
     fn revoke_device(&self, id: &str, now: UnixMillis) -> Result<()>;
     /// A new secret for a device token (the old one stops working); same id and binding.

@@ -154,6 +154,42 @@ async fn uploads_answer_per_row_and_a_resent_upload_creates_nothing() {
     );
     assert_eq!(a.rows[4].errors[0].field, "HubId");
     assert_eq!(a.rows[5].errors[0].field, "ReturnAction");
+    // The refused rows are kept with what the uploader was told, and listed by the CLI.
+    let kept = w.central.storage.upload_refusals(None, 100).unwrap();
+    assert_eq!(
+        kept.iter()
+            .map(|r| (r.row, r.consignment_no.as_str(), r.hub_id.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (5, "C4", "h2"),
+            (4, "C3", "nowhere"),
+            (3, "C2", "h1"),
+            (2, "C2", "h1")
+        ]
+    );
+    assert!(kept
+        .iter()
+        .all(|r| r.retailer_id == "acme" && !r.key_id.is_empty() && r.key_id == kept[0].key_id));
+    assert_eq!(kept[0].errors, a.rows[5].errors);
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_returnhub-central"))
+        .args(["upload-refusals", "--data-dir"])
+        .arg(&w.central.dir)
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 4, "{listed}");
+    let newest: Vec<&str> = listed.lines().next().unwrap().split('\t').collect();
+    assert_eq!(
+        (newest[4], newest[5], newest[7]),
+        ("5", "C4", "h2"),
+        "{listed}"
+    );
+    assert!(newest[8].starts_with("ReturnAction: "), "{listed}");
     let again = w.partner.upload(&rows[..2]).await;
     assert_eq!(again.returns_created, 0);
     assert_eq!(again.rows[0].return_id, a.rows[0].return_id);

@@ -602,7 +602,8 @@ impl Hub {
             about: "Returns made in the period, by retailer, where they came from (the Upload \
                     API's partner, a partner platform, the portal, the bench's orphan intake) \
                     and the hub they were sent to (the person and station filters do not \
-                    apply). Rows the Upload API refused are not here yet."
+                    apply). Rows the Upload API refused are kept at the central store \
+                    (returnhub-central upload-refusals), not shown here yet."
                 .into(),
             columns: vec![
                 col("retailer", "Retailer", ColumnKind::Text),
