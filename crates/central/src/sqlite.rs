@@ -18,7 +18,9 @@ use returnhub_core::trigger::{
     actions_due_under, ActionDue, IdempotencyKey, ItemOutcome, ReturnEvent, Trigger,
 };
 use returnhub_protocol::action::{ActionContext, ReturnFacts, ReturnItemFacts};
-use returnhub_protocol::event::{Decoded, DomainEvent, KnownEvents};
+use returnhub_protocol::event::{
+    Decoded, DomainEvent, KnownEvents, RefusedUploadRow, UploadRefusals,
+};
 use returnhub_protocol::hlc::{HlcClock, HlcStamp};
 use returnhub_protocol::wire::RemoteEvent;
 use returnhub_protocol::wire::{
@@ -83,9 +85,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
 ];
 
 impl SqliteStorage {
-    /// Keeps the rows of an upload that were refused, with what the uploader was told, in one
-    /// transaction after the upload's own writes (a crash in between loses the record of a
-    /// refusal the uploader was not yet told of, never a return).
+    /// Keeps the rows of an upload that were refused, with what the uploader was told, and
+    /// sends them to the hubs they concern (the row's hub where it serves the retailer, else
+    /// every hub that does): one transaction after the upload's own writes (a crash in
+    /// between loses the record of a refusal the uploader was not yet told of, never a
+    /// return).
     fn keep_refusals(
         &self,
         partner: &PartnerIdentity,
@@ -94,22 +98,33 @@ impl SqliteStorage {
         results: &[RowResult],
         now: UnixMillis,
     ) -> Result<()> {
-        let refused: Vec<&RowResult> = results.iter().filter(|r| !r.errors.is_empty()).collect();
+        let refused: Vec<(&RowResult, &UploadRow)> = results
+            .iter()
+            .filter(|r| !r.errors.is_empty())
+            .filter_map(|r| rows.get(r.row).map(|row| (r, row)))
+            .collect();
         if refused.is_empty() {
             return Ok(());
         }
         let mut inner = self.lock()?;
-        let tx = inner.conn.transaction()?;
+        let mut w = inner.write(now)?;
+        let serving: Vec<String> = {
+            let mut stmt =
+                w.tx.prepare_cached("SELECT hub_id FROM retailer_hubs WHERE retailer_id = ?1")?;
+            let hubs = stmt
+                .query_map([retailer_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            hubs
+        };
+        let mut by_hub: std::collections::BTreeMap<String, Vec<RefusedUploadRow>> =
+            Default::default();
         {
-            let mut insert = tx.prepare_cached(
+            let mut insert = w.tx.prepare_cached(
                 "INSERT INTO upload_refusals (received_at, retailer_id, key_id, source, row_index,
                    consignment_no, order_number, hub_id, errors_json, row_json)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            for r in refused {
-                let Some(row) = rows.get(r.row) else {
-                    continue;
-                };
+            for (r, row) in &refused {
                 insert.execute(params![
                     rfc3339(now),
                     retailer_id,
@@ -122,9 +137,36 @@ impl SqliteStorage {
                     serde_json::to_string(&r.errors)?,
                     serde_json::to_string(row)?,
                 ])?;
+                let refused_row = RefusedUploadRow {
+                    row: u32::try_from(r.row).unwrap_or(u32::MAX),
+                    consignment_no: row.consignment_no.clone(),
+                    order_number: row.order_number.clone(),
+                    sku: row.sku.clone(),
+                    hub_id: row.hub_id.clone(),
+                    errors: r.errors.clone(),
+                };
+                let targets: Vec<String> = if serving.contains(&row.hub_id) {
+                    vec![row.hub_id.clone()]
+                } else {
+                    serving.clone()
+                };
+                for hub in targets {
+                    by_hub.entry(hub).or_default().push(refused_row.clone());
+                }
             }
         }
-        tx.commit()?;
+        for (hub, rows) in by_hub {
+            w.append_own(
+                DomainEvent::UploadRowsRefused(UploadRefusals {
+                    retailer_id: retailer_id.to_owned(),
+                    source: partner.source.clone(),
+                    received_at: rfc3339(now),
+                    rows,
+                }),
+                Some(&hub),
+            )?;
+        }
+        w.tx.commit()?;
         Ok(())
     }
 }
@@ -458,6 +500,9 @@ impl Tx<'_> {
             | DomainEvent::ShopDisconnected { retailer_id }
             | DomainEvent::ImportCheckpoint { retailer_id, .. } => {
                 self.not_served(hub, retailer_id)?
+            }
+            DomainEvent::UploadRowsRefused(_) => {
+                Some("only the central store records refused upload rows".to_owned())
             }
             DomainEvent::ReturnExpected(r) => {
                 if r.hub_id != hub {

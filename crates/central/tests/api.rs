@@ -129,7 +129,7 @@ async fn partners_need_a_valid_key_for_exactly_the_retailer_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_answer_per_row_and_a_resent_upload_creates_nothing() {
-    let w = world().await;
+    let mut w = world().await;
     let mut bad_value = upload_row("C2", "#2", "SKU-1", "h1", "REFUND");
     bad_value.item_value = "12.345".into();
     let rows = vec![
@@ -190,6 +190,30 @@ async fn uploads_answer_per_row_and_a_resent_upload_creates_nothing() {
         "{listed}"
     );
     assert!(newest[8].starts_with("ReturnAction: "), "{listed}");
+    // And sent to the hub that serves the retailer (h1: a row naming another hub goes there
+    // too), whose supervisors see them in their reports; h2 does not serve Acme.
+    w.h1b.sync_once().await.unwrap();
+    w.h2.sync_once().await.unwrap();
+    let query = returnhub_store::ReportQuery::default();
+    let (seen, total) = w.h1b.store.report_refused_uploads(&query).unwrap();
+    assert_eq!(total, 4);
+    let mut seen_rows: Vec<(i64, &str, &str)> = seen
+        .iter()
+        .map(|r| (r.row, r.consignment_no.as_str(), r.hub_id.as_str()))
+        .collect();
+    seen_rows.sort();
+    assert_eq!(
+        seen_rows,
+        [
+            (2, "C2", "h1"),
+            (3, "C2", "h1"),
+            (4, "C3", "nowhere"),
+            (5, "C4", "h2")
+        ]
+    );
+    let row2 = seen.iter().find(|r| r.row == 2).unwrap();
+    assert!(row2.errors.starts_with("ItemValue: "), "{row2:?}");
+    assert_eq!(w.h2.store.report_refused_uploads(&query).unwrap().1, 0);
     let again = w.partner.upload(&rows[..2]).await;
     assert_eq!(again.returns_created, 0);
     assert_eq!(again.rows[0].return_id, a.rows[0].return_id);

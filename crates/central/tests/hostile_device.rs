@@ -190,6 +190,15 @@ async fn a_device_of_one_hub_cannot_touch_another_hubs_returns_or_retailers() {
             from: ReturnStatus::Expected,
             to: ReturnStatus::Closed,
         }),
+        // Only the central store says what an upload refused.
+        crafted(&DomainEvent::UploadRowsRefused(
+            returnhub_protocol::event::UploadRefusals {
+                retailer_id: "acme".into(),
+                source: "partner_upload".into(),
+                received_at: returnhub_core::time::rfc3339(clock.now()),
+                rows: vec![],
+            },
+        )),
     ];
     let answer = raw_b
         .push(&PushRequest {
@@ -205,6 +214,7 @@ async fn a_device_of_one_hub_cannot_touch_another_hubs_returns_or_retailers() {
             "a device of hub h-b expected return r-forged at hub h-a",
             "hub h-b does not serve retailer acme",
             &format!("return {c1} is hub h-a's"),
+            "only the central store records refused upload rows",
         ]
     );
     let tried = through_sync + forged.len() as u64;

@@ -153,7 +153,7 @@ pub struct ReportSet {
 }
 
 /// Every report, by name, in the order the screen shows them.
-pub const REPORT_NAMES: [&str; 12] = [
+pub const REPORT_NAMES: [&str; 13] = [
     "throughput_hour",
     "throughput_operator",
     "throughput_station",
@@ -165,6 +165,7 @@ pub const REPORT_NAMES: [&str; 12] = [
     "open_exceptions",
     "troubled_actions",
     "uploads",
+    "refused_uploads",
     "awaited",
 ];
 
@@ -602,8 +603,7 @@ impl Hub {
             about: "Returns made in the period, by retailer, where they came from (the Upload \
                     API's partner, a partner platform, the portal, the bench's orphan intake) \
                     and the hub they were sent to (the person and station filters do not \
-                    apply). Rows the Upload API refused are kept at the central store \
-                    (returnhub-central upload-refusals), not shown here yet."
+                    apply). Rows the Upload API refused are in the next table."
                 .into(),
             columns: vec![
                 col("retailer", "Retailer", ColumnKind::Text),
@@ -620,6 +620,49 @@ impl Hub {
                         u.source.replace('_', " ").into(),
                         u.hub_id.into(),
                         u.returns.into(),
+                    ]
+                })
+                .collect(),
+            chart: None,
+        });
+        let (refused, refused_total) = store.report_refused_uploads(&query)?;
+        tables.push(ReportTable {
+            name: "refused_uploads".into(),
+            title: "Upload rows refused".into(),
+            about: format!(
+                "Rows of partners' uploads that the central store refused for this hub's \
+                 retailers in the period, with what the uploader was told (the person and \
+                 station filters do not apply): {refused_total} in all{}.",
+                if refused_total > refused.len() as u64 {
+                    format!(", the newest {} listed", refused.len())
+                } else {
+                    String::new()
+                }
+            ),
+            columns: vec![
+                col("received_at", "Received", ColumnKind::Text),
+                col("retailer", "Retailer", ColumnKind::Text),
+                col("source", "Source", ColumnKind::Text),
+                col("row", "Row", ColumnKind::Count),
+                col("consignment_no", "Consignment", ColumnKind::Text),
+                col("order_number", "Order", ColumnKind::Text),
+                col("sku", "SKU", ColumnKind::Text),
+                col("hub", "Hub", ColumnKind::Text),
+                col("errors", "Why", ColumnKind::Text),
+            ],
+            rows: refused
+                .into_iter()
+                .map(|r| {
+                    vec![
+                        r.received_at.into(),
+                        retailer_name(&r.retailer_id).into(),
+                        r.source.replace('_', " ").into(),
+                        r.row.into(),
+                        r.consignment_no.into(),
+                        r.order_number.into(),
+                        r.sku.into(),
+                        r.hub_id.into(),
+                        r.errors.into(),
                     ]
                 })
                 .collect(),

@@ -485,6 +485,7 @@ fn the_migration_backfills_the_milestones_and_counters_the_projection_keeps() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE return_milestones; DROP TABLE report_counts; DROP TABLE report_actions;
+             DROP TABLE upload_refusals; -- 0015, made again after 0014
          PRAGMA user_version = 13;",
     )
     .unwrap();

@@ -153,6 +153,34 @@ pub enum DomainEvent {
         cursor: Option<String>,
         updated_since: Option<String>,
     },
+    /// Rows of a partner's upload that the central store refused, with what the uploader was
+    /// told: sent to the hubs they concern so their supervisors see them. Only the central
+    /// store records it.
+    UploadRowsRefused(UploadRefusals),
+}
+
+/// The rows of one upload that the central store refused for a retailer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRefusals {
+    pub retailer_id: String,
+    /// The uploading key's source (partner_upload, loop_upload).
+    pub source: String,
+    /// When the upload came (RFC 3339).
+    pub received_at: String,
+    pub rows: Vec<RefusedUploadRow>,
+}
+
+/// One refused row: enough of it to find the parcel, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedUploadRow {
+    /// Zero-based index in its upload.
+    pub row: u32,
+    pub consignment_no: String,
+    pub order_number: String,
+    pub sku: String,
+    /// The hub the row named (perhaps not one that exists).
+    pub hub_id: String,
+    pub errors: Vec<crate::wire::FieldError>,
 }
 
 /// Every event kind this build reads and writes, with the version of its payload that this
@@ -192,6 +220,7 @@ pub const EVENT_KINDS: &[(&str, u32)] = &[
     ("shop_connected", 1),
     ("shop_disconnected", 1),
     ("import_checkpoint", 1),
+    ("upload_rows_refused", 1),
 ];
 
 /// The event kinds and versions a device understands: this build's ([`KnownEvents::this_build`]),
@@ -322,6 +351,7 @@ impl DomainEvent {
             DomainEvent::ActionRetried { .. } => "action_retried",
             DomainEvent::ShopConnected { .. } => "shop_connected",
             DomainEvent::ShopDisconnected { .. } => "shop_disconnected",
+            DomainEvent::UploadRowsRefused(_) => "upload_rows_refused",
         }
     }
 
@@ -358,6 +388,7 @@ impl DomainEvent {
             DomainEvent::ImportCheckpoint { retailer_id, .. }
             | DomainEvent::ShopConnected { retailer_id, .. }
             | DomainEvent::ShopDisconnected { retailer_id } => Some(retailer_id),
+            DomainEvent::UploadRowsRefused(u) => Some(&u.retailer_id),
             DomainEvent::ActionRetried { return_id, .. } => Some(return_id),
         }
     }

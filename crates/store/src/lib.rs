@@ -39,8 +39,8 @@ pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use outbox::{ActionRow, ImportCursor, OutboxState, ShopConnectionRow, RETRIES_SQL};
 pub use read::DemoConnote;
 pub use reports::{
-    AwaitedRow, ExceptionAgeRow, GradeRow, MoneyRow, QcRow, ReasonRow, ReportQuery, SpanRow,
-    ThroughputRow, TroubledActionRow, UploadRow, TROUBLED_LIMIT,
+    AwaitedRow, ExceptionAgeRow, GradeRow, MoneyRow, QcRow, ReasonRow, RefusedRow, ReportQuery,
+    SpanRow, ThroughputRow, TroubledActionRow, UploadRow, REFUSED_LIMIT, TROUBLED_LIMIT,
 };
 pub use search::{ReturnHit, ReturnQuery, SearchResult, COMMON_KEY};
 pub use sync::{ApplyOutcome, HeldCounts, HeldEvent, HeldState, PendingSync};

@@ -64,6 +64,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_report_milestones",
         include_str!("../../../migrations/hub/0014_report_milestones.sql"),
     ),
+    (
+        "0015_upload_refusals",
+        include_str!("../../../migrations/hub/0015_upload_refusals.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

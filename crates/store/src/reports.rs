@@ -123,6 +123,24 @@ pub struct AwaitedRow {
     pub older: u64,
 }
 
+/// A row of a partner's upload that the central store refused, as it told this hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRow {
+    pub received_at: String,
+    pub retailer_id: String,
+    pub source: String,
+    pub row: i64,
+    pub consignment_no: String,
+    pub order_number: String,
+    pub sku: String,
+    pub hub_id: String,
+    /// "Field: reason; …" as the uploader was told.
+    pub errors: String,
+}
+
+/// At most this many refused upload rows are listed (the newest first).
+pub const REFUSED_LIMIT: u32 = 200;
+
 /// Open exceptions of one kind by how long they have been open.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExceptionAgeRow {
@@ -463,6 +481,59 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// The rows the central store refused in the period (it sends those of this hub's
+    /// retailers), newest first, at most [`REFUSED_LIMIT`]; and how many in all.
+    pub fn report_refused_uploads(&self, q: &ReportQuery) -> Result<(Vec<RefusedRow>, u64)> {
+        let filter = "(?1 IS NULL OR received_at >= ?1) AND (?2 IS NULL OR received_at < ?2)
+                      AND (?3 IS NULL OR retailer_id = ?3)";
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM upload_refusals WHERE {filter}"),
+            params![q.from, q.until, q.retailer_id],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT received_at, retailer_id, source, row_index, consignment_no, order_number, sku,
+                    hub_id, errors_json
+             FROM upload_refusals WHERE {filter}
+             ORDER BY received_at DESC, event_id DESC, row_index LIMIT ?4"
+        ))?;
+        let rows = stmt
+            .query_map(
+                params![q.from, q.until, q.retailer_id, REFUSED_LIMIT],
+                |r| {
+                    Ok((
+                        RefusedRow {
+                            received_at: r.get(0)?,
+                            retailer_id: r.get(1)?,
+                            source: r.get(2)?,
+                            row: r.get(3)?,
+                            consignment_no: r.get(4)?,
+                            order_number: r.get(5)?,
+                            sku: r.get(6)?,
+                            hub_id: r.get(7)?,
+                            errors: String::new(),
+                        },
+                        r.get::<_, String>(8)?,
+                    ))
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = rows
+            .into_iter()
+            .map(|(mut row, errors)| {
+                let errors: Vec<returnhub_protocol::wire::FieldError> =
+                    serde_json::from_str(&errors)?;
+                row.errors = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Ok(row)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((rows, count(total)))
     }
 
     /// The returns `hub_id` expects that have not reached it (expected or in transit) now

@@ -330,6 +330,29 @@ impl WriteTx<'_> {
                 updated_since.as_deref(),
                 recorded_at,
             ),
+            DomainEvent::UploadRowsRefused(u) => {
+                let mut insert = self.tx.prepare_cached(
+                    "INSERT OR IGNORE INTO upload_refusals (event_id, row_index, received_at,
+                       retailer_id, source, consignment_no, order_number, sku, hub_id,
+                       errors_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for r in &u.rows {
+                    insert.execute(params![
+                        event_id,
+                        r.row,
+                        u.received_at,
+                        u.retailer_id,
+                        u.source,
+                        r.consignment_no,
+                        r.order_number,
+                        r.sku,
+                        r.hub_id,
+                        serde_json::to_string(&r.errors)?,
+                    ])?;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -711,6 +711,7 @@ fn pulled_events_in_any_order_give_the_reports_their_milestones() {
         .unwrap()
         .execute_batch(
             "DROP TABLE return_milestones; DROP TABLE report_counts; DROP TABLE report_actions;
+             DROP TABLE upload_refusals; -- 0015, made again after 0014
              PRAGMA user_version = 13;",
         )
         .unwrap();
@@ -869,6 +870,7 @@ fn a_return_synced_after_its_processing_counts_its_items_once_it_arrives() {
         .unwrap()
         .execute_batch(
             "DROP TABLE return_milestones; DROP TABLE report_counts; DROP TABLE report_actions;
+             DROP TABLE upload_refusals; -- 0015, made again after 0014
              PRAGMA user_version = 13;",
         )
         .unwrap();
