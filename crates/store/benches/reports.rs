@@ -1,7 +1,6 @@
 //! Benchmark: the supervisors' reports (F9) over a hub store holding 1,000,000 processed
 //! returns (1.33M items, 1.33M inspections, 1M actions) and 10,000,000 events, beside bare SQL
-//! over the same rows in the same run; and what the reports' summary table (the milestones)
-//! costs a durable receipt.
+//! over the same rows in the same run; and what the reports' counters cost a durable receipt.
 //!
 //!     cargo bench -p returnhub-store --bench reports [-- --returns N --runs N]
 //!
@@ -9,9 +8,11 @@
 //! days of a busy hub, ~11,000 returns a day. Each report is timed for a day, a week, a month
 //! and the whole 90 days; "bare" is the plain SQL aggregate over the rows the report counts
 //! (returns, items, inspections, actions: what a report would read without the counters the
-//! projection keeps). The search rows are a supervisor's F8 over the same store. Prints medians
-//! and ratios; asserts nothing about time. "Expected, not yet here" is timed on the lookup
-//! bench's store of 1M returns all still expected.
+//! projection keeps). The search rows are a supervisor's F8 over the same store. A durable
+//! receipt (a store of 200,000 returns) is timed without and with the reports' rows, and with
+//! and without F8's index on the last change (the one search index a receipt writes). Prints
+//! medians and ratios; asserts nothing about time. "Expected, not yet here" is timed on the
+//! lookup bench's store of 1M returns all still expected.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -272,7 +273,7 @@ fn main() {
     returnhub_store::bulk::generate(
         &small,
         &returnhub_store::bulk::BulkReturns {
-            returns: 20_000,
+            returns: 200_000,
             items_per_return: 2,
             retailer_id: "r1",
             hub_id: "AKL",
@@ -282,56 +283,15 @@ fn main() {
     let mut w = Connection::open(&small).unwrap();
     w.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
         .unwrap();
-    let mut next = 0u64;
-    let mut receipt = |with_milestone: bool| {
-        let id = format!("bulk-ret{next}");
-        next += 1;
-        let tx = w
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .unwrap();
-        let event = format!("bench-ev-{next}");
-        tx.prepare_cached(
-            "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload,
-               recorded_at, version)
-             VALUES (?1, 'd', ?1, 'u-1', 'bench-1', 'return_status_changed', ?2,
-               '{\"type\":\"return_status_changed\"}', '2026-11-23T09:00:00.000Z', 1)",
-        )
-        .unwrap()
-        .execute(params![event, id])
-        .unwrap();
-        tx.prepare_cached(
-            "UPDATE returns SET status = 'received', updated_at = '2026-11-23T09:00:00.000Z'
-             WHERE id = ?1 AND status = 'expected'",
-        )
-        .unwrap()
-        .execute([&id])
-        .unwrap();
-        tx.prepare_cached(
-            "INSERT INTO outbox (topic, dedupe_key, event_id, payload, created_at, updated_at)
-             VALUES ('sync', ?1, ?1, '{}', '2026-11-23T09:00:00.000Z', '2026-11-23T09:00:00.000Z')",
-        )
-        .unwrap()
-        .execute([&event])
-        .unwrap();
-        if with_milestone {
-            returnhub_store::bulk::note_receipt(
-                &tx,
-                &id,
-                "2026-11-23T09:00:00.000Z",
-                "u-1",
-                "bench-1",
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    };
     let receipts = 400;
+    let mut next = 0u64;
     let mut without = Vec::new();
     let mut with = Vec::new();
     for n in 0..receipts {
         // Interleaved, so the disk's moods fall on both alike.
         let t = Instant::now();
-        receipt(n % 2 == 1);
+        receipt(&mut w, next, n % 2 == 1);
+        next += 1;
         if n % 2 == 1 {
             with.push(t.elapsed());
         } else {
@@ -347,4 +307,72 @@ fn main() {
         ms(with),
         (with.as_secs_f64() / without.as_secs_f64() - 1.0) * 100.0
     );
+
+    // What F8's index on the last change (hub migration 0013; the only one of its indexes a
+    // receipt writes) costs the same receipt: with it, without it, with it again.
+    let mut phase = |w: &mut Connection| {
+        median(
+            (0..receipts / 2)
+                .map(|_| {
+                    let t = Instant::now();
+                    receipt(w, next, true);
+                    next += 1;
+                    t.elapsed()
+                })
+                .collect(),
+        )
+    };
+    let before = phase(&mut w);
+    w.execute_batch("DROP INDEX returns_by_updated").unwrap();
+    let bare = phase(&mut w);
+    w.execute_batch("CREATE INDEX returns_by_updated ON returns (updated_at, id)")
+        .unwrap();
+    let after = phase(&mut w);
+    println!(
+        "durable receipt, median of {}: {} and {} with F8's index on the last change, {} without \
+         it",
+        receipts / 2,
+        ms(before),
+        ms(after),
+        ms(bare)
+    );
+}
+
+/// One durable receipt of return `bulk-ret{n}` (event row, status, sync outbox row), with the
+/// reports' rows when `with_milestone`; committed at the connection's durability.
+fn receipt(w: &mut Connection, n: u64, with_milestone: bool) {
+    let id = format!("bulk-ret{n}");
+    let next = n + 1;
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let event = format!("bench-ev-{next}");
+    tx.prepare_cached(
+        "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+           recorded_at, version)
+         VALUES (?1, 'd', ?1, 'u-1', 'bench-1', 'return_status_changed', ?2,
+           '{\"type\":\"return_status_changed\"}', '2026-11-23T09:00:00.000Z', 1)",
+    )
+    .unwrap()
+    .execute(params![event, id])
+    .unwrap();
+    tx.prepare_cached(
+        "UPDATE returns SET status = 'received', updated_at = '2026-11-23T09:00:00.000Z'
+         WHERE id = ?1 AND status = 'expected'",
+    )
+    .unwrap()
+    .execute([&id])
+    .unwrap();
+    tx.prepare_cached(
+        "INSERT INTO outbox (topic, dedupe_key, event_id, payload, created_at, updated_at)
+         VALUES ('sync', ?1, ?1, '{}', '2026-11-23T09:00:00.000Z', '2026-11-23T09:00:00.000Z')",
+    )
+    .unwrap()
+    .execute([&event])
+    .unwrap();
+    if with_milestone {
+        returnhub_store::bulk::note_receipt(&tx, &id, "2026-11-23T09:00:00.000Z", "u-1", "bench-1")
+            .unwrap();
+    }
+    tx.commit().unwrap();
 }
