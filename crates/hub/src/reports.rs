@@ -261,16 +261,22 @@ impl Hub {
         self.authorize(Role::Supervisor)?;
         let query = query_of(&filter)?;
         let now = returnhub_core::time::rfc3339((self.clock)());
-        let store = self.store();
-        let people: Vec<(String, String)> =
-            store.users()?.into_iter().map(|u| (u.id, u.name)).collect();
+        // The store is taken for one query at a time: the bench's scans wait at most for one
+        // report, not for all of them.
+        let people: Vec<(String, String)> = self
+            .store()
+            .users()?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
         let name_of = |id: &str| {
             people
                 .iter()
                 .find(|(p, _)| p == id)
                 .map_or_else(|| id.to_owned(), |(_, n)| n.clone())
         };
-        let retailers: Vec<(String, String)> = store
+        let retailers: Vec<(String, String)> = self
+            .store()
             .retailer_summaries()?
             .into_iter()
             .map(|r| (r.id, r.name))
@@ -290,7 +296,7 @@ impl Hub {
         };
         let mut tables = Vec::new();
 
-        let by_hour = store.report_throughput(&query, "hour")?;
+        let by_hour = self.store().report_throughput(&query, "hour")?;
         let (received, processed, items) = by_hour.iter().fold((0, 0, 0), |t, r| {
             (t.0 + r.received, t.1 + r.processed, t.2 + r.items)
         });
@@ -323,7 +329,8 @@ impl Hub {
                 col("user_id", "User id", ColumnKind::Text),
                 col("person", "Person", ColumnKind::Text),
             ]),
-            rows: store
+            rows: self
+                .store()
                 .report_throughput(&query, "actor")?
                 .into_iter()
                 .map(|r| {
@@ -343,7 +350,8 @@ impl Hub {
             title: "Throughput by station".into(),
             about: "Parcels received and returns processed at each station.".into(),
             columns: throughput_columns(vec![col("station", "Station", ColumnKind::Text)]),
-            rows: store
+            rows: self
+                .store()
                 .report_throughput(&query, "station")?
                 .into_iter()
                 .map(|r| {
@@ -371,7 +379,8 @@ impl Hub {
                 col("p99_ms", "99th percentile", ColumnKind::Millis),
                 col("max_ms", "Longest", ColumnKind::Millis),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_spans(&query)?
                 .into_iter()
                 .map(|s| {
@@ -414,7 +423,8 @@ impl Hub {
                 col("items", "Items", ColumnKind::Count),
                 col("quantity", "Quantity", ColumnKind::Count),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_reasons(&query)?
                 .into_iter()
                 .map(|r| {
@@ -442,7 +452,8 @@ impl Hub {
                 col("qc_reason", "Reason", ColumnKind::Text),
                 col("items", "Items", ColumnKind::Count),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_qc(&query)?
                 .into_iter()
                 .map(|r| {
@@ -471,7 +482,8 @@ impl Hub {
                 col("disposition", "Disposition", ColumnKind::Text),
                 col("items", "Items", ColumnKind::Count),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_grades(&query)?
                 .into_iter()
                 .map(|r| vec![r.grade.into(), r.disposition.into(), r.items.into()])
@@ -499,7 +511,8 @@ impl Hub {
                 ),
                 col("confirmed_amount", "Confirmed amount", ColumnKind::Decimal),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_money(&query)?
                 .into_iter()
                 .map(|r| {
@@ -531,7 +544,8 @@ impl Hub {
                 col("1d_to_7d", "1–7 days", ColumnKind::Count),
                 col("over_7d", "Over 7 days", ColumnKind::Count),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_open_exceptions(&query, &now)?
                 .into_iter()
                 .map(|r| {
@@ -547,7 +561,7 @@ impl Hub {
                 .collect(),
             chart: chart("bar", 0, &[1, 2, 3, 4, 5]),
         });
-        let (troubled, troubled_total) = store.report_troubled_actions(&query)?;
+        let (troubled, troubled_total) = self.store().report_troubled_actions(&query)?;
         tables.push(ReportTable {
             name: "troubled_actions".into(),
             title: "Failed and unknown actions".into(),
@@ -611,7 +625,8 @@ impl Hub {
                 col("hub", "Hub", ColumnKind::Text),
                 col("returns", "Returns", ColumnKind::Count),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_uploads(&query)?
                 .into_iter()
                 .map(|u| {
@@ -625,7 +640,7 @@ impl Hub {
                 .collect(),
             chart: None,
         });
-        let (refused, refused_total) = store.report_refused_uploads(&query)?;
+        let (refused, refused_total) = self.store().report_refused_uploads(&query)?;
         tables.push(ReportTable {
             name: "refused_uploads".into(),
             title: "Upload rows refused".into(),
@@ -683,7 +698,8 @@ impl Hub {
                 col("7d_to_14d", "7–14 days", ColumnKind::Count),
                 col("over_14d", "Over 14 days", ColumnKind::Count),
             ],
-            rows: store
+            rows: self
+                .store()
                 .report_awaited(&query, &self.options().hub_id, &now)?
                 .into_iter()
                 .map(|a| {
@@ -704,7 +720,7 @@ impl Hub {
             .iter()
             .map(|t| t.name.as_str())
             .eq(REPORT_NAMES.iter().copied()));
-        let stations = store.station_ids()?;
+        let stations = self.store().station_ids()?;
         Ok(ReportSet {
             period: period_of(&filter),
             tables,
