@@ -258,6 +258,12 @@ fn period_of(filter: &ReportFilter) -> String {
 impl Hub {
     /// Every report for `filter` (see the module doc). Supervisors only.
     pub fn reports(&self, filter: ReportFilter) -> Result<ReportSet> {
+        self.report_set(filter, None)
+    }
+
+    /// The reports for `filter`: all of them, or `only` the one so named (its export need not
+    /// wait for the others). Supervisors only.
+    fn report_set(&self, filter: ReportFilter, only: Option<&str>) -> Result<ReportSet> {
         self.authorize(Role::Supervisor)?;
         let query = query_of(&filter)?;
         let now = returnhub_core::time::rfc3339((self.clock)());
@@ -295,438 +301,472 @@ impl Hub {
             c
         };
         let mut tables = Vec::new();
+        let wanted = |name: &str| only.is_none_or(|o| o == name);
+        // Parcels received, returns processed, items processed: the hourly table's totals.
+        let mut headline = (0, 0, 0);
 
-        let by_hour = self.store().report_throughput(&query, "hour")?;
-        let (received, processed, items) = by_hour.iter().fold((0, 0, 0), |t, r| {
-            (t.0 + r.received, t.1 + r.processed, t.2 + r.items)
-        });
-        tables.push(ReportTable {
-            name: "throughput_hour".into(),
-            title: "Throughput by hour".into(),
-            about: format!(
-                "Parcels received and returns processed in each hour ({}).",
-                offset_text(filter.utc_offset_minutes)
-            ),
-            columns: throughput_columns(vec![col("hour", "Hour", ColumnKind::Text)]),
-            rows: by_hour
-                .into_iter()
-                .map(|r| {
-                    vec![
-                        local_hour(&r.key, filter.utc_offset_minutes).into(),
-                        r.received.into(),
-                        r.processed.into(),
-                        r.items.into(),
-                    ]
-                })
-                .collect(),
-            chart: chart("bar", 0, &[1, 2]),
-        });
-        tables.push(ReportTable {
-            name: "throughput_operator".into(),
-            title: "Throughput by person".into(),
-            about: "Parcels each person received and returns each person processed.".into(),
-            columns: throughput_columns(vec![
-                col("user_id", "User id", ColumnKind::Text),
-                col("person", "Person", ColumnKind::Text),
-            ]),
-            rows: self
-                .store()
-                .report_throughput(&query, "actor")?
-                .into_iter()
-                .map(|r| {
-                    vec![
-                        r.key.clone().into(),
-                        name_of(&r.key).into(),
-                        r.received.into(),
-                        r.processed.into(),
-                        r.items.into(),
-                    ]
-                })
-                .collect(),
-            chart: chart("bar", 1, &[2, 3]),
-        });
-        tables.push(ReportTable {
-            name: "throughput_station".into(),
-            title: "Throughput by station".into(),
-            about: "Parcels received and returns processed at each station.".into(),
-            columns: throughput_columns(vec![col("station", "Station", ColumnKind::Text)]),
-            rows: self
-                .store()
-                .report_throughput(&query, "station")?
-                .into_iter()
-                .map(|r| {
-                    vec![
-                        r.key.into(),
-                        r.received.into(),
-                        r.processed.into(),
-                        r.items.into(),
-                    ]
-                })
-                .collect(),
-            chart: chart("bar", 0, &[1, 2]),
-        });
-        tables.push(ReportTable {
-            name: "dock_to_stock".into(),
-            title: "Dock to stock".into(),
-            about: "How long the returns processed in the period took: from receipt to \
+        if wanted("throughput_hour") {
+            let by_hour = self.store().report_throughput(&query, "hour")?;
+            headline = by_hour.iter().fold((0, 0, 0), |t, r| {
+                (t.0 + r.received, t.1 + r.processed, t.2 + r.items)
+            });
+            tables.push(ReportTable {
+                name: "throughput_hour".into(),
+                title: "Throughput by hour".into(),
+                about: format!(
+                    "Parcels received and returns processed in each hour ({}).",
+                    offset_text(filter.utc_offset_minutes)
+                ),
+                columns: throughput_columns(vec![col("hour", "Hour", ColumnKind::Text)]),
+                rows: by_hour
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            local_hour(&r.key, filter.utc_offset_minutes).into(),
+                            r.received.into(),
+                            r.processed.into(),
+                            r.items.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: chart("bar", 0, &[1, 2]),
+            });
+        }
+        if wanted("throughput_operator") {
+            tables.push(ReportTable {
+                name: "throughput_operator".into(),
+                title: "Throughput by person".into(),
+                about: "Parcels each person received and returns each person processed.".into(),
+                columns: throughput_columns(vec![
+                    col("user_id", "User id", ColumnKind::Text),
+                    col("person", "Person", ColumnKind::Text),
+                ]),
+                rows: self
+                    .store()
+                    .report_throughput(&query, "actor")?
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            r.key.clone().into(),
+                            name_of(&r.key).into(),
+                            r.received.into(),
+                            r.processed.into(),
+                            r.items.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: chart("bar", 1, &[2, 3]),
+            });
+        }
+        if wanted("throughput_station") {
+            tables.push(ReportTable {
+                name: "throughput_station".into(),
+                title: "Throughput by station".into(),
+                about: "Parcels received and returns processed at each station.".into(),
+                columns: throughput_columns(vec![col("station", "Station", ColumnKind::Text)]),
+                rows: self
+                    .store()
+                    .report_throughput(&query, "station")?
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            r.key.into(),
+                            r.received.into(),
+                            r.processed.into(),
+                            r.items.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: chart("bar", 0, &[1, 2]),
+            });
+        }
+        if wanted("dock_to_stock") {
+            tables.push(ReportTable {
+                name: "dock_to_stock".into(),
+                title: "Dock to stock".into(),
+                about: "How long the returns processed in the period took: from receipt to \
                     processing, from processing to the last action confirmed, and in all."
-                .into(),
-            columns: vec![
-                col("span", "From → to", ColumnKind::Text),
-                col("returns", "Returns", ColumnKind::Count),
-                col("p50_ms", "Median", ColumnKind::Millis),
-                col("p90_ms", "90th percentile", ColumnKind::Millis),
-                col("p99_ms", "99th percentile", ColumnKind::Millis),
-                col("max_ms", "Longest", ColumnKind::Millis),
-            ],
-            rows: self
-                .store()
-                .report_spans(&query)?
-                .into_iter()
-                .map(|s| {
-                    let label = match s.span {
-                        "received_to_processed" => "Received → processed",
-                        "processed_to_confirmed" => "Processed → action confirmed",
-                        _ => "Received → action confirmed",
-                    };
-                    // No return reached both: no figure, rather than a zero.
-                    let ms = |v: i64| {
-                        if s.returns == 0 {
-                            Cell::Empty
-                        } else {
-                            v.into()
-                        }
-                    };
-                    vec![
-                        label.into(),
-                        s.returns.into(),
-                        ms(s.p50_ms),
-                        ms(s.p90_ms),
-                        ms(s.p99_ms),
-                        ms(s.max_ms),
-                    ]
-                })
-                .collect(),
-            chart: None,
-        });
-        tables.push(ReportTable {
-            name: "reasons".into(),
-            title: "Why they came back".into(),
-            about: "The items of the returns processed, by the customer's reason and sub-reason."
-                .into(),
-            columns: vec![
-                col("retailer", "Retailer", ColumnKind::Text),
-                col("reason_code", "Reason code", ColumnKind::Text),
-                col("reason", "Reason", ColumnKind::Text),
-                col("sub_reason_code", "Sub-reason code", ColumnKind::Text),
-                col("sub_reason", "Sub-reason", ColumnKind::Text),
-                col("items", "Items", ColumnKind::Count),
-                col("quantity", "Quantity", ColumnKind::Count),
-            ],
-            rows: self
-                .store()
-                .report_reasons(&query)?
-                .into_iter()
-                .map(|r| {
-                    vec![
-                        retailer_name(&r.retailer_id).into(),
-                        r.reason_code.into(),
-                        r.reason_label.into(),
-                        r.sub_reason_code.into(),
-                        r.sub_reason_label.into(),
-                        r.items.into(),
-                        r.quantity.into(),
-                    ]
-                })
-                .collect(),
-            chart: chart("horizontal_bar", 2, &[5]),
-        });
-        tables.push(ReportTable {
-            name: "qc".into(),
-            title: "Quality check".into(),
-            about: "The items inspected in the returns processed, by QC result and reason.".into(),
-            columns: vec![
-                col("qc", "QC", ColumnKind::Text),
-                col("presence", "Found", ColumnKind::Text),
-                col("qc_reason_code", "Reason code", ColumnKind::Text),
-                col("qc_reason", "Reason", ColumnKind::Text),
-                col("items", "Items", ColumnKind::Count),
-            ],
-            rows: self
-                .store()
-                .report_qc(&query)?
-                .into_iter()
-                .map(|r| {
-                    let qc = match (r.qc.as_str(), r.presence.as_str()) {
-                        ("", "missing") => "missing".to_owned(),
-                        ("", _) => "not checked".to_owned(),
-                        (qc, _) => qc.to_owned(),
-                    };
-                    vec![
-                        qc.into(),
-                        r.presence.into(),
-                        r.qc_reason.clone().into(),
-                        r.qc_reason_label.or(r.qc_reason).into(),
-                        r.items.into(),
-                    ]
-                })
-                .collect(),
-            chart: chart("doughnut", 0, &[4]),
-        });
-        tables.push(ReportTable {
-            name: "grades".into(),
-            title: "Grades and dispositions".into(),
-            about: "The items found in the returns processed, by grade and disposition.".into(),
-            columns: vec![
-                col("grade", "Grade", ColumnKind::Text),
-                col("disposition", "Disposition", ColumnKind::Text),
-                col("items", "Items", ColumnKind::Count),
-            ],
-            rows: self
-                .store()
-                .report_grades(&query)?
-                .into_iter()
-                .map(|r| vec![r.grade.into(), r.disposition.into(), r.items.into()])
-                .collect(),
-            chart: chart("bar", 0, &[2]),
-        });
-        tables.push(ReportTable {
-            name: "money".into(),
-            title: "Money by action".into(),
-            about: "Actions by kind and currency: made due for the returns processed in the \
+                    .into(),
+                columns: vec![
+                    col("span", "From → to", ColumnKind::Text),
+                    col("returns", "Returns", ColumnKind::Count),
+                    col("p50_ms", "Median", ColumnKind::Millis),
+                    col("p90_ms", "90th percentile", ColumnKind::Millis),
+                    col("p99_ms", "99th percentile", ColumnKind::Millis),
+                    col("max_ms", "Longest", ColumnKind::Millis),
+                ],
+                rows: self
+                    .store()
+                    .report_spans(&query)?
+                    .into_iter()
+                    .map(|s| {
+                        let label = match s.span {
+                            "received_to_processed" => "Received → processed",
+                            "processed_to_confirmed" => "Processed → action confirmed",
+                            _ => "Received → action confirmed",
+                        };
+                        // No return reached both: no figure, rather than a zero.
+                        let ms = |v: i64| {
+                            if s.returns == 0 {
+                                Cell::Empty
+                            } else {
+                                v.into()
+                            }
+                        };
+                        vec![
+                            label.into(),
+                            s.returns.into(),
+                            ms(s.p50_ms),
+                            ms(s.p90_ms),
+                            ms(s.p99_ms),
+                            ms(s.max_ms),
+                        ]
+                    })
+                    .collect(),
+                chart: None,
+            });
+        }
+        if wanted("reasons") {
+            tables.push(ReportTable {
+                name: "reasons".into(),
+                title: "Why they came back".into(),
+                about:
+                    "The items of the returns processed, by the customer's reason and sub-reason."
+                        .into(),
+                columns: vec![
+                    col("retailer", "Retailer", ColumnKind::Text),
+                    col("reason_code", "Reason code", ColumnKind::Text),
+                    col("reason", "Reason", ColumnKind::Text),
+                    col("sub_reason_code", "Sub-reason code", ColumnKind::Text),
+                    col("sub_reason", "Sub-reason", ColumnKind::Text),
+                    col("items", "Items", ColumnKind::Count),
+                    col("quantity", "Quantity", ColumnKind::Count),
+                ],
+                rows: self
+                    .store()
+                    .report_reasons(&query)?
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            retailer_name(&r.retailer_id).into(),
+                            r.reason_code.into(),
+                            r.reason_label.into(),
+                            r.sub_reason_code.into(),
+                            r.sub_reason_label.into(),
+                            r.items.into(),
+                            r.quantity.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: chart("horizontal_bar", 2, &[5]),
+            });
+        }
+        if wanted("qc") {
+            tables.push(ReportTable {
+                name: "qc".into(),
+                title: "Quality check".into(),
+                about: "The items inspected in the returns processed, by QC result and reason."
+                    .into(),
+                columns: vec![
+                    col("qc", "QC", ColumnKind::Text),
+                    col("presence", "Found", ColumnKind::Text),
+                    col("qc_reason_code", "Reason code", ColumnKind::Text),
+                    col("qc_reason", "Reason", ColumnKind::Text),
+                    col("items", "Items", ColumnKind::Count),
+                ],
+                rows: self
+                    .store()
+                    .report_qc(&query)?
+                    .into_iter()
+                    .map(|r| {
+                        let qc = match (r.qc.as_str(), r.presence.as_str()) {
+                            ("", "missing") => "missing".to_owned(),
+                            ("", _) => "not checked".to_owned(),
+                            (qc, _) => qc.to_owned(),
+                        };
+                        vec![
+                            qc.into(),
+                            r.presence.into(),
+                            r.qc_reason.clone().into(),
+                            r.qc_reason_label.or(r.qc_reason).into(),
+                            r.items.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: chart("doughnut", 0, &[4]),
+            });
+        }
+        if wanted("grades") {
+            tables.push(ReportTable {
+                name: "grades".into(),
+                title: "Grades and dispositions".into(),
+                about: "The items found in the returns processed, by grade and disposition.".into(),
+                columns: vec![
+                    col("grade", "Grade", ColumnKind::Text),
+                    col("disposition", "Disposition", ColumnKind::Text),
+                    col("items", "Items", ColumnKind::Count),
+                ],
+                rows: self
+                    .store()
+                    .report_grades(&query)?
+                    .into_iter()
+                    .map(|r| vec![r.grade.into(), r.disposition.into(), r.items.into()])
+                    .collect(),
+                chart: chart("bar", 0, &[2]),
+            });
+        }
+        if wanted("money") {
+            tables.push(ReportTable {
+                name: "money".into(),
+                title: "Money by action".into(),
+                about: "Actions by kind and currency: made due for the returns processed in the \
                     period, and confirmed in the period (by whoever processed them); amounts \
                     in minor units of their currency and as a decimal."
-                .into(),
-            columns: vec![
-                col("action", "Action", ColumnKind::Text),
-                col("currency", "Currency", ColumnKind::Text),
-                col("due", "Due", ColumnKind::Count),
-                col("due_minor", "Due (minor units)", ColumnKind::Minor),
-                col("due_amount", "Due amount", ColumnKind::Decimal),
-                col("confirmed", "Confirmed", ColumnKind::Count),
-                col(
-                    "confirmed_minor",
-                    "Confirmed (minor units)",
-                    ColumnKind::Minor,
-                ),
-                col("confirmed_amount", "Confirmed amount", ColumnKind::Decimal),
-            ],
-            rows: self
-                .store()
-                .report_money(&query)?
-                .into_iter()
-                .map(|r| {
-                    vec![
-                        r.action.replace('_', " ").into(),
-                        r.currency.clone().into(),
-                        r.due.into(),
-                        r.due_minor.into(),
-                        decimal(r.due_minor, &r.currency),
-                        r.confirmed.into(),
-                        r.confirmed_minor.into(),
-                        decimal(r.confirmed_minor, &r.currency),
-                    ]
-                })
-                .collect(),
-            chart: None,
-        });
-        tables.push(ReportTable {
-            name: "open_exceptions".into(),
-            title: "Open exceptions by age".into(),
-            about: "Exceptions open now, by kind and how long they have been open (the period \
+                    .into(),
+                columns: vec![
+                    col("action", "Action", ColumnKind::Text),
+                    col("currency", "Currency", ColumnKind::Text),
+                    col("due", "Due", ColumnKind::Count),
+                    col("due_minor", "Due (minor units)", ColumnKind::Minor),
+                    col("due_amount", "Due amount", ColumnKind::Decimal),
+                    col("confirmed", "Confirmed", ColumnKind::Count),
+                    col(
+                        "confirmed_minor",
+                        "Confirmed (minor units)",
+                        ColumnKind::Minor,
+                    ),
+                    col("confirmed_amount", "Confirmed amount", ColumnKind::Decimal),
+                ],
+                rows: self
+                    .store()
+                    .report_money(&query)?
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            r.action.replace('_', " ").into(),
+                            r.currency.clone().into(),
+                            r.due.into(),
+                            r.due_minor.into(),
+                            decimal(r.due_minor, &r.currency),
+                            r.confirmed.into(),
+                            r.confirmed_minor.into(),
+                            decimal(r.confirmed_minor, &r.currency),
+                        ]
+                    })
+                    .collect(),
+                chart: None,
+            });
+        }
+        if wanted("open_exceptions") {
+            tables.push(ReportTable {
+                name: "open_exceptions".into(),
+                title: "Open exceptions by age".into(),
+                about: "Exceptions open now, by kind and how long they have been open (the period \
                     does not apply)."
-                .into(),
-            columns: vec![
-                col("kind", "Kind", ColumnKind::Text),
-                col("under_1h", "Under 1 h", ColumnKind::Count),
-                col("1h_to_8h", "1–8 h", ColumnKind::Count),
-                col("8h_to_24h", "8–24 h", ColumnKind::Count),
-                col("1d_to_7d", "1–7 days", ColumnKind::Count),
-                col("over_7d", "Over 7 days", ColumnKind::Count),
-            ],
-            rows: self
-                .store()
-                .report_open_exceptions(&query, &now)?
-                .into_iter()
-                .map(|r| {
-                    vec![
-                        r.kind.replace('_', " ").into(),
-                        r.under_1h.into(),
-                        r.under_8h.into(),
-                        r.under_24h.into(),
-                        r.under_7d.into(),
-                        r.older.into(),
-                    ]
-                })
-                .collect(),
-            chart: chart("bar", 0, &[1, 2, 3, 4, 5]),
-        });
-        let (troubled, troubled_total) = self.store().report_troubled_actions(&query)?;
-        tables.push(ReportTable {
-            name: "troubled_actions".into(),
-            title: "Failed and unknown actions".into(),
-            about: format!(
-                "Actions that failed or whose outcome is unknown, now (the period does not \
+                    .into(),
+                columns: vec![
+                    col("kind", "Kind", ColumnKind::Text),
+                    col("under_1h", "Under 1 h", ColumnKind::Count),
+                    col("1h_to_8h", "1–8 h", ColumnKind::Count),
+                    col("8h_to_24h", "8–24 h", ColumnKind::Count),
+                    col("1d_to_7d", "1–7 days", ColumnKind::Count),
+                    col("over_7d", "Over 7 days", ColumnKind::Count),
+                ],
+                rows: self
+                    .store()
+                    .report_open_exceptions(&query, &now)?
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            r.kind.replace('_', " ").into(),
+                            r.under_1h.into(),
+                            r.under_8h.into(),
+                            r.under_24h.into(),
+                            r.under_7d.into(),
+                            r.older.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: chart("bar", 0, &[1, 2, 3, 4, 5]),
+            });
+        }
+        if wanted("troubled_actions") {
+            let (troubled, troubled_total) = self.store().report_troubled_actions(&query)?;
+            tables.push(ReportTable {
+                name: "troubled_actions".into(),
+                title: "Failed and unknown actions".into(),
+                about: format!(
+                    "Actions that failed or whose outcome is unknown, now (the period does not \
                  apply): {troubled_total} in all{}.",
-                if troubled_total > troubled.len() as u64 {
-                    format!(", the oldest {} listed", troubled.len())
-                } else {
-                    String::new()
-                }
-            ),
-            columns: vec![
-                col("return_id", "Return", ColumnKind::Text),
-                col("retailer", "Retailer", ColumnKind::Text),
-                col("action", "Action", ColumnKind::Text),
-                col("state", "State", ColumnKind::Text),
-                col("attempts", "Attempts", ColumnKind::Count),
-                col("currency", "Currency", ColumnKind::Text),
-                col("amount_minor", "Amount (minor units)", ColumnKind::Minor),
-                col("amount", "Amount", ColumnKind::Decimal),
-                col("last_error", "Last error", ColumnKind::Text),
-                col("since", "Since", ColumnKind::Text),
-                col("key", "Idempotency key", ColumnKind::Text),
-            ],
-            rows: troubled
-                .into_iter()
-                .map(|a| {
-                    let amount = match (a.amount_minor, &a.currency) {
-                        (Some(m), Some(c)) => decimal(m, c),
-                        _ => Cell::Empty,
-                    };
-                    vec![
-                        a.return_id.into(),
-                        retailer_name(&a.retailer_id).into(),
-                        a.action.into(),
-                        a.state.into(),
-                        i64::from(a.attempts).into(),
-                        a.currency.into(),
-                        a.amount_minor.into(),
-                        amount,
-                        a.last_error.into(),
-                        a.updated_at.into(),
-                        a.key.into(),
-                    ]
-                })
-                .collect(),
-            chart: None,
-        });
-        tables.push(ReportTable {
-            name: "uploads".into(),
-            title: "What was sent".into(),
-            about: "Returns made in the period, by retailer, where they came from (the Upload \
+                    if troubled_total > troubled.len() as u64 {
+                        format!(", the oldest {} listed", troubled.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+                columns: vec![
+                    col("return_id", "Return", ColumnKind::Text),
+                    col("retailer", "Retailer", ColumnKind::Text),
+                    col("action", "Action", ColumnKind::Text),
+                    col("state", "State", ColumnKind::Text),
+                    col("attempts", "Attempts", ColumnKind::Count),
+                    col("currency", "Currency", ColumnKind::Text),
+                    col("amount_minor", "Amount (minor units)", ColumnKind::Minor),
+                    col("amount", "Amount", ColumnKind::Decimal),
+                    col("last_error", "Last error", ColumnKind::Text),
+                    col("since", "Since", ColumnKind::Text),
+                    col("key", "Idempotency key", ColumnKind::Text),
+                ],
+                rows: troubled
+                    .into_iter()
+                    .map(|a| {
+                        let amount = match (a.amount_minor, &a.currency) {
+                            (Some(m), Some(c)) => decimal(m, c),
+                            _ => Cell::Empty,
+                        };
+                        vec![
+                            a.return_id.into(),
+                            retailer_name(&a.retailer_id).into(),
+                            a.action.into(),
+                            a.state.into(),
+                            i64::from(a.attempts).into(),
+                            a.currency.into(),
+                            a.amount_minor.into(),
+                            amount,
+                            a.last_error.into(),
+                            a.updated_at.into(),
+                            a.key.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: None,
+            });
+        }
+        if wanted("uploads") {
+            tables.push(ReportTable {
+                name: "uploads".into(),
+                title: "What was sent".into(),
+                about: "Returns made in the period, by retailer, where they came from (the Upload \
                     API's partner, a partner platform, the portal, the bench's orphan intake) \
                     and the hub they were sent to (the person and station filters do not \
                     apply). Rows the Upload API refused are in the next table."
-                .into(),
-            columns: vec![
-                col("retailer", "Retailer", ColumnKind::Text),
-                col("source", "Source", ColumnKind::Text),
-                col("hub", "Hub", ColumnKind::Text),
-                col("returns", "Returns", ColumnKind::Count),
-            ],
-            rows: self
-                .store()
-                .report_uploads(&query)?
-                .into_iter()
-                .map(|u| {
-                    vec![
-                        retailer_name(&u.retailer_id).into(),
-                        u.source.replace('_', " ").into(),
-                        u.hub_id.into(),
-                        u.returns.into(),
-                    ]
-                })
-                .collect(),
-            chart: None,
-        });
-        let (refused, refused_total) = self.store().report_refused_uploads(&query)?;
-        tables.push(ReportTable {
-            name: "refused_uploads".into(),
-            title: "Upload rows refused".into(),
-            about: format!(
-                "Rows of partners' uploads that the central store refused for this hub's \
+                    .into(),
+                columns: vec![
+                    col("retailer", "Retailer", ColumnKind::Text),
+                    col("source", "Source", ColumnKind::Text),
+                    col("hub", "Hub", ColumnKind::Text),
+                    col("returns", "Returns", ColumnKind::Count),
+                ],
+                rows: self
+                    .store()
+                    .report_uploads(&query)?
+                    .into_iter()
+                    .map(|u| {
+                        vec![
+                            retailer_name(&u.retailer_id).into(),
+                            u.source.replace('_', " ").into(),
+                            u.hub_id.into(),
+                            u.returns.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: None,
+            });
+        }
+        if wanted("refused_uploads") {
+            let (refused, refused_total) = self.store().report_refused_uploads(&query)?;
+            tables.push(ReportTable {
+                name: "refused_uploads".into(),
+                title: "Upload rows refused".into(),
+                about: format!(
+                    "Rows of partners' uploads that the central store refused for this hub's \
                  retailers in the period, with what the uploader was told (the person and \
                  station filters do not apply): {refused_total} in all{}.",
-                if refused_total > refused.len() as u64 {
-                    format!(", the newest {} listed", refused.len())
-                } else {
-                    String::new()
-                }
-            ),
-            columns: vec![
-                col("received_at", "Received", ColumnKind::Text),
-                col("retailer", "Retailer", ColumnKind::Text),
-                col("source", "Source", ColumnKind::Text),
-                col("row", "Row", ColumnKind::Count),
-                col("consignment_no", "Consignment", ColumnKind::Text),
-                col("order_number", "Order", ColumnKind::Text),
-                col("sku", "SKU", ColumnKind::Text),
-                col("hub", "Hub", ColumnKind::Text),
-                col("errors", "Why", ColumnKind::Text),
-            ],
-            rows: refused
-                .into_iter()
-                .map(|r| {
-                    vec![
-                        r.received_at.into(),
-                        retailer_name(&r.retailer_id).into(),
-                        r.source.replace('_', " ").into(),
-                        r.row.into(),
-                        r.consignment_no.into(),
-                        r.order_number.into(),
-                        r.sku.into(),
-                        r.hub_id.into(),
-                        r.errors.into(),
-                    ]
-                })
-                .collect(),
-            chart: None,
-        });
-        tables.push(ReportTable {
-            name: "awaited".into(),
-            title: "Expected, not yet here".into(),
-            about: "Returns this hub expects that have not reached it, now, by how long ago \
+                    if refused_total > refused.len() as u64 {
+                        format!(", the newest {} listed", refused.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+                columns: vec![
+                    col("received_at", "Received", ColumnKind::Text),
+                    col("retailer", "Retailer", ColumnKind::Text),
+                    col("source", "Source", ColumnKind::Text),
+                    col("row", "Row", ColumnKind::Count),
+                    col("consignment_no", "Consignment", ColumnKind::Text),
+                    col("order_number", "Order", ColumnKind::Text),
+                    col("sku", "SKU", ColumnKind::Text),
+                    col("hub", "Hub", ColumnKind::Text),
+                    col("errors", "Why", ColumnKind::Text),
+                ],
+                rows: refused
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            r.received_at.into(),
+                            retailer_name(&r.retailer_id).into(),
+                            r.source.replace('_', " ").into(),
+                            r.row.into(),
+                            r.consignment_no.into(),
+                            r.order_number.into(),
+                            r.sku.into(),
+                            r.hub_id.into(),
+                            r.errors.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: None,
+            });
+        }
+        if wanted("awaited") {
+            tables.push(ReportTable {
+                name: "awaited".into(),
+                title: "Expected, not yet here".into(),
+                about: "Returns this hub expects that have not reached it, now, by how long ago \
                     they were made (the period does not apply); F8 lists them, oldest first."
-                .into(),
-            columns: vec![
-                col("retailer", "Retailer", ColumnKind::Text),
-                col("status", "Status", ColumnKind::Text),
-                col("under_1d", "Under a day", ColumnKind::Count),
-                col("1d_to_3d", "1–3 days", ColumnKind::Count),
-                col("3d_to_7d", "3–7 days", ColumnKind::Count),
-                col("7d_to_14d", "7–14 days", ColumnKind::Count),
-                col("over_14d", "Over 14 days", ColumnKind::Count),
-            ],
-            rows: self
-                .store()
-                .report_awaited(&query, &self.options().hub_id, &now)?
-                .into_iter()
-                .map(|a| {
-                    vec![
-                        retailer_name(&a.retailer_id).into(),
-                        a.status.replace('_', " ").into(),
-                        a.under_1d.into(),
-                        a.under_3d.into(),
-                        a.under_7d.into(),
-                        a.under_14d.into(),
-                        a.older.into(),
-                    ]
-                })
-                .collect(),
-            chart: chart("bar", 0, &[2, 3, 4, 5, 6]),
-        });
-        debug_assert!(tables
-            .iter()
-            .map(|t| t.name.as_str())
-            .eq(REPORT_NAMES.iter().copied()));
+                    .into(),
+                columns: vec![
+                    col("retailer", "Retailer", ColumnKind::Text),
+                    col("status", "Status", ColumnKind::Text),
+                    col("under_1d", "Under a day", ColumnKind::Count),
+                    col("1d_to_3d", "1–3 days", ColumnKind::Count),
+                    col("3d_to_7d", "3–7 days", ColumnKind::Count),
+                    col("7d_to_14d", "7–14 days", ColumnKind::Count),
+                    col("over_14d", "Over 14 days", ColumnKind::Count),
+                ],
+                rows: self
+                    .store()
+                    .report_awaited(&query, &self.options().hub_id, &now)?
+                    .into_iter()
+                    .map(|a| {
+                        vec![
+                            retailer_name(&a.retailer_id).into(),
+                            a.status.replace('_', " ").into(),
+                            a.under_1d.into(),
+                            a.under_3d.into(),
+                            a.under_7d.into(),
+                            a.under_14d.into(),
+                            a.older.into(),
+                        ]
+                    })
+                    .collect(),
+                chart: chart("bar", 0, &[2, 3, 4, 5, 6]),
+            });
+        }
+        debug_assert!(
+            only.is_some()
+                || tables
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .eq(REPORT_NAMES.iter().copied())
+        );
         let stations = self.store().station_ids()?;
         Ok(ReportSet {
             period: period_of(&filter),
             tables,
-            received,
-            processed,
-            items,
+            received: headline.0,
+            processed: headline.1,
+            items: headline.2,
             retailers,
             people,
             stations,
@@ -739,7 +779,7 @@ impl Hub {
         if !REPORT_NAMES.contains(&table) {
             return Err(HubError::Invalid(format!("there is no report {table:?}")));
         }
-        let set = self.reports(filter)?;
+        let set = self.report_set(filter, Some(table))?;
         let Some(report) = set.tables.into_iter().find(|t| t.name == table) else {
             return Err(HubError::NotFound(format!("no report {table}")));
         };
