@@ -16,7 +16,7 @@ use returnhub_core::station::StationConfig;
 use returnhub_core::trigger::ShopifyPolicy;
 use returnhub_hub::{
     AppInfo, AuditEntry, BenchScan, DemoConnote, ErrorView, ExceptionView, ExportedFile,
-    HeldEventView, Hub, InspectRequest, IssuedPin, ItemScan, JoinInput, OrderMatch,
+    HeldEventView, Hub, HubChoiceView, InspectRequest, IssuedPin, ItemScan, JoinInput, OrderMatch,
     PartnerConnectionInput, PartnerConnectionView, PersonInput, PersonView, PhotoRef,
     PrinterQueueView, ProcessResult, ReportFilter, ReportSet, RetailerSaved, ReturnSearch,
     ReturnsPrimeLookup, RouteView, RulesCheck, SearchPage, SessionView, SetupInput, SetupState,
@@ -403,6 +403,31 @@ pub fn cancel_return(
     reason: String,
 ) -> Reply<SupervisorResult> {
     Ok(state.hub.cancel_return(&return_id, &reason)?)
+}
+
+/// Off the window's thread (it asks the central store): the hubs a return may be handed to.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn hand_over_targets(
+    state: State<'_, AppState>,
+    return_id: String,
+) -> Reply<Vec<HubChoiceView>> {
+    let hub = state.hub.clone();
+    off_the_window(move || hub.hand_over_targets(&return_id)).await
+}
+
+/// Off the window's thread (it asks the central store, then waits for sync): a supervisor
+/// hands a return to another hub, with the reason.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn hand_over_return(
+    state: State<'_, AppState>,
+    return_id: String,
+    to_hub: String,
+    reason: String,
+) -> Reply<SupervisorResult> {
+    let hub = state.hub.clone();
+    off_the_window(move || hub.hand_over_return(&return_id, &to_hub, &reason)).await
 }
 
 /// Off the window's thread: it writes every return the search finds to a CSV file.

@@ -163,6 +163,8 @@ pub fn with_commands<R: tauri::Runtime>(
             commands::search_returns,
             commands::return_timeline,
             commands::cancel_return,
+            commands::hand_over_targets,
+            commands::hand_over_return,
             commands::export_returns_csv,
             commands::reports,
             commands::export_report_csv,
@@ -286,6 +288,10 @@ mod tests {
                     serde_json::json!({"search": {"key": "x"}})
                 }
                 "cancel_return" => serde_json::json!({"returnId": "r", "reason": "kept"}),
+                "hand_over_targets" => serde_json::json!({"returnId": "r"}),
+                "hand_over_return" => {
+                    serde_json::json!({"returnId": "r", "toHub": "AKL", "reason": "sent on"})
+                }
                 "reports" | "shift_summary_pdf" => serde_json::json!({"filter": {}}),
                 "export_report_csv" => serde_json::json!({"filter": {}, "table": "qc"}),
                 "set_up" => serde_json::json!({"input": {"hub_id": "X", "hub_name": "X",

@@ -1,12 +1,14 @@
 // Find a return (F8, supervisors): one box for a connote, an order number, an email, a SKU or
 // an EAN (type it or scan it: a scan on this screen goes into the box and searches), narrowed
 // by retailer, status, days and person. Enter searches; ↑/↓ pick a return, Enter shows its
-// timeline, O opens it on the bench, C cancels it with a reason (one not yet at the hub), E
-// writes every return found to a CSV file,
+// timeline, O opens it on the bench, C cancels it with a reason (one not yet at the hub), H
+// hands it to another hub (a parcel sent on: the central store decides and both hubs hear by
+// sync), E writes every return found to a CSV file,
 // PgDn/PgUp turn the page, / goes back to the box. The hub refuses all of it to anyone below
 // supervisor.
 
 import type { ExportedFile } from "./bindings/ExportedFile";
+import type { HubChoiceView } from "./bindings/HubChoiceView";
 import type { ReturnHitView } from "./bindings/ReturnHitView";
 import type { ReturnSearch } from "./bindings/ReturnSearch";
 import type { ReturnStatus } from "./bindings/ReturnStatus";
@@ -77,6 +79,8 @@ export class Search {
   private filled = false;
   /// The return the open cancel box is for (fixed when it opens).
   private cancelling: string | null = null;
+  /// The return the open hand-over box is for.
+  private handingOver: string | null = null;
   private pageSize = 50;
 
   constructor(
@@ -97,6 +101,75 @@ export class Search {
         this.closeCancel();
       }
     });
+    for (const id of ["handover-reason", "handover-hub"]) {
+      el(id).addEventListener("keydown", (e) => {
+        if (e.key === "Enter") {
+          e.preventDefault();
+          void this.handOver();
+        } else if (e.key === "Escape") {
+          e.preventDefault();
+          this.closeHandOver();
+        }
+      });
+    }
+  }
+
+  /// Whether a box (cancel, hand over) has the keys.
+  private boxOpen(): boolean {
+    return this.cancelling !== null || this.handingOver !== null;
+  }
+
+  /// Asks the central store where the return may go, then opens the box to choose and say why.
+  private async openHandOver(returnId: string): Promise<void> {
+    const summary = el("search-summary");
+    summary.textContent = "Asking the central store which hubs take this return…";
+    try {
+      const hubs = await this.call<HubChoiceView[]>("hand_over_targets", { returnId });
+      if (!hubs.length) {
+        summary.textContent =
+          "No other hub takes this retailer's returns: the central store lists them (returnhub-central retailer-hubs).";
+        return;
+      }
+      summary.textContent = "";
+      el<HTMLSelectElement>("handover-hub").replaceChildren(
+        ...hubs.map((h) => {
+          const option = document.createElement("option");
+          option.value = h.hub_id;
+          option.textContent = h.name ? `${h.hub_id} · ${h.name}` : h.hub_id;
+          return option;
+        }),
+      );
+      this.handingOver = returnId;
+      el("handover-dialog").hidden = false;
+      const input = el<HTMLInputElement>("handover-reason");
+      input.value = "";
+      input.focus();
+    } catch (e) {
+      summary.textContent = message(e);
+    }
+  }
+
+  private closeHandOver(): void {
+    this.handingOver = null;
+    el("handover-dialog").hidden = true;
+    el("search-screen").focus();
+  }
+
+  /// Hands the return to the hub chosen, with the reason typed; the list is read again.
+  private async handOver(): Promise<void> {
+    const returnId = this.handingOver;
+    if (!returnId) return;
+    const toHub = el<HTMLSelectElement>("handover-hub").value;
+    const reason = el<HTMLInputElement>("handover-reason").value;
+    el("search-summary").textContent = `Handing ${returnId} to hub ${toHub}…`;
+    try {
+      const done = await this.call<SupervisorResult>("hand_over_return", { returnId, toHub, reason });
+      this.closeHandOver();
+      await this.run();
+      el("search-summary").textContent = `${returnId}: ${done.message}`;
+    } catch (e) {
+      el("search-summary").textContent = message(e);
+    }
   }
 
   private closeCancel(): void {
@@ -138,9 +211,9 @@ export class Search {
     if (!this.filled) void this.run();
   }
 
-  /// A code scanned on this screen: it is the key (not while the cancel box is open).
+  /// A code scanned on this screen: it is the key (not while a box is open).
   scanned(code: string): void {
-    if (this.cancelling) return;
+    if (this.boxOpen()) return;
     el<HTMLInputElement>("search-key").value = code;
     this.page = 0;
     void this.run();
@@ -200,12 +273,12 @@ export class Search {
           text("td", h.order_number),
           text("td", `${h.customer_name} <${h.email}>`),
           text("td", h.retailer),
-          text("td", h.status.replace("_", " ")),
+          text("td", h.handed_to ? `${h.status.replace("_", " ")} · hub ${h.handed_to}'s` : h.status.replace("_", " ")),
           text("td", String(h.items)),
           text("td", shortTime(h.updated_at)),
         );
         tr.addEventListener("click", () => {
-          if (this.cancelling) return;
+          if (this.boxOpen()) return;
           this.selected = i;
           this.paint();
           void this.timeline();
@@ -261,7 +334,7 @@ export class Search {
 
   /// Keys on the search screen outside its fields. True if used.
   key(key: string): boolean {
-    if (this.cancelling) return false;
+    if (this.boxOpen()) return false;
     const moved = movedSelection(key, this.selected, this.hits.length);
     if (moved !== null) {
       this.selected = moved;
@@ -295,6 +368,10 @@ export class Search {
       const input = el<HTMLInputElement>("cancel-reason");
       input.value = "";
       input.focus();
+      return true;
+    }
+    if (key.toLowerCase() === "h" && selected) {
+      void this.openHandOver(selected.return_id);
       return true;
     }
     if (key.toLowerCase() === "e") {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -86,6 +87,8 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub const PUSH_BODY_LIMIT: usize = 48 * 1024 * 1024;
 /// A pull asks with a cursor.
 pub const PULL_BODY_LIMIT: usize = 64 * 1024;
+/// A hand-over names a return, a hub, a person and a reason.
+pub const HAND_OVER_BODY_LIMIT: usize = 16 * 1024;
 /// 64k upload rows of a few hundred bytes each.
 pub const UPLOAD_BODY_LIMIT: usize = 32 * 1024 * 1024;
 pub const TRACKING_BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -241,6 +244,37 @@ async fn conflicts(
     let storage = state.storage.clone();
     Ok(Json(
         blocking(move || storage.conflicts(Some(&device.hub_id))).await?,
+    ))
+}
+
+/// The hubs that may receive one of the device's hub's returns (they serve its retailer).
+async fn hand_over_targets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<wire::HandOverTargetsQuery>, QueryRejection>,
+) -> ApiResult<Vec<wire::HubChoice>> {
+    let device = device(&state, &headers).await?;
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError(CentralError::BadRequest(format!("which return? {e}"))))?;
+    let storage = state.storage.clone();
+    Ok(Json(
+        blocking(move || storage.hand_over_targets(&device, &query.return_id)).await?,
+    ))
+}
+
+/// A supervisor of the device's hub hands one of its returns to another hub; the central
+/// store checks everything and records it for both hubs in one transaction.
+async fn hand_over(
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<wire::HandOverResponse> {
+    let (parts, body) = request.into_parts();
+    let device = device(&state, &parts.headers).await?;
+    let req: wire::HandOverRequest = parse(&read_body(body, HAND_OVER_BODY_LIMIT).await?)?;
+    let now = (state.clock)();
+    let storage = state.storage.clone();
+    Ok(Json(
+        blocking(move || storage.hand_over(&device, &req, now)).await?,
     ))
 }
 
@@ -444,6 +478,8 @@ pub fn router(state: AppState) -> Router {
         .route(wire::PULL_PATH, post(pull))
         .route(wire::CONFLICTS_PATH, get(conflicts))
         .route(wire::DEVICE_PATH, get(device_info))
+        .route(wire::HAND_OVER_TARGETS_PATH, get(hand_over_targets))
+        .route(wire::HAND_OVER_PATH, post(hand_over))
         .route(wire::UPLOAD_PATH, post(upload))
         .route(wire::TRACKING_PATH, post(tracking))
         .route(SHOPIFY_INSTALL_PATH, get(shopify_install))

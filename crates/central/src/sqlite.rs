@@ -38,6 +38,8 @@ use crate::storage::{
 };
 use crate::upload::{validate_row, validate_tracking, ValidRow};
 
+mod hand_over;
+
 /// The device id the central store writes its own events under.
 pub const CENTRAL_DEVICE: &str = "central";
 
@@ -504,6 +506,10 @@ impl Tx<'_> {
             DomainEvent::UploadRowsRefused(_) => {
                 Some("only the central store records refused upload rows".to_owned())
             }
+            DomainEvent::ReturnHandedOver(_) => Some(
+                "only the central store hands a return to another hub: ask it (POST /v1/hand-overs)"
+                    .to_owned(),
+            ),
             DomainEvent::ReturnExpected(r) => {
                 if r.hub_id != hub {
                     Some(format!(
@@ -718,6 +724,16 @@ impl Tx<'_> {
     /// Whether `user_id` is an active admin of `hub`, by the latest enrolment its stations
     /// pushed.
     fn is_admin(&self, user_id: &str, hub: &str) -> Result<bool> {
+        Ok(self.enrolled_role(user_id, hub)? == Some(returnhub_core::auth::Role::Admin))
+    }
+
+    /// The role of `user_id` at `hub` while the person is active, by the latest enrolment the
+    /// hub's stations pushed.
+    fn enrolled_role(
+        &self,
+        user_id: &str,
+        hub: &str,
+    ) -> Result<Option<returnhub_core::auth::Role>> {
         let latest: Option<String> = self
             .tx
             .prepare_cached(
@@ -730,10 +746,8 @@ impl Tx<'_> {
             .optional()?;
         Ok(
             match latest.map(|p| serde_json::from_str::<DomainEvent>(&p)) {
-                Some(Ok(DomainEvent::UserEnrolled(u))) => {
-                    u.active && u.role == returnhub_core::auth::Role::Admin
-                }
-                _ => false,
+                Some(Ok(DomainEvent::UserEnrolled(u))) if u.active => Some(u.role),
+                _ => None,
             },
         )
     }
@@ -909,14 +923,26 @@ impl Tx<'_> {
 
     /// Appends an event written by the central store itself, and projects it.
     fn append_own(&mut self, event: DomainEvent, hub: Option<&str>) -> Result<RemoteEvent> {
+        self.append_by(event, hub, "system:central", None)
+    }
+
+    /// An event the central store records on a person's behalf (a supervisor's hand-over):
+    /// written by the central store, with who asked and at which station.
+    fn append_by(
+        &mut self,
+        event: DomainEvent,
+        hub: Option<&str>,
+        actor: &str,
+        station: Option<&str>,
+    ) -> Result<RemoteEvent> {
         let stamp = self.clock.tick(self.now.max(0) as u64);
         let ev = RemoteEvent::new(
             &event,
             uuid::Uuid::now_v7().to_string(),
             CENTRAL_DEVICE,
             &stamp,
-            "system:central",
-            None,
+            actor,
+            station,
             rfc3339(self.now),
         )
         .map_err(|e| CentralError::Storage(e.to_string()))?;
@@ -1072,6 +1098,7 @@ impl Tx<'_> {
                 }
             }
             DomainEvent::ActionDue(action) => self.claim(action, ev, hub)?,
+            DomainEvent::ReturnHandedOver(h) => self.project_hand_over(h)?,
             // A hub's supervisor retries a failed action: reconciled before anything is sent.
             DomainEvent::ActionRetried { key, .. } => {
                 self.tx
@@ -1516,6 +1543,27 @@ fn retailer_named(conn: &Connection, name: &str) -> Result<RetailerRecord> {
     Ok(serde_json::from_str(&record)?)
 }
 
+/// A hub's name as the latest `HubRegistered` its own stations pushed says; none before one
+/// of them was set up and synced.
+fn hub_name(conn: &Connection, hub_id: &str) -> Result<Option<String>> {
+    let registered: Option<String> = conn
+        .prepare_cached(
+            "SELECT payload FROM events e
+             WHERE aggregate_id = ?1 AND kind = 'hub_registered' AND hub_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM held_events h WHERE h.id = e.id)
+             ORDER BY hlc DESC LIMIT 1",
+        )?
+        .query_row([hub_id], |r| r.get(0))
+        .optional()?;
+    Ok(match registered {
+        Some(payload) => match serde_json::from_str::<DomainEvent>(&payload)? {
+            DomainEvent::HubRegistered { name, .. } => Some(name),
+            _ => None,
+        },
+        None => None,
+    })
+}
+
 fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError {
         field: field.into(),
@@ -1705,30 +1753,47 @@ impl CentralStorage for SqliteStorage {
             [&device.token_id],
             |r| r.get(0),
         )?;
-        // Only what the hub's own stations pushed counts (events_by_aggregate finds it).
-        let registered: Option<String> = inner
-            .conn
-            .query_row(
-                "SELECT payload FROM events e
-                 WHERE aggregate_id = ?1 AND kind = 'hub_registered' AND hub_id = ?1
-                   AND NOT EXISTS (SELECT 1 FROM held_events h WHERE h.id = e.id)
-                 ORDER BY hlc DESC LIMIT 1",
-                [&device.hub_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let hub_name = match registered {
-            Some(payload) => match serde_json::from_str::<DomainEvent>(&payload)? {
-                DomainEvent::HubRegistered { name, .. } => Some(name),
-                _ => None,
-            },
-            None => None,
-        };
+        let hub_name = hub_name(&inner.conn, &device.hub_id)?;
         Ok(returnhub_protocol::wire::DeviceInfo {
             hub_id: device.hub_id.clone(),
             device_name,
             hub_name,
         })
+    }
+
+    fn hand_over_targets(
+        &self,
+        device: &DeviceIdentity,
+        return_id: &str,
+    ) -> Result<Vec<returnhub_protocol::wire::HubChoice>> {
+        let inner = self.lock()?;
+        let retailer: Option<(String, String)> = inner
+            .conn
+            .prepare_cached("SELECT hub_id, retailer_id FROM returns WHERE id = ?1")?
+            .query_row([return_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match retailer {
+            None => Err(CentralError::Invalid(format!(
+                "return {return_id} is not known here"
+            ))),
+            Some((owner, _)) if owner != device.hub_id => Err(CentralError::Forbidden(format!(
+                "return {return_id} is hub {owner}'s"
+            ))),
+            Some((_, retailer_id)) => hand_over::targets(&inner.conn, &device.hub_id, &retailer_id),
+        }
+    }
+
+    fn hand_over(
+        &self,
+        device: &DeviceIdentity,
+        req: &returnhub_protocol::wire::HandOverRequest,
+        now: UnixMillis,
+    ) -> Result<returnhub_protocol::wire::HandOverResponse> {
+        let mut inner = self.lock()?;
+        let mut w = inner.write(now)?;
+        let answer = w.hand_over(&device.hub_id, req)?;
+        w.tx.commit()?;
+        Ok(answer)
     }
 
     fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>> {

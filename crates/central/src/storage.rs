@@ -204,6 +204,26 @@ pub trait CentralStorage: Send + Sync + 'static {
     /// station of it has been set up).
     fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_protocol::wire::DeviceInfo>;
     fn authenticate_partner(&self, key: &str) -> Result<Option<PartnerIdentity>>;
+    /// The hubs that may receive `return_id`, a return of the device's hub: every other hub
+    /// serving its retailer that has a device, with its registered name.
+    fn hand_over_targets(
+        &self,
+        device: &DeviceIdentity,
+        return_id: &str,
+    ) -> Result<Vec<returnhub_protocol::wire::HubChoice>>;
+    /// Hands a return of the device's hub to another hub, if it may go (see
+    /// [`returnhub_protocol::wire::HandOverRequest`]): in one transaction, the sending hub gets
+    /// a `ReturnHandedOver` (its copy becomes read-only) and a received parcel goes back in
+    /// transit; the receiving hub gets the order, the return and the hand-over by its next
+    /// pull. Refused: the return not the device's hub's (403), the asker not one of its
+    /// supervisors (403), a hub that does not serve the retailer (422), a return processed
+    /// or with an action not yet confirmed (409).
+    fn hand_over(
+        &self,
+        device: &DeviceIdentity,
+        req: &returnhub_protocol::wire::HandOverRequest,
+        now: UnixMillis,
+    ) -> Result<returnhub_protocol::wire::HandOverResponse>;
 
     /// Stores a batch of a device's events (idempotent by event id) and applies their effects
     /// (read models, action claims, conflicts) in one transaction; answers after the commit.

@@ -66,7 +66,26 @@ impl ReturnStatus {
                     SupervisorClose
                 )
                 | (Expected | InTransit, Cancelled, Cancel)
+                | (Received, InTransit, HandOver)
         )
+    }
+
+    /// Whether a return in this status may be handed to another hub: not once it was
+    /// processed, closed or cancelled (its parcel's journey is over).
+    pub fn may_hand_over(self) -> bool {
+        matches!(
+            self,
+            ReturnStatus::Expected | ReturnStatus::InTransit | ReturnStatus::Received
+        )
+    }
+
+    /// The status a return handed to another hub has from then on: a parcel received here
+    /// and sent on is in transit again; one that has not arrived keeps its status.
+    pub fn after_hand_over(self) -> ReturnStatus {
+        match self {
+            ReturnStatus::Received => ReturnStatus::InTransit,
+            other => other,
+        }
     }
 }
 
@@ -78,6 +97,8 @@ pub enum Transition {
     HubProcess,
     SupervisorClose,
     Cancel,
+    /// The central store handed the return to another hub.
+    HandOver,
 }
 
 /// The signal the bench gives for a scanned connote. Each has its own colour and sound.
@@ -187,6 +208,7 @@ mod tests {
                 HubProcess,
                 SupervisorClose,
                 Cancel,
+                HandOver,
             ] {
                 assert!(!Closed.can_move(to, cause), "closed -> {to:?}");
                 assert!(!Cancelled.can_move(to, cause), "cancelled -> {to:?}");
@@ -200,6 +222,21 @@ mod tests {
             !Received.can_move(Cancelled, Cancel),
             "a parcel in hand is not cancelled"
         );
+    }
+
+    #[test]
+    fn a_parcel_sent_on_is_in_transit_again_and_a_finished_one_stays() {
+        use ReturnStatus::*;
+        assert_eq!(Received.after_hand_over(), InTransit);
+        assert!(Received.can_move(InTransit, Transition::HandOver));
+        for s in [Expected, InTransit] {
+            assert!(s.may_hand_over());
+            assert_eq!(s.after_hand_over(), s);
+        }
+        for s in [Processed, Closed, Cancelled] {
+            assert!(!s.may_hand_over(), "{s:?}");
+        }
+        assert!(!Processed.can_move(InTransit, Transition::HandOver));
     }
 
     #[test]

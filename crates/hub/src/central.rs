@@ -114,6 +114,15 @@ impl Hub {
         self.sync_view()
     }
 
+    /// Starts a sync round now, if this station syncs (after something the central store
+    /// should hear of, or whose answer it should pull, soon).
+    pub(crate) fn sync_soon(&self) {
+        let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(worker) = slot.as_ref() {
+            worker.sync_now();
+        }
+    }
+
     /// Sync's state for the window.
     pub fn sync_view(&self) -> Result<SyncView> {
         self.authorize(Role::Operator)?;

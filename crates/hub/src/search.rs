@@ -69,6 +69,8 @@ pub struct ReturnHitView {
     pub items: u32,
     pub created_at: String,
     pub updated_at: String,
+    /// The hub it was handed to, when it is not this hub's any more (read-only here).
+    pub handed_to: Option<String>,
 }
 
 /// A table written to a CSV file for a supervisor to open elsewhere.
@@ -351,6 +353,7 @@ impl Hub {
         };
         let store = self.store();
         let found = store.search_returns(&query)?;
+        let here = self.options().hub_id.clone();
         Ok(SearchPage {
             hits: found
                 .hits
@@ -366,6 +369,7 @@ impl Hub {
                     items: h.items,
                     created_at: h.created_at,
                     updated_at: h.updated_at,
+                    handed_to: (h.hub_id != here).then_some(h.hub_id),
                 })
                 .collect(),
             total: found.total,

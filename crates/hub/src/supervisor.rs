@@ -111,6 +111,7 @@ impl Hub {
         let ret = store
             .return_by_id(return_id)?
             .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
+        self.own_return(&ret)?;
         let current = store
             .current_decisions(return_id)?
             .into_iter()
@@ -228,7 +229,7 @@ impl Hub {
     pub fn close_return(&self, return_id: &str, note: &str) -> Result<SupervisorResult> {
         let actor = self.authorize(Role::Supervisor)?;
         let mut store = self.store();
-        let ret = movable(
+        let ret = self.movable(
             &store,
             return_id,
             ReturnStatus::Closed,
@@ -324,7 +325,7 @@ impl Hub {
             ));
         }
         let mut store = self.store();
-        let ret = movable(
+        let ret = self.movable(
             &store,
             return_id,
             ReturnStatus::Cancelled,
@@ -398,6 +399,10 @@ impl Hub {
     pub fn reprint_labels(&self, return_id: &str) -> Result<BenchState> {
         let actor = self.authorize(Role::Supervisor)?;
         let mut store = self.store();
+        let ret = store
+            .return_by_id(return_id)?
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
+        self.own_return(&ret)?;
         let originals: Vec<LabelJob> = store
             .label_jobs(return_id)?
             .into_iter()
@@ -465,16 +470,42 @@ impl Hub {
 }
 
 /// The return, if `cause` may move it to `to`; else a conflict saying it "cannot be {what}".
-fn movable(
-    store: &returnhub_store::Store,
-    return_id: &str,
+impl Hub {
+    /// Refused unless the return is this hub's: one handed to another hub is read-only here
+    /// (the central store refuses what this hub would record about it).
+    pub(crate) fn own_return(&self, ret: &returnhub_core::model::ReturnView) -> Result<()> {
+        if ret.hub_id == self.options().hub_id {
+            return Ok(());
+        }
+        Err(HubError::Conflict(format!(
+            "this return is hub {}'s: it is read-only here",
+            ret.hub_id
+        )))
+    }
+
+    /// The return, if this hub may move it to `to` by `cause`.
+    fn movable(
+        &self,
+        store: &returnhub_store::Store,
+        return_id: &str,
+        to: ReturnStatus,
+        cause: Transition,
+        what: &str,
+    ) -> Result<returnhub_core::model::ReturnView> {
+        let ret = store
+            .return_by_id(return_id)?
+            .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
+        self.own_return(&ret)?;
+        movable_from(ret, to, cause, what)
+    }
+}
+
+fn movable_from(
+    ret: returnhub_core::model::ReturnView,
     to: ReturnStatus,
     cause: Transition,
     what: &str,
 ) -> Result<returnhub_core::model::ReturnView> {
-    let ret = store
-        .return_by_id(return_id)?
-        .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
     if !ret.status.can_move(to, cause) {
         return Err(HubError::Conflict(format!(
             "a {} return cannot be {what}",
@@ -638,6 +669,10 @@ pub(crate) fn describe(event: &DomainEvent) -> String {
         DomainEvent::ActionRetried { key, .. } => format!(
             "Action {}… retried (reconciled with the target first)",
             &key.as_str()[..12]
+        ),
+        DomainEvent::ReturnHandedOver(h) => format!(
+            "Handed over from hub {} to hub {}: {}",
+            h.from_hub, h.to_hub, h.reason
         ),
         other => other.kind().replace('_', " "),
     }

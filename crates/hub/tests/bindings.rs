@@ -87,6 +87,7 @@ fn typescript_bindings_are_current() {
     returnhub_hub::ReportSet::export_all(&config).unwrap();
     returnhub_hub::SearchPage::export_all(&config).unwrap();
     returnhub_hub::TimelineEntry::export_all(&config).unwrap();
+    returnhub_hub::HubChoiceView::export_all(&config).unwrap();
     returnhub_hub::ExportedFile::export_all(&config).unwrap();
     let generated = read_dir(fresh.path());
     assert!(generated.contains_key("ScanResult.ts") && generated.contains_key("Money.ts"));

@@ -5,45 +5,17 @@
 //! either station can sign in at the other. A station that cannot reach the central store, or
 //! whose token is for a hub nobody set up, writes nothing.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod support;
 
-use returnhub_central::{AppState, CentralStorage, SqliteStorage};
+use std::path::Path;
+
+use returnhub_central::CentralStorage;
 use returnhub_core::auth::Role;
 use returnhub_hub::{Hub, HubError, HubOptions, JoinInput, PersonInput, SetupInput};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// A central store serving on a loopback port for as long as the test runs.
-fn start_central(dir: &Path) -> (String, Arc<SqliteStorage>) {
-    let storage = Arc::new(SqliteStorage::open(dir).unwrap());
-    let state = AppState {
-        storage: storage.clone(),
-        clock: Arc::new(now_ms),
-        shop_secrets: None,
-        shopify_client: Default::default(),
-    };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = returnhub_central::serve_in_background(listener, state).unwrap();
-    (url, storage)
-}
+use support::{now_ms, start_central, wait_for};
 
 fn station(dir: &Path) -> Hub {
     Hub::open(HubOptions::in_dir(dir).unwrap()).unwrap()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "waited 30 s for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn setup(hub_id: &str, url: &str, token: &str) -> SetupInput {

@@ -157,6 +157,22 @@ pub enum DomainEvent {
     /// told: sent to the hubs they concern so their supervisors see them. Only the central
     /// store records it.
     UploadRowsRefused(UploadRefusals),
+    /// A return (its parcel sent on) moved from one hub to another. Only the central store
+    /// records it, when a supervisor of the sending hub asks (`POST /v1/hand-overs`): the
+    /// sending hub's copy becomes read-only, and the receiving hub gets the return, its order
+    /// and this event by sync.
+    ReturnHandedOver(HandOver),
+}
+
+/// A return handed from one hub to another, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandOver {
+    pub return_id: String,
+    pub from_hub: String,
+    pub to_hub: String,
+    /// The supervisor of the sending hub who asked (a user id of that hub).
+    pub by: String,
+    pub reason: String,
 }
 
 /// The rows of one upload that the central store refused for a retailer.
@@ -221,6 +237,7 @@ pub const EVENT_KINDS: &[(&str, u32)] = &[
     ("shop_disconnected", 1),
     ("import_checkpoint", 1),
     ("upload_rows_refused", 1),
+    ("return_handed_over", 1),
 ];
 
 /// The event kinds and versions a device understands: this build's ([`KnownEvents::this_build`]),
@@ -352,6 +369,7 @@ impl DomainEvent {
             DomainEvent::ShopConnected { .. } => "shop_connected",
             DomainEvent::ShopDisconnected { .. } => "shop_disconnected",
             DomainEvent::UploadRowsRefused(_) => "upload_rows_refused",
+            DomainEvent::ReturnHandedOver(_) => "return_handed_over",
         }
     }
 
@@ -390,6 +408,7 @@ impl DomainEvent {
             | DomainEvent::ShopDisconnected { retailer_id } => Some(retailer_id),
             DomainEvent::UploadRowsRefused(u) => Some(&u.retailer_id),
             DomainEvent::ActionRetried { return_id, .. } => Some(return_id),
+            DomainEvent::ReturnHandedOver(h) => Some(&h.return_id),
         }
     }
 }

@@ -8,6 +8,8 @@
 //! | `GET  /v1/conflicts`      | `Authorization: Bearer <device token>` | → `Vec<`[`Conflict`]`>` (its hub's) |
 //! | `POST /v1/returns/upload` | `X-Api-Key` + `X-Retailer-Name`        | `Vec<`[`UploadRow`]`>` → [`UploadResponse`] |
 //! | `POST /v1/tracking`       | `X-Api-Key` + `X-Retailer-Name`        | `Vec<`[`TrackingIn`]`>` → [`TrackingResponse`] |
+//! | `GET  /v1/hand-overs/targets?return_id=` | `Authorization: Bearer <device token>` | → `Vec<`[`HubChoice`]`>` |
+//! | `POST /v1/hand-overs`     | `Authorization: Bearer <device token>` | [`HandOverRequest`] → [`HandOverResponse`] |
 //!
 //! Errors are [`ErrorBody`] with a 4xx/5xx status: 401 a missing or wrong token/key, 403 a key
 //! that does not belong to the retailer named, 400/422 a malformed or invalid request.
@@ -24,6 +26,10 @@ pub const UPLOAD_PATH: &str = "/v1/returns/upload";
 pub const TRACKING_PATH: &str = "/v1/tracking";
 /// Which hub a device token belongs to (a station joining its hub asks before anything else).
 pub const DEVICE_PATH: &str = "/v1/device";
+/// The hubs a return of the device's hub may be handed to (they serve its retailer).
+pub const HAND_OVER_TARGETS_PATH: &str = "/v1/hand-overs/targets";
+/// A supervisor of the device's hub hands one of its returns to another hub.
+pub const HAND_OVER_PATH: &str = "/v1/hand-overs";
 pub const API_KEY_HEADER: &str = "x-api-key";
 pub const RETAILER_HEADER: &str = "x-retailer-name";
 
@@ -36,6 +42,42 @@ pub struct DeviceInfo {
     /// The hub's name as its first station's setup registered it; none while no station of
     /// the hub has been set up (and synced).
     pub hub_name: Option<String>,
+}
+
+/// A hub a return may be handed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubChoice {
+    pub hub_id: String,
+    /// As its first station registered it; none before that station synced.
+    pub name: Option<String>,
+}
+
+/// The query of `GET /v1/hand-overs/targets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandOverTargetsQuery {
+    pub return_id: String,
+}
+
+/// A supervisor of the asking device's hub hands `return_id` to `to_hub`. The central store
+/// decides: the return must be that hub's, not processed, with no action still on its way,
+/// and `to_hub` must serve its retailer; `by` must be a supervisor or admin of the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandOverRequest {
+    pub return_id: String,
+    pub to_hub: String,
+    pub by: String,
+    pub reason: String,
+    /// The station that asked.
+    #[serde(default)]
+    pub station: Option<String>,
+}
+
+/// The hand-over done: the event recorded for the sending hub (its devices pull it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandOverResponse {
+    pub event_id: String,
+    /// The return's status from now on (a received parcel is in transit again).
+    pub status: returnhub_core::model::ReturnStatus,
 }
 
 /// A batch of this device's events, oldest first, each exactly as it is in the hub's log.

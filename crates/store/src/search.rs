@@ -69,6 +69,8 @@ pub struct ReturnHit {
     pub items: u32,
     pub created_at: String,
     pub updated_at: String,
+    /// The hub whose return it is (another than this one's once handed over).
+    pub hub_id: String,
 }
 
 impl Store {
@@ -178,7 +180,7 @@ impl Store {
                     (SELECT connote FROM connotes c WHERE c.return_id = r.id
                      ORDER BY c.position, c.connote LIMIT 1),
                     (SELECT count(*) FROM return_items i WHERE i.return_id = r.id),
-                    r.created_at, r.updated_at
+                    r.created_at, r.updated_at, r.hub_id
              FROM returns r JOIN orders o ON o.id = r.order_id
              JOIN retailers t ON t.id = r.retailer_id
              {filter}
@@ -198,6 +200,7 @@ impl Store {
                     items: r.get(7)?,
                     created_at: r.get(8)?,
                     updated_at: r.get(9)?,
+                    hub_id: r.get(10)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -193,6 +193,17 @@ impl Store {
         )?)
     }
 
+    /// How many of this station's events about `return_id` wait to be pushed (a return is
+    /// handed to another hub only once the central store has its whole story from here).
+    pub fn unsynced_about(&self, return_id: &str) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox o JOIN events e ON e.id = o.event_id
+             WHERE o.topic = 'sync' AND o.state = 'pending' AND e.aggregate_id = ?1",
+            [return_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Marks the `sync` rows of `event_ids` confirmed: call only with ids the central store
     /// acknowledged (it answers after its commit). Unknown or already confirmed ids are
     /// ignored. Returns how many rows changed.
@@ -667,8 +678,14 @@ impl WriteTx<'_> {
             DomainEvent::ActionRetried { key, .. } => {
                 crate::outbox::project_retried(&self.tx, key, &ev.recorded_at, false)?;
             }
+            // The first import of an order or a return wins, as at the central store: the one
+            // it sends again (to the hub a return was handed to, which may have it already)
+            // changes nothing here.
+            DomainEvent::OrderImported(o) if self.has_row("orders", &o.id)? => {}
             DomainEvent::ReturnExpected(r) => {
-                self.project(event, &ev.id, &ev.recorded_at)?;
+                if !self.has_row("returns", &r.id)? {
+                    self.project(event, &ev.id, &ev.recorded_at)?;
+                }
                 // A status change that arrived before its return takes effect now.
                 self.settle_status(&r.id)?;
             }
@@ -728,6 +745,16 @@ impl WriteTx<'_> {
                 at
             ])?;
         Ok(())
+    }
+
+    /// Whether `table` (orders or returns) has a row with this id.
+    fn has_row(&self, table: &'static str, id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?1"))?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// Sets the return's status to the `to` of its status change with the highest HLC in

@@ -330,6 +330,23 @@ impl WriteTx<'_> {
                 updated_since.as_deref(),
                 recorded_at,
             ),
+            // Only the central store records it; it reaches both hubs. Here the return becomes
+            // the receiving hub's: read-only at the sending one, the bench's at the other.
+            DomainEvent::ReturnHandedOver(h) => {
+                let changed = self
+                    .tx
+                    .prepare_cached(
+                        "UPDATE returns SET hub_id = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![h.return_id, h.to_hub, rfc3339(self.now)])?;
+                if changed != 1 {
+                    return Err(StoreError::Invalid(format!(
+                        "return {} is not in the store: it cannot be handed over",
+                        h.return_id
+                    )));
+                }
+                Ok(())
+            }
             DomainEvent::UploadRowsRefused(u) => {
                 let mut insert = self.tx.prepare_cached(
                     "INSERT OR IGNORE INTO upload_refusals (event_id, row_index, received_at,

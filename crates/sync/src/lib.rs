@@ -84,6 +84,29 @@ impl HttpTransport {
         self.answer(request).await
     }
 
+    /// The hubs a return of this device's hub may be handed to.
+    pub async fn hand_over_targets(
+        &self,
+        return_id: &str,
+    ) -> Result<Vec<wire::HubChoice>, SyncError> {
+        let request = self
+            .client
+            .get(format!("{}{}", self.base, wire::HAND_OVER_TARGETS_PATH))
+            .query(&wire::HandOverTargetsQuery {
+                return_id: return_id.to_owned(),
+            })
+            .bearer_auth(&self.token);
+        self.answer(request).await
+    }
+
+    /// Asks the central store to hand a return of this device's hub to another hub.
+    pub async fn hand_over(
+        &self,
+        req: &wire::HandOverRequest,
+    ) -> Result<wire::HandOverResponse, SyncError> {
+        self.post(wire::HAND_OVER_PATH, req).await
+    }
+
     async fn post<Q: Serialize, A: serde::de::DeserializeOwned>(
         &self,
         path: &str,

@@ -3,4 +3,8 @@
 /**
  * A return found.
  */
-export type ReturnHitView = { return_id: string, status: string, retailer: string, order_number: string, customer_name: string, email: string, connote: string | null, items: number, created_at: string, updated_at: string, };
+export type ReturnHitView = { return_id: string, status: string, retailer: string, order_number: string, customer_name: string, email: string, connote: string | null, items: number, created_at: string, updated_at: string, 
+/**
+ * The hub it was handed to, when it is not this hub's any more (read-only here).
+ */
+handed_to: string | null, };

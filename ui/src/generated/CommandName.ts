@@ -39,6 +39,8 @@ export type CommandName =
   | "search_returns"
   | "return_timeline"
   | "cancel_return"
+  | "hand_over_targets"
+  | "hand_over_return"
   | "export_returns_csv"
   | "reports"
   | "export_report_csv"
