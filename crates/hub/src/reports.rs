@@ -101,10 +101,11 @@ impl From<Option<i64>> for Cell {
 }
 
 impl Cell {
-    /// As a CSV field: numbers unformatted, nothing as an empty field.
+    /// As a CSV field: numbers unformatted, text a spreadsheet would run defused, nothing as
+    /// an empty field.
     fn csv(&self) -> String {
         match self {
-            Cell::Text(t) => t.clone(),
+            Cell::Text(t) => crate::search::csv_text(t).into_owned(),
             Cell::Number(n) => n.to_string(),
             Cell::Empty => String::new(),
         }

@@ -117,6 +117,29 @@ pub struct TimelineEntry {
     pub photos: Vec<String>,
 }
 
+/// A text field of an exported CSV as a spreadsheet shows it but will not run it: text that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return (a customer named
+/// `=HYPERLINK(…)`) gets a leading apostrophe, as OWASP advises against CSV injection. A plain
+/// number (`-12.50`) is left as it is: numbers stay unformatted.
+pub(crate) fn csv_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !is_plain_number(text) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// `-12`, `+3`, `-0.50`: a sign, digits, and at most one point followed by digits.
+fn is_plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The start of day `day` (YYYY-MM-DD, UTC) in Unix ms, or why it is not a day (`what` names
 /// the field).
 pub(crate) fn day_ms(day: &str, what: &str) -> Result<i64> {
@@ -285,19 +308,22 @@ impl Hub {
             })?;
             let last = found.hits.len() < EXPORT_PAGE as usize;
             for h in found.hits {
-                out.write_record([
-                    h.return_id,
-                    h.connote.unwrap_or_default(),
-                    h.order_number,
-                    h.customer_name,
-                    h.email,
-                    h.retailer,
-                    h.status,
-                    h.items.to_string(),
-                    h.created_at,
-                    h.updated_at,
-                ])
-                .map_err(|e| failed(&e))?;
+                let connote = h.connote.unwrap_or_default();
+                let items = h.items.to_string();
+                let fields = [
+                    csv_text(&h.return_id),
+                    csv_text(&connote),
+                    csv_text(&h.order_number),
+                    csv_text(&h.customer_name),
+                    csv_text(&h.email),
+                    csv_text(&h.retailer),
+                    csv_text(&h.status),
+                    items.as_str().into(),
+                    csv_text(&h.created_at),
+                    csv_text(&h.updated_at),
+                ];
+                out.write_record(fields.iter().map(|f| f.as_bytes()))
+                    .map_err(|e| failed(&e))?;
                 rows += 1;
             }
             if last {
@@ -389,6 +415,34 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_csv_text_that_a_spreadsheet_would_run_is_defused_and_numbers_stay() {
+        for risky in [
+            "=HYPERLINK(\"http://x\")",
+            "+1+1",
+            "-cmd",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+            "-",
+            "-1e5",
+        ] {
+            assert_eq!(csv_text(risky), format!("'{risky}"), "{risky:?}");
+        }
+        for plain in [
+            "-12.50",
+            "+3",
+            "-0",
+            "12",
+            "Kōwhai Apparel",
+            "",
+            "a=b",
+            "#1001",
+        ] {
+            assert_eq!(csv_text(plain), plain, "{plain:?}");
+        }
+    }
 
     #[test]
     fn days_are_checked_and_the_last_one_is_included() {
