@@ -232,17 +232,16 @@ fn query_of(filter: &ReportFilter) -> Result<ReportQuery> {
         retailer_id: given(&filter.retailer_id),
         actor: given(&filter.operator),
         station: given(&filter.station),
+        hour_offset_minutes: offset,
     })
 }
 
-/// A counter's UTC hour (YYYY-MM-DDTHH) as the station's local "YYYY-MM-DD HH:00".
-fn local_hour(utc_hour: &str, offset_minutes: i32) -> String {
-    returnhub_core::time::parse_rfc3339(&format!("{utc_hour}:00:00Z"))
-        .map(|ms| {
-            let local = returnhub_core::time::rfc3339(ms + i64::from(offset_minutes) * 60_000);
-            format!("{} {}", &local[..10], &local[11..16])
-        })
-        .unwrap_or_else(|| utc_hour.to_owned())
+/// A local hour as the store groups it (YYYY-MM-DDTHH) as "YYYY-MM-DD HH:00".
+fn hour_label(local_hour: &str) -> String {
+    match local_hour.split_once('T') {
+        Some((day, hour)) => format!("{day} {hour}:00"),
+        None => local_hour.to_owned(),
+    }
 }
 
 fn period_of(filter: &ReportFilter) -> String {
@@ -323,7 +322,7 @@ impl Hub {
                     .into_iter()
                     .map(|r| {
                         vec![
-                            local_hour(&r.key, filter.utc_offset_minutes).into(),
+                            hour_label(&r.key).into(),
                             r.received.into(),
                             r.processed.into(),
                             r.items.into(),
@@ -999,8 +998,7 @@ mod tests {
                 "2026-04-06T10:00:00.000Z".to_owned()
             )
         );
-        assert_eq!(local_hour("2026-04-03T11", 780), "2026-04-04 00:00");
-        assert_eq!(local_hour("2026-04-04T09", -570), "2026-04-03 23:30");
+        assert_eq!(hour_label("2026-04-04T00"), "2026-04-04 00:00");
         assert!(query_of(&ReportFilter {
             utc_offset_minutes: i32::MIN,
             ..ReportFilter::default()

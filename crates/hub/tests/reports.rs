@@ -341,6 +341,36 @@ fn reports_count_what_the_bench_did_and_export_the_same_figures() {
         })
         .unwrap();
     assert_eq!(honolulu.processed, 0);
+    // A half-hour zone (the Marquesas, UTC-09:30, like India's +05:30 the other way): the day
+    // turns at 09:30 UTC, between the third processing (09:27) and the fourth (09:37), and its
+    // hours begin at half past.
+    let marquesas = |day: &str| ReportFilter {
+        from: Some(day.into()),
+        to: Some(day.into()),
+        utc_offset_minutes: -570,
+        ..ReportFilter::default()
+    };
+    let (before, after) = (
+        hub.reports(marquesas("2026-11-22")).unwrap(),
+        hub.reports(marquesas("2026-11-23")).unwrap(),
+    );
+    assert_eq!((before.processed, after.processed), (3, 1));
+    for (set, hour, processed) in [
+        (&before, "2026-11-22 23:00", 3),
+        (&after, "2026-11-23 00:00", 1),
+    ] {
+        let hours = table(set, "throughput_hour");
+        let at = column(hours, "processed");
+        assert_eq!(
+            hours
+                .rows
+                .iter()
+                .filter(|r| number(&r[at]) > 0)
+                .map(|r| (r[0].clone(), number(&r[at])))
+                .collect::<Vec<_>>(),
+            vec![(Cell::Text(hour.into()), processed)],
+        );
+    }
     let nowhere = ErrorView::from(
         hub.reports(ReportFilter {
             utc_offset_minutes: 24 * 60,

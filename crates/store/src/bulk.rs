@@ -467,7 +467,7 @@ fn generate_history(path: &Path, returns: u64) {
         }
     }
     // The reports' counters, as the migration makes them from rows written without events.
-    let migration = include_str!("../../../migrations/hub/0014_report_milestones.sql");
+    let migration = include_str!("../../../migrations/hub/0016_quarter_hour_counters.sql");
     let counters = migration
         .split("-- @counters")
         .nth(1)

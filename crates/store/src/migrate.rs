@@ -68,6 +68,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0015_upload_refusals",
         include_str!("../../../migrations/hub/0015_upload_refusals.sql"),
     ),
+    (
+        "0016_quarter_hour_counters",
+        include_str!("../../../migrations/hub/0016_quarter_hour_counters.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

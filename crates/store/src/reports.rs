@@ -7,8 +7,9 @@
 //! what was *confirmed* in the period. They read `report_counts` and `return_milestones`
 //! (migration 0014), which the projection keeps for local and synced events alike: a report
 //! over a million returns reads a few thousand counters, not the rows they count. Counters
-//! are by the UTC hour: a bound inside an hour counts that whole hour (a station's local day
-//! is a range of whole hours in all but a few half-hour zones).
+//! are by the UTC quarter hour (migration 0016): a bound inside a quarter hour counts that
+//! whole quarter, and a station's local day is a range of whole quarters in every zone (India's
+//! +5:30 and Nepal's +5:45 included).
 
 use returnhub_core::model::ReturnStatus;
 use returnhub_core::record::ReturnRecord;
@@ -17,6 +18,20 @@ use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::{Result, Store};
+
+/// SQL for the quarter hour an RFC 3339 UTC time falls in, as counters key it:
+/// `YYYY-MM-DDTHH:MM` with MM one of 00, 15, 30, 45 (`quarter_of!("m.received_at")`).
+macro_rules! quarter_of {
+    ($at:literal) => {
+        concat!(
+            "(substr(",
+            $at,
+            ", 1, 14) || printf('%02d', CAST(substr(",
+            $at,
+            ", 15, 2) AS INTEGER) / 15 * 15))"
+        )
+    };
+}
 
 /// What a report covers; every part given narrows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,12 +43,15 @@ pub struct ReportQuery {
     /// The person (user id) who received / processed.
     pub actor: Option<String>,
     pub station: Option<String>,
+    /// The station's offset from UTC in minutes: the hours of the hourly table are its.
+    pub hour_offset_minutes: i32,
 }
 
 /// Parcels received, returns processed and their items, for one hour, person or station.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ThroughputRow {
-    /// `YYYY-MM-DDTHH` (UTC), a user id or a station id; "" when not recorded.
+    /// `YYYY-MM-DDTHH` (the station's local hour), a user id or a station id; "" when not
+    /// recorded.
     pub key: String,
     pub received: u64,
     pub processed: u64,
@@ -179,12 +197,12 @@ fn counts_filter(q: &ReportQuery, measure: &str, by_person: bool) -> (String, Ve
         args.push(Value::Text(v.to_owned()));
         clauses.push(clause.replace('?', &format!("?{}", args.len())));
     };
-    // Counters are by the hour: a bound inside an hour counts that whole hour.
+    // Counters are by the quarter hour: a bound inside one counts that whole quarter.
     if let Some(from) = &q.from {
-        bind("c.period >= ?", from.get(..13).unwrap_or(from));
+        bind("c.period >= ?", &quarter_bound(from, false));
     }
     if let Some(until) = &q.until {
-        bind("c.period < ?", &hour_bound(until));
+        bind("c.period < ?", &quarter_bound(until, true));
     }
     if let Some(r) = &q.retailer_id {
         bind("c.retailer_id = ?", r);
@@ -200,19 +218,21 @@ fn counts_filter(q: &ReportQuery, measure: &str, by_person: bool) -> (String, Ve
     (clauses.join(" AND "), args)
 }
 
-/// An exclusive bound at hour precision (YYYY-MM-DDTHH): the top of an hour is that hour; any
-/// later time, the next.
-fn hour_bound(until: &str) -> String {
-    let hour = until.get(..13).unwrap_or(until);
-    let on_the_hour = until
-        .get(13..)
-        .is_none_or(|rest| rest.chars().all(|c| matches!(c, '0' | ':' | '.' | 'Z')));
-    if on_the_hour {
-        return hour.to_owned();
-    }
-    returnhub_core::time::parse_rfc3339(&format!("{hour}:00:00Z"))
-        .map(|ms| returnhub_core::time::rfc3339(ms + 3_600_000)[..13].to_owned())
-        .unwrap_or_else(|| hour.to_owned())
+/// A bound at the counters' precision (YYYY-MM-DDTHH:MM, a quarter hour, UTC): the quarter
+/// `at` falls in, or for an exclusive upper bound (`upper`) the next one unless `at` is its
+/// very start. Text that is not a time is compared as it is.
+fn quarter_bound(at: &str, upper: bool) -> String {
+    const QUARTER_MS: i64 = 15 * 60_000;
+    let Some(ms) = returnhub_core::time::parse_rfc3339(at) else {
+        return at.to_owned();
+    };
+    let start = ms.div_euclid(QUARTER_MS) * QUARTER_MS;
+    let bound = if upper && start != ms {
+        start + QUARTER_MS
+    } else {
+        start
+    };
+    returnhub_core::time::rfc3339(bound)[..16].to_owned()
 }
 
 /// The rank-`p` percentile (nearest rank) of sorted `values`.
@@ -240,11 +260,16 @@ impl Store {
         Ok(ids)
     }
 
-    /// Parcels received, returns processed and their items, by `group`: "hour" (UTC), "actor"
-    /// or "station", in key order.
+    /// Parcels received, returns processed and their items, by `group`: "hour" (the local
+    /// hour at the query's `hour_offset_minutes`, YYYY-MM-DDTHH), "actor" or "station", in key
+    /// order.
     pub fn report_throughput(&self, q: &ReportQuery, group: &str) -> Result<Vec<ThroughputRow>> {
+        let local_hour = format!(
+            "strftime('%Y-%m-%dT%H', c.period || ':00', '{:+} minutes')",
+            q.hour_offset_minutes
+        );
         let key = match group {
-            "hour" => "c.period",
+            "hour" => local_hour.as_str(),
             "actor" => "c.actor",
             _ => "c.station",
         };
@@ -676,37 +701,56 @@ const ADD: &str = "ON CONFLICT (measure, period, retailer_id, actor, station, k1
      DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount";
 
 /// Return ?1's share of the receipt counter, times ?2.
-const RECEIVED_SHARE: &str = "INSERT INTO report_counts (measure, period, retailer_id, actor,
+const RECEIVED_SHARE: &str = concat!(
+    "INSERT INTO report_counts (measure, period, retailer_id, actor,
        station, n)
-     SELECT 'received', substr(m.received_at, 1, 13), coalesce(m.retailer_id, ''),
+     SELECT 'received', ",
+    quarter_of!("m.received_at"),
+    ", coalesce(m.retailer_id, ''),
        coalesce(m.received_by, ''), coalesce(m.received_station, ''), ?2
-     FROM return_milestones m WHERE m.return_id = ?1 AND m.received_at IS NOT NULL";
+     FROM return_milestones m WHERE m.return_id = ?1 AND m.received_at IS NOT NULL"
+);
 
 /// Return ?1's share of the counters of processed returns, times ?2 (nothing before it is
 /// processed).
 const PROCESSED_SHARE: [&str; 5] = [
-    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, n, amount)
-     SELECT 'processed', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
+    concat!(
+        "INSERT INTO report_counts (measure, period, retailer_id, actor, station, n, amount)
+     SELECT 'processed', ",
+        quarter_of!("m.processed_at"),
+        ", coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), ?2,
        ?2 * coalesce(m.items, 0)
-     FROM return_milestones m WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL",
+     FROM return_milestones m WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL"
+    ),
+    concat!(
     "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
-     SELECT 'reason', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
+     SELECT 'reason', ",
+    quarter_of!("m.processed_at"),
+    ", coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), i.reason_code,
        coalesce(i.sub_reason_code, ''), ?2 * count(*), ?2 * sum(i.quantity)
      FROM return_milestones m JOIN return_items i ON i.return_id = m.return_id
-     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL GROUP BY 6, 7",
-    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, k3, n)
-     SELECT 'qc', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
+     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL GROUP BY 6, 7"
+),
+    concat!(
+        "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, k3, n)
+     SELECT 'qc', ",
+        quarter_of!("m.processed_at"),
+        ", coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.qc, ''),
        n.presence, coalesce(n.qc_reason, ''), ?2 * count(*)
      FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
      WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND n.undone_by IS NULL
        AND n.rowid = (SELECT max(l.rowid) FROM inspections l
                       WHERE l.return_item_id = n.return_item_id AND l.undone_by IS NULL)
-     GROUP BY 6, 7, 8",
-    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
-     SELECT 'grade', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
+     GROUP BY 6, 7, 8"
+    ),
+    concat!(
+        "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
+     SELECT 'grade', ",
+        quarter_of!("m.processed_at"),
+        ", coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), coalesce(n.grade, ''),
        coalesce(n.disposition, ''), ?2 * count(*)
      FROM return_milestones m JOIN inspections n ON n.return_id = m.return_id
@@ -714,13 +758,18 @@ const PROCESSED_SHARE: [&str; 5] = [
        AND n.rowid = (SELECT max(l.rowid) FROM inspections l
                       WHERE l.return_item_id = n.return_item_id AND l.undone_by IS NULL)
        AND n.presence = 'found'
-     GROUP BY 6, 7",
+     GROUP BY 6, 7"
+    ),
+    concat!(
     "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n, amount)
-     SELECT 'due', substr(m.processed_at, 1, 13), coalesce(m.retailer_id, ''),
+     SELECT 'due', ",
+    quarter_of!("m.processed_at"),
+    ", coalesce(m.retailer_id, ''),
        coalesce(m.processed_by, ''), coalesce(m.processed_station, ''), a.kind, a.currency,
        ?2 * count(*), ?2 * sum(a.minor)
      FROM return_milestones m JOIN report_actions a ON a.return_id = m.return_id
-     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND a.kind != '' GROUP BY 6, 7",
+     WHERE m.return_id = ?1 AND m.processed_at IS NOT NULL AND a.kind != '' GROUP BY 6, 7"
+),
 ];
 
 /// Adds `sign` (1 or -1) times the shares `sqls` of `id` (a return's, or an action's).
@@ -797,13 +846,15 @@ pub(crate) fn note_return(
         r.status,
         r.created_at.as_str(),
     );
-    // What was sent for the hub: by the hour it was made, its source and its hub.
-    tx.prepare_cached(&format!(
+    // What was sent for the hub: by the quarter hour it was made, its source and its hub.
+    const EXPECTED_ONE: &str = concat!(
         "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
-         VALUES ('expected', substr(?1, 1, 13), ?2, '', '', ?3, ?4, 1)
-         {ADD}"
-    ))?
-    .execute(params![created_at, retailer_id, r.source, r.hub_id])?;
+         VALUES ('expected', ",
+        quarter_of!("?1"),
+        ", ?2, '', '', ?3, ?4, 1)"
+    );
+    tx.prepare_cached(&format!("{EXPECTED_ONE}\n         {ADD}"))?
+        .execute(params![created_at, retailer_id, r.source, r.hub_id])?;
     if recounting {
         // Synced before its return: the milestone learns its retailer and items, and the
         // shares taken out by `before_return` go back with them.
@@ -892,11 +943,15 @@ pub(crate) fn note_action_due(tx: &Transaction<'_>, action: &ActionDue) -> Resul
 
 /// Action ?1's share of the confirmed money, times ?2 (nothing before both its kind and its
 /// confirmation are known).
-const CONFIRMED_SHARE: &str = "INSERT INTO report_counts (measure, period, retailer_id, actor,
+const CONFIRMED_SHARE: &str = concat!(
+    "INSERT INTO report_counts (measure, period, retailer_id, actor,
        station, k1, k2, n, amount)
-     SELECT 'confirmed', substr(confirmed_at, 1, 13), retailer_id, '', '', kind, currency, ?2,
+     SELECT 'confirmed', ",
+    quarter_of!("confirmed_at"),
+    ", retailer_id, '', '', kind, currency, ?2,
        ?2 * minor
-     FROM report_actions WHERE key = ?1 AND kind != '' AND confirmed_at IS NOT NULL";
+     FROM report_actions WHERE key = ?1 AND kind != '' AND confirmed_at IS NOT NULL"
+);
 
 /// A return's last confirmation: the latest of its actions' (each its earliest).
 fn refresh_confirmed(tx: &Transaction<'_>, return_id: &str) -> Result<()> {
@@ -942,14 +997,32 @@ pub(crate) fn note_confirmed(
 
 #[cfg(test)]
 mod tests {
-    use super::{hour_bound, percentile};
+    use super::{percentile, quarter_bound};
 
     #[test]
-    fn an_exclusive_bound_inside_an_hour_takes_the_whole_hour() {
-        assert_eq!(hour_bound("2026-11-23T11:00:00.000Z"), "2026-11-23T11");
-        assert_eq!(hour_bound("2026-11-23T11:30:00.000Z"), "2026-11-23T12");
-        assert_eq!(hour_bound("2026-11-23T23:00:00.001Z"), "2026-11-24T00");
-        assert_eq!(hour_bound("2026-11-23T11"), "2026-11-23T11");
+    fn a_bound_inside_a_quarter_hour_takes_the_whole_quarter() {
+        // India's midnight (+5:30) and Nepal's (+5:45) are quarter hours in UTC.
+        assert_eq!(
+            quarter_bound("2026-11-22T18:30:00.000Z", false),
+            "2026-11-22T18:30"
+        );
+        assert_eq!(
+            quarter_bound("2026-11-22T18:15:00.000Z", true),
+            "2026-11-22T18:15"
+        );
+        assert_eq!(
+            quarter_bound("2026-11-23T11:07:00.000Z", false),
+            "2026-11-23T11:00"
+        );
+        assert_eq!(
+            quarter_bound("2026-11-23T11:07:00.000Z", true),
+            "2026-11-23T11:15"
+        );
+        assert_eq!(
+            quarter_bound("2026-11-23T23:45:00.001Z", true),
+            "2026-11-24T00:00"
+        );
+        assert_eq!(quarter_bound("not a time", true), "not a time");
     }
 
     #[test]

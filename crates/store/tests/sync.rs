@@ -698,6 +698,8 @@ fn pulled_events_in_any_order_give_the_reports_their_milestones() {
     assert_eq!(
         kept.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
         [
+            // One confirmation in the first quarter hour, the other in the third.
+            "confirmed",
             "confirmed",
             "due",
             "expected",
