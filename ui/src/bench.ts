@@ -11,7 +11,7 @@ import type { DecidedBy } from "./bindings/DecidedBy";
 import type { Disposition } from "./bindings/Disposition";
 import type { Grade } from "./bindings/Grade";
 import type { InspectRequest } from "./bindings/InspectRequest";
-import type { InspectionRecord } from "./bindings/InspectionRecord";
+import type { InspectionView } from "./bindings/InspectionView";
 import type { ItemScan } from "./bindings/ItemScan";
 import type { Money } from "./bindings/Money";
 import type { Outcome } from "./bindings/Outcome";
@@ -85,7 +85,7 @@ function decidedByText(by: DecidedBy): string {
   }
 }
 
-function inspectionText(n: InspectionRecord | null): string {
+function inspectionText(n: InspectionView | null): string {
   if (!n) return "Not inspected";
   if (n.presence === "missing") return "Missing from the parcel";
   const parts = ["Found"];
@@ -467,7 +467,7 @@ export class Bench {
     return this.ret?.items[this.selected]?.id ?? null;
   }
 
-  private currentInspection(): InspectionRecord | null {
+  private currentInspection(): InspectionView | null {
     const id = this.currentItemId();
     return this.state?.items.find((s) => s.item_id === id)?.inspection ?? null;
   }

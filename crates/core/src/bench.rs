@@ -91,7 +91,7 @@ impl Disposition {
 
 /// One item's inspection as the operator left it. Each change records the whole state, so
 /// the latest record (not undone) is the item's inspection and the earlier ones are history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InspectionRecord {
     pub id: String,
     pub return_id: String,
@@ -108,7 +108,7 @@ pub struct InspectionRecord {
 }
 
 /// Something in the parcel that the return did not list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtraItemRecord {
     pub id: String,
     pub return_id: String,
@@ -136,7 +136,7 @@ pub enum DecidedBy {
 }
 
 /// One item's decision when its return was processed, or a supervisor's override.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemDecisionRecord {
     pub id: String,
     pub return_id: String,
@@ -210,12 +210,88 @@ pub struct LabelJob {
     pub reprint_of: Option<String>,
 }
 
+// The records above are what devices exchange (event payloads, guarded by the protocol's
+// golden files); the views below are what the window shows. Each view is made from its
+// record, so a change to a screen never changes the wire.
+
+/// An item's inspection as the bench shows it: the view of its latest [`InspectionRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct InspectionView {
+    /// The inspection step's id.
+    pub id: String,
+    pub item_id: String,
+    pub presence: Presence,
+    pub qc: Option<QcStatus>,
+    pub qc_reason: Option<String>,
+    pub grade: Option<Grade>,
+    pub disposition: Option<Disposition>,
+    pub note: Option<String>,
+    /// Content hashes of stored photos.
+    pub photos: Vec<String>,
+}
+
+impl From<&InspectionRecord> for InspectionView {
+    fn from(n: &InspectionRecord) -> Self {
+        InspectionView {
+            id: n.id.clone(),
+            item_id: n.item_id.clone(),
+            presence: n.presence,
+            qc: n.qc,
+            qc_reason: n.qc_reason.clone(),
+            grade: n.grade,
+            disposition: n.disposition,
+            note: n.note.clone(),
+            photos: n.photos.clone(),
+        }
+    }
+}
+
+/// An item's outcome as the bench shows it: the view of its current [`ItemDecisionRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ItemDecisionView {
+    pub outcome: Outcome,
+    pub amount: Option<Money>,
+    pub decided_by: DecidedBy,
+}
+
+impl From<&ItemDecisionRecord> for ItemDecisionView {
+    fn from(d: &ItemDecisionRecord) -> Self {
+        ItemDecisionView {
+            outcome: d.outcome,
+            amount: d.amount,
+            decided_by: d.decided_by.clone(),
+        }
+    }
+}
+
+/// Something in the parcel the return did not list, as the bench shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ExtraItemView {
+    pub id: String,
+    pub code: String,
+    pub order_line_id: Option<String>,
+    pub note: Option<String>,
+    pub photos: Vec<String>,
+}
+
+impl From<&ExtraItemRecord> for ExtraItemView {
+    fn from(x: &ExtraItemRecord) -> Self {
+        ExtraItemView {
+            id: x.id.clone(),
+            code: x.code.clone(),
+            order_line_id: x.order_line_id.clone(),
+            note: x.note.clone(),
+            photos: x.photos.clone(),
+        }
+    }
+}
+
 /// An item the return lists, with how far the bench has got with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ItemState {
     pub item_id: String,
-    pub inspection: Option<InspectionRecord>,
-    pub decision: Option<ItemDecisionRecord>,
+    pub inspection: Option<InspectionView>,
+    pub decision: Option<ItemDecisionView>,
     /// The return reason or the QC fail reason demands a photo.
     pub evidence_required: bool,
 }
@@ -266,7 +342,7 @@ pub struct BenchState {
     pub status: crate::model::ReturnStatus,
     pub trigger: crate::trigger::Trigger,
     pub items: Vec<ItemState>,
-    pub extras: Vec<ExtraItemRecord>,
+    pub extras: Vec<ExtraItemView>,
     pub qc_reasons: Vec<QcReasonOption>,
     /// Why the Process key would be refused now; empty when the return can be processed.
     pub blockers: Vec<String>,

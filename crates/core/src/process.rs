@@ -5,7 +5,7 @@
 //! asks [`plan`], and records the plan in one write.
 
 use crate::bench::{
-    BenchState, ExceptionKind, ExceptionRecord, InspectionRecord, ItemDecisionRecord, Presence,
+    BenchState, ExceptionKind, ExceptionRecord, InspectionView, ItemDecisionRecord, Presence,
 };
 use crate::model::{ReturnStatus, Transition};
 use crate::rules::Outcome;
@@ -28,7 +28,7 @@ pub struct ProcessPlan {
     pub status_change: (ReturnStatus, ReturnStatus),
     pub actions_due: Vec<ActionDue>,
     /// The inspections of the items found in the parcel: each gets a rack label.
-    pub labels: Vec<InspectionRecord>,
+    pub labels: Vec<InspectionView>,
     pub exceptions: Vec<ExceptionRecord>,
     /// The items the bench found missing (the retailer's tracking webhooks leave them out).
     pub missing_items: Vec<String>,
@@ -64,7 +64,7 @@ pub fn plan(
             .iter()
             .filter(move |i| i.inspection.as_ref().map(|n| n.presence) == Some(p))
     };
-    let labels: Vec<InspectionRecord> = presence(Presence::Found)
+    let labels: Vec<InspectionView> = presence(Presence::Found)
         .filter_map(|i| i.inspection.clone())
         .collect();
     let missing_items: Vec<String> = presence(Presence::Missing)
@@ -114,15 +114,14 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{DecidedBy, ExtraItemRecord, ItemState};
+    use crate::bench::{DecidedBy, ExtraItemView, ItemState};
     use crate::trigger::Trigger;
 
     fn inspected(item_id: &str, presence: Presence) -> ItemState {
         ItemState {
             item_id: item_id.into(),
-            inspection: Some(InspectionRecord {
+            inspection: Some(InspectionView {
                 id: format!("n-{item_id}"),
-                return_id: "r1".into(),
                 item_id: item_id.into(),
                 presence,
                 qc: None,
@@ -144,9 +143,8 @@ mod tests {
             trigger: Trigger::Processing,
             items,
             extras: (0..extras)
-                .map(|n| ExtraItemRecord {
+                .map(|n| ExtraItemView {
                     id: format!("x{n}"),
-                    return_id: "r1".into(),
                     code: format!("EXTRA{n}"),
                     order_line_id: None,
                     note: None,

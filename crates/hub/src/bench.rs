@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use returnhub_core::auth::Role;
 use returnhub_core::bench::{
     ActionState, BenchState, DecidedBy, Disposition, ExceptionKind, ExceptionRecord,
-    ExtraItemRecord, InspectionRecord, ItemDecisionRecord, ItemState, LabelJob, LabelState,
-    Presence, QcReasonOption,
+    ExtraItemRecord, ExtraItemView, InspectionRecord, InspectionView, ItemDecisionRecord,
+    ItemDecisionView, ItemState, LabelJob, LabelState, Presence, QcReasonOption,
 };
 use returnhub_core::decision::{Decider, ReturnOption};
 use returnhub_core::model::{ReturnStatus, ScanResult};
@@ -127,15 +127,15 @@ impl Hub {
                 evidence_required(&retailer, &qc_reasons, reason_code, inspection.as_ref());
             items.push(ItemState {
                 item_id: item.id.clone(),
-                inspection,
-                decision: decisions.get(&item.id).cloned(),
+                inspection: inspection.as_ref().map(InspectionView::from),
+                decision: decisions.get(&item.id).map(ItemDecisionView::from),
                 evidence_required,
             });
         }
         let extras = store
             .extra_items(return_id)?
-            .into_iter()
-            .map(|(_, x)| x)
+            .iter()
+            .map(|(_, x)| ExtraItemView::from(x))
             .collect();
         let labels = store
             .label_jobs(return_id)?
@@ -686,7 +686,7 @@ impl Hub {
         connote: &str,
         retailer: &str,
         sku: &str,
-        n: &InspectionRecord,
+        n: &InspectionView,
         now: i64,
     ) -> LabelJob {
         let disposition = n
