@@ -3,6 +3,8 @@
 //! input and delegates to [`returnhub_hub::Hub`], which the tests drive without a window.
 
 mod command_names;
+#[cfg(test)]
+mod command_types;
 mod commands;
 mod init;
 mod logging;

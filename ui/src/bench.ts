@@ -4,8 +4,6 @@
 // R reprint, T audit trail). Every key calls one Rust command; the hub checks the role and
 // answers with the return's new state, which is painted whole.
 
-import type { AuditEntry } from "./bindings/AuditEntry";
-import type { BenchScan } from "./bindings/BenchScan";
 import type { BenchState } from "./bindings/BenchState";
 import type { DecidedBy } from "./bindings/DecidedBy";
 import type { Disposition } from "./bindings/Disposition";
@@ -15,13 +13,10 @@ import type { InspectionView } from "./bindings/InspectionView";
 import type { ItemScan } from "./bindings/ItemScan";
 import type { Money } from "./bindings/Money";
 import type { Outcome } from "./bindings/Outcome";
-import type { PhotoRef } from "./bindings/PhotoRef";
-import type { ProcessResult } from "./bindings/ProcessResult";
 import type { ReturnOption } from "./bindings/ReturnOption";
 import type { ReturnView } from "./bindings/ReturnView";
 import type { Role } from "./bindings/Role";
 import type { ScanResult } from "./bindings/ScanResult";
-import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { Trigger } from "./bindings/Trigger";
 import { OrphanIntake } from "./orphan";
 import { imageSource } from "./images";
@@ -166,7 +161,7 @@ export class Bench {
     try {
       const openReturn = parcel ? null : this.openReturnId;
       const sent = performance.now();
-      const answer = await this.call<BenchScan>("bench_scan", { raw, openReturn });
+      const answer = await this.call("bench_scan", { raw, openReturn });
       // The command's share of the scan-to-paint time (IPC both ways and the hub's work).
       document.body.dataset["lastIpcMs"] = (performance.now() - sent).toFixed(2);
       document.body.dataset["lastQueueMs"] = (sent - startedAt).toFixed(2);
@@ -492,7 +487,7 @@ export class Bench {
     };
     const request = change(base);
     if (request.qc !== "fail") request.qc_reason = null;
-    await this.apply(() => this.call<BenchState>("inspect_item", { request }), "item");
+    await this.apply(() => this.call("inspect_item", { request }), "item");
     // After a verdict, move on to the next item that still needs one.
     const next = this.state.items.findIndex((s, i) => i > this.selected && !s.inspection);
     if (next >= 0 && request.qc !== null) this.select(next);
@@ -525,13 +520,13 @@ export class Bench {
   private async undo(): Promise<void> {
     if (!this.state) return;
     const id = this.state.return_id;
-    await this.apply(() => this.call<BenchState>("undo_last", { returnId: id }), "item");
+    await this.apply(() => this.call("undo_last", { returnId: id }), "item");
   }
 
   async process(): Promise<void> {
     if (!this.state) return;
     try {
-      const done = await this.call<ProcessResult>("process_return", { returnId: this.state.return_id });
+      const done = await this.call("process_return", { returnId: this.state.return_id });
       this.state = done.state;
       showVerdict("done", done.message);
       beep("done");
@@ -551,7 +546,7 @@ export class Bench {
     const outcome: Outcome = kind === "credit_note" ? { kind, expiry_days: null } : ({ kind } as Outcome);
     const reason = el<HTMLInputElement>("override-reason").value;
     try {
-      const result = await this.call<SupervisorResult>("override_decision", {
+      const result = await this.call("override_decision", {
         returnId: this.state.return_id,
         itemId,
         outcome,
@@ -571,7 +566,7 @@ export class Bench {
     if (!this.state) return;
     const note = el<HTMLInputElement>("close-note").value;
     try {
-      const result = await this.call<SupervisorResult>("close_return", { returnId: this.state.return_id, note });
+      const result = await this.call("close_return", { returnId: this.state.return_id, note });
       this.closeDialog();
       this.state = result.state;
       showVerdict("done", result.message);
@@ -586,7 +581,7 @@ export class Bench {
   private async reprint(): Promise<void> {
     if (!this.state) return;
     const id = this.state.return_id;
-    await this.apply(() => this.call<BenchState>("reprint_labels", { returnId: id }), "done");
+    await this.apply(() => this.call("reprint_labels", { returnId: id }), "done");
   }
 
   private async toggleAudit(): Promise<void> {
@@ -596,7 +591,7 @@ export class Bench {
       return;
     }
     try {
-      const trail = await this.call<AuditEntry[]>("audit_trail", { returnId: this.state.return_id });
+      const trail = await this.call("audit_trail", { returnId: this.state.return_id });
       list.replaceChildren(...trail.map((e) => text("li", `${e.at.slice(0, 19).replace("T", " ")} · ${e.who}${e.station ? ` @ ${e.station}` : ""} · ${e.what}`)));
       list.hidden = false;
     } catch (e) {
@@ -623,7 +618,7 @@ export class Bench {
   /// Stores the photo in the hub, then attaches it to the item (or the orphan parcel).
   async storePhoto(bytes: Uint8Array): Promise<void> {
     try {
-      const photo = await this.call<PhotoRef>("add_photo", bytes);
+      const photo = await this.call("add_photo", bytes);
       if (this.photoTarget === "orphan") {
         this.orphan.addPhoto(photo.hash);
       } else {

@@ -46,7 +46,7 @@ export class Exceptions {
   async load(): Promise<void> {
     const status = el("exceptions-status");
     try {
-      this.rows = await this.call<ExceptionView[]>("list_exceptions", {
+      this.rows = await this.call("list_exceptions", {
         includeResolved: el<HTMLInputElement>("exceptions-resolved").checked,
       });
       status.textContent = `${this.rows.filter((r) => r.open).length} open`;
@@ -65,7 +65,7 @@ export class Exceptions {
   private async loadHeld(): Promise<void> {
     let held: HeldEventView[];
     try {
-      held = await this.call<HeldEventView[]>("held_events");
+      held = await this.call("held_events");
     } catch (e) {
       el("held-summary").textContent = message(e);
       el("held-events").hidden = false;
@@ -174,7 +174,7 @@ export class Exceptions {
     const row = this.rows[this.selected];
     if (!row) return;
     try {
-      await this.call<ExceptionView[]>("resolve_exception", {
+      await this.call("resolve_exception", {
         id: row.id,
         resolution: el<HTMLInputElement>("resolve-note").value,
       });

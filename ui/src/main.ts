@@ -8,19 +8,14 @@
 
 import { invoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
-import type { CommandName } from "./generated/CommandName";
-import type { AppInfo } from "./bindings/AppInfo";
-import type { DemoConnote } from "./bindings/DemoConnote";
 import type { ErrorView } from "./bindings/ErrorView";
 import type { PrinterQueueView } from "./bindings/PrinterQueueView";
-import type { ScanResult } from "./bindings/ScanResult";
 import type { ScannerEvent } from "./bindings/ScannerEvent";
 import type { SessionView } from "./bindings/SessionView";
 import type { JoinInput } from "./bindings/JoinInput";
 import type { SetupInput } from "./bindings/SetupInput";
 import type { SetupState } from "./bindings/SetupState";
 import type { StationConfig } from "./bindings/StationConfig";
-import type { StationView } from "./bindings/StationView";
 import type { SyncView } from "./bindings/SyncView";
 import { Bench } from "./bench";
 import { Exceptions } from "./exceptions";
@@ -33,7 +28,7 @@ import { Webhooks } from "./webhooks";
 import { Partners } from "./partners";
 import { People } from "./people";
 import { Retailers } from "./retailers";
-import { el, formatMoney, message, text, typingInField } from "./util";
+import { el, formatMoney, message, text, typingInField, type Call } from "./util";
 import { VERDICT_LABEL, beep, showVerdict } from "./verdict";
 import { WedgeDetector } from "./wedge";
 
@@ -43,11 +38,13 @@ function isErrorView(e: unknown): e is ErrorView {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
-/// Calls a Rust command. A "not signed in" answer (the station locked, or nobody signed in)
-/// brings up the sign-in screen; every error is rethrown as one readable sentence.
-async function call<T>(cmd: CommandName, args?: InvokeArgs): Promise<T> {
+/// The one way the window calls Rust: the command's arguments and answer are the handler's
+/// (generated/Commands.ts, written from commands.rs), so a drift fails `tsc`. A "not signed
+/// in" answer (the station locked, or nobody signed in) brings up the sign-in screen; every
+/// error is rethrown as one readable sentence.
+const call: Call = async (cmd, ...args) => {
   try {
-    return await invoke<T>(cmd, args);
+    return await invoke(cmd, args[0] as InvokeArgs | undefined);
   } catch (e) {
     if (isErrorView(e)) {
       if (e.code === "not_signed_in") showSignIn();
@@ -56,7 +53,7 @@ async function call<T>(cmd: CommandName, args?: InvokeArgs): Promise<T> {
     }
     throw new Error(String(e));
   }
-}
+};
 
 let role: SessionView["role"] | null = null;
 let openRules: (() => Promise<void>) | null = null;
@@ -209,7 +206,7 @@ function setUpPinChange(): void {
     const field = (id: string): string => el<HTMLInputElement>(id).value;
     const args = { currentPin: field("pin-current"), newPin: field("pin-new"), newPinAgain: field("pin-new-again") };
     for (const id of ["pin-current", "pin-new", "pin-new-again"]) el<HTMLInputElement>(id).value = "";
-    call<SessionView>("change_own_pin", args).then(
+    call("change_own_pin", args).then(
       (session) => {
         el("pin-change").hidden = true;
         showSession(session);
@@ -269,7 +266,7 @@ function showJoining(state: SetupState): void {
   paint(state);
   window.clearInterval(joinWatch);
   joinWatch = window.setInterval(() => {
-    call<SetupState>("setup_state").then((s) => {
+    call("setup_state").then((s) => {
       if (s.needed) return paint(s);
       window.clearInterval(joinWatch);
       el("setup").hidden = true;
@@ -294,7 +291,7 @@ function setUpSetup(): void {
     const failed = (e: unknown): void => {
       submit.disabled = false;
       // Set up after all (say, the device token could not be kept): sign in, with the reason.
-      call<SetupState>("setup_state").then(
+      call("setup_state").then(
         (state) => {
           if (state.needed) {
             el("setup-error").textContent = message(e);
@@ -317,7 +314,7 @@ function setUpSetup(): void {
         station: optional("setup-station"),
       };
       submit.disabled = true;
-      call<SetupState>("join_hub", { input }).then((state) => {
+      call("join_hub", { input }).then((state) => {
         el<HTMLInputElement>("setup-token").value = "";
         showJoining(state);
       }, failed);
@@ -340,7 +337,7 @@ function setUpSetup(): void {
       device_token: optional("setup-token"),
     };
     submit.disabled = true;
-    call<SessionView>("set_up", { input }).then((session) => {
+    call("set_up", { input }).then((session) => {
       for (const id of ["setup-pin", "setup-pin-again", "setup-token"]) el<HTMLInputElement>(id).value = "";
       submit.disabled = false;
       el("setup").hidden = true;
@@ -353,7 +350,7 @@ function setUpSetup(): void {
 
 async function openOnBench(returnId: string): Promise<void> {
   try {
-    const result = await call<ScanResult>("open_return", { returnId });
+    const result = await call("open_return", { returnId });
     showScreen("bench");
     bench.showResult(result);
   } catch (e) {
@@ -495,7 +492,7 @@ function takeBack(code: string): string {
 // --- Start-up ----------------------------------------------------------------------------
 
 async function loadHeader(): Promise<void> {
-  const info = await call<AppInfo>("app_info");
+  const info = await call("app_info");
   el("hub-name").textContent = info.hub_name;
   el("station").textContent = `station ${info.station}`;
   el("demo-badge").hidden = !info.demo;
@@ -504,7 +501,7 @@ async function loadHeader(): Promise<void> {
 }
 
 async function loadDemoConnotes(): Promise<void> {
-  const rows = await call<DemoConnote[]>("demo_connotes");
+  const rows = await call("demo_connotes");
   el("demo-help").hidden = rows.length === 0;
   el<HTMLTableElement>("demo-connotes").tBodies[0]?.replaceChildren(
     ...rows.map((row) => {
@@ -517,7 +514,7 @@ async function loadDemoConnotes(): Promise<void> {
 
 /// The station's wedge timing, and the printer line in the header, kept current.
 async function watchStation(): Promise<void> {
-  const view = await call<StationView>("station_view");
+  const view = await call("station_view");
   wedge.configure(view.config.wedge);
   const paint = (q: PrinterQueueView): void => {
     const node = el("printer-status");
@@ -547,11 +544,11 @@ async function watchStation(): Promise<void> {
       : "None: add [central] url to hub.toml to sync with one.";
     el("central-state").classList.toggle("bad", v.central_insecure);
   };
-  call<SyncView>("sync_status").then(paintSync, () => undefined);
+  call("sync_status").then(paintSync, () => undefined);
   window.setInterval(() => {
     if (overlayOpen()) return;
-    call<PrinterQueueView>("printer_queue").then(paint, () => undefined);
-    call<SyncView>("sync_status").then(paintSync, () => undefined);
+    call("printer_queue").then(paint, () => undefined);
+    call("sync_status").then(paintSync, () => undefined);
     if (screen === "settings") settings.refresh().catch(() => undefined);
   }, 3_000);
   // Import progress moves fast: the shops screen looks every second while it is open.
@@ -584,7 +581,7 @@ function setUpSignIn(): void {
     event.preventDefault();
     const args = { badge: badge.value, pin: pin.value };
     pin.value = "";
-    call<SessionView>("sign_in", args)
+    call("sign_in", args)
       .then((session) => {
         showSession(session);
         watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
@@ -596,7 +593,7 @@ function setUpSignIn(): void {
       });
   });
   const signOut = (): void => {
-    call<null>("sign_out")
+    call("sign_out")
       .catch(() => undefined)
       .finally(() => {
         bench.leave();
@@ -607,10 +604,10 @@ function setUpSignIn(): void {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey && event.shiftKey && event.key.toLowerCase() === "l") signOut();
   });
-  call<SetupState>("setup_state")
+  call("setup_state")
     .then(async (state) => {
       if (state.needed) return showSetup(state);
-      const session = await call<SessionView | null>("session");
+      const session = await call("session");
       if (!session) return showSignIn();
       showSession(session);
       watchStation().catch((e: unknown) => showVerdict("error", `Station settings: ${message(e)}`));
@@ -619,7 +616,7 @@ function setUpSignIn(): void {
   // The hub locks an idle station; look now and then so the screen locks too.
   window.setInterval(() => {
     if (el("sign-in").hidden) {
-      call<SessionView | null>("session").then((s) => {
+      call("session").then((s) => {
         if (!s) showSignIn("The station locked after a while without use.");
       }, () => undefined);
     }
@@ -632,7 +629,7 @@ function setUpCentral(): void {
     const input = el<HTMLInputElement>("central-token");
     const token = input.value;
     input.value = "";
-    call<SyncView>("set_central_token", { token }).then(
+    call("set_central_token", { token }).then(
       (v) => {
         el("central-state").textContent = `${v.central_url ?? ""} — token saved; syncing.`;
       },

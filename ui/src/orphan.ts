@@ -3,9 +3,7 @@
 // Returns Prime and attaches it to the request, or parks it with a note and photos for the
 // supervisor.
 
-import type { OrderMatch } from "./bindings/OrderMatch";
 import type { PartnerReturnMatch } from "./bindings/PartnerReturnMatch";
-import type { ReturnsPrimeLookup } from "./bindings/ReturnsPrimeLookup";
 import type { ScanResult } from "./bindings/ScanResult";
 import { el, message, text, type Call } from "./util";
 import { beep, showVerdict } from "./verdict";
@@ -67,7 +65,7 @@ export class OrphanIntake {
   /// The Returns Prime lookup is offered when some retailer is connected to Returns Prime.
   private async offerReturnsPrime(): Promise<void> {
     try {
-      el("orphan-rp").hidden = !(await this.call<boolean>("returns_prime_connected"));
+      el("orphan-rp").hidden = !(await this.call("returns_prime_connected"));
     } catch {
       el("orphan-rp").hidden = true;
     }
@@ -87,7 +85,7 @@ export class OrphanIntake {
     const query = el<HTMLInputElement>("orphan-query").value;
     const list = el<HTMLOListElement>("orphan-results");
     try {
-      const orders = await this.call<OrderMatch[]>("find_orders", { query });
+      const orders = await this.call("find_orders", { query });
       if (orders.length === 0) {
         list.replaceChildren(text("li", "No order matches. Try the email, or park the parcel below.", "muted"));
         return;
@@ -122,14 +120,14 @@ export class OrphanIntake {
   }
 
   private async link(orderId: string): Promise<void> {
-    await this.attach("link_orphan", { orderId });
+    await this.attach(() => this.call("link_orphan", { connote: this.orphanConnote, orderId }));
   }
 
   /// Attaches the unknown parcel (to an order, or to a partner's request) and opens the
   /// return it now belongs to, as if it had been scanned.
-  private async attach(command: "link_orphan" | "link_returns_prime", args: Record<string, unknown>): Promise<void> {
+  private async attach(link: () => Promise<ScanResult>): Promise<void> {
     try {
-      const result = await this.call<ScanResult>(command, { connote: this.orphanConnote, ...args });
+      const result = await link();
       this.rpPick = null;
       el("orphan-panel").hidden = true;
       this.showResult(result);
@@ -148,7 +146,7 @@ export class OrphanIntake {
     list.replaceChildren(text("li", `Asking Returns Prime for ${query}…`, "muted"));
     button.disabled = true;
     try {
-      const found = await this.call<ReturnsPrimeLookup>("find_at_returns_prime", { query });
+      const found = await this.call("find_at_returns_prime", { query });
       const rows = found.matches.map((m) => this.returnsPrimeRow(m));
       if (found.matches.length === 0) {
         rows.push(text("li", `No Returns Prime request matches ${query}.`, "muted"));
@@ -211,13 +209,20 @@ export class OrphanIntake {
   }
 
   private async linkReturnsPrime(m: PartnerReturnMatch, orderId: string | null): Promise<void> {
-    await this.attach("link_returns_prime", { retailerId: m.retailer_id, requestId: m.request_id, orderId });
+    await this.attach(() =>
+      this.call("link_returns_prime", {
+        connote: this.orphanConnote,
+        retailerId: m.retailer_id,
+        requestId: m.request_id,
+        orderId,
+      }),
+    );
   }
 
   private async park(): Promise<void> {
     const note = el<HTMLTextAreaElement>("orphan-note").value;
     try {
-      await this.call<string>("park_orphan", { connote: this.orphanConnote, note, photos: this.orphanPhotos });
+      await this.call("park_orphan", { connote: this.orphanConnote, note, photos: this.orphanPhotos });
       el("orphan-panel").hidden = true;
       showVerdict("done", `${this.orphanConnote} parked for the supervisor. Ready for the next parcel.`);
       beep("done");

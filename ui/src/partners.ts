@@ -69,7 +69,7 @@ export class Partners {
 
   private async saveRoutes(retailerId: string, routes: SourceRoute[], done: string): Promise<void> {
     try {
-      this.showRoutes(await this.call<RouteView[]>("save_partner_routes", { retailerId, routes }));
+      this.showRoutes(await this.call("save_partner_routes", { retailerId, routes }));
       this.status(done, true);
     } catch (e) {
       this.status(message(e), false);
@@ -84,8 +84,8 @@ export class Partners {
     el("partner-form").hidden = role !== "admin";
     el("route-form").hidden = role !== "admin";
     try {
-      this.show(await this.call<PartnerConnectionView[]>("partner_connections"));
-      this.showRoutes(await this.call<RouteView[]>("partner_routes"));
+      this.show(await this.call("partner_connections"));
+      this.showRoutes(await this.call("partner_routes"));
     } catch (e) {
       this.status(message(e), false);
     }
@@ -150,7 +150,7 @@ export class Partners {
     };
     this.status(`Testing the connection with ${NAMES[input.target]}…`, true);
     try {
-      const views = await this.call<PartnerConnectionView[]>("connect_partner", {
+      const views = await this.call("connect_partner", {
         retailerId: el<HTMLSelectElement>("partner-retailer").value,
         input,
       });
@@ -165,7 +165,7 @@ export class Partners {
 
   private async test(retailerId: string, target: ActionTarget): Promise<void> {
     try {
-      this.status(await this.call<string>("test_partner", { retailerId, target }), true);
+      this.status(await this.call("test_partner", { retailerId, target }), true);
     } catch (e) {
       this.status(message(e), false);
     }
@@ -173,7 +173,7 @@ export class Partners {
 
   private async disconnect(retailerId: string, target: ActionTarget): Promise<void> {
     try {
-      this.show(await this.call<PartnerConnectionView[]>("disconnect_partner", { retailerId, target }));
+      this.show(await this.call("disconnect_partner", { retailerId, target }));
       this.status(`Disconnected from ${NAMES[target]}: its returns' actions wait until it is connected again.`, true);
     } catch (e) {
       this.status(message(e), false);

@@ -7,11 +7,9 @@
 // One-time PINs are shown once, in the box at the top, until the admin dismisses them or the
 // session ends: they are kept nowhere else (not in this object, not in a log, not on disk).
 
-import type { AuditEntry } from "./bindings/AuditEntry";
 import type { IssuedPin } from "./bindings/IssuedPin";
 import type { PersonView } from "./bindings/PersonView";
 import type { Role } from "./bindings/Role";
-import type { StaffImport } from "./bindings/StaffImport";
 import { el, message, text, type Call } from "./util";
 
 const ROLE_LABEL: Record<Role, string> = { operator: "Operator", supervisor: "Supervisor", admin: "Admin" };
@@ -90,7 +88,7 @@ export class People {
   }
 
   private async refresh(): Promise<void> {
-    this.people = await this.call<PersonView[]>("people");
+    this.people = await this.call("people");
     this.paint();
   }
 
@@ -121,7 +119,7 @@ export class People {
       // Shown as it was until the hub agrees (it refuses demoting the last active admin).
       role.value = p.role;
       void this.act(p, "role", `${p.name} is now ${ROLE_LABEL[picked].toLowerCase()}.`, () =>
-        this.call<PersonView>("set_person_role", { userId: p.id, role: picked }),
+        this.call("set_person_role", { userId: p.id, role: picked }),
       );
     });
     const roleCell = document.createElement("td");
@@ -138,7 +136,7 @@ export class People {
       actions.append(
         this.button(p, "deactivate", "Deactivate", () =>
           this.act(p, "deactivate", `${p.name} can no longer sign in.`, () =>
-            this.call<PersonView>("set_person_active", { userId: p.id, active: false }),
+            this.call("set_person_active", { userId: p.id, active: false }),
           ),
         ),
       );
@@ -146,7 +144,7 @@ export class People {
       actions.append(
         this.button(p, "reactivate", "Reactivate", () =>
           this.act(p, "reactivate", `${p.name} can sign in again.`, () =>
-            this.call<PersonView>("set_person_active", { userId: p.id, active: true }),
+            this.call("set_person_active", { userId: p.id, active: true }),
           ),
         ),
       );
@@ -154,21 +152,21 @@ export class People {
     actions.append(
       this.button(p, "reset", "Reset PIN", () =>
         this.act(p, "reset", `${p.name}'s old PIN no longer works; hand out the one-time PIN above.`, async () => {
-          this.showPins([await this.call<IssuedPin>("reset_pin", { userId: p.id })]);
+          this.showPins([await this.call("reset_pin", { userId: p.id })]);
         }),
       ),
     );
     if (p.locked_out) {
       actions.append(
         this.button(p, "unlock", "Unlock", () =>
-          this.act(p, "unlock", `${p.name} may try their PIN again.`, () => this.call<PersonView>("unlock_person", { userId: p.id })),
+          this.act(p, "unlock", `${p.name} may try their PIN again.`, () => this.call("unlock_person", { userId: p.id })),
         ),
       );
     }
     actions.append(
       this.button(p, "badge", "Print badge", () =>
         this.act(p, "badge", `${p.name}'s badge label is queued on this station's printer.`, () =>
-          this.call<null>("print_badge", { userId: p.id }),
+          this.call("print_badge", { userId: p.id }),
         ),
       ),
       this.button(p, "history", "History", () => this.history(p)),
@@ -220,7 +218,7 @@ export class People {
   private async history(p: PersonView): Promise<void> {
     const box = el("people-history");
     try {
-      const entries = await this.call<AuditEntry[]>("person_history", { userId: p.id });
+      const entries = await this.call("person_history", { userId: p.id });
       const table = document.createElement("table");
       const head = document.createElement("thead");
       const headRow = document.createElement("tr");
@@ -259,7 +257,7 @@ export class People {
     const role = roleIn(el<HTMLSelectElement>("person-role").value) ?? "operator";
     this.busy = true;
     try {
-      const issued = await this.call<IssuedPin>("enrol_person", {
+      const issued = await this.call("enrol_person", {
         person: { badge: badge.value.trim(), name: name.value.trim(), role },
       });
       this.showPins([issued]);
@@ -294,7 +292,7 @@ export class People {
     button.disabled = true;
     this.status(`Importing ${file.name}… (each one-time PIN takes a moment to secure)`, true);
     try {
-      const result = await this.call<StaffImport>("import_staff", { csv: await file.text() });
+      const result = await this.call("import_staff", { csv: await file.text() });
       if (result.errors.length > 0) {
         errors.replaceChildren(...result.errors.map((r) => text("li", `line ${r.line}, field ${r.field}: ${r.message}`, "error")));
         const count = result.errors.length === 1 ? "1 problem" : `${result.errors.length} problems`;

@@ -17,7 +17,6 @@ import {
   LinearScale,
   Tooltip,
 } from "chart.js";
-import type { ExportedFile } from "./bindings/ExportedFile";
 import type { ReportFilter } from "./bindings/ReportFilter";
 import type { ReportSet } from "./bindings/ReportSet";
 import type { ReportTable } from "./bindings/ReportTable";
@@ -72,7 +71,7 @@ export class Reports {
     const status = el("reports-status");
     status.textContent = "Counting…";
     try {
-      const set = await this.call<ReportSet>("reports", { filter: this.filter() });
+      const set = await this.call("reports", { filter: this.filter() });
       this.fill(set);
       el("reports-headline").textContent =
         `${set.period}: ${set.received} parcel(s) received, ${set.processed} return(s) processed, ` +
@@ -177,7 +176,7 @@ export class Reports {
   private async exportCsv(name: string): Promise<void> {
     const status = el("reports-status");
     try {
-      const file = await this.call<ExportedFile>("export_report_csv", { filter: this.filter(), table: name });
+      const file = await this.call("export_report_csv", { filter: this.filter(), table: name });
       status.textContent = `Exported ${file.rows} row(s) to ${file.path}`;
     } catch (e) {
       status.textContent = message(e);
@@ -188,7 +187,7 @@ export class Reports {
     const status = el("reports-status");
     status.textContent = "Writing the summary…";
     try {
-      const file = await this.call<ExportedFile>("shift_summary_pdf", { filter: this.filter() });
+      const file = await this.call("shift_summary_pdf", { filter: this.filter() });
       status.textContent = `End-of-shift summary written to ${file.path}`;
     } catch (e) {
       status.textContent = message(e);

@@ -16,7 +16,6 @@ import type { Outcome } from "./bindings/Outcome";
 import type { OutcomeKind } from "./bindings/OutcomeKind";
 import type { QcFailPolicy } from "./bindings/QcFailPolicy";
 import type { RetailerForm } from "./bindings/RetailerForm";
-import type { RetailerSaved } from "./bindings/RetailerSaved";
 import type { RetailerSummary } from "./bindings/RetailerSummary";
 import type { Trigger } from "./bindings/Trigger";
 import { OUTCOME_LABEL } from "./ruleform";
@@ -365,7 +364,7 @@ export class Retailers {
   }
 
   private async loadList(): Promise<void> {
-    this.retailers = await this.call<RetailerSummary[]>("list_retailers");
+    this.retailers = await this.call("list_retailers");
     this.paintList();
   }
 
@@ -392,8 +391,8 @@ export class Retailers {
   private async open(retailerId: string | null): Promise<string | null> {
     try {
       const [form, history] = await Promise.all([
-        this.call<RetailerForm>("retailer_form", { retailerId }),
-        retailerId === null ? Promise.resolve(null) : this.call<AuditEntry[]>("retailer_history", { retailerId }),
+        this.call("retailer_form", { retailerId }),
+        retailerId === null ? Promise.resolve(null) : this.call("retailer_history", { retailerId }),
       ]);
       this.creating = retailerId === null;
       this.show(draftOf(form));
@@ -608,7 +607,7 @@ export class Retailers {
     el<HTMLButtonElement>("retailer-save").disabled = true;
     this.status("Saving…", true);
     try {
-      const saved = await this.call<RetailerSaved>("save_retailer", { form: form.value, create: this.creating });
+      const saved = await this.call("save_retailer", { form: form.value, create: this.creating });
       if (!saved.saved) {
         this.showIssues(saved.issues);
         return;

@@ -8,9 +8,6 @@ import type { Outcome } from "./bindings/Outcome";
 import type { OutcomeKind } from "./bindings/OutcomeKind";
 import type { OutcomeTotal } from "./bindings/OutcomeTotal";
 import type { RetailerSummary } from "./bindings/RetailerSummary";
-import type { RuleIssue } from "./bindings/RuleIssue";
-import type { RuleSet } from "./bindings/RuleSet";
-import type { RulesCheck } from "./bindings/RulesCheck";
 import type { Money } from "./bindings/Money";
 import { OUTCOME_LABEL, formFromJson, fromForm, mountRuleForm, ruleSetJson, toForm, type FormIssue } from "./ruleform";
 import type { Call } from "./util";
@@ -139,7 +136,7 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
   const loadRules = async (): Promise<void> => {
     const retailer = retailers.find((r) => r.id === select.value);
     el("rules-trigger").textContent = retailer ? `trigger: ${retailer.trigger.replace("_", " ")}` : "";
-    const rules = await call<RuleSet>("retailer_rules", { retailerId: select.value });
+    const rules = await call("retailer_rules", { retailerId: select.value });
     text.value = ruleSetJson(rules);
     showIssues([]);
     status("", true);
@@ -160,7 +157,7 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
     const from = view;
     const args = { retailerId: select.value, draft: sent };
     try {
-      const issues = await call<RuleIssue[]>("check_rules", args);
+      const issues = await call("check_rules", args);
       showIssues(issues);
       // Issues point at rules by their place in the draft sent, which is the form's order.
       if (from === "form" && view === "form") form.flag(issues);
@@ -168,7 +165,7 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
         status("The draft has errors; the dry run needs a valid draft.", false);
         return;
       }
-      showDryRun(await call<DryRunReport>("dry_run_rules", args), format);
+      showDryRun(await call("dry_run_rules", args), format);
       status(issues.length ? "Valid, with warnings." : "Valid.", true);
     } catch (e) {
       status(message(e), false);
@@ -180,7 +177,7 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
     if (sent === null) return;
     const from = view;
     try {
-      const result = await call<RulesCheck>("save_rules", { retailerId: select.value, draft: sent });
+      const result = await call("save_rules", { retailerId: select.value, draft: sent });
       showIssues(result.issues);
       if (from === "form" && view === "form") form.flag(result.issues);
       status(result.saved ? "Saved as the retailer's rules." : "Not saved: fix the errors first.", result.saved);
@@ -215,7 +212,7 @@ export function setUpRulesScreen(call: Call, format: (m: Money) => string): () =
 
   // Called when the screen opens: fresh retailers and rules every time.
   return async () => {
-    retailers = await call<RetailerSummary[]>("list_retailers");
+    retailers = await call("list_retailers");
     const keep = select.value;
     select.replaceChildren(
       ...retailers.map((r) => {

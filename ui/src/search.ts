@@ -7,13 +7,10 @@
 // PgDn/PgUp turn the page, / goes back to the box. The hub refuses all of it to anyone below
 // supervisor.
 
-import type { ExportedFile } from "./bindings/ExportedFile";
-import type { HubChoiceView } from "./bindings/HubChoiceView";
 import type { ReturnHitView } from "./bindings/ReturnHitView";
 import type { ReturnSearch } from "./bindings/ReturnSearch";
 import type { ReturnStatus } from "./bindings/ReturnStatus";
 import type { SearchPage } from "./bindings/SearchPage";
-import type { SupervisorResult } from "./bindings/SupervisorResult";
 import type { TimelineEntry } from "./bindings/TimelineEntry";
 import { addOptions, el, message, movedSelection, text, type Call } from "./util";
 
@@ -124,7 +121,7 @@ export class Search {
     const summary = el("search-summary");
     summary.textContent = "Asking the central store which hubs take this return…";
     try {
-      const hubs = await this.call<HubChoiceView[]>("hand_over_targets", { returnId });
+      const hubs = await this.call("hand_over_targets", { returnId });
       if (!hubs.length) {
         summary.textContent =
           "No other hub takes this retailer's returns: the central store lists them (returnhub-central retailer-hubs).";
@@ -163,7 +160,7 @@ export class Search {
     const reason = el<HTMLInputElement>("handover-reason").value;
     el("search-summary").textContent = `Handing ${returnId} to hub ${toHub}…`;
     try {
-      const done = await this.call<SupervisorResult>("hand_over_return", { returnId, toHub, reason });
+      const done = await this.call("hand_over_return", { returnId, toHub, reason });
       this.closeHandOver();
       await this.run();
       el("search-summary").textContent = `${returnId}: ${done.message}`;
@@ -184,7 +181,7 @@ export class Search {
     const reason = el<HTMLInputElement>("cancel-reason").value;
     if (!returnId) return;
     try {
-      const done = await this.call<SupervisorResult>("cancel_return", { returnId, reason });
+      const done = await this.call("cancel_return", { returnId, reason });
       this.closeCancel();
       await this.run();
       el("search-summary").textContent = `${returnId}: ${done.message}`;
@@ -198,7 +195,7 @@ export class Search {
     const summary = el("search-summary");
     summary.textContent = "Exporting…";
     try {
-      const file = await this.call<ExportedFile>("export_returns_csv", { search: { ...this.form(), page: 0 } });
+      const file = await this.call("export_returns_csv", { search: { ...this.form(), page: 0 } });
       summary.textContent = `Exported ${file.rows} return(s) to ${file.path}`;
     } catch (e) {
       summary.textContent = message(e);
@@ -237,7 +234,7 @@ export class Search {
   private async run(): Promise<void> {
     const status = el("search-summary");
     try {
-      const page = await this.call<SearchPage>("search_returns", { search: this.form() });
+      const page = await this.call("search_returns", { search: this.form() });
       this.fill(page);
       this.hits = page.hits;
       this.total = page.total;
@@ -295,7 +292,7 @@ export class Search {
     if (!hit) return;
     const section = el("search-timeline");
     try {
-      const trail = await this.call<TimelineEntry[]>("return_timeline", { returnId: hit.return_id });
+      const trail = await this.call("return_timeline", { returnId: hit.return_id });
       el("timeline-title").textContent = `${hit.return_id} · ${hit.order_number} · ${hit.status.replace("_", " ")}`;
       el("timeline-list").replaceChildren(
         ...trail.map((e) => {
@@ -320,7 +317,7 @@ export class Search {
       img.alt = `photo ${hash.slice(0, 12)}`;
       img.title = hash;
       box.append(img);
-      this.call<string>("photo_data_url", { hash }).then(
+      this.call("photo_data_url", { hash }).then(
         (url) => {
           img.src = url;
         },

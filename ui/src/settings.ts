@@ -23,7 +23,7 @@ export class Settings {
 
   async load(): Promise<void> {
     try {
-      this.show(await this.call<StationView>("station_view"));
+      this.show(await this.call("station_view"));
     } catch (e) {
       this.status(message(e), false);
     }
@@ -31,7 +31,7 @@ export class Settings {
 
   /// Refreshes the live parts (last serial scan, queue) while the screen is open.
   async refresh(): Promise<void> {
-    const view = await this.call<StationView>("station_view");
+    const view = await this.call("station_view");
     el("last-serial-scan").textContent = view.last_serial_scan ?? "—";
     el("station-printer").textContent = `${view.printer.printer} · ${view.printer.waiting} waiting${view.printer.last_error ? ` · ${view.printer.last_error}` : ""}`;
   }
@@ -139,7 +139,7 @@ export class Settings {
       return;
     }
     try {
-      this.show(await this.call<StationView>("save_station", { config }));
+      this.show(await this.call("save_station", { config }));
       this.status("Saved.", true);
     } catch (e) {
       this.status(message(e), false);

@@ -6,7 +6,6 @@
 // cards or store credit; exchanges by releasing a held order or processing a Shopify return;
 // an optional tag for No Action orders): the core checks the role and the values.
 
-import type { CommandName } from "./generated/CommandName";
 import type { ActionView } from "./bindings/ActionView";
 import type { ImportView } from "./bindings/ImportView";
 import type { RetailerShopView } from "./bindings/RetailerShopView";
@@ -42,7 +41,7 @@ export class Shops {
     el("shop-form").hidden = role !== "admin";
     el("shopify-policy-form").hidden = role !== "admin";
     try {
-      this.show(await this.call<ShopsView>("shops_view"), true);
+      this.show(await this.call("shops_view"), true);
     } catch (e) {
       this.status(message(e), false);
     }
@@ -50,7 +49,7 @@ export class Shops {
 
   /// Live figures (import progress, action counts) while the screen is open.
   async refresh(): Promise<void> {
-    this.show(await this.call<ShopsView>("shops_view"), false);
+    this.show(await this.call("shops_view"), false);
   }
 
   private show(view: ShopsView, fillForm: boolean): void {
@@ -112,9 +111,9 @@ export class Shops {
     const cell = document.createElement("td");
     if (c && this.role === "admin") {
       const now = text("button", "Import now");
-      now.addEventListener("click", () => void this.act("start_import", { retailerId: r.retailer_id }, "Import started."));
+      now.addEventListener("click", () => void this.act(() => this.call("start_import", { retailerId: r.retailer_id }), "Import started."));
       const off = text("button", "Disconnect");
-      off.addEventListener("click", () => void this.act("disconnect_shop", { retailerId: r.retailer_id }, "Disconnected."));
+      off.addEventListener("click", () => void this.act(() => this.call("disconnect_shop", { retailerId: r.retailer_id }), "Disconnected."));
       cell.append(now, off);
     }
     tr.append(cell);
@@ -136,16 +135,20 @@ export class Shops {
     if (a.state === "failed") {
       const retry = text("button", "Retry");
       retry.className = "retry";
-      retry.addEventListener("click", () => void this.act("retry_action", { key: a.key }, "Queued again: it is checked with the shop before anything is resent."));
+      retry.addEventListener("click", () => void this.act(
+          () => this.call("retry_action", { key: a.key }),
+          "Queued again: it is checked with the shop before anything is resent.",
+        ));
       cell.append(retry);
     }
     tr.append(cell);
     return tr;
   }
 
-  private async act(cmd: CommandName, args: Record<string, string>, done: string): Promise<void> {
+  /// Runs a command that answers the shops screen as it is now, and shows it.
+  private async act(run: () => Promise<ShopsView>, done: string): Promise<void> {
     try {
-      this.show(await this.call<ShopsView>(cmd, args), false);
+      this.show(await run(), false);
       this.status(done, true);
     } catch (e) {
       this.status(message(e), false);
@@ -180,7 +183,7 @@ export class Shops {
       notify_customer: el<HTMLInputElement>("policy-notify").checked,
     };
     try {
-      this.show(await this.call<ShopsView>("save_shopify_policy", { retailerId, policy }), false);
+      this.show(await this.call("save_shopify_policy", { retailerId, policy }), false);
       this.fillPolicy();
       this.status("Settings saved: queued and future actions of this retailer follow them.", true);
     } catch (e) {
@@ -192,7 +195,7 @@ export class Shops {
     const token = el<HTMLInputElement>("shop-token");
     this.status("Checking with Shopify…", true);
     try {
-      const view = await this.call<ShopsView>("connect_shop", {
+      const view = await this.call("connect_shop", {
         retailerId: el<HTMLSelectElement>("shop-retailer").value,
         shopDomain: el<HTMLInputElement>("shop-domain").value,
         accessToken: token.value,

@@ -1,11 +1,15 @@
 // Small helpers every screen uses.
 
-import type { InvokeArgs } from "@tauri-apps/api/core";
 import type { CommandName } from "./generated/CommandName";
+import type { Commands } from "./generated/Commands";
 import type { Money } from "./bindings/Money";
 
-/// Calls a Rust command; errors come back as one readable sentence (see main.ts).
-export type Call = <T>(cmd: CommandName, args?: InvokeArgs) => Promise<T>;
+/// A command's arguments as `call` takes them: none, or exactly the handler's.
+export type ArgsOf<K extends CommandName> = Commands[K]["args"] extends void ? [] : [args: Commands[K]["args"]];
+
+/// Calls a Rust command with its arguments, typed with its answer; errors come back as one
+/// readable sentence (see main.ts).
+export type Call = <K extends CommandName>(cmd: K, ...args: ArgsOf<K>) => Promise<Commands[K]["reply"]>;
 
 /// An error as one sentence for a status line.
 export function message(e: unknown): string {

@@ -39,7 +39,7 @@ export class Webhooks {
 
   async refresh(): Promise<void> {
     try {
-      this.show(await this.call<TrackingWebhookView[]>("tracking_webhooks"));
+      this.show(await this.call("tracking_webhooks"));
     } catch (e) {
       this.status(message(e), false);
     }
@@ -126,7 +126,7 @@ export class Webhooks {
 
   private async save(retailerId: string, hooks: TrackingWebhookInput[], done: string): Promise<boolean> {
     try {
-      this.show(await this.call<TrackingWebhookView[]>("save_tracking_webhooks", { retailerId, hooks }));
+      this.show(await this.call("save_tracking_webhooks", { retailerId, hooks }));
       this.status(done, true);
       return true;
     } catch (e) {
@@ -146,7 +146,7 @@ export class Webhooks {
     const retailerId = el<HTMLSelectElement>("receipt-retailer").value;
     const notice = el<HTMLSelectElement>("receipt-notice").value as ReceiptNotice;
     try {
-      this.show(await this.call<TrackingWebhookView[]>("save_receipt_notice", { retailerId, notice }));
+      this.show(await this.call("save_receipt_notice", { retailerId, notice }));
       this.status(
         notice === "first_scan"
           ? "Saved: RC goes at the carrier's first scan when it comes before the hub's receipt."
@@ -161,7 +161,7 @@ export class Webhooks {
   private async test(v: TrackingWebhookView): Promise<void> {
     this.status(`Posting an empty array to ${v.url}…`, true);
     try {
-      this.status(await this.call<string>("test_tracking_webhook", { retailerId: v.retailer_id, url: v.url }), true);
+      this.status(await this.call("test_tracking_webhook", { retailerId: v.retailer_id, url: v.url }), true);
     } catch (e) {
       this.status(message(e), false);
     }
@@ -169,7 +169,7 @@ export class Webhooks {
 
   private async sendNow(v: TrackingWebhookView): Promise<void> {
     try {
-      this.show(await this.call<TrackingWebhookView[]>("retry_tracking_webhooks", { retailerId: v.retailer_id, url: v.url }));
+      this.show(await this.call("retry_tracking_webhooks", { retailerId: v.retailer_id, url: v.url }));
       this.status(`Sending the waiting batches to ${v.url} now.`, true);
     } catch (e) {
       this.status(message(e), false);
