@@ -77,14 +77,6 @@ pub enum BenchScan {
     Item { result: Box<ItemScan> },
 }
 
-/// An inspection step this station may undo: the event that recorded it.
-#[derive(Debug, Clone)]
-pub(crate) struct UndoStep {
-    user_id: String,
-    return_id: String,
-    event_id: String,
-}
-
 impl Hub {
     /// The bench's view of a return.
     pub fn bench_state(&self, return_id: &str) -> Result<BenchState> {
@@ -154,10 +146,9 @@ impl Hub {
             .map(|x| format!("{}: {}", x.kind.as_str().replace('_', " "), x.note))
             .collect();
         let can_undo = ret.status == ReturnStatus::Received
-            && self
-                .undo_steps()
-                .iter()
-                .any(|s| s.user_id == actor.user_id && s.return_id == return_id);
+            && store
+                .last_undoable_step(return_id, &actor.user_id, &self.options().station)?
+                .is_some();
         // Only a hub that sends its own actions knows the key its gift card codes are made
         // with (with a central store, its `gift-card-code` command shows them). A keyring
         // that cannot answer costs the code, never the scan.
@@ -205,10 +196,9 @@ impl Hub {
             self.photos.check_stored(hash)?;
         }
         let return_id = record.return_id.clone();
-        let (_, appended) = store.write((self.clock)(), |tx| {
+        store.write((self.clock)(), |tx| {
             tx.append(self.input(&actor, DomainEvent::ItemInspected(record)))
         })?;
-        self.push_undo(&actor, &return_id, &appended[0].id);
         self.state_of(&store, &return_id, &actor)
     }
 
@@ -284,9 +274,7 @@ impl Hub {
             }
         };
         let extra = matched.is_none();
-        let (_, appended) =
-            store.write((self.clock)(), |tx| tx.append(self.input(&actor, event)))?;
-        self.push_undo(&actor, return_id, &appended[0].id);
+        store.write((self.clock)(), |tx| tx.append(self.input(&actor, event)))?;
         Ok(ItemScan {
             matched_item: matched,
             extra,
@@ -389,22 +377,15 @@ impl Hub {
         let actor = self.authorize(Role::Operator)?;
         let mut store = self.store();
         self.open_for_inspection(&store, return_id)?;
-        let step = {
-            let mut steps = self.undo_steps();
-            let at = steps
-                .iter()
-                .rposition(|s| s.user_id == actor.user_id && s.return_id == return_id)
-                .ok_or_else(|| {
-                    HubError::Invalid("nothing of yours to undo on this return".into())
-                })?;
-            steps.remove(at)
-        };
+        let step = store
+            .last_undoable_step(return_id, &actor.user_id, &self.options().station)?
+            .ok_or_else(|| HubError::Invalid("nothing of yours to undo on this return".into()))?;
         store.write((self.clock)(), |tx| {
             tx.append(self.input(
                 &actor,
                 DomainEvent::StepUndone {
                     return_id: return_id.to_string(),
-                    undone_event_id: step.event_id.clone(),
+                    undone_event_id: step,
                 },
             ))
         })?;
@@ -527,7 +508,6 @@ impl Hub {
         if tracking.is_some() {
             self.webhooks_queued();
         }
-        self.undo_steps().retain(|s| s.return_id != return_id);
         self.print_wakeup();
         self.actions_queued();
         let state = self.state_of(&store, return_id, &actor)?;
@@ -661,22 +641,6 @@ impl Hub {
             actor: actor.user_id.clone(),
             station: Some(self.options().station.clone()),
         }
-    }
-
-    fn push_undo(&self, actor: &Actor, return_id: &str, event_id: &str) {
-        let mut steps = self.undo_steps();
-        steps.push(UndoStep {
-            user_id: actor.user_id.clone(),
-            return_id: return_id.to_string(),
-            event_id: event_id.to_string(),
-        });
-        // The session's recent steps are enough; an old one is for the supervisor.
-        let excess = steps.len().saturating_sub(200);
-        steps.drain(..excess);
-    }
-
-    pub(crate) fn undo_steps(&self) -> std::sync::MutexGuard<'_, Vec<UndoStep>> {
-        self.undo.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The hub item label for one inspected item.

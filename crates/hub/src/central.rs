@@ -56,6 +56,18 @@ pub struct HeldEventView {
     pub reason: String,
 }
 
+/// The central-link domain's own state: the sync worker, while this station syncs.
+#[derive(Default)]
+pub(crate) struct CentralLink {
+    worker: std::sync::Mutex<Option<SyncWorker>>,
+}
+
+impl CentralLink {
+    fn worker(&self) -> std::sync::MutexGuard<'_, Option<SyncWorker>> {
+        self.worker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl Hub {
     /// Starts the sync worker if `hub.toml` names a central store and a device token is
     /// stored. Called once at start-up; a missing token is not an error (an admin enters it).
@@ -73,7 +85,7 @@ impl Hub {
     }
 
     pub(crate) fn start_sync(&self, url: &str, token: &str) -> Result<()> {
-        let mut slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.central.worker();
         if let Some(old) = slot.take() {
             old.stop();
         }
@@ -117,17 +129,22 @@ impl Hub {
     /// Starts a sync round now, if this station syncs (after something the central store
     /// should hear of, or whose answer it should pull, soon).
     pub(crate) fn sync_soon(&self) {
-        let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = self.central.worker();
         if let Some(worker) = slot.as_ref() {
             worker.sync_now();
         }
     }
 
+    /// The sync worker's status, if this station syncs.
+    pub(crate) fn sync_status(&self) -> Option<returnhub_sync::SyncStatus> {
+        self.central.worker().as_ref().map(|w| w.status())
+    }
+
     /// Sync's state for the window.
     pub fn sync_view(&self) -> Result<SyncView> {
         self.authorize(Role::Operator)?;
-        let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
-        let status = slot.as_ref().map(|w| w.status());
+        // The worker's lock is let go before the store's is taken.
+        let status = self.sync_status();
         let held = self.store().held_counts()?;
         Ok(SyncView {
             central_url: self.options().central_url.clone(),
@@ -152,7 +169,7 @@ impl Hub {
     pub fn resend_refused(&self) -> Result<SyncView> {
         self.authorize(Role::Supervisor)?;
         {
-            let slot = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = self.central.worker();
             let Some(worker) = slot.as_ref() else {
                 return Err(HubError::Invalid(
                     "this station is not syncing with a central store".into(),

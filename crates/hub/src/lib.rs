@@ -243,6 +243,11 @@ pub fn system_clock() -> Clock {
     })
 }
 
+/// The application service. What every domain shares is here (the store, the station's
+/// options, the clock, the keyring, the photos, who is signed in); each domain's own state is
+/// a type of its module that only that module reads or changes (`station::StationDevices`,
+/// `central::CentralLink`, `shops::ShopWorkers`). The bench's undo steps are read from the
+/// store, not kept here, so they outlive a restart.
 pub struct Hub {
     store: Mutex<Store>,
     /// Which scans are connotes, and which are misreads (check digits); retailer patterns later.
@@ -251,15 +256,13 @@ pub struct Hub {
     /// Replaced once, when first-start setup names the hub; read through [`Hub::options`].
     options: RwLock<Arc<HubOptions>>,
     clock: Clock,
-    /// This station's undoable inspection steps, newest last.
-    undo: Mutex<Vec<bench::UndoStep>>,
     photos: PhotoStore,
-    print_signal: station::PrintSignal,
-    serial: Mutex<station::SerialState>,
+    /// The station's printer and scanners.
+    devices: station::StationDevices,
     /// Device tokens and API keys: the keyring, or 0600 files under the data dir.
     secrets: returnhub_secrets::SecretVault,
     /// The sync worker, when a central store is configured and a token is stored.
-    sync: Mutex<Option<returnhub_sync::SyncWorker>>,
+    central: central::CentralLink,
     /// The shop import and action dispatch workers' shared state.
     shops: shops::ShopWorkers,
 }
@@ -302,13 +305,11 @@ impl Hub {
                 &options.data_dir.join("secrets"),
                 returnhub_secrets::Backend::KeyringOrFile,
             ),
-            sync: Mutex::new(None),
+            central: central::CentralLink::default(),
             shops: shops::ShopWorkers::default(),
             options: RwLock::new(Arc::new(options)),
             clock,
-            undo: Mutex::new(Vec::new()),
-            print_signal: station::PrintSignal::default(),
-            serial: Mutex::new(station::SerialState::default()),
+            devices: station::StationDevices::default(),
         })
     }
 

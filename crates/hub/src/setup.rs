@@ -112,12 +112,7 @@ impl Hub {
     pub fn setup_state(&self) -> Result<SetupState> {
         let options = self.options();
         let needed = !options.demo && !self.store().has_users()?;
-        let status = self
-            .sync
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|w| w.status());
+        let status = self.sync_status();
         Ok(SetupState {
             needed,
             joining: needed && options.configured() && status.is_some(),

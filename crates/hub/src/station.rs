@@ -53,9 +53,17 @@ pub struct PrintRound {
     pub failed: u32,
 }
 
+/// The station domain's own state: its printer's wake-up and its scanners' readers. Nothing
+/// outside this module touches it.
+#[derive(Default)]
+pub(crate) struct StationDevices {
+    print_signal: PrintSignal,
+    serial: Mutex<SerialState>,
+}
+
 /// Wakes the print worker early (after processing or a reprint) instead of at its next tick.
 #[derive(Default)]
-pub(crate) struct PrintSignal {
+struct PrintSignal {
     pending: Mutex<bool>,
     cv: Condvar,
 }
@@ -170,12 +178,13 @@ impl Hub {
     /// Wakes the print worker now.
     pub(crate) fn print_wakeup(&self) {
         let mut pending = self
+            .devices
             .print_signal
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         *pending = true;
-        self.print_signal.cv.notify_all();
+        self.devices.print_signal.cv.notify_all();
     }
 
     /// Runs the print worker on its own thread until the process ends: every few seconds,
@@ -187,7 +196,7 @@ impl Hub {
                 if let Err(e) = hub.print_due_labels() {
                     tracing::error!(error = %e, "print worker");
                 }
-                let signal = &hub.print_signal;
+                let signal = &hub.devices.print_signal;
                 let pending = signal.pending.lock().unwrap_or_else(|p| p.into_inner());
                 let (mut pending, _) = signal
                     .cv
@@ -293,7 +302,7 @@ fn is_plain_file_name(id: &str) -> bool {
 pub type ScannerSink = Arc<dyn Fn(returnhub_devices::serial::ScannerEvent) + Send + Sync>;
 
 #[derive(Default)]
-pub(crate) struct SerialState {
+struct SerialState {
     running: Option<returnhub_devices::serial::SerialScanner>,
     hid: Option<returnhub_devices::hidpos::HidPosScanner>,
     sink: Option<ScannerSink>,
@@ -369,7 +378,10 @@ impl Hub {
     }
 
     fn serial(&self) -> std::sync::MutexGuard<'_, SerialState> {
-        self.serial.lock().unwrap_or_else(|p| p.into_inner())
+        self.devices
+            .serial
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn last_serial_scan(&self) -> Option<String> {

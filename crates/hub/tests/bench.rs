@@ -335,6 +335,11 @@ fn item_scans_tick_items_record_extras_and_undo_is_an_event() {
     hub.sign_in("OP-1002", "1212").unwrap();
     let msg = invalid(hub.undo_last(&ret.id).unwrap_err());
     assert!(msg.contains("nothing of yours"), "{msg}");
+    assert!(!hub.bench_state(&ret.id).unwrap().can_undo);
+    // Aroha's steps are read from the log, so they outlive a restart of the app.
+    drop(hub);
+    let hub = demo_hub(dir.path());
+    assert!(hub.bench_state(&ret.id).unwrap().can_undo);
 
     // Processing with an extra item raises a mismatch for the supervisor.
     hub.inspect_item(pass(&ret.id, &item.id)).unwrap();

@@ -256,6 +256,30 @@ pub struct LabelRow {
 }
 
 impl Store {
+    /// The event of the latest inspection step (an inspection or an extra item) that `actor`
+    /// recorded on `return_id` at `station` and that is not undone: what the bench's Undo
+    /// takes back. Read from the log's projection, so it outlives a restart of the app.
+    pub fn last_undoable_step(
+        &self,
+        return_id: &str,
+        actor: &str,
+        station: &str,
+    ) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT e.id FROM (
+                   SELECT event_id FROM inspections WHERE return_id = ?1 AND undone_by IS NULL
+                   UNION ALL
+                   SELECT event_id FROM extra_items WHERE return_id = ?1 AND undone_by IS NULL
+                 ) AS s JOIN events e ON e.id = s.event_id
+                 WHERE e.actor = ?2 AND e.station = ?3
+                 ORDER BY e.seq DESC LIMIT 1",
+            )?
+            .query_row(params![return_id, actor, station], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The current (latest, not undone) inspection of each item of a return.
     pub fn current_inspections(&self, return_id: &str) -> Result<Vec<InspectionRow>> {
         let mut stmt = self.conn.prepare_cached(
