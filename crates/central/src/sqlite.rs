@@ -40,8 +40,7 @@ use crate::upload::{validate_row, validate_tracking, ValidRow};
 
 mod hand_over;
 
-/// The device id the central store writes its own events under.
-pub const CENTRAL_DEVICE: &str = "central";
+pub use returnhub_protocol::wire::CENTRAL_DEVICE;
 
 const MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -682,10 +681,34 @@ impl Tx<'_> {
     /// Refused unless the return is `hub`'s (or, with `must_exist` false, unknown here).
     fn not_own(&self, hub: &str, return_id: &str, must_exist: bool) -> Result<Option<String>> {
         Ok(match self.hub_of(return_id)? {
-            Some(owner) if owner != hub => Some(format!("return {return_id} is hub {owner}'s")),
+            Some(owner) if owner != hub => Some(self.others_return(return_id, &owner, hub)?),
             Some(_) => None,
             None if must_exist => Some(format!("return {return_id} is not known here")),
             None => None,
+        })
+    }
+
+    /// Why a device of `hub` may not act on `owner`'s return: plainly, or — when `hub` handed
+    /// it over — that what its stations still recorded about it came too late, so that the
+    /// station's supervisor (who sees it on F3) knows whom to tell.
+    fn others_return(&self, return_id: &str, owner: &str, hub: &str) -> Result<String> {
+        let handed: Option<(String, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT json_extract(payload, '$.to_hub'), recorded_at FROM events
+                 WHERE aggregate_id = ?1 AND kind = 'return_handed_over'
+                   AND json_extract(payload, '$.from_hub') = ?2
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([return_id, hub], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match handed {
+            Some((to, at)) => format!(
+                "return {return_id} was handed from hub {hub} to hub {to} at {at}: what a station \
+                 of hub {hub} recorded about it after that is not applied (it is hub {owner}'s \
+                 now; tell its supervisors what was done here)"
+            ),
+            None => format!("return {return_id} is hub {owner}'s"),
         })
     }
 

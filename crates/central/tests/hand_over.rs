@@ -117,6 +117,21 @@ fn hub_and_status(store: &Store, return_id: &str) -> (String, String) {
         .unwrap()
 }
 
+/// "What was sent" as a hub store counts it: returns by the hub they are for.
+fn sent_by_hub(store: &Store) -> Vec<(String, i64)> {
+    let mut stmt = store
+        .reader()
+        .prepare(
+            "SELECT k2, sum(n) FROM report_counts WHERE measure = 'expected'
+             GROUP BY 1 HAVING sum(n) != 0 ORDER BY 1",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 fn central_hub_and_status(h: &Hubs, return_id: &str) -> (String, String, String) {
     h.central
         .storage
@@ -216,7 +231,10 @@ async fn the_central_store_refuses_a_hand_over_that_may_not_happen() {
     assert!(h.bolt.tracking(&[rt]).await.actions_due > 0);
     let (status, why) = refused(&h.wlg, ask(&bolt_return, "AKL", "u-test", "sent on")).await;
     assert_eq!(
-        (status, why.contains("is claimed: settle it")),
+        (
+            status,
+            why.contains("is claimed: the return stays at hub WLG")
+        ),
         (409, true),
         "{why}"
     );
@@ -331,6 +349,7 @@ async fn a_return_goes_to_another_hub_and_back_and_each_applies_all_it_gets() {
             ("AKL".into(), "in_transit".into())
         );
         assert!(store.held_events(10).unwrap().is_empty());
+        assert_eq!(sent_by_hub(store), vec![("AKL".to_owned(), 1)]);
     }
     let (who, station): (String, Option<String>) = h
         .akl
@@ -363,10 +382,20 @@ async fn a_return_goes_to_another_hub_and_back_and_each_applies_all_it_gets() {
         .held_events(10)
         .unwrap()
         .iter()
-        .any(|e| e.reason.contains("is hub AKL's")));
+        .any(|e| e.reason.contains("was handed from hub WLG to hub AKL")));
 
-    // Auckland sends it back before it arrives: Wellington has the order and the return
-    // already, and applies everything without holding anything.
+    // Auckland attaches a second parcel to it, then sends it back before it arrives:
+    // Wellington has the order and the return already, applies everything without holding
+    // anything, and gains the attached parcel.
+    append(
+        &mut h.akl.store,
+        h.clock.now(),
+        vec![DomainEvent::ConnoteAttached {
+            return_id: return_id.clone(),
+            connote: "A2-SECOND".into(),
+        }],
+    );
+    h.akl.sync_once().await.unwrap();
     h.akl
         .transport
         .hand_over(&ask(&return_id, "WLG", "u-test", "the customer moved back"))
@@ -378,6 +407,11 @@ async fn a_return_goes_to_another_hub_and_back_and_each_applies_all_it_gets() {
         assert_eq!(
             hub_and_status(store, &return_id),
             ("WLG".into(), "in_transit".into())
+        );
+        assert_eq!(sent_by_hub(store), vec![("WLG".to_owned(), 1)]);
+        assert_eq!(
+            store.return_by_id(&return_id).unwrap().unwrap().connotes,
+            vec!["A2".to_owned(), "A2-SECOND".to_owned()]
         );
     }
     assert!(h

@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::event::DomainEvent;
 use crate::hlc::HlcStamp;
 
+/// The device id the central store writes its own events under (no device token binds to it).
+pub const CENTRAL_DEVICE: &str = "central";
+
 pub const PUSH_PATH: &str = "/v1/sync/push";
 pub const PULL_PATH: &str = "/v1/sync/pull";
 pub const CONFLICTS_PATH: &str = "/v1/conflicts";

@@ -847,14 +847,8 @@ pub(crate) fn note_return(
         r.created_at.as_str(),
     );
     // What was sent for the hub: by the quarter hour it was made, its source and its hub.
-    const EXPECTED_ONE: &str = concat!(
-        "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
-         VALUES ('expected', ",
-        quarter_of!("?1"),
-        ", ?2, '', '', ?3, ?4, 1)"
-    );
-    tx.prepare_cached(&format!("{EXPECTED_ONE}\n         {ADD}"))?
-        .execute(params![created_at, retailer_id, r.source, r.hub_id])?;
+    tx.prepare_cached(&format!("{EXPECTED_SHARE}\n         {ADD}"))?
+        .execute(params![created_at, retailer_id, r.source, r.hub_id, 1])?;
     if recounting {
         // Synced before its return: the milestone learns its retailer and items, and the
         // shares taken out by `before_return` go back with them.
@@ -937,6 +931,38 @@ pub(crate) fn note_action_due(tx: &Transaction<'_>, action: &ActionDue) -> Resul
     if let Some(Some(_)) = confirmed_first {
         add_shares(tx, &[CONFIRMED_SHARE], action.key.as_str(), 1)?;
         refresh_confirmed(tx, &action.return_id)?;
+    }
+    Ok(())
+}
+
+/// One return made at ?1 for retailer ?2 from source ?3 for hub ?4, times ?5.
+const EXPECTED_SHARE: &str = concat!(
+    "INSERT INTO report_counts (measure, period, retailer_id, actor, station, k1, k2, n)
+     VALUES ('expected', ",
+    quarter_of!("?1"),
+    ", ?2, '', '', ?3, ?4, ?5)"
+);
+
+/// A return handed to hub `to_hub`: "what was sent" counts it for the hub it is for now, as a
+/// count from scratch does. Call before the return's row changes hub.
+pub(crate) fn note_hand_over(tx: &Transaction<'_>, return_id: &str, to_hub: &str) -> Result<()> {
+    let row: Option<(String, String, String, String)> = tx
+        .prepare_cached(
+            "SELECT created_at, retailer_id, source, hub_id FROM returns WHERE id = ?1",
+        )?
+        .query_row([return_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((created_at, retailer_id, source, from_hub)) = row else {
+        return Ok(());
+    };
+    if from_hub == to_hub {
+        return Ok(());
+    }
+    for (hub, n) in [(from_hub.as_str(), -1), (to_hub, 1)] {
+        tx.prepare_cached(&format!("{EXPECTED_SHARE}\n     {ADD}"))?
+            .execute(params![created_at, retailer_id, source, hub, n])?;
     }
     Ok(())
 }

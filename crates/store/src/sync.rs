@@ -26,7 +26,7 @@
 use returnhub_core::time::{rfc3339, UnixMillis};
 use returnhub_protocol::event::{Decoded, DomainEvent, KnownEvents};
 use returnhub_protocol::hlc::{HlcClock, HlcStamp, MAX_AHEAD_MS};
-use returnhub_protocol::wire::{RemoteEvent, SyncCursor, TrackingRecord};
+use returnhub_protocol::wire::{RemoteEvent, SyncCursor, TrackingRecord, CENTRAL_DEVICE};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
@@ -678,14 +678,20 @@ impl WriteTx<'_> {
             DomainEvent::ActionRetried { key, .. } => {
                 crate::outbox::project_retried(&self.tx, key, &ev.recorded_at, false)?;
             }
-            // The first import of an order or a return wins, as at the central store: the one
-            // it sends again (to the hub a return was handed to, which may have it already)
-            // changes nothing here.
-            DomainEvent::OrderImported(o) if self.has_row("orders", &o.id)? => {}
+            // The central store sends an order or a return again when a return is handed to a
+            // hub that may have it already (it went there and back): the first import stands,
+            // as at the central store, and the return gains the connotes attached meanwhile.
+            // From any other device a second import of an id is refused as before (held).
+            DomainEvent::OrderImported(o)
+                if ev.device_id == CENTRAL_DEVICE && self.has_row("orders", &o.id)? => {}
+            DomainEvent::ReturnExpected(r)
+                if ev.device_id == CENTRAL_DEVICE && self.has_row("returns", &r.id)? =>
+            {
+                self.add_connotes(r)?;
+                self.settle_status(&r.id)?;
+            }
             DomainEvent::ReturnExpected(r) => {
-                if !self.has_row("returns", &r.id)? {
-                    self.project(event, &ev.id, &ev.recorded_at)?;
-                }
+                self.project(event, &ev.id, &ev.recorded_at)?;
                 // A status change that arrived before its return takes effect now.
                 self.settle_status(&r.id)?;
             }
@@ -744,6 +750,23 @@ impl WriteTx<'_> {
                 serde_json::to_string(&action)?,
                 at
             ])?;
+        Ok(())
+    }
+
+    /// The connotes of `r` the store does not have for it yet, after its own (a parcel
+    /// attached at another hub while the return was there).
+    fn add_connotes(&self, r: &returnhub_core::record::ReturnRecord) -> Result<()> {
+        for connote in &r.connotes {
+            self.tx
+                .prepare_cached(
+                    // One another return holds here breaks the connotes' key: held, and shown.
+                    "INSERT INTO connotes (connote, return_id, position)
+                     SELECT ?1, ?2, coalesce(max(position), -1) + 1 FROM connotes
+                     WHERE return_id = ?2
+                     HAVING NOT EXISTS (SELECT 1 FROM connotes WHERE connote = ?1 AND return_id = ?2)",
+                )?
+                .execute(params![connote, r.id])?;
+        }
         Ok(())
     }
 

@@ -333,6 +333,7 @@ impl WriteTx<'_> {
             // Only the central store records it; it reaches both hubs. Here the return becomes
             // the receiving hub's: read-only at the sending one, the bench's at the other.
             DomainEvent::ReturnHandedOver(h) => {
+                crate::reports::note_hand_over(&self.tx, &h.return_id, &h.to_hub)?;
                 let changed = self
                     .tx
                     .prepare_cached(

@@ -113,8 +113,8 @@ impl Tx<'_> {
             .optional()?;
         if let Some((key, state)) = unsettled {
             return Err(CentralError::Conflict(format!(
-                "action {key} of return {} is {state}: settle it at hub {hub} (confirmed, or \
-                 failed and retried) before the return goes",
+                "action {key} of return {} is {state}: the return stays at hub {hub} until that \
+                 action is confirmed (a failed one: Retry on F5)",
                 req.return_id
             )));
         }
