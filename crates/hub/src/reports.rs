@@ -106,6 +106,14 @@ impl Cell {
     fn csv(&self) -> String {
         match self {
             Cell::Text(t) => crate::search::csv_text(t).into_owned(),
+            other => other.plain(),
+        }
+    }
+
+    /// As text to read (the shift summary): as it is.
+    fn plain(&self) -> String {
+        match self {
+            Cell::Text(t) => t.clone(),
             Cell::Number(n) => n.to_string(),
             Cell::Empty => String::new(),
         }
@@ -912,7 +920,7 @@ fn text_table(t: &ReportTable) -> Vec<String> {
         .collect();
     let text = |c: &Cell, kind: ColumnKind| match (c, kind) {
         (Cell::Number(n), ColumnKind::Millis) => human_millis(*n),
-        (c, _) => c.csv(),
+        (c, _) => c.plain(),
     };
     let cells: Vec<Vec<String>> = std::iter::once(
         shown
