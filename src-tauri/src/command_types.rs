@@ -22,16 +22,20 @@ pub fn command_types(source: &str) -> Result<(Vec<CommandType>, BTreeSet<String>
     let mut out = Vec::new();
     for item in file.items {
         let syn::Item::Fn(f) = item else { continue };
-        let is_command = f.attrs.iter().any(|a| {
+        let command = f.attrs.iter().find(|a| {
             let p = a.path();
             p.segments.len() == 2
                 && p.segments[0].ident == "tauri"
                 && p.segments[1].ident == "command"
         });
-        if !is_command {
-            continue;
-        }
+        let Some(command) = command else { continue };
         let name = f.sig.ident.to_string();
+        // `rename_all` and the like would change the keys the window must send.
+        if !matches!(command.meta, syn::Meta::Path(_)) {
+            return Err(format!(
+                "{name}: #[tauri::command(…)] with arguments; the generator knows only the plain one"
+            ));
+        }
         let mut fields = Vec::new();
         let mut raw = false;
         for input in &f.sig.inputs {
@@ -256,6 +260,10 @@ mod tests {
         assert_eq!(named.into_iter().collect::<Vec<_>>(), ["SupervisorResult"]);
         assert!(command_types(
             "#[tauri::command] pub fn f(x: HashMap<String, u8>) -> Reply<()> {}"
+        )
+        .is_err());
+        assert!(command_types(
+            "#[tauri::command(rename_all = \"snake_case\")] pub fn f(a_b: u8) -> Reply<()> {}"
         )
         .is_err());
     }
