@@ -77,10 +77,13 @@ pub fn bench_store(returns: u64, items_per_return: u64) -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("returnhub-bench"));
     std::fs::create_dir_all(&dir).unwrap();
+    // Named by schema: one made under older migrations (its statistics missing the indexes
+    // added since) would mislead the figures.
+    let v = crate::migrate::SCHEMA_VERSION;
     let path = if items_per_return == 5 {
-        dir.join(format!("lookup-{returns}.db"))
+        dir.join(format!("lookup-{returns}-v{v}.db"))
     } else {
-        dir.join(format!("lookup-{returns}x{items_per_return}.db"))
+        dir.join(format!("lookup-{returns}x{items_per_return}-v{v}.db"))
     };
     if !path.exists() {
         eprintln!("generating {} (once)…", path.display());
@@ -199,7 +202,10 @@ pub fn history_store(returns: u64) -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("returnhub-bench"));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("history-{returns}.db"));
+    let path = dir.join(format!(
+        "history-{returns}-v{}.db",
+        crate::migrate::SCHEMA_VERSION
+    ));
     if !path.exists() {
         eprintln!("generating {} (once)…", path.display());
         let tmp = path.with_extension("partial");
