@@ -226,4 +226,10 @@ fn main() {
         ours / bare,
         ours / bare_db_rate
     );
+    // For scripts/bench: what | ours | baseline | ratio | goal.
+    println!(
+        "figure: tracking webhook queue, {EVENTS} events to {URLS} URLs | {ours:.0} events/s | \
+         bare POST loop {bare:.0} events/s | {:.2}× | ≥ 0.5×",
+        ours / bare
+    );
 }

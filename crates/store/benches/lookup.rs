@@ -92,8 +92,12 @@ fn main() {
         "baseline bare indexed SELECT return_id:           median {base_med:?}, p99 {:?}",
         percentile(baseline, 0.99)
     );
+    let ratio = ours_med.as_secs_f64() / base_med.as_secs_f64();
+    println!("ratio (ours / bare): {ratio:.1}x");
+    // For scripts/bench: what | ours | baseline | ratio | goal.
     println!(
-        "ratio (ours / bare): {:.1}x",
-        ours_med.as_secs_f64() / base_med.as_secs_f64()
+        "figure: connote lookup, full return view, {returns} returns | {ours_med:.1?} | bare \
+         indexed SELECT of the id {base_med:.1?} | {ratio:.1}× | ≤ 1.5× a bare read of the same \
+         view, median < 100 µs"
     );
 }
