@@ -76,8 +76,9 @@ export class Search {
   private filled = false;
   /// The return the open cancel box is for (fixed when it opens).
   private cancelling: string | null = null;
-  /// The return the open hand-over box is for.
+  /// The return the open hand-over box is for, and whether its request is on its way.
   private handingOver: string | null = null;
+  private handOverSent = false;
   private pageSize = 50;
 
   constructor(
@@ -152,13 +153,15 @@ export class Search {
     el("search-screen").focus();
   }
 
-  /// Hands the return to the hub chosen, with the reason typed; the list is read again.
+  /// Hands the return to the hub chosen, with the reason typed; the list is read again. A
+  /// second Enter while the first is on its way sends nothing.
   private async handOver(): Promise<void> {
     const returnId = this.handingOver;
-    if (!returnId) return;
+    if (!returnId || this.handOverSent) return;
     const toHub = el<HTMLSelectElement>("handover-hub").value;
     const reason = el<HTMLInputElement>("handover-reason").value;
     el("search-summary").textContent = `Handing ${returnId} to hub ${toHub}…`;
+    this.handOverSent = true;
     try {
       const done = await this.call("hand_over_return", { returnId, toHub, reason });
       this.closeHandOver();
@@ -166,6 +169,8 @@ export class Search {
       el("search-summary").textContent = `${returnId}: ${done.message}`;
     } catch (e) {
       el("search-summary").textContent = message(e);
+    } finally {
+      this.handOverSent = false;
     }
   }
 
