@@ -61,6 +61,58 @@ fn main() {
     let mut bare_stmt = bare
         .prepare("SELECT return_id FROM connotes WHERE connote = ?1")
         .unwrap();
+    // The fair baseline: the same reads the store does for the view (the return with its
+    // retailer and order, its connotes, its items with their lines and reason labels),
+    // prepared once, each column read as it is: the same work minus our layers.
+    let mut view_head = bare
+        .prepare(
+            "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage, o.order_number,
+                    o.customer_name, o.email, o.currency
+             FROM connotes c JOIN returns r ON r.id = c.return_id
+             JOIN retailers t ON t.id = r.retailer_id
+             JOIN orders o ON o.id = r.order_id
+             WHERE c.connote = ?1",
+        )
+        .unwrap();
+    let mut view_connotes = bare
+        .prepare("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY position, connote")
+        .unwrap();
+    let mut view_items = bare
+        .prepare(
+            "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity, l.unit_price_minor,
+                    COALESCE(rr.label, i.reason_code), sr.label, i.comment, i.chosen_option
+             FROM return_items i
+             JOIN order_lines l ON l.id = i.order_line_id
+             LEFT JOIN return_reasons rr ON rr.retailer_id = ?2 AND rr.code = i.reason_code
+             LEFT JOIN return_sub_reasons sr ON sr.retailer_id = ?2
+                  AND sr.reason_code = i.reason_code AND sr.code = i.sub_reason_code
+             WHERE i.return_id = ?1
+             ORDER BY i.id",
+        )
+        .unwrap();
+    let mut bare_view = |k: &str| -> usize {
+        let (id, retailer): (String, String) = view_head
+            .query_row([k], |r| {
+                for i in 0..10 {
+                    black_box(r.get_ref(i)?);
+                }
+                Ok((r.get(0)?, r.get(3)?))
+            })
+            .unwrap();
+        let mut rows = view_connotes.query([&id]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            black_box(r.get_ref(0).unwrap());
+        }
+        let mut items = 0;
+        let mut rows = view_items.query([&id, &retailer]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            for i in 0..11 {
+                black_box(r.get_ref(i).unwrap());
+            }
+            items += 1;
+        }
+        items
+    };
 
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let keys: Vec<String> = (0..lookups)
@@ -70,9 +122,11 @@ fn main() {
     for k in keys.iter().take(1000) {
         black_box(store.return_by_connote(k).unwrap());
         black_box(bare_stmt.query_row([k], |r| r.get::<_, String>(0)).unwrap());
+        black_box(bare_view(k));
     }
     let mut ours = Vec::with_capacity(keys.len());
     let mut baseline = Vec::with_capacity(keys.len());
+    let mut same_view = Vec::with_capacity(keys.len());
     for k in &keys {
         let t = Instant::now();
         let view = black_box(store.return_by_connote(k).unwrap().unwrap());
@@ -81,8 +135,13 @@ fn main() {
         let t = Instant::now();
         black_box(bare_stmt.query_row([k], |r| r.get::<_, String>(0)).unwrap());
         baseline.push(t.elapsed());
+        let t = Instant::now();
+        let items = black_box(bare_view(k));
+        same_view.push(t.elapsed());
+        assert_eq!(items as u64, ITEMS_PER_RETURN);
     }
     let (ours_med, base_med) = (median(ours.clone()), median(baseline.clone()));
+    let view_med = median(same_view.clone());
     println!(
         "store: {returns} returns, {} items, {}",
         returns * ITEMS_PER_RETURN,
@@ -102,10 +161,15 @@ fn main() {
     );
     let ratio = ours_med.as_secs_f64() / base_med.as_secs_f64();
     println!("ratio (ours / bare): {ratio:.1}x");
+    let fair = ours_med.as_secs_f64() / view_med.as_secs_f64();
+    println!(
+        "baseline bare read of the same view (3 prepared statements): median {view_med:?}, p99 \
+         {:?}; ratio ours / it: {fair:.2}x",
+        percentile(same_view, 0.99)
+    );
     // For scripts/bench: what | ours | baseline | ratio | goal.
     println!(
-        "figure: connote lookup, full return view, {returns} returns | {ours_med:.1?} | bare \
-         indexed SELECT of the id {base_med:.1?} | {ratio:.1}× | ≤ 1.5× a bare read of the same \
-         view, median < 100 µs"
+        "figure: connote lookup, full return view, {returns} returns | {ours_med:.1?} | bare read \
+         of the same view {view_med:.1?} | {fair:.2}× | ≤ 1.5×, median < 100 µs"
     );
 }
