@@ -620,12 +620,7 @@ impl Hub {
         let ret = store
             .return_by_id(return_id)?
             .ok_or_else(|| HubError::NotFound(format!("no return {return_id}")))?;
-        if ret.hub_id != self.options().hub_id {
-            return Err(HubError::Conflict(format!(
-                "this return belongs to hub {}",
-                ret.hub_id
-            )));
-        }
+        self.own_return(&ret)?;
         if ret.status != ReturnStatus::Received {
             return Err(HubError::Conflict(format!(
                 "this return is {}: its inspection can no longer change",
