@@ -75,13 +75,22 @@ impl Hub {
         let Some(url) = self.options().central_url.clone() else {
             return Ok(false);
         };
-        let token = match self.secrets.load(TOKEN_SECRET) {
-            Ok(token) => token,
-            Err(returnhub_secrets::SecretError::Missing(_)) => return Ok(false),
-            Err(e) => return Err(HubError::Failed(e.to_string())),
+        let Some(token) = self.device_token()? else {
+            return Ok(false);
         };
         self.start_sync(&url, &token)?;
         Ok(true)
+    }
+
+    /// This station's device token for the central store, if one is stored.
+    pub(crate) fn device_token(&self) -> Result<Option<String>> {
+        match self.secrets.load(TOKEN_SECRET) {
+            Ok(token) => Ok(Some(token)),
+            Err(returnhub_secrets::SecretError::Missing(_)) => Ok(None),
+            Err(e) => Err(HubError::Failed(format!(
+                "cannot read the device token: {e}"
+            ))),
+        }
     }
 
     pub(crate) fn start_sync(&self, url: &str, token: &str) -> Result<()> {

@@ -12,12 +12,9 @@ use returnhub_sync::{HttpTransport, SyncError};
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::central::TOKEN_SECRET;
 use crate::supervisor::SupervisorResult;
 use crate::{Hub, HubError, Result};
 
-/// How long one request to the central store may take.
-const CENTRAL_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the station waits for sync to push its events about the return before asking,
 /// and to pull the answer after.
 const SYNC_WAIT: Duration = Duration::from_secs(8);
@@ -139,13 +136,12 @@ impl Hub {
                     .into(),
             ));
         };
-        let token = self.secrets.load(TOKEN_SECRET).map_err(|e| match e {
-            returnhub_secrets::SecretError::Missing(_) => HubError::Invalid(
+        let token = self.device_token()?.ok_or_else(|| {
+            HubError::Invalid(
                 "this station has no device token for the central store yet (F4)".into(),
-            ),
-            e => HubError::Failed(format!("cannot read the device token: {e}")),
+            )
         })?;
-        HttpTransport::new(&url, &token, CENTRAL_TIMEOUT)
+        HttpTransport::new(&url, &token, crate::setup::CENTRAL_TIMEOUT)
             .map_err(|e| HubError::Failed(format!("cannot reach the central store at {url}: {e}")))
     }
 

@@ -57,8 +57,8 @@ pub struct JoinInput {
     pub station: Option<String>,
 }
 
-/// How long joining waits for the central store to say which hub a token is for.
-const CENTRAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long one request to the central store may take (joining, a hand-over).
+pub(crate) const CENTRAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What the window needs to know before anyone signs in.
 #[derive(Debug, Clone, Serialize, TS)]
