@@ -10,7 +10,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use returnhub_store::bulk::{bench_arg as arg, bench_connote as connote};
+use returnhub_store::bulk::{
+    bench_arg as arg, bench_connote as connote, VIEW_BY_CONNOTE, VIEW_CONNOTES, VIEW_HEAD,
+    VIEW_ITEMS,
+};
 use returnhub_store::Store;
 use rusqlite::Connection;
 
@@ -65,31 +68,10 @@ fn main() {
     // retailer and order, its connotes, its items with their lines and reason labels),
     // prepared once, each column read as it is: the same work minus our layers.
     let mut view_head = bare
-        .prepare(
-            "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage, o.order_number,
-                    o.customer_name, o.email, o.currency
-             FROM connotes c JOIN returns r ON r.id = c.return_id
-             JOIN retailers t ON t.id = r.retailer_id
-             JOIN orders o ON o.id = r.order_id
-             WHERE c.connote = ?1",
-        )
+        .prepare(&format!("{VIEW_HEAD} {VIEW_BY_CONNOTE}"))
         .unwrap();
-    let mut view_connotes = bare
-        .prepare("SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY position, connote")
-        .unwrap();
-    let mut view_items = bare
-        .prepare(
-            "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity, l.unit_price_minor,
-                    COALESCE(rr.label, i.reason_code), sr.label, i.comment, i.chosen_option
-             FROM return_items i
-             JOIN order_lines l ON l.id = i.order_line_id
-             LEFT JOIN return_reasons rr ON rr.retailer_id = ?2 AND rr.code = i.reason_code
-             LEFT JOIN return_sub_reasons sr ON sr.retailer_id = ?2
-                  AND sr.reason_code = i.reason_code AND sr.code = i.sub_reason_code
-             WHERE i.return_id = ?1
-             ORDER BY i.id",
-        )
-        .unwrap();
+    let mut view_connotes = bare.prepare(VIEW_CONNOTES).unwrap();
+    let mut view_items = bare.prepare(VIEW_ITEMS).unwrap();
     let mut bare_view = |k: &str| -> usize {
         let (id, retailer): (String, String) = view_head
             .query_row([k], |r| {

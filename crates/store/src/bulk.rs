@@ -10,6 +10,9 @@ use rusqlite::{params, Connection};
 
 use crate::Store;
 
+/// The reads a return's view is made of, for the lookup benchmark's bare baseline.
+pub use crate::read::{VIEW_BY_CONNOTE, VIEW_CONNOTES, VIEW_HEAD, VIEW_ITEMS};
+
 /// What a receipt adds for the reports (its milestone and the receipt counter), for the
 /// benchmark that prices it per write: the projection's own code.
 pub fn note_receipt(

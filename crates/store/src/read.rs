@@ -27,13 +27,7 @@ fn bad(what: &str, value: &str) -> StoreError {
 impl Store {
     /// The return a normalised connote belongs to, with everything the bench shows.
     pub fn return_by_connote(&self, connote: &str) -> Result<Option<ReturnView>> {
-        self.return_view(
-            "FROM connotes c JOIN returns r ON r.id = c.return_id
-             JOIN retailers t ON t.id = r.retailer_id
-             JOIN orders o ON o.id = r.order_id
-             WHERE c.connote = ?1",
-            connote,
-        )
+        self.return_view(VIEW_BY_CONNOTE, connote)
     }
 
     /// The return with this id, as [`Store::return_by_connote`] shows it.
@@ -80,9 +74,7 @@ impl crate::write::WriteTx<'_> {
 /// bench); rows from before that order was kept come first, by connote.
 pub(crate) fn connotes_on(conn: &rusqlite::Connection, return_id: &str) -> Result<Vec<String>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY position, connote",
-        )?
+        .prepare_cached(VIEW_CONNOTES)?
         .query_map([return_id], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?)
 }
@@ -94,16 +86,37 @@ impl Store {
     }
 }
 
+// A return's view is these reads; the lookup benchmark times them bare as its baseline.
+/// The view's head: the return with its retailer and order (a FROM … WHERE follows).
+pub const VIEW_HEAD: &str = "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage,
+        o.order_number, o.customer_name, o.email, o.currency";
+/// The head's FROM … WHERE for a connote (?1).
+pub const VIEW_BY_CONNOTE: &str = "FROM connotes c JOIN returns r ON r.id = c.return_id
+     JOIN retailers t ON t.id = r.retailer_id
+     JOIN orders o ON o.id = r.order_id
+     WHERE c.connote = ?1";
+/// The return's (?1) connotes, in the order they were recorded.
+pub const VIEW_CONNOTES: &str =
+    "SELECT connote FROM connotes WHERE return_id = ?1 ORDER BY position, connote";
+/// The return's (?1) items with their order lines and the retailer's (?2) reason labels.
+pub const VIEW_ITEMS: &str = "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity,
+        l.unit_price_minor, COALESCE(rr.label, i.reason_code), sr.label, i.comment,
+        i.chosen_option
+     FROM return_items i
+     JOIN order_lines l ON l.id = i.order_line_id
+     LEFT JOIN return_reasons rr ON rr.retailer_id = ?2 AND rr.code = i.reason_code
+     LEFT JOIN return_sub_reasons sr ON sr.retailer_id = ?2
+          AND sr.reason_code = i.reason_code AND sr.code = i.sub_reason_code
+     WHERE i.return_id = ?1
+     ORDER BY i.id";
+
 fn return_view_on(
     conn: &rusqlite::Connection,
     from_where: &str,
     key: &str,
 ) -> Result<Option<ReturnView>> {
     let head = conn
-        .prepare_cached(&format!(
-            "SELECT r.id, r.hub_id, r.status, t.id, t.name, t.trigger_stage, o.order_number,
-                        o.customer_name, o.email, o.currency {from_where}"
-        ))?
+        .prepare_cached(&format!("{VIEW_HEAD} {from_where}"))?
         .query_row([key], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -140,17 +153,7 @@ fn return_view_on(
 
     let connotes = connotes_on(conn, &id)?;
 
-    let mut items_stmt = conn.prepare_cached(
-        "SELECT i.id, l.sku, l.ean, l.title, l.image, i.quantity, l.unit_price_minor,
-                    COALESCE(rr.label, i.reason_code), sr.label, i.comment, i.chosen_option
-             FROM return_items i
-             JOIN order_lines l ON l.id = i.order_line_id
-             LEFT JOIN return_reasons rr ON rr.retailer_id = ?2 AND rr.code = i.reason_code
-             LEFT JOIN return_sub_reasons sr ON sr.retailer_id = ?2
-                  AND sr.reason_code = i.reason_code AND sr.code = i.sub_reason_code
-             WHERE i.return_id = ?1
-             ORDER BY i.id",
-    )?;
+    let mut items_stmt = conn.prepare_cached(VIEW_ITEMS)?;
     let items = items_stmt
         .query_map(params![id, retailer_id], |r| {
             let chosen: Option<String> = r.get(10)?;

@@ -113,6 +113,22 @@ fn status(store: &Store) -> String {
         .unwrap()
 }
 
+/// `events` recorded by this device (as user u-1), in one write.
+fn write_local(store: &mut Store, events: Vec<DomainEvent>) {
+    store
+        .write(NOW, |tx| {
+            for event in events {
+                tx.append(EventInput {
+                    event,
+                    actor: "u-1".into(),
+                    station: None,
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 fn count(store: &Store, sql: &str) -> i64 {
     store.reader().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -502,18 +518,7 @@ fn seeded_with_a_refund(store: &mut Store) -> Vec<returnhub_core::trigger::Actio
     );
     let mut events = seed();
     events.extend(due.iter().cloned().map(DomainEvent::ActionDue));
-    store
-        .write(NOW, |tx| {
-            for event in events {
-                tx.append(EventInput {
-                    event,
-                    actor: "u-1".into(),
-                    station: None,
-                })?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    write_local(store, events);
     due
 }
 
@@ -769,18 +774,7 @@ fn a_return_synced_after_its_processing_counts_its_items_once_it_arrives() {
     let DomainEvent::ReturnExpected(mut record) = events.pop().unwrap() else {
         panic!("the seed ends with its return");
     };
-    store
-        .write(NOW, |tx| {
-            for event in events {
-                tx.append(EventInput {
-                    event,
-                    actor: "u-1".into(),
-                    station: None,
-                })?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    write_local(&mut store, events);
     record.items.push(ReturnItemRecord {
         id: "i2".into(),
         ..record.items[0].clone()
