@@ -5,12 +5,14 @@
 //! reaches the same outcome through the same steps and records which rule matched and why,
 //! and which higher-priority rules did not and why, for the supervisor.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::money::Currency;
 use crate::rules::analysis::TCond;
-use crate::rules::compiled::{self, Node, Program};
-use crate::rules::index::{first_candidate, RuleIndex};
+use crate::rules::compiled::{self, Node, Prepared, RuleCode};
+use crate::rules::index::{self, RuleIndex};
 use crate::rules::validate::{self, outcome_problem, IssueCode, RuleIssue, Severity};
 use crate::rules::{ItemFacts, Outcome, QcStatus, RuleSet};
 use crate::trigger::Trigger;
@@ -137,12 +139,22 @@ pub enum DecisionSource {
     QcFailPolicy,
 }
 
-/// One rule's result for an item, with the reason.
+/// Which rule a trace is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-pub struct RuleTrace {
+pub struct RuleLabel {
     pub rule_id: String,
     pub rule_name: String,
     pub priority: u32,
+}
+
+/// One rule's result for an item, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct RuleTrace {
+    /// Shared with the compiled rule: an explanation names every rule it tried, and a
+    /// copy of each name was most of its cost.
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub rule: Arc<RuleLabel>,
     pub why: String,
 }
 
@@ -165,16 +177,16 @@ pub struct Decision {
     pub explanation: Explanation,
 }
 
+/// Candidate rules from which the sieve pays for finding the item's sieve keys: with a
+/// handful of candidates (the usual case once the index narrowed them) it does not.
+const SIEVE_FROM: u32 = 12;
+
 /// One enabled rule in evaluation form.
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
-    pub id: String,
-    pub name: String,
-    pub priority: u32,
+    pub label: Arc<RuleLabel>,
     pub outcome: Outcome,
-    /// For deciding.
-    program: Program,
-    /// For explaining; the same condition.
+    /// For explaining; the same condition as the decider's [`RuleCode`] for this rule.
     condition: Node,
 }
 
@@ -183,6 +195,8 @@ pub struct CompiledRule {
 #[derive(Debug, Clone)]
 pub struct Decider {
     rules: Vec<CompiledRule>,
+    /// The rules' conditions, for deciding.
+    code: RuleCode,
     /// `None` for rule sets too large to index: they are scanned in order.
     index: Option<RuleIndex>,
     policy: RetailerPolicy,
@@ -229,16 +243,18 @@ impl Decider {
         let rules = enabled
             .iter()
             .map(|(rule, cond)| CompiledRule {
-                id: rule.id.clone(),
-                name: rule.name.clone(),
-                priority: rule.priority,
+                label: Arc::new(RuleLabel {
+                    rule_id: rule.id.clone(),
+                    rule_name: rule.name.clone(),
+                    priority: rule.priority,
+                }),
                 outcome: rule.outcome,
-                program: Program::new(cond),
                 condition: compiled::compile(cond),
             })
             .collect();
         Ok(Decider {
             rules,
+            code: RuleCode::new(conditions.iter().copied()),
             index,
             policy: policy.clone(),
             warnings: issues,
@@ -315,10 +331,18 @@ impl Decider {
             };
         }
         let matched = match &self.index {
-            Some(index) => first_candidate(&index.candidates(facts), |i| {
-                self.rules[i].program.eval(facts)
-            }),
-            None => self.rules.iter().position(|r| r.program.eval(facts)),
+            Some(index) => {
+                let candidates = index.candidates(facts);
+                let item = if index::count(&candidates) > SIEVE_FROM {
+                    Prepared::sieved(facts)
+                } else {
+                    Prepared::new(facts)
+                };
+                self.code.first_match(&item, index::ones(&candidates))
+            }
+            None => self
+                .code
+                .first_match(&Prepared::sieved(facts), 0..self.rules.len()),
         };
         self.resolve(matched, choice).0
     }
@@ -340,15 +364,18 @@ impl Decider {
                 explanation,
             };
         }
+        let item = Prepared::new(facts);
         let mut matched = None;
+        explanation.not_matched.reserve(self.rules.len());
+        // Each "why" is written here, then copied out at its exact size: one allocation
+        // per rule, of the size the allocator serves fastest.
+        let mut scratch = String::with_capacity(256);
         for (index, rule) in self.rules.iter().enumerate() {
-            let mut why = String::new();
-            let holds = rule.condition.explain(facts, &mut why);
+            scratch.clear();
+            let holds = rule.condition.explain(&item, &mut scratch);
             let trace = RuleTrace {
-                rule_id: rule.id.clone(),
-                rule_name: rule.name.clone(),
-                priority: rule.priority,
-                why,
+                rule: rule.label.clone(),
+                why: scratch.as_str().to_owned(),
             };
             if holds {
                 explanation.matched = Some(trace);
@@ -358,7 +385,9 @@ impl Decider {
             explanation.not_matched.push(trace);
         }
         let (verdict, step) = self.resolve(matched, choice);
-        let rule_name = matched.map(|i| self.rules[i].name.as_str()).unwrap_or("");
+        let rule_name = matched
+            .map(|i| self.rules[i].label.rule_name.as_str())
+            .unwrap_or("");
         explanation.notes.push(match step {
             Step::RuleApplied => format!("rule '{rule_name}' matched: {}", verdict.outcome),
             Step::RuleHolds => format!(
@@ -387,9 +416,9 @@ impl Decider {
         });
         let source = match verdict.source {
             VerdictSource::Rule(i) => DecisionSource::Rule {
-                rule_id: self.rules[i].id.clone(),
-                rule_name: self.rules[i].name.clone(),
-                priority: self.rules[i].priority,
+                rule_id: self.rules[i].label.rule_id.clone(),
+                rule_name: self.rules[i].label.rule_name.clone(),
+                priority: self.rules[i].label.priority,
             },
             VerdictSource::CustomerChoice => DecisionSource::CustomerChoice,
             VerdictSource::RetailerDefault => DecisionSource::RetailerDefault,

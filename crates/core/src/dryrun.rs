@@ -91,7 +91,7 @@ fn totals(tallies: BTreeMap<OutcomeKind, Tally>) -> Vec<OutcomeTotal> {
 
 fn rule_name(decider: &Decider, verdict: Verdict) -> Option<String> {
     match verdict.source {
-        VerdictSource::Rule(i) => Some(decider.rules()[i].name.clone()),
+        VerdictSource::Rule(i) => Some(decider.rules()[i].label.rule_name.clone()),
         _ => None,
     }
 }

@@ -113,7 +113,7 @@ fn explanation_lists_every_higher_priority_rule_that_failed_and_why() {
         .explanation
         .not_matched
         .iter()
-        .map(|t| t.priority)
+        .map(|t| t.rule.priority)
         .collect();
     assert_eq!(failed, [1, 2, 3]);
     let faulty = &decision.explanation.not_matched[1];

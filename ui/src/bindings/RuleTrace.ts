@@ -3,4 +3,4 @@
 /**
  * One rule's result for an item, with the reason.
  */
-export type RuleTrace = { rule_id: string, rule_name: string, priority: number, why: string, };
+export type RuleTrace = { why: string, rule_id: string, rule_name: string, priority: number, };

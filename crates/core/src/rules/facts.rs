@@ -168,6 +168,10 @@ impl CountryCode {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("country code is ASCII")
     }
+
+    pub fn bytes(self) -> [u8; 2] {
+        self.0
+    }
 }
 
 impl FromStr for CountryCode {

@@ -276,21 +276,24 @@ impl RuleIndex {
     }
 }
 
-/// Visits the candidates lowest first (priority order) until `visit` says stop, and
-/// returns that rule.
+/// How many candidates `mask` holds.
+pub(crate) fn count(mask: &Mask) -> u32 {
+    mask.iter().map(|word| word.count_ones()).sum()
+}
+
+/// The candidates in `mask`, lowest first (priority order).
 #[inline]
-pub(crate) fn first_candidate(mask: &Mask, mut visit: impl FnMut(usize) -> bool) -> Option<usize> {
-    for (word_index, &word) in mask.iter().enumerate() {
+pub(crate) fn ones(mask: &Mask) -> impl Iterator<Item = usize> + '_ {
+    mask.iter().enumerate().flat_map(|(word_index, &word)| {
         let mut bits = word;
-        while bits != 0 {
-            let rule = word_index * 64 + bits.trailing_zeros() as usize;
-            if visit(rule) {
-                return Some(rule);
-            }
-            bits &= bits - 1;
-        }
-    }
-    None
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let rule = word_index * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                rule
+            })
+        })
+    })
 }
 
 #[cfg(test)]
