@@ -217,6 +217,9 @@ impl SqliteStorage {
                 .map_err(private)?;
         }
         let mut conn = Connection::open(&path)?;
+        // Room for every statement the store prepares (rusqlite keeps 16 by default, fewer
+        // than one push runs, so each push parsed its SQL again).
+        conn.set_prepared_statement_cache_capacity(256);
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;

@@ -58,10 +58,10 @@ impl Store {
     pub fn retailer_record(&self, id: &str) -> Result<Option<RetailerRecord>> {
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT name, currency, policy_json, rules_json, country FROM retailers WHERE id = ?1",
-                [id],
-                |r| {
+            )?
+            .query_row([id], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
@@ -69,8 +69,7 @@ impl Store {
                         r.get::<_, String>(3)?,
                         r.get::<_, Option<String>>(4)?,
                     ))
-                },
-            )
+            })
             .optional()?;
         let Some((name, currency, policy, rules, country)) = row else {
             return Ok(None);
@@ -83,7 +82,7 @@ impl Store {
 
         let mut reasons: Vec<ReasonRecord> = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT code, label, requires_evidence FROM return_reasons
                  WHERE retailer_id = ?1 ORDER BY position, code",
             )?
@@ -96,23 +95,24 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut subs = self.conn.prepare(
-            "SELECT code, label FROM return_sub_reasons
-             WHERE retailer_id = ?1 AND reason_code = ?2 ORDER BY position, code",
+        // Every sub-reason of the retailer in one query, not one per reason.
+        let mut subs = self.conn.prepare_cached(
+            "SELECT reason_code, code, label FROM return_sub_reasons
+             WHERE retailer_id = ?1 ORDER BY position, code",
         )?;
-        for reason in &mut reasons {
-            reason.sub_reasons = subs
-                .query_map(params![id, reason.code], |r| {
-                    Ok(SubReasonRecord {
-                        code: r.get(0)?,
-                        label: r.get(1)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+        let mut rows = subs.query([id])?;
+        while let Some(r) = rows.next()? {
+            let reason_code: String = r.get(0)?;
+            if let Some(reason) = reasons.iter_mut().find(|x| x.code == reason_code) {
+                reason.sub_reasons.push(SubReasonRecord {
+                    code: r.get(1)?,
+                    label: r.get(2)?,
+                });
+            }
         }
         let qc_reasons = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT code, label, requires_photo FROM qc_reasons
                  WHERE retailer_id = ?1 ORDER BY position, code",
             )?
