@@ -1,6 +1,8 @@
 //! The tracking webhook's durable queue (`webhook_deliveries`): one row per tracking event
 //! batch and URL, written by the hub in the same transaction as the event that produced it
 //! (a first scan's RC, a processing's RP), so an acknowledged scan's events cannot be lost.
+//! Its body is kept apart (`webhook_bodies`, migration 0017), written once: recording an
+//! attempt rewrites only the row's bookkeeping.
 //!
 //! A row's bookkeeping (attempts, next try, last error, the alert flag, delivered) is written
 //! straight to the row in its own autocommit statement, like the action outbox's intermediate
@@ -68,8 +70,45 @@ pub struct DeliverySummary {
     pub next_attempt_at: Option<String>,
 }
 
-const COLUMNS: &str = "id, event_id, retailer_id, return_id, code, url, body, state, attempts,
-     next_attempt_at, last_error, alerted_at, created_at, delivered_at";
+/// A delivery's columns, its body joined (`FROM webhook_deliveries d JOIN webhook_bodies b`).
+const COLUMNS: &str = "d.id, d.event_id, d.retailer_id, d.return_id, d.code, d.url, b.body,
+     d.state, d.attempts, d.next_attempt_at, d.last_error, d.alerted_at, d.created_at,
+     d.delivered_at";
+const FROM: &str = "FROM webhook_deliveries d JOIN webhook_bodies b ON b.delivery_id = d.id";
+
+/// Queues a delivery with its body; nothing when the same event and URL are queued already.
+const QUEUE: &str = "INSERT INTO webhook_deliveries (event_id, retailer_id, return_id, code, url,
+       next_attempt_at, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+     ON CONFLICT (event_id, url) DO NOTHING";
+const QUEUE_BODY: &str = "INSERT INTO webhook_bodies (delivery_id, body) VALUES (?1, ?2)";
+
+/// Runs [`QUEUE`] and, when it queued a row, [`QUEUE_BODY`] for it.
+#[allow(clippy::too_many_arguments)]
+fn queue(
+    conn: &rusqlite::Connection,
+    event_id: &str,
+    retailer_id: &str,
+    return_id: &str,
+    code: &str,
+    url: &str,
+    body: &str,
+    now: &str,
+) -> Result<()> {
+    let queued = conn.prepare_cached(QUEUE)?.execute(params![
+        event_id,
+        retailer_id,
+        return_id,
+        code,
+        url,
+        now
+    ])?;
+    if queued == 1 {
+        conn.prepare_cached(QUEUE_BODY)?
+            .execute(params![conn.last_insert_rowid(), body])?;
+    }
+    Ok(())
+}
 
 fn row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
     Ok(DeliveryRow {
@@ -136,23 +175,16 @@ impl WriteTx<'_> {
             )));
         }
         let now = rfc3339(self.now);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO webhook_deliveries (event_id, retailer_id, return_id, code, url, body,
-                   next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 ON CONFLICT (event_id, url) DO NOTHING",
-            )?
-            .execute(params![
-                event_id,
-                retailer_id,
-                return_id,
-                code,
-                url,
-                body,
-                now
-            ])?;
-        Ok(())
+        queue(
+            &self.tx,
+            event_id,
+            retailer_id,
+            return_id,
+            code,
+            url,
+            body,
+            &now,
+        )
     }
 }
 
@@ -202,36 +234,32 @@ impl Store {
             let mut mark = tx.prepare_cached(
                 "UPDATE tracking_in SET forwarded_at = ?2 WHERE id = ?1 AND forwarded_at IS NULL",
             )?;
-            let mut queue = tx.prepare_cached(
-                "INSERT INTO webhook_deliveries (event_id, retailer_id, return_id, code, url,
-                   body, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 ON CONFLICT (event_id, url) DO NOTHING",
-            )?;
             for f in forwards {
                 if mark.execute(params![f.tracking_id, at])? == 0 {
                     continue;
                 }
                 for url in &f.urls {
-                    queue.execute(params![
-                        f.tracking_id,
-                        f.retailer_id,
-                        f.return_id,
-                        f.code,
+                    queue(
+                        &tx,
+                        &f.tracking_id,
+                        &f.retailer_id,
+                        &f.return_id,
+                        &f.code,
                         url,
-                        f.body,
-                        at
-                    ])?;
+                        &f.body,
+                        &at,
+                    )?;
                     if let Some(receipt) = &f.receipt {
-                        queue.execute(params![
-                            receipt_event_id(&f.return_id),
-                            f.retailer_id,
-                            f.return_id,
+                        queue(
+                            &tx,
+                            &receipt_event_id(&f.return_id),
+                            &f.retailer_id,
+                            &f.return_id,
                             "RC",
                             url,
                             receipt,
-                            at
-                        ])?;
+                            &at,
+                        )?;
                     }
                 }
             }
@@ -243,9 +271,9 @@ impl Store {
     /// Pending deliveries due at `now`, oldest first.
     pub fn due_deliveries(&self, now: UnixMillis, limit: usize) -> Result<Vec<DeliveryRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM webhook_deliveries
-             WHERE state = 'pending' AND next_attempt_at <= ?1
-             ORDER BY next_attempt_at, id LIMIT ?2"
+            "SELECT {COLUMNS} {FROM}
+             WHERE d.state = 'pending' AND d.next_attempt_at <= ?1
+             ORDER BY d.next_attempt_at, d.id LIMIT ?2"
         ))?;
         let rows = stmt.query_map(params![rfc3339(now), limit as i64], row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -263,7 +291,7 @@ impl Store {
     /// Every delivery of a return, oldest first (for tests and the audit).
     pub fn deliveries_of(&self, return_id: &str) -> Result<Vec<DeliveryRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM webhook_deliveries WHERE return_id = ?1 ORDER BY id"
+            "SELECT {COLUMNS} {FROM} WHERE d.return_id = ?1 ORDER BY d.id"
         ))?;
         let rows = stmt.query_map([return_id], row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

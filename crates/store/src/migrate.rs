@@ -72,6 +72,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0016_quarter_hour_counters",
         include_str!("../../../migrations/hub/0016_quarter_hour_counters.sql"),
     ),
+    (
+        "0017_webhook_bodies",
+        include_str!("../../../migrations/hub/0017_webhook_bodies.sql"),
+    ),
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

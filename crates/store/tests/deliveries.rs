@@ -326,3 +326,56 @@ fn the_receipt_lookup_goes_through_its_index() {
     );
     assert!(!store.receipt_queued("r1").unwrap());
 }
+
+/// Migration 0017 moves each delivery's body to `webhook_bodies`: a row queued before it is
+/// posted with its body intact, and recording attempts leaves the body where it is.
+#[test]
+fn bodies_queued_before_their_own_table_are_posted_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    Store::migrate_file_to(&path, 16).unwrap(); // bodies still in the delivery rows
+    let body = format!("[{}]", vec!["{\"code\":\"RC\"}"; 400].join(","));
+    let conn = Connection::open(&path).unwrap();
+    for (event, url) in [("e1", A), ("e1", B)] {
+        conn.execute(
+            "INSERT INTO webhook_deliveries (event_id, retailer_id, return_id, code, url, body,
+               next_attempt_at, created_at)
+             VALUES (?1, 'r1', 'ret', 'RC', ?2, ?3, '2026-11-23T19:25:00.000Z',
+               '2026-11-23T19:25:00.000Z')",
+            (event, url, &body),
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let mut store = Store::open(&path).unwrap();
+    let due = store.due_deliveries(NOW, 10).unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(due.iter().all(|d| d.body == body));
+    store
+        .record_attempts(
+            NOW,
+            &[
+                Attempt::Delivered { id: due[0].id },
+                Attempt::Failed {
+                    id: due[1].id,
+                    next_at: NOW,
+                    error: "HTTP 503".into(),
+                    alert: false,
+                },
+            ],
+        )
+        .unwrap();
+    let after = store.deliveries_of("ret").unwrap();
+    assert_eq!(after.len(), 2);
+    assert!(after[0].delivered && !after[1].delivered);
+    assert!(after.iter().all(|d| d.body == body));
+    let columns: Vec<String> = store
+        .reader()
+        .prepare("SELECT name FROM pragma_table_info('webhook_deliveries')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!columns.iter().any(|c| c == "body"), "{columns:?}");
+}
