@@ -2,8 +2,9 @@
 //! for 3 URLs on loopback, queued in the hub store (one row per array and URL, as a scan or a
 //! processing queues them) and posted by the hub's own webhook worker thread, each pass's
 //! results recorded in one durable transaction — beside, in the same run, a bare HTTP POST
-//! loop sending the same arrays, and that loop plus a bare SQLite UPDATE per POST at the same
-//! durability (WAL, synchronous=FULL, one commit per pass of 200).
+//! loop sending the same arrays, that loop plus a bare SQLite UPDATE per POST at the same
+//! durability (WAL, synchronous=FULL, one commit per pass of 200), and bare loops sending
+//! to the URLs at once, as the worker does (the figure's baseline).
 //!
 //! ```text
 //! cargo bench -p returnhub-hub --bench webhook_queue
@@ -133,6 +134,7 @@ fn main() {
         "tracking webhook through the hub store: {EVENTS} events in arrays of {PER_POST} to {URLS} URLs on loopback, {RUNS} runs each"
     );
     let (mut ours, mut bare, mut bare_db_rate) = (Vec::new(), Vec::new(), Vec::new());
+    let mut concurrent = Vec::new();
     for run in 0..RUNS {
         // Queued as the bench queues them: rows tied to an event of their transaction.
         store
@@ -184,6 +186,29 @@ fn main() {
         });
         bare.push(EVENTS as f64 / started.elapsed().as_secs_f64());
 
+        // Baseline as ours sends: each URL's arrays one after another, the URLs at once.
+        let started = Instant::now();
+        rt.block_on(async {
+            futures_util::future::join_all(urls.iter().map(|url| {
+                let (client, bodies) = (&client, &bodies);
+                async move {
+                    for body in bodies {
+                        let answer = client
+                            .post(url)
+                            .header("Content-Type", "application/json")
+                            .body(body.clone())
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(answer.status(), 200);
+                        answer.bytes().await.unwrap();
+                    }
+                }
+            }))
+            .await;
+        });
+        concurrent.push(EVENTS as f64 / started.elapsed().as_secs_f64());
+
         // Baseline with bookkeeping: the POST loop plus one row updated per POST, committed
         // every 200 POSTs (as the worker commits a pass).
         bare_db.execute("DELETE FROM sent", []).unwrap();
@@ -216,20 +241,24 @@ fn main() {
         bare_db_rate.push(EVENTS as f64 / started.elapsed().as_secs_f64());
     }
     let (ours, bare, bare_db_rate) = (median(ours), median(bare), median(bare_db_rate));
+    let concurrent = median(concurrent);
     println!(
         "ours, durable queue + worker (3 URLs at once): {ours:>9.0} events/s (each to all 3 URLs)"
     );
     println!("baseline, bare POST loop:                      {bare:>9.0} events/s");
     println!("baseline, bare POST loop + SQLite per POST:    {bare_db_rate:>9.0} events/s");
+    println!("baseline, bare POST loops, the URLs at once:   {concurrent:>9.0} events/s");
     println!(
         "ratio ours / bare POST: {:.2}; ours / bare POST + SQLite: {:.2}",
         ours / bare,
         ours / bare_db_rate
     );
     // For scripts/bench: what | ours | baseline | ratio | goal.
+    // Against the fastest bare sender: ours sends the URLs at once, so a sequential loop
+    // alone would flatter it.
     println!(
         "figure: tracking webhook queue, {EVENTS} events to {URLS} URLs | {ours:.0} events/s | \
-         bare POST loop {bare:.0} events/s | {:.2}× | ≥ 0.5×",
-        ours / bare
+         bare POST loops, the URLs at once {concurrent:.0} events/s | {:.2}× | ≥ 0.5×",
+        ours / concurrent
     );
 }
