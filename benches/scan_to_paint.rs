@@ -45,9 +45,15 @@ fn demo_store(dir: &Path) {
 
 /// The demo hub plus `returns` bulk returns, generated once and copied for each run.
 fn grown_store(cache: &Path, returns: u64) -> PathBuf {
-    let ready = cache.join(format!("scan-to-paint-{returns}"));
+    // Named by schema and by how the generator works (`s2`: no planner statistics, as in
+    // a hub's own store), like the store's bench stores.
+    let name = format!(
+        "scan-to-paint-{returns}-v{}s2",
+        returnhub_store::SCHEMA_VERSION
+    );
+    let ready = cache.join(&name);
     if !ready.join("returnhub.db").exists() {
-        let partial = cache.join(format!("scan-to-paint-{returns}.partial"));
+        let partial = cache.join(format!("{name}.partial"));
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial).unwrap();
         demo_store(&partial);
