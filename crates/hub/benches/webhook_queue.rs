@@ -2,7 +2,7 @@
 //! for 3 URLs on loopback, queued in the hub store (one row per array and URL, as a scan or a
 //! processing queues them) and posted by the hub's own webhook worker thread, each pass's
 //! results recorded in one durable transaction — beside, in the same run, a bare HTTP POST
-//! loop sending the same arrays, that loop plus a bare SQLite UPDATE per POST at the same
+//! loop sending the same arrays, that loop plus a bare SQLite INSERT per POST at the same
 //! durability (WAL, synchronous=FULL, one commit per pass of 200), and bare loops sending
 //! to the URLs at once, as the worker does (the figure's baseline).
 //!
