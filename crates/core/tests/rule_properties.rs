@@ -29,7 +29,22 @@ const REASONS: &[&str] = &[
     "CHANGED MIND",
     "\u{212A}ept",
     "kept",
+    // Longer than any sieve key says (255 bytes and more), and one byte apart.
+    LONG_A,
+    LONG_B,
 ];
+const LONG_A: &str = concat!(
+    "Arrived damaged in transit and the box was crushed on one side so the item inside is ",
+    "scratched, the seams have come apart at the shoulder, a button is missing, the colour ",
+    "differs from the photographs on the website, and the size runs smaller than the chart ",
+    "said it would: A"
+);
+const LONG_B: &str = concat!(
+    "Arrived damaged in transit and the box was crushed on one side so the item inside is ",
+    "scratched, the seams have come apart at the shoulder, a button is missing, the colour ",
+    "differs from the photographs on the website, and the size runs smaller than the chart ",
+    "said it would: B"
+);
 const COUNTRIES: &[&str] = &["CA", "NZ", "US"];
 const TAGS: &[&str] = &[
     "Sale Item",
@@ -39,7 +54,7 @@ const TAGS: &[&str] = &[
     "\u{212A}ept",
     "kept",
 ];
-const SKUS: &[&str] = &["TEE-BLK-M", "TEE-WHT-S", "CAP-01"];
+const SKUS: &[&str] = &["TEE-BLK-M", "TEE-WHT-S", "CAP-01", "tee-blk-m"];
 
 fn money_strategy() -> impl Strategy<Value = Money> {
     (
@@ -92,6 +107,21 @@ fn predicate_strategy() -> impl Strategy<Value = Predicate> {
             .prop_map(move |(op, t)| p(Field::ProductTags, op, Literal::Text(t))),
         prop::collection::vec(texts(TAGS), 1..3).prop_map(move |l| p(
             Field::OrderTags,
+            Op::In,
+            Literal::List(l)
+        )),
+        prop::collection::vec(texts(REASONS), 1..3).prop_map(move |l| p(
+            Field::SubReason,
+            Op::In,
+            Literal::List(l)
+        )),
+        prop::collection::vec(texts(SKUS), 1..3).prop_map(move |l| p(
+            Field::Sku,
+            Op::In,
+            Literal::List(l)
+        )),
+        prop::collection::vec(texts(TAGS), 1..3).prop_map(move |l| p(
+            Field::ProductTags,
             Op::In,
             Literal::List(l)
         )),
@@ -161,39 +191,64 @@ fn outcome_strategy() -> impl Strategy<Value = Outcome> {
     ])
 }
 
-/// Rule sets with distinct priorities, listed in a shuffled order.
+/// Rule sets with distinct priorities, listed in a shuffled order. Half of them also end
+/// with [`FILLERS`] rules no item matches and no index can narrow, so that every decision
+/// has more candidates than the decider's sieve threshold (12) and runs through the sieve.
 fn rule_set_strategy() -> impl Strategy<Value = RuleSet> {
-    prop::collection::vec(
-        (
-            condition_strategy(),
-            outcome_strategy(),
-            prop::bool::weighted(0.85),
+    (
+        prop::collection::vec(
+            (
+                condition_strategy(),
+                outcome_strategy(),
+                prop::bool::weighted(0.85),
+            ),
+            0..7,
         ),
-        0..7,
+        any::<bool>(),
     )
-    .prop_flat_map(|specs| {
-        let n = specs.len();
-        (
-            Just(specs),
-            Just((1..=n as u32).collect::<Vec<u32>>()).prop_shuffle(),
-        )
-    })
-    .prop_map(|(specs, priorities)| RuleSet {
-        rules: specs
-            .into_iter()
-            .zip(priorities)
-            .enumerate()
-            .map(|(i, ((condition, outcome, enabled), priority))| Rule {
-                id: format!("r{i}"),
-                name: format!("rule {i}"),
-                priority: priority * 10,
-                enabled,
-                condition,
-                outcome,
-            })
-            .collect(),
-    })
+        .prop_flat_map(|(specs, fill)| {
+            let n = specs.len();
+            (
+                Just(specs),
+                Just((1..=n as u32).collect::<Vec<u32>>()).prop_shuffle(),
+                Just(fill),
+            )
+        })
+        .prop_map(|(specs, priorities, fill)| {
+            let mut rules: Vec<Rule> = specs
+                .into_iter()
+                .zip(priorities)
+                .enumerate()
+                .map(|(i, ((condition, outcome, enabled), priority))| Rule {
+                    id: format!("r{i}"),
+                    name: format!("rule {i}"),
+                    priority: priority * 10,
+                    enabled,
+                    condition,
+                    outcome,
+                })
+                .collect();
+            if fill {
+                rules.extend((0..FILLERS).map(|i| Rule {
+                    id: format!("filler{i}"),
+                    name: format!("filler {i}"),
+                    priority: 1_000 + i,
+                    enabled: true,
+                    // No generated item is this old (they are 0 to 39 days); `=`, so that
+                    // no filler shadows another and validation keeps them all.
+                    condition: Condition::test(
+                        Field::DaysSinceOrder,
+                        Op::Eq,
+                        Literal::Number(1_000 + i),
+                    ),
+                    outcome: Outcome::NoAction,
+                }));
+            }
+            RuleSet { rules }
+        })
 }
+
+const FILLERS: u32 = 16;
 
 fn facts_strategy() -> impl Strategy<Value = ItemFacts> {
     (

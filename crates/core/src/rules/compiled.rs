@@ -783,3 +783,36 @@ impl Test {
         holds
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sieve_folds_every_ascii_byte_as_the_tests_do() {
+        for b in 0u8..0x80 {
+            // Each of the seven key bytes, and the byte beside it untouched.
+            for at in 0..7 {
+                let x = u64::from(b) << (8 * at) | u64::from(b'Q') << (8 * ((at + 1) % 7));
+                let folded = ascii_lowercase(x);
+                assert_eq!((folded >> (8 * at)) as u8, b.to_ascii_lowercase(), "{b:#x}");
+                assert_eq!((folded >> (8 * ((at + 1) % 7))) as u8, b'q');
+            }
+        }
+    }
+
+    #[test]
+    fn equal_texts_have_equal_keys_and_unequal_short_ones_do_not() {
+        let key = |t: &str| text_key(t).unwrap();
+        assert_eq!(key("TEE-BLK-M"), key("tee-blk-m"));
+        assert_eq!(key("Changed mind"), key("CHANGED MIND"));
+        // Same seven first bytes, another length; another byte within the first seven.
+        assert_ne!(key("Changed mind"), key("Changed mind later"));
+        assert_ne!(key("Faulty"), key("Faulty "));
+        assert_ne!(key("CAP-01"), key("CAP-02"));
+        assert_ne!(key(""), key("a"));
+        assert_eq!(text_key(&"x".repeat(255)), None);
+        assert!(text_key(&"x".repeat(254)).is_some());
+        assert_eq!(text_bit("Sale Item"), text_bit("sale item"));
+    }
+}
