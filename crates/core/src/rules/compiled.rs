@@ -115,15 +115,30 @@ const NO_SIEVE: u8 = 0x7F;
 /// The sieve passes when the masked key differs from `key` (0): any of the mask's bits.
 const ANY: u8 = 0x80;
 /// Slots of [`Prepared::keys`]: the text fields by [`TextField`], the country, a 64-bit
-/// Bloom filter of each tag list by [`TagField`], then each text's bit in such a filter.
+/// Bloom filter of each tag list by [`TagField`], each text's bit in such a filter, then
+/// the set of each text's bytes (see [`byte_bits`]).
 const COUNTRY_SLOT: u8 = 3;
 const TAG_SLOTS: u8 = 4;
 const TEXT_BIT_SLOTS: u8 = 8;
+const TEXT_BYTE_SLOTS: u8 = 11;
 const SLOTS: usize = 16;
+
+/// The bytes an ASCII text holds, folded, as bits (`byte % 64`): a text holding a needle
+/// holds each of its bytes, so its bits include the needle's.
+fn byte_bits(ascii: &str) -> u64 {
+    ascii
+        .bytes()
+        .fold(0, |bits, b| bits | 1 << (b.to_ascii_lowercase() % 64))
+}
 
 /// A text's bit in a Bloom filter, from its ASCII text (folded or not).
 fn text_bit(folded: &str) -> u64 {
-    let key = text_key(folded).unwrap_or(NO_KEY) ^ folded.len() as u64;
+    key_bit(text_key(folded), folded.len())
+}
+
+/// [`text_bit`] from the text's key and length.
+fn key_bit(key: Option<u64>, len: usize) -> u64 {
+    let key = key.unwrap_or(NO_KEY) ^ len as u64;
     1 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
@@ -177,6 +192,10 @@ impl Check {
             Check::TagAny(f, ts) if ts.iter().all(|t| t.is_ascii()) => {
                 let bits = ts.iter().fold(0, |bits, t| bits | text_bit(t));
                 ((TAG_SLOTS + *f as u8) | ANY, bits, 0)
+            }
+            Check::TextContains(f, v) if v.is_ascii() => {
+                let bits = byte_bits(v);
+                (TEXT_BYTE_SLOTS + *f as u8, bits, bits)
             }
             Check::TextIn(f, vs) if vs.iter().all(|v| v.is_ascii()) => {
                 let bits = vs.iter().fold(0, |bits, v| bits | text_bit(v));
@@ -327,6 +346,7 @@ pub(crate) struct Prepared<'a> {
 
 impl<'a> Prepared<'a> {
     /// The item for a few tests: no sieve keys (finding them costs more than they save).
+    #[inline]
     pub(crate) fn new(facts: &'a ItemFacts) -> Prepared<'a> {
         let text = |t: &'a str| Some((t, t.is_ascii()));
         let tags = |ts: &'a [String]| (ts, ts.iter().all(|t| t.is_ascii()));
@@ -349,18 +369,24 @@ impl<'a> Prepared<'a> {
     }
 
     /// The item for many tests: with the keys of every slot the rules sieve on.
+    #[inline]
     pub(crate) fn sieved(facts: &'a ItemFacts) -> Prepared<'a> {
         let mut item = Prepared::new(facts);
         item.keys[usize::from(COUNTRY_SLOT)] = country_key(facts.order_country);
         item.unsieved = 0;
         for (slot, text) in item.texts.iter().enumerate() {
             let bit_slot = usize::from(TEXT_BIT_SLOTS) + slot;
+            let byte_slot = usize::from(TEXT_BYTE_SLOTS) + slot;
             match text {
                 Some((t, true)) => {
-                    item.keys[slot] = text_key(t).unwrap_or(NO_KEY);
-                    item.keys[bit_slot] = text_bit(t);
+                    let key = text_key(t);
+                    item.keys[slot] = key.unwrap_or(NO_KEY);
+                    item.keys[bit_slot] = key_bit(key, t.len());
+                    item.keys[byte_slot] = byte_bits(t);
                 }
-                Some((_, false)) => item.unsieved |= (1 << slot) | (1 << bit_slot),
+                Some((_, false)) => {
+                    item.unsieved |= (1 << slot) | (1 << bit_slot) | (1 << byte_slot)
+                }
                 // No text: no literal's key, no bit.
                 None => item.keys[slot] = NO_KEY,
             }
@@ -814,5 +840,8 @@ mod tests {
         assert_eq!(text_key(&"x".repeat(255)), None);
         assert!(text_key(&"x".repeat(254)).is_some());
         assert_eq!(text_bit("Sale Item"), text_bit("sale item"));
+        let (hay, needle) = (byte_bits("TEE-BLK-M"), byte_bits("blk-m"));
+        assert_eq!(hay & needle, needle);
+        assert_ne!(hay & byte_bits("sku-"), byte_bits("sku-"));
     }
 }
