@@ -2,6 +2,9 @@
 -- kilobytes) apart from its row. SQLite rewrites a whole row on UPDATE, overflow pages and
 -- all, so each attempt recorded on a row that held its body wrote the body again: most of
 -- what the webhook worker spent. The row keeps the bookkeeping; the body is written once.
+-- Rows are never deleted, so on a hub with a long history this upgrade copies every body
+-- once, in its one transaction: the WAL grows by about their size, and the file keeps the
+-- space the column held (for reuse) until a VACUUM.
 CREATE TABLE webhook_bodies (
     delivery_id INTEGER PRIMARY KEY REFERENCES webhook_deliveries (id),
     body        TEXT NOT NULL
