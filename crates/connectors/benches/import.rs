@@ -225,8 +225,9 @@ struct BareLine<'a> {
 }
 
 /// Child: the same work minus our layers — each line parsed into typed, borrowed structs and
-/// written straight into the same tables of a fresh store (an event with the order as its
-/// payload, the order, its sync outbox row; each line item to `order_lines` as it comes), in
+/// written straight into the same tables of a fresh store (the order; an event per thousand
+/// orders, as the importer groups them, with their lines as its payload, and its sync outbox
+/// row; each line item to `order_lines` as it comes), in
 /// transactions of the app's batch size at the same durability and page cache, the store
 /// closed inside the timing. What it leaves out: putting line items with their orders (so
 /// it writes them in the file's order, and with foreign keys off, since a line item may come
@@ -247,6 +248,7 @@ fn child_bare(file: &Path, store_dir: &Path) -> u64 {
     let mut orders = 0u64;
     let reader = BufReader::with_capacity(64 << 10, std::fs::File::open(file).unwrap());
     let mut tx = conn.transaction().unwrap();
+    let mut payload = String::new();
     for line in reader.split(b'\n') {
         let line = line.unwrap();
         let v: BareLine<'_> = serde_json::from_slice(&line).unwrap();
@@ -272,20 +274,6 @@ fn child_bare(file: &Path, store_dir: &Path) -> u64 {
             continue;
         }
         orders += 1;
-        let event_id = format!("{:08x}-0000-7000-8000-{orders:012x}", NOW / 1000);
-        tx.prepare_cached(
-            "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload,
-               recorded_at, version)
-             VALUES (?1, 'd', ?1, 'bench', NULL, 'order_imported', ?2, ?3,
-               '2026-11-23T09:00:00.000Z', 1)",
-        )
-        .unwrap()
-        .execute(rusqlite::params![
-            event_id,
-            v.id,
-            std::str::from_utf8(&line).unwrap()
-        ])
-        .unwrap();
         tx.prepare_cached(
             "INSERT INTO orders (id, retailer_id, order_number, customer_name, email, created_at,
                country, currency, tags_json, subtotal_minor, discount_minor, total_minor)
@@ -306,21 +294,50 @@ fn child_bare(file: &Path, store_dir: &Path) -> u64 {
             minor(v.total_price_set.as_ref().unwrap()),
         ])
         .unwrap();
-        tx.prepare_cached(
-            "INSERT INTO outbox (topic, dedupe_key, event_id, payload, created_at, updated_at)
-             VALUES ('sync', ?1, ?1, '{}', '2026-11-23T09:00:00.000Z', '2026-11-23T09:00:00.000Z')",
-        )
-        .unwrap()
-        .execute([&event_id])
-        .unwrap();
+        // The orders' event, as the importer groups them: one per ORDERS_PER_EVENT.
+        payload.push(if payload.is_empty() { '[' } else { ',' });
+        payload.push_str(std::str::from_utf8(&line).unwrap());
+        if orders.is_multiple_of(ORDERS_PER_EVENT) {
+            bare_event(&tx, orders, &mut payload);
+        }
         if orders.is_multiple_of(batch) {
             tx.commit().unwrap();
             tx = conn.transaction().unwrap();
         }
     }
+    if !payload.is_empty() {
+        bare_event(&tx, orders, &mut payload);
+    }
     tx.commit().unwrap();
     drop(conn);
     orders
+}
+
+/// The importer's orders per event (`ORDERS_PER_EVENT` in its module).
+const ORDERS_PER_EVENT: u64 = 1_000;
+
+/// The bare baseline's event for the orders in `payload` (a JSON array begun, not closed),
+/// and its sync outbox row; empties `payload`.
+fn bare_event(tx: &rusqlite::Transaction<'_>, orders: u64, payload: &mut String) {
+    payload.push(']');
+    let event_id = format!("{:08x}-0000-7000-8000-{orders:012x}", NOW / 1000);
+    tx.prepare_cached(
+        "INSERT INTO events (id, device_id, hlc, actor, station, kind, aggregate_id, payload,
+           recorded_at, version)
+         VALUES (?1, 'd', ?1, 'bench', NULL, 'orders_imported', NULL, ?2,
+           '2026-11-23T09:00:00.000Z', 1)",
+    )
+    .unwrap()
+    .execute(rusqlite::params![event_id, payload.as_str()])
+    .unwrap();
+    tx.prepare_cached(
+        "INSERT INTO outbox (topic, dedupe_key, event_id, payload, created_at, updated_at)
+         VALUES ('sync', ?1, ?1, '{}', '2026-11-23T09:00:00.000Z', '2026-11-23T09:00:00.000Z')",
+    )
+    .unwrap()
+    .execute([&event_id])
+    .unwrap();
+    payload.clear();
 }
 
 /// Child: our import, into a fresh store file (WAL, synchronous=FULL, one transaction per
