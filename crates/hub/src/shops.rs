@@ -160,9 +160,10 @@ pub(crate) struct ShopWorkers {
     dispatch: Mutex<(Option<String>, Option<String>)>,
     pub(crate) webhook_started: Mutex<bool>,
     pub(crate) webhook_wake: Wake,
-    /// Whether each (retailer, URL) has a tracking webhook password in the keyring, as last
-    /// read (F5 asks every second); see `Hub::has_webhook_password`.
-    pub(crate) webhook_passwords: Mutex<HashMap<(String, String), bool>>,
+    /// Each (retailer, URL)'s tracking webhook password in the keyring (none: it has none),
+    /// as last read (F5 asks every second, the worker on each pass); see
+    /// `Hub::webhook_password`.
+    pub(crate) webhook_passwords: Mutex<HashMap<(String, String), Option<String>>>,
     /// This device's key for gift card codes, once read (it never changes once made): the
     /// dispatcher and the bench ask for it often.
     gift_card_secret: Mutex<Option<String>>,

@@ -389,8 +389,8 @@ impl Hub {
             }
             let url = hook.url.trim();
             let name = password_secret(retailer_id, url);
-            // The cached flag is forgotten under its lock, with the keyring changed, so a
-            // view running meanwhile cannot cache what was there before.
+            // The cached password is forgotten under its lock, with the keyring changed, so a
+            // view or a pass running meanwhile cannot cache what was there before.
             let mut known = crate::shops::lock(&self.shops.webhook_passwords);
             known.remove(&(retailer_id.to_owned(), url.to_owned()));
             if let Some(password) = &hook.password {
@@ -427,23 +427,30 @@ impl Hub {
         self.tracking_webhooks()
     }
 
-    /// Whether `url` of `retailer_id` has a password in the keyring. F5 asks for every URL
-    /// every second, so the answer is kept until [`Hub::save_tracking_webhooks`] saves or
+    /// Whether `url` of `retailer_id` has a password in the keyring (see
+    /// [`Hub::webhook_password`]).
+    fn has_webhook_password(&self, retailer_id: &str, url: &str) -> bool {
+        self.webhook_password(retailer_id, url).is_some()
+    }
+
+    /// The password of `url` of `retailer_id`, from the keyring. F5 asks for every URL every
+    /// second and the worker for each URL on each pass (over D-Bus on a desktop, a round
+    /// trip each), so the answer is kept until [`Hub::save_tracking_webhooks`] saves or
     /// clears that password (nothing else writes it); a keyring that cannot answer is asked
     /// again next time.
-    fn has_webhook_password(&self, retailer_id: &str, url: &str) -> bool {
+    fn webhook_password(&self, retailer_id: &str, url: &str) -> Option<String> {
         let mut known = crate::shops::lock(&self.shops.webhook_passwords);
         let key = (retailer_id.to_owned(), url.to_owned());
-        if let Some(&has) = known.get(&key) {
-            return has;
+        if let Some(password) = known.get(&key) {
+            return password.clone();
         }
-        let has = match self.secrets.load(&password_secret(retailer_id, url)) {
-            Ok(_) => true,
-            Err(SecretError::Missing(_)) => false,
-            Err(_) => return false,
+        let password = match self.secrets.load(&password_secret(retailer_id, url)) {
+            Ok(password) => Some(password),
+            Err(SecretError::Missing(_)) => None,
+            Err(_) => return None,
         };
-        known.insert(key, has);
-        has
+        known.insert(key, password.clone());
+        password
     }
 
     /// Posts an empty array to one of the retailer's URLs with its headers (admins): the
@@ -492,7 +499,7 @@ impl Hub {
         Ok(Endpoint {
             url: url.to_owned(),
             username: hook.and_then(|h| h.username.clone()),
-            password: hook.and_then(|_| self.secrets.load(&password_secret(retailer_id, url)).ok()),
+            password: hook.and_then(|_| self.webhook_password(retailer_id, url)),
         })
     }
 

@@ -551,3 +551,49 @@ fn the_password_flag_follows_every_save_and_clear() {
     ));
     assert!(has_password(hub.tracking_webhooks().unwrap()));
 }
+
+/// The worker keeps each URL's password between passes (a keyring read is a D-Bus round
+/// trip on a desktop); a saved new password is what the next post carries.
+#[test]
+fn a_changed_password_goes_with_the_next_post() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = demo_hub(dir.path(), quick());
+    let receiver = Receiver::start(true);
+    hub.sign_in("AD-3001", "3333").unwrap();
+    let url = receiver.url();
+    hub.save_tracking_webhooks("kowhai", vec![hook(&url, Some("u"), Some("pw-first"))])
+        .unwrap();
+    Hub::start_webhook_worker(hub.clone());
+    let passwords = || -> Vec<String> {
+        receiver
+            .received()
+            .iter()
+            .filter_map(|r| {
+                r.headers
+                    .iter()
+                    .find(|(k, _)| k == "password")
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
+    };
+    let (_, items, found) = scan_and_process(&hub, &expected_kowhai(&hub, 0));
+    let first = (items + found) as u64;
+    wait_until("the first return's RC and RP", || {
+        accepted(&receiver) == first
+    });
+    assert!(
+        passwords().iter().all(|p| p == "pw-first"),
+        "{:?}",
+        passwords()
+    );
+
+    hub.save_tracking_webhooks("kowhai", vec![hook(&url, Some("u"), Some("pw-second"))])
+        .unwrap();
+    let (_, items, found) = scan_and_process(&hub, &expected_kowhai(&hub, 1));
+    wait_until("the second return's RC and RP", || {
+        accepted(&receiver) == first + (items + found) as u64
+    });
+    let all = passwords();
+    assert_eq!(all.len(), 4, "RC and RP of each return: {all:?}");
+    assert_eq!(all[2..], ["pw-second", "pw-second"], "{all:?}");
+}
