@@ -727,6 +727,8 @@ fn counted_from_scratch(
         .execute_batch(
             "DROP TABLE return_milestones; DROP TABLE report_counts; DROP TABLE report_actions;
              DROP TABLE upload_refusals; -- 0015, made again after 0014
+             DROP TABLE webhook_bodies; -- 0017, with the column it moved
+             ALTER TABLE webhook_deliveries ADD COLUMN body TEXT NOT NULL DEFAULT '[]';
              PRAGMA user_version = 13;",
         )
         .unwrap();
