@@ -59,16 +59,17 @@ impl Store {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT name, currency, policy_json, rules_json, country FROM retailers WHERE id = ?1",
+                "SELECT name, currency, policy_json, rules_json, country
+                 FROM retailers WHERE id = ?1",
             )?
             .query_row([id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
             })
             .optional()?;
         let Some((name, currency, policy, rules, country)) = row else {
