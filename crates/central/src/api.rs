@@ -226,6 +226,39 @@ async fn pull(State(state): State<AppState>, request: Request) -> ApiResult<wire
     Ok(Json(blocking(move || storage.pull(&device, &req)).await?))
 }
 
+/// For a load balancer or a supervisor of the process: 200 when the database answers and
+/// every migration this build has is applied; 503, saying which, otherwise. Not
+/// authenticated, and it tells nothing about any hub.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let storage = state.storage.clone();
+    let unavailable = |reason: String| {
+        let body = serde_json::json!({ "status": "unavailable", "reason": reason });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    };
+    match blocking(move || storage.health()).await {
+        Ok(h) if h.schema == h.expected => {
+            let body = serde_json::json!({ "status": "ok", "schema": h.schema });
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        // Migrations run when the process opens the database, so a difference means another
+        // process of another build changed it since.
+        Ok(h) if h.schema < h.expected => unavailable(format!(
+            "the database is at schema {} and this build needs {}: restart the process to \
+             apply the missing migrations",
+            h.schema, h.expected
+        )),
+        Ok(h) => unavailable(format!(
+            "the database is at schema {}, newer than this build's {}: a newer build migrated \
+             it; run that build",
+            h.schema, h.expected
+        )),
+        Err(e) => {
+            tracing::error!(error = %e.0, "healthz: the database does not answer");
+            unavailable(format!("the database does not answer: {}", e.0))
+        }
+    }
+}
+
 /// Which hub the calling device's token is for (a station joining its hub asks first).
 async fn device_info(
     State(state): State<AppState>,
@@ -474,6 +507,7 @@ async fn increff_webhook(
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route(wire::PUSH_PATH, post(push))
         .route(wire::PULL_PATH, post(pull))
         .route(wire::CONFLICTS_PATH, get(conflicts))

@@ -1772,6 +1772,15 @@ impl CentralStorage for SqliteStorage {
         Ok(first)
     }
 
+    fn health(&self) -> Result<crate::storage::Health> {
+        let schema: u32 =
+            self.with_conn(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))?;
+        Ok(crate::storage::Health {
+            schema,
+            expected: MIGRATIONS.len() as u32,
+        })
+    }
+
     fn device_info(&self, device: &DeviceIdentity) -> Result<returnhub_protocol::wire::DeviceInfo> {
         let inner = self.lock()?;
         let device_name: String = inner.conn.query_row(

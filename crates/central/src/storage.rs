@@ -173,6 +173,15 @@ pub struct HeldRetry {
     pub reason: Option<String>,
 }
 
+/// What `/healthz` reports: the database answered with its schema version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    /// The migrations applied to the database.
+    pub schema: u32,
+    /// The migrations this build has: the process serves only when they are all applied.
+    pub expected: u32,
+}
+
 pub trait CentralStorage: Send + Sync + 'static {
     /// Registers a hub device; returns its bearer token (shown once, stored hashed).
     fn create_device(&self, hub_id: &str, name: &str, now: UnixMillis) -> Result<String>;
@@ -199,6 +208,9 @@ pub trait CentralStorage: Send + Sync + 'static {
     fn revoke_device(&self, id: &str, now: UnixMillis) -> Result<()>;
     /// A new secret for a device token (the old one stops working); same id and binding.
     fn rotate_device(&self, id: &str) -> Result<String>;
+    /// Whether the database answers, and its schema against the migrations this build has
+    /// (`/healthz`).
+    fn health(&self) -> Result<Health>;
     /// The device's hub as the central store knows it: its id, the token's name, and the
     /// hub's name from the latest `HubRegistered` a station of that hub pushed (none yet: no
     /// station of it has been set up).
