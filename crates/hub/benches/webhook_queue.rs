@@ -56,6 +56,19 @@ fn bodies() -> Vec<String> {
         .collect()
 }
 
+/// One bare POST of an array, its answer read and checked.
+async fn post(client: &reqwest::Client, url: &str, body: &str) {
+    let answer = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.bytes().await.unwrap();
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -172,15 +185,7 @@ fn main() {
         rt.block_on(async {
             for url in &urls {
                 for body in &bodies {
-                    let answer = client
-                        .post(url)
-                        .header("Content-Type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(answer.status(), 200);
-                    answer.bytes().await.unwrap();
+                    post(&client, url, body).await;
                 }
             }
         });
@@ -193,15 +198,7 @@ fn main() {
                 let (client, bodies) = (&client, &bodies);
                 async move {
                     for body in bodies {
-                        let answer = client
-                            .post(url)
-                            .header("Content-Type", "application/json")
-                            .body(body.clone())
-                            .send()
-                            .await
-                            .unwrap();
-                        assert_eq!(answer.status(), 200);
-                        answer.bytes().await.unwrap();
+                        post(client, url, body).await;
                     }
                 }
             }))
@@ -218,15 +215,7 @@ fn main() {
             bare_db.execute_batch("BEGIN").unwrap();
             for url in &urls {
                 for body in &bodies {
-                    let answer = client
-                        .post(url)
-                        .header("Content-Type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(answer.status(), 200);
-                    answer.bytes().await.unwrap();
+                    post(&client, url, body).await;
                     bare_db
                         .execute("INSERT INTO sent (state) VALUES ('delivered')", [])
                         .unwrap();
